@@ -1,0 +1,431 @@
+//! What provision knows about each database type, read from `templates/*.yml`.
+//!
+//! The templates are embedded at build time, so the binary needs no files at run time, and a
+//! new type is a new file plus, at most, a new probe kind.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The embedded template files, by file name. `catalog_is_complete` proves every one parses.
+const SOURCES: &[(&str, &str)] = &[
+    ("postgres.yml", include_str!("../templates/postgres.yml")),
+    ("mysql.yml", include_str!("../templates/mysql.yml")),
+    ("mariadb.yml", include_str!("../templates/mariadb.yml")),
+    ("redis.yml", include_str!("../templates/redis.yml")),
+    ("valkey.yml", include_str!("../templates/valkey.yml")),
+    ("memcached.yml", include_str!("../templates/memcached.yml")),
+];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    pub name: String,
+    pub title: String,
+    pub images: Vec<String>,
+    pub default_version: String,
+    pub versions: Vec<String>,
+    pub port: u16,
+    pub sql: bool,
+    pub url: UrlShape,
+    pub container: Container,
+    pub probe: Probe,
+    pub native: Native,
+    pub cloud: Cloud,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlShape {
+    pub scheme: String,
+    pub tls_scheme: String,
+    pub credentials: Credentials,
+    /// `{database}` is replaced by the resource's database name.
+    pub path: String,
+    /// Appended as the query string when the link requires TLS (cloud links).
+    pub tls_query: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Credentials {
+    /// `scheme://user:pass@host:port/path`
+    UserPassword,
+    /// `scheme://:pass@host:port/path` (Redis AUTH with the default user)
+    Password,
+    /// `scheme://host:port`
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Container {
+    /// Where the image keeps its data; empty for in-memory engines (no volume).
+    pub data_path: String,
+    /// The image's env contract; `{username}`, `{password}`, `{database}` are filled in.
+    pub env: BTreeMap<String, String>,
+    /// The container command, when the image takes its settings as arguments.
+    pub args: Vec<String>,
+    /// Images with a contract of their own (convox/*, bitnami/*), by repository.
+    pub by_image: BTreeMap<String, ImageContract>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageContract {
+    pub env: BTreeMap<String, String>,
+    pub args: Vec<String>,
+}
+
+/// How readiness is proven: which real client handshake and query to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Probe {
+    /// Authenticate and `SELECT 1`.
+    Postgres,
+    /// MySQL handshake, authenticate and `SELECT 1`.
+    Mysql,
+    /// `AUTH` then `PING`.
+    Redis,
+    /// `version`.
+    Memcached,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Native {
+    /// The first is the server; the others must sit beside it.
+    pub binaries: Vec<String>,
+    /// Directories to look in besides `PATH`; `{version}` and `*` are expanded.
+    pub search: Vec<String>,
+    pub version_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CloudService {
+    /// An RDS DB instance.
+    Rds,
+    /// An ElastiCache replication group (Redis, Valkey).
+    ElasticacheReplicationGroup,
+    /// An ElastiCache cache cluster (Memcached).
+    ElasticacheCluster,
+}
+
+impl CloudService {
+    /// AWS's longest identifier for this kind of resource.
+    pub fn max_identifier_len(self) -> usize {
+        match self {
+            Self::Rds => 63,
+            Self::ElasticacheReplicationGroup | Self::ElasticacheCluster => 40,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Rds => "RDS",
+            Self::ElasticacheReplicationGroup | Self::ElasticacheCluster => "ElastiCache",
+        }
+    }
+}
+
+/// The per-resource `x-provision.cloud` options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloudOption {
+    Class,
+    StorageGb,
+    Replicas,
+    MultiAz,
+    DeletionProtection,
+    BackupRetentionDays,
+}
+
+impl CloudOption {
+    pub const ALL: [CloudOption; 6] = [
+        Self::Class,
+        Self::StorageGb,
+        Self::Replicas,
+        Self::MultiAz,
+        Self::DeletionProtection,
+        Self::BackupRetentionDays,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Class => "class",
+            Self::StorageGb => "storage_gb",
+            Self::Replicas => "replicas",
+            Self::MultiAz => "multi_az",
+            Self::DeletionProtection => "deletion_protection",
+            Self::BackupRetentionDays => "backup_retention_days",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cloud {
+    pub service: CloudService,
+    /// The RDS `Engine` or ElastiCache `Engine` value.
+    pub engine: String,
+    pub default_class: String,
+    #[serde(default)]
+    pub default_storage_gb: Option<u32>,
+    #[serde(default)]
+    pub min_storage_gb: Option<u32>,
+    #[serde(default)]
+    pub max_storage_gb: Option<u32>,
+    /// Which `x-provision.cloud` options make sense for this type.
+    pub options: Vec<CloudOption>,
+}
+
+impl Template {
+    /// The supported version line that `version` belongs to: `16.4` -> `16`, `8` -> `8.4`
+    /// (the newest line it could mean), `latest` -> none.
+    pub fn version_line(&self, version: &str) -> Option<&str> {
+        if let Some(line) = self
+            .versions
+            .iter()
+            .find(|line| version == line.as_str() || version.starts_with(&format!("{line}.")))
+        {
+            return Some(line);
+        }
+        self.versions
+            .iter()
+            .rev()
+            .find(|line| line.starts_with(&format!("{version}.")))
+            .map(String::as_str)
+    }
+
+    /// The env contract and arguments for a given image repository.
+    pub fn contract_for(&self, repository: &str) -> (&BTreeMap<String, String>, &[String]) {
+        match self.container.by_image.get(repository) {
+            Some(c) => (&c.env, &c.args),
+            None => (&self.container.env, &self.container.args),
+        }
+    }
+
+    /// Checks what serde cannot: references between fields.
+    fn validate(&self) -> Result<(), String> {
+        if self.images.is_empty() {
+            return Err("`images` is empty".into());
+        }
+        if self.version_line(&self.default_version).is_none() {
+            return Err(format!(
+                "`default_version` {} is not in `versions`",
+                self.default_version
+            ));
+        }
+        if self.port == 0 {
+            return Err("`port` is 0".into());
+        }
+        if self.native.binaries.is_empty() {
+            return Err("`native.binaries` is empty".into());
+        }
+        for repo in self.container.by_image.keys() {
+            if !self.images.contains(repo) {
+                return Err(format!("`container.by_image.{repo}` is not in `images`"));
+            }
+        }
+        let known = ["{username}", "{password}", "{database}"];
+        let texts = self
+            .container
+            .env
+            .values()
+            .chain(self.container.args.iter())
+            .chain(self.container.by_image.values().flat_map(|c| c.env.values().chain(c.args.iter())))
+            .chain(std::iter::once(&self.url.path));
+        for text in texts {
+            let mut rest = text.as_str();
+            while let Some(start) = rest.find('{') {
+                let end = rest[start..].find('}').map(|e| start + e + 1).unwrap_or(rest.len());
+                let placeholder = &rest[start..end];
+                if !known.contains(&placeholder) {
+                    return Err(format!("unknown placeholder `{placeholder}` in `{text}`"));
+                }
+                if !self.sql && placeholder != "{password}" {
+                    return Err(format!("`{placeholder}` used by a type without `sql: true`"));
+                }
+                rest = &rest[end..];
+            }
+        }
+        if self.cloud.service == CloudService::Rds && self.cloud.default_storage_gb.is_none() {
+            return Err("`cloud.default_storage_gb` is required for RDS types".into());
+        }
+        Ok(())
+    }
+}
+
+/// Every known database type.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    templates: Vec<Template>,
+}
+
+/// A template file that does not parse or is incomplete. Only a broken build can produce one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub file: &'static str,
+    pub message: String,
+}
+
+impl Catalog {
+    /// The templates built into the binary.
+    pub fn builtin() -> Result<Self, TemplateError> {
+        let mut templates = Vec::with_capacity(SOURCES.len());
+        for (file, text) in SOURCES {
+            let template: Template = serde_saphyr::from_str(text).map_err(|e| TemplateError {
+                file,
+                message: e.to_string(),
+            })?;
+            template
+                .validate()
+                .map_err(|message| TemplateError { file, message })?;
+            if file.strip_suffix(".yml") != Some(template.name.as_str()) {
+                return Err(TemplateError {
+                    file,
+                    message: format!("`name: {}` does not match the file name", template.name),
+                });
+            }
+            templates.push(template);
+        }
+        Ok(Self { templates })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Template> {
+        self.templates.iter().find(|t| t.name == name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.templates.iter().map(|t| t.name.as_str())
+    }
+
+    /// The template whose image this is, from an image reference such as
+    /// `registry.example.com:5000/library/postgres:16@sha256:...`. Returns the template, the
+    /// repository as written (without registry), and the version from the tag, if any.
+    pub fn by_image<'a>(&self, image: &'a str) -> Option<(&Template, ImageRef<'a>)> {
+        let reference = ImageRef::parse(image);
+        let template = self
+            .templates
+            .iter()
+            .find(|t| t.images.iter().any(|i| i == reference.repository))?;
+        Some((template, reference))
+    }
+}
+
+/// The parts of an image reference that matter here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageRef<'a> {
+    /// `library/postgres`, `convox/redis`, `postgres`: no registry host, no tag.
+    pub repository: &'a str,
+    pub tag: Option<&'a str>,
+}
+
+impl<'a> ImageRef<'a> {
+    pub fn parse(image: &'a str) -> Self {
+        let without_digest = image.split_once('@').map_or(image, |(name, _)| name);
+        // A tag follows the last `:` only if no `/` comes after it (`host:5000/img` has none).
+        let (name, tag) = match without_digest.rfind(':') {
+            Some(i) if !without_digest[i..].contains('/') => {
+                (&without_digest[..i], Some(&without_digest[i + 1..]))
+            }
+            _ => (without_digest, None),
+        };
+        // The first component is a registry host when it has a `.` or `:` or is `localhost`.
+        let repository = match name.split_once('/') {
+            Some((first, rest))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
+                rest
+            }
+            _ => name,
+        };
+        let repository = repository.strip_prefix("docker.io/").unwrap_or(repository);
+        Self { repository, tag: tag.filter(|t| !t.is_empty()) }
+    }
+
+    /// The version a tag names: `16.4-alpine` -> `16.4`; `latest`, `alpine` -> none.
+    pub fn tag_version(&self) -> Option<&'a str> {
+        let tag = self.tag?;
+        let end = tag
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(tag.len());
+        let version = tag[..end].trim_end_matches('.');
+        (!version.is_empty() && version.starts_with(|c: char| c.is_ascii_digit())).then_some(version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Catalog {
+        Catalog::builtin().unwrap()
+    }
+
+    #[test]
+    fn catalog_is_complete() {
+        let catalog = catalog();
+        let names: Vec<_> = catalog.names().collect();
+        assert_eq!(names, ["postgres", "mysql", "mariadb", "redis", "valkey", "memcached"]);
+        for template in &catalog.templates {
+            assert!(!template.title.is_empty());
+            assert!(!template.url.scheme.is_empty());
+            assert!(!template.cloud.engine.is_empty());
+            assert!(!template.cloud.options.is_empty(), "{}", template.name);
+            // Data must survive a restart: everything but the in-memory cache keeps a volume.
+            assert_eq!(template.container.data_path.is_empty(), template.probe == Probe::Memcached);
+        }
+    }
+
+    #[test]
+    fn image_references() {
+        let r = ImageRef::parse("registry.example.com:5000/library/postgres:16.4-alpine@sha256:abc");
+        assert_eq!(r.repository, "library/postgres");
+        assert_eq!(r.tag, Some("16.4-alpine"));
+        assert_eq!(r.tag_version(), Some("16.4"));
+        let r = ImageRef::parse("localhost:5000/redis");
+        assert_eq!((r.repository, r.tag), ("redis", None));
+        let r = ImageRef::parse("docker.io/library/redis:latest");
+        assert_eq!((r.repository, r.tag_version()), ("library/redis", None));
+        assert_eq!(ImageRef::parse("valkey/valkey:8").repository, "valkey/valkey");
+        assert_eq!(ImageRef::parse("mysql:").tag, None);
+    }
+
+    #[test]
+    fn images_find_their_template() {
+        let catalog = catalog();
+        for (image, name) in [
+            ("postgres:16", "postgres"),
+            ("library/postgres", "postgres"),
+            ("convox/postgres", "postgres"),
+            ("mysql:8.4", "mysql"),
+            ("mariadb:10.11", "mariadb"),
+            ("redis:7", "redis"),
+            ("ghcr.io/valkey/valkey:8", "valkey"),
+            ("memcached:1.6", "memcached"),
+            ("convox/memcached", "memcached"),
+        ] {
+            assert_eq!(catalog.by_image(image).map(|(t, _)| t.name.as_str()), Some(name), "{image}");
+        }
+        assert!(catalog.by_image("node:20").is_none());
+        assert!(catalog.by_image("postgresql").is_none());
+    }
+
+    #[test]
+    fn version_lines() {
+        let catalog = catalog();
+        let pg = catalog.get("postgres").unwrap();
+        assert_eq!(pg.version_line("16.4"), Some("16"));
+        assert_eq!(pg.version_line("16"), Some("16"));
+        assert_eq!(pg.version_line("9.6"), None);
+        assert_eq!(pg.version_line("1"), None);
+        let mysql = catalog.get("mysql").unwrap();
+        assert_eq!(mysql.version_line("8"), Some("8.4"));
+        assert_eq!(mysql.version_line("8.0.36"), Some("8.0"));
+        let mariadb = catalog.get("mariadb").unwrap();
+        assert_eq!(mariadb.version_line("10.11.6"), Some("10.11"));
+        assert_eq!(mariadb.version_line("10.1"), None);
+    }
+}

@@ -1,0 +1,270 @@
+//! `provision doctor`: every check on the manifest, one line each, grouped under headings.
+//! Unlike `plan`, it never stops at the first problem, and it passes only when nothing failed.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::catalog::{Catalog, CloudService};
+use crate::error::{Error, Problem, Scope, Severity};
+use crate::manifest::Manifest;
+use crate::model::{self, Model};
+use crate::plan::Target;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl Status {
+    fn mark(self) -> &'static str {
+        match self {
+            Self::Pass => "[✓]",
+            Self::Warn => "[!]",
+            Self::Fail => "[✗]",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub status: Status,
+    pub title: String,
+    pub problems: Vec<ProblemReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemReport {
+    pub severity: Severity,
+    pub location: String,
+    pub path: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Section {
+    pub title: &'static str,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub file: String,
+    pub sections: Vec<Section>,
+}
+
+impl Report {
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        for (i, section) in self.sections.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            let _ = writeln!(out, "{}", section.title);
+            for check in &section.checks {
+                let _ = writeln!(out, "{} {}", check.status.mark(), check.title);
+                for p in &check.problems {
+                    let _ = writeln!(out, "    {}: {}", p.location, p.message);
+                    if let Some(hint) = &p.hint {
+                        let _ = writeln!(out, "    hint: {hint}");
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn report_problem(p: &Problem, file: &Path) -> ProblemReport {
+    ProblemReport {
+        severity: p.severity,
+        location: p.location(file),
+        path: p.path.clone(),
+        message: p.message(),
+        hint: p.hint(),
+    }
+}
+
+fn check(title_pass: String, title_fail: String, problems: &[&Problem], file: &Path) -> Check {
+    let status = problems.iter().map(|p| match p.severity {
+        Severity::Error => Status::Fail,
+        Severity::Warning => Status::Warn,
+    });
+    let status = status.max().unwrap_or(Status::Pass);
+    Check {
+        status,
+        title: if status == Status::Fail { title_fail } else { title_pass },
+        problems: problems.iter().map(|p| report_problem(p, file)).collect(),
+    }
+}
+
+/// The report for a manifest that could not be read at all.
+pub fn unreadable(file: &Path, error: &Error) -> Report {
+    let problems = match error {
+        Error::ManifestInvalid { problems, .. } => problems.iter().map(|p| report_problem(p, file)).collect(),
+        other => vec![ProblemReport {
+            severity: Severity::Error,
+            location: file.display().to_string(),
+            path: String::new(),
+            message: other.render().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned(),
+            hint: None,
+        }],
+    };
+    Report {
+        ok: false,
+        file: file.display().to_string(),
+        sections: vec![Section {
+            title: "Manifest",
+            checks: vec![Check { status: Status::Fail, title: format!("Manifest `{}` is invalid", file.display()), problems }],
+        }],
+    }
+}
+
+/// The service a problem is about, from its key path.
+fn subject<'a>(path: &str, names: &'a [String]) -> Option<&'a str> {
+    let rest = path.strip_prefix("services.")?;
+    names
+        .iter()
+        .filter(|n| rest == n.as_str() || rest.starts_with(&format!("{n}.")) || rest.starts_with(&format!("{n}[")))
+        .max_by_key(|n| n.len())
+        .map(String::as_str)
+}
+
+/// The problems about one service (or about none), in one scope.
+fn about<'m>(model: &'m Model<'_>, name: Option<&str>, scope: Scope) -> Vec<&'m Problem> {
+    model
+        .problems
+        .iter()
+        .filter(|p| p.scope == scope && subject(&p.path, &model.service_names) == name)
+        .collect()
+}
+
+/// Runs every check for the given targets.
+pub fn run(manifest: &Manifest, catalog: &Catalog, targets: &[Target], project_flag: Option<&str>) -> Result<Report, Error> {
+    let model = model::resolve(manifest, catalog, project_flag)?;
+    let file = manifest.file.as_path();
+    let about = |name: Option<&str>, scope: Scope| about(&model, name, scope);
+
+    let mut manifest_checks = vec![Check {
+        status: Status::Pass,
+        title: format!("Manifest `{}` parses", file.display()),
+        problems: Vec::new(),
+    }];
+    let general: Vec<&Problem> = about(None, Scope::Both)
+        .into_iter()
+        .filter(|p| !matches!(p.kind, crate::error::ProblemKind::NoDatabases | crate::error::ProblemKind::NoServices | crate::error::ProblemKind::InvalidProject { .. }))
+        .collect();
+    if !general.is_empty() {
+        manifest_checks.push(check("Manifest settings are valid".into(), "Manifest settings are invalid".into(), &general, file));
+    }
+    let project_problems: Vec<&Problem> = model.problems.iter().filter(|p| matches!(p.kind, crate::error::ProblemKind::InvalidProject { .. })).collect();
+    manifest_checks.push(check(
+        format!("Project is `{}` ({})", model.project.name, model.project.source.describe()),
+        "Project name is invalid".into(),
+        &project_problems,
+        file,
+    ));
+    let usage: Vec<&Problem> = model
+        .problems
+        .iter()
+        .filter(|p| matches!(p.kind, crate::error::ProblemKind::NoDatabases | crate::error::ProblemKind::NoServices))
+        .collect();
+    let listing = model.databases.join(", ");
+    manifest_checks.push(check(
+        format!("Application uses databases: {listing}"),
+        "Application uses databases".into(),
+        &usage,
+        file,
+    ));
+
+    let mut sections = vec![Section { title: "Manifest", checks: manifest_checks }];
+
+    let database_checks: Vec<Check> = model
+        .databases
+        .iter()
+        .map(|name| {
+            let problems = about(Some(name), Scope::Both);
+            let detail = model
+                .resources
+                .iter()
+                .find(|r| &r.name == name)
+                .map(|r| format!(" ({} {})", r.template.name, r.version))
+                .unwrap_or_default();
+            check(format!("Database {name} is valid{detail}"), format!("Database {name} is invalid"), &problems, file)
+        })
+        .collect();
+    if !database_checks.is_empty() {
+        sections.push(Section { title: "Databases", checks: database_checks });
+    }
+
+    let link_checks: Vec<Check> = model
+        .apps
+        .iter()
+        .filter_map(|app| {
+            let problems = about(Some(&app.name), Scope::Both);
+            if app.links.is_empty() && problems.is_empty() {
+                return None;
+            }
+            let links: Vec<String> = app.links.iter().map(|l| format!("{} as {}_*", l.resource, l.prefix)).collect();
+            let pass = if links.is_empty() {
+                format!("Service {} has valid settings", app.name)
+            } else {
+                format!("Service {} links to {}", app.name, links.join(", "))
+            };
+            Some(check(pass, format!("Service {} has invalid links", app.name), &problems, file))
+        })
+        .collect();
+    if !link_checks.is_empty() {
+        sections.push(Section { title: "Links", checks: link_checks });
+    }
+
+    for target in targets {
+        let checks = target_checks(&model, *target, file);
+        if !checks.is_empty() {
+            sections.push(Section { title: if *target == Target::Local { "Local" } else { "Cloud" }, checks });
+        }
+    }
+    let ok = sections.iter().flat_map(|s| &s.checks).all(|c| c.status != Status::Fail);
+    Ok(Report { ok, file: file.display().to_string(), sections })
+}
+
+fn target_checks(model: &Model<'_>, target: Target, file: &Path) -> Vec<Check> {
+    model
+        .resources
+        .iter()
+        .map(|r| {
+            let problems = about(model, Some(&r.name), target.scope());
+            match target {
+                Target::Local => {
+                    let port = r.local_port.map_or_else(|| format!("port {} or the next free one", r.template.port), |p| format!("port {p}"));
+                    check(
+                        format!("Database {} runs locally as `{}-{}` ({}) on {port}", r.name, model.project.name, r.name, r.image),
+                        format!("Database {} cannot run locally", r.name),
+                        &problems,
+                        file,
+                    )
+                }
+                Target::Cloud => {
+                    let what = match r.template.cloud.service {
+                        CloudService::Rds => "RDS instance",
+                        CloudService::ElasticacheReplicationGroup => "ElastiCache replication group",
+                        CloudService::ElasticacheCluster => "ElastiCache cluster",
+                    };
+                    check(
+                        format!("Database {} maps to {what} `{}` ({})", r.name, r.identifier, r.cloud.class),
+                        format!("Database {} cannot be created on AWS", r.name),
+                        &problems,
+                        file,
+                    )
+                }
+            }
+        })
+        .collect()
+}

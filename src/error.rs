@@ -1,0 +1,312 @@
+//! Errors as data. All wording lives here: `Error::render` prints `error:`, `Caused by:` and
+//! `hint:` lines once, at the edge; everything else just returns values.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::manifest::yaml::Pos;
+
+/// Process exit statuses, decided in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success = 0,
+    /// Something went wrong that is neither the user's input nor a missing service.
+    Failure = 1,
+    /// The command line was wrong (clap uses the same status).
+    Usage = 2,
+    /// The manifest is invalid (`EX_DATAERR`).
+    Manifest = 65,
+    /// A service the command needs is unavailable (`EX_UNAVAILABLE`).
+    Unavailable = 69,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+#[derive(Debug)]
+pub enum Error {
+    /// No manifest in the directory and no `-f`.
+    ManifestNotFound { dir: PathBuf, tried: &'static [&'static str] },
+    ReadManifest { path: PathBuf, source: std::io::Error },
+    ReadEnvFile { path: PathBuf, source: std::io::Error },
+    /// The manifest has one or more errors; warnings ride along for context.
+    ManifestInvalid { file: PathBuf, problems: Vec<Problem> },
+    /// `-p` normalises to nothing usable.
+    InvalidProjectFlag { given: String },
+    /// A template built into the binary is broken: a bug, never the user's doing.
+    Template(crate::catalog::TemplateError),
+    /// Writing to stdout failed (for example a closed pipe).
+    Output(std::io::Error),
+}
+
+impl Error {
+    pub fn exit(&self) -> Exit {
+        match self {
+            Self::ManifestNotFound { .. } | Self::ReadManifest { .. } | Self::ReadEnvFile { .. } | Self::ManifestInvalid { .. } => Exit::Manifest,
+            Self::InvalidProjectFlag { .. } => Exit::Usage,
+            Self::Template(_) | Self::Output(_) => Exit::Failure,
+        }
+    }
+
+    /// The full text for stderr.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        match self {
+            Self::ManifestNotFound { dir, tried } => {
+                let _ = writeln!(out, "error: no manifest found in `{}`", dir.display());
+                let _ = writeln!(out, "  looked for: {}", tried.join(", "));
+                let _ = writeln!(out, "hint: create a `compose.yaml` with your databases as services, or pass `-f PATH`");
+            }
+            Self::ReadManifest { path, source } => {
+                let _ = writeln!(out, "error: cannot read the manifest `{}`", path.display());
+                let _ = writeln!(out, "Caused by: {source}");
+                if source.kind() == std::io::ErrorKind::NotFound {
+                    let _ = writeln!(out, "hint: check the path given to `-f`");
+                }
+            }
+            Self::ReadEnvFile { path, source } => {
+                let _ = writeln!(out, "error: cannot read `{}`", path.display());
+                let _ = writeln!(out, "Caused by: {source}");
+                let _ = writeln!(out, "hint: the `.env` file next to the manifest supplies `${{VAR}}` values; fix its permissions or remove it");
+            }
+            Self::ManifestInvalid { file, problems } => {
+                let errors = problems.iter().filter(|p| p.severity == Severity::Error).count();
+                for problem in problems {
+                    out.push_str(&problem.render(file));
+                }
+                if errors > 1 {
+                    let _ = writeln!(out, "error: the manifest has {errors} errors; `provision doctor` checks everything at once");
+                }
+            }
+            Self::InvalidProjectFlag { given } => {
+                let _ = writeln!(out, "error: `{given}` cannot be a project name");
+                let _ = writeln!(out, "hint: use lowercase letters, digits and `-`, starting with a letter, for example `-p my-app`");
+            }
+            Self::Template(e) => {
+                let _ = writeln!(out, "error: the built-in template `templates/{}` is invalid: {}", e.file, e.message);
+                let _ = writeln!(out, "hint: this is a bug in provision; please report it");
+            }
+            Self::Output(source) => {
+                let _ = writeln!(out, "error: cannot write the output");
+                let _ = writeln!(out, "Caused by: {source}");
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// Which deployment target a problem concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Both,
+    Local,
+    Cloud,
+}
+
+/// One thing wrong (or worth a warning) in the manifest, where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub severity: Severity,
+    pub scope: Scope,
+    /// Where in the file; none for problems about the file as a whole.
+    pub at: Option<Pos>,
+    /// The key path, such as `services.cache.x-provision.type`.
+    pub path: String,
+    pub kind: ProblemKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProblemKind {
+    Syntax { message: String },
+    DuplicateKey { key: String },
+    Empty,
+    NotUtf8,
+    TopLevelNotMap { found: &'static str },
+    WrongType { expected: &'static str, found: &'static str },
+    UnknownKey { key: String, expected: &'static [&'static str], suggestion: Option<String> },
+    UndefinedVariable { name: String },
+    RequiredVariable { name: String, message: String },
+    BadInterpolation { text: String },
+    InvalidValue { value: String, expected: String },
+    InvalidProject { given: String },
+    NoServices,
+    NoDatabases,
+    UnknownType { given: String, suggestion: Option<String>, known: Vec<String> },
+    ExtensionWithoutType { image: Option<String> },
+    TypeConflict { image_type: String, declared: String },
+    UnsupportedVersion { type_name: String, version: String, supported: Vec<String> },
+    OptionNotForType { option: String, type_name: String, allowed: Vec<String> },
+    OptionNotForSql { option: String, type_name: String },
+    LinkToMissing { service: String, target: String, suggestion: Option<String> },
+    LinkToApp { service: String, target: String },
+    DuplicatePrefix { service: String, prefix: String, first: String, second: String },
+    EnvCollision { service: String, variable: String, resource: String },
+    CloudIdentifier { identifier: String, service: &'static str, rule: IdentifierRule },
+    NotLinked { resource: String },
+    DefaultPassword { resource: String, variable: String },
+    PortNotPublished { resource: String, container_port: u16 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentifierRule {
+    TooLong { max: usize, len: usize },
+    StartsWithLetter,
+    DoubleHyphen,
+    TrailingHyphen,
+    Characters,
+}
+
+impl Problem {
+    pub fn error(at: Option<Pos>, path: impl Into<String>, kind: ProblemKind) -> Self {
+        Self { severity: Severity::Error, scope: Scope::Both, at, path: path.into(), kind }
+    }
+
+    pub fn warning(at: Option<Pos>, path: impl Into<String>, kind: ProblemKind) -> Self {
+        Self { severity: Severity::Warning, scope: Scope::Both, at, path: path.into(), kind }
+    }
+
+    #[must_use]
+    pub fn scoped(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// `file:line:col` (or the file alone) for this problem.
+    pub fn location(&self, file: &std::path::Path) -> String {
+        match self.at {
+            Some(at) => format!("{}:{at}", file.display()),
+            None => file.display().to_string(),
+        }
+    }
+
+    /// One line: what is wrong, without location.
+    pub fn message(&self) -> String {
+        use ProblemKind as K;
+        match &self.kind {
+            K::Syntax { message } => format!("not valid YAML: {message}"),
+            K::DuplicateKey { key } => format!("`{key}` appears twice in the same map"),
+            K::Empty => "the manifest is empty".into(),
+            K::NotUtf8 => "the manifest is not UTF-8 text".into(),
+            K::TopLevelNotMap { found } => format!("the manifest must be a map with `services:`, found {found}"),
+            K::WrongType { expected, found } => format!("`{}` must be {expected}, found {found}", self.path),
+            K::UnknownKey { key, .. } => format!("unknown key `{key}` in `{}`", parent(&self.path)),
+            K::UndefinedVariable { name } => format!("variable `{name}` is not set"),
+            K::RequiredVariable { name, message } if message.is_empty() => format!("variable `{name}` is required"),
+            K::RequiredVariable { name, message } => format!("variable `{name}` is required: {message}"),
+            K::BadInterpolation { text } => format!("invalid `$` substitution in `{text}`"),
+            K::InvalidValue { value, expected } => format!("`{}` is `{value}`; expected {expected}", self.path),
+            K::InvalidProject { given } => format!("`{given}` cannot be a project name"),
+            K::NoServices => "the manifest has no services".into(),
+            K::NoDatabases => "no service is a database".into(),
+            K::UnknownType { given, .. } => format!("unknown database type `{given}`"),
+            K::ExtensionWithoutType { image: Some(image) } => format!("`x-provision` is set, but `{image}` is not a known database image and no `type` is given"),
+            K::ExtensionWithoutType { image: None } => "`x-provision` is set, but the service has no database image and no `type`".into(),
+            K::TypeConflict { image_type, declared } => {
+                format!("the image is a {image_type} image but `x-provision.type` says `{declared}`")
+            }
+            K::UnsupportedVersion { type_name, version, .. } => format!("{type_name} version `{version}` is not supported"),
+            K::OptionNotForType { option, type_name, .. } => format!("`{option}` does not apply to {type_name} in the cloud"),
+            K::OptionNotForSql { option, type_name } => format!("`{option}` does not apply to {type_name}, which has no databases or users"),
+            K::LinkToMissing { service, target, .. } => format!("service `{service}` links to `{target}`, which is not a service in this manifest"),
+            K::LinkToApp { service, target } => format!("service `{service}` links to `{target}`, which is an app service, not a database"),
+            K::DuplicatePrefix { service, prefix, first, second } => {
+                format!("service `{service}` links to `{first}` and `{second}` under the same prefix `{prefix}_`")
+            }
+            K::EnvCollision { service, variable, resource } => {
+                format!("service `{service}` sets `{variable}` in `environment:`, which its link to `{resource}` also sets")
+            }
+            K::CloudIdentifier { identifier, service, rule } => {
+                let why = match rule {
+                    IdentifierRule::TooLong { max, len } => format!("is {len} characters, more than {service}'s {max}"),
+                    IdentifierRule::StartsWithLetter => "does not start with a letter".into(),
+                    IdentifierRule::DoubleHyphen => "contains `--`".into(),
+                    IdentifierRule::TrailingHyphen => "ends with `-`".into(),
+                    IdentifierRule::Characters => "may only contain letters, digits and `-`".into(),
+                };
+                format!("cloud identifier `{identifier}` {why}")
+            }
+            K::NotLinked { resource } => format!("no service links to database `{resource}`"),
+            K::DefaultPassword { resource, variable } => {
+                format!("database `{resource}` sets `{variable}` to a well-known default password")
+            }
+            K::PortNotPublished { resource, container_port } => {
+                format!("no `ports:` entry of `{resource}` targets its port {container_port}; it is ignored")
+            }
+        }
+    }
+
+    /// What to do about it, when there is something useful to say.
+    pub fn hint(&self) -> Option<String> {
+        use ProblemKind as K;
+        match &self.kind {
+            K::Syntax { .. } => Some("check the indentation and quoting near this position".into()),
+            K::DuplicateKey { .. } => Some("YAML keys must be unique: merge the two entries, or rename one".into()),
+            K::Empty | K::NoServices => Some("declare each database as a service, for example `services: {db: {image: postgres:17}}`".into()),
+            K::NotUtf8 => Some("save the file as UTF-8".into()),
+            K::TopLevelNotMap { .. } => Some("a Compose file starts with `services:` at the top level".into()),
+            K::WrongType { .. } | K::InvalidValue { .. } => None,
+            K::UnknownKey { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),
+            K::UnknownKey { expected, .. } => Some(format!("allowed here: {}", expected.join(", "))),
+            K::UndefinedVariable { name } => Some(format!(
+                "set `{name}` in the environment or in `.env` next to the manifest, or give a default: `${{{name}:-value}}`"
+            )),
+            K::RequiredVariable { name, .. } => Some(format!("set `{name}` in the environment or in `.env` next to the manifest")),
+            K::BadInterpolation { .. } => Some("write `${NAME}`, `${NAME:-default}`, or `$$` for a literal `$`".into()),
+            K::InvalidProject { .. } => Some("use lowercase letters, digits and `-`, starting with a letter, for example `x-provision: {project: my-app}`".into()),
+            K::NoDatabases => Some("use a database image (postgres, mysql, mariadb, redis, valkey, memcached) or add `x-provision: {type: ...}` to a service".into()),
+            K::UnknownType { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),
+            K::UnknownType { known, .. } => Some(format!("known types: {}", known.join(", "))),
+            K::ExtensionWithoutType { .. } => Some("add `type:` (postgres, mysql, mariadb, redis, valkey or memcached) to `x-provision`".into()),
+            K::TypeConflict { image_type, .. } => Some(format!("remove `x-provision.type` or set it to `{image_type}`")),
+            K::UnsupportedVersion { supported, .. } => Some(format!("supported versions: {}", supported.join(", "))),
+            K::OptionNotForType { allowed, .. } => Some(format!("options for this type: {}", allowed.join(", "))),
+            K::OptionNotForSql { .. } => Some("remove it; the link carries the password only".into()),
+            K::LinkToMissing { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),
+            K::LinkToMissing { .. } => Some("add the database as a service, or remove the link".into()),
+            K::LinkToApp { .. } => Some("provision links app services to databases only; use `depends_on:` for start order between app services".into()),
+            K::DuplicatePrefix { second, .. } => Some(format!("give one of them an alias, for example `links: [\"{second}:{second}_2\"]`")),
+            K::EnvCollision { variable, .. } => Some(format!("remove `{variable}` from `environment:`, or link under an alias (`links: [\"name:alias\"]`)")),
+            K::CloudIdentifier { .. } => Some("the identifier is `{project}-{service}`: shorten the project (`-p` or `x-provision.project`) or the service name".into()),
+            K::NotLinked { .. } => Some("add it to an app service's `links:` or `depends_on:`, or remove it".into()),
+            K::DefaultPassword { .. } => Some("remove it: provision generates a random password and hands it to linked services".into()),
+            K::PortNotPublished { .. } => None,
+        }
+    }
+
+    /// The problem as printed on stderr.
+    pub fn render(&self, file: &std::path::Path) -> String {
+        let label = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut out = format!("{label}: {}: {}", self.location(file), self.message());
+        if !self.path.is_empty() && !matches!(self.kind, ProblemKind::WrongType { .. } | ProblemKind::InvalidValue { .. }) {
+            let _ = write!(out, " (at `{}`)", self.path);
+        }
+        out.push('\n');
+        if let Some(hint) = self.hint() {
+            let _ = writeln!(out, "  hint: {hint}");
+        }
+        out
+    }
+}
+
+/// `services.db.x-provision.typo` -> `services.db.x-provision`
+fn parent(path: &str) -> &str {
+    path.rsplit_once('.').map_or(path, |(p, _)| p)
+}

@@ -1,0 +1,17 @@
+//! `provision`: an app's databases, declared once in its Compose file, run on a laptop
+//! (containers or native servers) or on AWS (RDS, ElastiCache), with the same link variables.
+//!
+//! The core is pure: [`manifest`] reads the file, [`model`] resolves it against the
+//! [`catalog`] of database types, [`plan`] computes the desired state for a target, and
+//! [`links`] renders the variables from the endpoints a backend reports.
+
+pub mod catalog;
+pub mod cli;
+pub mod doctor;
+pub mod error;
+pub mod links;
+pub mod manifest;
+pub mod model;
+pub mod plan;
+pub mod secret;
+pub mod suggest;

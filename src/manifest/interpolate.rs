@@ -1,0 +1,141 @@
+//! Compose's `${VAR}` substitution: `${VAR}`, `$VAR`, `${VAR:-default}`, `${VAR-default}`,
+//! `${VAR:?message}`, `${VAR?message}`, `${VAR:+alt}`, `${VAR+alt}` and `$$` for a literal `$`.
+//!
+//! One deliberate difference: Compose warns and substitutes an empty string for an unset
+//! variable; here it is an error, because an empty password or port is never what was meant.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InterpolationError {
+    Undefined(String),
+    Required { name: String, message: String },
+    Malformed,
+}
+
+/// Substitutes variables in `text`; `lookup` answers `None` for an unset variable.
+pub fn interpolate(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, InterpolationError> {
+    if !text.contains('$') {
+        return Ok(text.to_owned());
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(body_and_tail) = after.strip_prefix('{') {
+            let end = matching_brace(body_and_tail).ok_or(InterpolationError::Malformed)?;
+            out.push_str(&braced(&body_and_tail[..end], lookup)?);
+            rest = &body_and_tail[end + 1..];
+        } else {
+            let len = name_len(after);
+            if len == 0 {
+                return Err(InterpolationError::Malformed);
+            }
+            let name = &after[..len];
+            out.push_str(&lookup(name).ok_or_else(|| InterpolationError::Undefined(name.to_owned()))?);
+            rest = &after[len..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn name_len(s: &str) -> usize {
+    let mut len = 0;
+    for (i, c) in s.char_indices() {
+        let ok = c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit());
+        if !ok {
+            break;
+        }
+        len = i + c.len_utf8();
+    }
+    len
+}
+
+/// The index of the `}` closing a `${`, allowing nested `${...}` in defaults.
+fn matching_brace(s: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'$' if bytes.get(i + 1) == Some(&b'{') => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' if depth == 0 => return Some(i),
+            b'}' => depth -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn braced(body: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, InterpolationError> {
+    let len = name_len(body);
+    if len == 0 {
+        return Err(InterpolationError::Malformed);
+    }
+    let (name, op) = body.split_at(len);
+    let value = lookup(name);
+    let set_nonempty = value.as_deref().is_some_and(|v| !v.is_empty());
+    let nested = |t: &str| interpolate(t, lookup);
+    let required = |message: &str| InterpolationError::Required { name: name.to_owned(), message: message.to_owned() };
+    Ok(match op {
+        "" => value.ok_or_else(|| InterpolationError::Undefined(name.to_owned()))?,
+        _ if op.starts_with(":-") => if set_nonempty { value.unwrap_or_default() } else { nested(&op[2..])? },
+        _ if op.starts_with(":?") => if set_nonempty { value.unwrap_or_default() } else { return Err(required(&op[2..])) },
+        _ if op.starts_with(":+") => if set_nonempty { nested(&op[2..])? } else { String::new() },
+        _ if op.starts_with('-') => match value { Some(v) => v, None => nested(&op[1..])? },
+        _ if op.starts_with('?') => value.ok_or_else(|| required(&op[1..]))?,
+        _ if op.starts_with('+') => if value.is_some() { nested(&op[1..])? } else { String::new() },
+        _ => return Err(InterpolationError::Malformed),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> Result<String, InterpolationError> {
+        let lookup = |name: &str| match name {
+            "USER" => Some("alice".to_owned()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        interpolate(text, &lookup)
+    }
+
+    #[test]
+    fn substitutes_like_compose() {
+        assert_eq!(run("plain").unwrap(), "plain");
+        assert_eq!(run("${USER}").unwrap(), "alice");
+        assert_eq!(run("a-$USER-b").unwrap(), "a-alice-b");
+        assert_eq!(run("$$USER").unwrap(), "$USER");
+        assert_eq!(run("${NOPE:-x}").unwrap(), "x");
+        assert_eq!(run("${EMPTY:-x}").unwrap(), "x");
+        assert_eq!(run("${EMPTY-x}").unwrap(), "");
+        assert_eq!(run("${NOPE-x}").unwrap(), "x");
+        assert_eq!(run("${USER:+set}").unwrap(), "set");
+        assert_eq!(run("${NOPE:+set}").unwrap(), "");
+        assert_eq!(run("${NOPE:-${USER}}").unwrap(), "alice");
+        assert_eq!(run("${NOPE:-}").unwrap(), "");
+    }
+
+    #[test]
+    fn unset_and_malformed_are_errors() {
+        assert_eq!(run("${NOPE}"), Err(InterpolationError::Undefined("NOPE".into())));
+        assert_eq!(run("$NOPE"), Err(InterpolationError::Undefined("NOPE".into())));
+        assert_eq!(
+            run("${NOPE:?give me one}"),
+            Err(InterpolationError::Required { name: "NOPE".into(), message: "give me one".into() })
+        );
+        assert_eq!(run("${USER"), Err(InterpolationError::Malformed));
+        assert_eq!(run("${}"), Err(InterpolationError::Malformed));
+        assert_eq!(run("$ 5"), Err(InterpolationError::Malformed));
+        assert_eq!(run("${USER!x}"), Err(InterpolationError::Malformed));
+    }
+}

@@ -1,0 +1,660 @@
+//! The manifest: a Compose file, read for the parts provision needs.
+//!
+//! Reading never stops at the first problem: every shape error is collected with its
+//! `file:line:col` and key path, so `doctor` can report them all. Only a file that is not a
+//! YAML map at all is fatal here.
+
+pub mod envfile;
+pub mod interpolate;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Problem, ProblemKind};
+use crate::suggest::did_you_mean;
+use interpolate::{InterpolationError, interpolate};
+use yaml::{Kind, Node, Pos};
+
+/// Looked up in this order in the working directory.
+pub const FILE_NAMES: &[&str] = &[
+    "provision.yml",
+    "provision.yaml",
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yml",
+    "docker-compose.yaml",
+];
+
+/// Larger than any real Compose file by orders of magnitude; refusing it avoids reading a
+/// mistaken `-f /dev/zero` or a disk image into memory.
+pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A value with where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located<T> {
+    pub value: T,
+    pub at: Pos,
+    pub path: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The manifest's path as the user would write it.
+    pub file: PathBuf,
+    /// The name of the directory holding it: the project name of last resort.
+    pub dir_name: String,
+    /// Compose's top-level `name:`.
+    pub name: Option<Located<String>>,
+    /// Top-level `x-provision.project`.
+    pub project: Option<Located<String>>,
+    pub cloud: CloudSettings,
+    pub services: Vec<Service>,
+    /// Shape problems found while reading; the model adds the semantic ones.
+    pub problems: Vec<Problem>,
+}
+
+/// Top-level `x-provision.cloud`.
+#[derive(Debug, Clone, Default)]
+pub struct CloudSettings {
+    pub region: Option<Located<String>>,
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    pub at: Pos,
+    pub image: Option<Located<String>>,
+    pub ext: Extension,
+    pub ports: Vec<Located<Port>>,
+    pub links: Vec<LinkRef>,
+    pub environment: Vec<Located<EnvVar>>,
+}
+
+/// A Compose `ports:` entry (`[ip:][published:]target[/proto]` or the long form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Port {
+    pub published: Option<u16>,
+    pub target: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkKind {
+    Links,
+    DependsOn,
+}
+
+/// One `links:` or `depends_on:` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkRef {
+    pub target: String,
+    pub alias: Option<String>,
+    pub kind: LinkKind,
+    pub at: Pos,
+    pub path: String,
+}
+
+/// A service's `x-provision:` block.
+#[derive(Debug, Clone, Default)]
+pub struct Extension {
+    pub at: Option<Pos>,
+    pub type_name: Option<Located<String>>,
+    pub version: Option<Located<String>>,
+    pub database: Option<Located<String>>,
+    pub username: Option<Located<String>>,
+    pub local_port: Option<Located<u16>>,
+    pub cloud: CloudOptions,
+}
+
+/// A service's `x-provision.cloud:` block.
+#[derive(Debug, Clone, Default)]
+pub struct CloudOptions {
+    pub class: Option<Located<String>>,
+    pub storage_gb: Option<Located<u32>>,
+    pub replicas: Option<Located<u32>>,
+    pub multi_az: Option<Located<bool>>,
+    pub deletion_protection: Option<Located<bool>>,
+    pub backup_retention_days: Option<Located<u32>>,
+}
+
+impl CloudOptions {
+    /// The options that were written, with where.
+    pub fn given(&self) -> Vec<(crate::catalog::CloudOption, Pos, &str)> {
+        use crate::catalog::CloudOption as O;
+        fn at<T>(l: Option<&Located<T>>) -> Option<(Pos, &str)> {
+            l.map(|l| (l.at, l.path.as_str()))
+        }
+        [
+            (O::Class, at(self.class.as_ref())),
+            (O::StorageGb, at(self.storage_gb.as_ref())),
+            (O::Replicas, at(self.replicas.as_ref())),
+            (O::MultiAz, at(self.multi_az.as_ref())),
+            (O::DeletionProtection, at(self.deletion_protection.as_ref())),
+            (O::BackupRetentionDays, at(self.backup_retention_days.as_ref())),
+        ]
+        .into_iter()
+        .filter_map(|(option, at)| at.map(|(pos, path)| (option, pos, path)))
+        .collect()
+    }
+}
+
+/// Finds the manifest: `-f` if given, else the first of [`FILE_NAMES`] in `dir`.
+pub fn locate(dir: &Path, file: Option<&Path>) -> Result<PathBuf, Error> {
+    if let Some(file) = file {
+        return Ok(file.to_path_buf());
+    }
+    FILE_NAMES
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|p| p.is_file())
+        .map(|p| p.strip_prefix(dir).map(Path::to_path_buf).unwrap_or(p))
+        .ok_or_else(|| Error::ManifestNotFound { dir: dir.to_path_buf(), tried: FILE_NAMES })
+}
+
+/// Reads the manifest at `path` (relative to `cwd`), with variables from `env` and from the
+/// `.env` file beside it (the environment wins, as in Compose).
+pub fn load(cwd: &Path, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Manifest, Error> {
+    let full = cwd.join(path);
+    let read_error = |source| Error::ReadManifest { path: path.to_path_buf(), source };
+    let metadata = std::fs::metadata(&full).map_err(read_error)?;
+    if metadata.is_dir() {
+        return Err(read_error(std::io::Error::new(std::io::ErrorKind::IsADirectory, "it is a directory")));
+    }
+    if metadata.len() > MAX_BYTES {
+        return Err(read_error(std::io::Error::other(format!(
+            "it is {} MiB; a manifest may be at most {} MiB",
+            metadata.len() / 1024 / 1024,
+            MAX_BYTES / 1024 / 1024
+        ))));
+    }
+    let bytes = std::fs::read(&full).map_err(read_error)?;
+    let dir = full.parent().map_or_else(|| cwd.to_path_buf(), Path::to_path_buf);
+    let env_path = dir.join(".env");
+    let dotenv = match std::fs::read_to_string(&env_path) {
+        Ok(text) => envfile::parse(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(source) => return Err(Error::ReadEnvFile { path: env_path, source }),
+    };
+    let lookup = |name: &str| env(name).or_else(|| dotenv.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
+    let dir_name = std::fs::canonicalize(&dir)
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    from_bytes(&bytes, path.to_path_buf(), dir_name, &lookup)
+}
+
+/// Reads a manifest from memory: the pure part of [`load`].
+pub fn from_bytes(
+    bytes: &[u8],
+    file: PathBuf,
+    dir_name: String,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Manifest, Error> {
+    let fatal = |kind, at| Error::ManifestInvalid { file: file.clone(), problems: vec![Problem::error(at, "", kind)] };
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Err(fatal(ProblemKind::NotUtf8, None));
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let root = yaml::parse(text).map_err(|e| {
+        let kind = match e.message.strip_prefix("duplicate mapping key: ") {
+            Some(rest) => ProblemKind::DuplicateKey { key: rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest).to_owned() },
+            None => ProblemKind::Syntax { message: e.message },
+        };
+        fatal(kind, e.at)
+    })?;
+    let entries = match &root.kind {
+        Kind::Map(entries) => entries,
+        Kind::Null => return Err(fatal(ProblemKind::Empty, None)),
+        _ => return Err(fatal(ProblemKind::TopLevelNotMap { found: root.type_name() }, Some(root.at))),
+    };
+    let mut reader = Reader { vars, problems: Vec::new() };
+    let mut manifest = Manifest {
+        file,
+        dir_name,
+        name: None,
+        project: None,
+        cloud: CloudSettings::default(),
+        services: Vec::new(),
+        problems: Vec::new(),
+    };
+    let mut services_node = None;
+    for (key, value) in entries {
+        match key.scalar_text().as_deref() {
+            Some("name") => manifest.name = reader.string(value, "name"),
+            Some("services") => {
+                services_node = Some(value);
+                manifest.services = reader.services(value);
+            }
+            Some("x-provision") => reader.top_extension(value, &mut manifest),
+            // Compose has many more keys (volumes, networks, secrets, x-*); none matter here.
+            _ => {}
+        }
+    }
+    // A `services:` of the wrong type already has its own error.
+    let services_empty = services_node.is_none_or(|n| matches!(&n.kind, Kind::Null) || n.as_map().is_some_and(<[_]>::is_empty));
+    if services_empty {
+        reader.problems.push(Problem::error(Some(root.at), "services", ProblemKind::NoServices));
+    }
+    manifest.problems = reader.problems;
+    Ok(manifest)
+}
+
+const TOP_KEYS: &[&str] = &["project", "cloud"];
+const TOP_CLOUD_KEYS: &[&str] = &["region", "subnet_ids", "security_group_ids", "tags"];
+const SERVICE_KEYS: &[&str] = &["type", "version", "database", "username", "local", "cloud"];
+const LOCAL_KEYS: &[&str] = &["port"];
+const CLOUD_KEYS: &[&str] = &["class", "storage_gb", "replicas", "multi_az", "deletion_protection", "backup_retention_days"];
+
+struct Reader<'v> {
+    vars: &'v dyn Fn(&str) -> Option<String>,
+    problems: Vec<Problem>,
+}
+
+impl Reader<'_> {
+    fn wrong_type(&mut self, node: &Node, path: &str, expected: &'static str) {
+        self.problems.push(Problem::error(
+            Some(node.at),
+            path,
+            ProblemKind::WrongType { expected, found: node.type_name() },
+        ));
+    }
+
+    fn invalid(&mut self, node: &Node, path: &str, value: String, expected: impl Into<String>) {
+        self.problems.push(Problem::error(
+            Some(node.at),
+            path,
+            ProblemKind::InvalidValue { value, expected: expected.into() },
+        ));
+    }
+
+    /// Substitutes `${VAR}`s, reporting failures at the node.
+    fn interpolated(&mut self, text: &str, node: &Node, path: &str) -> Option<String> {
+        match interpolate(text, self.vars) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                let kind = match e {
+                    InterpolationError::Undefined(name) => ProblemKind::UndefinedVariable { name },
+                    InterpolationError::Required { name, message } => ProblemKind::RequiredVariable { name, message },
+                    InterpolationError::Malformed => ProblemKind::BadInterpolation { text: text.to_owned() },
+                };
+                self.problems.push(Problem::error(Some(node.at), path, kind));
+                None
+            }
+        }
+    }
+
+    /// A scalar as text; Compose accepts `5432` where it means `"5432"`.
+    fn text(&mut self, node: &Node, path: &str) -> Option<String> {
+        match &node.kind {
+            Kind::Str(s) => self.interpolated(s, node, path),
+            _ => match node.scalar_text() {
+                Some(s) => Some(s),
+                None => {
+                    self.wrong_type(node, path, "a string");
+                    None
+                }
+            },
+        }
+    }
+
+    fn string(&mut self, node: &Node, path: &str) -> Option<Located<String>> {
+        let value = self.text(node, path)?;
+        Some(Located { value, at: node.at, path: path.to_owned() })
+    }
+
+    /// A non-empty name-like string.
+    fn name(&mut self, node: &Node, path: &str) -> Option<Located<String>> {
+        let located = self.string(node, path)?;
+        if located.value.trim().is_empty() {
+            self.invalid(node, path, located.value, "a non-empty name");
+            return None;
+        }
+        Some(located)
+    }
+
+    fn number(&mut self, node: &Node, path: &str, min: u32, max: u32, what: &str) -> Option<Located<u32>> {
+        let parsed = match &node.kind {
+            Kind::Int(i) => Some(*i),
+            Kind::Str(s) => {
+                let s = self.interpolated(s, node, path)?;
+                match s.trim().parse::<i128>() {
+                    Ok(i) => Some(i),
+                    Err(_) => {
+                        self.invalid(node, path, s, what.to_owned());
+                        return None;
+                    }
+                }
+            }
+            _ => None,
+        };
+        let Some(value) = parsed else {
+            self.wrong_type(node, path, "an integer");
+            return None;
+        };
+        match u32::try_from(value) {
+            Ok(v) if (min..=max).contains(&v) => Some(Located { value: v, at: node.at, path: path.to_owned() }),
+            _ => {
+                self.invalid(node, path, value.to_string(), what.to_owned());
+                None
+            }
+        }
+    }
+
+    fn flag(&mut self, node: &Node, path: &str) -> Option<Located<bool>> {
+        let value = match &node.kind {
+            Kind::Bool(b) => *b,
+            Kind::Str(s) => match self.interpolated(s, node, path)?.as_str() {
+                "true" | "True" | "TRUE" => true,
+                "false" | "False" | "FALSE" => false,
+                other => {
+                    self.invalid(node, path, other.to_owned(), "`true` or `false`");
+                    return None;
+                }
+            },
+            _ => {
+                self.wrong_type(node, path, "a boolean");
+                return None;
+            }
+        };
+        Some(Located { value, at: node.at, path: path.to_owned() })
+    }
+
+    fn map<'n>(&mut self, node: &'n Node, path: &str) -> Option<&'n [(Node, Node)]> {
+        match &node.kind {
+            Kind::Map(entries) => Some(entries),
+            _ => {
+                self.wrong_type(node, path, "a map");
+                None
+            }
+        }
+    }
+
+    fn list<'n>(&mut self, node: &'n Node, path: &str) -> Option<&'n [Node]> {
+        match &node.kind {
+            Kind::Seq(items) => Some(items),
+            _ => {
+                self.wrong_type(node, path, "a list");
+                None
+            }
+        }
+    }
+
+    /// Entries of an `x-provision` map, reporting keys outside `allowed` with a suggestion.
+    fn known_entries<'n>(&mut self, node: &'n Node, path: &str, allowed: &'static [&'static str]) -> Vec<(&'static str, &'n Node, String)> {
+        let Some(entries) = self.map(node, path) else { return Vec::new() };
+        let mut out = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let text = key.scalar_text().unwrap_or_default();
+            let child = format!("{path}.{text}");
+            match allowed.iter().find(|k| **k == text) {
+                Some(k) => out.push((*k, value, child)),
+                None => {
+                    let suggestion = did_you_mean(&text, allowed.iter().copied()).map(str::to_owned);
+                    self.problems.push(Problem::error(
+                        Some(key.at),
+                        child,
+                        ProblemKind::UnknownKey { key: text, expected: allowed, suggestion },
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    fn strings(&mut self, node: &Node, path: &str) -> Vec<String> {
+        let Some(items) = self.list(node, path) else { return Vec::new() };
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| self.text(item, &format!("{path}[{i}]")))
+            .collect()
+    }
+
+    fn top_extension(&mut self, node: &Node, manifest: &mut Manifest) {
+        for (key, value, path) in self.known_entries(node, "x-provision", TOP_KEYS) {
+            match key {
+                "project" => manifest.project = self.name(value, &path),
+                _ => {
+                    for (key, value, path) in self.known_entries(value, &path, TOP_CLOUD_KEYS) {
+                        match key {
+                            "region" => manifest.cloud.region = self.name(value, &path),
+                            "subnet_ids" => manifest.cloud.subnet_ids = self.strings(value, &path),
+                            "security_group_ids" => manifest.cloud.security_group_ids = self.strings(value, &path),
+                            _ => {
+                                let Some(entries) = self.map(value, &path) else { continue };
+                                for (k, v) in entries {
+                                    let name = k.scalar_text().unwrap_or_default();
+                                    if let Some(v) = self.text(v, &format!("{path}.{name}")) {
+                                        manifest.cloud.tags.push((name, v));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn services(&mut self, node: &Node) -> Vec<Service> {
+        let Some(entries) = self.map(node, "services") else { return Vec::new() };
+        let mut services = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let Some(name) = key.scalar_text().filter(|n| !n.is_empty()) else {
+                self.wrong_type(key, "services", "a service name");
+                continue;
+            };
+            let path = format!("services.{name}");
+            let mut service = Service {
+                name,
+                at: key.at,
+                image: None,
+                ext: Extension::default(),
+                ports: Vec::new(),
+                links: Vec::new(),
+                environment: Vec::new(),
+            };
+            // `db:` with nothing under it is a service with no settings; Compose rejects it
+            // later for want of an image, which is the app's business, not ours.
+            if !matches!(value.kind, Kind::Null) {
+                if let Some(fields) = self.map(value, &path) {
+                    self.service_fields(fields, &path, &mut service);
+                }
+            }
+            services.push(service);
+        }
+        services
+    }
+
+    fn service_fields(&mut self, fields: &[(Node, Node)], path: &str, service: &mut Service) {
+        for (key, value) in fields {
+            let Some(key) = key.scalar_text() else { continue };
+            let child = format!("{path}.{key}");
+            match key.as_str() {
+                "image" => service.image = self.name(value, &child),
+                "x-provision" => service.ext = self.service_extension(value, &child),
+                "ports" => service.ports = self.ports(value, &child),
+                "links" => {
+                    let Some(items) = self.list(value, &child) else { continue };
+                    for (i, item) in items.iter().enumerate() {
+                        let item_path = format!("{child}[{i}]");
+                        let Some(text) = self.text(item, &item_path) else { continue };
+                        let (target, alias) = match text.split_once(':') {
+                            Some((t, a)) => (t.trim().to_owned(), Some(a.trim().to_owned()).filter(|a| !a.is_empty())),
+                            None => (text.trim().to_owned(), None),
+                        };
+                        service.links.push(LinkRef { target, alias, kind: LinkKind::Links, at: item.at, path: item_path });
+                    }
+                }
+                "depends_on" => match &value.kind {
+                    Kind::Seq(items) => {
+                        for (i, item) in items.iter().enumerate() {
+                            let item_path = format!("{child}[{i}]");
+                            if let Some(target) = self.text(item, &item_path) {
+                                service.links.push(LinkRef { target, alias: None, kind: LinkKind::DependsOn, at: item.at, path: item_path });
+                            }
+                        }
+                    }
+                    Kind::Map(entries) => {
+                        for (k, _) in entries {
+                            if let Some(target) = k.scalar_text() {
+                                let item_path = format!("{child}.{target}");
+                                service.links.push(LinkRef { target, alias: None, kind: LinkKind::DependsOn, at: k.at, path: item_path });
+                            }
+                        }
+                    }
+                    _ => self.wrong_type(value, &child, "a list or a map"),
+                },
+                "environment" => service.environment = self.environment(value, &child),
+                _ => {}
+            }
+        }
+    }
+
+    fn environment(&mut self, node: &Node, path: &str) -> Vec<Located<EnvVar>> {
+        let mut vars = Vec::new();
+        match &node.kind {
+            Kind::Map(entries) => {
+                for (k, v) in entries {
+                    let Some(name) = k.scalar_text() else { continue };
+                    let child = format!("{path}.{name}");
+                    let value = if matches!(v.kind, Kind::Null) { None } else { self.text(v, &child) };
+                    vars.push(Located { value: EnvVar { name, value }, at: k.at, path: child });
+                }
+            }
+            Kind::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let child = format!("{path}[{i}]");
+                    let Some(text) = self.text(item, &child) else { continue };
+                    let (name, value) = match text.split_once('=') {
+                        Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+                        None => (text, None),
+                    };
+                    vars.push(Located { value: EnvVar { name, value }, at: item.at, path: child });
+                }
+            }
+            Kind::Null => {}
+            _ => self.wrong_type(node, path, "a list or a map"),
+        }
+        vars
+    }
+
+    fn ports(&mut self, node: &Node, path: &str) -> Vec<Located<Port>> {
+        let Some(items) = self.list(node, path) else { return Vec::new() };
+        let mut ports = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let child = format!("{path}[{i}]");
+            let port = match &item.kind {
+                Kind::Map(_) => {
+                    let target = item.get("target").and_then(|t| self.number(t, &format!("{child}.target"), 1, 65535, "a port number (1-65535)"));
+                    let published = item.get("published").and_then(|p| self.number(p, &format!("{child}.published"), 1, 65535, "a port number (1-65535)"));
+                    target.map(|t| Port { target: t.value as u16, published: published.map(|p| p.value as u16) })
+                }
+                _ => {
+                    let Some(text) = self.text(item, &child) else { continue };
+                    match parse_port(&text) {
+                        Some(PortSpec::Single(port)) => Some(port),
+                        // Ranges map many ports; a database needs one, so they are not ours to use.
+                        Some(PortSpec::Range) => None,
+                        None => {
+                            self.invalid(item, &child, text, "`[host_ip:][host_port:]container_port[/protocol]`");
+                            None
+                        }
+                    }
+                }
+            };
+            if let Some(value) = port {
+                ports.push(Located { value, at: item.at, path: child });
+            }
+        }
+        ports
+    }
+
+    fn service_extension(&mut self, node: &Node, path: &str) -> Extension {
+        let mut ext = Extension { at: Some(node.at), ..Extension::default() };
+        for (key, value, child) in self.known_entries(node, path, SERVICE_KEYS) {
+            match key {
+                "type" => ext.type_name = self.name(value, &child),
+                "version" => ext.version = self.name(value, &child),
+                "database" => ext.database = self.identifier(value, &child),
+                "username" => ext.username = self.identifier(value, &child),
+                "local" => {
+                    for (_, value, child) in self.known_entries(value, &child, LOCAL_KEYS) {
+                        ext.local_port = self
+                            .number(value, &child, 1, 65535, "a port number (1-65535)")
+                            .map(|l| Located { value: l.value as u16, at: l.at, path: l.path });
+                    }
+                }
+                _ => ext.cloud = self.cloud_options(value, &child),
+            }
+        }
+        ext
+    }
+
+    /// A database or user name: these end up in URLs, SQL and AWS parameters, so keep them to
+    /// what every engine accepts unquoted.
+    fn identifier(&mut self, node: &Node, path: &str) -> Option<Located<String>> {
+        let located = self.name(node, path)?;
+        let v = &located.value;
+        let ok = v.len() <= 63
+            && v.starts_with(|c: char| c.is_ascii_alphabetic())
+            && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            self.invalid(node, path, v.clone(), "a letter followed by letters, digits or `_`, at most 63 characters");
+            return None;
+        }
+        Some(located)
+    }
+
+    fn cloud_options(&mut self, node: &Node, path: &str) -> CloudOptions {
+        let mut options = CloudOptions::default();
+        for (key, value, child) in self.known_entries(node, path, CLOUD_KEYS) {
+            match key {
+                "class" => options.class = self.name(value, &child),
+                "storage_gb" => options.storage_gb = self.number(value, &child, 1, 65536, "a size in GiB (1-65536)"),
+                "replicas" => options.replicas = self.number(value, &child, 0, 5, "a number of replicas (0-5)"),
+                "multi_az" => options.multi_az = self.flag(value, &child),
+                "deletion_protection" => options.deletion_protection = self.flag(value, &child),
+                _ => options.backup_retention_days = self.number(value, &child, 0, 35, "a number of days (0-35)"),
+            }
+        }
+        options
+    }
+}
+
+enum PortSpec {
+    Single(Port),
+    Range,
+}
+
+/// `5432`, `15432:5432`, `127.0.0.1:15432:5432`, `127.0.0.1::5432`, `[::1]:15432:5432/tcp`.
+fn parse_port(text: &str) -> Option<PortSpec> {
+    let text = text.trim();
+    let text = text.split_once('/').map_or(text, |(p, _)| p);
+    let (rest, target) = text.rsplit_once(':').map_or(("", text), |(r, t)| (r, t));
+    if target.contains('-') {
+        return Some(PortSpec::Range);
+    }
+    let target: u16 = target.parse().ok().filter(|p| *p > 0)?;
+    if rest.is_empty() {
+        return Some(PortSpec::Single(Port { published: None, target }));
+    }
+    // What is left is `published` or `ip:published` (ip may be `[v6]` with colons inside).
+    let published = if rest.ends_with(']') { "" } else { rest.rsplit_once(':').map_or(rest, |(_, p)| p) };
+    if published.contains('-') {
+        return Some(PortSpec::Range);
+    }
+    let published = if published.is_empty() { None } else { Some(published.parse::<u16>().ok().filter(|p| *p > 0)?) };
+    Some(PortSpec::Single(Port { published, target }))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,273 @@
+//! A YAML document as a tree whose every node knows where it was written.
+//!
+//! The manifest is a Compose file: most of it is ignored, and what is read has a shape that
+//! Compose allows several ways (lists or maps, strings or numbers). Deserialising into typed
+//! structs would either reject valid Compose files or lose locations, so the document is read
+//! into this small tree first and the manifest module walks it, naming `file:line:col` and
+//! the key path in every error.
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+
+/// A 1-based line and column in the manifest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pos {
+    pub line: u32,
+    pub col: u32,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+impl Pos {
+    fn of(location: serde_saphyr::Location) -> Self {
+        Self {
+            line: u32::try_from(location.line()).unwrap_or(u32::MAX),
+            col: u32::try_from(location.column()).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// One YAML node with the position of its first character.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub kind: Kind,
+    pub at: Pos,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    /// Entries in document order; merge keys are already expanded by the parser.
+    Map(Vec<(Node, Node)>),
+}
+
+impl Node {
+    /// What a Compose author would call this node's type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Null => "null",
+            Kind::Bool(_) => "a boolean",
+            Kind::Int(_) => "an integer",
+            Kind::Float(_) => "a number",
+            Kind::Str(_) => "a string",
+            Kind::Seq(_) => "a list",
+            Kind::Map(_) => "a map",
+        }
+    }
+
+    /// The text of a scalar as YAML wrote it (numbers and booleans included), for keys and
+    /// for Compose fields that accept `5432` as well as `"5432"`.
+    pub fn scalar_text(&self) -> Option<String> {
+        match &self.kind {
+            Kind::Str(s) => Some(s.clone()),
+            Kind::Int(i) => Some(i.to_string()),
+            Kind::Float(x) => Some(x.to_string()),
+            Kind::Bool(b) => Some(b.to_string()),
+            Kind::Null | Kind::Seq(_) | Kind::Map(_) => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+        match &self.kind {
+            Kind::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// The value under a string key of a map node.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| matches!(&k.kind, Kind::Str(s) if s == key))
+            .map(|(_, v)| v)
+    }
+}
+
+/// A YAML syntax error, with the parser's own message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub message: String,
+    pub at: Option<Pos>,
+}
+
+/// Parses one YAML document. Duplicate keys are errors (YAML forbids them, and Compose files
+/// with one silently lose a service); merge keys and anchors are expanded.
+pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    // The defaults suit hand-written configs; a generated manifest of thousands of services
+    // needs more nodes, while the depth limit keeps protecting the stack.
+    let budget = serde_saphyr::budget! {
+        max_events: 50_000_000,
+        max_nodes: 20_000_000,
+        max_total_scalar_bytes: 256 * 1024 * 1024,
+        max_depth: 64,
+    };
+    let options = serde_saphyr::options! {
+        budget: budget,
+        with_snippet: false,
+    };
+    match serde_saphyr::from_str_with_options::<Option<Spanned<Kind>>>(text, options) {
+        Ok(Some(root)) => Ok(Node {
+            kind: root.value,
+            at: Pos::of(root.referenced),
+        }),
+        // An empty document: the caller decides whether that is acceptable.
+        Ok(None) => Ok(Node {
+            kind: Kind::Null,
+            at: Pos { line: 1, col: 1 },
+        }),
+        Err(error) => Err(syntax_error(&error)),
+    }
+}
+
+fn syntax_error(error: &serde_saphyr::Error) -> SyntaxError {
+    let at = error
+        .location()
+        .filter(|l| l.line() > 0)
+        .map(Pos::of);
+    let mut message = error.without_snippet().to_string();
+    // The parser appends its own "at line X column Y"; we print positions as file:line:col.
+    if let Some(cut) = message.find(" at line ") {
+        message.truncate(cut);
+    }
+    SyntaxError {
+        message: message.trim().trim_end_matches('.').to_owned(),
+        at,
+    }
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(KindVisitor)
+    }
+}
+
+struct KindVisitor;
+
+fn spanned_node(s: Spanned<Kind>) -> Node {
+    Node {
+        kind: s.value,
+        at: Pos::of(s.referenced),
+    }
+}
+
+impl<'de> Visitor<'de> for KindVisitor {
+    type Value = Kind;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Kind, E> {
+        Ok(Kind::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Kind, E> {
+        Ok(Kind::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Kind, D::Error> {
+        Kind::deserialize(d)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Kind, E> {
+        Ok(Kind::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Kind, E> {
+        Ok(Kind::Int(i128::from(v)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Kind, E> {
+        Ok(Kind::Int(i128::from(v)))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Kind, E> {
+        Ok(Kind::Int(v))
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Kind, E> {
+        Ok(i128::try_from(v).map_or_else(|_| Kind::Str(v.to_string()), Kind::Int))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Kind, E> {
+        Ok(Kind::Float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Kind, E> {
+        Ok(Kind::Str(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Kind, E> {
+        Ok(Kind::Str(v))
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Kind, E> {
+        Ok(Kind::Str(String::from_utf8_lossy(v).into_owned()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(item) = seq.next_element::<Spanned<Kind>>()? {
+            items.push(spanned_node(item));
+        }
+        Ok(Kind::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
+        while let Some(key) = map.next_key::<Spanned<Kind>>()? {
+            let value = map.next_value::<Spanned<Kind>>()?;
+            entries.push((spanned_node(key), spanned_node(value)));
+        }
+        Ok(Kind::Map(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> Node {
+        match parse(text) {
+            Ok(node) => node,
+            Err(e) => panic!("parse failed: {e:?}"),
+        }
+    }
+
+    #[test]
+    fn positions_point_at_values_and_keys() {
+        let root = ok("services:\n  db:\n    image: postgres:16\n");
+        let db = root.get("services").and_then(|s| s.get("db")).unwrap();
+        let image = db.get("image").unwrap();
+        assert_eq!(image.kind, Kind::Str("postgres:16".into()));
+        assert_eq!(image.at, Pos { line: 3, col: 12 });
+        let (key, _) = &db.as_map().unwrap()[0];
+        assert_eq!(key.at, Pos { line: 3, col: 5 });
+    }
+
+    #[test]
+    fn merge_keys_and_anchors_expand() {
+        let root = ok("x-db: &db\n  image: redis:7\n  x-provision: {version: '7'}\nservices:\n  cache:\n    <<: *db\n    ports: ['6380:6379']\n");
+        let cache = root.get("services").and_then(|s| s.get("cache")).unwrap();
+        assert_eq!(cache.get("image").unwrap().kind, Kind::Str("redis:7".into()));
+        assert!(cache.get("ports").is_some());
+        assert!(cache.get("<<").is_none());
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors_with_a_position() {
+        let err = parse("services:\n  a: {image: x}\n  a: {image: y}\n").unwrap_err();
+        assert!(err.message.to_lowercase().contains("duplicate"), "{err:?}");
+        assert_eq!(err.at.map(|p| p.line), Some(3));
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let err = parse("services:\n  a: [unclosed\n").unwrap_err();
+        assert!(err.at.is_some(), "{err:?}");
+    }
+
+    #[test]
+    fn empty_input_is_null() {
+        assert_eq!(ok("").kind, Kind::Null);
+        assert_eq!(ok("# just a comment\n").kind, Kind::Null);
+    }
+}

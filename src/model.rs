@@ -1,0 +1,517 @@
+//! From a manifest to a model: which services are databases (resources), of which type and
+//! version, with which options, and which app services link to them under which prefix.
+//! Every semantic problem is collected here, with where it was written.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::catalog::{Catalog, CloudOption, CloudService, ImageRef, Template};
+use crate::error::{Error, IdentifierRule, Problem, ProblemKind, Scope};
+use crate::manifest::yaml::Pos;
+use crate::manifest::{EnvVar, LinkKind, Manifest, Service};
+use crate::suggest::did_you_mean;
+
+/// The link variables every link gets, after `{PREFIX}_`.
+pub const LINK_SUFFIXES: [&str; 7] = ["URL", "SCHEME", "HOST", "PORT", "USERNAME", "PASSWORD", "PATH"];
+
+/// Database and user names when the manifest names none.
+pub const DEFAULT_SQL_NAME: &str = "app";
+
+/// Passwords that scanners try first; a manifest that sets one gets a warning.
+const WELL_KNOWN_PASSWORDS: &[&str] =
+    &["password", "postgres", "root", "secret", "admin", "changeme", "example", "mysql", "redis", "123456", "pass", "test"];
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Project {
+    pub name: String,
+    pub source: ProjectSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProjectSource {
+    Flag,
+    Extension,
+    ComposeName,
+    Directory,
+}
+
+impl ProjectSource {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Flag => "from `-p`",
+            Self::Extension => "from `x-provision.project`",
+            Self::ComposeName => "from `name:`",
+            Self::Directory => "from the directory name",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Model<'c> {
+    pub project: Project,
+    pub resources: Vec<Resource<'c>>,
+    pub apps: Vec<App>,
+    /// Every service meant as a database, including those too broken to be a resource.
+    pub databases: Vec<String>,
+    pub problems: Vec<Problem>,
+    /// Every service name, for attributing problems.
+    pub service_names: Vec<String>,
+}
+
+/// A service that is a database.
+#[derive(Debug, Clone)]
+pub struct Resource<'c> {
+    pub name: String,
+    pub at: Pos,
+    pub template: &'c Template,
+    /// The image to run locally, with a tag.
+    pub image: String,
+    pub repository: String,
+    /// As written (`16.4`), or the template's default.
+    pub version: String,
+    /// The supported line it belongs to (`16`).
+    pub version_line: String,
+    pub database: Option<String>,
+    pub username: Option<String>,
+    /// A fixed host port from `x-provision.local.port` or `ports:`.
+    pub local_port: Option<u16>,
+    pub cloud: CloudConfig,
+    /// The cloud identifier `{project}-{name}`.
+    pub identifier: String,
+    /// Variables the manifest sets on the database service itself.
+    pub environment: Vec<EnvVar>,
+}
+
+/// Cloud settings with the template's defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CloudConfig {
+    pub class: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_gb: Option<u32>,
+    pub replicas: u32,
+    pub multi_az: bool,
+    pub deletion_protection: bool,
+    pub backup_retention_days: u32,
+}
+
+/// An app service (anything that is not a database) and its links.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub name: String,
+    pub links: Vec<Link>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub resource: String,
+    /// Variable names start with `{prefix}_`.
+    pub prefix: String,
+}
+
+/// `redis` -> `REDIS`, `my-cache.v2` -> `MY_CACHE_V2`.
+pub fn link_prefix(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .collect()
+}
+
+/// Lowercase letters, digits and single `-`, no `-` at either end: what RDS, ElastiCache,
+/// Docker and Compose all accept in a name.
+pub fn normalize_project(given: &str) -> String {
+    let mut out = String::with_capacity(given.len());
+    for c in given.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_owned()
+}
+
+/// The AWS identifier of a resource: `{project}-{service}`, with the service name folded to
+/// the same alphabet.
+pub fn cloud_identifier(project: &str, service: &str) -> String {
+    let service: String = service
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    format!("{project}-{service}")
+}
+
+/// Checks an identifier against RDS's or ElastiCache's naming rules.
+pub fn identifier_rule_broken(identifier: &str, service: CloudService) -> Option<IdentifierRule> {
+    let len = identifier.chars().count();
+    let max = service.max_identifier_len();
+    if len > max {
+        Some(IdentifierRule::TooLong { max, len })
+    } else if !identifier.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        Some(IdentifierRule::StartsWithLetter)
+    } else if !identifier.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        Some(IdentifierRule::Characters)
+    } else if identifier.contains("--") {
+        Some(IdentifierRule::DoubleHyphen)
+    } else if identifier.ends_with('-') {
+        Some(IdentifierRule::TrailingHyphen)
+    } else {
+        None
+    }
+}
+
+/// Resolves the manifest against the catalog. `project_flag` is `-p`, which wins over the
+/// manifest; an unusable one is a usage error rather than a manifest problem.
+pub fn resolve<'c>(manifest: &Manifest, catalog: &'c Catalog, project_flag: Option<&str>) -> Result<Model<'c>, Error> {
+    let mut problems = manifest.problems.clone();
+    let project = project_name(manifest, project_flag, &mut problems)?;
+
+    let mut resources = Vec::new();
+    // Services meant as databases, valid or not, so that a broken one does not also produce
+    // "links to an app service" errors.
+    let mut database_names = Vec::new();
+    for service in &manifest.services {
+        match classify(service, catalog, &mut problems) {
+            Class::App => {}
+            Class::BrokenDatabase => database_names.push(service.name.clone()),
+            Class::Database(template, image) => {
+                database_names.push(service.name.clone());
+                if let Some(resource) = resource(service, template, image, &project.name, &mut problems) {
+                    resources.push(resource);
+                }
+            }
+        }
+    }
+
+    let apps: Vec<App> = manifest
+        .services
+        .iter()
+        .filter(|s| !database_names.contains(&s.name))
+        .map(|s| app(s, manifest, &resources, &database_names, &mut problems))
+        .collect();
+
+    // With other errors, "no databases" is usually their consequence, not news.
+    if !manifest.services.is_empty() && database_names.is_empty() && !problems.iter().any(Problem::is_error) {
+        problems.push(Problem::error(None, "services", ProblemKind::NoDatabases));
+    }
+    if !apps.is_empty() {
+        for r in &resources {
+            if !apps.iter().any(|a| a.links.iter().any(|l| l.resource == r.name)) {
+                problems.push(Problem::warning(Some(r.at), format!("services.{}", r.name), ProblemKind::NotLinked { resource: r.name.clone() }));
+            }
+        }
+    }
+    Ok(Model {
+        project,
+        resources,
+        apps,
+        databases: database_names,
+        problems,
+        service_names: manifest.services.iter().map(|s| s.name.clone()).collect(),
+    })
+}
+
+fn project_name(manifest: &Manifest, flag: Option<&str>, problems: &mut Vec<Problem>) -> Result<Project, Error> {
+    if let Some(given) = flag {
+        let name = normalize_project(given);
+        if name.is_empty() {
+            return Err(Error::InvalidProjectFlag { given: given.to_owned() });
+        }
+        return Ok(Project { name, source: ProjectSource::Flag });
+    }
+    for (given, source) in [(&manifest.project, ProjectSource::Extension), (&manifest.name, ProjectSource::ComposeName)] {
+        if let Some(given) = given {
+            let name = normalize_project(&given.value);
+            if name.is_empty() {
+                problems.push(Problem::error(Some(given.at), given.path.clone(), ProblemKind::InvalidProject { given: given.value.clone() }));
+                break;
+            }
+            return Ok(Project { name, source });
+        }
+    }
+    let name = normalize_project(&manifest.dir_name);
+    if name.is_empty() && !problems.iter().any(|p| matches!(p.kind, ProblemKind::InvalidProject { .. })) {
+        problems.push(Problem::error(None, "", ProblemKind::InvalidProject { given: manifest.dir_name.clone() }));
+    }
+    Ok(Project { name, source: ProjectSource::Directory })
+}
+
+enum Class<'c, 'm> {
+    App,
+    BrokenDatabase,
+    Database(&'c Template, Option<ImageRef<'m>>),
+}
+
+fn classify<'c, 'm>(service: &'m Service, catalog: &'c Catalog, problems: &mut Vec<Problem>) -> Class<'c, 'm> {
+    let by_image = service.image.as_ref().and_then(|i| catalog.by_image(&i.value));
+    let Some(declared) = &service.ext.type_name else {
+        return match by_image {
+            Some((template, image)) => Class::Database(template, Some(image)),
+            None if service.ext.at.is_some() => {
+                problems.push(Problem::error(
+                    service.ext.at,
+                    format!("services.{}.x-provision", service.name),
+                    ProblemKind::ExtensionWithoutType { image: service.image.as_ref().map(|i| i.value.clone()) },
+                ));
+                Class::BrokenDatabase
+            }
+            None => Class::App,
+        };
+    };
+    let Some(template) = catalog.get(&declared.value) else {
+        let known: Vec<String> = catalog.names().map(str::to_owned).collect();
+        let suggestion = did_you_mean(&declared.value, catalog.names()).map(str::to_owned);
+        problems.push(Problem::error(
+            Some(declared.at),
+            declared.path.clone(),
+            ProblemKind::UnknownType { given: declared.value.clone(), suggestion, known },
+        ));
+        return Class::BrokenDatabase;
+    };
+    if let Some((image_template, _)) = by_image {
+        if image_template.name != template.name {
+            problems.push(Problem::error(
+                Some(declared.at),
+                declared.path.clone(),
+                ProblemKind::TypeConflict { image_type: image_template.name.clone(), declared: declared.value.clone() },
+            ));
+            return Class::BrokenDatabase;
+        }
+    }
+    Class::Database(template, service.image.as_ref().map(|i| ImageRef::parse(&i.value)))
+}
+
+fn resource<'c>(
+    service: &Service,
+    template: &'c Template,
+    image: Option<ImageRef<'_>>,
+    project: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<Resource<'c>> {
+    let path = format!("services.{}", service.name);
+    let before = problems.len();
+    let ext = &service.ext;
+
+    // The version: from the image tag, else `x-provision.version`, else the default.
+    let (version, version_at, version_path) = match (image.and_then(|i| i.tag_version()), &ext.version) {
+        (Some(v), _) => (v.to_owned(), service.image.as_ref().map(|i| i.at), format!("{path}.image")),
+        (None, Some(v)) => (v.value.clone(), Some(v.at), v.path.clone()),
+        (None, None) => (template.default_version.clone(), None, path.clone()),
+    };
+    let version_line = template.version_line(&version).map(str::to_owned);
+    if version_line.is_none() {
+        problems.push(Problem::error(
+            version_at.or(Some(service.at)),
+            version_path,
+            ProblemKind::UnsupportedVersion {
+                type_name: template.name.clone(),
+                version: version.clone(),
+                supported: template.versions.clone(),
+            },
+        ));
+    }
+
+    let repository = image.map_or_else(|| template.images[0].clone(), |i| i.repository.to_owned());
+    let image_name = match (&service.image, image.and_then(|i| i.tag)) {
+        (Some(written), Some(_)) => written.value.clone(),
+        // convox images publish `latest` only.
+        (Some(written), None) if repository.starts_with("convox/") => written.value.clone(),
+        (Some(written), None) => format!("{}:{version}", written.value),
+        (None, _) => format!("{}:{version}", template.images[0]),
+    };
+
+    // SQL names: only for engines that have databases and users.
+    let mut sql_name = |given: &Option<crate::manifest::Located<String>>, option: &str| -> Option<String> {
+        match given {
+            Some(g) if !template.sql => {
+                problems.push(Problem::error(
+                    Some(g.at),
+                    g.path.clone(),
+                    ProblemKind::OptionNotForSql { option: option.to_owned(), type_name: template.title.clone() },
+                ));
+                None
+            }
+            Some(g) => Some(g.value.clone()),
+            None => template.sql.then(|| DEFAULT_SQL_NAME.to_owned()),
+        }
+    };
+    let database = sql_name(&ext.database, "database");
+    let username = sql_name(&ext.username, "username");
+
+    let published: Vec<_> = service.ports.iter().filter(|p| p.value.target == template.port).collect();
+    let local_port = match (&ext.local_port, published.first()) {
+        (Some(p), _) => Some(p.value),
+        (None, Some(p)) => p.value.published,
+        (None, None) => None,
+    };
+    if ext.local_port.is_none() && published.is_empty() {
+        if let Some(first) = service.ports.first() {
+            problems.push(
+                Problem::warning(Some(first.at), first.path.clone(), ProblemKind::PortNotPublished {
+                    resource: service.name.clone(),
+                    container_port: template.port,
+                })
+                .scoped(Scope::Local),
+            );
+        }
+    }
+
+    let cloud = cloud_config(service, template, problems);
+    let identifier = cloud_identifier(project, &service.name);
+    if !project.is_empty() {
+        if let Some(rule) = identifier_rule_broken(&identifier, template.cloud.service) {
+            problems.push(
+                Problem::error(Some(service.at), path.clone(), ProblemKind::CloudIdentifier {
+                    identifier: identifier.clone(),
+                    service: template.cloud.service.label(),
+                    rule,
+                })
+                .scoped(Scope::Cloud),
+            );
+        }
+    }
+
+    for var in &service.environment {
+        let is_password = var.value.name.contains("PASSWORD") || var.value.name.contains("PASS");
+        if let (true, Some(value)) = (is_password, &var.value.value) {
+            if WELL_KNOWN_PASSWORDS.contains(&value.to_lowercase().as_str()) {
+                problems.push(Problem::warning(Some(var.at), var.path.clone(), ProblemKind::DefaultPassword {
+                    resource: service.name.clone(),
+                    variable: var.value.name.clone(),
+                }));
+            }
+        }
+    }
+
+    let broken = problems[before..].iter().any(|p| p.is_error() && p.scope == Scope::Both);
+    (!broken).then(|| Resource {
+        name: service.name.clone(),
+        at: service.at,
+        template,
+        image: image_name,
+        repository,
+        version,
+        version_line: version_line.unwrap_or_default(),
+        database,
+        username,
+        local_port,
+        cloud,
+        identifier,
+        environment: service.environment.iter().map(|v| v.value.clone()).collect(),
+    })
+}
+
+fn cloud_config(service: &Service, template: &Template, problems: &mut Vec<Problem>) -> CloudConfig {
+    let given = &service.ext.cloud;
+    let allowed = &template.cloud.options;
+    for (option, at, path) in given.given() {
+        if !allowed.contains(&option) {
+            problems.push(
+                Problem::error(Some(at), path, ProblemKind::OptionNotForType {
+                    option: option.key().to_owned(),
+                    type_name: template.title.clone(),
+                    allowed: CloudOption::ALL.iter().filter(|o| allowed.contains(o)).map(|o| o.key().to_owned()).collect(),
+                })
+                .scoped(Scope::Cloud),
+            );
+        }
+    }
+    if let (Some(size), Some(min), Some(max)) = (&given.storage_gb, template.cloud.min_storage_gb, template.cloud.max_storage_gb) {
+        if !(min..=max).contains(&size.value) {
+            problems.push(
+                Problem::error(Some(size.at), size.path.clone(), ProblemKind::InvalidValue {
+                    value: size.value.to_string(),
+                    expected: format!("between {min} and {max} GiB for {}", template.title),
+                })
+                .scoped(Scope::Cloud),
+            );
+        }
+    }
+    let replicas = given.replicas.as_ref().map_or(0, |r| r.value);
+    let multi_az = given.multi_az.as_ref().is_some_and(|m| m.value);
+    if multi_az && replicas == 0 && template.cloud.service == CloudService::ElasticacheReplicationGroup {
+        if let Some(m) = &given.multi_az {
+            problems.push(
+                Problem::error(Some(m.at), m.path.clone(), ProblemKind::InvalidValue {
+                    value: "true".into(),
+                    expected: format!("`false` unless `replicas` is at least 1 ({} fails over to a replica)", template.title),
+                })
+                .scoped(Scope::Cloud),
+            );
+        }
+    }
+    CloudConfig {
+        class: given.class.as_ref().map_or_else(|| template.cloud.default_class.clone(), |c| c.value.clone()),
+        storage_gb: given.storage_gb.as_ref().map(|s| s.value).or(template.cloud.default_storage_gb),
+        replicas,
+        multi_az,
+        deletion_protection: given.deletion_protection.as_ref().is_none_or(|d| d.value),
+        backup_retention_days: given.backup_retention_days.as_ref().map_or(7, |b| b.value),
+    }
+}
+
+fn app(service: &Service, manifest: &Manifest, resources: &[Resource<'_>], databases: &[String], problems: &mut Vec<Problem>) -> App {
+    let mut links: Vec<Link> = Vec::new();
+    // prefix -> (resource, where the first link with it was written)
+    let mut prefixes: HashMap<String, String> = HashMap::new();
+    // `links:` first: an alias given there wins over the plain name a `depends_on:` implies.
+    let ordered = service.links.iter().filter(|l| l.kind == LinkKind::Links).chain(service.links.iter().filter(|l| l.kind == LinkKind::DependsOn));
+    for link in ordered {
+        let exists = manifest.services.iter().any(|s| s.name == link.target);
+        if !exists {
+            let suggestion = did_you_mean(&link.target, manifest.services.iter().map(|s| s.name.as_str())).map(str::to_owned);
+            problems.push(Problem::error(Some(link.at), link.path.clone(), ProblemKind::LinkToMissing {
+                service: service.name.clone(),
+                target: link.target.clone(),
+                suggestion,
+            }));
+            continue;
+        }
+        if !databases.contains(&link.target) {
+            // `depends_on:` between app services only orders their start: not a link.
+            if link.kind == LinkKind::Links {
+                problems.push(Problem::error(Some(link.at), link.path.clone(), ProblemKind::LinkToApp {
+                    service: service.name.clone(),
+                    target: link.target.clone(),
+                }));
+            }
+            continue;
+        }
+        if !resources.iter().any(|r| r.name == link.target) {
+            continue; // an invalid database: its own problem says why
+        }
+        let prefix = link_prefix(link.alias.as_deref().unwrap_or(&link.target));
+        match prefixes.get(&prefix) {
+            Some(first) if *first == link.target => continue, // same link twice (links + depends_on)
+            Some(first) => {
+                problems.push(Problem::error(Some(link.at), link.path.clone(), ProblemKind::DuplicatePrefix {
+                    service: service.name.clone(),
+                    prefix,
+                    first: first.clone(),
+                    second: link.target.clone(),
+                }));
+                continue;
+            }
+            None => {}
+        }
+        // A `depends_on` after a `links:` alias for the same database adds nothing.
+        if link.kind == LinkKind::DependsOn && links.iter().any(|l| l.resource == link.target) {
+            continue;
+        }
+        prefixes.insert(prefix.clone(), link.target.clone());
+        links.push(Link { resource: link.target.clone(), prefix });
+    }
+    let set: BTreeMap<&str, &crate::manifest::Located<EnvVar>> = service.environment.iter().map(|v| (v.value.name.as_str(), v)).collect();
+    for link in &links {
+        for suffix in LINK_SUFFIXES {
+            let name = format!("{}_{suffix}", link.prefix);
+            if let Some(var) = set.get(name.as_str()) {
+                problems.push(Problem::error(Some(var.at), var.path.clone(), ProblemKind::EnvCollision {
+                    service: service.name.clone(),
+                    variable: name,
+                    resource: link.resource.clone(),
+                }));
+            }
+        }
+    }
+    App { name: service.name.clone(), links }
+}

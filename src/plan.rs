@@ -1,0 +1,195 @@
+//! The desired state for one target, computed without I/O. Backends consume it; `plan`
+//! prints it.
+
+use serde::Serialize;
+
+use crate::catalog::{Catalog, CloudService};
+use crate::error::{Error, Problem, Scope, Severity};
+use crate::manifest::{CloudSettings, Manifest};
+use crate::model::{self, CloudConfig, LINK_SUFFIXES, Project};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    Local,
+    Cloud,
+}
+
+impl Target {
+    pub fn scope(self) -> Scope {
+        match self {
+            Self::Local => Scope::Local,
+            Self::Cloud => Scope::Cloud,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Cloud => "cloud",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub project: Project,
+    pub target: Target,
+    pub resources: Vec<PlannedResource>,
+    pub services: Vec<ServiceLinks>,
+    /// Warnings for this target, for the caller to print on stderr.
+    #[serde(skip)]
+    pub warnings: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedResource {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local: Option<LocalPlan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<CloudPlan>,
+}
+
+/// A container (or a native server) on this machine.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalPlan {
+    pub container: String,
+    pub image: String,
+    /// The image repository without registry or tag, which selects the env contract.
+    pub repository: String,
+    /// None for in-memory engines.
+    pub volume: Option<String>,
+    pub data_path: Option<String>,
+    pub container_port: u16,
+    /// A host port the manifest fixes; otherwise the backend picks one and keeps it.
+    pub host_port: Option<u16>,
+}
+
+/// An AWS resource, with every secure default spelt out.
+#[derive(Debug, Clone, Serialize)]
+pub struct CloudPlan {
+    pub identifier: String,
+    pub service: CloudService,
+    pub engine: String,
+    pub engine_version: String,
+    #[serde(flatten)]
+    pub config: CloudConfig,
+    pub storage_encrypted: bool,
+    pub publicly_accessible: bool,
+    pub transit_encryption: bool,
+    /// Secrets Manager name holding the generated password.
+    pub secret_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceLinks {
+    pub service: String,
+    pub links: Vec<PlannedLink>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedLink {
+    pub resource: String,
+    pub prefix: String,
+    pub variables: Vec<String>,
+}
+
+/// Computes the plan, or every error in the manifest that matters for `target`.
+pub fn plan(manifest: &Manifest, catalog: &Catalog, target: Target, project_flag: Option<&str>) -> Result<Plan, Error> {
+    let model = model::resolve(manifest, catalog, project_flag)?;
+    let relevant: Vec<Problem> = model
+        .problems
+        .iter()
+        .filter(|p| p.scope == Scope::Both || p.scope == target.scope())
+        .cloned()
+        .collect();
+    if relevant.iter().any(|p| p.severity == Severity::Error) {
+        return Err(Error::ManifestInvalid { file: manifest.file.clone(), problems: relevant });
+    }
+    let project = model.project.name.clone();
+    let resources = model
+        .resources
+        .iter()
+        .map(|r| PlannedResource {
+            name: r.name.clone(),
+            type_name: r.template.name.clone(),
+            version: r.version.clone(),
+            database: r.database.clone(),
+            username: r.username.clone(),
+            local: (target == Target::Local).then(|| {
+                let data_path = Some(r.template.container.data_path.clone()).filter(|p| !p.is_empty());
+                LocalPlan {
+                    container: format!("{project}-{}", r.name),
+                    image: r.image.clone(),
+                    repository: r.repository.clone(),
+                    volume: data_path.as_ref().map(|_| format!("{project}-{}-data", r.name)),
+                    data_path,
+                    container_port: r.template.port,
+                    host_port: r.local_port,
+                }
+            }),
+            cloud: (target == Target::Cloud).then(|| cloud_plan(&project, r, &manifest.cloud)),
+        })
+        .collect();
+    let services = model
+        .apps
+        .iter()
+        .filter(|a| !a.links.is_empty())
+        .map(|a| ServiceLinks {
+            service: a.name.clone(),
+            links: a
+                .links
+                .iter()
+                .map(|l| PlannedLink {
+                    resource: l.resource.clone(),
+                    prefix: l.prefix.clone(),
+                    variables: LINK_SUFFIXES.iter().map(|s| format!("{}_{s}", l.prefix)).collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Plan { project: model.project, target, resources, services, warnings: relevant })
+}
+
+fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) -> CloudPlan {
+    let mut tags = vec![
+        ("provision:project".to_owned(), project.to_owned()),
+        ("provision:resource".to_owned(), r.name.clone()),
+        ("provision:type".to_owned(), r.template.name.clone()),
+    ];
+    tags.extend(settings.tags.iter().filter(|(k, _)| !k.starts_with("provision:")).cloned());
+    CloudPlan {
+        identifier: r.identifier.clone(),
+        service: r.template.cloud.service,
+        engine: r.template.cloud.engine.clone(),
+        engine_version: r.version.clone(),
+        config: r.cloud.clone(),
+        storage_encrypted: true,
+        publicly_accessible: false,
+        transit_encryption: true,
+        secret_name: format!("provision/{project}/{}", r.name),
+        region: settings.region.as_ref().map(|r| r.value.clone()),
+        subnet_ids: settings.subnet_ids.clone(),
+        security_group_ids: settings.security_group_ids.clone(),
+        tags,
+    }
+}
+
+impl Plan {
+    pub fn resource(&self, name: &str) -> Option<&PlannedResource> {
+        self.resources.iter().find(|r| r.name == name)
+    }
+}
