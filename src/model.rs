@@ -515,3 +515,150 @@ fn app(service: &Service, manifest: &Manifest, resources: &[Resource<'_>], datab
     }
     App { name: service.name.clone(), links }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::manifest::from_bytes;
+
+    fn model_of(text: &str) -> (Model<'static>, Vec<ProblemKind>) {
+        let catalog: &'static Catalog = Box::leak(Box::new(Catalog::builtin().unwrap()));
+        let manifest = from_bytes(text.as_bytes(), PathBuf::from("compose.yaml"), "My Shop".into(), &|_| None).unwrap();
+        let model = resolve(&manifest, catalog, None).unwrap();
+        let kinds = model.problems.iter().map(|p| p.kind.clone()).collect();
+        (model, kinds)
+    }
+
+    #[test]
+    fn names_and_identifiers() {
+        assert_eq!(normalize_project("My Shop"), "my-shop");
+        assert_eq!(normalize_project("--a__b--"), "a-b");
+        assert_eq!(normalize_project("!!!"), "");
+        assert_eq!(link_prefix("my-cache.v2"), "MY_CACHE_V2");
+        assert_eq!(cloud_identifier("shop", "Main_DB"), "shop-main-db");
+        assert_eq!(identifier_rule_broken("shop-db", CloudService::Rds), None);
+        assert_eq!(identifier_rule_broken("1shop-db", CloudService::Rds), Some(IdentifierRule::StartsWithLetter));
+        assert_eq!(identifier_rule_broken("shop--db", CloudService::Rds), Some(IdentifierRule::DoubleHyphen));
+        assert_eq!(identifier_rule_broken("shop-", CloudService::Rds), Some(IdentifierRule::TrailingHyphen));
+        let long = format!("a{}", "b".repeat(40));
+        assert_eq!(
+            identifier_rule_broken(&long, CloudService::ElasticacheReplicationGroup),
+            Some(IdentifierRule::TooLong { max: 40, len: 41 })
+        );
+        assert_eq!(identifier_rule_broken(&long, CloudService::Rds), None);
+    }
+
+    #[test]
+    fn classifies_resources_and_apps_with_defaults() {
+        let (m, problems) = model_of(
+            "services:\n  web: {image: node:20, links: [pg, 'kv:cache'], depends_on: [mc, worker]}\n  worker: {image: node:20, depends_on: {pg: {condition: service_started}}}\n  pg: {image: 'library/postgres:16.4-alpine'}\n  kv: {image: valkey/valkey}\n  mc: {x-provision: {type: memcached}}\n  my: {image: mysql, x-provision: {version: '8.0', database: shop, username: shopper}}\n",
+        );
+        assert_eq!(m.project.name, "my-shop");
+        assert_eq!(m.project.source, ProjectSource::Directory);
+        let got: Vec<_> = m.resources.iter().map(|r| (r.name.as_str(), r.template.name.as_str(), r.version.as_str(), r.version_line.as_str(), r.image.as_str())).collect();
+        assert_eq!(got, [
+            ("pg", "postgres", "16.4", "16", "library/postgres:16.4-alpine"),
+            ("kv", "valkey", "8", "8", "valkey/valkey:8"),
+            ("mc", "memcached", "1.6", "1.6", "memcached:1.6"),
+            ("my", "mysql", "8.0", "8.0", "mysql:8.0"),
+        ]);
+        let pg = &m.resources[0];
+        assert_eq!((pg.database.as_deref(), pg.username.as_deref()), (Some("app"), Some("app")));
+        assert_eq!(m.resources[1].database, None, "key-value stores have no database name");
+        assert_eq!((m.resources[3].database.as_deref(), m.resources[3].username.as_deref()), (Some("shop"), Some("shopper")));
+        assert_eq!(pg.identifier, "my-shop-pg");
+        assert_eq!(pg.cloud, CloudConfig {
+            class: "db.t4g.micro".into(),
+            storage_gb: Some(20),
+            replicas: 0,
+            multi_az: false,
+            deletion_protection: true,
+            backup_retention_days: 7,
+        });
+        let web: Vec<_> = m.apps[0].links.iter().map(|l| (l.resource.as_str(), l.prefix.as_str())).collect();
+        assert_eq!(web, [("pg", "PG"), ("kv", "CACHE"), ("mc", "MC")]);
+        assert_eq!(m.apps[1].links, [Link { resource: "pg".into(), prefix: "PG".into() }]);
+        // `my` is linked by nobody: the one warning.
+        assert_eq!(problems, [ProblemKind::NotLinked { resource: "my".into() }]);
+    }
+
+    #[test]
+    fn version_sources_and_unsupported_versions() {
+        let (m, _) = model_of("services:\n  a: {image: postgres, x-provision: {version: '15'}}\n  b: {image: 'postgres:14', x-provision: {version: '15'}}\n  c: {image: redis}\n");
+        let versions: Vec<_> = m.resources.iter().map(|r| (r.version.as_str(), r.image.as_str())).collect();
+        assert_eq!(versions, [("15", "postgres:15"), ("14", "postgres:14"), ("7", "redis:7")]);
+        let (m, problems) = model_of("services:\n  a: {image: 'postgres:9.6'}\n  b: {image: redis, x-provision: {version: '5'}}\n");
+        assert!(m.resources.is_empty());
+        assert!(matches!(&problems[0], ProblemKind::UnsupportedVersion { version, .. } if version == "9.6"));
+        assert!(matches!(&problems[1], ProblemKind::UnsupportedVersion { version, .. } if version == "5"));
+    }
+
+    #[test]
+    fn unknown_and_conflicting_types() {
+        let (m, problems) = model_of("services:\n  a: {image: redis, x-provision: {type: postgres}}\n  b: {x-provision: {type: rediss}}\n  c: {image: custom, x-provision: {version: '1'}}\n  web: {links: [a, b, c]}\n");
+        assert!(m.resources.is_empty());
+        assert!(matches!(&problems[0], ProblemKind::TypeConflict { image_type, .. } if image_type == "redis"));
+        assert!(matches!(&problems[1], ProblemKind::UnknownType { suggestion: Some(s), .. } if s == "redis"));
+        assert!(matches!(&problems[2], ProblemKind::ExtensionWithoutType { image: Some(_) }));
+        // Links to broken databases add no second error.
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn link_errors() {
+        let (_, problems) = model_of(
+            "services:\n  db: {image: postgres}\n  other: {image: postgres}\n  api: {image: node}\n  web:\n    links: [dbb, api, 'db:main', 'other:main']\n    environment: {MAIN_URL: x}\n",
+        );
+        assert!(matches!(&problems[0], ProblemKind::LinkToMissing { suggestion: Some(s), .. } if s == "db"));
+        assert!(matches!(&problems[1], ProblemKind::LinkToApp { target, .. } if target == "api"));
+        assert!(matches!(&problems[2], ProblemKind::DuplicatePrefix { prefix, .. } if prefix == "MAIN"));
+        assert!(matches!(&problems[3], ProblemKind::EnvCollision { variable, .. } if variable == "MAIN_URL"));
+        assert_eq!(problems.len(), 5, "{problems:?}"); // + `other` is linked by nobody
+    }
+
+    #[test]
+    fn sql_options_on_key_value_stores_and_cloud_options_by_type() {
+        let (m, problems) = model_of("services:\n  kv: {image: redis, x-provision: {database: x, cloud: {storage_gb: 50, replicas: 2}}}\n");
+        assert!(m.resources.is_empty());
+        assert!(matches!(&problems[0], ProblemKind::OptionNotForSql { option, .. } if option == "database"));
+        assert!(matches!(&problems[1], ProblemKind::OptionNotForType { option, .. } if option == "storage_gb"));
+        let (m, problems) = model_of("services:\n  kv: {image: redis, x-provision: {cloud: {storage_gb: 50}}}\n  pg: {image: postgres, x-provision: {cloud: {storage_gb: 10}}}\n");
+        // Cloud-only problems keep the resource for local use.
+        assert_eq!(m.resources.len(), 2);
+        assert_eq!(m.problems.iter().filter(|p| p.scope == Scope::Cloud).count(), 2, "{problems:?}");
+    }
+
+    #[test]
+    fn warnings_for_default_passwords_and_ports_elsewhere() {
+        let (m, problems) = model_of("services:\n  db:\n    image: postgres\n    ports: ['8080:80']\n    environment: {POSTGRES_PASSWORD: postgres}\n");
+        assert_eq!(m.resources.len(), 1);
+        assert!(matches!(&problems[0], ProblemKind::PortNotPublished { container_port: 5432, .. }));
+        assert!(matches!(&problems[1], ProblemKind::DefaultPassword { variable, .. } if variable == "POSTGRES_PASSWORD"));
+        assert!(m.problems.iter().all(|p| !p.is_error()));
+    }
+
+    #[test]
+    fn local_ports_from_extension_or_compose_ports() {
+        let (m, _) = model_of("services:\n  a: {image: postgres, ports: ['15432:5432']}\n  b: {image: redis, ports: ['6380:6379'], x-provision: {local: {port: 7000}}}\n  c: {image: mariadb, ports: ['3306']}\n");
+        let ports: Vec<_> = m.resources.iter().map(|r| r.local_port).collect();
+        assert_eq!(ports, [Some(15432), Some(7000), None]);
+    }
+
+    #[test]
+    fn project_sources() {
+        let (m, _) = model_of("name: Compose Name\nservices: {db: {image: redis}}\n");
+        assert_eq!((m.project.name.as_str(), m.project.source), ("compose-name", ProjectSource::ComposeName));
+        let (m, _) = model_of("name: a\nx-provision: {project: B}\nservices: {db: {image: redis}}\n");
+        assert_eq!((m.project.name.as_str(), m.project.source), ("b", ProjectSource::Extension));
+        let (_, problems) = model_of("x-provision: {project: '***'}\nservices: {db: {image: redis}}\n");
+        assert!(matches!(&problems[0], ProblemKind::InvalidProject { .. }));
+    }
+
+    #[test]
+    fn no_databases() {
+        let (_, problems) = model_of("services: {web: {image: node}}\n");
+        assert_eq!(problems, [ProblemKind::NoDatabases]);
+    }
+}

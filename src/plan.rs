@@ -193,3 +193,66 @@ impl Plan {
         self.resources.iter().find(|r| r.name == name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::manifest::from_bytes;
+
+    const SHOP: &str = "x-provision:\n  cloud: {region: eu-west-1, subnet_ids: [subnet-1], tags: {team: core, 'provision:project': spoof}}\nservices:\n  web: {build: ., links: [db, 'cache:sessions']}\n  db: {image: 'postgres:16', ports: ['15432:5432'], x-provision: {database: shop, cloud: {class: db.m7g.large, multi_az: true}}}\n  cache: {image: 'redis:7'}\n  mc: {image: 'memcached:1.6'}\n";
+
+    fn plan_of(text: &str, target: Target) -> Result<Plan, Error> {
+        let catalog = Catalog::builtin().unwrap();
+        let manifest = from_bytes(text.as_bytes(), PathBuf::from("compose.yaml"), "shop".into(), &|_| None).unwrap();
+        plan(&manifest, &catalog, target, None)
+    }
+
+    #[test]
+    fn local_plan() {
+        let p = plan_of(SHOP, Target::Local).unwrap();
+        let db = p.resource("db").unwrap();
+        assert!(db.cloud.is_none());
+        let local = db.local.as_ref().unwrap();
+        assert_eq!(local.container, "shop-db");
+        assert_eq!(local.volume.as_deref(), Some("shop-db-data"));
+        assert_eq!(local.data_path.as_deref(), Some("/var/lib/postgresql/data"));
+        assert_eq!((local.container_port, local.host_port), (5432, Some(15432)));
+        let mc = p.resource("mc").unwrap().local.as_ref().unwrap();
+        assert_eq!(mc.volume, None, "memcached keeps nothing on disk");
+        assert_eq!(p.services.len(), 1);
+        let links: Vec<_> = p.services[0].links.iter().map(|l| (l.resource.as_str(), l.prefix.as_str(), l.variables[0].as_str())).collect();
+        assert_eq!(links, [("db", "DB", "DB_URL"), ("cache", "SESSIONS", "SESSIONS_URL")]);
+        assert_eq!(p.warnings.len(), 1, "mc is linked by nobody: {:?}", p.warnings);
+    }
+
+    #[test]
+    fn cloud_plan_has_secure_defaults_and_our_tags() {
+        let p = plan_of(SHOP, Target::Cloud).unwrap();
+        let db = p.resource("db").unwrap().cloud.as_ref().unwrap();
+        assert_eq!(db.identifier, "shop-db");
+        assert_eq!(db.service, CloudService::Rds);
+        assert_eq!((db.engine.as_str(), db.engine_version.as_str()), ("postgres", "16"));
+        assert_eq!(db.config.class, "db.m7g.large");
+        assert!(db.config.multi_az && db.config.deletion_protection);
+        assert!(db.storage_encrypted && !db.publicly_accessible && db.transit_encryption);
+        assert_eq!(db.secret_name, "provision/shop/db");
+        assert_eq!(db.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(db.subnet_ids, ["subnet-1"]);
+        let tags: Vec<_> = db.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(tags, ["provision:project=shop", "provision:resource=db", "provision:type=postgres", "team=core"]);
+        let cache = p.resource("cache").unwrap().cloud.as_ref().unwrap();
+        assert_eq!(cache.service, CloudService::ElasticacheReplicationGroup);
+        assert_eq!(cache.config.storage_gb, None);
+        assert_eq!(p.resource("mc").unwrap().cloud.as_ref().unwrap().service, CloudService::ElasticacheCluster);
+    }
+
+    #[test]
+    fn errors_for_one_target_only_block_that_target() {
+        let text = "name: a-project-name-that-is-long\nservices:\n  a-cache-with-a-long-name: {image: redis}\n";
+        assert!(plan_of(text, Target::Local).is_ok());
+        let Err(Error::ManifestInvalid { problems, .. }) = plan_of(text, Target::Cloud) else { panic!("expected errors") };
+        assert!(matches!(problems[0].kind, crate::error::ProblemKind::CloudIdentifier { .. }));
+    }
+}
