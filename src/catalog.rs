@@ -234,18 +234,27 @@ impl Template {
             .env
             .values()
             .chain(self.container.args.iter())
-            .chain(self.container.by_image.values().flat_map(|c| c.env.values().chain(c.args.iter())))
+            .chain(
+                self.container
+                    .by_image
+                    .values()
+                    .flat_map(|c| c.env.values().chain(c.args.iter())),
+            )
             .chain(std::iter::once(&self.url.path));
         for text in texts {
             let mut rest = text.as_str();
             while let Some(start) = rest.find('{') {
-                let end = rest[start..].find('}').map(|e| start + e + 1).unwrap_or(rest.len());
+                let end = rest[start..]
+                    .find('}')
+                    .map_or(rest.len(), |e| start + e + 1);
                 let placeholder = &rest[start..end];
                 if !known.contains(&placeholder) {
                     return Err(format!("unknown placeholder `{placeholder}` in `{text}`"));
                 }
                 if !self.sql && placeholder != "{password}" {
-                    return Err(format!("`{placeholder}` used by a type without `sql: true`"));
+                    return Err(format!(
+                        "`{placeholder}` used by a type without `sql: true`"
+                    ));
                 }
                 rest = &rest[end..];
             }
@@ -342,7 +351,10 @@ impl<'a> ImageRef<'a> {
             _ => name,
         };
         let repository = repository.strip_prefix("docker.io/").unwrap_or(repository);
-        Self { repository, tag: tag.filter(|t| !t.is_empty()) }
+        Self {
+            repository,
+            tag: tag.filter(|t| !t.is_empty()),
+        }
     }
 
     /// The version a tag names: `16.4-alpine` -> `16.4`; `latest`, `alpine` -> none.
@@ -352,7 +364,8 @@ impl<'a> ImageRef<'a> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(tag.len());
         let version = tag[..end].trim_end_matches('.');
-        (!version.is_empty() && version.starts_with(|c: char| c.is_ascii_digit())).then_some(version)
+        (!version.is_empty() && version.starts_with(|c: char| c.is_ascii_digit()))
+            .then_some(version)
     }
 }
 
@@ -368,20 +381,34 @@ mod tests {
     fn catalog_is_complete() {
         let catalog = catalog();
         let names: Vec<_> = catalog.names().collect();
-        assert_eq!(names, ["postgres", "mysql", "mariadb", "redis", "valkey", "memcached"]);
+        assert_eq!(
+            names,
+            [
+                "postgres",
+                "mysql",
+                "mariadb",
+                "redis",
+                "valkey",
+                "memcached"
+            ]
+        );
         for template in &catalog.templates {
             assert!(!template.title.is_empty());
             assert!(!template.url.scheme.is_empty());
             assert!(!template.cloud.engine.is_empty());
             assert!(!template.cloud.options.is_empty(), "{}", template.name);
             // Data must survive a restart: everything but the in-memory cache keeps a volume.
-            assert_eq!(template.container.data_path.is_empty(), template.probe == Probe::Memcached);
+            assert_eq!(
+                template.container.data_path.is_empty(),
+                template.probe == Probe::Memcached
+            );
         }
     }
 
     #[test]
     fn image_references() {
-        let r = ImageRef::parse("registry.example.com:5000/library/postgres:16.4-alpine@sha256:abc");
+        let r =
+            ImageRef::parse("registry.example.com:5000/library/postgres:16.4-alpine@sha256:abc");
         assert_eq!(r.repository, "library/postgres");
         assert_eq!(r.tag, Some("16.4-alpine"));
         assert_eq!(r.tag_version(), Some("16.4"));
@@ -389,7 +416,10 @@ mod tests {
         assert_eq!((r.repository, r.tag), ("redis", None));
         let r = ImageRef::parse("docker.io/library/redis:latest");
         assert_eq!((r.repository, r.tag_version()), ("library/redis", None));
-        assert_eq!(ImageRef::parse("valkey/valkey:8").repository, "valkey/valkey");
+        assert_eq!(
+            ImageRef::parse("valkey/valkey:8").repository,
+            "valkey/valkey"
+        );
         assert_eq!(ImageRef::parse("mysql:").tag, None);
     }
 
@@ -407,7 +437,11 @@ mod tests {
             ("memcached:1.6", "memcached"),
             ("convox/memcached", "memcached"),
         ] {
-            assert_eq!(catalog.by_image(image).map(|(t, _)| t.name.as_str()), Some(name), "{image}");
+            assert_eq!(
+                catalog.by_image(image).map(|(t, _)| t.name.as_str()),
+                Some(name),
+                "{image}"
+            );
         }
         assert!(catalog.by_image("node:20").is_none());
         assert!(catalog.by_image("postgresql").is_none());

@@ -15,7 +15,12 @@ use crate::{doctor, model};
 /// Declare an app's databases once in its Compose file; run them on a laptop or on AWS, and
 /// hand the app the same `*_URL` variables either way.
 #[derive(Debug, Parser)]
-#[command(name = "provision", version, arg_required_else_help = true, max_term_width = 100)]
+#[command(
+    name = "provision",
+    version,
+    arg_required_else_help = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -77,7 +82,10 @@ impl Cli {
 
 /// Loads the manifest named by the flags, from the working directory.
 fn load(cli: &Cli) -> Result<Manifest, Error> {
-    let cwd = std::env::current_dir().map_err(|source| Error::ReadManifest { path: PathBuf::from("."), source })?;
+    let cwd = std::env::current_dir().map_err(|source| Error::ReadManifest {
+        path: PathBuf::from("."),
+        source,
+    })?;
     let path = manifest::locate(&cwd, cli.file.as_deref())?;
     manifest::load(&cwd, &path, &|name| std::env::var(name).ok())
 }
@@ -102,7 +110,9 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
     let catalog = Catalog::builtin().map_err(Error::Template)?;
     match &cli.command {
         Some(Command::Doctor { json: as_json }) => {
-            let targets = cli.target().map_or_else(|| vec![Target::Local, Target::Cloud], |t| vec![t]);
+            let targets = cli
+                .target()
+                .map_or_else(|| vec![Target::Local, Target::Cloud], |t| vec![t]);
             let report = match load(cli) {
                 Ok(manifest) => doctor::run(&manifest, &catalog, &targets, cli.project.as_deref())?,
                 Err(error @ Error::ManifestInvalid { .. }) => {
@@ -114,18 +124,35 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
                 }
                 Err(other) => return Err(other),
             };
-            print(&if *as_json { json(&report)? } else { report.render_text() })?;
-            Ok(if report.ok { Exit::Success } else { Exit::Manifest })
+            print(&if *as_json {
+                json(&report)?
+            } else {
+                report.render_text()
+            })?;
+            Ok(if report.ok {
+                Exit::Success
+            } else {
+                Exit::Manifest
+            })
         }
         Some(Command::Plan { json: as_json }) => {
             let manifest = load(cli)?;
-            let plan = plan::plan(&manifest, &catalog, cli.target().unwrap_or(Target::Local), cli.project.as_deref())?;
+            let plan = plan::plan(
+                &manifest,
+                &catalog,
+                cli.target().unwrap_or(Target::Local),
+                cli.project.as_deref(),
+            )?;
             if !cli.quiet {
                 for warning in &plan.warnings {
                     eprint!("{}", warning.render(&manifest.file));
                 }
             }
-            print(&if *as_json { json(&plan)? } else { render_plan(&plan) })?;
+            print(&if *as_json {
+                json(&plan)?
+            } else {
+                render_plan(&plan)
+            })?;
             Ok(Exit::Success)
         }
         None => Ok(Exit::Usage),
@@ -143,17 +170,33 @@ fn render_plan(plan: &Plan) -> String {
         plan.project.source.describe(),
         plan.target.label()
     );
-    let width = plan.resources.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let width = plan
+        .resources
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0);
     let _ = writeln!(out, "\nDatabases");
     for r in &plan.resources {
         let kind = format!("{} {}", r.type_name, r.version);
         let detail = if let Some(local) = &r.local {
             let port = local.host_port.map_or_else(
-                || format!("127.0.0.1:{} or the next free port, kept across runs", local.container_port),
+                || {
+                    format!(
+                        "127.0.0.1:{} or the next free port, kept across runs",
+                        local.container_port
+                    )
+                },
                 |p| format!("127.0.0.1:{p}"),
             );
-            let volume = local.volume.as_ref().map_or_else(|| "no volume (in memory)".to_owned(), |v| format!("volume {v}"));
-            format!("container {}, image {}, {volume}, {port}", local.container, local.image)
+            let volume = local.volume.as_ref().map_or_else(
+                || "no volume (in memory)".to_owned(),
+                |v| format!("volume {v}"),
+            );
+            format!(
+                "container {}, image {}, {volume}, {port}",
+                local.container, local.image
+            )
         } else if let Some(cloud) = &r.cloud {
             let c = &cloud.config;
             match cloud.service {
@@ -171,7 +214,10 @@ fn render_plan(plan: &Plan) -> String {
                     cloud.identifier, c.class, c.replicas, c.backup_retention_days
                 ),
                 CloudService::ElasticacheCluster => {
-                    format!("ElastiCache cluster {}: {}, TLS in transit", cloud.identifier, c.class)
+                    format!(
+                        "ElastiCache cluster {}: {}, TLS in transit",
+                        cloud.identifier, c.class
+                    )
                 }
             }
         } else {
@@ -180,16 +226,33 @@ fn render_plan(plan: &Plan) -> String {
         let _ = writeln!(out, "  {:width$}  {kind:14} {detail}", r.name);
     }
     if plan.target == Target::Cloud && !plan.resources.is_empty() {
-        let _ = writeln!(out, "  passwords: generated, kept in Secrets Manager as provision/{}/<database>", plan.project.name);
+        let _ = writeln!(
+            out,
+            "  passwords: generated, kept in Secrets Manager as provision/{}/<database>",
+            plan.project.name
+        );
     }
     if !plan.services.is_empty() {
-        let width = plan.services.iter().map(|s| s.service.len()).max().unwrap_or(0);
+        let width = plan
+            .services
+            .iter()
+            .map(|s| s.service.len())
+            .max()
+            .unwrap_or(0);
         let _ = writeln!(out, "\nLinks");
         for s in &plan.services {
-            let links: Vec<String> = s.links.iter().map(|l| format!("{}_* -> {}", l.prefix, l.resource)).collect();
+            let links: Vec<String> = s
+                .links
+                .iter()
+                .map(|l| format!("{}_* -> {}", l.prefix, l.resource))
+                .collect();
             let _ = writeln!(out, "  {:width$}  {}", s.service, links.join(", "));
         }
-        let _ = writeln!(out, "  each prefix P gets {}", model::LINK_SUFFIXES.map(|s| format!("P_{s}")).join(", "));
+        let _ = writeln!(
+            out,
+            "  each prefix P gets {}",
+            model::LINK_SUFFIXES.map(|s| format!("P_{s}")).join(", ")
+        );
     }
     out
 }

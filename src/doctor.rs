@@ -1,6 +1,7 @@
 //! `provision doctor`: every check on the manifest, one line each, grouped under headings.
 //! Unlike `plan`, it never stops at the first problem, and it passes only when nothing failed.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -100,7 +101,11 @@ fn check(title_pass: String, title_fail: String, problems: &[&Problem], file: &P
     let status = status.max().unwrap_or(Status::Pass);
     Check {
         status,
-        title: if status == Status::Fail { title_fail } else { title_pass },
+        title: if status == Status::Fail {
+            title_fail
+        } else {
+            title_pass
+        },
         problems: problems.iter().map(|p| report_problem(p, file)).collect(),
     }
 }
@@ -108,12 +113,20 @@ fn check(title_pass: String, title_fail: String, problems: &[&Problem], file: &P
 /// The report for a manifest that could not be read at all.
 pub fn unreadable(file: &Path, error: &Error) -> Report {
     let problems = match error {
-        Error::ManifestInvalid { problems, .. } => problems.iter().map(|p| report_problem(p, file)).collect(),
+        Error::ManifestInvalid { problems, .. } => {
+            problems.iter().map(|p| report_problem(p, file)).collect()
+        }
         other => vec![ProblemReport {
             severity: Severity::Error,
             location: file.display().to_string(),
             path: String::new(),
-            message: other.render().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned(),
+            message: other
+                .render()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ")
+                .to_owned(),
             hint: None,
         }],
     };
@@ -122,35 +135,49 @@ pub fn unreadable(file: &Path, error: &Error) -> Report {
         file: file.display().to_string(),
         sections: vec![Section {
             title: "Manifest",
-            checks: vec![Check { status: Status::Fail, title: format!("Manifest `{}` is invalid", file.display()), problems }],
+            checks: vec![Check {
+                status: Status::Fail,
+                title: format!("Manifest `{}` is invalid", file.display()),
+                problems,
+            }],
         }],
     }
 }
 
-/// The service a problem is about, from its key path.
-fn subject<'a>(path: &str, names: &'a [String]) -> Option<&'a str> {
-    let rest = path.strip_prefix("services.")?;
-    names
-        .iter()
-        .filter(|n| rest == n.as_str() || rest.starts_with(&format!("{n}.")) || rest.starts_with(&format!("{n}[")))
-        .max_by_key(|n| n.len())
-        .map(String::as_str)
+/// Problems grouped by the service they are about (or none) and scope, computed once.
+struct Index<'m> {
+    groups: HashMap<(Option<&'m str>, Scope), Vec<&'m Problem>>,
 }
 
-/// The problems about one service (or about none), in one scope.
-fn about<'m>(model: &'m Model<'_>, name: Option<&str>, scope: Scope) -> Vec<&'m Problem> {
-    model
-        .problems
-        .iter()
-        .filter(|p| p.scope == scope && subject(&p.path, &model.service_names) == name)
-        .collect()
+impl<'m> Index<'m> {
+    fn new(model: &'m Model<'_>) -> Self {
+        let names: HashSet<&str> = model.service_names.iter().map(String::as_str).collect();
+        let mut groups: HashMap<(Option<&str>, Scope), Vec<&Problem>> = HashMap::new();
+        for p in &model.problems {
+            groups
+                .entry((model::subject(&p.path, &names), p.scope))
+                .or_default()
+                .push(p);
+        }
+        Self { groups }
+    }
+
+    fn about(&self, name: Option<&str>, scope: Scope) -> Vec<&'m Problem> {
+        self.groups.get(&(name, scope)).cloned().unwrap_or_default()
+    }
 }
 
 /// Runs every check for the given targets.
-pub fn run(manifest: &Manifest, catalog: &Catalog, targets: &[Target], project_flag: Option<&str>) -> Result<Report, Error> {
+pub fn run(
+    manifest: &Manifest,
+    catalog: &Catalog,
+    targets: &[Target],
+    project_flag: Option<&str>,
+) -> Result<Report, Error> {
     let model = model::resolve(manifest, catalog, project_flag)?;
     let file = manifest.file.as_path();
-    let about = |name: Option<&str>, scope: Scope| about(&model, name, scope);
+    let index = Index::new(&model);
+    let about = |name: Option<&str>, scope: Scope| index.about(name, scope);
 
     let mut manifest_checks = vec![Check {
         status: Status::Pass,
@@ -159,14 +186,34 @@ pub fn run(manifest: &Manifest, catalog: &Catalog, targets: &[Target], project_f
     }];
     let general: Vec<&Problem> = about(None, Scope::Both)
         .into_iter()
-        .filter(|p| !matches!(p.kind, crate::error::ProblemKind::NoDatabases | crate::error::ProblemKind::NoServices | crate::error::ProblemKind::InvalidProject { .. }))
+        .filter(|p| {
+            !matches!(
+                p.kind,
+                crate::error::ProblemKind::NoDatabases
+                    | crate::error::ProblemKind::NoServices
+                    | crate::error::ProblemKind::InvalidProject { .. }
+            )
+        })
         .collect();
     if !general.is_empty() {
-        manifest_checks.push(check("Manifest settings are valid".into(), "Manifest settings are invalid".into(), &general, file));
+        manifest_checks.push(check(
+            "Manifest settings are valid".into(),
+            "Manifest settings are invalid".into(),
+            &general,
+            file,
+        ));
     }
-    let project_problems: Vec<&Problem> = model.problems.iter().filter(|p| matches!(p.kind, crate::error::ProblemKind::InvalidProject { .. })).collect();
+    let project_problems: Vec<&Problem> = model
+        .problems
+        .iter()
+        .filter(|p| matches!(p.kind, crate::error::ProblemKind::InvalidProject { .. }))
+        .collect();
     manifest_checks.push(check(
-        format!("Project is `{}` ({})", model.project.name, model.project.source.describe()),
+        format!(
+            "Project is `{}` ({})",
+            model.project.name,
+            model.project.source.describe()
+        ),
         "Project name is invalid".into(),
         &project_problems,
         file,
@@ -174,7 +221,12 @@ pub fn run(manifest: &Manifest, catalog: &Catalog, targets: &[Target], project_f
     let usage: Vec<&Problem> = model
         .problems
         .iter()
-        .filter(|p| matches!(p.kind, crate::error::ProblemKind::NoDatabases | crate::error::ProblemKind::NoServices))
+        .filter(|p| {
+            matches!(
+                p.kind,
+                crate::error::ProblemKind::NoDatabases | crate::error::ProblemKind::NoServices
+            )
+        })
         .collect();
     let listing = model.databases.join(", ");
     manifest_checks.push(check(
@@ -184,24 +236,38 @@ pub fn run(manifest: &Manifest, catalog: &Catalog, targets: &[Target], project_f
         file,
     ));
 
-    let mut sections = vec![Section { title: "Manifest", checks: manifest_checks }];
+    let mut sections = vec![Section {
+        title: "Manifest",
+        checks: manifest_checks,
+    }];
 
+    let resources: HashMap<&str, &model::Resource<'_>> = model
+        .resources
+        .iter()
+        .map(|r| (r.name.as_str(), r))
+        .collect();
     let database_checks: Vec<Check> = model
         .databases
         .iter()
         .map(|name| {
             let problems = about(Some(name), Scope::Both);
-            let detail = model
-                .resources
-                .iter()
-                .find(|r| &r.name == name)
+            let detail = resources
+                .get(name.as_str())
                 .map(|r| format!(" ({} {})", r.template.name, r.version))
                 .unwrap_or_default();
-            check(format!("Database {name} is valid{detail}"), format!("Database {name} is invalid"), &problems, file)
+            check(
+                format!("Database {name} is valid{detail}"),
+                format!("Database {name} is invalid"),
+                &problems,
+                file,
+            )
         })
         .collect();
     if !database_checks.is_empty() {
-        sections.push(Section { title: "Databases", checks: database_checks });
+        sections.push(Section {
+            title: "Databases",
+            checks: database_checks,
+        });
     }
 
     let link_checks: Vec<Check> = model
@@ -212,40 +278,72 @@ pub fn run(manifest: &Manifest, catalog: &Catalog, targets: &[Target], project_f
             if app.links.is_empty() && problems.is_empty() {
                 return None;
             }
-            let links: Vec<String> = app.links.iter().map(|l| format!("{} as {}_*", l.resource, l.prefix)).collect();
+            let links: Vec<String> = app
+                .links
+                .iter()
+                .map(|l| format!("{} as {}_*", l.resource, l.prefix))
+                .collect();
             let pass = if links.is_empty() {
                 format!("Service {} has valid settings", app.name)
             } else {
                 format!("Service {} links to {}", app.name, links.join(", "))
             };
-            Some(check(pass, format!("Service {} has invalid links", app.name), &problems, file))
+            Some(check(
+                pass,
+                format!("Service {} has invalid links", app.name),
+                &problems,
+                file,
+            ))
         })
         .collect();
     if !link_checks.is_empty() {
-        sections.push(Section { title: "Links", checks: link_checks });
+        sections.push(Section {
+            title: "Links",
+            checks: link_checks,
+        });
     }
 
     for target in targets {
-        let checks = target_checks(&model, *target, file);
+        let checks = target_checks(&model, &index, *target, file);
         if !checks.is_empty() {
-            sections.push(Section { title: if *target == Target::Local { "Local" } else { "Cloud" }, checks });
+            sections.push(Section {
+                title: if *target == Target::Local {
+                    "Local"
+                } else {
+                    "Cloud"
+                },
+                checks,
+            });
         }
     }
-    let ok = sections.iter().flat_map(|s| &s.checks).all(|c| c.status != Status::Fail);
-    Ok(Report { ok, file: file.display().to_string(), sections })
+    let ok = sections
+        .iter()
+        .flat_map(|s| &s.checks)
+        .all(|c| c.status != Status::Fail);
+    Ok(Report {
+        ok,
+        file: file.display().to_string(),
+        sections,
+    })
 }
 
-fn target_checks(model: &Model<'_>, target: Target, file: &Path) -> Vec<Check> {
+fn target_checks(model: &Model<'_>, index: &Index<'_>, target: Target, file: &Path) -> Vec<Check> {
     model
         .resources
         .iter()
         .map(|r| {
-            let problems = about(model, Some(&r.name), target.scope());
+            let problems = index.about(Some(&r.name), target.scope());
             match target {
                 Target::Local => {
-                    let port = r.local_port.map_or_else(|| format!("port {} or the next free one", r.template.port), |p| format!("port {p}"));
+                    let port = r.local_port.map_or_else(
+                        || format!("port {} or the next free one", r.template.port),
+                        |p| format!("port {p}"),
+                    );
                     check(
-                        format!("Database {} runs locally as `{}-{}` ({}) on {port}", r.name, model.project.name, r.name, r.image),
+                        format!(
+                            "Database {} runs locally as `{}-{}` ({}) on {port}",
+                            r.name, model.project.name, r.name, r.image
+                        ),
                         format!("Database {} cannot run locally", r.name),
                         &problems,
                         file,
@@ -254,11 +352,16 @@ fn target_checks(model: &Model<'_>, target: Target, file: &Path) -> Vec<Check> {
                 Target::Cloud => {
                     let what = match r.template.cloud.service {
                         CloudService::Rds => "RDS instance",
-                        CloudService::ElasticacheReplicationGroup => "ElastiCache replication group",
+                        CloudService::ElasticacheReplicationGroup => {
+                            "ElastiCache replication group"
+                        }
                         CloudService::ElasticacheCluster => "ElastiCache cluster",
                     };
                     check(
-                        format!("Database {} maps to {what} `{}` ({})", r.name, r.identifier, r.cloud.class),
+                        format!(
+                            "Database {} maps to {what} `{}` ({})",
+                            r.name, r.identifier, r.cloud.class
+                        ),
                         format!("Database {} cannot be created on AWS", r.name),
                         &problems,
                         file,

@@ -29,11 +29,23 @@ impl Exit {
 #[derive(Debug)]
 pub enum Error {
     /// No manifest in the directory and no `-f`.
-    ManifestNotFound { dir: PathBuf, tried: &'static [&'static str] },
-    ReadManifest { path: PathBuf, source: std::io::Error },
-    ReadEnvFile { path: PathBuf, source: std::io::Error },
+    ManifestNotFound {
+        dir: PathBuf,
+        tried: &'static [&'static str],
+    },
+    ReadManifest {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    ReadEnvFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The manifest has one or more errors; warnings ride along for context.
-    ManifestInvalid { file: PathBuf, problems: Vec<Problem> },
+    ManifestInvalid {
+        file: PathBuf,
+        problems: Vec<Problem>,
+    },
     /// `-p` normalises to nothing usable.
     InvalidProjectFlag { given: String },
     /// A template built into the binary is broken: a bug, never the user's doing.
@@ -45,7 +57,10 @@ pub enum Error {
 impl Error {
     pub fn exit(&self) -> Exit {
         match self {
-            Self::ManifestNotFound { .. } | Self::ReadManifest { .. } | Self::ReadEnvFile { .. } | Self::ManifestInvalid { .. } => Exit::Manifest,
+            Self::ManifestNotFound { .. }
+            | Self::ReadManifest { .. }
+            | Self::ReadEnvFile { .. }
+            | Self::ManifestInvalid { .. } => Exit::Manifest,
             Self::InvalidProjectFlag { .. } => Exit::Usage,
             Self::Template(_) | Self::Output(_) => Exit::Failure,
         }
@@ -58,7 +73,10 @@ impl Error {
             Self::ManifestNotFound { dir, tried } => {
                 let _ = writeln!(out, "error: no manifest found in `{}`", dir.display());
                 let _ = writeln!(out, "  looked for: {}", tried.join(", "));
-                let _ = writeln!(out, "hint: create a `compose.yaml` with your databases as services, or pass `-f PATH`");
+                let _ = writeln!(
+                    out,
+                    "hint: create a `compose.yaml` with your databases as services, or pass `-f PATH`"
+                );
             }
             Self::ReadManifest { path, source } => {
                 let _ = writeln!(out, "error: cannot read the manifest `{}`", path.display());
@@ -70,23 +88,39 @@ impl Error {
             Self::ReadEnvFile { path, source } => {
                 let _ = writeln!(out, "error: cannot read `{}`", path.display());
                 let _ = writeln!(out, "Caused by: {source}");
-                let _ = writeln!(out, "hint: the `.env` file next to the manifest supplies `${{VAR}}` values; fix its permissions or remove it");
+                let _ = writeln!(
+                    out,
+                    "hint: the `.env` file next to the manifest supplies `${{VAR}}` values; fix its permissions or remove it"
+                );
             }
             Self::ManifestInvalid { file, problems } => {
-                let errors = problems.iter().filter(|p| p.severity == Severity::Error).count();
+                let errors = problems
+                    .iter()
+                    .filter(|p| p.severity == Severity::Error)
+                    .count();
                 for problem in problems {
                     out.push_str(&problem.render(file));
                 }
                 if errors > 1 {
-                    let _ = writeln!(out, "error: the manifest has {errors} errors; `provision doctor` checks everything at once");
+                    let _ = writeln!(
+                        out,
+                        "error: the manifest has {errors} errors; `provision doctor` checks everything at once"
+                    );
                 }
             }
             Self::InvalidProjectFlag { given } => {
                 let _ = writeln!(out, "error: `{given}` cannot be a project name");
-                let _ = writeln!(out, "hint: use lowercase letters, digits and `-`, starting with a letter, for example `-p my-app`");
+                let _ = writeln!(
+                    out,
+                    "hint: use lowercase letters, digits and `-`, starting with a letter, for example `-p my-app`"
+                );
             }
             Self::Template(e) => {
-                let _ = writeln!(out, "error: the built-in template `templates/{}` is invalid: {}", e.file, e.message);
+                let _ = writeln!(
+                    out,
+                    "error: the built-in template `templates/{}` is invalid: {}",
+                    e.file, e.message
+                );
                 let _ = writeln!(out, "hint: this is a bug in provision; please report it");
             }
             Self::Output(source) => {
@@ -106,7 +140,7 @@ pub enum Severity {
 }
 
 /// Which deployment target a problem concerns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     Both,
@@ -128,34 +162,107 @@ pub struct Problem {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProblemKind {
-    Syntax { message: String },
-    DuplicateKey { key: String },
+    Syntax {
+        message: String,
+    },
+    DuplicateKey {
+        key: String,
+    },
     Empty,
     NotUtf8,
-    TopLevelNotMap { found: &'static str },
-    WrongType { expected: &'static str, found: &'static str },
-    UnknownKey { key: String, expected: &'static [&'static str], suggestion: Option<String> },
-    UndefinedVariable { name: String },
-    RequiredVariable { name: String, message: String },
-    BadInterpolation { text: String },
-    InvalidValue { value: String, expected: String },
-    InvalidProject { given: String },
+    TopLevelNotMap {
+        found: &'static str,
+    },
+    WrongType {
+        expected: &'static str,
+        found: &'static str,
+    },
+    UnknownKey {
+        key: String,
+        expected: &'static [&'static str],
+        suggestion: Option<String>,
+    },
+    UndefinedVariable {
+        name: String,
+    },
+    RequiredVariable {
+        name: String,
+        message: String,
+    },
+    BadInterpolation {
+        text: String,
+    },
+    InvalidValue {
+        value: String,
+        expected: String,
+    },
+    InvalidProject {
+        given: String,
+    },
     NoServices,
     NoDatabases,
-    UnknownType { given: String, suggestion: Option<String>, known: Vec<String> },
-    ExtensionWithoutType { image: Option<String> },
-    TypeConflict { image_type: String, declared: String },
-    UnsupportedVersion { type_name: String, version: String, supported: Vec<String> },
-    OptionNotForType { option: String, type_name: String, allowed: Vec<String> },
-    OptionNotForSql { option: String, type_name: String },
-    LinkToMissing { service: String, target: String, suggestion: Option<String> },
-    LinkToApp { service: String, target: String },
-    DuplicatePrefix { service: String, prefix: String, first: String, second: String },
-    EnvCollision { service: String, variable: String, resource: String },
-    CloudIdentifier { identifier: String, service: &'static str, rule: IdentifierRule },
-    NotLinked { resource: String },
-    DefaultPassword { resource: String, variable: String },
-    PortNotPublished { resource: String, container_port: u16 },
+    UnknownType {
+        given: String,
+        suggestion: Option<String>,
+        known: Vec<String>,
+    },
+    ExtensionWithoutType {
+        image: Option<String>,
+    },
+    TypeConflict {
+        image_type: String,
+        declared: String,
+    },
+    UnsupportedVersion {
+        type_name: String,
+        version: String,
+        supported: Vec<String>,
+    },
+    OptionNotForType {
+        option: String,
+        type_name: String,
+        allowed: Vec<String>,
+    },
+    OptionNotForSql {
+        option: String,
+        type_name: String,
+    },
+    LinkToMissing {
+        service: String,
+        target: String,
+        suggestion: Option<String>,
+    },
+    LinkToApp {
+        service: String,
+        target: String,
+    },
+    DuplicatePrefix {
+        service: String,
+        prefix: String,
+        first: String,
+        second: String,
+    },
+    EnvCollision {
+        service: String,
+        variable: String,
+        resource: String,
+    },
+    CloudIdentifier {
+        identifier: String,
+        service: &'static str,
+        rule: IdentifierRule,
+    },
+    NotLinked {
+        resource: String,
+    },
+    DefaultPassword {
+        resource: String,
+        variable: String,
+    },
+    PortNotPublished {
+        resource: String,
+        container_port: u16,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,11 +276,23 @@ pub enum IdentifierRule {
 
 impl Problem {
     pub fn error(at: Option<Pos>, path: impl Into<String>, kind: ProblemKind) -> Self {
-        Self { severity: Severity::Error, scope: Scope::Both, at, path: path.into(), kind }
+        Self {
+            severity: Severity::Error,
+            scope: Scope::Both,
+            at,
+            path: path.into(),
+            kind,
+        }
     }
 
     pub fn warning(at: Option<Pos>, path: impl Into<String>, kind: ProblemKind) -> Self {
-        Self { severity: Severity::Warning, scope: Scope::Both, at, path: path.into(), kind }
+        Self {
+            severity: Severity::Warning,
+            scope: Scope::Both,
+            at,
+            path: path.into(),
+            kind,
+        }
     }
 
     #[must_use]
@@ -202,37 +321,87 @@ impl Problem {
             K::DuplicateKey { key } => format!("`{key}` appears twice in the same map"),
             K::Empty => "the manifest is empty".into(),
             K::NotUtf8 => "the manifest is not UTF-8 text".into(),
-            K::TopLevelNotMap { found } => format!("the manifest must be a map with `services:`, found {found}"),
-            K::WrongType { expected, found } => format!("`{}` must be {expected}, found {found}", self.path),
+            K::TopLevelNotMap { found } => {
+                format!("the manifest must be a map with `services:`, found {found}")
+            }
+            K::WrongType { expected, found } => {
+                format!("`{}` must be {expected}, found {found}", self.path)
+            }
             K::UnknownKey { key, .. } => format!("unknown key `{key}` in `{}`", parent(&self.path)),
             K::UndefinedVariable { name } => format!("variable `{name}` is not set"),
-            K::RequiredVariable { name, message } if message.is_empty() => format!("variable `{name}` is required"),
-            K::RequiredVariable { name, message } => format!("variable `{name}` is required: {message}"),
+            K::RequiredVariable { name, message } if message.is_empty() => {
+                format!("variable `{name}` is required")
+            }
+            K::RequiredVariable { name, message } => {
+                format!("variable `{name}` is required: {message}")
+            }
             K::BadInterpolation { text } => format!("invalid `$` substitution in `{text}`"),
-            K::InvalidValue { value, expected } => format!("`{}` is `{value}`; expected {expected}", self.path),
+            K::InvalidValue { value, expected } => {
+                format!("`{}` is `{value}`; expected {expected}", self.path)
+            }
             K::InvalidProject { given } => format!("`{given}` cannot be a project name"),
             K::NoServices => "the manifest has no services".into(),
             K::NoDatabases => "no service is a database".into(),
             K::UnknownType { given, .. } => format!("unknown database type `{given}`"),
-            K::ExtensionWithoutType { image: Some(image) } => format!("`x-provision` is set, but `{image}` is not a known database image and no `type` is given"),
-            K::ExtensionWithoutType { image: None } => "`x-provision` is set, but the service has no database image and no `type`".into(),
-            K::TypeConflict { image_type, declared } => {
-                format!("the image is a {image_type} image but `x-provision.type` says `{declared}`")
+            K::ExtensionWithoutType { image: Some(image) } => format!(
+                "`x-provision` is set, but `{image}` is not a known database image and no `type` is given"
+            ),
+            K::ExtensionWithoutType { image: None } => {
+                "`x-provision` is set, but the service has no database image and no `type`".into()
             }
-            K::UnsupportedVersion { type_name, version, .. } => format!("{type_name} version `{version}` is not supported"),
-            K::OptionNotForType { option, type_name, .. } => format!("`{option}` does not apply to {type_name} in the cloud"),
-            K::OptionNotForSql { option, type_name } => format!("`{option}` does not apply to {type_name}, which has no databases or users"),
-            K::LinkToMissing { service, target, .. } => format!("service `{service}` links to `{target}`, which is not a service in this manifest"),
-            K::LinkToApp { service, target } => format!("service `{service}` links to `{target}`, which is an app service, not a database"),
-            K::DuplicatePrefix { service, prefix, first, second } => {
-                format!("service `{service}` links to `{first}` and `{second}` under the same prefix `{prefix}_`")
+            K::TypeConflict {
+                image_type,
+                declared,
+            } => {
+                format!(
+                    "the image is a {image_type} image but `x-provision.type` says `{declared}`"
+                )
             }
-            K::EnvCollision { service, variable, resource } => {
-                format!("service `{service}` sets `{variable}` in `environment:`, which its link to `{resource}` also sets")
+            K::UnsupportedVersion {
+                type_name, version, ..
+            } => format!("{type_name} version `{version}` is not supported"),
+            K::OptionNotForType {
+                option, type_name, ..
+            } => format!("`{option}` does not apply to {type_name} in the cloud"),
+            K::OptionNotForSql { option, type_name } => {
+                format!("`{option}` does not apply to {type_name}, which has no databases or users")
             }
-            K::CloudIdentifier { identifier, service, rule } => {
+            K::LinkToMissing {
+                service, target, ..
+            } => format!(
+                "service `{service}` links to `{target}`, which is not a service in this manifest"
+            ),
+            K::LinkToApp { service, target } => format!(
+                "service `{service}` links to `{target}`, which is an app service, not a database"
+            ),
+            K::DuplicatePrefix {
+                service,
+                prefix,
+                first,
+                second,
+            } => {
+                format!(
+                    "service `{service}` links to `{first}` and `{second}` under the same prefix `{prefix}_`"
+                )
+            }
+            K::EnvCollision {
+                service,
+                variable,
+                resource,
+            } => {
+                format!(
+                    "service `{service}` sets `{variable}` in `environment:`, which its link to `{resource}` also sets"
+                )
+            }
+            K::CloudIdentifier {
+                identifier,
+                service,
+                rule,
+            } => {
                 let why = match rule {
-                    IdentifierRule::TooLong { max, len } => format!("is {len} characters, more than {service}'s {max}"),
+                    IdentifierRule::TooLong { max, len } => {
+                        format!("is {len} characters, more than {service}'s {max}")
+                    }
                     IdentifierRule::StartsWithLetter => "does not start with a letter".into(),
                     IdentifierRule::DoubleHyphen => "contains `--`".into(),
                     IdentifierRule::TrailingHyphen => "ends with `-`".into(),
@@ -244,8 +413,13 @@ impl Problem {
             K::DefaultPassword { resource, variable } => {
                 format!("database `{resource}` sets `{variable}` to a well-known default password")
             }
-            K::PortNotPublished { resource, container_port } => {
-                format!("no `ports:` entry of `{resource}` targets its port {container_port}; it is ignored")
+            K::PortNotPublished {
+                resource,
+                container_port,
+            } => {
+                format!(
+                    "no `ports:` entry of `{resource}` targets its port {container_port}; it is ignored"
+                )
             }
         }
     }
@@ -295,7 +469,12 @@ impl Problem {
             Severity::Warning => "warning",
         };
         let mut out = format!("{label}: {}: {}", self.location(file), self.message());
-        if !self.path.is_empty() && !matches!(self.kind, ProblemKind::WrongType { .. } | ProblemKind::InvalidValue { .. }) {
+        if !self.path.is_empty()
+            && !matches!(
+                self.kind,
+                ProblemKind::WrongType { .. } | ProblemKind::InvalidValue { .. }
+            )
+        {
             let _ = write!(out, " (at `{}`)", self.path);
         }
         out.push('\n');

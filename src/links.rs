@@ -11,7 +11,11 @@ use crate::secret::Secret;
 
 /// Everything but RFC 3986's unreserved characters is encoded in user names and passwords, so
 /// a generated password can never break a URL parser.
-const USERINFO: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Where a running database answers, as its backend reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,26 +62,57 @@ pub struct Var {
 /// The seven variables of one link, in contract order.
 pub fn render(prefix: &str, template: &Template, endpoint: &Endpoint) -> Vec<Var> {
     let shape = &template.url;
-    let scheme = if endpoint.tls { &shape.tls_scheme } else { &shape.scheme };
-    let path = shape.path.replace("{database}", endpoint.database.as_deref().unwrap_or_default());
-    let host = if endpoint.host.contains(':') { format!("[{}]", endpoint.host) } else { endpoint.host.clone() };
+    let scheme = if endpoint.tls {
+        &shape.tls_scheme
+    } else {
+        &shape.scheme
+    };
+    let path = shape.path.replace(
+        "{database}",
+        endpoint.database.as_deref().unwrap_or_default(),
+    );
+    let host = if endpoint.host.contains(':') {
+        format!("[{}]", endpoint.host)
+    } else {
+        endpoint.host.clone()
+    };
     let username = endpoint.username.clone().unwrap_or_default();
-    let password = endpoint.password.as_ref().map(Secret::expose).unwrap_or_default();
+    let password = endpoint
+        .password
+        .as_ref()
+        .map(Secret::expose)
+        .unwrap_or_default();
     let userinfo = match shape.credentials {
         Credentials::UserPassword => format!(
             "{}:{}@",
             utf8_percent_encode(&username, USERINFO),
             utf8_percent_encode(password, USERINFO)
         ),
-        Credentials::Password if !password.is_empty() => format!(":{}@", utf8_percent_encode(password, USERINFO)),
+        Credentials::Password if !password.is_empty() => {
+            format!(":{}@", utf8_percent_encode(password, USERINFO))
+        }
         Credentials::Password | Credentials::None => String::new(),
     };
-    let query = if endpoint.tls && !shape.tls_query.is_empty() { format!("?{}", shape.tls_query) } else { String::new() };
+    let query = if endpoint.tls && !shape.tls_query.is_empty() {
+        format!("?{}", shape.tls_query)
+    } else {
+        String::new()
+    };
     let url = format!("{scheme}://{userinfo}{host}:{}{path}{query}", endpoint.port);
     let has_secret = !password.is_empty();
-    let var = |suffix: &str, value: Value| Var { name: format!("{prefix}_{suffix}"), value };
+    let var = |suffix: &str, value: Value| Var {
+        name: format!("{prefix}_{suffix}"),
+        value,
+    };
     vec![
-        var("URL", if has_secret { Value::Secret(Secret::new(url)) } else { Value::Plain(url) }),
+        var(
+            "URL",
+            if has_secret {
+                Value::Secret(Secret::new(url))
+            } else {
+                Value::Plain(url)
+            },
+        ),
         var("SCHEME", Value::Plain(scheme.clone())),
         var("HOST", Value::Plain(endpoint.host.clone())),
         var("PORT", Value::Plain(endpoint.port.to_string())),
@@ -92,7 +127,12 @@ mod tests {
     use super::*;
     use crate::catalog::Catalog;
 
-    fn endpoint(tls: bool, user: Option<&str>, password: Option<&str>, db: Option<&str>) -> Endpoint {
+    fn endpoint(
+        tls: bool,
+        user: Option<&str>,
+        password: Option<&str>,
+        db: Option<&str>,
+    ) -> Endpoint {
         Endpoint {
             host: "127.0.0.1".into(),
             port: 5432,
@@ -113,19 +153,51 @@ mod tests {
 
     #[test]
     fn postgres_local_and_cloud() {
-        let local = vars("postgres", "DB", &endpoint(false, Some("app"), Some("p@ss/w:rd"), Some("app")));
-        assert_eq!(local[0], ("DB_URL".into(), "postgres://app:p%40ss%2Fw%3Ard@127.0.0.1:5432/app".into()));
+        let local = vars(
+            "postgres",
+            "DB",
+            &endpoint(false, Some("app"), Some("p@ss/w:rd"), Some("app")),
+        );
+        assert_eq!(
+            local[0],
+            (
+                "DB_URL".into(),
+                "postgres://app:p%40ss%2Fw%3Ard@127.0.0.1:5432/app".into()
+            )
+        );
         let names: Vec<_> = local.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["DB_URL", "DB_SCHEME", "DB_HOST", "DB_PORT", "DB_USERNAME", "DB_PASSWORD", "DB_PATH"]);
+        assert_eq!(
+            names,
+            [
+                "DB_URL",
+                "DB_SCHEME",
+                "DB_HOST",
+                "DB_PORT",
+                "DB_USERNAME",
+                "DB_PASSWORD",
+                "DB_PATH"
+            ]
+        );
         assert_eq!(local[5].1, "p@ss/w:rd", "the raw password is not encoded");
         assert_eq!(local[6].1, "/app");
-        let cloud = vars("postgres", "DB", &endpoint(true, Some("app"), Some("x"), Some("app")));
-        assert_eq!(cloud[0].1, "postgres://app:x@127.0.0.1:5432/app?sslmode=require");
+        let cloud = vars(
+            "postgres",
+            "DB",
+            &endpoint(true, Some("app"), Some("x"), Some("app")),
+        );
+        assert_eq!(
+            cloud[0].1,
+            "postgres://app:x@127.0.0.1:5432/app?sslmode=require"
+        );
     }
 
     #[test]
     fn redis_memcached_and_mysql_shapes() {
-        let redis = vars("redis", "CACHE", &endpoint(false, None, Some("s3cret"), None));
+        let redis = vars(
+            "redis",
+            "CACHE",
+            &endpoint(false, None, Some("s3cret"), None),
+        );
         assert_eq!(redis[0].1, "redis://:s3cret@127.0.0.1:5432/0");
         assert_eq!(redis[4].1, "");
         let tls = vars("valkey", "CACHE", &endpoint(true, None, Some("t"), None));
@@ -134,8 +206,15 @@ mod tests {
         let mc = vars("memcached", "MC", &endpoint(false, None, None, None));
         assert_eq!(mc[0].1, "memcached://127.0.0.1:5432");
         assert_eq!(mc[6].1, "");
-        let my = vars("mariadb", "SQL", &endpoint(true, Some("app"), Some("pw"), Some("shop")));
-        assert_eq!(my[0].1, "mysql://app:pw@127.0.0.1:5432/shop?ssl-mode=REQUIRED");
+        let my = vars(
+            "mariadb",
+            "SQL",
+            &endpoint(true, Some("app"), Some("pw"), Some("shop")),
+        );
+        assert_eq!(
+            my[0].1,
+            "mysql://app:pw@127.0.0.1:5432/shop?ssl-mode=REQUIRED"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! version, with which options, and which app services link to them under which prefix.
 //! Every semantic problem is collected here, with where it was written.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::catalog::{Catalog, CloudOption, CloudService, ImageRef, Template};
 use crate::error::{Error, IdentifierRule, Problem, ProblemKind, Scope};
@@ -11,14 +11,18 @@ use crate::manifest::{EnvVar, LinkKind, Manifest, Service};
 use crate::suggest::did_you_mean;
 
 /// The link variables every link gets, after `{PREFIX}_`.
-pub const LINK_SUFFIXES: [&str; 7] = ["URL", "SCHEME", "HOST", "PORT", "USERNAME", "PASSWORD", "PATH"];
+pub const LINK_SUFFIXES: [&str; 7] = [
+    "URL", "SCHEME", "HOST", "PORT", "USERNAME", "PASSWORD", "PATH",
+];
 
 /// Database and user names when the manifest names none.
 pub const DEFAULT_SQL_NAME: &str = "app";
 
 /// Passwords that scanners try first; a manifest that sets one gets a warning.
-const WELL_KNOWN_PASSWORDS: &[&str] =
-    &["password", "postgres", "root", "secret", "admin", "changeme", "example", "mysql", "redis", "123456", "pass", "test"];
+const WELL_KNOWN_PASSWORDS: &[&str] = &[
+    "password", "postgres", "root", "secret", "admin", "changeme", "example", "mysql", "redis",
+    "123456", "pass", "test",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Project {
@@ -111,7 +115,13 @@ pub struct Link {
 /// `redis` -> `REDIS`, `my-cache.v2` -> `MY_CACHE_V2`.
 pub fn link_prefix(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -135,7 +145,13 @@ pub fn normalize_project(given: &str) -> String {
 pub fn cloud_identifier(project: &str, service: &str) -> String {
     let service: String = service
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     format!("{project}-{service}")
 }
@@ -148,7 +164,10 @@ pub fn identifier_rule_broken(identifier: &str, service: CloudService) -> Option
         Some(IdentifierRule::TooLong { max, len })
     } else if !identifier.starts_with(|c: char| c.is_ascii_alphabetic()) {
         Some(IdentifierRule::StartsWithLetter)
-    } else if !identifier.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+    } else if !identifier
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
         Some(IdentifierRule::Characters)
     } else if identifier.contains("--") {
         Some(IdentifierRule::DoubleHyphen)
@@ -159,12 +178,40 @@ pub fn identifier_rule_broken(identifier: &str, service: CloudService) -> Option
     }
 }
 
+/// The service a problem is about, from its key path: the longest service name that
+/// `services.` is followed by, up to a `.` or `[` (service names may contain dots).
+pub fn subject<'a>(path: &str, names: &HashSet<&'a str>) -> Option<&'a str> {
+    let rest = path.strip_prefix("services.")?;
+    let ends = rest
+        .match_indices(['.', '['])
+        .map(|(i, _)| i)
+        .chain(std::iter::once(rest.len()));
+    let mut found = None;
+    for end in ends {
+        if let Some(name) = names.get(&rest[..end]) {
+            found = Some(*name);
+        }
+    }
+    found
+}
+
 /// Resolves the manifest against the catalog. `project_flag` is `-p`, which wins over the
 /// manifest; an unusable one is a usage error rather than a manifest problem.
-pub fn resolve<'c>(manifest: &Manifest, catalog: &'c Catalog, project_flag: Option<&str>) -> Result<Model<'c>, Error> {
+pub fn resolve<'c>(
+    manifest: &Manifest,
+    catalog: &'c Catalog,
+    project_flag: Option<&str>,
+) -> Result<Model<'c>, Error> {
     let mut problems = manifest.problems.clone();
     let project = project_name(manifest, project_flag, &mut problems)?;
 
+    // A service whose settings did not even read cleanly is not a usable resource.
+    let all_names: HashSet<&str> = manifest.services.iter().map(|s| s.name.as_str()).collect();
+    let unreadable: HashSet<&str> = problems
+        .iter()
+        .filter(|p| p.is_error())
+        .filter_map(|p| subject(&p.path, &all_names))
+        .collect();
     let mut resources = Vec::new();
     // Services meant as databases, valid or not, so that a broken one does not also produce
     // "links to an app service" errors.
@@ -175,28 +222,50 @@ pub fn resolve<'c>(manifest: &Manifest, catalog: &'c Catalog, project_flag: Opti
             Class::BrokenDatabase => database_names.push(service.name.clone()),
             Class::Database(template, image) => {
                 database_names.push(service.name.clone());
-                if let Some(resource) = resource(service, template, image, &project.name, &mut problems) {
+                let resource = resource(service, template, image, &project.name, &mut problems);
+                if let Some(resource) =
+                    resource.filter(|_| !unreadable.contains(service.name.as_str()))
+                {
                     resources.push(resource);
                 }
             }
         }
     }
 
+    // Name sets keep linking linear: generated manifests can have many thousands of services.
+    let names = Names {
+        services: manifest.services.iter().map(|s| s.name.as_str()).collect(),
+        databases: database_names.iter().map(String::as_str).collect(),
+        resources: resources.iter().map(|r| r.name.as_str()).collect(),
+    };
     let apps: Vec<App> = manifest
         .services
         .iter()
-        .filter(|s| !database_names.contains(&s.name))
-        .map(|s| app(s, manifest, &resources, &database_names, &mut problems))
+        .filter(|s| !names.databases.contains(s.name.as_str()))
+        .map(|s| app(s, manifest, &names, &mut problems))
         .collect();
 
     // With other errors, "no databases" is usually their consequence, not news.
-    if !manifest.services.is_empty() && database_names.is_empty() && !problems.iter().any(Problem::is_error) {
+    if !manifest.services.is_empty()
+        && database_names.is_empty()
+        && !problems.iter().any(Problem::is_error)
+    {
         problems.push(Problem::error(None, "services", ProblemKind::NoDatabases));
     }
     if !apps.is_empty() {
+        let linked: HashSet<&str> = apps
+            .iter()
+            .flat_map(|a| a.links.iter().map(|l| l.resource.as_str()))
+            .collect();
         for r in &resources {
-            if !apps.iter().any(|a| a.links.iter().any(|l| l.resource == r.name)) {
-                problems.push(Problem::warning(Some(r.at), format!("services.{}", r.name), ProblemKind::NotLinked { resource: r.name.clone() }));
+            if !linked.contains(r.name.as_str()) {
+                problems.push(Problem::warning(
+                    Some(r.at),
+                    format!("services.{}", r.name),
+                    ProblemKind::NotLinked {
+                        resource: r.name.clone(),
+                    },
+                ));
             }
         }
     }
@@ -210,29 +279,60 @@ pub fn resolve<'c>(manifest: &Manifest, catalog: &'c Catalog, project_flag: Opti
     })
 }
 
-fn project_name(manifest: &Manifest, flag: Option<&str>, problems: &mut Vec<Problem>) -> Result<Project, Error> {
+fn project_name(
+    manifest: &Manifest,
+    flag: Option<&str>,
+    problems: &mut Vec<Problem>,
+) -> Result<Project, Error> {
     if let Some(given) = flag {
         let name = normalize_project(given);
         if name.is_empty() {
-            return Err(Error::InvalidProjectFlag { given: given.to_owned() });
+            return Err(Error::InvalidProjectFlag {
+                given: given.to_owned(),
+            });
         }
-        return Ok(Project { name, source: ProjectSource::Flag });
+        return Ok(Project {
+            name,
+            source: ProjectSource::Flag,
+        });
     }
-    for (given, source) in [(&manifest.project, ProjectSource::Extension), (&manifest.name, ProjectSource::ComposeName)] {
+    for (given, source) in [
+        (&manifest.project, ProjectSource::Extension),
+        (&manifest.name, ProjectSource::ComposeName),
+    ] {
         if let Some(given) = given {
             let name = normalize_project(&given.value);
             if name.is_empty() {
-                problems.push(Problem::error(Some(given.at), given.path.clone(), ProblemKind::InvalidProject { given: given.value.clone() }));
+                problems.push(Problem::error(
+                    Some(given.at),
+                    given.path.clone(),
+                    ProblemKind::InvalidProject {
+                        given: given.value.clone(),
+                    },
+                ));
                 break;
             }
             return Ok(Project { name, source });
         }
     }
     let name = normalize_project(&manifest.dir_name);
-    if name.is_empty() && !problems.iter().any(|p| matches!(p.kind, ProblemKind::InvalidProject { .. })) {
-        problems.push(Problem::error(None, "", ProblemKind::InvalidProject { given: manifest.dir_name.clone() }));
+    if name.is_empty()
+        && !problems
+            .iter()
+            .any(|p| matches!(p.kind, ProblemKind::InvalidProject { .. }))
+    {
+        problems.push(Problem::error(
+            None,
+            "",
+            ProblemKind::InvalidProject {
+                given: manifest.dir_name.clone(),
+            },
+        ));
     }
-    Ok(Project { name, source: ProjectSource::Directory })
+    Ok(Project {
+        name,
+        source: ProjectSource::Directory,
+    })
 }
 
 enum Class<'c, 'm> {
@@ -241,8 +341,15 @@ enum Class<'c, 'm> {
     Database(&'c Template, Option<ImageRef<'m>>),
 }
 
-fn classify<'c, 'm>(service: &'m Service, catalog: &'c Catalog, problems: &mut Vec<Problem>) -> Class<'c, 'm> {
-    let by_image = service.image.as_ref().and_then(|i| catalog.by_image(&i.value));
+fn classify<'c, 'm>(
+    service: &'m Service,
+    catalog: &'c Catalog,
+    problems: &mut Vec<Problem>,
+) -> Class<'c, 'm> {
+    let by_image = service
+        .image
+        .as_ref()
+        .and_then(|i| catalog.by_image(&i.value));
     let Some(declared) = &service.ext.type_name else {
         return match by_image {
             Some((template, image)) => Class::Database(template, Some(image)),
@@ -250,7 +357,9 @@ fn classify<'c, 'm>(service: &'m Service, catalog: &'c Catalog, problems: &mut V
                 problems.push(Problem::error(
                     service.ext.at,
                     format!("services.{}.x-provision", service.name),
-                    ProblemKind::ExtensionWithoutType { image: service.image.as_ref().map(|i| i.value.clone()) },
+                    ProblemKind::ExtensionWithoutType {
+                        image: service.image.as_ref().map(|i| i.value.clone()),
+                    },
                 ));
                 Class::BrokenDatabase
             }
@@ -263,21 +372,31 @@ fn classify<'c, 'm>(service: &'m Service, catalog: &'c Catalog, problems: &mut V
         problems.push(Problem::error(
             Some(declared.at),
             declared.path.clone(),
-            ProblemKind::UnknownType { given: declared.value.clone(), suggestion, known },
+            ProblemKind::UnknownType {
+                given: declared.value.clone(),
+                suggestion,
+                known,
+            },
         ));
         return Class::BrokenDatabase;
     };
-    if let Some((image_template, _)) = by_image {
-        if image_template.name != template.name {
-            problems.push(Problem::error(
-                Some(declared.at),
-                declared.path.clone(),
-                ProblemKind::TypeConflict { image_type: image_template.name.clone(), declared: declared.value.clone() },
-            ));
-            return Class::BrokenDatabase;
-        }
+    if let Some((image_template, _)) = by_image
+        && image_template.name != template.name
+    {
+        problems.push(Problem::error(
+            Some(declared.at),
+            declared.path.clone(),
+            ProblemKind::TypeConflict {
+                image_type: image_template.name.clone(),
+                declared: declared.value.clone(),
+            },
+        ));
+        return Class::BrokenDatabase;
     }
-    Class::Database(template, service.image.as_ref().map(|i| ImageRef::parse(&i.value)))
+    Class::Database(
+        template,
+        service.image.as_ref().map(|i| ImageRef::parse(&i.value)),
+    )
 }
 
 fn resource<'c>(
@@ -292,11 +411,16 @@ fn resource<'c>(
     let ext = &service.ext;
 
     // The version: from the image tag, else `x-provision.version`, else the default.
-    let (version, version_at, version_path) = match (image.and_then(|i| i.tag_version()), &ext.version) {
-        (Some(v), _) => (v.to_owned(), service.image.as_ref().map(|i| i.at), format!("{path}.image")),
-        (None, Some(v)) => (v.value.clone(), Some(v.at), v.path.clone()),
-        (None, None) => (template.default_version.clone(), None, path.clone()),
-    };
+    let (version, version_at, version_path) =
+        match (image.and_then(|i| i.tag_version()), &ext.version) {
+            (Some(v), _) => (
+                v.to_owned(),
+                service.image.as_ref().map(|i| i.at),
+                format!("{path}.image"),
+            ),
+            (None, Some(v)) => (v.value.clone(), Some(v.at), v.path.clone()),
+            (None, None) => (template.default_version.clone(), None, path.clone()),
+        };
     let version_line = template.version_line(&version).map(str::to_owned);
     if version_line.is_none() {
         problems.push(Problem::error(
@@ -320,69 +444,92 @@ fn resource<'c>(
     };
 
     // SQL names: only for engines that have databases and users.
-    let mut sql_name = |given: &Option<crate::manifest::Located<String>>, option: &str| -> Option<String> {
-        match given {
-            Some(g) if !template.sql => {
-                problems.push(Problem::error(
-                    Some(g.at),
-                    g.path.clone(),
-                    ProblemKind::OptionNotForSql { option: option.to_owned(), type_name: template.title.clone() },
-                ));
-                None
+    let mut sql_name =
+        |given: &Option<crate::manifest::Located<String>>, option: &str| -> Option<String> {
+            match given {
+                Some(g) if !template.sql => {
+                    problems.push(Problem::error(
+                        Some(g.at),
+                        g.path.clone(),
+                        ProblemKind::OptionNotForSql {
+                            option: option.to_owned(),
+                            type_name: template.title.clone(),
+                        },
+                    ));
+                    None
+                }
+                Some(g) => Some(g.value.clone()),
+                None => template.sql.then(|| DEFAULT_SQL_NAME.to_owned()),
             }
-            Some(g) => Some(g.value.clone()),
-            None => template.sql.then(|| DEFAULT_SQL_NAME.to_owned()),
-        }
-    };
+        };
     let database = sql_name(&ext.database, "database");
     let username = sql_name(&ext.username, "username");
 
-    let published: Vec<_> = service.ports.iter().filter(|p| p.value.target == template.port).collect();
+    let published: Vec<_> = service
+        .ports
+        .iter()
+        .filter(|p| p.value.target == template.port)
+        .collect();
     let local_port = match (&ext.local_port, published.first()) {
         (Some(p), _) => Some(p.value),
         (None, Some(p)) => p.value.published,
         (None, None) => None,
     };
-    if ext.local_port.is_none() && published.is_empty() {
-        if let Some(first) = service.ports.first() {
-            problems.push(
-                Problem::warning(Some(first.at), first.path.clone(), ProblemKind::PortNotPublished {
+    if ext.local_port.is_none()
+        && published.is_empty()
+        && let Some(first) = service.ports.first()
+    {
+        problems.push(
+            Problem::warning(
+                Some(first.at),
+                first.path.clone(),
+                ProblemKind::PortNotPublished {
                     resource: service.name.clone(),
                     container_port: template.port,
-                })
-                .scoped(Scope::Local),
-            );
-        }
+                },
+            )
+            .scoped(Scope::Local),
+        );
     }
 
     let cloud = cloud_config(service, template, problems);
     let identifier = cloud_identifier(project, &service.name);
-    if !project.is_empty() {
-        if let Some(rule) = identifier_rule_broken(&identifier, template.cloud.service) {
-            problems.push(
-                Problem::error(Some(service.at), path.clone(), ProblemKind::CloudIdentifier {
+    if !project.is_empty()
+        && let Some(rule) = identifier_rule_broken(&identifier, template.cloud.service)
+    {
+        problems.push(
+            Problem::error(
+                Some(service.at),
+                path.clone(),
+                ProblemKind::CloudIdentifier {
                     identifier: identifier.clone(),
                     service: template.cloud.service.label(),
                     rule,
-                })
-                .scoped(Scope::Cloud),
-            );
-        }
+                },
+            )
+            .scoped(Scope::Cloud),
+        );
     }
 
     for var in &service.environment {
         let is_password = var.value.name.contains("PASSWORD") || var.value.name.contains("PASS");
-        if let (true, Some(value)) = (is_password, &var.value.value) {
-            if WELL_KNOWN_PASSWORDS.contains(&value.to_lowercase().as_str()) {
-                problems.push(Problem::warning(Some(var.at), var.path.clone(), ProblemKind::DefaultPassword {
+        if let (true, Some(value)) = (is_password, &var.value.value)
+            && WELL_KNOWN_PASSWORDS.contains(&value.to_lowercase().as_str())
+        {
+            problems.push(Problem::warning(
+                Some(var.at),
+                var.path.clone(),
+                ProblemKind::DefaultPassword {
                     resource: service.name.clone(),
                     variable: var.value.name.clone(),
-                }));
-            }
+                },
+            ));
         }
     }
 
-    let broken = problems[before..].iter().any(|p| p.is_error() && p.scope == Scope::Both);
+    let broken = problems[before..]
+        .iter()
+        .any(|p| p.is_error() && p.scope == Scope::Both);
     (!broken).then(|| Resource {
         name: service.name.clone(),
         at: service.at,
@@ -396,52 +543,91 @@ fn resource<'c>(
         local_port,
         cloud,
         identifier,
-        environment: service.environment.iter().map(|v| v.value.clone()).collect(),
+        environment: service
+            .environment
+            .iter()
+            .map(|v| v.value.clone())
+            .collect(),
     })
 }
 
-fn cloud_config(service: &Service, template: &Template, problems: &mut Vec<Problem>) -> CloudConfig {
+fn cloud_config(
+    service: &Service,
+    template: &Template,
+    problems: &mut Vec<Problem>,
+) -> CloudConfig {
     let given = &service.ext.cloud;
     let allowed = &template.cloud.options;
     for (option, at, path) in given.given() {
         if !allowed.contains(&option) {
             problems.push(
-                Problem::error(Some(at), path, ProblemKind::OptionNotForType {
-                    option: option.key().to_owned(),
-                    type_name: template.title.clone(),
-                    allowed: CloudOption::ALL.iter().filter(|o| allowed.contains(o)).map(|o| o.key().to_owned()).collect(),
-                })
+                Problem::error(
+                    Some(at),
+                    path,
+                    ProblemKind::OptionNotForType {
+                        option: option.key().to_owned(),
+                        type_name: template.title.clone(),
+                        allowed: CloudOption::ALL
+                            .iter()
+                            .filter(|o| allowed.contains(o))
+                            .map(|o| o.key().to_owned())
+                            .collect(),
+                    },
+                )
                 .scoped(Scope::Cloud),
             );
         }
     }
-    if let (Some(size), Some(min), Some(max)) = (&given.storage_gb, template.cloud.min_storage_gb, template.cloud.max_storage_gb) {
-        if !(min..=max).contains(&size.value) {
-            problems.push(
-                Problem::error(Some(size.at), size.path.clone(), ProblemKind::InvalidValue {
+    if let (Some(size), Some(min), Some(max)) = (
+        &given.storage_gb,
+        template.cloud.min_storage_gb,
+        template.cloud.max_storage_gb,
+    ) && !(min..=max).contains(&size.value)
+    {
+        problems.push(
+            Problem::error(
+                Some(size.at),
+                size.path.clone(),
+                ProblemKind::InvalidValue {
                     value: size.value.to_string(),
                     expected: format!("between {min} and {max} GiB for {}", template.title),
-                })
-                .scoped(Scope::Cloud),
-            );
-        }
+                },
+            )
+            .scoped(Scope::Cloud),
+        );
     }
     let replicas = given.replicas.as_ref().map_or(0, |r| r.value);
     let multi_az = given.multi_az.as_ref().is_some_and(|m| m.value);
-    if multi_az && replicas == 0 && template.cloud.service == CloudService::ElasticacheReplicationGroup {
-        if let Some(m) = &given.multi_az {
-            problems.push(
-                Problem::error(Some(m.at), m.path.clone(), ProblemKind::InvalidValue {
+    if multi_az
+        && replicas == 0
+        && template.cloud.service == CloudService::ElasticacheReplicationGroup
+        && let Some(m) = &given.multi_az
+    {
+        problems.push(
+            Problem::error(
+                Some(m.at),
+                m.path.clone(),
+                ProblemKind::InvalidValue {
                     value: "true".into(),
-                    expected: format!("`false` unless `replicas` is at least 1 ({} fails over to a replica)", template.title),
-                })
-                .scoped(Scope::Cloud),
-            );
-        }
+                    expected: format!(
+                        "`false` unless `replicas` is at least 1 ({} fails over to a replica)",
+                        template.title
+                    ),
+                },
+            )
+            .scoped(Scope::Cloud),
+        );
     }
     CloudConfig {
-        class: given.class.as_ref().map_or_else(|| template.cloud.default_class.clone(), |c| c.value.clone()),
-        storage_gb: given.storage_gb.as_ref().map(|s| s.value).or(template.cloud.default_storage_gb),
+        class: given
+            .class
+            .as_ref()
+            .map_or_else(|| template.cloud.default_class.clone(), |c| c.value.clone()),
+        storage_gb: given
+            .storage_gb
+            .as_ref()
+            .map(|s| s.value)
+            .or(template.cloud.default_storage_gb),
         replicas,
         multi_az,
         deletion_protection: given.deletion_protection.as_ref().is_none_or(|d| d.value),
@@ -449,46 +635,81 @@ fn cloud_config(service: &Service, template: &Template, problems: &mut Vec<Probl
     }
 }
 
-fn app(service: &Service, manifest: &Manifest, resources: &[Resource<'_>], databases: &[String], problems: &mut Vec<Problem>) -> App {
+struct Names<'m> {
+    services: HashSet<&'m str>,
+    databases: HashSet<&'m str>,
+    resources: HashSet<&'m str>,
+}
+
+fn app(
+    service: &Service,
+    manifest: &Manifest,
+    names: &Names<'_>,
+    problems: &mut Vec<Problem>,
+) -> App {
     let mut links: Vec<Link> = Vec::new();
     // prefix -> (resource, where the first link with it was written)
     let mut prefixes: HashMap<String, String> = HashMap::new();
     // `links:` first: an alias given there wins over the plain name a `depends_on:` implies.
-    let ordered = service.links.iter().filter(|l| l.kind == LinkKind::Links).chain(service.links.iter().filter(|l| l.kind == LinkKind::DependsOn));
+    let ordered = service
+        .links
+        .iter()
+        .filter(|l| l.kind == LinkKind::Links)
+        .chain(
+            service
+                .links
+                .iter()
+                .filter(|l| l.kind == LinkKind::DependsOn),
+        );
     for link in ordered {
-        let exists = manifest.services.iter().any(|s| s.name == link.target);
-        if !exists {
-            let suggestion = did_you_mean(&link.target, manifest.services.iter().map(|s| s.name.as_str())).map(str::to_owned);
-            problems.push(Problem::error(Some(link.at), link.path.clone(), ProblemKind::LinkToMissing {
-                service: service.name.clone(),
-                target: link.target.clone(),
-                suggestion,
-            }));
-            continue;
-        }
-        if !databases.contains(&link.target) {
-            // `depends_on:` between app services only orders their start: not a link.
-            if link.kind == LinkKind::Links {
-                problems.push(Problem::error(Some(link.at), link.path.clone(), ProblemKind::LinkToApp {
+        if !names.services.contains(link.target.as_str()) {
+            let suggestion = did_you_mean(
+                &link.target,
+                manifest.services.iter().map(|s| s.name.as_str()),
+            )
+            .map(str::to_owned);
+            problems.push(Problem::error(
+                Some(link.at),
+                link.path.clone(),
+                ProblemKind::LinkToMissing {
                     service: service.name.clone(),
                     target: link.target.clone(),
-                }));
+                    suggestion,
+                },
+            ));
+            continue;
+        }
+        if !names.databases.contains(link.target.as_str()) {
+            // `depends_on:` between app services only orders their start: not a link.
+            if link.kind == LinkKind::Links {
+                problems.push(Problem::error(
+                    Some(link.at),
+                    link.path.clone(),
+                    ProblemKind::LinkToApp {
+                        service: service.name.clone(),
+                        target: link.target.clone(),
+                    },
+                ));
             }
             continue;
         }
-        if !resources.iter().any(|r| r.name == link.target) {
+        if !names.resources.contains(link.target.as_str()) {
             continue; // an invalid database: its own problem says why
         }
         let prefix = link_prefix(link.alias.as_deref().unwrap_or(&link.target));
         match prefixes.get(&prefix) {
             Some(first) if *first == link.target => continue, // same link twice (links + depends_on)
             Some(first) => {
-                problems.push(Problem::error(Some(link.at), link.path.clone(), ProblemKind::DuplicatePrefix {
-                    service: service.name.clone(),
-                    prefix,
-                    first: first.clone(),
-                    second: link.target.clone(),
-                }));
+                problems.push(Problem::error(
+                    Some(link.at),
+                    link.path.clone(),
+                    ProblemKind::DuplicatePrefix {
+                        service: service.name.clone(),
+                        prefix,
+                        first: first.clone(),
+                        second: link.target.clone(),
+                    },
+                ));
                 continue;
             }
             None => {}
@@ -498,22 +719,36 @@ fn app(service: &Service, manifest: &Manifest, resources: &[Resource<'_>], datab
             continue;
         }
         prefixes.insert(prefix.clone(), link.target.clone());
-        links.push(Link { resource: link.target.clone(), prefix });
+        links.push(Link {
+            resource: link.target.clone(),
+            prefix,
+        });
     }
-    let set: BTreeMap<&str, &crate::manifest::Located<EnvVar>> = service.environment.iter().map(|v| (v.value.name.as_str(), v)).collect();
+    let set: BTreeMap<&str, &crate::manifest::Located<EnvVar>> = service
+        .environment
+        .iter()
+        .map(|v| (v.value.name.as_str(), v))
+        .collect();
     for link in &links {
         for suffix in LINK_SUFFIXES {
             let name = format!("{}_{suffix}", link.prefix);
             if let Some(var) = set.get(name.as_str()) {
-                problems.push(Problem::error(Some(var.at), var.path.clone(), ProblemKind::EnvCollision {
-                    service: service.name.clone(),
-                    variable: name,
-                    resource: link.resource.clone(),
-                }));
+                problems.push(Problem::error(
+                    Some(var.at),
+                    var.path.clone(),
+                    ProblemKind::EnvCollision {
+                        service: service.name.clone(),
+                        variable: name,
+                        resource: link.resource.clone(),
+                    },
+                ));
             }
         }
     }
-    App { name: service.name.clone(), links }
+    App {
+        name: service.name.clone(),
+        links,
+    }
 }
 
 #[cfg(test)]
@@ -525,7 +760,13 @@ mod tests {
 
     fn model_of(text: &str) -> (Model<'static>, Vec<ProblemKind>) {
         let catalog: &'static Catalog = Box::leak(Box::new(Catalog::builtin().unwrap()));
-        let manifest = from_bytes(text.as_bytes(), PathBuf::from("compose.yaml"), "My Shop".into(), &|_| None).unwrap();
+        let manifest = from_bytes(
+            text.as_bytes(),
+            PathBuf::from("compose.yaml"),
+            "My Shop".into(),
+            &|_| None,
+        )
+        .unwrap();
         let model = resolve(&manifest, catalog, None).unwrap();
         let kinds = model.problems.iter().map(|p| p.kind.clone()).collect();
         (model, kinds)
@@ -539,9 +780,18 @@ mod tests {
         assert_eq!(link_prefix("my-cache.v2"), "MY_CACHE_V2");
         assert_eq!(cloud_identifier("shop", "Main_DB"), "shop-main-db");
         assert_eq!(identifier_rule_broken("shop-db", CloudService::Rds), None);
-        assert_eq!(identifier_rule_broken("1shop-db", CloudService::Rds), Some(IdentifierRule::StartsWithLetter));
-        assert_eq!(identifier_rule_broken("shop--db", CloudService::Rds), Some(IdentifierRule::DoubleHyphen));
-        assert_eq!(identifier_rule_broken("shop-", CloudService::Rds), Some(IdentifierRule::TrailingHyphen));
+        assert_eq!(
+            identifier_rule_broken("1shop-db", CloudService::Rds),
+            Some(IdentifierRule::StartsWithLetter)
+        );
+        assert_eq!(
+            identifier_rule_broken("shop--db", CloudService::Rds),
+            Some(IdentifierRule::DoubleHyphen)
+        );
+        assert_eq!(
+            identifier_rule_broken("shop-", CloudService::Rds),
+            Some(IdentifierRule::TrailingHyphen)
+        );
         let long = format!("a{}", "b".repeat(40));
         assert_eq!(
             identifier_rule_broken(&long, CloudService::ElasticacheReplicationGroup),
@@ -557,51 +807,130 @@ mod tests {
         );
         assert_eq!(m.project.name, "my-shop");
         assert_eq!(m.project.source, ProjectSource::Directory);
-        let got: Vec<_> = m.resources.iter().map(|r| (r.name.as_str(), r.template.name.as_str(), r.version.as_str(), r.version_line.as_str(), r.image.as_str())).collect();
-        assert_eq!(got, [
-            ("pg", "postgres", "16.4", "16", "library/postgres:16.4-alpine"),
-            ("kv", "valkey", "8", "8", "valkey/valkey:8"),
-            ("mc", "memcached", "1.6", "1.6", "memcached:1.6"),
-            ("my", "mysql", "8.0", "8.0", "mysql:8.0"),
-        ]);
+        let got: Vec<_> = m
+            .resources
+            .iter()
+            .map(|r| {
+                (
+                    r.name.as_str(),
+                    r.template.name.as_str(),
+                    r.version.as_str(),
+                    r.version_line.as_str(),
+                    r.image.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "pg",
+                    "postgres",
+                    "16.4",
+                    "16",
+                    "library/postgres:16.4-alpine"
+                ),
+                ("kv", "valkey", "8", "8", "valkey/valkey:8"),
+                ("mc", "memcached", "1.6", "1.6", "memcached:1.6"),
+                ("my", "mysql", "8.0", "8.0", "mysql:8.0"),
+            ]
+        );
         let pg = &m.resources[0];
-        assert_eq!((pg.database.as_deref(), pg.username.as_deref()), (Some("app"), Some("app")));
-        assert_eq!(m.resources[1].database, None, "key-value stores have no database name");
-        assert_eq!((m.resources[3].database.as_deref(), m.resources[3].username.as_deref()), (Some("shop"), Some("shopper")));
+        assert_eq!(
+            (pg.database.as_deref(), pg.username.as_deref()),
+            (Some("app"), Some("app"))
+        );
+        assert_eq!(
+            m.resources[1].database, None,
+            "key-value stores have no database name"
+        );
+        assert_eq!(
+            (
+                m.resources[3].database.as_deref(),
+                m.resources[3].username.as_deref()
+            ),
+            (Some("shop"), Some("shopper"))
+        );
         assert_eq!(pg.identifier, "my-shop-pg");
-        assert_eq!(pg.cloud, CloudConfig {
-            class: "db.t4g.micro".into(),
-            storage_gb: Some(20),
-            replicas: 0,
-            multi_az: false,
-            deletion_protection: true,
-            backup_retention_days: 7,
-        });
-        let web: Vec<_> = m.apps[0].links.iter().map(|l| (l.resource.as_str(), l.prefix.as_str())).collect();
+        assert_eq!(
+            pg.cloud,
+            CloudConfig {
+                class: "db.t4g.micro".into(),
+                storage_gb: Some(20),
+                replicas: 0,
+                multi_az: false,
+                deletion_protection: true,
+                backup_retention_days: 7,
+            }
+        );
+        let web: Vec<_> = m.apps[0]
+            .links
+            .iter()
+            .map(|l| (l.resource.as_str(), l.prefix.as_str()))
+            .collect();
         assert_eq!(web, [("pg", "PG"), ("kv", "CACHE"), ("mc", "MC")]);
-        assert_eq!(m.apps[1].links, [Link { resource: "pg".into(), prefix: "PG".into() }]);
+        assert_eq!(
+            m.apps[1].links,
+            [Link {
+                resource: "pg".into(),
+                prefix: "PG".into()
+            }]
+        );
         // `my` is linked by nobody: the one warning.
-        assert_eq!(problems, [ProblemKind::NotLinked { resource: "my".into() }]);
+        assert_eq!(
+            problems,
+            [ProblemKind::NotLinked {
+                resource: "my".into()
+            }]
+        );
     }
 
     #[test]
     fn version_sources_and_unsupported_versions() {
-        let (m, _) = model_of("services:\n  a: {image: postgres, x-provision: {version: '15'}}\n  b: {image: 'postgres:14', x-provision: {version: '15'}}\n  c: {image: redis}\n");
-        let versions: Vec<_> = m.resources.iter().map(|r| (r.version.as_str(), r.image.as_str())).collect();
-        assert_eq!(versions, [("15", "postgres:15"), ("14", "postgres:14"), ("7", "redis:7")]);
-        let (m, problems) = model_of("services:\n  a: {image: 'postgres:9.6'}\n  b: {image: redis, x-provision: {version: '5'}}\n");
+        let (m, _) = model_of(
+            "services:\n  a: {image: postgres, x-provision: {version: '15'}}\n  b: {image: 'postgres:14', x-provision: {version: '15'}}\n  c: {image: redis}\n",
+        );
+        let versions: Vec<_> = m
+            .resources
+            .iter()
+            .map(|r| (r.version.as_str(), r.image.as_str()))
+            .collect();
+        assert_eq!(
+            versions,
+            [
+                ("15", "postgres:15"),
+                ("14", "postgres:14"),
+                ("7", "redis:7")
+            ]
+        );
+        let (m, problems) = model_of(
+            "services:\n  a: {image: 'postgres:9.6'}\n  b: {image: redis, x-provision: {version: '5'}}\n",
+        );
         assert!(m.resources.is_empty());
-        assert!(matches!(&problems[0], ProblemKind::UnsupportedVersion { version, .. } if version == "9.6"));
-        assert!(matches!(&problems[1], ProblemKind::UnsupportedVersion { version, .. } if version == "5"));
+        assert!(
+            matches!(&problems[0], ProblemKind::UnsupportedVersion { version, .. } if version == "9.6")
+        );
+        assert!(
+            matches!(&problems[1], ProblemKind::UnsupportedVersion { version, .. } if version == "5")
+        );
     }
 
     #[test]
     fn unknown_and_conflicting_types() {
-        let (m, problems) = model_of("services:\n  a: {image: redis, x-provision: {type: postgres}}\n  b: {x-provision: {type: rediss}}\n  c: {image: custom, x-provision: {version: '1'}}\n  web: {links: [a, b, c]}\n");
+        let (m, problems) = model_of(
+            "services:\n  a: {image: redis, x-provision: {type: postgres}}\n  b: {x-provision: {type: rediss}}\n  c: {image: custom, x-provision: {version: '1'}}\n  web: {links: [a, b, c]}\n",
+        );
         assert!(m.resources.is_empty());
-        assert!(matches!(&problems[0], ProblemKind::TypeConflict { image_type, .. } if image_type == "redis"));
-        assert!(matches!(&problems[1], ProblemKind::UnknownType { suggestion: Some(s), .. } if s == "redis"));
-        assert!(matches!(&problems[2], ProblemKind::ExtensionWithoutType { image: Some(_) }));
+        assert!(
+            matches!(&problems[0], ProblemKind::TypeConflict { image_type, .. } if image_type == "redis")
+        );
+        assert!(
+            matches!(&problems[1], ProblemKind::UnknownType { suggestion: Some(s), .. } if s == "redis")
+        );
+        assert!(matches!(
+            &problems[2],
+            ProblemKind::ExtensionWithoutType { image: Some(_) }
+        ));
         // Links to broken databases add no second error.
         assert_eq!(problems.len(), 3, "{problems:?}");
     }
@@ -611,37 +940,70 @@ mod tests {
         let (_, problems) = model_of(
             "services:\n  db: {image: postgres}\n  other: {image: postgres}\n  api: {image: node}\n  web:\n    links: [dbb, api, 'db:main', 'other:main']\n    environment: {MAIN_URL: x}\n",
         );
-        assert!(matches!(&problems[0], ProblemKind::LinkToMissing { suggestion: Some(s), .. } if s == "db"));
+        assert!(
+            matches!(&problems[0], ProblemKind::LinkToMissing { suggestion: Some(s), .. } if s == "db")
+        );
         assert!(matches!(&problems[1], ProblemKind::LinkToApp { target, .. } if target == "api"));
-        assert!(matches!(&problems[2], ProblemKind::DuplicatePrefix { prefix, .. } if prefix == "MAIN"));
-        assert!(matches!(&problems[3], ProblemKind::EnvCollision { variable, .. } if variable == "MAIN_URL"));
+        assert!(
+            matches!(&problems[2], ProblemKind::DuplicatePrefix { prefix, .. } if prefix == "MAIN")
+        );
+        assert!(
+            matches!(&problems[3], ProblemKind::EnvCollision { variable, .. } if variable == "MAIN_URL")
+        );
         assert_eq!(problems.len(), 5, "{problems:?}"); // + `other` is linked by nobody
     }
 
     #[test]
     fn sql_options_on_key_value_stores_and_cloud_options_by_type() {
-        let (m, problems) = model_of("services:\n  kv: {image: redis, x-provision: {database: x, cloud: {storage_gb: 50, replicas: 2}}}\n");
+        let (m, problems) = model_of(
+            "services:\n  kv: {image: redis, x-provision: {database: x, cloud: {storage_gb: 50, replicas: 2}}}\n",
+        );
         assert!(m.resources.is_empty());
-        assert!(matches!(&problems[0], ProblemKind::OptionNotForSql { option, .. } if option == "database"));
-        assert!(matches!(&problems[1], ProblemKind::OptionNotForType { option, .. } if option == "storage_gb"));
-        let (m, problems) = model_of("services:\n  kv: {image: redis, x-provision: {cloud: {storage_gb: 50}}}\n  pg: {image: postgres, x-provision: {cloud: {storage_gb: 10}}}\n");
+        assert!(
+            matches!(&problems[0], ProblemKind::OptionNotForSql { option, .. } if option == "database")
+        );
+        assert!(
+            matches!(&problems[1], ProblemKind::OptionNotForType { option, .. } if option == "storage_gb")
+        );
+        let (m, problems) = model_of(
+            "services:\n  kv: {image: redis, x-provision: {cloud: {storage_gb: 50}}}\n  pg: {image: postgres, x-provision: {cloud: {storage_gb: 10}}}\n",
+        );
         // Cloud-only problems keep the resource for local use.
         assert_eq!(m.resources.len(), 2);
-        assert_eq!(m.problems.iter().filter(|p| p.scope == Scope::Cloud).count(), 2, "{problems:?}");
+        assert_eq!(
+            m.problems
+                .iter()
+                .filter(|p| p.scope == Scope::Cloud)
+                .count(),
+            2,
+            "{problems:?}"
+        );
     }
 
     #[test]
     fn warnings_for_default_passwords_and_ports_elsewhere() {
-        let (m, problems) = model_of("services:\n  db:\n    image: postgres\n    ports: ['8080:80']\n    environment: {POSTGRES_PASSWORD: postgres}\n");
+        let (m, problems) = model_of(
+            "services:\n  db:\n    image: postgres\n    ports: ['8080:80']\n    environment: {POSTGRES_PASSWORD: postgres}\n",
+        );
         assert_eq!(m.resources.len(), 1);
-        assert!(matches!(&problems[0], ProblemKind::PortNotPublished { container_port: 5432, .. }));
-        assert!(matches!(&problems[1], ProblemKind::DefaultPassword { variable, .. } if variable == "POSTGRES_PASSWORD"));
+        assert!(matches!(
+            &problems[0],
+            ProblemKind::PortNotPublished {
+                container_port: 5432,
+                ..
+            }
+        ));
+        assert!(
+            matches!(&problems[1], ProblemKind::DefaultPassword { variable, .. } if variable == "POSTGRES_PASSWORD")
+        );
         assert!(m.problems.iter().all(|p| !p.is_error()));
     }
 
     #[test]
     fn local_ports_from_extension_or_compose_ports() {
-        let (m, _) = model_of("services:\n  a: {image: postgres, ports: ['15432:5432']}\n  b: {image: redis, ports: ['6380:6379'], x-provision: {local: {port: 7000}}}\n  c: {image: mariadb, ports: ['3306']}\n");
+        let (m, _) = model_of(
+            "services:\n  a: {image: postgres, ports: ['15432:5432']}\n  b: {image: redis, ports: ['6380:6379'], x-provision: {local: {port: 7000}}}\n  c: {image: mariadb, ports: ['3306']}\n",
+        );
         let ports: Vec<_> = m.resources.iter().map(|r| r.local_port).collect();
         assert_eq!(ports, [Some(15432), Some(7000), None]);
     }
@@ -649,10 +1011,18 @@ mod tests {
     #[test]
     fn project_sources() {
         let (m, _) = model_of("name: Compose Name\nservices: {db: {image: redis}}\n");
-        assert_eq!((m.project.name.as_str(), m.project.source), ("compose-name", ProjectSource::ComposeName));
-        let (m, _) = model_of("name: a\nx-provision: {project: B}\nservices: {db: {image: redis}}\n");
-        assert_eq!((m.project.name.as_str(), m.project.source), ("b", ProjectSource::Extension));
-        let (_, problems) = model_of("x-provision: {project: '***'}\nservices: {db: {image: redis}}\n");
+        assert_eq!(
+            (m.project.name.as_str(), m.project.source),
+            ("compose-name", ProjectSource::ComposeName)
+        );
+        let (m, _) =
+            model_of("name: a\nx-provision: {project: B}\nservices: {db: {image: redis}}\n");
+        assert_eq!(
+            (m.project.name.as_str(), m.project.source),
+            ("b", ProjectSource::Extension)
+        );
+        let (_, problems) =
+            model_of("x-provision: {project: '***'}\nservices: {db: {image: redis}}\n");
         assert!(matches!(&problems[0], ProblemKind::InvalidProject { .. }));
     }
 

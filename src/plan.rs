@@ -108,7 +108,12 @@ pub struct PlannedLink {
 }
 
 /// Computes the plan, or every error in the manifest that matters for `target`.
-pub fn plan(manifest: &Manifest, catalog: &Catalog, target: Target, project_flag: Option<&str>) -> Result<Plan, Error> {
+pub fn plan(
+    manifest: &Manifest,
+    catalog: &Catalog,
+    target: Target,
+    project_flag: Option<&str>,
+) -> Result<Plan, Error> {
     let model = model::resolve(manifest, catalog, project_flag)?;
     let relevant: Vec<Problem> = model
         .problems
@@ -117,7 +122,10 @@ pub fn plan(manifest: &Manifest, catalog: &Catalog, target: Target, project_flag
         .cloned()
         .collect();
     if relevant.iter().any(|p| p.severity == Severity::Error) {
-        return Err(Error::ManifestInvalid { file: manifest.file.clone(), problems: relevant });
+        return Err(Error::ManifestInvalid {
+            file: manifest.file.clone(),
+            problems: relevant,
+        });
     }
     let project = model.project.name.clone();
     let resources = model
@@ -130,12 +138,15 @@ pub fn plan(manifest: &Manifest, catalog: &Catalog, target: Target, project_flag
             database: r.database.clone(),
             username: r.username.clone(),
             local: (target == Target::Local).then(|| {
-                let data_path = Some(r.template.container.data_path.clone()).filter(|p| !p.is_empty());
+                let data_path =
+                    Some(r.template.container.data_path.clone()).filter(|p| !p.is_empty());
                 LocalPlan {
                     container: format!("{project}-{}", r.name),
                     image: r.image.clone(),
                     repository: r.repository.clone(),
-                    volume: data_path.as_ref().map(|_| format!("{project}-{}-data", r.name)),
+                    volume: data_path
+                        .as_ref()
+                        .map(|_| format!("{project}-{}-data", r.name)),
                     data_path,
                     container_port: r.template.port,
                     host_port: r.local_port,
@@ -156,12 +167,21 @@ pub fn plan(manifest: &Manifest, catalog: &Catalog, target: Target, project_flag
                 .map(|l| PlannedLink {
                     resource: l.resource.clone(),
                     prefix: l.prefix.clone(),
-                    variables: LINK_SUFFIXES.iter().map(|s| format!("{}_{s}", l.prefix)).collect(),
+                    variables: LINK_SUFFIXES
+                        .iter()
+                        .map(|s| format!("{}_{s}", l.prefix))
+                        .collect(),
                 })
                 .collect(),
         })
         .collect();
-    Ok(Plan { project: model.project, target, resources, services, warnings: relevant })
+    Ok(Plan {
+        project: model.project,
+        target,
+        resources,
+        services,
+        warnings: relevant,
+    })
 }
 
 fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) -> CloudPlan {
@@ -170,7 +190,13 @@ fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) 
         ("provision:resource".to_owned(), r.name.clone()),
         ("provision:type".to_owned(), r.template.name.clone()),
     ];
-    tags.extend(settings.tags.iter().filter(|(k, _)| !k.starts_with("provision:")).cloned());
+    tags.extend(
+        settings
+            .tags
+            .iter()
+            .filter(|(k, _)| !k.starts_with("provision:"))
+            .cloned(),
+    );
     CloudPlan {
         identifier: r.identifier.clone(),
         service: r.template.cloud.service,
@@ -205,7 +231,13 @@ mod tests {
 
     fn plan_of(text: &str, target: Target) -> Result<Plan, Error> {
         let catalog = Catalog::builtin().unwrap();
-        let manifest = from_bytes(text.as_bytes(), PathBuf::from("compose.yaml"), "shop".into(), &|_| None).unwrap();
+        let manifest = from_bytes(
+            text.as_bytes(),
+            PathBuf::from("compose.yaml"),
+            "shop".into(),
+            &|_| None,
+        )
+        .unwrap();
         plan(&manifest, &catalog, target, None)
     }
 
@@ -222,9 +254,30 @@ mod tests {
         let mc = p.resource("mc").unwrap().local.as_ref().unwrap();
         assert_eq!(mc.volume, None, "memcached keeps nothing on disk");
         assert_eq!(p.services.len(), 1);
-        let links: Vec<_> = p.services[0].links.iter().map(|l| (l.resource.as_str(), l.prefix.as_str(), l.variables[0].as_str())).collect();
-        assert_eq!(links, [("db", "DB", "DB_URL"), ("cache", "SESSIONS", "SESSIONS_URL")]);
-        assert_eq!(p.warnings.len(), 1, "mc is linked by nobody: {:?}", p.warnings);
+        let links: Vec<_> = p.services[0]
+            .links
+            .iter()
+            .map(|l| {
+                (
+                    l.resource.as_str(),
+                    l.prefix.as_str(),
+                    l.variables[0].as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            links,
+            [
+                ("db", "DB", "DB_URL"),
+                ("cache", "SESSIONS", "SESSIONS_URL")
+            ]
+        );
+        assert_eq!(
+            p.warnings.len(),
+            1,
+            "mc is linked by nobody: {:?}",
+            p.warnings
+        );
     }
 
     #[test]
@@ -233,7 +286,10 @@ mod tests {
         let db = p.resource("db").unwrap().cloud.as_ref().unwrap();
         assert_eq!(db.identifier, "shop-db");
         assert_eq!(db.service, CloudService::Rds);
-        assert_eq!((db.engine.as_str(), db.engine_version.as_str()), ("postgres", "16"));
+        assert_eq!(
+            (db.engine.as_str(), db.engine_version.as_str()),
+            ("postgres", "16")
+        );
         assert_eq!(db.config.class, "db.m7g.large");
         assert!(db.config.multi_az && db.config.deletion_protection);
         assert!(db.storage_encrypted && !db.publicly_accessible && db.transit_encryption);
@@ -241,18 +297,34 @@ mod tests {
         assert_eq!(db.region.as_deref(), Some("eu-west-1"));
         assert_eq!(db.subnet_ids, ["subnet-1"]);
         let tags: Vec<_> = db.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        assert_eq!(tags, ["provision:project=shop", "provision:resource=db", "provision:type=postgres", "team=core"]);
+        assert_eq!(
+            tags,
+            [
+                "provision:project=shop",
+                "provision:resource=db",
+                "provision:type=postgres",
+                "team=core"
+            ]
+        );
         let cache = p.resource("cache").unwrap().cloud.as_ref().unwrap();
         assert_eq!(cache.service, CloudService::ElasticacheReplicationGroup);
         assert_eq!(cache.config.storage_gb, None);
-        assert_eq!(p.resource("mc").unwrap().cloud.as_ref().unwrap().service, CloudService::ElasticacheCluster);
+        assert_eq!(
+            p.resource("mc").unwrap().cloud.as_ref().unwrap().service,
+            CloudService::ElasticacheCluster
+        );
     }
 
     #[test]
     fn errors_for_one_target_only_block_that_target() {
         let text = "name: a-project-name-that-is-long\nservices:\n  a-cache-with-a-long-name: {image: redis}\n";
         assert!(plan_of(text, Target::Local).is_ok());
-        let Err(Error::ManifestInvalid { problems, .. }) = plan_of(text, Target::Cloud) else { panic!("expected errors") };
-        assert!(matches!(problems[0].kind, crate::error::ProblemKind::CloudIdentifier { .. }));
+        let Err(Error::ManifestInvalid { problems, .. }) = plan_of(text, Target::Cloud) else {
+            panic!("expected errors")
+        };
+        assert!(matches!(
+            problems[0].kind,
+            crate::error::ProblemKind::CloudIdentifier { .. }
+        ));
     }
 }

@@ -1,7 +1,10 @@
 //! "Did you mean" suggestions for misspelt keys, types and service names.
 
 /// The candidate closest to `given`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    given: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let given_lower = given.to_lowercase();
     candidates
         .into_iter()
@@ -44,7 +47,10 @@ mod tests {
         assert_eq!(did_you_mean("Database", keys), Some("database"));
         assert_eq!(did_you_mean("zzzzzz", keys), None);
         assert_eq!(did_you_mean("rediss", ["postgres", "redis"]), Some("redis"));
-        assert_eq!(did_you_mean("postgresql", ["postgres", "redis"]), Some("postgres"));
+        assert_eq!(
+            did_you_mean("postgresql", ["postgres", "redis"]),
+            Some("postgres")
+        );
         assert_eq!(edit_distance("", "abc"), 3);
     }
 }

@@ -10,7 +10,9 @@ pub fn parse(text: &str) -> Vec<(String, String)> {
             continue;
         }
         let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((key, value)) = line.split_once('=') else { continue };
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
         let key = key.trim();
         if key.is_empty() || key.contains(char::is_whitespace) {
             continue;
@@ -21,14 +23,29 @@ pub fn parse(text: &str) -> Vec<(String, String)> {
 }
 
 fn unquote(value: &str) -> String {
-    if let Some(inner) = value.strip_prefix('\'').and_then(|v| v.rsplit_once('\'')).map(|(v, _)| v) {
+    if let Some(inner) = value
+        .strip_prefix('\'')
+        .and_then(|v| v.rsplit_once('\''))
+        .map(|(v, _)| v)
+    {
         return inner.to_owned();
     }
-    if let Some(inner) = value.strip_prefix('"').and_then(|v| v.rsplit_once('"')).map(|(v, _)| v) {
-        return inner.replace("\\n", "\n").replace("\\\"", "\"").replace("\\\\", "\\");
+    if let Some(inner) = value
+        .strip_prefix('"')
+        .and_then(|v| v.rsplit_once('"'))
+        .map(|(v, _)| v)
+    {
+        return inner
+            .replace("\\n", "\n")
+            .replace("\\\"", "\"")
+            .replace("\\\\", "\\");
     }
     // Unquoted: a ` #` starts a comment.
-    value.split_once(" #").map_or(value, |(v, _)| v).trim_end().to_owned()
+    value
+        .split_once(" #")
+        .map_or(value, |(v, _)| v)
+        .trim_end()
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -37,8 +54,16 @@ mod tests {
 
     #[test]
     fn reads_compose_style_env_files() {
-        let vars = parse("# comment\nA=1\nexport B='two words'\nC=\"line\\nnext\"\nD=x # note\nbroken line\nE=\n");
-        let expect = [("A", "1"), ("B", "two words"), ("C", "line\nnext"), ("D", "x"), ("E", "")];
+        let vars = parse(
+            "# comment\nA=1\nexport B='two words'\nC=\"line\\nnext\"\nD=x # note\nbroken line\nE=\n",
+        );
+        let expect = [
+            ("A", "1"),
+            ("B", "two words"),
+            ("C", "line\nnext"),
+            ("D", "x"),
+            ("E", ""),
+        ];
         assert_eq!(vars.len(), expect.len());
         for ((k, v), (ek, ev)) in vars.iter().zip(expect) {
             assert_eq!((k.as_str(), v.as_str()), (ek, ev));

@@ -12,7 +12,10 @@ pub enum InterpolationError {
 }
 
 /// Substitutes variables in `text`; `lookup` answers `None` for an unset variable.
-pub fn interpolate(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, InterpolationError> {
+pub fn interpolate(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, InterpolationError> {
     if !text.contains('$') {
         return Ok(text.to_owned());
     }
@@ -34,7 +37,9 @@ pub fn interpolate(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resul
                 return Err(InterpolationError::Malformed);
             }
             let name = &after[..len];
-            out.push_str(&lookup(name).ok_or_else(|| InterpolationError::Undefined(name.to_owned()))?);
+            out.push_str(
+                &lookup(name).ok_or_else(|| InterpolationError::Undefined(name.to_owned()))?,
+            );
             rest = &after[len..];
         }
     }
@@ -74,7 +79,10 @@ fn matching_brace(s: &str) -> Option<usize> {
     None
 }
 
-fn braced(body: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, InterpolationError> {
+fn braced(
+    body: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, InterpolationError> {
     let len = name_len(body);
     if len == 0 {
         return Err(InterpolationError::Malformed);
@@ -83,15 +91,45 @@ fn braced(body: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String,
     let value = lookup(name);
     let set_nonempty = value.as_deref().is_some_and(|v| !v.is_empty());
     let nested = |t: &str| interpolate(t, lookup);
-    let required = |message: &str| InterpolationError::Required { name: name.to_owned(), message: message.to_owned() };
+    let required = |message: &str| InterpolationError::Required {
+        name: name.to_owned(),
+        message: message.to_owned(),
+    };
     Ok(match op {
         "" => value.ok_or_else(|| InterpolationError::Undefined(name.to_owned()))?,
-        _ if op.starts_with(":-") => if set_nonempty { value.unwrap_or_default() } else { nested(&op[2..])? },
-        _ if op.starts_with(":?") => if set_nonempty { value.unwrap_or_default() } else { return Err(required(&op[2..])) },
-        _ if op.starts_with(":+") => if set_nonempty { nested(&op[2..])? } else { String::new() },
-        _ if op.starts_with('-') => match value { Some(v) => v, None => nested(&op[1..])? },
+        _ if op.starts_with(":-") => {
+            if set_nonempty {
+                value.unwrap_or_default()
+            } else {
+                nested(&op[2..])?
+            }
+        }
+        _ if op.starts_with(":?") => {
+            if set_nonempty {
+                value.unwrap_or_default()
+            } else {
+                return Err(required(&op[2..]));
+            }
+        }
+        _ if op.starts_with(":+") => {
+            if set_nonempty {
+                nested(&op[2..])?
+            } else {
+                String::new()
+            }
+        }
+        _ if op.starts_with('-') => match value {
+            Some(v) => v,
+            None => nested(&op[1..])?,
+        },
         _ if op.starts_with('?') => value.ok_or_else(|| required(&op[1..]))?,
-        _ if op.starts_with('+') => if value.is_some() { nested(&op[1..])? } else { String::new() },
+        _ if op.starts_with('+') => {
+            if value.is_some() {
+                nested(&op[1..])?
+            } else {
+                String::new()
+            }
+        }
         _ => return Err(InterpolationError::Malformed),
     })
 }
@@ -127,11 +165,20 @@ mod tests {
 
     #[test]
     fn unset_and_malformed_are_errors() {
-        assert_eq!(run("${NOPE}"), Err(InterpolationError::Undefined("NOPE".into())));
-        assert_eq!(run("$NOPE"), Err(InterpolationError::Undefined("NOPE".into())));
+        assert_eq!(
+            run("${NOPE}"),
+            Err(InterpolationError::Undefined("NOPE".into()))
+        );
+        assert_eq!(
+            run("$NOPE"),
+            Err(InterpolationError::Undefined("NOPE".into()))
+        );
         assert_eq!(
             run("${NOPE:?give me one}"),
-            Err(InterpolationError::Required { name: "NOPE".into(), message: "give me one".into() })
+            Err(InterpolationError::Required {
+                name: "NOPE".into(),
+                message: "give me one".into()
+            })
         );
         assert_eq!(run("${USER"), Err(InterpolationError::Malformed));
         assert_eq!(run("${}"), Err(InterpolationError::Malformed));

@@ -138,7 +138,10 @@ impl CloudOptions {
             (O::Replicas, at(self.replicas.as_ref())),
             (O::MultiAz, at(self.multi_az.as_ref())),
             (O::DeletionProtection, at(self.deletion_protection.as_ref())),
-            (O::BackupRetentionDays, at(self.backup_retention_days.as_ref())),
+            (
+                O::BackupRetentionDays,
+                at(self.backup_retention_days.as_ref()),
+            ),
         ]
         .into_iter()
         .filter_map(|(option, at)| at.map(|(pos, path)| (option, pos, path)))
@@ -156,17 +159,30 @@ pub fn locate(dir: &Path, file: Option<&Path>) -> Result<PathBuf, Error> {
         .map(|name| dir.join(name))
         .find(|p| p.is_file())
         .map(|p| p.strip_prefix(dir).map(Path::to_path_buf).unwrap_or(p))
-        .ok_or_else(|| Error::ManifestNotFound { dir: dir.to_path_buf(), tried: FILE_NAMES })
+        .ok_or_else(|| Error::ManifestNotFound {
+            dir: dir.to_path_buf(),
+            tried: FILE_NAMES,
+        })
 }
 
 /// Reads the manifest at `path` (relative to `cwd`), with variables from `env` and from the
 /// `.env` file beside it (the environment wins, as in Compose).
-pub fn load(cwd: &Path, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Manifest, Error> {
+pub fn load(
+    cwd: &Path,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Manifest, Error> {
     let full = cwd.join(path);
-    let read_error = |source| Error::ReadManifest { path: path.to_path_buf(), source };
+    let read_error = |source| Error::ReadManifest {
+        path: path.to_path_buf(),
+        source,
+    };
     let metadata = std::fs::metadata(&full).map_err(read_error)?;
     if metadata.is_dir() {
-        return Err(read_error(std::io::Error::new(std::io::ErrorKind::IsADirectory, "it is a directory")));
+        return Err(read_error(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "it is a directory",
+        )));
     }
     if metadata.len() > MAX_BYTES {
         return Err(read_error(std::io::Error::other(format!(
@@ -176,14 +192,29 @@ pub fn load(cwd: &Path, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Re
         ))));
     }
     let bytes = std::fs::read(&full).map_err(read_error)?;
-    let dir = full.parent().map_or_else(|| cwd.to_path_buf(), Path::to_path_buf);
+    let dir = full
+        .parent()
+        .map_or_else(|| cwd.to_path_buf(), Path::to_path_buf);
     let env_path = dir.join(".env");
     let dotenv = match std::fs::read_to_string(&env_path) {
         Ok(text) => envfile::parse(&text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(source) => return Err(Error::ReadEnvFile { path: env_path, source }),
+        Err(source) => {
+            return Err(Error::ReadEnvFile {
+                path: env_path,
+                source,
+            });
+        }
     };
-    let lookup = |name: &str| env(name).or_else(|| dotenv.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
+    let lookup = |name: &str| {
+        env(name).or_else(|| {
+            dotenv
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    };
     let dir_name = std::fs::canonicalize(&dir)
         .ok()
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -198,14 +229,23 @@ pub fn from_bytes(
     dir_name: String,
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Manifest, Error> {
-    let fatal = |kind, at| Error::ManifestInvalid { file: file.clone(), problems: vec![Problem::error(at, "", kind)] };
+    let fatal = |kind, at| Error::ManifestInvalid {
+        file: file.clone(),
+        problems: vec![Problem::error(at, "", kind)],
+    };
     let Ok(text) = std::str::from_utf8(bytes) else {
         return Err(fatal(ProblemKind::NotUtf8, None));
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let root = yaml::parse(text).map_err(|e| {
         let kind = match e.message.strip_prefix("duplicate mapping key: ") {
-            Some(rest) => ProblemKind::DuplicateKey { key: rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest).to_owned() },
+            Some(rest) => ProblemKind::DuplicateKey {
+                key: rest
+                    .split(", set DuplicateKeyPolicy")
+                    .next()
+                    .unwrap_or(rest)
+                    .to_owned(),
+            },
             None => ProblemKind::Syntax { message: e.message },
         };
         fatal(kind, e.at)
@@ -213,9 +253,19 @@ pub fn from_bytes(
     let entries = match &root.kind {
         Kind::Map(entries) => entries,
         Kind::Null => return Err(fatal(ProblemKind::Empty, None)),
-        _ => return Err(fatal(ProblemKind::TopLevelNotMap { found: root.type_name() }, Some(root.at))),
+        _ => {
+            return Err(fatal(
+                ProblemKind::TopLevelNotMap {
+                    found: root.type_name(),
+                },
+                Some(root.at),
+            ));
+        }
     };
-    let mut reader = Reader { vars, problems: Vec::new() };
+    let mut reader = Reader {
+        vars,
+        problems: Vec::new(),
+    };
     let mut manifest = Manifest {
         file,
         dir_name,
@@ -239,9 +289,14 @@ pub fn from_bytes(
         }
     }
     // A `services:` of the wrong type already has its own error.
-    let services_empty = services_node.is_none_or(|n| matches!(&n.kind, Kind::Null) || n.as_map().is_some_and(<[_]>::is_empty));
+    let services_empty = services_node
+        .is_none_or(|n| matches!(&n.kind, Kind::Null) || n.as_map().is_some_and(<[_]>::is_empty));
     if services_empty {
-        reader.problems.push(Problem::error(Some(root.at), "services", ProblemKind::NoServices));
+        reader.problems.push(Problem::error(
+            Some(root.at),
+            "services",
+            ProblemKind::NoServices,
+        ));
     }
     manifest.problems = reader.problems;
     Ok(manifest)
@@ -251,7 +306,14 @@ const TOP_KEYS: &[&str] = &["project", "cloud"];
 const TOP_CLOUD_KEYS: &[&str] = &["region", "subnet_ids", "security_group_ids", "tags"];
 const SERVICE_KEYS: &[&str] = &["type", "version", "database", "username", "local", "cloud"];
 const LOCAL_KEYS: &[&str] = &["port"];
-const CLOUD_KEYS: &[&str] = &["class", "storage_gb", "replicas", "multi_az", "deletion_protection", "backup_retention_days"];
+const CLOUD_KEYS: &[&str] = &[
+    "class",
+    "storage_gb",
+    "replicas",
+    "multi_az",
+    "deletion_protection",
+    "backup_retention_days",
+];
 
 struct Reader<'v> {
     vars: &'v dyn Fn(&str) -> Option<String>,
@@ -263,7 +325,10 @@ impl Reader<'_> {
         self.problems.push(Problem::error(
             Some(node.at),
             path,
-            ProblemKind::WrongType { expected, found: node.type_name() },
+            ProblemKind::WrongType {
+                expected,
+                found: node.type_name(),
+            },
         ));
     }
 
@@ -271,7 +336,10 @@ impl Reader<'_> {
         self.problems.push(Problem::error(
             Some(node.at),
             path,
-            ProblemKind::InvalidValue { value, expected: expected.into() },
+            ProblemKind::InvalidValue {
+                value,
+                expected: expected.into(),
+            },
         ));
     }
 
@@ -282,10 +350,15 @@ impl Reader<'_> {
             Err(e) => {
                 let kind = match e {
                     InterpolationError::Undefined(name) => ProblemKind::UndefinedVariable { name },
-                    InterpolationError::Required { name, message } => ProblemKind::RequiredVariable { name, message },
-                    InterpolationError::Malformed => ProblemKind::BadInterpolation { text: text.to_owned() },
+                    InterpolationError::Required { name, message } => {
+                        ProblemKind::RequiredVariable { name, message }
+                    }
+                    InterpolationError::Malformed => ProblemKind::BadInterpolation {
+                        text: text.to_owned(),
+                    },
                 };
-                self.problems.push(Problem::error(Some(node.at), path, kind));
+                self.problems
+                    .push(Problem::error(Some(node.at), path, kind));
                 None
             }
         }
@@ -307,7 +380,11 @@ impl Reader<'_> {
 
     fn string(&mut self, node: &Node, path: &str) -> Option<Located<String>> {
         let value = self.text(node, path)?;
-        Some(Located { value, at: node.at, path: path.to_owned() })
+        Some(Located {
+            value,
+            at: node.at,
+            path: path.to_owned(),
+        })
     }
 
     /// A non-empty name-like string.
@@ -320,7 +397,14 @@ impl Reader<'_> {
         Some(located)
     }
 
-    fn number(&mut self, node: &Node, path: &str, min: u32, max: u32, what: &str) -> Option<Located<u32>> {
+    fn number(
+        &mut self,
+        node: &Node,
+        path: &str,
+        min: u32,
+        max: u32,
+        what: &str,
+    ) -> Option<Located<u32>> {
         let parsed = match &node.kind {
             Kind::Int(i) => Some(*i),
             Kind::Str(s) => {
@@ -340,12 +424,26 @@ impl Reader<'_> {
             return None;
         };
         match u32::try_from(value) {
-            Ok(v) if (min..=max).contains(&v) => Some(Located { value: v, at: node.at, path: path.to_owned() }),
+            Ok(v) if (min..=max).contains(&v) => Some(Located {
+                value: v,
+                at: node.at,
+                path: path.to_owned(),
+            }),
             _ => {
                 self.invalid(node, path, value.to_string(), what.to_owned());
                 None
             }
         }
+    }
+
+    fn port(&mut self, node: &Node, path: &str) -> Option<Located<u16>> {
+        let n = self.number(node, path, 1, 65535, "a port number (1-65535)")?;
+        let value = u16::try_from(n.value).ok()?;
+        Some(Located {
+            value,
+            at: n.at,
+            path: n.path,
+        })
     }
 
     fn flag(&mut self, node: &Node, path: &str) -> Option<Located<bool>> {
@@ -364,7 +462,11 @@ impl Reader<'_> {
                 return None;
             }
         };
-        Some(Located { value, at: node.at, path: path.to_owned() })
+        Some(Located {
+            value,
+            at: node.at,
+            path: path.to_owned(),
+        })
     }
 
     fn map<'n>(&mut self, node: &'n Node, path: &str) -> Option<&'n [(Node, Node)]> {
@@ -388,8 +490,15 @@ impl Reader<'_> {
     }
 
     /// Entries of an `x-provision` map, reporting keys outside `allowed` with a suggestion.
-    fn known_entries<'n>(&mut self, node: &'n Node, path: &str, allowed: &'static [&'static str]) -> Vec<(&'static str, &'n Node, String)> {
-        let Some(entries) = self.map(node, path) else { return Vec::new() };
+    fn known_entries<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        allowed: &'static [&'static str],
+    ) -> Vec<(&'static str, &'n Node, String)> {
+        let Some(entries) = self.map(node, path) else {
+            return Vec::new();
+        };
         let mut out = Vec::with_capacity(entries.len());
         for (key, value) in entries {
             let text = key.scalar_text().unwrap_or_default();
@@ -397,11 +506,16 @@ impl Reader<'_> {
             match allowed.iter().find(|k| **k == text) {
                 Some(k) => out.push((*k, value, child)),
                 None => {
-                    let suggestion = did_you_mean(&text, allowed.iter().copied()).map(str::to_owned);
+                    let suggestion =
+                        did_you_mean(&text, allowed.iter().copied()).map(str::to_owned);
                     self.problems.push(Problem::error(
                         Some(key.at),
                         child,
-                        ProblemKind::UnknownKey { key: text, expected: allowed, suggestion },
+                        ProblemKind::UnknownKey {
+                            key: text,
+                            expected: allowed,
+                            suggestion,
+                        },
                     ));
                 }
             }
@@ -410,7 +524,9 @@ impl Reader<'_> {
     }
 
     fn strings(&mut self, node: &Node, path: &str) -> Vec<String> {
-        let Some(items) = self.list(node, path) else { return Vec::new() };
+        let Some(items) = self.list(node, path) else {
+            return Vec::new();
+        };
         items
             .iter()
             .enumerate()
@@ -427,9 +543,13 @@ impl Reader<'_> {
                         match key {
                             "region" => manifest.cloud.region = self.name(value, &path),
                             "subnet_ids" => manifest.cloud.subnet_ids = self.strings(value, &path),
-                            "security_group_ids" => manifest.cloud.security_group_ids = self.strings(value, &path),
+                            "security_group_ids" => {
+                                manifest.cloud.security_group_ids = self.strings(value, &path);
+                            }
                             _ => {
-                                let Some(entries) = self.map(value, &path) else { continue };
+                                let Some(entries) = self.map(value, &path) else {
+                                    continue;
+                                };
                                 for (k, v) in entries {
                                     let name = k.scalar_text().unwrap_or_default();
                                     if let Some(v) = self.text(v, &format!("{path}.{name}")) {
@@ -445,7 +565,9 @@ impl Reader<'_> {
     }
 
     fn services(&mut self, node: &Node) -> Vec<Service> {
-        let Some(entries) = self.map(node, "services") else { return Vec::new() };
+        let Some(entries) = self.map(node, "services") else {
+            return Vec::new();
+        };
         let mut services = Vec::with_capacity(entries.len());
         for (key, value) in entries {
             let Some(name) = key.scalar_text().filter(|n| !n.is_empty()) else {
@@ -464,10 +586,10 @@ impl Reader<'_> {
             };
             // `db:` with nothing under it is a service with no settings; Compose rejects it
             // later for want of an image, which is the app's business, not ours.
-            if !matches!(value.kind, Kind::Null) {
-                if let Some(fields) = self.map(value, &path) {
-                    self.service_fields(fields, &path, &mut service);
-                }
+            if !matches!(value.kind, Kind::Null)
+                && let Some(fields) = self.map(value, &path)
+            {
+                self.service_fields(fields, &path, &mut service);
             }
             services.push(service);
         }
@@ -476,22 +598,37 @@ impl Reader<'_> {
 
     fn service_fields(&mut self, fields: &[(Node, Node)], path: &str, service: &mut Service) {
         for (key, value) in fields {
-            let Some(key) = key.scalar_text() else { continue };
+            let Some(key) = key.scalar_text() else {
+                continue;
+            };
             let child = format!("{path}.{key}");
             match key.as_str() {
                 "image" => service.image = self.name(value, &child),
                 "x-provision" => service.ext = self.service_extension(value, &child),
                 "ports" => service.ports = self.ports(value, &child),
                 "links" => {
-                    let Some(items) = self.list(value, &child) else { continue };
+                    let Some(items) = self.list(value, &child) else {
+                        continue;
+                    };
                     for (i, item) in items.iter().enumerate() {
                         let item_path = format!("{child}[{i}]");
-                        let Some(text) = self.text(item, &item_path) else { continue };
+                        let Some(text) = self.text(item, &item_path) else {
+                            continue;
+                        };
                         let (target, alias) = match text.split_once(':') {
-                            Some((t, a)) => (t.trim().to_owned(), Some(a.trim().to_owned()).filter(|a| !a.is_empty())),
+                            Some((t, a)) => (
+                                t.trim().to_owned(),
+                                Some(a.trim().to_owned()).filter(|a| !a.is_empty()),
+                            ),
                             None => (text.trim().to_owned(), None),
                         };
-                        service.links.push(LinkRef { target, alias, kind: LinkKind::Links, at: item.at, path: item_path });
+                        service.links.push(LinkRef {
+                            target,
+                            alias,
+                            kind: LinkKind::Links,
+                            at: item.at,
+                            path: item_path,
+                        });
                     }
                 }
                 "depends_on" => match &value.kind {
@@ -499,7 +636,13 @@ impl Reader<'_> {
                         for (i, item) in items.iter().enumerate() {
                             let item_path = format!("{child}[{i}]");
                             if let Some(target) = self.text(item, &item_path) {
-                                service.links.push(LinkRef { target, alias: None, kind: LinkKind::DependsOn, at: item.at, path: item_path });
+                                service.links.push(LinkRef {
+                                    target,
+                                    alias: None,
+                                    kind: LinkKind::DependsOn,
+                                    at: item.at,
+                                    path: item_path,
+                                });
                             }
                         }
                     }
@@ -507,7 +650,13 @@ impl Reader<'_> {
                         for (k, _) in entries {
                             if let Some(target) = k.scalar_text() {
                                 let item_path = format!("{child}.{target}");
-                                service.links.push(LinkRef { target, alias: None, kind: LinkKind::DependsOn, at: k.at, path: item_path });
+                                service.links.push(LinkRef {
+                                    target,
+                                    alias: None,
+                                    kind: LinkKind::DependsOn,
+                                    at: k.at,
+                                    path: item_path,
+                                });
                             }
                         }
                     }
@@ -524,21 +673,37 @@ impl Reader<'_> {
         match &node.kind {
             Kind::Map(entries) => {
                 for (k, v) in entries {
-                    let Some(name) = k.scalar_text() else { continue };
+                    let Some(name) = k.scalar_text() else {
+                        continue;
+                    };
                     let child = format!("{path}.{name}");
-                    let value = if matches!(v.kind, Kind::Null) { None } else { self.text(v, &child) };
-                    vars.push(Located { value: EnvVar { name, value }, at: k.at, path: child });
+                    let value = if matches!(v.kind, Kind::Null) {
+                        None
+                    } else {
+                        self.text(v, &child)
+                    };
+                    vars.push(Located {
+                        value: EnvVar { name, value },
+                        at: k.at,
+                        path: child,
+                    });
                 }
             }
             Kind::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let child = format!("{path}[{i}]");
-                    let Some(text) = self.text(item, &child) else { continue };
+                    let Some(text) = self.text(item, &child) else {
+                        continue;
+                    };
                     let (name, value) = match text.split_once('=') {
                         Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
                         None => (text, None),
                     };
-                    vars.push(Located { value: EnvVar { name, value }, at: item.at, path: child });
+                    vars.push(Located {
+                        value: EnvVar { name, value },
+                        at: item.at,
+                        path: child,
+                    });
                 }
             }
             Kind::Null => {}
@@ -548,38 +713,61 @@ impl Reader<'_> {
     }
 
     fn ports(&mut self, node: &Node, path: &str) -> Vec<Located<Port>> {
-        let Some(items) = self.list(node, path) else { return Vec::new() };
+        let Some(items) = self.list(node, path) else {
+            return Vec::new();
+        };
         let mut ports = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let child = format!("{path}[{i}]");
             let port = match &item.kind {
                 Kind::Map(_) => {
-                    let target = item.get("target").and_then(|t| self.number(t, &format!("{child}.target"), 1, 65535, "a port number (1-65535)"));
-                    let published = item.get("published").and_then(|p| self.number(p, &format!("{child}.published"), 1, 65535, "a port number (1-65535)"));
-                    target.map(|t| Port { target: t.value as u16, published: published.map(|p| p.value as u16) })
+                    let target = item
+                        .get("target")
+                        .and_then(|t| self.port(t, &format!("{child}.target")));
+                    let published = item
+                        .get("published")
+                        .and_then(|p| self.port(p, &format!("{child}.published")));
+                    target.map(|t| Port {
+                        target: t.value,
+                        published: published.map(|p| p.value),
+                    })
                 }
                 _ => {
-                    let Some(text) = self.text(item, &child) else { continue };
+                    let Some(text) = self.text(item, &child) else {
+                        continue;
+                    };
                     match parse_port(&text) {
                         Some(PortSpec::Single(port)) => Some(port),
                         // Ranges map many ports; a database needs one, so they are not ours to use.
                         Some(PortSpec::Range) => None,
                         None => {
-                            self.invalid(item, &child, text, "`[host_ip:][host_port:]container_port[/protocol]`");
+                            self.invalid(
+                                item,
+                                &child,
+                                text,
+                                "`[host_ip:][host_port:]container_port[/protocol]`",
+                            );
                             None
                         }
                     }
                 }
             };
             if let Some(value) = port {
-                ports.push(Located { value, at: item.at, path: child });
+                ports.push(Located {
+                    value,
+                    at: item.at,
+                    path: child,
+                });
             }
         }
         ports
     }
 
     fn service_extension(&mut self, node: &Node, path: &str) -> Extension {
-        let mut ext = Extension { at: Some(node.at), ..Extension::default() };
+        let mut ext = Extension {
+            at: Some(node.at),
+            ..Extension::default()
+        };
         for (key, value, child) in self.known_entries(node, path, SERVICE_KEYS) {
             match key {
                 "type" => ext.type_name = self.name(value, &child),
@@ -588,9 +776,7 @@ impl Reader<'_> {
                 "username" => ext.username = self.identifier(value, &child),
                 "local" => {
                     for (_, value, child) in self.known_entries(value, &child, LOCAL_KEYS) {
-                        ext.local_port = self
-                            .number(value, &child, 1, 65535, "a port number (1-65535)")
-                            .map(|l| Located { value: l.value as u16, at: l.at, path: l.path });
+                        ext.local_port = self.port(value, &child);
                     }
                 }
                 _ => ext.cloud = self.cloud_options(value, &child),
@@ -608,7 +794,12 @@ impl Reader<'_> {
             && v.starts_with(|c: char| c.is_ascii_alphabetic())
             && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
-            self.invalid(node, path, v.clone(), "a letter followed by letters, digits or `_`, at most 63 characters");
+            self.invalid(
+                node,
+                path,
+                v.clone(),
+                "a letter followed by letters, digits or `_`, at most 63 characters",
+            );
             return None;
         }
         Some(located)
@@ -619,11 +810,20 @@ impl Reader<'_> {
         for (key, value, child) in self.known_entries(node, path, CLOUD_KEYS) {
             match key {
                 "class" => options.class = self.name(value, &child),
-                "storage_gb" => options.storage_gb = self.number(value, &child, 1, 65536, "a size in GiB (1-65536)"),
-                "replicas" => options.replicas = self.number(value, &child, 0, 5, "a number of replicas (0-5)"),
+                "storage_gb" => {
+                    options.storage_gb =
+                        self.number(value, &child, 1, 65536, "a size in GiB (1-65536)");
+                }
+                "replicas" => {
+                    options.replicas =
+                        self.number(value, &child, 0, 5, "a number of replicas (0-5)");
+                }
                 "multi_az" => options.multi_az = self.flag(value, &child),
                 "deletion_protection" => options.deletion_protection = self.flag(value, &child),
-                _ => options.backup_retention_days = self.number(value, &child, 0, 35, "a number of days (0-35)"),
+                _ => {
+                    options.backup_retention_days =
+                        self.number(value, &child, 0, 35, "a number of days (0-35)");
+                }
             }
         }
         options
@@ -645,14 +845,25 @@ fn parse_port(text: &str) -> Option<PortSpec> {
     }
     let target: u16 = target.parse().ok().filter(|p| *p > 0)?;
     if rest.is_empty() {
-        return Some(PortSpec::Single(Port { published: None, target }));
+        return Some(PortSpec::Single(Port {
+            published: None,
+            target,
+        }));
     }
     // What is left is `published` or `ip:published` (ip may be `[v6]` with colons inside).
-    let published = if rest.ends_with(']') { "" } else { rest.rsplit_once(':').map_or(rest, |(_, p)| p) };
+    let published = if rest.ends_with(']') {
+        ""
+    } else {
+        rest.rsplit_once(':').map_or(rest, |(_, p)| p)
+    };
     if published.contains('-') {
         return Some(PortSpec::Range);
     }
-    let published = if published.is_empty() { None } else { Some(published.parse::<u16>().ok().filter(|p| *p > 0)?) };
+    let published = if published.is_empty() {
+        None
+    } else {
+        Some(published.parse::<u16>().ok().filter(|p| *p > 0)?)
+    };
     Some(PortSpec::Single(Port { published, target }))
 }
 

@@ -94,6 +94,9 @@ impl Node {
     }
 }
 
+/// How deep the manifest may nest.
+pub const MAX_DEPTH: usize = 32;
+
 /// A YAML syntax error, with the parser's own message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
@@ -105,12 +108,13 @@ pub struct SyntaxError {
 /// with one silently lose a service); merge keys and anchors are expanded.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     // The defaults suit hand-written configs; a generated manifest of thousands of services
-    // needs more nodes, while the depth limit keeps protecting the stack.
+    // needs more nodes. Compose files nest about 6 levels; 32 keeps a debug build's 2 MiB
+    // test-thread stack safe (each level costs tens of KiB there).
     let budget = serde_saphyr::budget! {
         max_events: 50_000_000,
         max_nodes: 20_000_000,
         max_total_scalar_bytes: 256 * 1024 * 1024,
-        max_depth: 64,
+        max_depth: MAX_DEPTH,
     };
     let options = serde_saphyr::options! {
         budget: budget,
@@ -131,11 +135,11 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
 }
 
 fn syntax_error(error: &serde_saphyr::Error) -> SyntaxError {
-    let at = error
-        .location()
-        .filter(|l| l.line() > 0)
-        .map(Pos::of);
+    let at = error.location().filter(|l| l.line() > 0).map(Pos::of);
     let mut message = error.without_snippet().to_string();
+    if message.contains("budget breached: Depth") || message.contains("recursion limit exceeded") {
+        message = format!("nested more than {MAX_DEPTH} levels deep");
+    }
     // The parser appends its own "at line X column Y"; we print positions as file:line:col.
     if let Some(cut) = message.find(" at line ") {
         message.truncate(cut);
@@ -245,9 +249,14 @@ mod tests {
 
     #[test]
     fn merge_keys_and_anchors_expand() {
-        let root = ok("x-db: &db\n  image: redis:7\n  x-provision: {version: '7'}\nservices:\n  cache:\n    <<: *db\n    ports: ['6380:6379']\n");
+        let root = ok(
+            "x-db: &db\n  image: redis:7\n  x-provision: {version: '7'}\nservices:\n  cache:\n    <<: *db\n    ports: ['6380:6379']\n",
+        );
         let cache = root.get("services").and_then(|s| s.get("cache")).unwrap();
-        assert_eq!(cache.get("image").unwrap().kind, Kind::Str("redis:7".into()));
+        assert_eq!(
+            cache.get("image").unwrap().kind,
+            Kind::Str("redis:7".into())
+        );
         assert!(cache.get("ports").is_some());
         assert!(cache.get("<<").is_none());
     }

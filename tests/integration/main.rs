@@ -1,0 +1,14 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::format_push_string,
+    clippy::format_collect
+)]
+
+//! The one integration-test binary. Modules are grouped by what they need:
+//! `cli` and `fuzz` need nothing but the binary and the library.
+
+mod cli;
+mod fuzz;
+mod support;
