@@ -1,26 +1,26 @@
 //! The command line: arguments, dispatch, and the text forms of `plan`. Everything here is
 //! edge; the work happens in the modules it calls.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::backend::{self, Runtime, RuntimeChoice, State};
 use crate::catalog::{Catalog, CloudService};
+use crate::env_format::{self, Format};
 use crate::error::{Error, Exit};
+use crate::links::{self, Var};
 use crate::manifest::{self, Manifest};
 use crate::plan::{self, Plan, Target};
+use crate::progress::Progress;
 use crate::{doctor, model};
 
 /// Declare an app's databases once in its Compose file; run them on a laptop or on AWS, and
 /// hand the app the same `*_URL` variables either way.
 #[derive(Debug, Parser)]
-#[command(
-    name = "provision",
-    version,
-    arg_required_else_help = true,
-    max_term_width = 100
-)]
+#[command(name = "provision", version, max_term_width = 100)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -49,10 +49,56 @@ pub struct Cli {
     /// Print more detail
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+
+    /// Local runtime: Docker (or Podman) containers, or native server processes
+    #[arg(long, global = true, value_enum, default_value_t = RuntimeChoice::Auto)]
+    runtime: RuntimeChoice,
+
+    /// Seconds to wait for every database to accept a query
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60)]
+    timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Bring every database up and wait until each accepts a query (the default command)
+    Up,
+    /// Print the link variables of one app service, or of every database
+    Env {
+        /// The app service whose links to print (default: every database, prefixed by its name)
+        #[arg(long, short = 's', value_name = "NAME")]
+        service: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Dotenv)]
+        format: Format,
+    },
+    /// Run a program with the link variables added to its environment
+    Run {
+        /// The app service whose links to pass (default: every database)
+        #[arg(long, short = 's', value_name = "NAME")]
+        service: Option<String>,
+        /// The program and its arguments, after `--`
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CMD"
+        )]
+        command: Vec<String>,
+    },
+    /// Show each database: runtime, state, address, readiness, where its data is
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop and remove the databases; keep their data unless --volumes
+    Down {
+        /// Also delete the data (asks on a terminal; needs --yes otherwise)
+        #[arg(long)]
+        volumes: bool,
+        /// Do not ask
+        #[arg(long)]
+        yes: bool,
+    },
     /// Validate the manifest for both targets (or the one named) and print every check
     Doctor {
         /// Print the checks as JSON on stdout
@@ -155,7 +201,287 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
             })?;
             Ok(Exit::Success)
         }
-        None => Ok(Exit::Usage),
+        Some(Command::Up) | None => with_runtime(up(cli, &catalog)),
+        Some(Command::Env { service, format }) => {
+            with_runtime(env(cli, &catalog, service.as_deref(), *format))
+        }
+        Some(Command::Run { service, command }) => {
+            with_runtime(run_command(cli, &catalog, service.as_deref(), command))
+        }
+        Some(Command::Status { json: as_json }) => with_runtime(status(cli, &catalog, *as_json)),
+        Some(Command::Down { volumes, yes }) => with_runtime(down(cli, &catalog, *volumes, *yes)),
+    }
+}
+
+fn with_runtime<F: std::future::Future<Output = Result<Exit, Error>>>(
+    future: F,
+) -> Result<Exit, Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Native {
+            resource: "provision".into(),
+            what: "start its async runtime".into(),
+            reason: e.to_string(),
+        })?;
+    runtime.block_on(async {
+        tokio::select! {
+            result = future => result,
+            // What was started keeps running; the next `up` converges from there.
+            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+        }
+    })
+}
+
+/// The local plan: the cloud side has its own commands.
+fn local_plan(cli: &Cli, catalog: &Catalog) -> Result<(Manifest, Plan), Error> {
+    if cli.cloud {
+        return Err(Error::NotYet {
+            what: "the cloud backend (`--cloud`)",
+        });
+    }
+    let manifest = load(cli)?;
+    let plan = plan::plan(&manifest, catalog, Target::Local, cli.project.as_deref())?;
+    if !cli.quiet {
+        for warning in &plan.warnings {
+            eprint!("{}", warning.render(&manifest.file));
+        }
+    }
+    Ok((manifest, plan))
+}
+
+async fn up(cli: &Cli, catalog: &Catalog) -> Result<Exit, Error> {
+    let (_, plan) = local_plan(cli, catalog)?;
+    let specs = backend::specs(&plan, catalog);
+    let names: Vec<&str> = specs.iter().map(|s| s.resource.name.as_str()).collect();
+    let progress = Progress::new(cli.quiet, &names);
+    let runtime = Runtime::select(cli.runtime, &specs).await?;
+    progress.note(&format!(
+        "provision: project {} on {} ({} databases)",
+        plan.project.name,
+        runtime.name(),
+        specs.len()
+    ));
+    backend::up_all(
+        &runtime,
+        &specs,
+        &progress,
+        Duration::from_secs(cli.timeout),
+    )
+    .await?;
+    Ok(Exit::Success)
+}
+
+/// The variables for `--service` (its links), or for every database under its own name.
+async fn variables(cli: &Cli, catalog: &Catalog, service: Option<&str>) -> Result<Vec<Var>, Error> {
+    let (_, plan) = local_plan(cli, catalog)?;
+    let specs = backend::specs(&plan, catalog);
+    let wanted: Vec<(String, String)> = match service {
+        Some(name) => {
+            let known: Vec<String> = plan.services.iter().map(|s| s.service.clone()).collect();
+            let links = plan
+                .services
+                .iter()
+                .find(|s| s.service == name)
+                .ok_or_else(|| Error::UnknownService {
+                    name: name.to_owned(),
+                    known,
+                })?;
+            links
+                .links
+                .iter()
+                .map(|l| (l.resource.clone(), l.prefix.clone()))
+                .collect()
+        }
+        None => plan
+            .resources
+            .iter()
+            .map(|r| (r.name.clone(), model::link_prefix(&r.name)))
+            .collect(),
+    };
+    let needed: Vec<_> = specs
+        .into_iter()
+        .filter(|s| wanted.iter().any(|(r, _)| *r == s.resource.name))
+        .collect();
+    let runtime = Runtime::select(cli.runtime, &needed).await?;
+    let endpoints = backend::endpoints(&runtime, &needed).await?;
+    let mut vars = Vec::new();
+    for (resource, prefix) in &wanted {
+        if let Some((spec, endpoint)) = needed
+            .iter()
+            .zip(&endpoints)
+            .find(|(s, _)| s.resource.name == *resource)
+        {
+            vars.extend(links::render(prefix, spec.template, endpoint));
+        }
+    }
+    Ok(vars)
+}
+
+async fn env(
+    cli: &Cli,
+    catalog: &Catalog,
+    service: Option<&str>,
+    format: Format,
+) -> Result<Exit, Error> {
+    let vars = variables(cli, catalog, service).await?;
+    print(&env_format::render(&vars, format))?;
+    Ok(Exit::Success)
+}
+
+async fn run_command(
+    cli: &Cli,
+    catalog: &Catalog,
+    service: Option<&str>,
+    command: &[String],
+) -> Result<Exit, Error> {
+    use std::os::unix::process::CommandExt as _;
+    let vars = variables(cli, catalog, service).await?;
+    let (program, args) = command.split_first().ok_or_else(|| Error::RunCommand {
+        program: String::new(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command given"),
+    })?;
+    let mut child = std::process::Command::new(program);
+    child
+        .args(args)
+        .envs(vars.iter().map(|v| (v.name.as_str(), v.value.expose())));
+    // `exec` replaces this process: the program's exit status and signals are its own.
+    let source = child.exec();
+    Err(Error::RunCommand {
+        program: program.clone(),
+        source,
+    })
+}
+
+#[derive(Debug, serde::Serialize)]
+struct StatusRow {
+    name: String,
+    #[serde(rename = "type")]
+    type_name: String,
+    runtime: &'static str,
+    state: State,
+    address: Option<String>,
+    ready: bool,
+    data: Option<String>,
+}
+
+async fn status(cli: &Cli, catalog: &Catalog, as_json: bool) -> Result<Exit, Error> {
+    let (_, plan) = local_plan(cli, catalog)?;
+    let specs = backend::specs(&plan, catalog);
+    let runtime = Runtime::select(cli.runtime, &specs).await?;
+    let rows = futures_util::future::join_all(specs.iter().map(|spec| {
+        let runtime = &runtime;
+        async move {
+            let live = runtime.inspect(spec).await?;
+            let ready = match (live.state, live.port) {
+                (State::Running, Some(port)) => crate::probe::probe(
+                    spec.template.probe,
+                    &spec.endpoint(port, live.password.clone()),
+                    Duration::from_secs(2),
+                )
+                .await
+                .is_ok(),
+                _ => false,
+            };
+            Ok::<_, Error>(StatusRow {
+                name: spec.resource.name.clone(),
+                type_name: format!("{} {}", spec.template.name, spec.resource.version),
+                runtime: runtime.name(),
+                state: live.state,
+                address: live.port.map(|p| format!("127.0.0.1:{p}")),
+                ready,
+                data: live.data,
+            })
+        }
+    }))
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
+    if as_json {
+        print(&json(&rows)?)?;
+    } else {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+        let _ = writeln!(
+            out,
+            "{:w$}  {:14} {:7} {:8} {:16} {:5}  DATA",
+            "NAME", "TYPE", "RUNTIME", "STATE", "ADDRESS", "READY"
+        );
+        for r in &rows {
+            let state = match r.state {
+                State::Running => "running",
+                State::Stopped => "stopped",
+                State::Missing => "missing",
+            };
+            let _ = writeln!(
+                out,
+                "{:w$}  {:14} {:7} {:8} {:16} {:5}  {}",
+                r.name,
+                r.type_name,
+                r.runtime,
+                state,
+                r.address.as_deref().unwrap_or("-"),
+                if r.ready { "yes" } else { "no" },
+                r.data.as_deref().unwrap_or("-")
+            );
+        }
+        print(&out)?;
+    }
+    Ok(Exit::Success)
+}
+
+async fn down(cli: &Cli, catalog: &Catalog, volumes: bool, yes: bool) -> Result<Exit, Error> {
+    let (_, plan) = local_plan(cli, catalog)?;
+    let specs = backend::specs(&plan, catalog);
+    if volumes && !yes {
+        let what = format!(
+            "deleting the data of {} ({})",
+            plan.project.name,
+            plan.resources
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::NeedsConfirmation {
+                what,
+                flag: "--yes",
+            });
+        }
+        eprint!(
+            "This deletes the data of every database of project `{}`. Type the project name to confirm: ",
+            plan.project.name
+        );
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if answer.trim() != plan.project.name {
+            eprintln!("not confirmed; nothing was deleted");
+            return Ok(Exit::Failure);
+        }
+    }
+    let runtime = Runtime::select(cli.runtime, &specs).await?;
+    let names: Vec<&str> = specs.iter().map(|s| s.resource.name.as_str()).collect();
+    let progress = Progress::new(cli.quiet, &names);
+    let results =
+        futures_util::future::join_all(specs.iter().map(|s| runtime.down(s, volumes))).await;
+    let mut failures = Vec::new();
+    let mut ok = 0;
+    for (spec, result) in specs.iter().zip(results) {
+        match result {
+            Ok(done) => {
+                progress.say(&spec.resource.name, &done);
+                ok += 1;
+            }
+            Err(e) => failures.push((spec.resource.name.clone(), e)),
+        }
+    }
+    if failures.is_empty() {
+        Ok(Exit::Success)
+    } else {
+        Err(Error::UpFailed { failures, ok })
     }
 }
 

@@ -18,6 +18,8 @@ pub enum Exit {
     Manifest = 65,
     /// A service the command needs is unavailable (`EX_UNAVAILABLE`).
     Unavailable = 69,
+    /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+    Interrupted = 130,
 }
 
 impl Exit {
@@ -52,6 +54,68 @@ pub enum Error {
     Template(crate::catalog::TemplateError),
     /// Writing to stdout failed (for example a closed pipe).
     Output(std::io::Error),
+    /// `--runtime docker` and no engine answers.
+    DockerUnavailable { host: String, reason: String },
+    /// `--runtime auto`: neither a Docker engine nor native servers.
+    NoRuntime {
+        docker: String,
+        missing: Vec<String>,
+    },
+    /// `--runtime native` and a server's binaries are not installed.
+    BinaryMissing {
+        resource: String,
+        binaries: Vec<String>,
+        searched: Vec<String>,
+    },
+    /// A Docker Engine API call failed.
+    Docker {
+        op: &'static str,
+        target: String,
+        reason: String,
+    },
+    /// The image is not on this machine and pulling it failed.
+    ImageUnavailable { image: String, reason: String },
+    /// The host port is held by something else.
+    PortTaken { resource: String, port: u16 },
+    /// The server stopped while we waited for it.
+    Exited {
+        resource: String,
+        detail: String,
+        log: String,
+    },
+    /// The server did not accept a query within the timeout.
+    NotReady {
+        resource: String,
+        seconds: u64,
+        last: String,
+        log: String,
+    },
+    /// `env`/`run`/`status` on a resource that is not running.
+    NotUp { resource: String },
+    /// Starting or stopping a native server failed.
+    Native {
+        resource: String,
+        what: String,
+        reason: String,
+    },
+    /// Some resources failed; the others are up.
+    UpFailed {
+        failures: Vec<(String, Error)>,
+        ok: usize,
+    },
+    /// `--service` names no app service.
+    UnknownService { name: String, known: Vec<String> },
+    /// A destructive command without the confirmation it needs.
+    NeedsConfirmation { what: String, flag: &'static str },
+    /// `run` could not start the program.
+    RunCommand {
+        program: String,
+        source: std::io::Error,
+    },
+    /// Ctrl-C.
+    Interrupted,
+    /// A part of the tool that this build does not have yet.
+    NotYet { what: &'static str },
 }
 
 impl Error {
@@ -62,7 +126,31 @@ impl Error {
             | Self::ReadEnvFile { .. }
             | Self::ManifestInvalid { .. } => Exit::Manifest,
             Self::InvalidProjectFlag { .. } => Exit::Usage,
-            Self::Template(_) | Self::Output(_) => Exit::Failure,
+            Self::DockerUnavailable { .. }
+            | Self::NoRuntime { .. }
+            | Self::BinaryMissing { .. } => Exit::Unavailable,
+            Self::UnknownService { .. } | Self::NeedsConfirmation { .. } => Exit::Usage,
+            Self::Interrupted => Exit::Interrupted,
+            Self::UpFailed { failures, ok } => {
+                // Every resource failed for the same missing service: say that, not "failure".
+                let unavailable = failures.iter().all(|(_, e)| e.exit() == Exit::Unavailable);
+                if *ok == 0 && unavailable {
+                    Exit::Unavailable
+                } else {
+                    Exit::Failure
+                }
+            }
+            Self::Template(_)
+            | Self::Output(_)
+            | Self::Docker { .. }
+            | Self::ImageUnavailable { .. }
+            | Self::PortTaken { .. }
+            | Self::Exited { .. }
+            | Self::NotReady { .. }
+            | Self::NotUp { .. }
+            | Self::Native { .. }
+            | Self::RunCommand { .. }
+            | Self::NotYet { .. } => Exit::Failure,
         }
     }
 
@@ -127,8 +215,172 @@ impl Error {
                 let _ = writeln!(out, "error: cannot write the output");
                 let _ = writeln!(out, "Caused by: {source}");
             }
+            Self::DockerUnavailable { host, reason } => {
+                let _ = writeln!(out, "error: no Docker engine answers at `{host}`");
+                let _ = writeln!(out, "Caused by: {reason}");
+                let _ = writeln!(
+                    out,
+                    "hint: start Docker (Docker Desktop, `sudo systemctl start docker`, or `sudo dockerd &`), set `DOCKER_HOST`, or use `--runtime native`"
+                );
+            }
+            Self::NoRuntime { docker, missing } => {
+                let _ = writeln!(
+                    out,
+                    "error: cannot run the databases: no Docker engine answers and native servers are missing"
+                );
+                let _ = writeln!(out, "Caused by: Docker: {docker}");
+                let _ = writeln!(out, "Caused by: not installed: {}", missing.join(", "));
+                let _ = writeln!(
+                    out,
+                    "hint: start Docker (or Podman with its socket), or install the servers, e.g. `sudo apt-get install postgresql redis-server mariadb-server memcached`"
+                );
+            }
+            Self::BinaryMissing {
+                resource,
+                binaries,
+                searched,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "error: {resource}: `{}` is not installed",
+                    binaries.join("`, `")
+                );
+                let _ = writeln!(out, "  looked in: PATH, {}", searched.join(", "));
+                let _ = writeln!(
+                    out,
+                    "hint: install the server with your package manager, or use `--runtime docker`"
+                );
+            }
+            Self::Docker { op, target, reason } => {
+                let _ = writeln!(out, "error: Docker could not {op} `{target}`");
+                let _ = writeln!(out, "Caused by: {reason}");
+            }
+            Self::ImageUnavailable { image, reason } => {
+                let _ = writeln!(
+                    out,
+                    "error: the image `{image}` is not on this machine and cannot be pulled"
+                );
+                let _ = writeln!(out, "Caused by: {reason}");
+                let _ = writeln!(
+                    out,
+                    "hint: check the network and registry login (`docker pull {image}`), or build or load the image locally under that name"
+                );
+            }
+            Self::PortTaken { resource, port } => {
+                let _ = writeln!(
+                    out,
+                    "error: {resource}: port {port} on 127.0.0.1 is already in use by another program"
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: stop that program, or pick another port with `x-provision: {{local: {{port: N}}}}` on `{resource}`"
+                );
+            }
+            Self::Exited {
+                resource,
+                detail,
+                log,
+            } => {
+                let _ = writeln!(out, "error: {resource} stopped while starting ({detail})");
+                write_log(&mut out, log);
+            }
+            Self::NotReady {
+                resource,
+                seconds,
+                last,
+                log,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "error: {resource} did not accept a query within {seconds} s"
+                );
+                if !last.is_empty() {
+                    let _ = writeln!(out, "Caused by: {last}");
+                }
+                write_log(&mut out, log);
+                let _ = writeln!(
+                    out,
+                    "hint: a slow first start may need more time: `--timeout 180`"
+                );
+            }
+            Self::NotUp { resource } => {
+                let _ = writeln!(out, "error: {resource} is not running");
+                let _ = writeln!(out, "hint: start it with `provision --local`");
+            }
+            Self::Native {
+                resource,
+                what,
+                reason,
+            } => {
+                let _ = writeln!(out, "error: {resource}: could not {what}");
+                let _ = writeln!(out, "Caused by: {reason}");
+            }
+            Self::UpFailed { failures, ok } => {
+                for (_, error) in failures {
+                    out.push_str(&error.render());
+                }
+                let names: Vec<&str> = failures.iter().map(|(n, _)| n.as_str()).collect();
+                let _ = writeln!(
+                    out,
+                    "error: {} of {} databases failed: {}; {ok} ready",
+                    failures.len(),
+                    failures.len() + ok,
+                    names.join(", ")
+                );
+            }
+            Self::UnknownService { name, known } => {
+                let _ = writeln!(
+                    out,
+                    "error: `{name}` is not an app service of this manifest"
+                );
+                let suggestion =
+                    crate::suggest::did_you_mean(name, known.iter().map(String::as_str));
+                match suggestion {
+                    Some(s) => {
+                        let _ = writeln!(out, "hint: did you mean `{s}`?");
+                    }
+                    None => {
+                        let _ = writeln!(out, "hint: app services: {}", known.join(", "));
+                    }
+                }
+            }
+            Self::NeedsConfirmation { what, flag } => {
+                let _ = writeln!(
+                    out,
+                    "error: {what} needs confirmation, and there is no terminal to ask on"
+                );
+                let _ = writeln!(out, "hint: add `{flag}` if you mean it");
+            }
+            Self::RunCommand { program, source } => {
+                let _ = writeln!(out, "error: cannot run `{program}`");
+                let _ = writeln!(out, "Caused by: {source}");
+            }
+            Self::NotYet { what } => {
+                let _ = writeln!(out, "error: {what} is not available in this version");
+                let _ = writeln!(
+                    out,
+                    "hint: `provision plan --cloud` and `provision doctor --cloud` show what it would create"
+                );
+            }
+            Self::Interrupted => {
+                let _ = writeln!(
+                    out,
+                    "error: interrupted; what was started keeps running, and the next `provision --local` picks up from here"
+                );
+            }
         }
         out
+    }
+}
+
+/// The last lines of a server's log, indented under the error.
+fn write_log(out: &mut String, log: &str) {
+    if log.trim().is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "  last lines of its log:");
+    for line in log.trim_end().lines() {
+        let _ = writeln!(out, "  | {line}");
     }
 }
 

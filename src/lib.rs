@@ -5,13 +5,17 @@
 //! [`catalog`] of database types, [`plan`] computes the desired state for a target, and
 //! [`links`] renders the variables from the endpoints a backend reports.
 
+pub mod backend;
 pub mod catalog;
 pub mod cli;
 pub mod doctor;
+pub mod env_format;
 pub mod error;
 pub mod links;
 pub mod manifest;
 pub mod model;
 pub mod plan;
+pub mod probe;
+pub mod progress;
 pub mod secret;
 pub mod suggest;

@@ -1,0 +1,532 @@
+//! The Docker runtime: a container `{project}-{resource}` per database, its data in a named
+//! volume `{project}-{resource}-data`, its port published on 127.0.0.1 only.
+//!
+//! The volume is the resource's identity on this machine: it carries the generated password
+//! and the chosen host port as labels, set once when it is created, so both stay stable for
+//! exactly as long as the data lives, with no state file of our own.
+
+use std::collections::HashMap;
+
+use bollard::Docker;
+use bollard::errors::Error as BollardError;
+use bollard::models::{
+    ContainerCreateBody, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+};
+use futures_util::StreamExt as _;
+
+use super::{Deadline, Live, Ready, Spec, State, ports};
+use crate::error::Error;
+use crate::probe::{self, WaitError};
+use crate::progress::Progress;
+use crate::secret::Secret;
+
+const LABEL_PROJECT: &str = "dev.provision.project";
+const LABEL_RESOURCE: &str = "dev.provision.resource";
+const LABEL_IMAGE: &str = "dev.provision.image";
+const LABEL_PORT: &str = "dev.provision.port";
+const LABEL_PASSWORD: &str = "dev.provision.password";
+
+#[derive(Debug)]
+pub struct DockerRuntime {
+    docker: Docker,
+}
+
+fn status_of(e: &BollardError) -> Option<u16> {
+    match e {
+        BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+fn reason(e: &BollardError) -> String {
+    match e {
+        BollardError::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn call(op: &'static str, target: &str) -> impl FnOnce(BollardError) -> Error + use<> {
+    let target = target.to_owned();
+    move |e| Error::Docker {
+        op,
+        target,
+        reason: reason(&e),
+    }
+}
+
+/// The sockets tried when `DOCKER_HOST` is unset: Docker's, then Podman's (rootless, rootful).
+fn default_sockets() -> Vec<String> {
+    let mut sockets = vec!["/var/run/docker.sock".to_owned()];
+    if let Ok(dir) = std::env::var("XDG_RUNTIME_DIR") {
+        sockets.push(format!("{dir}/podman/podman.sock"));
+    }
+    sockets.push("/run/podman/podman.sock".to_owned());
+    sockets
+}
+
+impl DockerRuntime {
+    /// Connects and checks that the engine answers, negotiating the API version (Debian's
+    /// engine speaks an older one than the client library's default).
+    pub async fn connect() -> Result<Self, Error> {
+        let host = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
+        let candidates = match &host {
+            Some(h) => vec![h.clone()],
+            None => default_sockets(),
+        };
+        let mut last = String::from("no socket found");
+        for candidate in &candidates {
+            let connected = if host.is_some() {
+                Docker::connect_with_defaults()
+            } else {
+                Docker::connect_with_socket(candidate, 120, bollard::API_DEFAULT_VERSION)
+            };
+            let docker = match connected {
+                Ok(d) => d,
+                Err(e) => {
+                    last = reason(&e);
+                    continue;
+                }
+            };
+            let answered = async {
+                let docker = docker.negotiate_version().await?;
+                docker.ping().await?;
+                Ok::<_, BollardError>(docker)
+            };
+            match tokio::time::timeout(std::time::Duration::from_secs(5), answered).await {
+                Ok(Ok(docker)) => return Ok(Self { docker }),
+                Ok(Err(e)) => last = reason(&e),
+                Err(_) => last = "no answer within 5 s".to_owned(),
+            }
+        }
+        Err(Error::DockerUnavailable {
+            host: candidates.join(", "),
+            reason: last,
+        })
+    }
+
+    async fn container(
+        &self,
+        name: &str,
+    ) -> Result<Option<bollard::models::ContainerInspectResponse>, Error> {
+        match self.docker.inspect_container(name, None).await {
+            Ok(c) => Ok(Some(c)),
+            Err(e) if status_of(&e) == Some(404) => Ok(None),
+            Err(e) => Err(call("inspect container", name)(e)),
+        }
+    }
+
+    async fn volume_labels(&self, name: &str) -> Result<Option<HashMap<String, String>>, Error> {
+        match self.docker.inspect_volume(name).await {
+            Ok(v) => Ok(Some(v.labels)),
+            Err(e) if status_of(&e) == Some(404) => Ok(None),
+            Err(e) => Err(call("inspect volume", name)(e)),
+        }
+    }
+
+    /// The host port a container publishes the database on, from its configuration (present
+    /// whether or not it runs).
+    fn published_port(
+        c: &bollard::models::ContainerInspectResponse,
+        container_port: u16,
+    ) -> Option<u16> {
+        let bindings = c.host_config.as_ref()?.port_bindings.as_ref()?;
+        let list = bindings.get(&format!("{container_port}/tcp"))?.as_ref()?;
+        list.iter()
+            .find_map(|b| b.host_port.as_deref()?.parse().ok())
+    }
+
+    /// Whether Docker holds anything of this resource: a container or its data volume.
+    pub async fn knows(&self, spec: &Spec<'_>) -> Result<bool, Error> {
+        if self.container(&spec.local.container).await?.is_some() {
+            return Ok(true);
+        }
+        match &spec.local.volume {
+            Some(v) => Ok(self.volume_labels(v).await?.is_some()),
+            None => Ok(false),
+        }
+    }
+
+    pub async fn inspect(&self, spec: &Spec<'_>) -> Result<Live, Error> {
+        let Some(c) = self.container(&spec.local.container).await? else {
+            return Ok(Live::missing());
+        };
+        let running = c.state.as_ref().and_then(|s| s.running).unwrap_or(false);
+        let password = match &spec.local.volume {
+            Some(v) => self
+                .volume_labels(v)
+                .await?
+                .and_then(|l| l.get(LABEL_PASSWORD).cloned())
+                .map(Secret::new),
+            None => None,
+        };
+        Ok(Live {
+            state: if running {
+                State::Running
+            } else {
+                State::Stopped
+            },
+            port: Self::published_port(&c, spec.local.container_port),
+            password,
+            data: spec.local.volume.clone(),
+            image: c
+                .config
+                .as_ref()
+                .and_then(|cfg| cfg.labels.as_ref()?.get(LABEL_IMAGE).cloned()),
+        })
+    }
+
+    async fn logs_tail(&self, name: &str) -> String {
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail("25")
+            .build();
+        let mut stream = self.docker.logs(name, Some(options));
+        let mut out = String::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            out.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        out
+    }
+
+    async fn ensure_image(&self, spec: &Spec<'_>, progress: &Progress) -> Result<(), Error> {
+        let image = &spec.local.image;
+        match self.docker.inspect_image(image).await {
+            Ok(_) => return Ok(()),
+            Err(e) if status_of(&e) == Some(404) => {}
+            Err(e) => return Err(call("inspect image", image)(e)),
+        }
+        progress.say(&spec.resource.name, &format!("pulling {image}"));
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(image)
+            .build();
+        let mut stream = self.docker.create_image(Some(options), None, None);
+        let mut last_status = String::new();
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| Error::ImageUnavailable {
+                image: image.clone(),
+                reason: reason(&e),
+            })?;
+            // Layer-by-layer byte counts are noise on a line-per-change display; statuses are not.
+            if let Some(status) = info
+                .status
+                .filter(|s| info.id.is_none() && *s != last_status)
+            {
+                progress.say(&spec.resource.name, &format!("pull: {status}"));
+                last_status = status;
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the volume if needed (labels carry a new password and the chosen port), then
+    /// reads back its labels: when two runs race, the first volume's labels win for both.
+    async fn ensure_volume(
+        &self,
+        spec: &Spec<'_>,
+        volume: &str,
+    ) -> Result<HashMap<String, String>, Error> {
+        if let Some(labels) = self.volume_labels(volume).await? {
+            return Ok(labels);
+        }
+        let password = Secret::generate().map_err(|e| Error::Docker {
+            op: "create volume",
+            target: volume.to_owned(),
+            reason: format!("no randomness for a password: {e}"),
+        })?;
+        let port = match spec.local.host_port {
+            Some(p) => p,
+            None => ports::choose(spec.local.container_port).map_err(|e| Error::Docker {
+                op: "create volume",
+                target: volume.to_owned(),
+                reason: format!("cannot find a free port: {e}"),
+            })?,
+        };
+        let mut labels = self.labels(spec);
+        labels.insert(LABEL_PORT.to_owned(), port.to_string());
+        if spec.template.url.credentials != crate::catalog::Credentials::None {
+            labels.insert(LABEL_PASSWORD.to_owned(), password.expose().to_owned());
+        }
+        let request = VolumeCreateRequest {
+            name: Some(volume.to_owned()),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        self.docker
+            .create_volume(request)
+            .await
+            .map_err(call("create volume", volume))?;
+        Ok(self.volume_labels(volume).await?.unwrap_or_default())
+    }
+
+    fn labels(&self, spec: &Spec<'_>) -> HashMap<String, String> {
+        HashMap::from([
+            (LABEL_PROJECT.to_owned(), spec.project.to_owned()),
+            (LABEL_RESOURCE.to_owned(), spec.resource.name.clone()),
+        ])
+    }
+
+    async fn create(
+        &self,
+        spec: &Spec<'_>,
+        port: u16,
+        password: Option<&Secret>,
+    ) -> Result<(), Error> {
+        let fill = |text: &str| {
+            text.replace(
+                "{username}",
+                spec.resource.username.as_deref().unwrap_or_default(),
+            )
+            .replace(
+                "{database}",
+                spec.resource.database.as_deref().unwrap_or_default(),
+            )
+            .replace(
+                "{password}",
+                password.map(Secret::expose).unwrap_or_default(),
+            )
+        };
+        let (env_contract, args) = spec.template.contract_for(&spec.local.repository);
+        let env: Vec<String> = env_contract
+            .iter()
+            .map(|(k, v)| format!("{k}={}", fill(v)))
+            .collect();
+        let cmd: Vec<String> = args.iter().map(|a| fill(a)).collect();
+        let mut labels = self.labels(spec);
+        labels.insert(LABEL_IMAGE.to_owned(), spec.local.image.clone());
+        labels.insert(LABEL_PORT.to_owned(), port.to_string());
+        let key = format!("{}/tcp", spec.local.container_port);
+        let host_config = HostConfig {
+            port_bindings: Some(HashMap::from([(
+                key.clone(),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".to_owned()),
+                    host_port: Some(port.to_string()),
+                }]),
+            )])),
+            binds: spec
+                .local
+                .volume
+                .as_ref()
+                .zip(spec.local.data_path.as_ref())
+                .map(|(v, path)| vec![format!("{v}:{path}")]),
+            // Back after a reboot, like the laptop's other services; `down` stops it for good.
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(spec.local.image.clone()),
+            env: Some(env),
+            cmd: (!cmd.is_empty()).then_some(cmd),
+            labels: Some(labels),
+            exposed_ports: Some(vec![key]),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&spec.local.container)
+            .build();
+        match self.docker.create_container(Some(options), body).await {
+            Ok(_) => Ok(()),
+            // Another `up` created it a moment ago: same name, same configuration.
+            Err(e) if status_of(&e) == Some(409) => Ok(()),
+            Err(e) => Err(call("create container", &spec.local.container)(e)),
+        }
+    }
+
+    async fn start(&self, spec: &Spec<'_>, port: u16) -> Result<(), Error> {
+        let name = &spec.local.container;
+        match self.docker.start_container(name, None).await {
+            Ok(()) => Ok(()),
+            Err(e) if status_of(&e) == Some(304) => Ok(()), // already started
+            Err(e) => {
+                let text = reason(&e);
+                if text.contains("port is already allocated")
+                    || text.contains("address already in use")
+                {
+                    Err(Error::PortTaken {
+                        resource: spec.resource.name.clone(),
+                        port,
+                    })
+                } else {
+                    Err(Error::Docker {
+                        op: "start container",
+                        target: name.clone(),
+                        reason: text,
+                    })
+                }
+            }
+        }
+    }
+
+    async fn remove_container(&self, name: &str) -> Result<bool, Error> {
+        let stop = StopContainerOptionsBuilder::default().t(30).build();
+        match self.docker.stop_container(name, Some(stop)).await {
+            Ok(()) => {}
+            Err(e) if matches!(status_of(&e), Some(304 | 404)) => {}
+            Err(e) => return Err(call("stop container", name)(e)),
+        }
+        let remove = RemoveContainerOptionsBuilder::default().force(true).build();
+        match self.docker.remove_container(name, Some(remove)).await {
+            Ok(()) => Ok(true),
+            Err(e) if status_of(&e) == Some(404) => Ok(false),
+            Err(e) => Err(call("remove container", name)(e)),
+        }
+    }
+
+    pub async fn up(
+        &self,
+        spec: &Spec<'_>,
+        progress: &Progress,
+        deadline: Deadline,
+    ) -> Result<Ready, Error> {
+        let name = &spec.resource.name;
+        let container = &spec.local.container;
+        let labels = match &spec.local.volume {
+            Some(volume) => self.ensure_volume(spec, volume).await?,
+            None => HashMap::new(),
+        };
+        let password = labels.get(LABEL_PASSWORD).cloned().map(Secret::new);
+        let existing = self.container(container).await?;
+        let existing_port = existing
+            .as_ref()
+            .and_then(|c| Self::published_port(c, spec.local.container_port));
+        // The port: fixed by the manifest, else remembered by the volume, else the running
+        // container's, else the engine's own if free.
+        let port = match (
+            spec.local.host_port,
+            labels.get(LABEL_PORT).and_then(|p| p.parse().ok()),
+            existing_port,
+        ) {
+            (Some(p), _, _) | (None, Some(p), _) | (None, None, Some(p)) => p,
+            (None, None, None) => {
+                ports::choose(spec.local.container_port).map_err(|e| Error::Docker {
+                    op: "choose a port for",
+                    target: container.clone(),
+                    reason: e.to_string(),
+                })?
+            }
+        };
+        let mut existing = existing;
+        if let Some(c) = &existing {
+            let image = c
+                .config
+                .as_ref()
+                .and_then(|cfg| cfg.labels.as_ref()?.get(LABEL_IMAGE).cloned());
+            let changed_image = image.as_deref() != Some(spec.local.image.as_str());
+            if changed_image || existing_port != Some(port) {
+                let why = if changed_image {
+                    format!(
+                        "image {} -> {}",
+                        image.unwrap_or_else(|| "?".into()),
+                        spec.local.image
+                    )
+                } else {
+                    format!(
+                        "port {} -> {port}",
+                        existing_port.map_or_else(|| "?".into(), |p| p.to_string())
+                    )
+                };
+                let kept = spec
+                    .local
+                    .volume
+                    .as_ref()
+                    .map_or_else(String::new, |v| format!("; the data in volume {v} is kept"));
+                progress.say(
+                    name,
+                    &format!("replacing container {container} ({why}){kept}"),
+                );
+                self.remove_container(container).await?;
+                existing = None;
+            }
+        }
+        let running = existing
+            .as_ref()
+            .and_then(|c| c.state.as_ref()?.running)
+            .unwrap_or(false);
+        if running {
+            progress.say(name, &format!("container {container} is running"));
+        } else {
+            if existing.is_none() {
+                self.ensure_image(spec, progress).await?;
+                progress.say(
+                    name,
+                    &format!("creating container {container} ({})", spec.local.image),
+                );
+                self.create(spec, port, password.as_ref()).await?;
+            }
+            progress.say(
+                name,
+                &format!("starting container {container} on 127.0.0.1:{port}"),
+            );
+            self.start(spec, port).await?;
+        }
+        let endpoint = spec.endpoint(port, password);
+        progress.say(
+            name,
+            &format!("waiting for {} to answer a query", spec.template.title),
+        );
+        let alive = || async {
+            match self.container(container).await {
+                Ok(Some(c)) if c.state.as_ref().and_then(|s| s.running).unwrap_or(false) => Ok(()),
+                Ok(Some(c)) => Err(format!(
+                    "exit code {}",
+                    c.state.and_then(|s| s.exit_code).unwrap_or(-1)
+                )),
+                Ok(None) => Err("the container was removed".to_owned()),
+                Err(e) => Err(e.render()),
+            }
+        };
+        match probe::wait_ready(spec.template.probe, &endpoint, deadline.at, alive).await {
+            Ok(took) => Ok(Ready { endpoint, took }),
+            Err(WaitError::Died(detail)) => Err(Error::Exited {
+                resource: name.clone(),
+                detail,
+                log: self.logs_tail(container).await,
+            }),
+            Err(WaitError::Timeout { last }) => Err(Error::NotReady {
+                resource: name.clone(),
+                seconds: deadline.total.as_secs(),
+                last: last.map(|l| l.0).unwrap_or_default(),
+                log: self.logs_tail(container).await,
+            }),
+        }
+    }
+
+    pub async fn down(&self, spec: &Spec<'_>, volumes: bool) -> Result<String, Error> {
+        let container = &spec.local.container;
+        let removed = self.remove_container(container).await?;
+        let mut done = if removed {
+            format!("removed container {container}")
+        } else {
+            format!("no container {container}")
+        };
+        if let Some(volume) = &spec.local.volume {
+            if volumes {
+                match self
+                    .docker
+                    .remove_volume(
+                        volume,
+                        None::<bollard::query_parameters::RemoveVolumeOptions>,
+                    )
+                    .await
+                {
+                    Ok(()) => done.push_str(&format!("; deleted volume {volume} and its data")),
+                    Err(e) if status_of(&e) == Some(404) => {}
+                    Err(e) => return Err(call("remove volume", volume)(e)),
+                }
+            } else if self.volume_labels(volume).await?.is_some() {
+                done.push_str(&format!("; kept volume {volume}"));
+            }
+        }
+        Ok(done)
+    }
+}

@@ -1,0 +1,263 @@
+//! Backends make the plan real. Locally there are two runtimes, chosen once at the edge:
+//! containers through the Docker Engine API, or native server processes. Both get-or-create
+//! by deterministic names, so a re-run converges from whatever state an earlier run left.
+
+pub mod docker;
+pub mod native;
+pub mod ports;
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::catalog::{Catalog, Template};
+use crate::error::Error;
+use crate::links::Endpoint;
+use crate::plan::{LocalPlan, Plan, PlannedResource};
+use crate::progress::Progress;
+use crate::secret::Secret;
+
+/// `--runtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeChoice {
+    /// Docker (or Podman) when an engine answers, else native servers
+    Auto,
+    Docker,
+    Native,
+}
+
+/// One resource as a runtime sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec<'a> {
+    pub project: &'a str,
+    pub resource: &'a PlannedResource,
+    pub local: &'a LocalPlan,
+    pub template: &'a Template,
+}
+
+impl Spec<'_> {
+    /// The address and credentials the app will use, given the live port and password.
+    pub fn endpoint(&self, port: u16, password: Option<Secret>) -> Endpoint {
+        Endpoint {
+            host: "127.0.0.1".to_owned(),
+            port,
+            tls: false,
+            username: self.resource.username.clone(),
+            password,
+            database: self.resource.database.clone(),
+        }
+    }
+}
+
+/// Every resource of a local plan with its template.
+pub fn specs<'a>(plan: &'a Plan, catalog: &'a Catalog) -> Vec<Spec<'a>> {
+    plan.resources
+        .iter()
+        .filter_map(|r| {
+            Some(Spec {
+                project: &plan.project.name,
+                resource: r,
+                local: r.local.as_ref()?,
+                template: catalog.get(&r.type_name)?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Running,
+    Stopped,
+    Missing,
+}
+
+/// What a runtime found for one resource.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub state: State,
+    pub port: Option<u16>,
+    pub password: Option<Secret>,
+    /// Where the data lives: a volume name or a directory.
+    pub data: Option<String>,
+    /// The image (docker) or binary version (native) it runs.
+    pub image: Option<String>,
+}
+
+impl Live {
+    pub fn missing() -> Self {
+        Self {
+            state: State::Missing,
+            port: None,
+            password: None,
+            data: None,
+            image: None,
+        }
+    }
+}
+
+/// When waiting must end, and the total it was given (for messages).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    pub at: Instant,
+    pub total: Duration,
+}
+
+impl Deadline {
+    pub fn after(total: Duration) -> Self {
+        Self {
+            at: Instant::now() + total,
+            total,
+        }
+    }
+}
+
+/// A resource that came up.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    pub endpoint: Endpoint,
+    pub took: Duration,
+}
+
+#[derive(Debug)]
+pub enum Runtime {
+    Docker(docker::DockerRuntime),
+    Native(native::NativeRuntime),
+}
+
+impl Runtime {
+    /// Picks the runtime. With `auto`: the one that already holds this project's databases
+    /// (a container or volume in Docker, a data directory natively), so that a laptop that
+    /// started natively keeps its data when Docker appears later; else Docker when an engine
+    /// answers; else native servers when every needed binary is installed.
+    pub async fn select(choice: RuntimeChoice, specs: &[Spec<'_>]) -> Result<Self, Error> {
+        match choice {
+            RuntimeChoice::Docker => {
+                return Ok(Self::Docker(docker::DockerRuntime::connect().await?));
+            }
+            RuntimeChoice::Native => return Ok(Self::Native(native::NativeRuntime::new()?)),
+            RuntimeChoice::Auto => {}
+        }
+        let native = native::NativeRuntime::new()?;
+        let docker = docker::DockerRuntime::connect().await;
+        if let Ok(d) = &docker {
+            for spec in specs {
+                if d.knows(spec).await? {
+                    return docker.map(Self::Docker);
+                }
+            }
+        }
+        if specs.iter().any(|s| native.has_state(s)) {
+            return Ok(Self::Native(native));
+        }
+        match docker {
+            Ok(d) => Ok(Self::Docker(d)),
+            Err(docker_error) => {
+                let missing = native.missing_binaries(specs);
+                if missing.is_empty() {
+                    return Ok(Self::Native(native));
+                }
+                let docker = match docker_error {
+                    Error::DockerUnavailable { reason, .. } => reason,
+                    other => other.render(),
+                };
+                Err(Error::NoRuntime { docker, missing })
+            }
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Docker(_) => "docker",
+            Self::Native(_) => "native",
+        }
+    }
+
+    pub async fn inspect(&self, spec: &Spec<'_>) -> Result<Live, Error> {
+        match self {
+            Self::Docker(d) => d.inspect(spec).await,
+            Self::Native(n) => n.inspect(spec),
+        }
+    }
+
+    pub async fn up(
+        &self,
+        spec: &Spec<'_>,
+        progress: &Progress,
+        deadline: Deadline,
+    ) -> Result<Ready, Error> {
+        match self {
+            Self::Docker(d) => d.up(spec, progress, deadline).await,
+            Self::Native(n) => n.up(spec, progress, deadline).await,
+        }
+    }
+
+    /// Stops and removes; deletes the data only with `volumes`. Returns what was done.
+    pub async fn down(&self, spec: &Spec<'_>, volumes: bool) -> Result<String, Error> {
+        match self {
+            Self::Docker(d) => d.down(spec, volumes).await,
+            Self::Native(n) => n.down(spec, volumes).await,
+        }
+    }
+}
+
+/// The live endpoint of every resource, or an error naming the first that is not running.
+pub async fn endpoints(runtime: &Runtime, specs: &[Spec<'_>]) -> Result<Vec<Endpoint>, Error> {
+    let lives = futures_util::future::join_all(specs.iter().map(|s| runtime.inspect(s))).await;
+    let mut out = Vec::with_capacity(specs.len());
+    for (spec, live) in specs.iter().zip(lives) {
+        let live = live?;
+        match (live.state, live.port) {
+            (State::Running, Some(port)) => out.push(spec.endpoint(port, live.password)),
+            _ => {
+                return Err(Error::NotUp {
+                    resource: spec.resource.name.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Brings every resource up in parallel; one failing does not stop the others.
+pub async fn up_all(
+    runtime: &Runtime,
+    specs: &[Spec<'_>],
+    progress: &Progress,
+    timeout: Duration,
+) -> Result<Vec<Ready>, Error> {
+    let deadline = Deadline::after(timeout);
+    let results = futures_util::future::join_all(specs.iter().map(|s| async move {
+        let result = runtime.up(s, progress, deadline).await;
+        match &result {
+            Ok(ready) => progress.say(
+                &s.resource.name,
+                &format!(
+                    "ready in {:.1}s on {}:{}",
+                    ready.took.as_secs_f64(),
+                    ready.endpoint.host,
+                    ready.endpoint.port
+                ),
+            ),
+            Err(_) => progress.say(&s.resource.name, "failed"),
+        }
+        result
+    }))
+    .await;
+    let mut ready = Vec::new();
+    let mut failures = Vec::new();
+    for (spec, result) in specs.iter().zip(results) {
+        match result {
+            Ok(r) => ready.push(r),
+            Err(e) => failures.push((spec.resource.name.clone(), e)),
+        }
+    }
+    if failures.is_empty() {
+        Ok(ready)
+    } else {
+        Err(Error::UpFailed {
+            failures,
+            ok: ready.len(),
+        })
+    }
+}

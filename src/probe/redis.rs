@@ -1,0 +1,36 @@
+//! Redis and Valkey: `AUTH` (when there is a password), then `PING`, in RESP.
+
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::TcpStream;
+
+use super::{ProbeError, read_line};
+use crate::links::Endpoint;
+
+fn command(parts: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", parts.len()).into_bytes();
+    for p in parts {
+        out.extend_from_slice(format!("${}\r\n", p.len()).as_bytes());
+        out.extend_from_slice(p.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+pub(super) async fn probe(endpoint: &Endpoint) -> Result<(), ProbeError> {
+    let mut stream = TcpStream::connect((endpoint.host.as_str(), endpoint.port)).await?;
+    if let Some(password) = &endpoint.password {
+        stream
+            .write_all(&command(&["AUTH", password.expose()]))
+            .await?;
+        let reply = read_line(&mut stream).await?;
+        if reply != "+OK" {
+            // The server's words (`-WRONGPASS ...`) never contain the password.
+            return Err(ProbeError(format!("AUTH: {reply}")));
+        }
+    }
+    stream.write_all(&command(&["PING"])).await?;
+    match read_line(&mut stream).await?.as_str() {
+        "+PONG" => Ok(()),
+        other => Err(ProbeError(format!("PING: {other}"))),
+    }
+}
