@@ -336,8 +336,18 @@ impl DockerRuntime {
             .build();
         match self.docker.create_container(Some(options), body).await {
             Ok(_) => Ok(()),
-            // Another `up` created it a moment ago: same name, same configuration.
-            Err(e) if status_of(&e) == Some(409) => Ok(()),
+            // Another `up` is creating it: same name, same configuration. Docker reserves the
+            // name before the container exists, so wait (bounded) until it does.
+            Err(e) if status_of(&e) == Some(409) => {
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while self.container(&spec.local.container).await?.is_none() {
+                    if std::time::Instant::now() > until {
+                        return Err(call("create container", &spec.local.container)(e));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Ok(())
+            }
             Err(e) => Err(call("create container", &spec.local.container)(e)),
         }
     }
@@ -476,6 +486,17 @@ impl DockerRuntime {
         );
         let alive = || async {
             match self.container(container).await {
+                // With a restart policy a crashing server looks "running" between crashes;
+                // any restart while we wait for its first answer means it is failing.
+                Ok(Some(c))
+                    if c.state.as_ref().and_then(|s| s.restarting).unwrap_or(false)
+                        || c.restart_count.unwrap_or(0) > 0 =>
+                {
+                    Err(format!(
+                        "it keeps restarting, last exit code {}",
+                        c.state.and_then(|s| s.exit_code).unwrap_or(-1)
+                    ))
+                }
                 Ok(Some(c)) if c.state.as_ref().and_then(|s| s.running).unwrap_or(false) => Ok(()),
                 Ok(Some(c)) => Err(format!(
                     "exit code {}",

@@ -1,4 +1,5 @@
 #![allow(
+    unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
@@ -11,4 +12,5 @@
 
 mod cli;
 mod fuzz;
+mod local;
 mod support;

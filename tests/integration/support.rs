@@ -95,3 +95,93 @@ macro_rules! snapshot {
         out
     }};
 }
+
+/// A port nothing listens on right now (the OS's pick). Tests fix ports in their manifests so
+/// that parallel tests never race for an engine's default port.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind an ephemeral port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// A unique project name for one test, so parallel tests and reruns never share resources.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("t-{prefix}-{}-{n}", std::process::id())
+}
+
+/// A project whose databases are torn down (data included) when the test ends, pass or fail.
+pub struct Live {
+    pub project: Project,
+    pub name: String,
+    pub runtime: &'static str,
+    pub home: PathBuf,
+}
+
+impl Live {
+    pub fn new(prefix: &str, runtime: &'static str, manifest: &str) -> Self {
+        let project = Project::with_manifest(manifest);
+        let home = project
+            .dir
+            .parent()
+            .expect("temp dir")
+            .join("provision-home");
+        Self {
+            project,
+            name: unique(prefix),
+            runtime,
+            home,
+        }
+    }
+
+    /// `provision -p NAME --runtime R ARGS...`, with native data in the test's temp dir.
+    pub fn cmd(&self, args: &[&str]) -> Run {
+        let mut all = vec!["-p", &self.name, "--runtime", self.runtime];
+        all.extend_from_slice(args);
+        self.project
+            .cmd(&all)
+            .env("PROVISION_HOME", self.home.to_str().expect("utf-8 path"))
+    }
+
+    /// Runs and insists on success, showing everything when it fails.
+    pub fn ok(&self, args: &[&str]) -> Output {
+        let out = self.cmd(args).output();
+        assert_eq!(
+            out.code,
+            Some(0),
+            "provision {args:?} failed:\n{}",
+            out.snapshot()
+        );
+        out
+    }
+
+    /// The link variables as a map (`env --format json`).
+    pub fn vars(&self, extra: &[&str]) -> std::collections::BTreeMap<String, String> {
+        let mut args = vec!["env", "--format", "json"];
+        args.extend_from_slice(extra);
+        let out = self.ok(&args);
+        serde_json::from_str(&out.stdout).expect("env --format json prints JSON")
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["down", "--volumes", "--yes", "-q"]).output();
+    }
+}
+
+/// Runs a real client program; fails the test loudly when it is not installed.
+pub fn client(program: &str, args: &[&str]) -> Output {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run `{program}` (tests/support/ensure-all.sh installs it): {e}")
+        });
+    Output {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
