@@ -737,10 +737,22 @@ async fn create_postgres_database(
         .map_err(|e| e.to_string())?;
     if exists.is_none() {
         // The name was validated as [A-Za-z][A-Za-z0-9_]*, so quoting it is enough.
-        client
+        match client
             .batch_execute(&format!("CREATE DATABASE \"{database}\""))
             .await
-            .map_err(|e| e.to_string())?;
+        {
+            Ok(()) => {}
+            // Another `up` created it a moment ago (duplicate_database, or the catalog's
+            // unique index when both raced past the check).
+            Err(e)
+                if e.code()
+                    .is_some_and(|c| c.code() == "42P04" || c.code() == "23505") => {}
+            Err(e) => {
+                return Err(e
+                    .as_db_error()
+                    .map_or_else(|| e.to_string(), |d| d.message().to_owned()));
+            }
+        }
     }
     drop(client);
     let _ = driver.await;

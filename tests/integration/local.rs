@@ -429,7 +429,7 @@ mod needs_docker {
         for signal in ["INT", "KILL"] {
             let args = ["-p", &live.name, "--runtime", "docker", "up"];
             let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_provision"))
-                .args(&args)
+                .args(args)
                 .current_dir(&live.project.dir)
                 .stderr(std::process::Stdio::piped())
                 .spawn()
