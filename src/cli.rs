@@ -183,22 +183,35 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
         }
         Some(Command::Plan { json: as_json }) => {
             let manifest = load(cli)?;
-            let plan = plan::plan(
-                &manifest,
-                &catalog,
-                cli.target().unwrap_or(Target::Local),
-                cli.project.as_deref(),
-            )?;
+            let target = cli.target().unwrap_or(Target::Local);
+            let plan = plan::plan(&manifest, &catalog, target, cli.project.as_deref())?;
             if !cli.quiet {
                 for warning in &plan.warnings {
                     eprint!("{}", warning.render(&manifest.file));
                 }
             }
-            print(&if *as_json {
-                json(&plan)?
+            let live = if target == Target::Local {
+                with_runtime(live_actions(cli, &catalog, &plan))?
             } else {
-                render_plan(&plan)
-            })?;
+                None
+            };
+            let text = if *as_json {
+                let mut value = serde_json::to_value(&plan).map_err(|e| Error::Output(e.into()))?;
+                if let (Some(live), Some(object)) = (&live, value.as_object_mut()) {
+                    object.insert(
+                        "live".into(),
+                        serde_json::to_value(live).map_err(|e| Error::Output(e.into()))?,
+                    );
+                }
+                json(&value)?
+            } else {
+                let mut text = render_plan(&plan);
+                if let Some(live) = &live {
+                    text.push_str(&render_live(live));
+                }
+                text
+            };
+            print(&text)?;
             Ok(Exit::Success)
         }
         Some(Command::Up) | None => with_runtime(up(cli, &catalog)),
@@ -213,9 +226,9 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
     }
 }
 
-fn with_runtime<F: std::future::Future<Output = Result<Exit, Error>>>(
+fn with_runtime<T, F: std::future::Future<Output = Result<T, Error>>>(
     future: F,
-) -> Result<Exit, Error> {
+) -> Result<T, Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -579,6 +592,116 @@ fn render_plan(plan: &Plan) -> String {
             "  each prefix P gets {}",
             model::LINK_SUFFIXES.map(|s| format!("P_{s}")).join(", ")
         );
+    }
+    out
+}
+
+/// What `up` would do to each resource, from the live state.
+#[derive(Debug, serde::Serialize)]
+struct LiveActions {
+    runtime: &'static str,
+    actions: Vec<LiveAction>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct LiveAction {
+    resource: String,
+    action: &'static str,
+    detail: String,
+}
+
+/// Reads the live state for `plan --local`; when no runtime is available, says so on stderr
+/// and shows the desired state alone.
+async fn live_actions(
+    cli: &Cli,
+    catalog: &Catalog,
+    plan: &Plan,
+) -> Result<Option<LiveActions>, Error> {
+    let specs = backend::specs(plan, catalog);
+    let runtime = match Runtime::select(cli.runtime, &specs).await {
+        Ok(r) => r,
+        Err(e) => {
+            if !cli.quiet {
+                eprintln!(
+                    "note: live state unknown: {}",
+                    e.render()
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .trim_start_matches("error: ")
+                );
+            }
+            return Ok(None);
+        }
+    };
+    let mut actions = Vec::new();
+    for spec in &specs {
+        let live = runtime.inspect(spec).await?;
+        let data = spec.local.volume.as_deref().map_or_else(
+            || "no data to keep".to_owned(),
+            |v| format!("data in volume {v} is kept"),
+        );
+        let (action, detail) = match live.state {
+            State::Missing => (
+                "create",
+                format!(
+                    "new {}",
+                    if runtime.name() == "docker" {
+                        "container"
+                    } else {
+                        "server"
+                    }
+                ),
+            ),
+            _ if runtime.name() == "docker"
+                && live.image.as_deref() != Some(spec.local.image.as_str()) =>
+            {
+                (
+                    "replace",
+                    format!(
+                        "image {} -> {}; {data} (a major version change needs a dump and restore first)",
+                        live.image.as_deref().unwrap_or("?"),
+                        spec.local.image
+                    ),
+                )
+            }
+            _ if spec.local.host_port.is_some() && live.port != spec.local.host_port => (
+                "replace",
+                format!(
+                    "port {} -> {}; {data}",
+                    live.port.map_or_else(|| "?".into(), |p| p.to_string()),
+                    spec.local.host_port.unwrap_or_default()
+                ),
+            ),
+            State::Stopped => ("start", "stopped".to_owned()),
+            State::Running => (
+                "no change",
+                format!("running on 127.0.0.1:{}", live.port.unwrap_or_default()),
+            ),
+        };
+        actions.push(LiveAction {
+            resource: spec.resource.name.clone(),
+            action,
+            detail,
+        });
+    }
+    Ok(Some(LiveActions {
+        runtime: runtime.name(),
+        actions,
+    }))
+}
+
+fn render_live(live: &LiveActions) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!("\nLive state ({})\n", live.runtime);
+    let width = live
+        .actions
+        .iter()
+        .map(|a| a.resource.len())
+        .max()
+        .unwrap_or(0);
+    for a in &live.actions {
+        let _ = writeln!(out, "  {:width$}  {:9}  {}", a.resource, a.action, a.detail);
     }
     out
 }

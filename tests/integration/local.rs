@@ -309,6 +309,12 @@ mod needs_docker {
             "a second up changes nothing: {}",
             again.stderr
         );
+        let plan = live.ok(&["plan"]);
+        assert!(
+            plan.stdout.contains("Live state (docker)") && plan.stdout.contains("kv  no change"),
+            "{}",
+            plan.stdout
+        );
         live.ok(&["down"]);
         live.ok(&["up"]);
         assert_eq!(live.vars(&[])["KV_PORT"], first);
