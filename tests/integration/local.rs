@@ -440,8 +440,15 @@ mod needs_docker {
                 .stderr(std::process::Stdio::piped())
                 .spawn()
                 .unwrap();
-            // Interrupt while it waits for Postgres (its first start takes about a second).
-            std::thread::sleep(std::time::Duration::from_millis(400));
+            // Interrupt once it has started the container and waits for Postgres (whose first
+            // start, initdb included, takes about a second).
+            let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+            let mut line = String::new();
+            while !line.contains("waiting for") {
+                line.clear();
+                let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+                assert!(n > 0, "provision ended before waiting for the database");
+            }
             assert_eq!(
                 crate::support::client("kill", &[&format!("-{signal}"), &child.id().to_string()])
                     .code,
