@@ -261,6 +261,7 @@ impl NativeRuntime {
         let name = spec.resource.name.as_str();
         let dir = self.dir(spec);
         make_dir(&dir, 0o755, None).map_err(io_error(name, "create its directory"))?;
+        self.check_reachable(spec)?;
         // One `up` at a time per resource: two would both run initdb on the same directory.
         let lock = fs::OpenOptions::new()
             .create(true)
@@ -404,6 +405,36 @@ impl NativeRuntime {
             endpoint,
             took: started.elapsed(),
         })
+    }
+
+    /// As root the server runs as its own account, which must be able to walk down to its
+    /// directory: a private `PROVISION_HOME` (say from `mktemp -d`, mode 700) would make it
+    /// fail with a bare "permission denied".
+    fn check_reachable(&self, spec: &Spec<'_>) -> Result<(), Error> {
+        if self.owner(spec).is_none() {
+            return Ok(());
+        }
+        let mut path = self.dir(spec);
+        while let Some(parent) = path.parent().map(Path::to_path_buf) {
+            if let Ok(meta) = fs::metadata(&path) {
+                if meta.permissions().mode() & 0o001 == 0 {
+                    return Err(Error::Native {
+                        resource: spec.resource.name.clone(),
+                        what: "give its server access to its directory".into(),
+                        reason: format!(
+                            "`{}` is not searchable by other users, and the server runs as `{}`; `chmod o+x {0}` or set PROVISION_HOME elsewhere",
+                            path.display(),
+                            service_account(spec.template.probe)
+                        ),
+                    });
+                }
+            }
+            if parent.as_os_str().is_empty() || parent == path {
+                break;
+            }
+            path = parent;
+        }
+        Ok(())
     }
 
     async fn check_version(&self, spec: &Spec<'_>, server: &Path, progress: &Progress) {
