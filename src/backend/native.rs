@@ -416,18 +416,18 @@ impl NativeRuntime {
         }
         let mut path = self.dir(spec);
         while let Some(parent) = path.parent().map(Path::to_path_buf) {
-            if let Ok(meta) = fs::metadata(&path) {
-                if meta.permissions().mode() & 0o001 == 0 {
-                    return Err(Error::Native {
-                        resource: spec.resource.name.clone(),
-                        what: "give its server access to its directory".into(),
-                        reason: format!(
-                            "`{}` is not searchable by other users, and the server runs as `{}`; `chmod o+x {0}` or set PROVISION_HOME elsewhere",
-                            path.display(),
-                            service_account(spec.template.probe)
-                        ),
-                    });
-                }
+            if let Ok(meta) = fs::metadata(&path)
+                && meta.permissions().mode() & 0o001 == 0
+            {
+                return Err(Error::Native {
+                    resource: spec.resource.name.clone(),
+                    what: "give its server access to its directory".into(),
+                    reason: format!(
+                        "`{}` is not searchable by other users, and the server runs as `{}`; `chmod o+x {0}` or set PROVISION_HOME elsewhere",
+                        path.display(),
+                        service_account(spec.template.probe)
+                    ),
+                });
             }
             if parent.as_os_str().is_empty() || parent == path {
                 break;
