@@ -443,10 +443,10 @@ mod needs_docker {
             // Interrupt once it has started the container and waits for Postgres (whose first
             // start, initdb included, takes about a second).
             let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-            let mut line = String::new();
-            while !line.contains("waiting for") {
-                line.clear();
-                let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+            let mut progress_line = String::new();
+            while !progress_line.contains("waiting for") {
+                progress_line.clear();
+                let n = std::io::BufRead::read_line(&mut stderr, &mut progress_line).unwrap();
                 assert!(n > 0, "provision ended before waiting for the database");
             }
             assert_eq!(
