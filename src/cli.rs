@@ -54,9 +54,9 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = RuntimeChoice::Auto)]
     runtime: RuntimeChoice,
 
-    /// Seconds to wait for every database to accept a query
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60)]
-    timeout: u64,
+    /// Seconds to wait for every database to be ready (default: 60 locally, 2400 in the cloud)
+    #[arg(long, global = true, value_name = "SECONDS")]
+    timeout: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,11 +105,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show what the manifest asks for on a target (default: --local)
+    /// Show what the manifest asks for on a target (default: --local), and what would change
     Plan {
         /// Print the plan as JSON on stdout
         #[arg(long)]
         json: bool,
+        /// Exit 0 with no changes, 2 with changes, 1 on error (as Terraform)
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Delete this project's cloud databases (found by tag), with final snapshots by default
+    Destroy {
+        /// Do not ask
+        #[arg(long)]
+        yes: bool,
+        /// Delete without a final snapshot
+        #[arg(long)]
+        skip_final_snapshot: bool,
     },
 }
 
@@ -181,7 +193,14 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
                 Exit::Manifest
             })
         }
-        Some(Command::Plan { json: as_json }) => {
+        Some(Command::Destroy {
+            yes,
+            skip_final_snapshot,
+        }) => with_runtime(destroy(cli, &catalog, *yes, *skip_final_snapshot)),
+        Some(Command::Plan {
+            json: as_json,
+            detailed_exitcode,
+        }) => {
             let manifest = load(cli)?;
             let target = cli.target().unwrap_or(Target::Local);
             let plan = plan::plan(&manifest, &catalog, target, cli.project.as_deref())?;
@@ -195,13 +214,42 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
             } else {
                 None
             };
+            let cloud_live = if target == Target::Cloud {
+                let live = with_runtime(async {
+                    let cloud = crate::cloud::connect(&plan, cli.verbose > 0).await?;
+                    crate::cloud::live(&cloud, &plan).await
+                });
+                match live {
+                    Ok(live) => Some(live),
+                    // Without AWS the desired state is still worth showing; only a caller
+                    // that asked for the change verdict gets an error.
+                    Err(e @ Error::AwsUnavailable { .. }) if !*detailed_exitcode => {
+                        if !cli.quiet {
+                            eprintln!(
+                                "note: live state unknown: {}",
+                                e.render()
+                                    .lines()
+                                    .next()
+                                    .unwrap_or_default()
+                                    .trim_start_matches("error: ")
+                            );
+                        }
+                        None
+                    }
+                    Err(e) => return Err(e),
+                }
+            } else {
+                None
+            };
             let text = if *as_json {
                 let mut value = serde_json::to_value(&plan).map_err(|e| Error::Output(e.into()))?;
-                if let (Some(live), Some(object)) = (&live, value.as_object_mut()) {
-                    object.insert(
-                        "live".into(),
-                        serde_json::to_value(live).map_err(|e| Error::Output(e.into()))?,
-                    );
+                let live_value = match (&live, &cloud_live) {
+                    (Some(l), _) => Some(serde_json::to_value(l)),
+                    (_, Some(l)) => Some(serde_json::to_value(l)),
+                    _ => None,
+                };
+                if let (Some(live), Some(object)) = (live_value, value.as_object_mut()) {
+                    object.insert("live".into(), live.map_err(|e| Error::Output(e.into()))?);
                 }
                 json(&value)?
             } else {
@@ -209,10 +257,22 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
                 if let Some(live) = &live {
                     text.push_str(&render_live(live));
                 }
+                if let Some(live) = &cloud_live {
+                    text.push_str(&live.render());
+                }
                 text
             };
             print(&text)?;
-            Ok(Exit::Success)
+            let changes = match (&live, &cloud_live) {
+                (Some(l), _) => l.actions.iter().any(|a| a.action != "no change"),
+                (_, Some(l)) => l.has_changes(),
+                _ => false,
+            };
+            Ok(if *detailed_exitcode && changes {
+                Exit::ChangesPresent
+            } else {
+                Exit::Success
+            })
         }
         Some(Command::Up) | None => with_runtime(up(cli, &catalog)),
         Some(Command::Env { service, format }) => {
@@ -247,15 +307,11 @@ fn with_runtime<T, F: std::future::Future<Output = Result<T, Error>>>(
     })
 }
 
-/// The local plan: the cloud side has its own commands.
-fn local_plan(cli: &Cli, catalog: &Catalog) -> Result<(Manifest, Plan), Error> {
-    if cli.cloud {
-        return Err(Error::NotYet {
-            what: "the cloud backend (`--cloud`)",
-        });
-    }
+/// The plan for the target the flags name (default: local).
+fn target_plan(cli: &Cli, catalog: &Catalog) -> Result<(Manifest, Plan), Error> {
     let manifest = load(cli)?;
-    let plan = plan::plan(&manifest, catalog, Target::Local, cli.project.as_deref())?;
+    let target = cli.target().unwrap_or(Target::Local);
+    let plan = plan::plan(&manifest, catalog, target, cli.project.as_deref())?;
     if !cli.quiet {
         for warning in &plan.warnings {
             eprint!("{}", warning.render(&manifest.file));
@@ -265,7 +321,30 @@ fn local_plan(cli: &Cli, catalog: &Catalog) -> Result<(Manifest, Plan), Error> {
 }
 
 async fn up(cli: &Cli, catalog: &Catalog) -> Result<Exit, Error> {
-    let (_, plan) = local_plan(cli, catalog)?;
+    let (_, plan) = target_plan(cli, catalog)?;
+    if plan.target == Target::Cloud {
+        let names: Vec<&str> = plan.resources.iter().map(|r| r.name.as_str()).collect();
+        let progress = Progress::new(cli.quiet, &names);
+        let cloud = crate::cloud::connect(&plan, cli.verbose > 0).await?;
+        progress.note(&format!(
+            "provision: project {} on AWS ({}, {} databases)",
+            plan.project.name,
+            cloud.region,
+            names.len()
+        ));
+        let result = crate::cloud::up(
+            &cloud,
+            &plan,
+            &progress,
+            Duration::from_secs(cli.timeout.unwrap_or(2400)),
+        )
+        .await;
+        if cli.verbose > 0 {
+            eprintln!("aws: {} calls", cloud.calls());
+        }
+        result?;
+        return Ok(Exit::Success);
+    }
     let specs = backend::specs(&plan, catalog);
     let names: Vec<&str> = specs.iter().map(|s| s.resource.name.as_str()).collect();
     let progress = Progress::new(cli.quiet, &names);
@@ -280,7 +359,7 @@ async fn up(cli: &Cli, catalog: &Catalog) -> Result<Exit, Error> {
         &runtime,
         &specs,
         &progress,
-        Duration::from_secs(cli.timeout),
+        Duration::from_secs(cli.timeout.unwrap_or(60)),
     )
     .await?;
     Ok(Exit::Success)
@@ -288,7 +367,7 @@ async fn up(cli: &Cli, catalog: &Catalog) -> Result<Exit, Error> {
 
 /// The variables for `--service` (its links), or for every database under its own name.
 async fn variables(cli: &Cli, catalog: &Catalog, service: Option<&str>) -> Result<Vec<Var>, Error> {
-    let (_, plan) = local_plan(cli, catalog)?;
+    let (_, plan) = target_plan(cli, catalog)?;
     let specs = backend::specs(&plan, catalog);
     let wanted: Vec<(String, String)> = match service {
         Some(name) => {
@@ -313,6 +392,21 @@ async fn variables(cli: &Cli, catalog: &Catalog, service: Option<&str>) -> Resul
             .map(|r| (r.name.clone(), model::link_prefix(&r.name)))
             .collect(),
     };
+    if plan.target == Target::Cloud {
+        let cloud = crate::cloud::connect(&plan, cli.verbose > 0).await?;
+        let names: Vec<&str> = wanted.iter().map(|(r, _)| r.as_str()).collect();
+        let endpoints = crate::cloud::endpoints(&cloud, &plan, &names).await?;
+        let mut vars = Vec::new();
+        for ((resource, prefix), endpoint) in wanted.iter().zip(&endpoints) {
+            if let Some(template) = plan
+                .resource(resource)
+                .and_then(|r| catalog.get(&r.type_name))
+            {
+                vars.extend(links::render(prefix, template, endpoint));
+            }
+        }
+        return Ok(vars);
+    }
     let needed: Vec<_> = specs
         .into_iter()
         .filter(|s| wanted.iter().any(|(r, _)| *r == s.resource.name))
@@ -380,7 +474,49 @@ struct StatusRow {
 }
 
 async fn status(cli: &Cli, catalog: &Catalog, as_json: bool) -> Result<Exit, Error> {
-    let (_, plan) = local_plan(cli, catalog)?;
+    let (_, plan) = target_plan(cli, catalog)?;
+    if plan.target == Target::Cloud {
+        let cloud = crate::cloud::connect(&plan, cli.verbose > 0).await?;
+        let live = crate::cloud::live(&cloud, &plan).await?;
+        if as_json {
+            print(&json(&live)?)?;
+        } else {
+            use std::fmt::Write as _;
+            let mut out = String::new();
+            let w = live
+                .resources
+                .iter()
+                .map(|r| r.resource.len())
+                .max()
+                .unwrap_or(4)
+                .max(4);
+            let _ = writeln!(
+                out,
+                "{:w$}  {:30} {:13} {:24} ENDPOINT",
+                "NAME", "KIND", "STATE", "IDENTIFIER"
+            );
+            for r in &live.resources {
+                let _ = writeln!(
+                    out,
+                    "{:w$}  {:30} {:13} {:24} {}",
+                    r.resource,
+                    r.kind,
+                    r.status.as_deref().unwrap_or("missing"),
+                    r.identifier,
+                    r.endpoint.as_deref().unwrap_or("-")
+                );
+            }
+            for o in &live.orphaned {
+                let _ = writeln!(
+                    out,
+                    "{:w$}  {:30} {:13} {:24} orphaned: tagged with this project, not in the manifest",
+                    "-", o.kind, o.status, o.identifier
+                );
+            }
+            print(&out)?;
+        }
+        return Ok(Exit::Success);
+    }
     let specs = backend::specs(&plan, catalog);
     let runtime = Runtime::select(cli.runtime, &specs).await?;
     let rows = futures_util::future::join_all(specs.iter().map(|spec| {
@@ -445,8 +581,56 @@ async fn status(cli: &Cli, catalog: &Catalog, as_json: bool) -> Result<Exit, Err
     Ok(Exit::Success)
 }
 
+async fn destroy(
+    cli: &Cli,
+    catalog: &Catalog,
+    yes: bool,
+    skip_final_snapshot: bool,
+) -> Result<Exit, Error> {
+    if !cli.cloud {
+        return Err(Error::NeedsCloud {
+            command: "destroy",
+            local: "provision down --volumes",
+        });
+    }
+    let (_, plan) = target_plan(cli, catalog)?;
+    let project = plan.project.name.clone();
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::NeedsConfirmation {
+                what: format!("deleting the cloud databases of {project}"),
+                flag: "--yes",
+            });
+        }
+        eprint!(
+            "This deletes every AWS database tagged with project `{project}`{}. Type the project name to confirm: ",
+            if skip_final_snapshot {
+                ", WITHOUT final snapshots"
+            } else {
+                " (final snapshots are kept)"
+            }
+        );
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if answer.trim() != project {
+            eprintln!("not confirmed; nothing was deleted");
+            return Ok(Exit::Failure);
+        }
+    }
+    let cloud = crate::cloud::connect(&plan, cli.verbose > 0).await?;
+    let progress = Progress::new(cli.quiet, &[]);
+    let done = crate::cloud::destroy(&cloud, &project, skip_final_snapshot, &progress).await?;
+    if done.is_empty() {
+        progress.note(&format!("nothing on AWS is tagged with project {project}"));
+    }
+    for line in done {
+        progress.note(&line);
+    }
+    Ok(Exit::Success)
+}
+
 async fn down(cli: &Cli, catalog: &Catalog, volumes: bool, yes: bool) -> Result<Exit, Error> {
-    let (_, plan) = local_plan(cli, catalog)?;
+    let (_, plan) = target_plan(cli, catalog)?;
     let specs = backend::specs(&plan, catalog);
     if volumes && !yes {
         let what = format!(

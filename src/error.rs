@@ -9,22 +9,31 @@ use crate::manifest::yaml::Pos;
 /// Process exit statuses, decided in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    Success = 0,
+    Success,
     /// Something went wrong that is neither the user's input nor a missing service.
-    Failure = 1,
+    Failure,
     /// The command line was wrong (clap uses the same status).
-    Usage = 2,
+    Usage,
+    /// `plan --detailed-exitcode` found changes (Terraform's convention).
+    ChangesPresent,
     /// The manifest is invalid (`EX_DATAERR`).
-    Manifest = 65,
+    Manifest,
     /// A service the command needs is unavailable (`EX_UNAVAILABLE`).
-    Unavailable = 69,
+    Unavailable,
     /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
-    Interrupted = 130,
+    Interrupted,
 }
 
 impl Exit {
     pub fn code(self) -> u8 {
-        self as u8
+        match self {
+            Self::Success => 0,
+            Self::Failure => 1,
+            Self::Usage | Self::ChangesPresent => 2,
+            Self::Manifest => 65,
+            Self::Unavailable => 69,
+            Self::Interrupted => 130,
+        }
     }
 }
 
@@ -116,6 +125,39 @@ pub enum Error {
     Interrupted,
     /// A part of the tool that this build does not have yet.
     NotYet { what: &'static str },
+    /// AWS cannot be reached, or we have no credentials or region for it.
+    AwsUnavailable {
+        what: String,
+        reason: String,
+        hint: &'static str,
+    },
+    /// An AWS call failed; `code` is AWS's error code.
+    Aws {
+        op: &'static str,
+        target: String,
+        code: Option<String>,
+        message: String,
+    },
+    /// The manifest asks for a change `up` will not make on its own.
+    UnsafeChange {
+        resource: String,
+        identifier: String,
+        changes: Vec<crate::backend::aws::Change>,
+    },
+    /// A cloud resource did not become available in time.
+    CloudTimeout {
+        resource: String,
+        identifier: String,
+        status: String,
+        minutes: u64,
+    },
+    /// `destroy` met deletion protection.
+    DeletionProtected { identifiers: Vec<String> },
+    /// A cloud-only command without `--cloud`.
+    NeedsCloud {
+        command: &'static str,
+        local: &'static str,
+    },
 }
 
 impl Error {
@@ -127,9 +169,12 @@ impl Error {
             | Self::ManifestInvalid { .. } => Exit::Manifest,
             Self::InvalidProjectFlag { .. } => Exit::Usage,
             Self::DockerUnavailable { .. }
+            | Self::AwsUnavailable { .. }
             | Self::NoRuntime { .. }
             | Self::BinaryMissing { .. } => Exit::Unavailable,
-            Self::UnknownService { .. } | Self::NeedsConfirmation { .. } => Exit::Usage,
+            Self::UnknownService { .. }
+            | Self::NeedsConfirmation { .. }
+            | Self::NeedsCloud { .. } => Exit::Usage,
             Self::Interrupted => Exit::Interrupted,
             Self::UpFailed { failures, ok } => {
                 // Every resource failed for the same missing service: say that, not "failure".
@@ -150,7 +195,11 @@ impl Error {
             | Self::NotUp { .. }
             | Self::Native { .. }
             | Self::RunCommand { .. }
-            | Self::NotYet { .. } => Exit::Failure,
+            | Self::NotYet { .. }
+            | Self::Aws { .. }
+            | Self::UnsafeChange { .. }
+            | Self::CloudTimeout { .. }
+            | Self::DeletionProtected { .. } => Exit::Failure,
         }
     }
 
@@ -362,6 +411,82 @@ impl Error {
                     "hint: `provision plan --cloud` and `provision doctor --cloud` show what it would create"
                 );
             }
+            Self::AwsUnavailable { what, reason, hint } => {
+                let _ = writeln!(out, "error: cannot reach {what}");
+                let _ = writeln!(out, "Caused by: {reason}");
+                let _ = writeln!(out, "hint: {hint}");
+            }
+            Self::Aws {
+                op,
+                target,
+                code,
+                message,
+            } => {
+                let code_text = code
+                    .as_deref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "error: AWS could not {op} `{target}`{code_text}");
+                if !message.is_empty() {
+                    let _ = writeln!(out, "Caused by: {message}");
+                }
+                if let Some(hint) = aws_hint(code.as_deref(), message) {
+                    let _ = writeln!(out, "hint: {hint}");
+                }
+            }
+            Self::UnsafeChange {
+                resource,
+                identifier,
+                changes,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "error: {resource}: the manifest asks for changes to `{identifier}` that provision does not make on its own"
+                );
+                for c in changes {
+                    let _ = writeln!(out, "  {}: {} -> {}", c.field, c.from, c.to);
+                }
+                let _ = writeln!(
+                    out,
+                    "hint: an engine change, a major version upgrade or a smaller disk needs a planned migration (snapshot, upgrade or restore into a new instance); revert the manifest to keep the database as it is"
+                );
+            }
+            Self::CloudTimeout {
+                resource,
+                identifier,
+                status,
+                minutes,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "error: {resource}: `{identifier}` is still `{status}` after {minutes} min"
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: AWS keeps working on it; run `provision --cloud` again to keep waiting (it adopts the resource), or raise `--timeout`"
+                );
+            }
+            Self::DeletionProtected { identifiers } => {
+                let _ = writeln!(
+                    out,
+                    "error: deletion protection is on for {}; nothing was deleted",
+                    identifiers.join(", ")
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: set `x-provision: {{cloud: {{deletion_protection: false}}}}` on those databases and run `provision --cloud`, then `provision destroy --cloud`"
+                );
+            }
+            Self::NeedsCloud { command, local } => {
+                let _ = writeln!(
+                    out,
+                    "error: `{command}` works on the cloud databases: add `--cloud`"
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: locally, `{local}` stops the databases and deletes their data"
+                );
+            }
             Self::Interrupted => {
                 let _ = writeln!(
                     out,
@@ -370,6 +495,39 @@ impl Error {
             }
         }
         out
+    }
+}
+
+/// Advice for the AWS errors people meet most.
+fn aws_hint(code: Option<&str>, message: &str) -> Option<&'static str> {
+    let code = code.unwrap_or_default();
+    if code.contains("Quota") || code.contains("LimitExceeded") {
+        Some(
+            "an account quota is reached: delete unused resources or ask AWS for a higher quota (Service Quotas console)",
+        )
+    } else if code.contains("InsufficientDBInstanceCapacity")
+        || code.contains("InsufficientCacheClusterCapacity")
+    {
+        Some(
+            "AWS has no capacity for this class in this zone right now: try another `class`, or later",
+        )
+    } else if code.contains("Throttl") || code == "RequestLimitExceeded" {
+        Some(
+            "AWS is throttling this account; provision retried with backoff. Run it again in a minute",
+        )
+    } else if code == "AccessDenied"
+        || code == "AccessDeniedException"
+        || code.contains("Unauthorized")
+    {
+        Some("the credentials lack a permission: the message names the action to allow")
+    } else if message.contains("region") || code == "InvalidClientTokenId" {
+        Some("check the region (`x-provision.cloud.region` or AWS_REGION) and the credentials")
+    } else if code == "InvalidParameterCombination" || code == "InvalidParameterValue" {
+        Some(
+            "AWS rejected a setting: check `x-provision.cloud` (class, version, storage) against what the engine supports in this region",
+        )
+    } else {
+        None
     }
 }
 

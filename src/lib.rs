@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod catalog;
 pub mod cli;
+pub mod cloud;
 pub mod doctor;
 pub mod env_format;
 pub mod error;

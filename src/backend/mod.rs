@@ -2,6 +2,7 @@
 //! containers through the Docker Engine API, or native server processes. Both get-or-create
 //! by deterministic names, so a re-run converges from whatever state an earlier run left.
 
+pub mod aws;
 pub mod docker;
 pub mod native;
 pub mod ports;

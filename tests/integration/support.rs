@@ -42,11 +42,30 @@ pub(crate) struct Run {
 impl Run {
     pub(crate) fn new(dir: &Path, args: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_provision"));
+        command.current_dir(dir).args(args).env("NO_COLOR", "1");
+        // Never real AWS, never the instance-metadata address: every test starts from
+        // dummy credentials and an endpoint on a closed local port; the emulator tests point
+        // it at the emulator.
+        for var in [
+            "AWS_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_DEFAULT_REGION",
+            "AWS_ROLE_ARN",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+        ] {
+            command.env_remove(var);
+        }
         command
-            .current_dir(dir)
-            .args(args)
-            .env_remove("PROVISION_PROJECT")
-            .env("NO_COLOR", "1");
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/aws-credentials",
+            )
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
         Self { command }
     }
 

@@ -1,0 +1,344 @@
+//! ElastiCache: replication groups (Redis, Valkey) and cache clusters (Memcached).
+
+use aws_sdk_elasticache::Client;
+use aws_sdk_elasticache::types::{AuthTokenUpdateStrategyType, Tag};
+
+use super::{Change, Observed, Orphan, project_tags, sdk_error};
+use crate::catalog::CloudService;
+use crate::error::Error;
+use crate::plan::{CloudPlan, PlannedResource};
+use crate::secret::Secret;
+
+pub(super) async fn observe_group(client: &Client, id: &str) -> Result<Option<Observed>, Error> {
+    let out = match client.describe_replication_groups().replication_group_id(id).send().await {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(aws_sdk_elasticache::operation::describe_replication_groups::DescribeReplicationGroupsError::is_replication_group_not_found_fault) => return Ok(None),
+        Err(e) => return Err(sdk_error("describe ElastiCache replication group", id)(e)),
+    };
+    let Some(group) = out.replication_groups().first() else {
+        return Ok(None);
+    };
+    // Cluster mode off: one node group whose primary endpoint takes writes. Cluster mode on:
+    // the configuration endpoint.
+    let endpoint = group
+        .node_groups()
+        .first()
+        .and_then(|g| g.primary_endpoint())
+        .or_else(|| group.configuration_endpoint());
+    let groups = group.node_groups().len().max(1);
+    let members = group.member_clusters().len();
+    Ok(Some(Observed {
+        status: group.status().unwrap_or("unknown").to_owned(),
+        address: endpoint.and_then(|e| e.address()).map(str::to_owned),
+        port: endpoint
+            .and_then(aws_sdk_elasticache::types::Endpoint::port)
+            .and_then(|p| u16::try_from(p).ok()),
+        engine: group.engine().map(str::to_owned),
+        engine_version: None,
+        class: group.cache_node_type().map(str::to_owned),
+        storage_gb: None,
+        replicas: u32::try_from((members / groups).saturating_sub(1)).ok(),
+        multi_az: group
+            .multi_az()
+            .map(|m| *m == aws_sdk_elasticache::types::MultiAzStatus::Enabled),
+        deletion_protection: None,
+        backup_retention_days: group
+            .snapshot_retention_limit()
+            .and_then(|d| u32::try_from(d).ok()),
+        arn: group.arn().map(str::to_owned),
+    }))
+}
+
+pub(super) async fn observe_cluster(client: &Client, id: &str) -> Result<Option<Observed>, Error> {
+    let out = match client.describe_cache_clusters().cache_cluster_id(id).show_cache_node_info(true).send().await {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(aws_sdk_elasticache::operation::describe_cache_clusters::DescribeCacheClustersError::is_cache_cluster_not_found_fault) => return Ok(None),
+        Err(e) => return Err(sdk_error("describe ElastiCache cluster", id)(e)),
+    };
+    let Some(cluster) = out.cache_clusters().first() else {
+        return Ok(None);
+    };
+    let endpoint = cluster
+        .configuration_endpoint()
+        .or_else(|| cluster.cache_nodes().first().and_then(|n| n.endpoint()));
+    Ok(Some(Observed {
+        status: cluster
+            .cache_cluster_status()
+            .unwrap_or("unknown")
+            .to_owned(),
+        address: endpoint.and_then(|e| e.address()).map(str::to_owned),
+        port: endpoint
+            .and_then(aws_sdk_elasticache::types::Endpoint::port)
+            .and_then(|p| u16::try_from(p).ok()),
+        engine: cluster.engine().map(str::to_owned),
+        engine_version: cluster.engine_version().map(str::to_owned),
+        class: cluster.cache_node_type().map(str::to_owned),
+        arn: cluster.arn().map(str::to_owned),
+        ..Observed::default()
+    }))
+}
+
+/// The cache subnet group named after the project, created when the manifest lists subnets.
+async fn subnet_group(client: &Client, cloud: &CloudPlan) -> Result<Option<String>, Error> {
+    if cloud.subnet_ids.is_empty() {
+        return Ok(None);
+    }
+    let project = cloud
+        .tags
+        .iter()
+        .find(|(k, _)| k == "provision:project")
+        .map_or("provision", |(_, v)| v.as_str());
+    let name = format!("{project}-provision");
+    if client
+        .describe_cache_subnet_groups()
+        .cache_subnet_group_name(&name)
+        .send()
+        .await
+        .is_err()
+    {
+        let request = client
+            .create_cache_subnet_group()
+            .cache_subnet_group_name(&name)
+            .cache_subnet_group_description(format!("provision: subnets of project {project}"))
+            .set_subnet_ids(Some(cloud.subnet_ids.clone()))
+            .tags(
+                Tag::builder()
+                    .key("provision:project")
+                    .value(project)
+                    .build(),
+            );
+        match request.send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(aws_sdk_elasticache::operation::create_cache_subnet_group::CreateCacheSubnetGroupError::is_cache_subnet_group_already_exists_fault) => {}
+            Err(e) => return Err(sdk_error("create cache subnet group", &name)(e)),
+        }
+    }
+    Ok(Some(name))
+}
+
+pub(super) async fn create_group(
+    client: &Client,
+    resource: &PlannedResource,
+    cloud: &CloudPlan,
+    token: Option<&Secret>,
+) -> Result<(), Error> {
+    let c = &cloud.config;
+    let group = subnet_group(client, cloud).await?;
+    let failover = c.multi_az && c.replicas > 0;
+    let mut request = client
+        .create_replication_group()
+        .replication_group_id(&cloud.identifier)
+        .replication_group_description(format!(
+            "provision: {} of project {}",
+            resource.name,
+            cloud.tags.first().map_or("", |(_, v)| v.as_str())
+        ))
+        .engine(&cloud.engine)
+        .engine_version(&cloud.engine_version)
+        .cache_node_type(&c.class)
+        .num_cache_clusters(i32::try_from(c.replicas + 1).unwrap_or(1))
+        .automatic_failover_enabled(failover)
+        .multi_az_enabled(failover)
+        .transit_encryption_enabled(true)
+        .at_rest_encryption_enabled(true)
+        .set_auth_token(token.map(|t| t.expose().to_owned()))
+        .snapshot_retention_limit(i32::try_from(c.backup_retention_days).unwrap_or(7))
+        .set_cache_subnet_group_name(group)
+        .set_security_group_ids(
+            (!cloud.security_group_ids.is_empty()).then(|| cloud.security_group_ids.clone()),
+        );
+    for (k, v) in project_tags(cloud) {
+        request = request.tags(Tag::builder().key(k).value(v).build());
+    }
+    match request.send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(aws_sdk_elasticache::operation::create_replication_group::CreateReplicationGroupError::is_replication_group_already_exists_fault) => Ok(()),
+        Err(e) => Err(sdk_error("create ElastiCache replication group", &cloud.identifier)(e)),
+    }
+}
+
+pub(super) async fn create_cluster(
+    client: &Client,
+    _resource: &PlannedResource,
+    cloud: &CloudPlan,
+) -> Result<(), Error> {
+    let group = subnet_group(client, cloud).await?;
+    let mut request = client
+        .create_cache_cluster()
+        .cache_cluster_id(&cloud.identifier)
+        .engine(&cloud.engine)
+        .engine_version(&cloud.engine_version)
+        .cache_node_type(&cloud.config.class)
+        .num_cache_nodes(1)
+        .transit_encryption_enabled(true)
+        .set_cache_subnet_group_name(group)
+        .set_security_group_ids(
+            (!cloud.security_group_ids.is_empty()).then(|| cloud.security_group_ids.clone()),
+        );
+    for (k, v) in project_tags(cloud) {
+        request = request.tags(Tag::builder().key(k).value(v).build());
+    }
+    match request.send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(aws_sdk_elasticache::operation::create_cache_cluster::CreateCacheClusterError::is_cache_cluster_already_exists_fault) => Ok(()),
+        Err(e) => Err(sdk_error("create ElastiCache cluster", &cloud.identifier)(e)),
+    }
+}
+
+pub(super) async fn modify_group(
+    client: &Client,
+    cloud: &CloudPlan,
+    current: &Observed,
+    changes: &[Change],
+) -> Result<(), Error> {
+    let c = &cloud.config;
+    let has = |f: &str| changes.iter().any(|ch| ch.field == f);
+    let id = &cloud.identifier;
+    if has("replicas") {
+        let have = current.replicas.unwrap_or(0);
+        let count = i32::try_from(c.replicas).unwrap_or(0);
+        if c.replicas > have {
+            client
+                .increase_replica_count()
+                .replication_group_id(id)
+                .new_replica_count(count)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(sdk_error("add replicas to", id))?;
+        } else {
+            client
+                .decrease_replica_count()
+                .replication_group_id(id)
+                .new_replica_count(count)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(sdk_error("remove replicas from", id))?;
+        }
+    }
+    if has("class") || has("multi_az") || has("backup_retention_days") {
+        let failover = c.multi_az && c.replicas > 0;
+        client
+            .modify_replication_group()
+            .replication_group_id(id)
+            .apply_immediately(true)
+            .set_cache_node_type(has("class").then(|| c.class.clone()))
+            .set_multi_az_enabled(has("multi_az").then_some(failover))
+            .set_automatic_failover_enabled(has("multi_az").then_some(failover))
+            .set_snapshot_retention_limit(
+                has("backup_retention_days")
+                    .then(|| i32::try_from(c.backup_retention_days).unwrap_or(7)),
+            )
+            .send()
+            .await
+            .map_err(sdk_error("modify ElastiCache replication group", id))?;
+    }
+    Ok(())
+}
+
+pub(super) async fn reset_token(client: &Client, id: &str, token: &Secret) -> Result<(), Error> {
+    client
+        .modify_replication_group()
+        .replication_group_id(id)
+        .auth_token(token.expose())
+        .auth_token_update_strategy(AuthTokenUpdateStrategyType::Set)
+        .apply_immediately(true)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(sdk_error("reset the AUTH token of", id))
+}
+
+async fn tags_of(client: &Client, arn: &str) -> Result<Vec<(String, String)>, Error> {
+    let out = client
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .map_err(sdk_error("list tags of", arn))?;
+    Ok(out
+        .tag_list()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect())
+}
+
+pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>, Error> {
+    let mut found = Vec::new();
+    let mut groups = client.describe_replication_groups().into_paginator().send();
+    while let Some(page) = groups.next().await {
+        let page = page.map_err(sdk_error("list ElastiCache replication groups", project))?;
+        for g in page.replication_groups() {
+            let Some(arn) = g.arn() else { continue };
+            let tags = tags_of(client, arn).await?;
+            let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+            if tag("provision:project").as_deref() == Some(project) {
+                found.push(Orphan {
+                    identifier: g.replication_group_id().unwrap_or_default().to_owned(),
+                    kind: "ElastiCache replication group",
+                    resource: tag("provision:resource").unwrap_or_default(),
+                    status: g.status().unwrap_or_default().to_owned(),
+                    deletion_protection: false,
+                    service: Some(CloudService::ElasticacheReplicationGroup),
+                });
+            }
+        }
+    }
+    let mut clusters = client.describe_cache_clusters().into_paginator().send();
+    while let Some(page) = clusters.next().await {
+        let page = page.map_err(sdk_error("list ElastiCache clusters", project))?;
+        // Members of replication groups are listed with their group, not here.
+        for c in page
+            .cache_clusters()
+            .iter()
+            .filter(|c| c.replication_group_id().is_none())
+        {
+            let Some(arn) = c.arn() else { continue };
+            let tags = tags_of(client, arn).await?;
+            let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+            if tag("provision:project").as_deref() == Some(project) {
+                found.push(Orphan {
+                    identifier: c.cache_cluster_id().unwrap_or_default().to_owned(),
+                    kind: "ElastiCache cluster",
+                    resource: tag("provision:resource").unwrap_or_default(),
+                    status: c.cache_cluster_status().unwrap_or_default().to_owned(),
+                    deletion_protection: false,
+                    service: Some(CloudService::ElasticacheCluster),
+                });
+            }
+        }
+    }
+    Ok(found)
+}
+
+pub(super) async fn delete_group(
+    client: &Client,
+    id: &str,
+    final_snapshot: Option<String>,
+) -> Result<(), Error> {
+    client
+        .delete_replication_group()
+        .replication_group_id(id)
+        .retain_primary_cluster(false)
+        .set_final_snapshot_identifier(final_snapshot)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(sdk_error("delete ElastiCache replication group", id))
+}
+
+pub(super) async fn delete_cluster(client: &Client, id: &str) -> Result<(), Error> {
+    client
+        .delete_cache_cluster()
+        .cache_cluster_id(id)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(sdk_error("delete ElastiCache cluster", id))
+}

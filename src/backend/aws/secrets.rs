@@ -1,0 +1,65 @@
+//! The generated passwords, in Secrets Manager: created before the database, read back for
+//! `env` and `run`, never written to a local file.
+
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::types::Tag;
+
+use super::{project_tags, sdk_error};
+use crate::error::Error;
+use crate::plan::CloudPlan;
+use crate::secret::Secret;
+
+pub(super) async fn get(client: &Client, cloud: &CloudPlan) -> Result<Option<Secret>, Error> {
+    match client.get_secret_value().secret_id(&cloud.secret_name).send().await {
+        Ok(out) => Ok(out.secret_string().map(Secret::new)),
+        Err(e) if e.as_service_error().is_some_and(aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError::is_resource_not_found_exception) => Ok(None),
+        Err(e) => Err(sdk_error("read secret", &cloud.secret_name)(e)),
+    }
+}
+
+/// The stored password, or a new one stored first. Returns whether it was created.
+pub(super) async fn get_or_create(
+    client: &Client,
+    cloud: &CloudPlan,
+) -> Result<(Secret, bool), Error> {
+    if let Some(secret) = get(client, cloud).await? {
+        return Ok((secret, false));
+    }
+    let password = Secret::generate().map_err(|e| Error::Aws {
+        op: "generate a password for",
+        target: cloud.identifier.clone(),
+        code: None,
+        message: e.to_string(),
+    })?;
+    let mut request = client
+        .create_secret()
+        .name(&cloud.secret_name)
+        .description(format!("provision: password of {}", cloud.identifier))
+        .secret_string(password.expose());
+    for (k, v) in project_tags(cloud) {
+        request = request.tags(Tag::builder().key(k).value(v).build());
+    }
+    match request.send().await {
+        Ok(_) => Ok((password, true)),
+        // Another run stored one a moment ago: that one is the password.
+        Err(e) if e.as_service_error().is_some_and(aws_sdk_secretsmanager::operation::create_secret::CreateSecretError::is_resource_exists_exception) => {
+            let secret = get(client, cloud).await?.ok_or_else(|| Error::Aws {
+                op: "read secret",
+                target: cloud.secret_name.clone(),
+                code: None,
+                message: "it exists but has no value".into(),
+            })?;
+            Ok((secret, false))
+        }
+        Err(e) => Err(sdk_error("create secret", &cloud.secret_name)(e)),
+    }
+}
+
+/// Schedules the secret's deletion (recoverable for 7 days, AWS's default window).
+pub(super) async fn delete(client: &Client, name: &str) -> Result<bool, Error> {
+    match client.delete_secret().secret_id(name).recovery_window_in_days(7).send().await {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().is_some_and(aws_sdk_secretsmanager::operation::delete_secret::DeleteSecretError::is_resource_not_found_exception) => Ok(false),
+        Err(e) => Err(sdk_error("delete secret", name)(e)),
+    }
+}
