@@ -42,7 +42,12 @@ pub async fn up(
             .map(|(r, c)| async move {
                 let result = cloud.converge(r, c, progress, deadline).await;
                 match &result {
-                    Ok(e) => progress.say(&r.name, &format!("available at {}:{}", e.host, e.port)),
+                    Ok(o) => match (&o.address, o.port) {
+                        (Some(host), Some(port)) => {
+                            progress.say(&r.name, &format!("available at {host}:{port}"));
+                        }
+                        _ => progress.say(&r.name, "available (AWS reports no endpoint yet)"),
+                    },
                     Err(_) => progress.say(&r.name, "failed"),
                 }
                 (r.name.clone(), result)

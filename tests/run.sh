@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine to a verdict. Installs and starts what the tests
-# need when it is missing (Docker Engine, stand-in database images, native database servers),
-# then runs formatting and lint checks and every test.
+# need when it is missing (Docker Engine, stand-in database images, native database servers,
+# the AWS emulator), then runs formatting and lint checks and every test.
 #
 #   tests/run.sh
 #
@@ -18,6 +18,11 @@ say() { printf 'tests/run.sh: %s\n' "$*" >&2; }
 
 say "preparing services (Docker Engine, images, native servers)"
 bash tests/support/ensure-all.sh
+
+say "starting the AWS emulator (moto's server on 127.0.0.1:4566)"
+eval "$(bash localstack/moto.sh start)"
+# The cloud tests check what provision did with an independent client: boto3 from moto's venv.
+export PROVISION_MOTO_PYTHON="${PROVISION_MOTO_HOME:-/var/cache/provision-moto}/venv/bin/python"
 
 say "checking formatting and lints"
 cargo fmt --all -- --check

@@ -11,6 +11,7 @@
 //! `cli` and `fuzz` need nothing but the binary and the library.
 
 mod cli;
+mod cloud;
 mod fuzz;
 mod local;
 mod support;

@@ -127,7 +127,11 @@ pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("t-{prefix}-{}-{n}", std::process::id())
+    // The emulator's state outlives a test run and PIDs repeat: add the clock.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("t-{prefix}-{:x}{:x}-{n}", std::process::id(), nanos & 0xfff)
 }
 
 /// A project whose databases are torn down (data included) when the test ends, pass or fail.

@@ -136,7 +136,7 @@ pub(super) async fn create_group(
         .engine(&cloud.engine)
         .engine_version(&cloud.engine_version)
         .cache_node_type(&c.class)
-        .num_cache_clusters(i32::try_from(c.replicas + 1).unwrap_or(1))
+        .replicas_per_node_group(i32::try_from(c.replicas).unwrap_or(0))
         .automatic_failover_enabled(failover)
         .multi_az_enabled(failover)
         .transit_encryption_enabled(true)

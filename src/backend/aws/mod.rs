@@ -197,7 +197,7 @@ impl Cloud {
         cloud: &CloudPlan,
         progress: &Progress,
         deadline: Deadline,
-    ) -> Result<Endpoint, Error> {
+    ) -> Result<Observed, Error> {
         let name = resource.name.as_str();
         let observed = self.observe(cloud).await?;
         let has_password = cloud.service != CloudService::ElasticacheCluster;
@@ -291,23 +291,7 @@ impl Cloud {
                 }
             }
         }
-        let ready = self.wait_available(name, cloud, progress, deadline).await?;
-        let (Some(address), Some(port)) = (ready.address, ready.port) else {
-            return Err(Error::Aws {
-                op: "read the endpoint of",
-                target: cloud.identifier.clone(),
-                code: None,
-                message: "AWS reports the resource available but no endpoint".into(),
-            });
-        };
-        Ok(Endpoint {
-            host: address,
-            port,
-            tls: true,
-            username: resource.username.clone(),
-            password,
-            database: resource.database.clone(),
-        })
+        self.wait_available(name, cloud, progress, deadline).await
     }
 
     /// Polls until `available`, with AWS's status shown as it changes. Bounded by the
