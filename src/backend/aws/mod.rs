@@ -6,6 +6,8 @@
 mod elasticache;
 mod rds;
 mod secrets;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -110,6 +112,14 @@ pub struct Cloud {
     log: Arc<CallLog>,
 }
 
+/// Throttling and transient errors are retried with exponential backoff and jitter (the SDK's
+/// standard mode), a little more patiently than its default three attempts.
+fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(5)
+        .with_initial_backoff(Duration::from_millis(200))
+}
+
 /// `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`; an empty value counts as unset (the
 /// SDK would otherwise try to use it).
 fn endpoint_for(service_env: &str) -> Option<String> {
@@ -122,11 +132,8 @@ impl Cloud {
     /// Loads credentials and region through aws-config's standard chain (environment,
     /// profiles, SSO, web identity); the manifest's region wins over the environment's.
     pub async fn connect(region: Option<&str>, verbose: bool) -> Result<Self, Error> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(5)
-                .with_initial_backoff(Duration::from_millis(200)),
-        );
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config());
         if let Some(region) = region {
             loader = loader.region(aws_config::Region::new(region.to_owned()));
         }
@@ -170,6 +177,25 @@ impl Cloud {
             region,
             log,
         })
+    }
+
+    /// A cloud over given clients: for tests with mocked AWS responses.
+    #[cfg(test)]
+    fn from_clients(
+        rds: aws_sdk_rds::Client,
+        elasticache: aws_sdk_elasticache::Client,
+        secrets: aws_sdk_secretsmanager::Client,
+    ) -> Self {
+        Self {
+            rds,
+            elasticache,
+            secrets,
+            region: "us-east-1".into(),
+            log: Arc::new(CallLog {
+                verbose: false,
+                calls: AtomicUsize::new(0),
+            }),
+        }
     }
 
     /// How many AWS calls this process made.
