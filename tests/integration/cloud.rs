@@ -409,6 +409,14 @@ mod needs_emulator {
             p.live.name
         ));
         assert_eq!(left, serde_json::json!([]));
+        let scheduled = boto3(&format!(
+            "out(sm.describe_secret(SecretId='provision/{}/db').get('DeletedDate') is not None)",
+            p.live.name
+        ));
+        assert_eq!(
+            scheduled, true,
+            "the secret is scheduled for deletion, recoverable"
+        );
 
         let q = CloudProject::new(
             "cskip",
@@ -476,6 +484,18 @@ mod needs_emulator {
         );
         let after = p.vars(&[])["DB_PASSWORD"].clone();
         assert_ne!(before, after);
+        // A secret scheduled for deletion (as `destroy` leaves it) is restored, not tripped on.
+        boto3(&format!(
+            "sm.delete_secret(SecretId='provision/{}/db', RecoveryWindowInDays=7); out(1)",
+            p.live.name
+        ));
+        let up = p.ok(&["up"]);
+        assert!(
+            up.stderr.contains("was missing; recreated it"),
+            "{}",
+            up.stderr
+        );
+        assert_ne!(p.vars(&[])["DB_PASSWORD"], after);
     }
 
     #[test]

@@ -22,8 +22,38 @@ pub(super) async fn get_or_create(
     client: &Client,
     cloud: &CloudPlan,
 ) -> Result<(Secret, bool), Error> {
-    if let Some(secret) = get(client, cloud).await? {
-        return Ok((secret, false));
+    match get(client, cloud).await {
+        Ok(Some(secret)) => return Ok((secret, false)),
+        Ok(None) => {}
+        // `destroy` schedules secrets for deletion (recoverable for 7 days): a new `up` of
+        // the same project brings the secret back, with a new password for the new database.
+        Err(Error::Aws {
+            code: Some(code),
+            message,
+            ..
+        }) if code == "InvalidRequestException" && message.contains("deleted") => {
+            let password = Secret::generate().map_err(|e| Error::Aws {
+                op: "generate a password for",
+                target: cloud.identifier.clone(),
+                code: None,
+                message: e.to_string(),
+            })?;
+            client
+                .restore_secret()
+                .secret_id(&cloud.secret_name)
+                .send()
+                .await
+                .map_err(sdk_error("restore secret", &cloud.secret_name))?;
+            client
+                .put_secret_value()
+                .secret_id(&cloud.secret_name)
+                .secret_string(password.expose())
+                .send()
+                .await
+                .map_err(sdk_error("store secret", &cloud.secret_name))?;
+            return Ok((password, true));
+        }
+        Err(e) => return Err(e),
     }
     let password = Secret::generate().map_err(|e| Error::Aws {
         op: "generate a password for",
