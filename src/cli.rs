@@ -630,6 +630,12 @@ async fn destroy(
 }
 
 async fn down(cli: &Cli, catalog: &Catalog, volumes: bool, yes: bool) -> Result<Exit, Error> {
+    if cli.cloud {
+        return Err(Error::LocalOnly {
+            command: "down",
+            cloud: "provision destroy --cloud",
+        });
+    }
     let (_, plan) = target_plan(cli, catalog)?;
     let specs = backend::specs(&plan, catalog);
     if volumes && !yes {

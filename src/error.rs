@@ -123,8 +123,6 @@ pub enum Error {
     },
     /// Ctrl-C.
     Interrupted,
-    /// A part of the tool that this build does not have yet.
-    NotYet { what: &'static str },
     /// AWS cannot be reached, or we have no credentials or region for it.
     AwsUnavailable {
         what: String,
@@ -158,6 +156,11 @@ pub enum Error {
         command: &'static str,
         local: &'static str,
     },
+    /// A local-only command with `--cloud`.
+    LocalOnly {
+        command: &'static str,
+        cloud: &'static str,
+    },
 }
 
 impl Error {
@@ -174,7 +177,8 @@ impl Error {
             | Self::BinaryMissing { .. } => Exit::Unavailable,
             Self::UnknownService { .. }
             | Self::NeedsConfirmation { .. }
-            | Self::NeedsCloud { .. } => Exit::Usage,
+            | Self::NeedsCloud { .. }
+            | Self::LocalOnly { .. } => Exit::Usage,
             Self::Interrupted => Exit::Interrupted,
             Self::UpFailed { failures, ok } => {
                 // Every resource failed for the same missing service: say that, not "failure".
@@ -195,7 +199,6 @@ impl Error {
             | Self::NotUp { .. }
             | Self::Native { .. }
             | Self::RunCommand { .. }
-            | Self::NotYet { .. }
             | Self::Aws { .. }
             | Self::UnsafeChange { .. }
             | Self::CloudTimeout { .. }
@@ -404,13 +407,6 @@ impl Error {
                 let _ = writeln!(out, "error: cannot run `{program}`");
                 let _ = writeln!(out, "Caused by: {source}");
             }
-            Self::NotYet { what } => {
-                let _ = writeln!(out, "error: {what} is not available in this version");
-                let _ = writeln!(
-                    out,
-                    "hint: `provision plan --cloud` and `provision doctor --cloud` show what it would create"
-                );
-            }
             Self::AwsUnavailable { what, reason, hint } => {
                 let _ = writeln!(out, "error: cannot reach {what}");
                 let _ = writeln!(out, "Caused by: {reason}");
@@ -475,6 +471,16 @@ impl Error {
                 let _ = writeln!(
                     out,
                     "hint: set `x-provision: {{cloud: {{deletion_protection: false}}}}` on those databases and run `provision --cloud`, then `provision destroy --cloud`"
+                );
+            }
+            Self::LocalOnly { command, cloud } => {
+                let _ = writeln!(
+                    out,
+                    "error: `{command}` works on the local databases, not with `--cloud`"
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: in the cloud, `{cloud}` deletes the project's databases"
                 );
             }
             Self::NeedsCloud { command, local } => {
