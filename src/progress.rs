@@ -57,23 +57,22 @@ impl Progress {
         }
         let elapsed = self.inner.started.elapsed().as_secs_f64();
         let width = self.inner.width;
-        if let Some(block) = &self.inner.live {
-            if let Ok(mut block) = block.lock() {
-                if let Some(line) = block.lines.iter_mut().find(|(n, _)| n == resource) {
-                    line.1 = format!("{message} ({elapsed:.1}s)");
-                    let mut out = String::new();
-                    // Move up over the block drawn last time, then redraw every line.
-                    if block.drawn > 0 {
-                        out.push_str(&format!("\x1b[{}A", block.drawn));
-                    }
-                    for (name, text) in &block.lines {
-                        out.push_str(&format!("\x1b[2K  {name:width$}  {text}\n"));
-                    }
-                    block.drawn = block.lines.len();
-                    let _ = std::io::stderr().lock().write_all(out.as_bytes());
-                    return;
-                }
+        if let Some(block) = &self.inner.live
+            && let Ok(mut block) = block.lock()
+            && let Some(line) = block.lines.iter_mut().find(|(n, _)| n == resource)
+        {
+            line.1 = format!("{message} ({elapsed:.1}s)");
+            let mut out = String::new();
+            // Move up over the block drawn last time, then redraw every line.
+            if block.drawn > 0 {
+                out.push_str(&format!("\x1b[{}A", block.drawn));
             }
+            for (name, text) in &block.lines {
+                out.push_str(&format!("\x1b[2K  {name:width$}  {text}\n"));
+            }
+            block.drawn = block.lines.len();
+            let _ = std::io::stderr().lock().write_all(out.as_bytes());
+            return;
         }
         // One write per line so that parallel tasks never interleave within a line.
         let line = format!("{elapsed:>5.1}s  {resource:width$}  {message}\n");
