@@ -158,11 +158,15 @@ impl LiveState {
 
 /// Reads what AWS has for each planned resource and what it has that the plan does not.
 pub async fn live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
-    let observed = futures_util::future::join_all(
-        plan.resources
-            .iter()
-            .filter_map(|r| Some((r, cloud_of(r)?)))
-            .map(|(r, c)| async move { (r, c, cloud.observe(c).await) }),
+    // The planned resources and the project's tagged ones are read at the same time.
+    let (observed, tagged) = futures_util::future::join(
+        futures_util::future::join_all(
+            plan.resources
+                .iter()
+                .filter_map(|r| Some((r, cloud_of(r)?)))
+                .map(|(r, c)| async move { (r, c, cloud.observe(c).await) }),
+        ),
+        cloud.tagged(&plan.project.name),
     )
     .await;
     let mut resources = Vec::new();
@@ -188,9 +192,7 @@ pub async fn live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
         });
     }
     let planned: Vec<&str> = resources.iter().map(|r| r.identifier.as_str()).collect();
-    let orphaned = cloud
-        .tagged(&plan.project.name)
-        .await?
+    let orphaned = tagged?
         .into_iter()
         .filter(|o| !planned.contains(&o.identifier.as_str()))
         .collect();

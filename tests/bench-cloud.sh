@@ -9,18 +9,20 @@
 #   (1) cold `up --cloud` of 1, 5, 20 resources (moto reset before every run);
 #   (2) re-`up` of 20 when everything exists (checked with -v: no Create/Modify/Delete/Put call);
 #   (3) `plan --cloud` of 20 when everything exists;
-#   (4) where the time of (3) goes: `doctor --cloud` (same manifest, no AWS at all), `plan
-#       --cloud` against a closed port, and from -v's stderr timestamps, the time from exec to
-#       the first AWS call, the span of the calls and the time after the last one.
+#   (4) where the time goes: `doctor --cloud` (same manifest, no AWS at all); `plan --cloud`
+#       against a closed port (127.0.0.1:9: connect errors, retries); and, from -v's stderr
+#       timestamps, the time from exec to the first AWS call, the span of the calls, the time
+#       after the last one, and moto's own CPU time during the run (is the emulator the limit?).
+# Then AWS calls per resource (from -v) of a create run, a no-op re-up and a plan.
 # Every AWS setting points at the emulator; moto is left running and reset at the end.
 #
-# Environment: RUNS_COLD (default 12), RUNS_WARM (default 30), RUNS_TIMELINE (default 15).
+# Environment: RUNS_COLD (default 12), RUNS_WARM (default 30), RUNS_TIMELINE (default 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/provision-target}"
 RUNS_COLD="${RUNS_COLD:-12}"
 RUNS_WARM="${RUNS_WARM:-30}"
-RUNS_TIMELINE="${RUNS_TIMELINE:-15}"
+RUNS_TIMELINE="${RUNS_TIMELINE:-10}"
 
 command -v hyperfine >/dev/null || bash tests/support/apt-install.sh hyperfine
 command -v curl >/dev/null || bash tests/support/apt-install.sh curl
@@ -74,7 +76,7 @@ calls_json() {
 import collections, json, re, sys
 ops, total = collections.Counter(), None
 for line in open(sys.argv[1]):
-    m = re.match(r"aws: (\w+)\.(\w+)\s*$", line)
+    m = re.match(r"aws: (\w[\w ]*)\.(\w+)\s*$", line)  # "Secrets Manager.GetSecretValue"
     if m:
         ops[f"{m[1]}.{m[2]}"] += 1
     m = re.match(r"aws: (\d+) calls\s*$", line)
@@ -83,7 +85,7 @@ for line in open(sys.argv[1]):
 print(json.dumps({"ops": ops, "total": total}))
 PY
 }
-mutating() { grep -Ec '^aws: [A-Za-z]+\.(Create|Modify|Delete|Put)' "$1" || true; }
+mutating() { grep -Ec '^aws: [A-Za-z ]+\.(Create|Modify|Delete|Put)' "$1" || true; }
 
 echo "bench-cloud: (1) cold up of 1, 5, 20" >&2
 hyperfine -N --runs "$RUNS_COLD" --prepare "curl -fsS -o /dev/null -X POST $reset" \
@@ -107,21 +109,37 @@ hyperfine -N --warmup 3 --runs "$RUNS_WARM" --export-json "$work/warm.json" \
   -n "re-up --cloud: 20 (all exist)" "$(up 20)" \
   -n "plan --cloud: 20" "$(plan 20)" \
   -n "doctor --cloud: 20 (no AWS)" "$bin doctor --cloud -p bench-cloud-20 -f $work/m20.yaml" >&2
-AWS_ENDPOINT_URL=http://127.0.0.1:9 hyperfine -N --warmup 1 --runs 5 \
+AWS_ENDPOINT_URL=http://127.0.0.1:9 hyperfine -N --runs 3 \
   --export-json "$work/closed.json" \
   -n "plan --cloud: 20, closed port 127.0.0.1:9" "$(plan 20)" >&2
 # The state after all those runs is still a no-op for up.
 $(up 20) -v 2>"$work/noop2.err"
 after=$(mutating "$work/noop2.err")
 
-echo "bench-cloud: (4) timeline of plan --cloud / re-up from -v stderr timestamps" >&2
-python3 - "$RUNS_TIMELINE" "$work/timeline.json" "$(plan 20) -v" "$(up 20) -v" <<'PY'
-import json, statistics, subprocess, sys, time
-runs, out = int(sys.argv[1]), sys.argv[2]
+echo "bench-cloud: (4) timelines from -v stderr timestamps, and moto's CPU time" >&2
+# moto's server is one Python process: its CPU time during a run, next to the run's wall time,
+# says whether the emulator (not provision) is the bottleneck.
+moto_pid=$(cat "${PROVISION_MOTO_HOME:-/var/cache/provision-moto}/moto-${MOTO_PORT:-4566}.pid" 2>/dev/null || true)
+[ -r "/proc/$moto_pid/stat" ] || moto_pid=""
+python3 - "$RUNS_TIMELINE" "$work/timeline.json" "$reset" "$moto_pid" \
+  "cold up 1|cold|$(up 1) -v" "cold up 20|cold|$(up 20) -v" \
+  "re-up 20|warm|$(up 20) -v" "plan 20|warm|$(plan 20) -v" <<'PY'
+import json, os, statistics, subprocess, sys, time, urllib.request
+runs, out, reset, moto_pid = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+tick = os.sysconf("SC_CLK_TCK")
+def moto_cpu():
+    if not moto_pid:
+        return 0.0
+    f = open(f"/proc/{moto_pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / tick
 result = {}
-for cmd in sys.argv[3:]:
-    first, span, tail, total, ncalls = [], [], [], [], []
+for spec in sys.argv[5:]:
+    name, mode, cmd = spec.split("|")
+    rows = []
     for _ in range(runs):
+        if mode == "cold":
+            urllib.request.urlopen(urllib.request.Request(reset, method="POST")).read()
+        c0 = moto_cpu()
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd.split(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         stamps = []
@@ -130,13 +148,14 @@ for cmd in sys.argv[3:]:
                 stamps.append(time.perf_counter() - t0)
         p.wait()
         end = time.perf_counter() - t0
+        cpu = moto_cpu() - c0
         if p.returncode != 0 or not stamps:
             sys.exit(f"timeline: {cmd} exited {p.returncode} with {len(stamps)} calls")
-        first.append(stamps[0]); span.append(stamps[-1] - stamps[0])
-        tail.append(end - stamps[-1]); total.append(end); ncalls.append(len(stamps))
-    med = lambda xs: statistics.median(xs) * 1000
-    result[cmd] = {"first": med(first), "span": med(span), "tail": med(tail), "total": med(total),
-                   "calls": statistics.median(ncalls)}
+        rows.append((stamps[0], stamps[-1] - stamps[0], end - stamps[-1], end, cpu, len(stamps)))
+    med = lambda i: statistics.median(r[i] for r in rows)
+    result[name] = {"first": med(0) * 1000, "span": med(1) * 1000, "tail": med(2) * 1000,
+                    "total": med(3) * 1000, "moto_cpu": med(4) * 1000 if moto_pid else None,
+                    "calls": med(5)}
 json.dump(result, open(out, "w"))
 PY
 
@@ -187,11 +206,12 @@ for k in ("create", "noop"):
         print(f"\nwarning: no `aws: N calls` line in the {k} run", file=sys.stderr)
 
 print()
-print("Where the time goes (medians of -v runs; first = exec to the first AWS call)")
+print("Where the time goes (medians of -v runs; first call = exec to the first AWS call; moto CPU = the")
+print("emulator process's user+system time during the run)")
 print()
-print("| command | first call | calls span | after last call | total | calls |")
-print("|---|---|---|---|---|---|")
-for cmd, t in json.load(open(f"{work}/timeline.json")).items():
-    short = " ".join(w for w in cmd.split() if not w.startswith("/") and w not in ("-f", "-p") and not w.startswith("bench-cloud"))
-    print(f"| {short} (20) | {t['first']:.1f} ms | {t['span']:.1f} ms | {t['tail']:.1f} ms | {t['total']:.1f} ms | {t['calls']:.0f} |")
+print("| run | first call | calls span | after last call | total | moto CPU | calls |")
+print("|---|---|---|---|---|---|---|")
+for name, t in json.load(open(f"{work}/timeline.json")).items():
+    cpu = "n/a" if t["moto_cpu"] is None else f"{t['moto_cpu']:.0f} ms ({t['moto_cpu'] / t['total']:.0%})"
+    print(f"| {name} | {t['first']:.1f} ms | {t['span']:.1f} ms | {t['tail']:.1f} ms | {t['total']:.1f} ms | {cpu} | {t['calls']:.0f} |")
 PY

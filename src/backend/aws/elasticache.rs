@@ -269,25 +269,29 @@ async fn tags_of(client: &Client, arn: &str) -> Result<Vec<(String, String)>, Er
         .collect())
 }
 
+/// One candidate found by a describe: what `tagged` needs of it before reading its tags.
+struct Candidate {
+    arn: String,
+    identifier: String,
+    status: String,
+    kind: &'static str,
+    service: CloudService,
+}
+
 pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>, Error> {
-    let mut found = Vec::new();
+    let mut candidates = Vec::new();
     let mut groups = client.describe_replication_groups().into_paginator().send();
     while let Some(page) = groups.next().await {
         let page = page.map_err(sdk_error("list ElastiCache replication groups", project))?;
         for g in page.replication_groups() {
             let Some(arn) = g.arn() else { continue };
-            let tags = tags_of(client, arn).await?;
-            let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-            if tag("provision:project").as_deref() == Some(project) {
-                found.push(Orphan {
-                    identifier: g.replication_group_id().unwrap_or_default().to_owned(),
-                    kind: "ElastiCache replication group",
-                    resource: tag("provision:resource").unwrap_or_default(),
-                    status: g.status().unwrap_or_default().to_owned(),
-                    deletion_protection: false,
-                    service: Some(CloudService::ElasticacheReplicationGroup),
-                });
-            }
+            candidates.push(Candidate {
+                arn: arn.to_owned(),
+                identifier: g.replication_group_id().unwrap_or_default().to_owned(),
+                status: g.status().unwrap_or_default().to_owned(),
+                kind: "ElastiCache replication group",
+                service: CloudService::ElasticacheReplicationGroup,
+            });
         }
     }
     let mut clusters = client.describe_cache_clusters().into_paginator().send();
@@ -300,18 +304,31 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
             .filter(|c| c.replication_group_id().is_none())
         {
             let Some(arn) = c.arn() else { continue };
-            let tags = tags_of(client, arn).await?;
-            let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-            if tag("provision:project").as_deref() == Some(project) {
-                found.push(Orphan {
-                    identifier: c.cache_cluster_id().unwrap_or_default().to_owned(),
-                    kind: "ElastiCache cluster",
-                    resource: tag("provision:resource").unwrap_or_default(),
-                    status: c.cache_cluster_status().unwrap_or_default().to_owned(),
-                    deletion_protection: false,
-                    service: Some(CloudService::ElasticacheCluster),
-                });
-            }
+            candidates.push(Candidate {
+                arn: arn.to_owned(),
+                identifier: c.cache_cluster_id().unwrap_or_default().to_owned(),
+                status: c.cache_cluster_status().unwrap_or_default().to_owned(),
+                kind: "ElastiCache cluster",
+                service: CloudService::ElasticacheCluster,
+            });
+        }
+    }
+    // ElastiCache lists tags one resource at a time: ask for all of them at once.
+    let tags =
+        futures_util::future::join_all(candidates.iter().map(|c| tags_of(client, &c.arn))).await;
+    let mut found = Vec::new();
+    for (c, tags) in candidates.into_iter().zip(tags) {
+        let tags = tags?;
+        let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        if tag("provision:project").as_deref() == Some(project) {
+            found.push(Orphan {
+                identifier: c.identifier,
+                kind: c.kind,
+                resource: tag("provision:resource").unwrap_or_default(),
+                status: c.status,
+                deletion_protection: false,
+                service: Some(c.service),
+            });
         }
     }
     Ok(found)

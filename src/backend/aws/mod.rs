@@ -297,6 +297,10 @@ impl Cloud {
                             current.status
                         ),
                     );
+                    // Nothing to do and nothing to wait for: no second describe.
+                    if current.status == "available" {
+                        return Ok(current.clone());
+                    }
                 } else {
                     let list: Vec<String> = changes
                         .iter()
@@ -419,9 +423,15 @@ impl Cloud {
 
     /// Every resource tagged `provision:project=project`, as (identifier, kind, resource tag).
     pub async fn tagged(&self, project: &str) -> Result<Vec<Orphan>, Error> {
-        let mut found = rds::tagged(&self.rds, project).await?;
-        found.extend(elasticache::tagged(&self.elasticache, project).await?);
-        Ok(found)
+        let (mut found, caches) = futures_util::future::join(
+            rds::tagged(&self.rds, project),
+            elasticache::tagged(&self.elasticache, project),
+        )
+        .await;
+        if let Ok(found) = &mut found {
+            found.extend(caches?);
+        }
+        found
     }
 
     /// Deletes one tagged resource, with a final snapshot unless told otherwise.
