@@ -55,7 +55,7 @@ pub struct Cli {
     runtime: RuntimeChoice,
 
     /// Seconds to wait for every database to be ready (default: 60 locally, 2400 in the cloud)
-    #[arg(long, global = true, value_name = "SECONDS")]
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
     timeout: Option<u64>,
 }
 

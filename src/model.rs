@@ -697,6 +697,14 @@ fn app(
             continue; // an invalid database: its own problem says why
         }
         let prefix = link_prefix(link.alias.as_deref().unwrap_or(&link.target));
+        // `1DB_URL` is no variable name a shell accepts.
+        if prefix.starts_with(|c: char| c.is_ascii_digit()) {
+            problems.push(Problem::error(Some(link.at), link.path.clone(), ProblemKind::InvalidValue {
+                value: prefix.clone(),
+                expected: "a variable prefix starting with a letter: give the link an alias, for example `links: [\"1db:db1\"]`".into(),
+            }));
+            continue;
+        }
         match prefixes.get(&prefix) {
             Some(first) if *first == link.target => continue, // same link twice (links + depends_on)
             Some(first) => {

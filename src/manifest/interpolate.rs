@@ -16,6 +16,21 @@ pub fn interpolate(
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, InterpolationError> {
+    interpolate_at(text, lookup, 0)
+}
+
+/// Defaults may nest (`${A:-${B}}`), but not without bound: a crafted manifest must not
+/// exhaust the stack.
+const MAX_NESTING: usize = 16;
+
+fn interpolate_at(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    depth: usize,
+) -> Result<String, InterpolationError> {
+    if depth > MAX_NESTING {
+        return Err(InterpolationError::Malformed);
+    }
     if !text.contains('$') {
         return Ok(text.to_owned());
     }
@@ -29,7 +44,7 @@ pub fn interpolate(
             rest = tail;
         } else if let Some(body_and_tail) = after.strip_prefix('{') {
             let end = matching_brace(body_and_tail).ok_or(InterpolationError::Malformed)?;
-            out.push_str(&braced(&body_and_tail[..end], lookup)?);
+            out.push_str(&braced(&body_and_tail[..end], lookup, depth)?);
             rest = &body_and_tail[end + 1..];
         } else {
             let len = name_len(after);
@@ -82,6 +97,7 @@ fn matching_brace(s: &str) -> Option<usize> {
 fn braced(
     body: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
+    depth: usize,
 ) -> Result<String, InterpolationError> {
     let len = name_len(body);
     if len == 0 {
@@ -90,7 +106,7 @@ fn braced(
     let (name, op) = body.split_at(len);
     let value = lookup(name);
     let set_nonempty = value.as_deref().is_some_and(|v| !v.is_empty());
-    let nested = |t: &str| interpolate(t, lookup);
+    let nested = |t: &str| interpolate_at(t, lookup, depth + 1);
     let required = |message: &str| InterpolationError::Required {
         name: name.to_owned(),
         message: message.to_owned(),
@@ -184,5 +200,11 @@ mod tests {
         assert_eq!(run("${}"), Err(InterpolationError::Malformed));
         assert_eq!(run("$ 5"), Err(InterpolationError::Malformed));
         assert_eq!(run("${USER!x}"), Err(InterpolationError::Malformed));
+        let deep = format!("{}x{}", "${A:-".repeat(10_000), "}".repeat(10_000));
+        assert_eq!(
+            run(&deep),
+            Err(InterpolationError::Malformed),
+            "bounded, not a stack overflow"
+        );
     }
 }

@@ -575,6 +575,17 @@ impl Reader<'_> {
                 continue;
             };
             let path = format!("services.{name}");
+            // Compose's own rule. Names become container, volume, directory and AWS names, so
+            // a `/` or `..` must never get through.
+            let valid = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+                && !name.contains("..");
+            if !valid {
+                self.invalid(key, &path, name.clone(), "a service name of letters, digits, `_`, `.` and `-`, starting with a letter or digit");
+                continue;
+            }
             let mut service = Service {
                 name,
                 at: key.at,
@@ -771,7 +782,19 @@ impl Reader<'_> {
         for (key, value, child) in self.known_entries(node, path, SERVICE_KEYS) {
             match key {
                 "type" => ext.type_name = self.name(value, &child),
-                "version" => ext.version = self.name(value, &child),
+                "version" => {
+                    // `8.0` unquoted is the number 8, and `10.10` is 10.1: a version is text.
+                    if let Kind::Float(_) = value.kind {
+                        self.invalid(
+                            value,
+                            &child,
+                            value.scalar_text().unwrap_or_default(),
+                            "a quoted version, for example `version: \"8.0\"`",
+                        );
+                    } else {
+                        ext.version = self.name(value, &child);
+                    }
+                }
                 "database" => ext.database = self.identifier(value, &child),
                 "username" => ext.username = self.identifier(value, &child),
                 "local" => {

@@ -278,3 +278,30 @@ fn a_bom_and_compose_extras_are_fine() {
     assert!(m.problems.is_empty(), "{:?}", m.problems);
     assert_eq!(m.services.len(), 1);
 }
+
+#[test]
+fn service_names_that_could_escape_a_directory_are_refused() {
+    for bad in ["'/tmp/x'", "'../other'", "'a/b'", "'.hidden'", "'a..b'"] {
+        let m = read(&format!("services:\n  {bad}: {{image: redis}}\n"));
+        assert!(m.services.is_empty(), "{bad} was accepted");
+        assert!(
+            matches!(m.problems[0].kind, ProblemKind::InvalidValue { .. }),
+            "{bad}: {:?}",
+            m.problems
+        );
+    }
+    let ok = read("services:\n  web.v2_a-1: {image: redis}\n");
+    assert_eq!(ok.services.len(), 1);
+}
+
+#[test]
+fn unquoted_decimal_versions_are_refused() {
+    let m = read("services:\n  db: {image: mysql, x-provision: {version: 8.0}}\n");
+    assert!(
+        matches!(&m.problems[0].kind, ProblemKind::InvalidValue { expected, .. } if expected.contains("quoted")),
+        "{:?}",
+        m.problems
+    );
+    let m = read("services:\n  db: {image: mysql, x-provision: {version: '8.0'}}\n");
+    assert_eq!(m.services[0].ext.version.as_ref().unwrap().value, "8.0");
+}

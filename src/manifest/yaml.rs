@@ -217,9 +217,15 @@ impl<'de> Visitor<'de> for KindVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
-        while let Some(key) = map.next_key::<Spanned<Kind>>()? {
+        // Keys are read as the text written: YAML 1.1 reads a plain `y` or `no` as a boolean,
+        // but Compose (and everyone naming a service) means the name.
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
             let value = map.next_value::<Spanned<Kind>>()?;
-            entries.push((spanned_node(key), spanned_node(value)));
+            let key = Node {
+                kind: Kind::Str(key.value),
+                at: Pos::of(key.referenced),
+            };
+            entries.push((key, spanned_node(value)));
         }
         Ok(Kind::Map(entries))
     }
@@ -272,6 +278,27 @@ mod tests {
     fn syntax_errors_have_positions() {
         let err = parse("services:\n  a: [unclosed\n").unwrap_err();
         assert!(err.at.is_some(), "{err:?}");
+    }
+
+    #[test]
+    fn keys_are_the_text_written() {
+        let root = ok("services:\n  y: {image: redis}\n  no: {}\n  8080: {}\n");
+        let keys: Vec<_> = root
+            .get("services")
+            .unwrap()
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.kind.clone())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                Kind::Str("y".into()),
+                Kind::Str("no".into()),
+                Kind::Str("8080".into())
+            ]
+        );
     }
 
     #[test]
