@@ -118,6 +118,10 @@ impl LiveState {
         for r in &self.resources {
             let detail = match r.action {
                 "create" => format!("new {} {}", r.kind, r.identifier),
+                "conflict" => format!(
+                    "{} {} exists but belongs to another project or to no one; provision will not touch it",
+                    r.kind, r.identifier
+                ),
                 "no change" => format!(
                     "{} {} is {}",
                     r.kind,
@@ -173,7 +177,9 @@ pub async fn live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
     for (r, c, o) in observed {
         let o = o?;
         let changes = o.as_ref().map(|o| aws::diff(c, o)).unwrap_or_default();
+        let foreign = o.as_ref().is_some_and(|o| o.foreign(c).is_some());
         let action = match (&o, changes.iter().any(|c| !c.safe), changes.is_empty()) {
+            _ if foreign => "conflict",
             (None, _, _) => "create",
             (Some(_), true, _) => "blocked",
             (Some(_), false, false) => "update",

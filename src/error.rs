@@ -151,6 +151,11 @@ pub enum Error {
     },
     /// `destroy` met deletion protection.
     DeletionProtected { identifiers: Vec<String> },
+    /// An AWS resource with our identifier that another project (or no one) tagged.
+    NotOurs {
+        identifier: String,
+        owner: Option<String>,
+    },
     /// A cloud-only command without `--cloud`.
     NeedsCloud {
         command: &'static str,
@@ -202,7 +207,8 @@ impl Error {
             | Self::Aws { .. }
             | Self::UnsafeChange { .. }
             | Self::CloudTimeout { .. }
-            | Self::DeletionProtected { .. } => Exit::Failure,
+            | Self::DeletionProtected { .. }
+            | Self::NotOurs { .. } => Exit::Failure,
         }
     }
 
@@ -471,6 +477,26 @@ impl Error {
                 let _ = writeln!(
                     out,
                     "hint: set `x-provision: {{cloud: {{deletion_protection: false}}}}` on those databases and run `provision --cloud`, then `provision destroy --cloud`"
+                );
+            }
+            Self::NotOurs { identifier, owner } => {
+                match owner {
+                    Some(owner) => {
+                        let _ = writeln!(
+                            out,
+                            "error: `{identifier}` belongs to `{owner}` (its `provision:` tags), not to this database; provision leaves it alone"
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(
+                            out,
+                            "error: `{identifier}` exists but was not created by provision (no `provision:` tags); provision leaves it alone"
+                        );
+                    }
+                }
+                let _ = writeln!(
+                    out,
+                    "hint: rename the service or the project (`-p`, `x-provision.project`) so the identifier `{{project}}-{{service}}` is free"
                 );
             }
             Self::LocalOnly { command, cloud } => {

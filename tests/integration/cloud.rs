@@ -445,10 +445,13 @@ mod needs_emulator {
         let out = p.cmd(&["up"]).output();
         assert_eq!(out.code, Some(1), "{}", out.snapshot());
         assert!(
-            out.stderr.contains("engine: mysql -> postgres"),
+            out.stderr
+                .contains("exists but was not created by provision"),
             "{}",
             out.stderr
         );
+        let plan = p.ok(&["plan"]);
+        assert!(plan.stdout.contains("bad   conflict"), "{}", plan.stdout);
         assert!(
             out.stderr.contains("1 of 2 databases failed: bad; 1 ready"),
             "{}",
@@ -459,6 +462,47 @@ mod needs_emulator {
             p.id("good")
         ));
         assert_eq!(good, "available");
+    }
+
+    #[test]
+    fn another_projects_database_with_the_same_identifier_is_left_alone() {
+        // Project `P-a` with service `db` and project `P` with service `a-db` share the
+        // identifier `P-a-db`; only the tags tell them apart.
+        let mut owner = CloudProject::new("cown", "services:\n  db: {image: 'postgres:16'}\n");
+        let base = owner.live.name.clone();
+        owner.live.name = format!("{base}-a");
+        owner.ok(&["up"]);
+        let mut intruder = CloudProject::new(
+            "cown",
+            "services:\n  a-db: {image: 'postgres:16', x-provision: {cloud: {backup_retention_days: 1}}}\n",
+        );
+        intruder.live.name = base;
+        assert_eq!(intruder.id("a-db"), owner.id("db"));
+        let out = intruder.cmd(&["up", "-v"]).output();
+        assert_eq!(out.code, Some(1), "{}", out.snapshot());
+        assert!(
+            out.stderr
+                .contains(&format!("belongs to `{}/db`", owner.live.name)),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(
+            CloudProject::mutations(&out),
+            Vec::<String>::new(),
+            "nothing of the owner's is touched"
+        );
+        let retention = boto3(&format!(
+            "out(rds.describe_db_instances(DBInstanceIdentifier='{}')['DBInstances'][0]['BackupRetentionPeriod'])",
+            owner.id("db")
+        ));
+        assert_eq!(retention, 7);
+        let env = intruder.cmd(&["env"]).output();
+        assert_eq!(
+            env.code,
+            Some(1),
+            "no endpoint or password of someone else's database: {}",
+            env.snapshot()
+        );
     }
 
     #[test]

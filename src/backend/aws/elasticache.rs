@@ -46,6 +46,10 @@ pub(super) async fn observe_group(client: &Client, id: &str) -> Result<Option<Ob
             .snapshot_retention_limit()
             .and_then(|d| u32::try_from(d).ok()),
         arn: group.arn().map(str::to_owned),
+        tags: match group.arn() {
+            Some(arn) => tags_of(client, arn).await?,
+            None => Vec::new(),
+        },
     }))
 }
 
@@ -74,6 +78,10 @@ pub(super) async fn observe_cluster(client: &Client, id: &str) -> Result<Option<
         engine_version: cluster.engine_version().map(str::to_owned),
         class: cluster.cache_node_type().map(str::to_owned),
         arn: cluster.arn().map(str::to_owned),
+        tags: match cluster.arn() {
+            Some(arn) => tags_of(client, arn).await?,
+            None => Vec::new(),
+        },
         ..Observed::default()
     }))
 }

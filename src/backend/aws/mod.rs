@@ -45,6 +45,37 @@ pub struct Observed {
     pub backup_retention_days: Option<u32>,
     #[serde(skip)]
     pub arn: Option<String>,
+    /// Its tags: who it belongs to.
+    #[serde(skip)]
+    pub tags: Vec<(String, String)>,
+}
+
+impl Observed {
+    /// Why this resource is not ours to adopt, change or report on: the identifier is
+    /// `{project}-{resource}`, so project `a` with service `b-c` and project `a-b` with
+    /// service `c` would otherwise share one database.
+    pub fn foreign(&self, cloud: &CloudPlan) -> Option<Error> {
+        let tag = |key: &str| {
+            self.tags
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let want = |key: &str| {
+            cloud
+                .tags
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let ours = tag("provision:project") == want("provision:project")
+            && tag("provision:resource") == want("provision:resource");
+        (!ours).then(|| Error::NotOurs {
+            identifier: cloud.identifier.clone(),
+            owner: tag("provision:project")
+                .map(|p| format!("{p}/{}", tag("provision:resource").unwrap_or("?"))),
+        })
+    }
 }
 
 /// One field that differs between the manifest and AWS.
@@ -226,6 +257,9 @@ impl Cloud {
     ) -> Result<Observed, Error> {
         let name = resource.name.as_str();
         let observed = self.observe(cloud).await?;
+        if let Some(foreign) = observed.as_ref().and_then(|o| o.foreign(cloud)) {
+            return Err(foreign);
+        }
         let has_password = cloud.service != CloudService::ElasticacheCluster;
         let password = if has_password {
             let (secret, created) = secrets::get_or_create(&self.secrets, cloud).await?;
@@ -389,6 +423,9 @@ impl Cloud {
         let observed = self.observe(cloud).await?.ok_or_else(|| Error::NotUp {
             resource: resource.name.clone(),
         })?;
+        if let Some(foreign) = observed.foreign(cloud) {
+            return Err(foreign);
+        }
         let (Some(host), Some(port)) = (observed.address, observed.port) else {
             return Err(Error::Aws {
                 op: "read the endpoint of",

@@ -28,6 +28,16 @@ fn observed(db: &aws_sdk_rds::types::DbInstance) -> Observed {
             .backup_retention_period()
             .and_then(|d| u32::try_from(d).ok()),
         arn: db.db_instance_arn().map(str::to_owned),
+        tags: db
+            .tag_list()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
     }
 }
 
