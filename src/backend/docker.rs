@@ -128,6 +128,56 @@ impl DockerRuntime {
         }
     }
 
+    /// Refuses a container or volume that another project (or a person) made under the
+    /// name this resource would use: `{project}-{resource}` is not unique on its own (project
+    /// `a` with service `b-c`, project `a-b` with service `c`).
+    fn check_owner(
+        spec: &Spec<'_>,
+        name: &str,
+        labels: Option<&HashMap<String, String>>,
+    ) -> Result<(), Error> {
+        let label = |key: &str| labels.and_then(|l| l.get(key)).map(String::as_str);
+        if label(LABEL_PROJECT) == Some(spec.project)
+            && label(LABEL_RESOURCE) == Some(spec.resource.name.as_str())
+        {
+            return Ok(());
+        }
+        Err(Error::NotOurs {
+            identifier: name.to_owned(),
+            owner: label(LABEL_PROJECT)
+                .map(|p| format!("{p}/{}", label(LABEL_RESOURCE).unwrap_or("?"))),
+        })
+    }
+
+    /// This resource's container, if it exists and is ours.
+    async fn our_container(
+        &self,
+        spec: &Spec<'_>,
+    ) -> Result<Option<bollard::models::ContainerInspectResponse>, Error> {
+        let found = self.container(&spec.local.container).await?;
+        if let Some(c) = &found {
+            Self::check_owner(
+                spec,
+                &spec.local.container,
+                c.config.as_ref().and_then(|cfg| cfg.labels.as_ref()),
+            )?;
+        }
+        Ok(found)
+    }
+
+    /// This resource's volume labels, if the volume exists and is ours.
+    async fn our_volume(
+        &self,
+        spec: &Spec<'_>,
+        volume: &str,
+    ) -> Result<Option<HashMap<String, String>>, Error> {
+        let found = self.volume_labels(volume).await?;
+        if let Some(labels) = &found {
+            Self::check_owner(spec, volume, Some(labels))?;
+        }
+        Ok(found)
+    }
+
     /// The host port a container publishes the database on, from its configuration (present
     /// whether or not it runs).
     fn published_port(
@@ -142,23 +192,23 @@ impl DockerRuntime {
 
     /// Whether Docker holds anything of this resource: a container or its data volume.
     pub async fn knows(&self, spec: &Spec<'_>) -> Result<bool, Error> {
-        if self.container(&spec.local.container).await?.is_some() {
+        if self.our_container(spec).await?.is_some() {
             return Ok(true);
         }
         match &spec.local.volume {
-            Some(v) => Ok(self.volume_labels(v).await?.is_some()),
+            Some(v) => Ok(self.our_volume(spec, v).await?.is_some()),
             None => Ok(false),
         }
     }
 
     pub async fn inspect(&self, spec: &Spec<'_>) -> Result<Live, Error> {
-        let Some(c) = self.container(&spec.local.container).await? else {
+        let Some(c) = self.our_container(spec).await? else {
             return Ok(Live::missing());
         };
         let running = c.state.as_ref().and_then(|s| s.running).unwrap_or(false);
         let password = match &spec.local.volume {
             Some(v) => self
-                .volume_labels(v)
+                .our_volume(spec, v)
                 .await?
                 .and_then(|l| l.get(LABEL_PASSWORD).cloned())
                 .map(Secret::new),
@@ -231,7 +281,7 @@ impl DockerRuntime {
         spec: &Spec<'_>,
         volume: &str,
     ) -> Result<HashMap<String, String>, Error> {
-        if let Some(labels) = self.volume_labels(volume).await? {
+        if let Some(labels) = self.our_volume(spec, volume).await? {
             return Ok(labels);
         }
         let password = Secret::generate().map_err(|e| Error::Docker {
@@ -405,7 +455,7 @@ impl DockerRuntime {
             None => HashMap::new(),
         };
         let password = labels.get(LABEL_PASSWORD).cloned().map(Secret::new);
-        let existing = self.container(container).await?;
+        let existing = self.our_container(spec).await?;
         let existing_port = existing
             .as_ref()
             .and_then(|c| Self::published_port(c, spec.local.container_port));
@@ -524,6 +574,11 @@ impl DockerRuntime {
 
     pub async fn down(&self, spec: &Spec<'_>, volumes: bool) -> Result<String, Error> {
         let container = &spec.local.container;
+        // Only ever remove what carries this project's and this database's labels.
+        self.our_container(spec).await?;
+        if let Some(volume) = &spec.local.volume {
+            self.our_volume(spec, volume).await?;
+        }
         let removed = self.remove_container(container).await?;
         let mut done = if removed {
             format!("removed container {container}")

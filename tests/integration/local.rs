@@ -510,6 +510,40 @@ mod needs_docker {
     }
 
     #[test]
+    fn another_projects_container_and_volume_are_left_alone() {
+        // Project `P-x` with service `kv` and project `P` with service `x-kv` would both be
+        // `P-x-kv`: the labels tell them apart.
+        let port = free_port();
+        let mut owner = Live::new(
+            "own",
+            "docker",
+            &format!(
+                "services:\n  kv: {{image: 'redis:7', x-provision: {{local: {{port: {port}}}}}}}\n"
+            ),
+        );
+        owner.name = format!("{}-x", owner.name);
+        owner.ok(&["up"]);
+        let mut intruder = Live::new("own", "docker", "services:\n  x-kv: {image: 'redis:7'}\n");
+        intruder.name = owner.name.trim_end_matches("-x").to_owned();
+        for args in [&["up"][..], &["env"], &["down", "--volumes", "--yes"]] {
+            let out = intruder.cmd(args).output();
+            assert_ne!(out.code, Some(0), "{args:?}: {}", out.snapshot());
+            assert!(
+                out.stderr
+                    .contains(&format!("belongs to `{}/kv`", owner.name)),
+                "{args:?}: {}",
+                out.stderr
+            );
+        }
+        let status = owner.ok(&["status"]);
+        assert!(
+            status.stdout.contains("running") && status.stdout.contains("yes"),
+            "still up and answering: {}",
+            status.stdout
+        );
+    }
+
+    #[test]
     fn down_volumes_needs_yes_without_a_terminal() {
         let live = Live::new("confirm", "docker", "services:\n  kv: {image: 'redis:7'}\n");
         let out = live.cmd(&["down", "--volumes"]).output();
