@@ -293,6 +293,18 @@ mod needs_docker {
     }
 
     #[test]
+    fn two_databases_of_one_engine_get_two_ports() {
+        let live = Live::new(
+            "twoports",
+            "docker",
+            "services:\n  a: {image: 'memcached:1.6'}\n  b: {image: 'memcached:1.6'}\n",
+        );
+        live.ok(&["up"]);
+        let v = live.vars(&[]);
+        assert_ne!(v["A_PORT"], v["B_PORT"], "{v:?}");
+    }
+
+    #[test]
     fn remembered_port_and_idempotent_up() {
         // No port in the manifest: the engine's own if free, else another; kept across runs.
         let live = Live::new("ports", "docker", "services:\n  kv: {image: 'redis:7'}\n");
