@@ -210,7 +210,7 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
                 }
             }
             let live = if target == Target::Local {
-                with_runtime(live_actions(cli, &catalog, &plan))?
+                with_runtime(live_actions(cli, &catalog, &plan, *detailed_exitcode))?
             } else {
                 None
             };
@@ -371,20 +371,24 @@ async fn variables(cli: &Cli, catalog: &Catalog, service: Option<&str>) -> Resul
     let specs = backend::specs(&plan, catalog);
     let wanted: Vec<(String, String)> = match service {
         Some(name) => {
-            let known: Vec<String> = plan.services.iter().map(|s| s.service.clone()).collect();
-            let links = plan
-                .services
+            if !plan.apps.iter().any(|a| a == name) {
+                return Err(Error::UnknownService {
+                    name: name.to_owned(),
+                    known: plan.apps.clone(),
+                });
+            }
+            // An app service without links gets no variables, which is not an error.
+            plan.services
                 .iter()
                 .find(|s| s.service == name)
-                .ok_or_else(|| Error::UnknownService {
-                    name: name.to_owned(),
-                    known,
-                })?;
-            links
-                .links
-                .iter()
-                .map(|l| (l.resource.clone(), l.prefix.clone()))
-                .collect()
+                .map(|links| {
+                    links
+                        .links
+                        .iter()
+                        .map(|l| (l.resource.clone(), l.prefix.clone()))
+                        .collect()
+                })
+                .unwrap_or_default()
         }
         None => plan
             .resources
@@ -806,10 +810,13 @@ async fn live_actions(
     cli: &Cli,
     catalog: &Catalog,
     plan: &Plan,
+    detailed_exitcode: bool,
 ) -> Result<Option<LiveActions>, Error> {
     let specs = backend::specs(plan, catalog);
     let runtime = match Runtime::select(cli.runtime, &specs).await {
         Ok(r) => r,
+        // Asked for a verdict on changes, "unknown" must not read as "none".
+        Err(e) if detailed_exitcode => return Err(e),
         Err(e) => {
             if !cli.quiet {
                 eprintln!(

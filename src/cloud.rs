@@ -72,9 +72,11 @@ pub async fn endpoints(cloud: &Cloud, plan: &Plan, names: &[&str]) -> Result<Vec
     for name in names {
         let r = plan.resource(name).ok_or_else(|| Error::NotUp {
             resource: (*name).to_owned(),
+            cloud: true,
         })?;
         let c = cloud_of(r).ok_or_else(|| Error::NotUp {
             resource: (*name).to_owned(),
+            cloud: true,
         })?;
         out.push(cloud.endpoint(r, c).await?);
     }

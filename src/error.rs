@@ -100,7 +100,7 @@ pub enum Error {
         log: String,
     },
     /// `env`/`run`/`status` on a resource that is not running.
-    NotUp { resource: String },
+    NotUp { resource: String, cloud: bool },
     /// Starting or stopping a native server failed.
     Native {
         resource: String,
@@ -361,9 +361,19 @@ impl Error {
                     "hint: a slow first start may need more time: `--timeout 180`"
                 );
             }
-            Self::NotUp { resource } => {
+            Self::NotUp {
+                resource,
+                cloud: false,
+            } => {
                 let _ = writeln!(out, "error: {resource} is not running");
                 let _ = writeln!(out, "hint: start it with `provision --local`");
+            }
+            Self::NotUp {
+                resource,
+                cloud: true,
+            } => {
+                let _ = writeln!(out, "error: {resource} does not exist on AWS");
+                let _ = writeln!(out, "hint: create it with `provision --cloud`");
             }
             Self::Native {
                 resource,
@@ -522,7 +532,7 @@ impl Error {
             Self::Interrupted => {
                 let _ = writeln!(
                     out,
-                    "error: interrupted; what was started keeps running, and the next `provision --local` picks up from here"
+                    "error: interrupted; what was started keeps running or being created, and running the same command again picks up from there"
                 );
             }
         }

@@ -40,6 +40,9 @@ pub struct Plan {
     /// Warnings for this target, for the caller to print on stderr.
     #[serde(skip)]
     pub warnings: Vec<Problem>,
+    /// Every app service, linked or not (`services` lists only those with links).
+    #[serde(skip)]
+    pub apps: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -181,6 +184,7 @@ pub fn plan(
         resources,
         services,
         warnings: relevant,
+        apps: model.apps.iter().map(|a| a.name.clone()).collect(),
     })
 }
 

@@ -213,6 +213,7 @@ pub async fn endpoints(runtime: &Runtime, specs: &[Spec<'_>]) -> Result<Vec<Endp
             _ => {
                 return Err(Error::NotUp {
                     resource: spec.resource.name.clone(),
+                    cloud: false,
                 });
             }
         }

@@ -477,9 +477,16 @@ impl NativeRuntime {
         let dir = self.dir(spec);
         let data = dir.join("data");
         match spec.template.probe {
-            Probe::Postgres if !data.join("PG_VERSION").exists() => {
+            Probe::Postgres if !data.exists() => {
                 progress.say(name, "initialising a new data directory (initdb)");
-                make_dir(&data, 0o700, owner)
+                // Built aside and renamed when complete: an initdb cut short (Ctrl-C) leaves
+                // only `data.partial`, which the next run may safely start over.
+                let partial = dir.join("data.partial");
+                if partial.exists() {
+                    fs::remove_dir_all(&partial)
+                        .map_err(io_error(name, "remove an unfinished data directory"))?;
+                }
+                make_dir(&partial, 0o700, owner)
                     .map_err(io_error(name, "create its data directory"))?;
                 let pwfile = dir.join("initdb-password");
                 write_private(
@@ -490,7 +497,7 @@ impl NativeRuntime {
                 .map_err(io_error(name, "write the initdb password file"))?;
                 let mut cmd = tokio::process::Command::new(bin.join("initdb"));
                 cmd.arg("-D")
-                    .arg(&data)
+                    .arg(&partial)
                     .arg("-U")
                     .arg(spec.resource.username.as_deref().unwrap_or("app"));
                 cmd.arg(format!("--pwfile={}", pwfile.display())).args([
@@ -505,6 +512,8 @@ impl NativeRuntime {
                     what: "initialise its data directory (initdb)".into(),
                     reason,
                 })?;
+                fs::rename(&partial, &data)
+                    .map_err(io_error(name, "move its new data directory in place"))?;
             }
             Probe::Mysql => {
                 if !data.join("mysql").exists() {
@@ -571,7 +580,9 @@ impl NativeRuntime {
         if let Some(a) = owner {
             cmd.uid(a.uid).gid(a.gid);
         }
-        cmd.stdin(Stdio::null()).current_dir("/");
+        // Ctrl-C drops this future: take the setup process down with it rather than let it
+        // write on while the next run starts over.
+        cmd.stdin(Stdio::null()).current_dir("/").kill_on_drop(true);
         let output = cmd.output().await.map_err(|e| e.to_string())?;
         if output.status.success() {
             Ok(())

@@ -422,6 +422,7 @@ impl Cloud {
     ) -> Result<Endpoint, Error> {
         let observed = self.observe(cloud).await?.ok_or_else(|| Error::NotUp {
             resource: resource.name.clone(),
+            cloud: true,
         })?;
         if let Some(foreign) = observed.foreign(cloud) {
             return Err(foreign);
