@@ -306,14 +306,23 @@ impl NativeRuntime {
                 Some(p)
             }
         };
-        let port = match (
-            spec.local.host_port,
-            self.stored(spec, "port").and_then(|p| p.parse().ok()),
-        ) {
+        let stored_port: Option<u16> = self.stored(spec, "port").and_then(|p| p.parse().ok());
+        let port = match (spec.local.host_port, stored_port) {
             (Some(p), _) | (None, Some(p)) => p,
             (None, None) => ports::choose(spec.local.container_port)
                 .map_err(io_error(name, "find a free port"))?,
         };
+        // The manifest moved the port: restart the server there (the data stays).
+        if stored_port.is_some_and(|p| p != port) && self.running_pid(spec).is_some() {
+            progress.say(
+                name,
+                &format!(
+                    "restarting on port {port} (was {})",
+                    stored_port.unwrap_or_default()
+                ),
+            );
+            self.stop(spec).await?;
+        }
         fs::write(dir.join("port"), port.to_string()).map_err(io_error(name, "store its port"))?;
 
         let mut child = None;
@@ -688,41 +697,48 @@ impl NativeRuntime {
         Ok(child)
     }
 
+    /// Stops the server cleanly if it runs; returns its PID.
+    async fn stop(&self, spec: &Spec<'_>) -> Result<Option<i32>, Error> {
+        let name = spec.resource.name.as_str();
+        let Some(pid) = self.running_pid(spec) else {
+            return Ok(None);
+        };
+        // Postgres' "fast" shutdown is SIGINT; SIGTERM waits for every client to leave.
+        let signal = if spec.template.probe == Probe::Postgres {
+            rustix::process::Signal::INT
+        } else {
+            rustix::process::Signal::TERM
+        };
+        let target = rustix::process::Pid::from_raw(pid).ok_or_else(|| Error::Native {
+            resource: name.to_owned(),
+            what: "stop it".into(),
+            reason: format!("bad PID {pid}"),
+        })?;
+        rustix::process::kill_process(target, signal).map_err(|e| Error::Native {
+            resource: name.to_owned(),
+            what: format!("stop PID {pid}"),
+            reason: e.to_string(),
+        })?;
+        let until = Instant::now() + Duration::from_secs(60);
+        while start_time(pid).is_some() {
+            if Instant::now() > until {
+                return Err(Error::Native {
+                    resource: name.to_owned(),
+                    what: format!("stop PID {pid}"),
+                    reason: "still running after 60 s".into(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = fs::remove_file(self.dir(spec).join("server.pid"));
+        Ok(Some(pid))
+    }
+
     pub async fn down(&self, spec: &Spec<'_>, volumes: bool) -> Result<String, Error> {
         let name = spec.resource.name.as_str();
         let dir = self.dir(spec);
-        let mut done = match self.running_pid(spec) {
-            Some(pid) => {
-                // Postgres' "fast" shutdown is SIGINT; SIGTERM waits for every client to leave.
-                let signal = if spec.template.probe == Probe::Postgres {
-                    rustix::process::Signal::INT
-                } else {
-                    rustix::process::Signal::TERM
-                };
-                let target = rustix::process::Pid::from_raw(pid).ok_or_else(|| Error::Native {
-                    resource: name.to_owned(),
-                    what: "stop it".into(),
-                    reason: format!("bad PID {pid}"),
-                })?;
-                rustix::process::kill_process(target, signal).map_err(|e| Error::Native {
-                    resource: name.to_owned(),
-                    what: format!("stop PID {pid}"),
-                    reason: e.to_string(),
-                })?;
-                let until = Instant::now() + Duration::from_secs(60);
-                while start_time(pid).is_some() {
-                    if Instant::now() > until {
-                        return Err(Error::Native {
-                            resource: name.to_owned(),
-                            what: format!("stop PID {pid}"),
-                            reason: "still running after 60 s".into(),
-                        });
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                let _ = fs::remove_file(dir.join("server.pid"));
-                format!("stopped server (PID {pid})")
-            }
+        let mut done = match self.stop(spec).await? {
+            Some(pid) => format!("stopped server (PID {pid})"),
             None => "no server running".to_owned(),
         };
         if volumes {

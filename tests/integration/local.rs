@@ -618,6 +618,40 @@ mod needs_native {
     }
 
     #[test]
+    fn a_new_port_in_the_manifest_moves_the_server() {
+        let (a, b) = (free_port(), free_port());
+        let live = Live::new(
+            "nport",
+            "native",
+            &format!(
+                "services:\n  kv: {{image: 'redis:7', x-provision: {{local: {{port: {a}}}}}}}\n"
+            ),
+        );
+        live.ok(&["up"]);
+        write("redis", &live.vars(&[]), "KV", "moved");
+        live.project.write(
+            "compose.yaml",
+            format!(
+                "services:\n  kv: {{image: 'redis:7', x-provision: {{local: {{port: {b}}}}}}}\n"
+            )
+            .as_bytes(),
+        );
+        let up = live.ok(&["up"]);
+        assert!(
+            up.stderr.contains(&format!("restarting on port {b}")),
+            "{}",
+            up.stderr
+        );
+        let v = live.vars(&[]);
+        assert_eq!(v["KV_PORT"], b.to_string());
+        assert_eq!(
+            read("redis", &v, "KV").as_deref(),
+            Some("moved"),
+            "the data moved with it"
+        );
+    }
+
+    #[test]
     fn servers_outlive_the_command_and_two_ups_share_one_server() {
         let port = free_port();
         let live = Live::new(
