@@ -238,6 +238,26 @@ pub fn resolve<'c>(
         databases: database_names.iter().map(String::as_str).collect(),
         resources: resources.iter().map(|r| r.name.as_str()).collect(),
     };
+    // `a_b` and `a-b` fold to one AWS identifier: two databases cannot share it.
+    let mut identifiers: HashMap<&str, &str> = HashMap::new();
+    for r in &resources {
+        if let Some(first) = identifiers.insert(r.identifier.as_str(), r.name.as_str()) {
+            problems.push(
+                Problem::error(
+                    Some(r.at),
+                    format!("services.{}", r.name),
+                    ProblemKind::InvalidValue {
+                        value: r.name.clone(),
+                        expected: format!(
+                            "a name whose cloud identifier `{}` differs from `{first}`'s",
+                            r.identifier
+                        ),
+                    },
+                )
+                .scoped(Scope::Cloud),
+            );
+        }
+    }
     let apps: Vec<App> = manifest
         .services
         .iter()
@@ -1032,6 +1052,17 @@ mod tests {
         let (_, problems) =
             model_of("x-provision: {project: '***'}\nservices: {db: {image: redis}}\n");
         assert!(matches!(&problems[0], ProblemKind::InvalidProject { .. }));
+    }
+
+    #[test]
+    fn two_databases_folding_to_one_cloud_identifier() {
+        let (m, problems) = model_of("services:\n  a_b: {image: redis}\n  a-b: {image: redis}\n");
+        assert_eq!(m.resources.len(), 2, "fine locally");
+        assert!(
+            matches!(&problems[0], ProblemKind::InvalidValue { expected, .. } if expected.contains("`my-shop-a-b`")),
+            "{problems:?}"
+        );
+        assert_eq!(m.problems[0].scope, Scope::Cloud);
     }
 
     #[test]
