@@ -7,7 +7,9 @@ use aws_sdk_rds::operation::create_db_instance::CreateDbInstanceOutput;
 use aws_sdk_rds::operation::describe_db_instances::{
     DescribeDBInstancesError, DescribeDbInstancesOutput,
 };
-use aws_sdk_rds::types::{DbInstance, Endpoint as RdsEndpoint, error::DbInstanceNotFoundFault};
+use aws_sdk_rds::types::{
+    DbInstance, Endpoint as RdsEndpoint, Tag, error::DbInstanceNotFoundFault,
+};
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
@@ -41,7 +43,15 @@ fn instance(status: &str) -> DescribeDbInstancesOutput {
         .allocated_storage(20)
         .multi_az(false)
         .deletion_protection(true)
-        .backup_retention_period(7);
+        .backup_retention_period(7)
+        // Ours: provision adopts nothing else.
+        .tag_list(
+            Tag::builder()
+                .key("provision:project")
+                .value("shop")
+                .build(),
+        )
+        .tag_list(Tag::builder().key("provision:resource").value("db").build());
     if status == "available" {
         db = db.endpoint(
             RdsEndpoint::builder()
