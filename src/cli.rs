@@ -224,16 +224,7 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
                     // Without AWS the desired state is still worth showing; only a caller
                     // that asked for the change verdict gets an error.
                     Err(e @ Error::AwsUnavailable { .. }) if !*detailed_exitcode => {
-                        if !cli.quiet {
-                            eprintln!(
-                                "note: live state unknown: {}",
-                                e.render()
-                                    .lines()
-                                    .next()
-                                    .unwrap_or_default()
-                                    .trim_start_matches("error: ")
-                            );
-                        }
+                        note_live_state_unknown(cli, &e);
                         None
                     }
                     Err(e) => return Err(e),
@@ -790,6 +781,13 @@ fn render_plan(plan: &Plan) -> String {
     out
 }
 
+/// `plan` without a runtime or AWS: the desired state still shows; stderr says why no more.
+fn note_live_state_unknown(cli: &Cli, error: &Error) {
+    if !cli.quiet {
+        eprintln!("note: live state unknown: {}", error.summary());
+    }
+}
+
 /// What `up` would do to each resource, from the live state.
 #[derive(Debug, serde::Serialize)]
 struct LiveActions {
@@ -818,16 +816,7 @@ async fn live_actions(
         // Asked for a verdict on changes, "unknown" must not read as "none".
         Err(e) if detailed_exitcode => return Err(e),
         Err(e) => {
-            if !cli.quiet {
-                eprintln!(
-                    "note: live state unknown: {}",
-                    e.render()
-                        .lines()
-                        .next()
-                        .unwrap_or_default()
-                        .trim_start_matches("error: ")
-                );
-            }
+            note_live_state_unknown(cli, &e);
             return Ok(None);
         }
     };

@@ -120,13 +120,7 @@ pub fn unreadable(file: &Path, error: &Error) -> Report {
             severity: Severity::Error,
             location: file.display().to_string(),
             path: String::new(),
-            message: other
-                .render()
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim_start_matches("error: ")
-                .to_owned(),
+            message: other.summary(),
             hint: None,
         }],
     };

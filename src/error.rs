@@ -212,6 +212,16 @@ impl Error {
         }
     }
 
+    /// The first line of the message, without `error: `: for a one-line note.
+    pub fn summary(&self) -> String {
+        self.render()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ")
+            .to_owned()
+    }
+
     /// The full text for stderr.
     pub fn render(&self) -> String {
         let mut out = String::new();

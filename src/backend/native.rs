@@ -84,19 +84,17 @@ fn write_private(path: &Path, text: &str, owner: Option<Account>) -> std::io::Re
         .mode(0o600)
         .open(path)?;
     file.write_all(text.as_bytes())?;
-    if let Some(a) = owner {
-        rustix::fs::chown(
-            path,
-            Some(rustix::fs::Uid::from_raw(a.uid)),
-            Some(rustix::fs::Gid::from_raw(a.gid)),
-        )?;
-    }
-    Ok(())
+    give_to(path, owner)
 }
 
 fn make_dir(path: &Path, mode: u32, owner: Option<Account>) -> std::io::Result<()> {
     fs::create_dir_all(path)?;
     fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+    give_to(path, owner)
+}
+
+/// Hands a file or directory to the server's account (when we run as root).
+fn give_to(path: &Path, owner: Option<Account>) -> std::io::Result<()> {
     if let Some(a) = owner {
         rustix::fs::chown(
             path,
