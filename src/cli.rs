@@ -679,7 +679,11 @@ async fn down(cli: &Cli, catalog: &Catalog, volumes: bool, yes: bool) -> Result<
     if failures.is_empty() {
         Ok(Exit::Success)
     } else {
-        Err(Error::UpFailed { failures, ok })
+        Err(Error::UpFailed {
+            failures,
+            ok,
+            done: "stopped",
+        })
     }
 }
 

@@ -62,7 +62,11 @@ pub async fn up(
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(Error::UpFailed { failures, ok })
+        Err(Error::UpFailed {
+            failures,
+            ok,
+            done: "ready",
+        })
     }
 }
 

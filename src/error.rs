@@ -107,10 +107,11 @@ pub enum Error {
         what: String,
         reason: String,
     },
-    /// Some resources failed; the others are up.
+    /// Some resources failed; the others are done (`done`: "ready", "stopped").
     UpFailed {
         failures: Vec<(String, Error)>,
         ok: usize,
+        done: &'static str,
     },
     /// `--service` names no app service.
     UnknownService { name: String, known: Vec<String> },
@@ -185,7 +186,7 @@ impl Error {
             | Self::NeedsCloud { .. }
             | Self::LocalOnly { .. } => Exit::Usage,
             Self::Interrupted => Exit::Interrupted,
-            Self::UpFailed { failures, ok } => {
+            Self::UpFailed { failures, ok, .. } => {
                 // Every resource failed for the same missing service: say that, not "failure".
                 let unavailable = failures.iter().all(|(_, e)| e.exit() == Exit::Unavailable);
                 if *ok == 0 && unavailable {
@@ -393,14 +394,14 @@ impl Error {
                 let _ = writeln!(out, "error: {resource}: could not {what}");
                 let _ = writeln!(out, "Caused by: {reason}");
             }
-            Self::UpFailed { failures, ok } => {
+            Self::UpFailed { failures, ok, done } => {
                 for (_, error) in failures {
                     out.push_str(&error.render());
                 }
                 let names: Vec<&str> = failures.iter().map(|(n, _)| n.as_str()).collect();
                 let _ = writeln!(
                     out,
-                    "error: {} of {} databases failed: {}; {ok} ready",
+                    "error: {} of {} databases failed: {}; {ok} {done}",
                     failures.len(),
                     failures.len() + ok,
                     names.join(", ")

@@ -260,6 +260,7 @@ pub async fn up_all(
         Err(Error::UpFailed {
             failures,
             ok: ready.len(),
+            done: "ready",
         })
     }
 }
