@@ -17,6 +17,15 @@ pub(super) async fn get(client: &Client, cloud: &CloudPlan) -> Result<Option<Sec
     }
 }
 
+fn new_password(cloud: &CloudPlan) -> Result<Secret, Error> {
+    Secret::generate().map_err(|e| Error::Aws {
+        op: "generate a password for",
+        target: cloud.identifier.clone(),
+        code: None,
+        message: e.to_string(),
+    })
+}
+
 /// The stored password, or a new one stored first. Returns whether it was created.
 pub(super) async fn get_or_create(
     client: &Client,
@@ -32,12 +41,7 @@ pub(super) async fn get_or_create(
             message,
             ..
         }) if code == "InvalidRequestException" && message.contains("deleted") => {
-            let password = Secret::generate().map_err(|e| Error::Aws {
-                op: "generate a password for",
-                target: cloud.identifier.clone(),
-                code: None,
-                message: e.to_string(),
-            })?;
+            let password = new_password(cloud)?;
             client
                 .restore_secret()
                 .secret_id(&cloud.secret_name)
@@ -55,12 +59,7 @@ pub(super) async fn get_or_create(
         }
         Err(e) => return Err(e),
     }
-    let password = Secret::generate().map_err(|e| Error::Aws {
-        op: "generate a password for",
-        target: cloud.identifier.clone(),
-        code: None,
-        message: e.to_string(),
-    })?;
+    let password = new_password(cloud)?;
     let mut request = client
         .create_secret()
         .name(&cloud.secret_name)

@@ -74,6 +74,16 @@ fn secret_rules() -> aws_sdk_secretsmanager::Client {
     mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, [&get])
 }
 
+/// A cloud whose RDS is `rds`, whose secret exists, and with no ElastiCache rules.
+fn cloud_with(rds: aws_sdk_rds::Client) -> Cloud {
+    let elasticache = mock_client!(
+        aws_sdk_elasticache,
+        RuleMode::MatchAny,
+        Vec::<&aws_smithy_mocks::Rule>::new()
+    );
+    Cloud::from_clients(rds, elasticache, secret_rules())
+}
+
 /// XML error body of the RDS (awsQuery) protocol.
 fn throttled() -> String {
     "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>".into()
@@ -96,15 +106,7 @@ async fn creating_then_available_is_waited_for_and_adopted() {
     let create = mock!(aws_sdk_rds::Client::create_db_instance)
         .then_output(|| CreateDbInstanceOutput::builder().build());
     let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&describe, &create]);
-    let cloud = Cloud::from_clients(
-        rds,
-        mock_client!(
-            aws_sdk_elasticache,
-            RuleMode::MatchAny,
-            Vec::<&aws_smithy_mocks::Rule>::new()
-        ),
-        secret_rules(),
-    );
+    let cloud = cloud_with(rds);
     let p = plan();
     let r = &p.resources[0];
     let observed = cloud
@@ -134,15 +136,7 @@ async fn a_resource_still_creating_at_the_deadline_is_a_timeout_that_names_its_s
     let describe =
         mock!(aws_sdk_rds::Client::describe_db_instances).then_output(|| instance("creating"));
     let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&describe]);
-    let cloud = Cloud::from_clients(
-        rds,
-        mock_client!(
-            aws_sdk_elasticache,
-            RuleMode::MatchAny,
-            Vec::<&aws_smithy_mocks::Rule>::new()
-        ),
-        secret_rules(),
-    );
+    let cloud = cloud_with(rds);
     let p = plan();
     let r = &p.resources[0];
     let err = cloud
@@ -179,15 +173,7 @@ async fn throttling_is_retried_with_backoff() {
         .build();
     let rds = mock_client!(aws_sdk_rds, RuleMode::Sequential, [&describe], |c| c
         .retry_config(super::retry_config()));
-    let cloud = Cloud::from_clients(
-        rds,
-        mock_client!(
-            aws_sdk_elasticache,
-            RuleMode::MatchAny,
-            Vec::<&aws_smithy_mocks::Rule>::new()
-        ),
-        secret_rules(),
-    );
+    let cloud = cloud_with(rds);
     let p = plan();
     let observed = cloud
         .observe(p.resources[0].cloud.as_ref().unwrap())
@@ -211,15 +197,7 @@ async fn throttling_that_persists_is_reported_with_its_code_and_a_hint() {
         .build();
     let rds = mock_client!(aws_sdk_rds, RuleMode::Sequential, [&describe], |c| c
         .retry_config(super::retry_config()));
-    let cloud = Cloud::from_clients(
-        rds,
-        mock_client!(
-            aws_sdk_elasticache,
-            RuleMode::MatchAny,
-            Vec::<&aws_smithy_mocks::Rule>::new()
-        ),
-        secret_rules(),
-    );
+    let cloud = cloud_with(rds);
     let p = plan();
     let err = cloud
         .observe(p.resources[0].cloud.as_ref().unwrap())
