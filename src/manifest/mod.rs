@@ -10,7 +10,8 @@ pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Problem, ProblemKind};
+use crate::error::Error;
+use crate::problem::{Problem, ProblemKind};
 use crate::suggest::did_you_mean;
 use interpolate::{InterpolationError, interpolate};
 use yaml::{Kind, Node, Pos};
