@@ -122,6 +122,11 @@ enum Command {
 }
 
 impl Cli {
+    /// Whether `-v` was given: errors then print their whole chain of causes.
+    pub fn verbose(&self) -> bool {
+        self.verbose > 0
+    }
+
     /// The target the flags name, if any.
     fn target(&self) -> Option<Target> {
         if self.cloud {

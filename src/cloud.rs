@@ -78,11 +78,8 @@ pub async fn variables(
     let endpoints = endpoints(&cloud, plan, &names).await?;
     let mut vars = Vec::new();
     for ((resource, prefix), endpoint) in wanted.iter().zip(&endpoints) {
-        if let Some(template) = plan
-            .resource(resource)
-            .and_then(|r| session.catalog.get(&r.type_name))
-        {
-            vars.extend(links::render(prefix, template, endpoint));
+        if let Some(r) = plan.resource(resource) {
+            vars.extend(links::render(prefix, &r.template, endpoint));
         }
     }
     Ok(vars)
@@ -331,8 +328,8 @@ async fn delete_tagged(
                 .unwrap_or_default(),
             if secret {
                 format!(
-                    ", secret provision/{project}/{} scheduled for deletion in 7 days",
-                    f.resource
+                    ", secret {} scheduled for deletion in 7 days",
+                    crate::plan::secret_name(project, &f.resource)
                 )
             } else {
                 String::new()

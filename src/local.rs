@@ -20,7 +20,7 @@ const DEFAULT_TIMEOUT: u64 = 60;
 
 pub async fn up(session: &Session) -> Result<(), Error> {
     let (_, plan) = session.plan(Target::Local)?;
-    let specs = backend::specs(&plan, &session.catalog);
+    let specs = backend::specs(&plan);
     let names: Vec<&str> = specs.iter().map(|s| s.resource.name.as_str()).collect();
     let progress = Progress::new(session.quiet, &names);
     let runtime = Runtime::select(session.runtime, &specs).await?;
@@ -71,7 +71,7 @@ pub async fn live(
     plan: &Plan,
     need_verdict: bool,
 ) -> Result<Option<LiveActions>, Error> {
-    let specs = backend::specs(plan, &session.catalog);
+    let specs = backend::specs(plan);
     let runtime = match Runtime::select(session.runtime, &specs).await {
         Ok(r) => r,
         Err(e) if need_verdict => return Err(e),
@@ -102,7 +102,7 @@ pub async fn variables(
     plan: &Plan,
     wanted: &[(String, String)],
 ) -> Result<Vec<Var>, Error> {
-    let needed: Vec<Spec<'_>> = backend::specs(plan, &session.catalog)
+    let needed: Vec<Spec<'_>> = backend::specs(plan)
         .into_iter()
         .filter(|s| wanted.iter().any(|(r, _)| *r == s.resource.name))
         .collect();
@@ -136,7 +136,7 @@ pub struct StatusRow {
 
 pub async fn status(session: &Session, as_json: bool) -> Result<(), Error> {
     let (_, plan) = session.plan(Target::Local)?;
-    let specs = backend::specs(&plan, &session.catalog);
+    let specs = backend::specs(&plan);
     let runtime = Runtime::select(session.runtime, &specs).await?;
     let rows = futures_util::future::join_all(specs.iter().map(|spec| {
         let runtime = &runtime;
@@ -177,7 +177,7 @@ pub async fn status(session: &Session, as_json: bool) -> Result<(), Error> {
 /// Returns whether it went ahead.
 pub async fn down(session: &Session, volumes: bool, yes: bool) -> Result<bool, Error> {
     let (_, plan) = session.plan(Target::Local)?;
-    let specs = backend::specs(&plan, &session.catalog);
+    let specs = backend::specs(&plan);
     if volumes && !yes {
         let names: Vec<&str> = plan.resources.iter().map(|r| r.name.as_str()).collect();
         let what = format!(

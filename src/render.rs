@@ -8,7 +8,6 @@ use crate::backend::{Live, RuntimeKind, Spec, State};
 use crate::catalog::CloudService;
 use crate::cloud::LiveState;
 use crate::local::{LiveActions, StatusRow};
-use crate::model;
 use crate::plan::{Plan, Target};
 
 /// The text form of a plan: one line per database, then the links.
@@ -79,8 +78,8 @@ pub fn plan(plan: &Plan) -> String {
     if plan.target == Target::Cloud && !plan.resources.is_empty() {
         let _ = writeln!(
             out,
-            "  passwords: generated, kept in Secrets Manager as provision/{}/<database>",
-            plan.project.name
+            "  passwords: generated, kept in Secrets Manager as {}",
+            crate::plan::secret_name(&plan.project.name, "<database>")
         );
     }
     if !plan.services.is_empty() {
@@ -102,7 +101,7 @@ pub fn plan(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "  each prefix P gets {}",
-            model::LINK_SUFFIXES.map(|s| format!("P_{s}")).join(", ")
+            crate::links::variables("P").join(", ")
         );
     }
     out

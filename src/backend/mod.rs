@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::catalog::{Catalog, Template};
+use crate::catalog::Template;
 use crate::error::Error;
 use crate::links::Endpoint;
 use crate::plan::{LocalPlan, Plan, PlannedResource};
@@ -52,7 +52,7 @@ impl Spec<'_> {
 }
 
 /// Every resource of a local plan with its template.
-pub fn specs<'a>(plan: &'a Plan, catalog: &'a Catalog) -> Vec<Spec<'a>> {
+pub fn specs(plan: &Plan) -> Vec<Spec<'_>> {
     plan.resources
         .iter()
         .filter_map(|r| {
@@ -60,7 +60,7 @@ pub fn specs<'a>(plan: &'a Plan, catalog: &'a Catalog) -> Vec<Spec<'a>> {
                 project: &plan.project.name,
                 resource: r,
                 local: r.local.as_ref()?,
-                template: catalog.get(&r.type_name)?,
+                template: &r.template,
             })
         })
         .collect()
