@@ -668,3 +668,54 @@ fn write_log(out: &mut String, log: &str) {
         let _ = writeln!(out, "  | {line}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested() -> Error {
+        let os = std::io::Error::from_raw_os_error(13);
+        Error::Native {
+            resource: "db".into(),
+            what: "create its directory".into(),
+            source: Box::new(Because::new("cannot write `/srv/provision`", os)),
+        }
+    }
+
+    #[test]
+    fn the_first_cause_always_shows_and_the_chain_with_verbose() {
+        let plain = nested().render();
+        assert_eq!(
+            plain,
+            "error: db: could not create its directory\nCaused by: cannot write `/srv/provision`\n"
+        );
+        let verbose = nested().render_with(true);
+        assert!(verbose.starts_with(&plain), "{verbose}");
+        assert!(
+            verbose.ends_with("Caused by: Permission denied (os error 13)\n"),
+            "{verbose}"
+        );
+    }
+
+    #[test]
+    fn the_source_chain_is_reachable_through_std_error() {
+        let error = nested();
+        let first = std::error::Error::source(&error).map(ToString::to_string);
+        assert_eq!(first.as_deref(), Some("cannot write `/srv/provision`"));
+        let second = std::error::Error::source(&error)
+            .and_then(std::error::Error::source)
+            .map(ToString::to_string);
+        assert_eq!(second.as_deref(), Some("Permission denied (os error 13)"));
+    }
+
+    #[test]
+    fn failures_of_several_databases_render_each_with_its_causes() {
+        let error = Error::UpFailed {
+            failures: vec![("db".into(), nested())],
+            ok: 1,
+            done: "ready",
+        };
+        assert!(error.render_with(true).contains("os error 13"));
+        assert!(!error.render().contains("os error 13"));
+    }
+}
