@@ -165,20 +165,7 @@ async fn converge_all(
             }),
     )
     .await;
-    let ok = results.iter().filter(|(_, r)| r.is_ok()).count();
-    let failures: Vec<(String, Error)> = results
-        .into_iter()
-        .filter_map(|(n, r)| r.err().map(|e| (n, e)))
-        .collect();
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::UpFailed {
-            failures,
-            ok,
-            done: "ready",
-        })
-    }
+    crate::error::gather(results, "ready").map(|_| ())
 }
 
 /// The endpoints of the named resources, in order.

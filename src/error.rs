@@ -624,6 +624,31 @@ fn aws_hint(code: Option<&str>, message: &str) -> Option<&'static str> {
     }
 }
 
+/// Per-resource results gathered: every value, or one error that names each failure and how
+/// many of the others are `done` ("ready", "stopped"). One failing never hides the others.
+pub fn gather<T>(
+    results: impl IntoIterator<Item = (String, Result<T, Error>)>,
+    done: &'static str,
+) -> Result<Vec<T>, Error> {
+    let mut values = Vec::new();
+    let mut failures = Vec::new();
+    for (name, result) in results {
+        match result {
+            Ok(v) => values.push(v),
+            Err(e) => failures.push((name, e)),
+        }
+    }
+    if failures.is_empty() {
+        Ok(values)
+    } else {
+        Err(Error::UpFailed {
+            failures,
+            ok: values.len(),
+            done,
+        })
+    }
+}
+
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.summary())

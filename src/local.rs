@@ -226,24 +226,11 @@ pub async fn down(session: &Session, volumes: bool, yes: bool) -> Result<bool, E
     let progress = Progress::new(session.quiet, &names);
     let results =
         futures_util::future::join_all(specs.iter().map(|s| runtime.down(s, volumes))).await;
-    let mut failures = Vec::new();
-    let mut ok = 0;
-    for (spec, result) in specs.iter().zip(results) {
-        match result {
-            Ok(done) => {
-                progress.say(&spec.resource.name, &done);
-                ok += 1;
-            }
-            Err(e) => failures.push((spec.resource.name.clone(), e)),
+    let results = specs.iter().zip(results).map(|(spec, result)| {
+        if let Ok(done) = &result {
+            progress.say(&spec.resource.name, done);
         }
-    }
-    if failures.is_empty() {
-        Ok(true)
-    } else {
-        Err(Error::UpFailed {
-            failures,
-            ok,
-            done: "stopped",
-        })
-    }
+        (spec.resource.name.clone(), result)
+    });
+    crate::error::gather(results, "stopped").map(|_| true)
 }
