@@ -13,5 +13,6 @@
 mod cli;
 mod cloud;
 mod fuzz;
+mod images;
 mod local;
 mod support;
