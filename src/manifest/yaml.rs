@@ -16,6 +16,10 @@ use serde_saphyr::Spanned;
 pub struct Pos {
     pub line: u32,
     pub col: u32,
+    /// Which of the project's files (`Manifest::files`): 0 is the first (base) file. A
+    /// project is several files once overrides, `include:` and `extends:` come in, and a
+    /// problem must name the file it was written in.
+    pub file: u16,
 }
 
 impl fmt::Display for Pos {
@@ -29,7 +33,13 @@ impl Pos {
         Self {
             line: u32::try_from(location.line()).unwrap_or(u32::MAX),
             col: u32::try_from(location.column()).unwrap_or(u32::MAX),
+            file: 0,
         }
+    }
+
+    /// A position in the first file.
+    pub fn at(line: u32, col: u32) -> Self {
+        Self { line, col, file: 0 }
     }
 }
 
@@ -94,6 +104,31 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Marks this node and everything under it as written in file `file`.
+    pub fn set_file(&mut self, file: u16) {
+        self.at.file = file;
+        match &mut self.kind {
+            Kind::Seq(items) => items.iter_mut().for_each(|n| n.set_file(file)),
+            Kind::Map(entries) => {
+                for (k, v) in entries {
+                    k.set_file(file);
+                    v.set_file(file);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A string node at `at`.
+    pub fn str(text: impl Into<String>, at: Pos) -> Self {
+        Self {
+            kind: Kind::Str(text.into()),
+            at,
+        }
+    }
+}
+
 /// How deep the manifest may nest.
 pub const MAX_DEPTH: usize = 32;
 
@@ -128,7 +163,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         // An empty document: the caller decides whether that is acceptable.
         Ok(None) => Ok(Node {
             kind: Kind::Null,
-            at: Pos { line: 1, col: 1 },
+            at: Pos::at(1, 1),
         }),
         Err(error) => Err(syntax_error(&error)),
     }
@@ -248,9 +283,9 @@ mod tests {
         let db = root.get("services").and_then(|s| s.get("db")).unwrap();
         let image = db.get("image").unwrap();
         assert_eq!(image.kind, Kind::Str("postgres:16".into()));
-        assert_eq!(image.at, Pos { line: 3, col: 12 });
+        assert_eq!(image.at, Pos::at(3, 12));
         let (key, _) = &db.as_map().unwrap()[0];
-        assert_eq!(key.at, Pos { line: 3, col: 5 });
+        assert_eq!(key.at, Pos::at(3, 5));
     }
 
     #[test]
@@ -307,3 +342,4 @@ mod tests {
         assert_eq!(ok("# just a comment\n").kind, Kind::Null);
     }
 }
+
