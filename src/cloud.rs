@@ -10,8 +10,128 @@ use crate::backend::Deadline;
 use crate::backend::aws::{self, Change, Cloud, Orphan};
 use crate::error::Error;
 use crate::links::Endpoint;
+use crate::links::{self, Var};
+use crate::plan::Target;
 use crate::plan::{CloudPlan, Plan, PlannedResource};
 use crate::progress::Progress;
+use crate::render;
+use crate::session::{self, Session};
+
+/// Seconds `up --cloud` waits for every database to become available, unless `--timeout`.
+const DEFAULT_TIMEOUT: u64 = 2400;
+
+pub async fn up(session: &Session) -> Result<(), Error> {
+    let (_, plan) = session.plan(Target::Cloud)?;
+    let names: Vec<&str> = plan.resources.iter().map(|r| r.name.as_str()).collect();
+    let progress = Progress::new(session.quiet, &names);
+    let cloud = connect(&plan, session.verbose > 0).await?;
+    progress.note(&format!(
+        "provision: project {} on AWS ({}, {} databases)",
+        plan.project.name,
+        cloud.region,
+        names.len()
+    ));
+    let result = converge_all(
+        &cloud,
+        &plan,
+        &progress,
+        Duration::from_secs(session.timeout.unwrap_or(DEFAULT_TIMEOUT)),
+    )
+    .await;
+    if session.verbose > 0 {
+        eprintln!("aws: {} calls", cloud.calls());
+    }
+    result
+}
+
+/// Reads the live state for `plan --cloud`. Without AWS the desired state is still worth
+/// showing: it says so on stderr and returns `None`, unless the caller asked for a verdict on
+/// changes.
+pub async fn live(
+    session: &Session,
+    plan: &Plan,
+    need_verdict: bool,
+) -> Result<Option<LiveState>, Error> {
+    let live = async {
+        let cloud = connect(plan, session.verbose > 0).await?;
+        read_live(&cloud, plan).await
+    }
+    .await;
+    match live {
+        Ok(live) => Ok(Some(live)),
+        Err(e @ Error::AwsUnavailable { .. }) if !need_verdict => {
+            session.note_live_state_unknown(&e);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The endpoints of the databases `wanted` names, as link variables under their prefixes.
+pub async fn variables(
+    session: &Session,
+    plan: &Plan,
+    wanted: &[(String, String)],
+) -> Result<Vec<Var>, Error> {
+    let cloud = connect(plan, session.verbose > 0).await?;
+    let names: Vec<&str> = wanted.iter().map(|(r, _)| r.as_str()).collect();
+    let endpoints = endpoints(&cloud, plan, &names).await?;
+    let mut vars = Vec::new();
+    for ((resource, prefix), endpoint) in wanted.iter().zip(&endpoints) {
+        if let Some(template) = plan
+            .resource(resource)
+            .and_then(|r| session.catalog.get(&r.type_name))
+        {
+            vars.extend(links::render(prefix, template, endpoint));
+        }
+    }
+    Ok(vars)
+}
+
+pub async fn status(session: &Session, as_json: bool) -> Result<(), Error> {
+    let (_, plan) = session.plan(Target::Cloud)?;
+    let cloud = connect(&plan, session.verbose > 0).await?;
+    let live = read_live(&cloud, &plan).await?;
+    session::print(&if as_json {
+        session::json(&live)?
+    } else {
+        render::cloud_status(&live)
+    })
+}
+
+/// Deletes this project's cloud databases (confirmed); returns whether it went ahead.
+pub async fn destroy(
+    session: &Session,
+    yes: bool,
+    skip_final_snapshot: bool,
+) -> Result<bool, Error> {
+    let (_, plan) = session.plan(Target::Cloud)?;
+    let project = plan.project.name.clone();
+    if !yes {
+        let question = format!(
+            "This deletes every AWS database tagged with project `{project}`{}.",
+            if skip_final_snapshot {
+                ", WITHOUT final snapshots"
+            } else {
+                " (final snapshots are kept)"
+            }
+        );
+        let what = format!("deleting the cloud databases of {project}");
+        if !session.confirm(what, &question, &project, "--yes")? {
+            return Ok(false);
+        }
+    }
+    let cloud = connect(&plan, session.verbose > 0).await?;
+    let progress = Progress::new(session.quiet, &[]);
+    let done = delete_tagged(&cloud, &project, skip_final_snapshot, &progress).await?;
+    if done.is_empty() {
+        progress.note(&format!("nothing on AWS is tagged with project {project}"));
+    }
+    for line in done {
+        progress.note(&line);
+    }
+    Ok(true)
+}
 
 fn cloud_of(r: &PlannedResource) -> Option<&CloudPlan> {
     r.cloud.as_ref()
@@ -28,7 +148,7 @@ pub async fn connect(plan: &Plan, verbose: bool) -> Result<Cloud, Error> {
 
 /// Brings every resource to the manifest's state, in parallel; one failing does not stop the
 /// others.
-pub async fn up(
+async fn converge_all(
     cloud: &Cloud,
     plan: &Plan,
     progress: &Progress,
@@ -71,7 +191,7 @@ pub async fn up(
 }
 
 /// The endpoints of the named resources, in order.
-pub async fn endpoints(cloud: &Cloud, plan: &Plan, names: &[&str]) -> Result<Vec<Endpoint>, Error> {
+async fn endpoints(cloud: &Cloud, plan: &Plan, names: &[&str]) -> Result<Vec<Endpoint>, Error> {
     let mut out = Vec::new();
     for name in names {
         let r = plan.resource(name).ok_or_else(|| Error::NotUp {
@@ -110,64 +230,10 @@ impl LiveState {
     pub fn has_changes(&self) -> bool {
         self.resources.iter().any(|r| r.action != "no change")
     }
-
-    pub fn render(&self) -> String {
-        use std::fmt::Write as _;
-        let mut out = format!("\nLive state (AWS, {})\n", self.region);
-        let width = self
-            .resources
-            .iter()
-            .map(|r| r.resource.len())
-            .chain(self.orphaned.iter().map(|o| o.identifier.len()))
-            .max()
-            .unwrap_or(0);
-        for r in &self.resources {
-            let detail = match r.action {
-                "create" => format!("new {} {}", r.kind, r.identifier),
-                "conflict" => format!(
-                    "{} {} exists but belongs to another project or to no one; provision will not touch it",
-                    r.kind, r.identifier
-                ),
-                "no change" => format!(
-                    "{} {} is {}",
-                    r.kind,
-                    r.identifier,
-                    r.status.as_deref().unwrap_or("?")
-                ),
-                _ => r
-                    .changes
-                    .iter()
-                    .map(|c| {
-                        format!(
-                            "{} {} -> {}{}",
-                            c.field,
-                            c.from,
-                            c.to,
-                            if c.safe {
-                                ""
-                            } else {
-                                " (not applied by up: needs a migration)"
-                            }
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            };
-            let _ = writeln!(out, "  {:width$}  {:9}  {detail}", r.resource, r.action);
-        }
-        for o in &self.orphaned {
-            let _ = writeln!(
-                out,
-                "  {:width$}  {:9}  {} tagged with this project but not in the manifest (kept; `provision destroy --cloud` deletes it)",
-                o.identifier, "orphaned", o.kind
-            );
-        }
-        out
-    }
 }
 
 /// Reads what AWS has for each planned resource and what it has that the plan does not.
-pub async fn live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
+async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
     // The planned resources and the project's tagged ones are read at the same time.
     let (observed, tagged) = futures_util::future::join(
         futures_util::future::join_all(
@@ -217,7 +283,7 @@ pub async fn live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
 
 /// Deletes every resource tagged with the project (never found by name alone), refusing all
 /// of it if any has deletion protection on. Returns one line per resource.
-pub async fn destroy(
+async fn delete_tagged(
     cloud: &Cloud,
     project: &str,
     skip_final_snapshot: bool,

@@ -8,10 +8,11 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::catalog::{Catalog, CloudService};
-use crate::error::{Error, Problem, Scope, Severity};
+use crate::error::Error;
 use crate::manifest::Manifest;
 use crate::model::{self, Model};
 use crate::plan::Target;
+use crate::problem::{Problem, Scope, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -183,9 +184,9 @@ pub fn run(
         .filter(|p| {
             !matches!(
                 p.kind,
-                crate::error::ProblemKind::NoDatabases
-                    | crate::error::ProblemKind::NoServices
-                    | crate::error::ProblemKind::InvalidProject { .. }
+                crate::problem::ProblemKind::NoDatabases
+                    | crate::problem::ProblemKind::NoServices
+                    | crate::problem::ProblemKind::InvalidProject { .. }
             )
         })
         .collect();
@@ -200,7 +201,7 @@ pub fn run(
     let project_problems: Vec<&Problem> = model
         .problems
         .iter()
-        .filter(|p| matches!(p.kind, crate::error::ProblemKind::InvalidProject { .. }))
+        .filter(|p| matches!(p.kind, crate::problem::ProblemKind::InvalidProject { .. }))
         .collect();
     manifest_checks.push(check(
         format!(
@@ -218,7 +219,7 @@ pub fn run(
         .filter(|p| {
             matches!(
                 p.kind,
-                crate::error::ProblemKind::NoDatabases | crate::error::ProblemKind::NoServices
+                crate::problem::ProblemKind::NoDatabases | crate::problem::ProblemKind::NoServices
             )
         })
         .collect();

@@ -5,9 +5,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::catalog::{Catalog, CloudOption, CloudService, ImageRef, Template};
-use crate::error::{Error, IdentifierRule, Problem, ProblemKind, Scope};
-use crate::manifest::yaml::Pos;
+use crate::error::Error;
 use crate::manifest::{EnvVar, LinkKind, Manifest, Service};
+use crate::problem::Pos;
+use crate::problem::{IdentifierRule, Problem, ProblemKind, Scope};
 use crate::suggest::did_you_mean;
 
 /// The link variables every link gets, after `{PREFIX}_`.

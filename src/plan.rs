@@ -4,9 +4,10 @@
 use serde::Serialize;
 
 use crate::catalog::{Catalog, CloudService};
-use crate::error::{Error, Problem, Scope, Severity};
+use crate::error::Error;
 use crate::manifest::{CloudSettings, Manifest};
 use crate::model::{self, CloudConfig, LINK_SUFFIXES, Project};
+use crate::problem::{Problem, Scope, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -328,7 +329,7 @@ mod tests {
         };
         assert!(matches!(
             problems[0].kind,
-            crate::error::ProblemKind::CloudIdentifier { .. }
+            crate::problem::ProblemKind::CloudIdentifier { .. }
         ));
     }
 }

@@ -19,7 +19,8 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt as _;
 
-use super::{Deadline, Live, Ready, Spec, State, ports};
+use super::reconcile::{self, Action, Replace};
+use super::{Deadline, Live, Ready, RuntimeKind, Spec, State, ports};
 use crate::error::Error;
 use crate::probe::{self, WaitError};
 use crate::progress::Progress;
@@ -205,7 +206,6 @@ impl DockerRuntime {
         let Some(c) = self.our_container(spec).await? else {
             return Ok(Live::missing());
         };
-        let running = c.state.as_ref().and_then(|s| s.running).unwrap_or(false);
         let password = match &spec.local.volume {
             Some(v) => self
                 .our_volume(spec, v)
@@ -214,20 +214,30 @@ impl DockerRuntime {
                 .map(Secret::new),
             None => None,
         };
-        Ok(Live {
+        Ok(Self::live_of(spec, &c, password))
+    }
+
+    /// What an existing container says about its resource.
+    fn live_of(
+        spec: &Spec<'_>,
+        c: &bollard::models::ContainerInspectResponse,
+        password: Option<Secret>,
+    ) -> Live {
+        let running = c.state.as_ref().and_then(|s| s.running).unwrap_or(false);
+        Live {
             state: if running {
                 State::Running
             } else {
                 State::Stopped
             },
-            port: Self::published_port(&c, spec.local.container_port),
+            port: Self::published_port(c, spec.local.container_port),
             password,
             data: spec.local.volume.clone(),
             image: c
                 .config
                 .as_ref()
                 .and_then(|cfg| cfg.labels.as_ref()?.get(LABEL_IMAGE).cloned()),
-        })
+        }
     }
 
     async fn logs_tail(&self, name: &str) -> String {
@@ -456,78 +466,64 @@ impl DockerRuntime {
         };
         let password = labels.get(LABEL_PASSWORD).cloned().map(Secret::new);
         let existing = self.our_container(spec).await?;
-        let existing_port = existing
-            .as_ref()
-            .and_then(|c| Self::published_port(c, spec.local.container_port));
-        // The port: fixed by the manifest, else remembered by the volume, else the running
-        // container's, else the engine's own if free.
-        let port = match (
+        let live = match &existing {
+            Some(c) => Self::live_of(spec, c, None),
+            None => Live::missing(),
+        };
+        let port = match reconcile::port(
             spec.local.host_port,
             labels.get(LABEL_PORT).and_then(|p| p.parse().ok()),
-            existing_port,
+            live.port,
         ) {
-            (Some(p), _, _) | (None, Some(p), _) | (None, None, Some(p)) => p,
-            (None, None, None) => {
-                ports::choose(spec.local.container_port).map_err(|e| Error::Docker {
-                    op: "choose a port for",
-                    target: container.clone(),
-                    reason: e.to_string(),
-                })?
-            }
+            Some(p) => p,
+            None => ports::choose(spec.local.container_port).map_err(|e| Error::Docker {
+                op: "choose a port for",
+                target: container.clone(),
+                reason: e.to_string(),
+            })?,
         };
-        let mut existing = existing;
-        if let Some(c) = &existing {
-            let image = c
-                .config
+        let mut action = reconcile::decide(RuntimeKind::Docker, spec, &live, Some(port));
+        if let Action::Replace(why) = &action {
+            let why = match why {
+                Replace::Image { from, to } => {
+                    format!("image {} -> {to}", from.as_deref().unwrap_or("?"))
+                }
+                Replace::Port { from, to } => format!(
+                    "port {} -> {to}",
+                    from.map_or_else(|| "?".into(), |p| p.to_string())
+                ),
+            };
+            let kept = spec
+                .local
+                .volume
                 .as_ref()
-                .and_then(|cfg| cfg.labels.as_ref()?.get(LABEL_IMAGE).cloned());
-            let changed_image = image.as_deref() != Some(spec.local.image.as_str());
-            if changed_image || existing_port != Some(port) {
-                let why = if changed_image {
-                    format!(
-                        "image {} -> {}",
-                        image.unwrap_or_else(|| "?".into()),
-                        spec.local.image
-                    )
-                } else {
-                    format!(
-                        "port {} -> {port}",
-                        existing_port.map_or_else(|| "?".into(), |p| p.to_string())
-                    )
-                };
-                let kept = spec
-                    .local
-                    .volume
-                    .as_ref()
-                    .map_or_else(String::new, |v| format!("; the data in volume {v} is kept"));
-                progress.say(
-                    name,
-                    &format!("replacing container {container} ({why}){kept}"),
-                );
-                self.remove_container(container).await?;
-                existing = None;
-            }
-        }
-        let running = existing
-            .as_ref()
-            .and_then(|c| c.state.as_ref()?.running)
-            .unwrap_or(false);
-        if running {
-            progress.say(name, &format!("container {container} is running"));
-        } else {
-            if existing.is_none() {
-                self.ensure_image(spec, progress).await?;
-                progress.say(
-                    name,
-                    &format!("creating container {container} ({})", spec.local.image),
-                );
-                self.create(spec, port, password.as_ref()).await?;
-            }
+                .map_or_else(String::new, |v| format!("; the data in volume {v} is kept"));
             progress.say(
                 name,
-                &format!("starting container {container} on 127.0.0.1:{port}"),
+                &format!("replacing container {container} ({why}){kept}"),
             );
-            self.start(spec, port).await?;
+            self.remove_container(container).await?;
+            action = Action::Create;
+        }
+        match action {
+            Action::NoChange => {
+                progress.say(name, &format!("container {container} is running"));
+            }
+            Action::Create | Action::Start | Action::Replace(_) => {
+                if action == Action::Create {
+                    self.ensure_image(spec, progress).await?;
+                    progress.say(
+                        name,
+                        &format!("creating container {container} ({})", spec.local.image),
+                    );
+                    self.create(spec, port, password.as_ref()).await?;
+                }
+                progress.say(
+                    name,
+                    &format!("starting container {container} on 127.0.0.1:{port}"),
+                );
+                self.start(spec, port).await?;
+            }
         }
         let endpoint = spec.endpoint(port, password);
         progress.say(

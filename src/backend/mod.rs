@@ -6,6 +6,7 @@ pub mod aws;
 pub mod docker;
 pub mod native;
 pub mod ports;
+pub mod reconcile;
 
 use std::time::{Duration, Instant};
 
@@ -120,6 +121,23 @@ pub struct Ready {
     pub took: Duration,
 }
 
+/// Which local runtime, as a value: compared and printed, never matched as a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    Docker,
+    Native,
+}
+
+impl std::fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Docker => "docker",
+            Self::Native => "native",
+        })
+    }
+}
+
 #[derive(Debug)]
 pub enum Runtime {
     Docker(docker::DockerRuntime),
@@ -167,10 +185,10 @@ impl Runtime {
         }
     }
 
-    pub fn name(&self) -> &'static str {
+    pub fn kind(&self) -> RuntimeKind {
         match self {
-            Self::Docker(_) => "docker",
-            Self::Native(_) => "native",
+            Self::Docker(_) => RuntimeKind::Docker,
+            Self::Native(_) => RuntimeKind::Native,
         }
     }
 

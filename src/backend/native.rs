@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use super::{Deadline, Live, Ready, Spec, State, ports};
+use super::reconcile::{self, Action, Replace};
+use super::{Deadline, Live, Ready, RuntimeKind, Spec, State, ports};
 use crate::catalog::Probe;
 use crate::error::Error;
 use crate::probe::{self, WaitError};
@@ -304,27 +305,29 @@ impl NativeRuntime {
                 Some(p)
             }
         };
-        let stored_port: Option<u16> = self.stored(spec, "port").and_then(|p| p.parse().ok());
-        let port = match (spec.local.host_port, stored_port) {
-            (Some(p), _) | (None, Some(p)) => p,
-            (None, None) => ports::choose(spec.local.container_port)
+        let live = self.inspect(spec)?;
+        let port = match reconcile::port(spec.local.host_port, live.port, None) {
+            Some(p) => p,
+            None => ports::choose(spec.local.container_port)
                 .map_err(io_error(name, "find a free port"))?,
         };
+        let mut action = reconcile::decide(RuntimeKind::Native, spec, &live, Some(port));
         // The manifest moved the port: restart the server there (the data stays).
-        if stored_port.is_some_and(|p| p != port) && self.running_pid(spec).is_some() {
+        if let Action::Replace(Replace::Port { from, .. }) = &action {
             progress.say(
                 name,
                 &format!(
                     "restarting on port {port} (was {})",
-                    stored_port.unwrap_or_default()
+                    from.map_or_else(|| "?".into(), |p| p.to_string())
                 ),
             );
             self.stop(spec).await?;
+            action = Action::Start;
         }
         fs::write(dir.join("port"), port.to_string()).map_err(io_error(name, "store its port"))?;
 
         let mut child = None;
-        if self.running_pid(spec).is_some() {
+        if action == Action::NoChange {
             progress.say(name, "server is running");
         } else {
             if !ports::is_free(port) {

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 use super::yaml::{Kind, Node, Pos};
 use super::{FILE_NAMES, FileValue, Manifest, SecretSource, SourceFile, envfile, from_root};
-use crate::error::{Error, Problem, ProblemKind};
+use crate::error::Error;
+use crate::problem::{Problem, ProblemKind};
 use crate::secret::Secret;
 
 /// The overrides Compose merges beside a base file it found, first found wins.

@@ -13,7 +13,8 @@ pub mod yaml;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Problem, ProblemKind};
+use crate::error::Error;
+use crate::problem::{Problem, ProblemKind};
 use crate::secret::Secret;
 pub use mounts::{Mount, MountKind};
 use crate::suggest::did_you_mean;

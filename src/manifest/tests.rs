@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::error::ProblemKind;
+use crate::problem::ProblemKind;
 
 fn read_with(text: &str, vars: &[(&str, &str)]) -> Manifest {
     let vars: Vec<(String, String)> = vars

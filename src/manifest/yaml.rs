@@ -11,35 +11,14 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-/// A 1-based line and column in the manifest.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Pos {
-    pub line: u32,
-    pub col: u32,
-    /// Which of the project's files (`Manifest::files`): 0 is the first (base) file. A
-    /// project is several files once overrides, `include:` and `extends:` come in, and a
-    /// problem must name the file it was written in.
-    pub file: u16,
-}
+pub use crate::problem::Pos;
 
-impl fmt::Display for Pos {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.col)
-    }
-}
-
-impl Pos {
-    fn of(location: serde_saphyr::Location) -> Self {
-        Self {
-            line: u32::try_from(location.line()).unwrap_or(u32::MAX),
-            col: u32::try_from(location.column()).unwrap_or(u32::MAX),
-            file: 0,
-        }
-    }
-
-    /// A position in the first file.
-    pub fn at(line: u32, col: u32) -> Self {
-        Self { line, col, file: 0 }
+/// The position saphyr reports, as our `Pos`.
+fn pos_of(location: serde_saphyr::Location) -> Pos {
+    Pos {
+        line: u32::try_from(location.line()).unwrap_or(u32::MAX),
+        col: u32::try_from(location.column()).unwrap_or(u32::MAX),
+        file: 0,
     }
 }
 
@@ -158,7 +137,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     match serde_saphyr::from_str_with_options::<Option<Spanned<Kind>>>(text, options) {
         Ok(Some(root)) => Ok(Node {
             kind: root.value,
-            at: Pos::of(root.referenced),
+            at: pos_of(root.referenced),
         }),
         // An empty document: the caller decides whether that is acceptable.
         Ok(None) => Ok(Node {
@@ -170,7 +149,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
 }
 
 fn syntax_error(error: &serde_saphyr::Error) -> SyntaxError {
-    let at = error.location().filter(|l| l.line() > 0).map(Pos::of);
+    let at = error.location().filter(|l| l.line() > 0).map(pos_of);
     let mut message = error.without_snippet().to_string();
     if message.contains("budget breached: Depth") || message.contains("recursion limit exceeded") {
         message = format!("nested more than {MAX_DEPTH} levels deep");
@@ -196,7 +175,7 @@ struct KindVisitor;
 fn spanned_node(s: Spanned<Kind>) -> Node {
     Node {
         kind: s.value,
-        at: Pos::of(s.referenced),
+        at: pos_of(s.referenced),
     }
 }
 
@@ -258,7 +237,7 @@ impl<'de> Visitor<'de> for KindVisitor {
             let value = map.next_value::<Spanned<Kind>>()?;
             let key = Node {
                 kind: Kind::Str(key.value),
-                at: Pos::of(key.referenced),
+                at: pos_of(key.referenced),
             };
             entries.push((key, spanned_node(value)));
         }

@@ -1,0 +1,287 @@
+//! The text forms of what commands print: plans, live diffs, status tables. Kept together so
+//! that the local and the cloud side read alike; JSON forms come from `serde` directly.
+
+use std::fmt::Write as _;
+
+use crate::backend::reconcile::{Action, Replace};
+use crate::backend::{Live, RuntimeKind, Spec, State};
+use crate::catalog::CloudService;
+use crate::cloud::LiveState;
+use crate::local::{LiveActions, StatusRow};
+use crate::model;
+use crate::plan::{Plan, Target};
+
+/// The text form of a plan: one line per database, then the links.
+pub fn plan(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Project `{}` ({}), {} target: desired state",
+        plan.project.name,
+        plan.project.source.describe(),
+        plan.target.label()
+    );
+    let width = plan
+        .resources
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(out, "\nDatabases");
+    for r in &plan.resources {
+        let kind = format!("{} {}", r.type_name, r.version);
+        let detail = if let Some(local) = &r.local {
+            let port = local.host_port.map_or_else(
+                || {
+                    format!(
+                        "127.0.0.1:{} or the next free port, kept across runs",
+                        local.container_port
+                    )
+                },
+                |p| format!("127.0.0.1:{p}"),
+            );
+            let volume = local.volume.as_ref().map_or_else(
+                || "no volume (in memory)".to_owned(),
+                |v| format!("volume {v}"),
+            );
+            format!(
+                "container {}, image {}, {volume}, {port}",
+                local.container, local.image
+            )
+        } else if let Some(cloud) = &r.cloud {
+            let c = &cloud.config;
+            match cloud.service {
+                CloudService::Rds => format!(
+                    "RDS instance {}: {}, {} GiB encrypted, backups {} days, deletion protection {}, Multi-AZ {}, not public",
+                    cloud.identifier,
+                    c.class,
+                    c.storage_gb.unwrap_or_default(),
+                    c.backup_retention_days,
+                    on_off(c.deletion_protection),
+                    on_off(c.multi_az)
+                ),
+                CloudService::ElasticacheReplicationGroup => format!(
+                    "ElastiCache replication group {}: {}, {} replicas, TLS and AUTH token, encrypted at rest, backups {} days",
+                    cloud.identifier, c.class, c.replicas, c.backup_retention_days
+                ),
+                CloudService::ElasticacheCluster => {
+                    format!(
+                        "ElastiCache cluster {}: {}, TLS in transit",
+                        cloud.identifier, c.class
+                    )
+                }
+            }
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "  {:width$}  {kind:14} {detail}", r.name);
+    }
+    if plan.target == Target::Cloud && !plan.resources.is_empty() {
+        let _ = writeln!(
+            out,
+            "  passwords: generated, kept in Secrets Manager as provision/{}/<database>",
+            plan.project.name
+        );
+    }
+    if !plan.services.is_empty() {
+        let width = plan
+            .services
+            .iter()
+            .map(|s| s.service.len())
+            .max()
+            .unwrap_or(0);
+        let _ = writeln!(out, "\nLinks");
+        for s in &plan.services {
+            let links: Vec<String> = s
+                .links
+                .iter()
+                .map(|l| format!("{}_* -> {}", l.prefix, l.resource))
+                .collect();
+            let _ = writeln!(out, "  {:width$}  {}", s.service, links.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "  each prefix P gets {}",
+            model::LINK_SUFFIXES.map(|s| format!("P_{s}")).join(", ")
+        );
+    }
+    out
+}
+
+/// What `plan --local` says about one resource's action.
+pub fn local_action_detail(
+    action: &Action,
+    kind: RuntimeKind,
+    spec: &Spec<'_>,
+    live: &Live,
+) -> String {
+    let data = spec.local.volume.as_deref().map_or_else(
+        || "no data to keep".to_owned(),
+        |v| format!("data in volume {v} is kept"),
+    );
+    match action {
+        Action::Create => format!(
+            "new {}",
+            match kind {
+                RuntimeKind::Docker => "container",
+                RuntimeKind::Native => "server",
+            }
+        ),
+        Action::Replace(Replace::Image { from, to }) => format!(
+            "image {} -> {to}; {data} (a major version change needs a dump and restore first)",
+            from.as_deref().unwrap_or("?")
+        ),
+        Action::Replace(Replace::Port { from, to }) => format!(
+            "port {} -> {to}; {data}",
+            from.map_or_else(|| "?".into(), |p| p.to_string())
+        ),
+        Action::Start => "stopped".to_owned(),
+        Action::NoChange => format!("running on 127.0.0.1:{}", live.port.unwrap_or_default()),
+    }
+}
+
+/// The live part of `plan --local`.
+pub fn local_live(live: &LiveActions) -> String {
+    let mut out = format!("\nLive state ({})\n", live.runtime);
+    let width = live
+        .actions
+        .iter()
+        .map(|a| a.resource.len())
+        .max()
+        .unwrap_or(0);
+    for a in &live.actions {
+        let _ = writeln!(
+            out,
+            "  {:width$}  {:9}  {}",
+            a.resource,
+            a.action.label(),
+            a.detail
+        );
+    }
+    out
+}
+
+/// The live part of `plan --cloud`.
+pub fn cloud_live(live: &LiveState) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!("\nLive state (AWS, {})\n", live.region);
+    let width = live
+        .resources
+        .iter()
+        .map(|r| r.resource.len())
+        .chain(live.orphaned.iter().map(|o| o.identifier.len()))
+        .max()
+        .unwrap_or(0);
+    for r in &live.resources {
+        let detail = match r.action {
+            "create" => format!("new {} {}", r.kind, r.identifier),
+            "conflict" => format!(
+                "{} {} exists but belongs to another project or to no one; provision will not touch it",
+                r.kind, r.identifier
+            ),
+            "no change" => format!(
+                "{} {} is {}",
+                r.kind,
+                r.identifier,
+                r.status.as_deref().unwrap_or("?")
+            ),
+            _ => r
+                .changes
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {} -> {}{}",
+                        c.field,
+                        c.from,
+                        c.to,
+                        if c.safe {
+                            ""
+                        } else {
+                            " (not applied by up: needs a migration)"
+                        }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let _ = writeln!(out, "  {:width$}  {:9}  {detail}", r.resource, r.action);
+    }
+    for o in &live.orphaned {
+        let _ = writeln!(
+            out,
+            "  {:width$}  {:9}  {} tagged with this project but not in the manifest (kept; `provision destroy --cloud` deletes it)",
+            o.identifier, "orphaned", o.kind
+        );
+    }
+    out
+}
+
+/// `status --local` as a table.
+pub fn local_status(rows: &[StatusRow]) -> String {
+    let mut out = String::new();
+    let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    let _ = writeln!(
+        out,
+        "{:w$}  {:14} {:7} {:8} {:16} {:5}  DATA",
+        "NAME", "TYPE", "RUNTIME", "STATE", "ADDRESS", "READY"
+    );
+    for r in rows {
+        let state = match r.state {
+            State::Running => "running",
+            State::Stopped => "stopped",
+            State::Missing => "missing",
+        };
+        let _ = writeln!(
+            out,
+            "{:w$}  {:14} {:7} {:8} {:16} {:5}  {}",
+            r.name,
+            r.type_name,
+            r.runtime.to_string(),
+            state,
+            r.address.as_deref().unwrap_or("-"),
+            if r.ready { "yes" } else { "no" },
+            r.data.as_deref().unwrap_or("-")
+        );
+    }
+    out
+}
+
+/// `status --cloud` as a table.
+pub fn cloud_status(live: &LiveState) -> String {
+    let mut out = String::new();
+    let w = live
+        .resources
+        .iter()
+        .map(|r| r.resource.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let _ = writeln!(
+        out,
+        "{:w$}  {:30} {:13} {:24} ENDPOINT",
+        "NAME", "KIND", "STATE", "IDENTIFIER"
+    );
+    for r in &live.resources {
+        let _ = writeln!(
+            out,
+            "{:w$}  {:30} {:13} {:24} {}",
+            r.resource,
+            r.kind,
+            r.status.as_deref().unwrap_or("missing"),
+            r.identifier,
+            r.endpoint.as_deref().unwrap_or("-")
+        );
+    }
+    for o in &live.orphaned {
+        let _ = writeln!(
+            out,
+            "{:w$}  {:30} {:13} {:24} orphaned: tagged with this project, not in the manifest",
+            "-", o.kind, o.status, o.identifier
+        );
+    }
+    out
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}

@@ -1,0 +1,120 @@
+//! What every command shares once the command line is parsed: the global options, the
+//! manifest and plan they select, the async runtime, stdout, and the one confirmation prompt.
+//! `local` and `cloud` take a `Session`, so they never see clap.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::PathBuf;
+
+use crate::backend::RuntimeChoice;
+use crate::catalog::Catalog;
+use crate::error::{Error, Exit};
+use crate::manifest::{self, Manifest};
+use crate::plan::{self, Plan, Target};
+
+#[derive(Debug)]
+pub struct Session {
+    /// `-f`, in order (empty: found in the working directory).
+    pub file: Vec<PathBuf>,
+    pub project: Option<String>,
+    pub quiet: bool,
+    pub verbose: u8,
+    pub runtime: RuntimeChoice,
+    /// `--timeout` in seconds; each target has its own default.
+    pub timeout: Option<u64>,
+    pub catalog: Catalog,
+}
+
+impl Session {
+    /// Loads the manifest named by the flags, from the working directory.
+    pub fn load(&self) -> Result<Manifest, Error> {
+        let cwd = std::env::current_dir().map_err(|source| Error::ReadManifest {
+            path: PathBuf::from("."),
+            source,
+        })?;
+        let env = |name: &str| std::env::var(name).ok();
+        let paths = manifest::compose::locate_files(&cwd, &self.file, &env)?;
+        manifest::compose::load_files(&cwd, &paths, &env)
+    }
+
+    /// The plan for `target`, with its warnings printed on stderr (unless `--quiet`).
+    pub fn plan(&self, target: Target) -> Result<(Manifest, Plan), Error> {
+        let manifest = self.load()?;
+        let plan = plan::plan(&manifest, &self.catalog, target, self.project.as_deref())?;
+        if !self.quiet {
+            for warning in &plan.warnings {
+                eprint!("{}", warning.render(&manifest.file));
+            }
+        }
+        Ok((manifest, plan))
+    }
+
+    /// `plan` without a runtime or AWS: the desired state still shows; stderr says why no more.
+    pub fn note_live_state_unknown(&self, error: &Error) {
+        if !self.quiet {
+            eprintln!("note: live state unknown: {}", error.summary());
+        }
+    }
+
+    /// Asks on the terminal to type `expected` before something destructive. Without a
+    /// terminal the answer is an error naming the flag that skips the question.
+    pub fn confirm(
+        &self,
+        what: String,
+        question: &str,
+        expected: &str,
+        flag: &'static str,
+    ) -> Result<bool, Error> {
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::NeedsConfirmation { what, flag });
+        }
+        eprint!("{question} Type the project name to confirm: ");
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if answer.trim() == expected {
+            Ok(true)
+        } else {
+            eprintln!("not confirmed; nothing was deleted");
+            Ok(false)
+        }
+    }
+}
+
+/// Writes data to stdout.
+pub fn print(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        // A closed pipe (`provision plan | head`) is the reader's choice, not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(Error::Output),
+    }
+}
+
+/// Pretty JSON with a final newline, for stdout.
+pub fn json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| Error::Output(e.into()))?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// Runs a command's future on a small runtime; Ctrl-C ends it with `Error::Interrupted`.
+pub fn block_on<T, F: std::future::Future<Output = Result<T, Error>>>(
+    future: F,
+) -> Result<T, Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(Error::AsyncRuntime)?;
+    runtime.block_on(async {
+        tokio::select! {
+            result = future => result,
+            // What was started keeps running; the next `up` converges from there.
+            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+        }
+    })
+}
+
+/// `Exit::Success`, or `Exit::Failure` when the user declined a confirmation.
+pub fn confirmed(yes: bool) -> Exit {
+    if yes { Exit::Success } else { Exit::Failure }
+}
