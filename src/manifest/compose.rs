@@ -1070,3 +1070,7 @@ fn read_secret(path: &Path) -> FileValue {
         Err(e) => unreadable(e.to_string()),
     }
 }
+
+#[cfg(test)]
+#[path = "compose_tests.rs"]
+mod tests;
