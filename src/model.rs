@@ -11,6 +11,8 @@ use crate::problem::Pos;
 use crate::problem::{IdentifierRule, Problem, ProblemKind, Scope};
 use crate::suggest::did_you_mean;
 
+mod credentials;
+
 /// The link variables every link gets, after `{PREFIX}_`.
 pub const LINK_SUFFIXES: [&str; 7] = [
     "URL", "SCHEME", "HOST", "PORT", "USERNAME", "PASSWORD", "PATH",
@@ -85,6 +87,15 @@ pub struct Resource<'c> {
     pub identifier: String,
     /// Variables the manifest sets on the database service itself.
     pub environment: Vec<EnvVar>,
+    /// The local password the service's own settings fix (`POSTGRES_PASSWORD`, a `_FILE`
+    /// secret, `--requirepass`); the cloud always generates its own.
+    pub local_password: Option<crate::secret::Secret>,
+    /// Where `local_password` came from: a variable name or `command: --requirepass`.
+    pub password_from: Option<String>,
+    /// `command:` (server flags), without a password flag.
+    pub command: Option<Vec<String>>,
+    /// `volumes:` of the service: bind mounts (init scripts, config files) and volumes.
+    pub mounts: Vec<crate::manifest::Mount>,
 }
 
 /// Cloud settings with the template's defaults filled in.
@@ -464,27 +475,60 @@ fn resource<'c>(
         (None, _) => format!("{}:{version}", template.images[0]),
     };
 
-    // SQL names: only for engines that have databases and users.
-    let mut sql_name =
-        |given: &Option<crate::manifest::Located<String>>, option: &str| -> Option<String> {
-            match given {
-                Some(g) if !template.sql => {
-                    problems.push(Problem::error(
-                        Some(g.at),
-                        g.path.clone(),
-                        ProblemKind::OptionNotForSql {
-                            option: option.to_owned(),
-                            type_name: template.title.clone(),
-                        },
-                    ));
-                    None
-                }
-                Some(g) => Some(g.value.clone()),
-                None => template.sql.then(|| DEFAULT_SQL_NAME.to_owned()),
+    // What the service's own `environment:`/`command:` fix, as its image reads them.
+    let creds =
+        credentials::from_compose(service, template, &repository, WELL_KNOWN_PASSWORDS, problems);
+
+    // SQL names: only for engines that have databases and users. `x-provision` wins over
+    // the image's variables; the image's variables over our default.
+    let mut sql_name = |given: &Option<crate::manifest::Located<String>>,
+                        from_env: &Option<crate::manifest::Located<String>>,
+                        from_var: &Option<String>,
+                        option: &'static str|
+     -> Option<String> {
+        match (given, from_env) {
+            (Some(g), _) if !template.sql => {
+                problems.push(Problem::error(
+                    Some(g.at),
+                    g.path.clone(),
+                    ProblemKind::OptionNotForSql {
+                        option: option.to_owned(),
+                        type_name: template.title.clone(),
+                    },
+                ));
+                None
             }
-        };
-    let database = sql_name(&ext.database, "database");
-    let username = sql_name(&ext.username, "username");
+            (Some(g), Some(e)) if g.value != e.value && from_var.is_some() => {
+                problems.push(Problem::warning(
+                    Some(g.at),
+                    g.path.clone(),
+                    ProblemKind::CredentialConflict {
+                        resource: service.name.clone(),
+                        option,
+                        variable: from_var
+                            .clone()
+                            .unwrap_or_else(|| "the image's default".to_owned()),
+                    },
+                ));
+                Some(g.value.clone())
+            }
+            (Some(g), _) => Some(g.value.clone()),
+            (None, Some(e)) if template.sql => Some(e.value.clone()),
+            (None, _) => template.sql.then(|| DEFAULT_SQL_NAME.to_owned()),
+        }
+    };
+    let database = sql_name(
+        &ext.database,
+        &creds.database,
+        &creds.database_from,
+        "database",
+    );
+    let username = sql_name(
+        &ext.username,
+        &creds.username,
+        &creds.username_from,
+        "username",
+    );
 
     let published: Vec<_> = service
         .ports
@@ -569,6 +613,10 @@ fn resource<'c>(
             .iter()
             .map(|v| v.value.clone())
             .collect(),
+        local_password: creds.password,
+        password_from: creds.password_from,
+        command: creds.command,
+        mounts: service.volumes.iter().map(|m| m.value.clone()).collect(),
     })
 }
 

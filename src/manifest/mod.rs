@@ -130,6 +130,8 @@ pub struct Service {
     pub environment: Vec<Located<EnvVar>>,
     /// `command:`, split into words as Compose splits the string form.
     pub command: Option<Located<Vec<String>>>,
+    /// Whether `command:` took a `${VAR}` (a password there is then not written in the file).
+    pub command_substituted: bool,
     /// `volumes:`, short and long syntax.
     pub volumes: Vec<Located<Mount>>,
     /// `secrets:`.
@@ -664,6 +666,7 @@ impl Reader<'_> {
                 links: Vec::new(),
                 environment: Vec::new(),
                 command: None,
+                command_substituted: false,
                 volumes: Vec::new(),
                 secrets: Vec::new(),
                 files: BTreeMap::new(),
@@ -747,7 +750,13 @@ impl Reader<'_> {
                     _ => self.wrong_type(value, &child, "a list or a map"),
                 },
                 "environment" => service.environment = self.environment(value, &child),
-                "command" => service.command = self.command(value, &child),
+                "command" => {
+                    service.command = self.command(value, &child);
+                    service.command_substituted = match &value.kind {
+                        Kind::Seq(items) => items.iter().any(has_substitution),
+                        _ => has_substitution(value),
+                    };
+                }
                 "volumes" => service.volumes = self.volumes(value, &child),
                 "secrets" => service.secrets = self.service_secrets(value, &child),
                 // healthcheck, networks, restart, expose, profiles, deploy, build, ...: the
