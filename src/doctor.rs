@@ -213,23 +213,31 @@ pub fn run(
         &project_problems,
         file,
     ));
-    let usage: Vec<&Problem> = model
+    // A Compose file without a database is fine: there is simply nothing for provision to do.
+    let no_databases = model
         .problems
         .iter()
-        .filter(|p| {
-            matches!(
-                p.kind,
-                crate::problem::ProblemKind::NoDatabases | crate::problem::ProblemKind::NoServices
-            )
-        })
-        .collect();
-    let listing = model.databases.join(", ");
-    manifest_checks.push(check(
-        format!("Application uses databases: {listing}"),
-        "Application uses databases".into(),
-        &usage,
-        file,
-    ));
+        .any(|p| matches!(p.kind, crate::problem::ProblemKind::NoDatabases));
+    if no_databases {
+        manifest_checks.push(Check {
+            status: Status::Pass,
+            title: "No service is a database: nothing to do (a database image, or `x-provision: {type: ...}`, makes one)".into(),
+            problems: Vec::new(),
+        });
+    } else {
+        let usage: Vec<&Problem> = model
+            .problems
+            .iter()
+            .filter(|p| matches!(p.kind, crate::problem::ProblemKind::NoServices))
+            .collect();
+        let listing = model.databases.join(", ");
+        manifest_checks.push(check(
+            format!("Application uses databases: {listing}"),
+            "Application uses databases".into(),
+            &usage,
+            file,
+        ));
+    }
 
     let mut sections = vec![Section {
         title: "Manifest",

@@ -12,6 +12,7 @@ use crate::problem::{IdentifierRule, Pos, Problem, ProblemKind, Scope};
 use crate::suggest::did_you_mean;
 
 mod credentials;
+mod hints;
 
 /// Database and user names when the manifest names none.
 pub const DEFAULT_SQL_NAME: &str = "app";
@@ -816,6 +817,7 @@ fn app(
             }
         }
     }
+    hints::unlinked_by_environment(service, &names.resources, &links, problems);
     App {
         name: service.name.clone(),
         links,
