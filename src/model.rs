@@ -297,6 +297,10 @@ pub fn resolve<'c>(
             }
         }
     }
+    // A problem in an override, included or extended file names that file.
+    for p in &mut problems {
+        manifest.attribute(p);
+    }
     Ok(Model {
         project,
         resources,
@@ -472,8 +476,13 @@ fn resource<'c>(
     };
 
     // What the service's own `environment:`/`command:` fix, as its image reads them.
-    let creds =
-        credentials::from_compose(service, template, &repository, WELL_KNOWN_PASSWORDS, problems);
+    let creds = credentials::from_compose(
+        service,
+        template,
+        &repository,
+        WELL_KNOWN_PASSWORDS,
+        problems,
+    );
 
     // SQL names: only for engines that have databases and users. `x-provision` wins over
     // the image's variables; the image's variables over our default.
@@ -805,7 +814,9 @@ fn app(
     for link in &links {
         for name in crate::links::variables(&link.prefix) {
             if let Some(var) = set.get(name.as_str()) {
-                problems.push(Problem::error(
+                // Common in Compose files (`REDIS_URL: redis://redis` beside a link), and
+                // harmless here: `env` and `run` hand out the link's value.
+                problems.push(Problem::warning(
                     Some(var.at),
                     var.path.clone(),
                     ProblemKind::EnvCollision {

@@ -335,7 +335,7 @@ impl Problem {
                 resource,
             } => {
                 format!(
-                    "service `{service}` sets `{variable}` in `environment:`, which its link to `{resource}` also sets"
+                    "service `{service}` sets `{variable}` in `environment:`, which its link to `{resource}` also sets; `provision env` and `run` hand out the link's value"
                 )
             }
             K::CloudIdentifier {
@@ -373,7 +373,9 @@ impl Problem {
                 service,
                 base,
                 file: None,
-            } => format!("service `{service}` extends `{base}`, which is not a service in this file"),
+            } => {
+                format!("service `{service}` extends `{base}`, which is not a service in this file")
+            }
             K::IncludeConflict { service, file } => format!(
                 "service `{service}` is defined here and in the included `{file}`; the included one is ignored"
             ),

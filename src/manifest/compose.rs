@@ -50,7 +50,13 @@ pub fn locate_files(
     let dotenv = read_dotenv(&dir.join(".env")).unwrap_or_default();
     let var = |name: &str| {
         env(name)
-            .or_else(|| dotenv.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            .or_else(|| {
+                dotenv
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            })
             .filter(|v| !v.is_empty())
     };
     if let Some(list) = var("COMPOSE_FILE") {
@@ -78,7 +84,11 @@ pub fn locate_files(
             .map(|n| dir.join(n))
             .find(|p| p.is_file())
     {
-        files.push(over.strip_prefix(dir).map(Path::to_path_buf).unwrap_or(over));
+        files.push(
+            over.strip_prefix(dir)
+                .map(Path::to_path_buf)
+                .unwrap_or(over),
+        );
     }
     Ok(files)
 }
@@ -92,16 +102,19 @@ pub fn load_files(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Manifest, Error> {
     let Some(first) = paths.first() else {
-        return Err(super::locate(cwd, None).err().unwrap_or(Error::ManifestNotFound {
-            dir: cwd.to_path_buf(),
-            tried: FILE_NAMES,
-        }));
+        return Err(super::locate(cwd, None)
+            .err()
+            .unwrap_or(Error::ManifestNotFound {
+                dir: cwd.to_path_buf(),
+                tried: FILE_NAMES,
+            }));
     };
     let full = cwd.join(first);
     let project_dir = full
         .parent()
         .map_or_else(|| cwd.to_path_buf(), Path::to_path_buf);
     let mut loader = Loader {
+        cwd: cwd.to_path_buf(),
         env,
         files: Vec::new(),
         dotenvs: Vec::new(),
@@ -133,15 +146,11 @@ pub fn load_files(
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_default();
     let vars = |file: u16, name: &str| loader.var(file, name);
-    let mut manifest = from_root(
-        &root,
-        first.clone(),
-        dir_name,
-        loader.files.clone(),
-        &vars,
-    )?;
+    let mut manifest = from_root(&root, first.clone(), dir_name, loader.files.clone(), &vars)?;
     let mut problems = std::mem::take(&mut loader.problems);
-    problems.iter_mut().for_each(|p| manifest.attribute(p));
+    for p in &mut problems {
+        manifest.attribute(p);
+    }
     // Loading problems first: they are about where things come from.
     problems.append(&mut manifest.problems);
     manifest.problems = problems;
@@ -163,6 +172,8 @@ fn read_dotenv(path: &Path) -> Result<Vec<(String, String)>, std::io::Error> {
 }
 
 struct Loader<'e> {
+    /// Paths are shown relative to it.
+    cwd: PathBuf,
     env: &'e dyn Fn(&str) -> Option<String>,
     files: Vec<SourceFile>,
     /// Variable sets for interpolation, shared by files of one (sub-)project.
@@ -250,22 +261,18 @@ impl Loader<'_> {
     fn path_in(&mut self, node: &Node, path: &str) -> Option<(PathBuf, PathBuf)> {
         let text = node.scalar_text()?;
         let file = node.at.file;
-        let text = match super::interpolate::interpolate(&text, &|n| self.var(file, n)) {
-            Ok(t) => t,
-            Err(_) => {
-                self.problems.push(Problem::error(
-                    Some(node.at),
-                    path,
-                    ProblemKind::BadInterpolation { text },
-                ));
-                return None;
-            }
+        let Ok(text) = super::interpolate::interpolate(&text, &|n| self.var(file, n)) else {
+            self.problems.push(Problem::error(
+                Some(node.at),
+                path,
+                ProblemKind::BadInterpolation { text },
+            ));
+            return None;
         };
         let full = self.base_dir(node.at).join(&text);
         let shown = full
-            .strip_prefix(std::env::current_dir().unwrap_or_default())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|_| full.clone());
+            .strip_prefix(&self.cwd)
+            .map_or_else(|_| full.clone(), Path::to_path_buf);
         Some((shown, full))
     }
 
@@ -422,58 +429,75 @@ impl Loader<'_> {
         }
     }
 
+    /// Copies the included project's services (and the secrets, volumes, networks and
+    /// configs they may refer to) into `root`, keeping `root`'s own definitions.
     fn copy_services(&mut self, root: &mut Node, included: Node, shown: &str) {
-        let Some(Node {
-            kind: Kind::Map(services),
-            ..
-        }) = included.get("services").cloned()
-        else {
+        let Kind::Map(top_in) = included.kind else {
             return;
         };
-        if !matches!(root.kind, Kind::Map(_)) {
-            return;
+        if matches!(root.kind, Kind::Null) {
+            root.kind = Kind::Map(Vec::new());
         }
         let at = root.at;
         let Kind::Map(top) = &mut root.kind else {
             return;
         };
-        let index = match top.iter().position(|(k, _)| k.scalar_text().as_deref() == Some("services")) {
-            Some(i) => i,
-            None => {
-                top.push((
-                    Node::str("services", at),
-                    Node {
-                        kind: Kind::Map(Vec::new()),
-                        at,
-                    },
-                ));
-                top.len() - 1
-            }
-        };
-        let target = &mut top[index].1;
-        if matches!(target.kind, Kind::Null) {
-            target.kind = Kind::Map(Vec::new());
-        }
-        let Kind::Map(existing) = &mut target.kind else {
-            return;
-        };
-        for (k, v) in services {
-            let name = k.scalar_text().unwrap_or_default();
-            if let Some((own, _)) = existing
-                .iter()
-                .find(|(e, _)| e.scalar_text().as_deref() == Some(name.as_str()))
-            {
-                self.problems.push(Problem::warning(
-                    Some(own.at),
-                    format!("services.{name}"),
-                    ProblemKind::IncludeConflict {
-                        service: name,
-                        file: shown.to_owned(),
-                    },
-                ));
+        for (key, value) in top_in {
+            let section = key.scalar_text().unwrap_or_default();
+            if !matches!(
+                section.as_str(),
+                "services" | "secrets" | "volumes" | "networks" | "configs"
+            ) {
                 continue;
             }
-            existing.push((k, v));
+            let Kind::Map(entries) = value.kind else {
+                continue;
+            };
+            let index = match top
+                .iter()
+                .position(|(k, _)| k.scalar_text().as_deref() == Some(section.as_str()))
+            {
+                Some(i) => i,
+                None => {
+                    top.push((
+                        Node::str(section.clone(), at),
+                        Node {
+                            kind: Kind::Map(Vec::new()),
+                            at,
+                        },
+                    ));
+                    top.len() - 1
+                }
+            };
+            let target = &mut top[index].1;
+            if matches!(target.kind, Kind::Null) {
+                target.kind = Kind::Map(Vec::new());
+            }
+            let Kind::Map(existing) = &mut target.kind else {
+                continue;
+            };
+            for (k, v) in entries {
+                let name = k.scalar_text().unwrap_or_default();
+                if let Some((own, _)) = existing
+                    .iter()
+                    .find(|(e, _)| e.scalar_text().as_deref() == Some(name.as_str()))
+                {
+                    // Only a service defined twice is worth saying; a shared volume or
+                    // network name is how included projects are meant to meet.
+                    if section == "services" {
+                        self.problems.push(Problem::warning(
+                            Some(own.at),
+                            format!("services.{name}"),
+                            ProblemKind::IncludeConflict {
+                                service: name,
+                                file: shown.to_owned(),
+                            },
+                        ));
+                    }
+                    continue;
+                }
+                existing.push((k, v));
+            }
         }
     }
 
@@ -828,9 +852,7 @@ fn merge_service_key(key: &str, base: Node, over: Node) -> Node {
         "secrets" => merge_unique(base, over, |n| secret_target(n, "/run/secrets/")),
         "configs" => merge_unique(base, over, |n| secret_target(n, "/")),
         // Sequences that may be written as one string.
-        "dns" | "dns_search" | "tmpfs" | "env_file" => {
-            merge_generic(as_seq(base), as_seq(over))
-        }
+        "dns" | "dns_search" | "tmpfs" | "env_file" => merge_generic(as_seq(base), as_seq(over)),
         _ => merge_generic(base, over),
     }
 }
@@ -876,7 +898,11 @@ fn env_map(node: Node) -> (Vec<(Node, Node)>, Pos) {
 
 fn merge_env_like(base: Node, over: Node) -> Node {
     if !matches!(over.kind, Kind::Map(_) | Kind::Seq(_)) {
-        return if matches!(over.kind, Kind::Null) { base } else { over };
+        return if matches!(over.kind, Kind::Null) {
+            base
+        } else {
+            over
+        };
     }
     if !matches!(base.kind, Kind::Map(_) | Kind::Seq(_)) {
         return over;
@@ -986,7 +1012,13 @@ fn secret_target(node: &Node, dir: &str) -> Option<String> {
             .get("target")
             .or_else(|| node.get("source"))
             .and_then(Node::scalar_text)
-            .map(|t| if t.starts_with('/') { t } else { format!("{dir}{t}") }),
+            .map(|t| {
+                if t.starts_with('/') {
+                    t
+                } else {
+                    format!("{dir}{t}")
+                }
+            }),
         _ => node.scalar_text().map(|s| format!("{dir}{s}")),
     }
 }
@@ -1039,7 +1071,11 @@ fn read_secret_files(manifest: &mut Manifest, env: &dyn Fn(&str) -> Option<Strin
                                 .strip_prefix(target.as_str())
                                 .unwrap_or_default()
                                 .trim_start_matches('/');
-                            let path = if rest.is_empty() { host } else { host.join(rest) };
+                            let path = if rest.is_empty() {
+                                host
+                            } else {
+                                host.join(rest)
+                            };
                             read_secret(&path)
                         }
                         None => FileValue::Unmapped,

@@ -55,10 +55,7 @@ fn env_of(m: &Manifest, name: &str) -> Vec<(String, Option<String>)> {
 }
 
 fn locations(m: &Manifest) -> Vec<String> {
-    m.problems
-        .iter()
-        .map(|p| p.location(&m.file))
-        .collect()
+    m.problems.iter().map(|p| p.location(&m.file)).collect()
 }
 
 // https://docs.docker.com/compose/how-tos/multiple-compose-files/merge/: "By default, Compose
@@ -152,7 +149,10 @@ fn compose_file_lists_the_files_when_no_f_is_given() {
     assert!(m.services.iter().any(|s| s.name == "cache"));
     let m = d.ok(
         &[],
-        &[("COMPOSE_FILE", "a.yml;b.yml"), ("COMPOSE_PATH_SEPARATOR", ";")],
+        &[
+            ("COMPOSE_FILE", "a.yml;b.yml"),
+            ("COMPOSE_PATH_SEPARATOR", ";"),
+        ],
     );
     assert_eq!(m.files.len(), 2);
     std::fs::write(d.path().join(".env"), "COMPOSE_FILE=b.yml\n").unwrap();
@@ -181,11 +181,18 @@ fn include_short_and_long_forms() {
             "services:\n  db:\n    image: postgres:${PG_TAG}\n    volumes: ['./initdb:/docker-entrypoint-initdb.d:ro']\n",
         ),
         ("infra/.env", "PG_TAG=16\n"),
-        ("shared/cache.yaml", "services: {cache: {image: 'valkey/valkey:8'}}\n"),
+        (
+            "shared/cache.yaml",
+            "services: {cache: {image: 'valkey/valkey:8'}}\n",
+        ),
     ]);
     // The project is in a subdirectory so that `../shared` stays inside the temp dir.
     std::fs::create_dir_all(d.path().join("app")).unwrap();
-    std::fs::rename(d.path().join("compose.yaml"), d.path().join("app/compose.yaml")).unwrap();
+    std::fs::rename(
+        d.path().join("compose.yaml"),
+        d.path().join("app/compose.yaml"),
+    )
+    .unwrap();
     std::fs::rename(d.path().join("infra"), d.path().join("app/infra")).unwrap();
     let m = d.ok(&["app/compose.yaml"], &[]);
     let db = service(&m, "db");
@@ -201,8 +208,14 @@ fn include_short_and_long_forms() {
 #[test]
 fn include_cycles_and_missing_files_are_errors_in_the_right_file() {
     let d = Dir::new(&[
-        ("compose.yaml", "include: [a.yaml]\nservices: {db: {image: redis}}\n"),
-        ("a.yaml", "include:\n  - b.yaml\nservices: {x: {image: redis}}\n"),
+        (
+            "compose.yaml",
+            "include: [a.yaml]\nservices: {db: {image: redis}}\n",
+        ),
+        (
+            "a.yaml",
+            "include:\n  - b.yaml\nservices: {x: {image: redis}}\n",
+        ),
         ("b.yaml", "include:\n  - a.yaml\n  - missing.yaml\n"),
     ]);
     let m = d.ok(&[], &[]);
@@ -211,7 +224,10 @@ fn include_cycles_and_missing_files_are_errors_in_the_right_file() {
         matches!(kinds[0], ProblemKind::Cycle { what: "include", chain } if chain.len() == 3),
         "{kinds:?}"
     );
-    assert!(matches!(kinds[1], ProblemKind::FileUnreadable { .. }), "{kinds:?}");
+    assert!(
+        matches!(kinds[1], ProblemKind::FileUnreadable { .. }),
+        "{kinds:?}"
+    );
     let at = locations(&m);
     assert!(at[0].ends_with("b.yaml:2:5"), "{at:?}");
     assert!(at[1].ends_with("b.yaml:3:5"), "{at:?}");
@@ -322,7 +338,10 @@ fn env_files_feed_the_environment() {
     let m = d.ok(&[], &[]);
     assert!(matches!(
         m.problems[0].kind,
-        ProblemKind::FileUnreadable { what: "env file", .. }
+        ProblemKind::FileUnreadable {
+            what: "env file",
+            ..
+        }
     ));
 }
 

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::problem::{Problem, ProblemKind};
 use crate::secret::Secret;
-pub use mounts::{Mount, MountKind};
 use crate::suggest::did_you_mean;
 use interpolate::{InterpolationError, interpolate};
+pub use mounts::{Mount, MountKind};
 use yaml::{Kind, Node, Pos};
 
 /// Looked up in this order in the working directory.
@@ -352,7 +352,9 @@ pub fn from_root(
     }
     manifest.problems = reader.problems;
     let mut problems = std::mem::take(&mut manifest.problems);
-    problems.iter_mut().for_each(|p| manifest.attribute(p));
+    for p in &mut problems {
+        manifest.attribute(p);
+    }
     manifest.problems = problems;
     Ok(manifest)
 }
@@ -757,7 +759,34 @@ impl Reader<'_> {
                         _ => has_substitution(value),
                     };
                 }
-                "volumes" => service.volumes = self.volumes(value, &child),
+                "volumes" => service.volumes.extend(self.volumes(value, &child)),
+                // A tmpfs on a path is a mount there too (often the data path, in CI).
+                "tmpfs" => {
+                    let targets = match &value.kind {
+                        Kind::Seq(items) => items.iter().collect(),
+                        _ => vec![value],
+                    };
+                    for (i, t) in targets.into_iter().enumerate() {
+                        let Some(text) = t.scalar_text() else {
+                            continue;
+                        };
+                        // `/run:size=64m`: options after the path.
+                        let target = text.split(':').next().unwrap_or_default().to_owned();
+                        if target.starts_with('/') {
+                            service.volumes.push(Located {
+                                value: Mount {
+                                    kind: MountKind::Tmpfs,
+                                    source: None,
+                                    host_path: None,
+                                    target,
+                                    read_only: false,
+                                },
+                                at: t.at,
+                                path: format!("{child}[{i}]"),
+                            });
+                        }
+                    }
+                }
                 "secrets" => service.secrets = self.service_secrets(value, &child),
                 // healthcheck, networks, restart, expose, profiles, deploy, build, ...: the
                 // app's and Compose's business; never an error here.
@@ -1067,7 +1096,9 @@ impl Reader<'_> {
         };
         let mut out = Vec::new();
         for (k, v) in entries {
-            let Some(name) = k.scalar_text() else { continue };
+            let Some(name) = k.scalar_text() else {
+                continue;
+            };
             let child = format!("secrets.{name}");
             let source = if let Some(file) = v.get("file") {
                 match self.text(file, &format!("{child}.file")) {

@@ -109,7 +109,10 @@ impl Mount {
     /// Whether this mount covers `path` inside the container (the path itself or below it).
     pub fn covers(&self, path: &str) -> bool {
         let target = self.target.trim_end_matches('/');
-        path == target || path.strip_prefix(target).is_some_and(|r| r.starts_with('/'))
+        path == target
+            || path
+                .strip_prefix(target)
+                .is_some_and(|r| r.starts_with('/'))
     }
 }
 
@@ -265,7 +268,14 @@ mod tests {
     fn words_like_a_shell() {
         assert_eq!(
             split_words("redis-server --requirepass 's3 cret' --save \"\" x\\ y").unwrap(),
-            ["redis-server", "--requirepass", "s3 cret", "--save", "", "x y"]
+            [
+                "redis-server",
+                "--requirepass",
+                "s3 cret",
+                "--save",
+                "",
+                "x y"
+            ]
         );
         assert_eq!(
             split_words("postgres -c 'max_connections=200'").unwrap(),

@@ -321,4 +321,3 @@ mod tests {
         assert_eq!(ok("# just a comment\n").kind, Kind::Null);
     }
 }
-

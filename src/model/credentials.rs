@@ -117,7 +117,8 @@ pub(super) fn from_compose(
     if let (Some(flag), Some(command)) = (&contract.password_flag, &service.command) {
         let (rest, password) = take_flag(&command.value, flag);
         if let Some(password) = password {
-            if !service.command_substituted && !well_known.contains(&password.to_lowercase().as_str())
+            if !service.command_substituted
+                && !well_known.contains(&password.to_lowercase().as_str())
             {
                 problems.push(Problem::warning(
                     Some(command.at),
@@ -167,24 +168,29 @@ fn sql_names<'e>(
     };
     out.username_from = find(&contract.username).map(|v| v.value.name.clone());
     out.database_from = find(&contract.database).map(|v| v.value.name.clone());
-    out.username = find(&contract.username)
-        .map(located)
-        .or_else(|| {
-            configured
-                .then(|| contract.default_username.clone())
-                .flatten()
-                .map(at_service)
-        });
+    out.username = find(&contract.username).map(located).or_else(|| {
+        configured
+            .then(|| contract.default_username.clone())
+            .flatten()
+            .map(at_service)
+    });
     out.database = find(&contract.database).map(located).or_else(|| {
         let default = contract.default_database.as_ref().filter(|_| configured)?;
-        let user = out.username.as_ref().map(|u| u.value.as_str()).unwrap_or_default();
+        let user = out
+            .username
+            .as_ref()
+            .map(|u| u.value.as_str())
+            .unwrap_or_default();
         Some(at_service(default.replace("{username}", user)))
     });
     for name in [&out.username, &out.database].into_iter().flatten() {
         // Locally the image takes any name; RDS takes letters, digits and `_` from a letter.
         let ok = name.value.len() <= 63
             && name.value.starts_with(|c: char| c.is_ascii_alphabetic())
-            && name.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            && name
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
             problems.push(
                 Problem::error(
@@ -209,10 +215,7 @@ fn take_flag(words: &[String], flag: &str) -> (Vec<String>, Option<String>) {
     while let Some(word) = iter.next() {
         if word == flag {
             value = iter.next().cloned();
-        } else if let Some(v) = word
-            .strip_prefix(flag)
-            .and_then(|v| v.strip_prefix('='))
-        {
+        } else if let Some(v) = word.strip_prefix(flag).and_then(|v| v.strip_prefix('=')) {
             value = Some(v.to_owned());
         } else {
             rest.push(word.clone());
@@ -233,7 +236,9 @@ mod tests {
         let (rest, pw) = take_flag(&words, "--requirepass");
         assert_eq!(rest, ["redis-server", "--appendonly", "yes"]);
         assert_eq!(pw.as_deref(), Some("s3"));
-        let words: Vec<String> = ["redis-server", "--requirepass=x y"].map(String::from).to_vec();
+        let words: Vec<String> = ["redis-server", "--requirepass=x y"]
+            .map(String::from)
+            .to_vec();
         assert_eq!(take_flag(&words, "--requirepass").1.as_deref(), Some("x y"));
     }
 }
@@ -288,9 +293,15 @@ mod model_tests {
             "services:\n  db:\n    image: postgres:16\n    environment:\n      - POSTGRES_USER=shop\n      - POSTGRES_DB=orders\n      - POSTGRES_PASSWORD=Kx9-long-and-odd\n  only_pw:\n    image: postgres:16\n    environment: {POSTGRES_PASSWORD: Kx9-long-and-odd}\n  user_only:\n    image: postgres:16\n    environment: {POSTGRES_USER: shop, POSTGRES_PASSWORD: '${REDIS_PASSWORD}'}\n  plain: {image: 'postgres:16'}\n",
         );
         assert_eq!(creds(&m, "db"), some("shop", "orders", "Kx9-long-and-odd"));
-        assert_eq!(creds(&m, "only_pw"), some("postgres", "postgres", "Kx9-long-and-odd"));
+        assert_eq!(
+            creds(&m, "only_pw"),
+            some("postgres", "postgres", "Kx9-long-and-odd")
+        );
         assert_eq!(creds(&m, "user_only"), some("shop", "shop", "from-env"));
-        assert_eq!(creds(&m, "plain"), (Some("app".into()), Some("app".into()), None));
+        assert_eq!(
+            creds(&m, "plain"),
+            (Some("app".into()), Some("app".into()), None)
+        );
         // A literal password is fixed in the file: one warning each; `${VAR}` is not.
         let fixed: Vec<_> = m
             .problems
@@ -300,7 +311,10 @@ mod model_tests {
             .collect();
         assert_eq!(
             fixed,
-            ["services.db.environment[2]", "services.only_pw.environment.POSTGRES_PASSWORD"]
+            [
+                "services.db.environment[2]",
+                "services.only_pw.environment.POSTGRES_PASSWORD"
+            ]
         );
     }
 
@@ -372,10 +386,11 @@ mod model_tests {
             "services:\n  db:\n    image: postgres:16\n    environment: {POSTGRES_USER: my-user, POSTGRES_PASSWORD: '${REDIS_PASSWORD}'}\n",
         );
         assert_eq!(m.resources.len(), 1);
-        assert!(m
-            .problems
-            .iter()
-            .all(|p| p.scope == crate::problem::Scope::Cloud));
+        assert!(
+            m.problems
+                .iter()
+                .all(|p| p.scope == crate::problem::Scope::Cloud)
+        );
     }
 
     // https://docs.docker.com/reference/compose-file/services/: none of these keys may make a
@@ -395,7 +410,13 @@ mod model_tests {
         let local = p.resource("db").unwrap().local.as_ref().unwrap();
         assert_eq!(
             local.command.as_deref().unwrap(),
-            ["postgres", "-c", "max_connections=200", "-c", "shared_buffers=256MB"]
+            [
+                "postgres",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "shared_buffers=256MB"
+            ]
         );
         let mounts: Vec<_> = local
             .mounts
@@ -405,8 +426,18 @@ mod model_tests {
         assert_eq!(
             mounts,
             [
-                (MountKind::Volume, Some("pgdata"), "/var/lib/postgresql/data", false),
-                (MountKind::Bind, Some("./init"), "/docker-entrypoint-initdb.d", true),
+                (
+                    MountKind::Volume,
+                    Some("pgdata"),
+                    "/var/lib/postgresql/data",
+                    false
+                ),
+                (
+                    MountKind::Bind,
+                    Some("./init"),
+                    "/docker-entrypoint-initdb.d",
+                    true
+                ),
                 (
                     MountKind::Bind,
                     Some("./postgresql.conf"),
@@ -426,10 +457,16 @@ mod model_tests {
         .unwrap();
         let p = plan(&m, catalog(), Target::Local, None).unwrap();
         let local = p.resource("db").unwrap().local.as_ref().unwrap();
-        assert_eq!(local.password.as_ref().unwrap().expose(), "Kx9-long-and-odd");
+        assert_eq!(
+            local.password.as_ref().unwrap().expose(),
+            "Kx9-long-and-odd"
+        );
         let json = serde_json::to_string(&p).unwrap();
         assert!(!json.contains("Kx9"), "{json}");
-        assert!(json.contains("\"password_from\":\"POSTGRES_PASSWORD\""), "{json}");
+        assert!(
+            json.contains("\"password_from\":\"POSTGRES_PASSWORD\""),
+            "{json}"
+        );
         // The cloud plan carries no local password: AWS gets a generated one.
         let p = plan(&m, catalog(), Target::Cloud, None).unwrap();
         assert!(p.resource("db").unwrap().local.is_none());

@@ -57,7 +57,7 @@ fn hosts(value: &str) -> Vec<&str> {
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         let host = match host_port.rsplit_once(':') {
-            Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+            Some((name, number)) if number.chars().all(|c| c.is_ascii_digit()) => name,
             _ => host_port,
         };
         if !host.is_empty() {
@@ -80,8 +80,13 @@ mod tests {
     fn an_app_naming_a_database_only_in_its_environment_gets_a_hint() {
         let catalog = Catalog::builtin().unwrap();
         let text = "services:\n  web:\n    build: .\n    environment:\n      DB_HOST: db\n      DATABASE_URL: postgres://shop:pw@db:5432/shop\n      REDIS_URL: redis://redis:6379/0\n      CACHE: memcached:11211\n  worker:\n    build: .\n    depends_on: [db]\n    environment: [DB_HOST=db]\n  db: {image: 'postgres:16'}\n  redis: {image: 'redis:7'}\n";
-        let m = from_bytes(text.as_bytes(), PathBuf::from("compose.yaml"), "shop".into(), &|_| None)
-            .unwrap();
+        let m = from_bytes(
+            text.as_bytes(),
+            PathBuf::from("compose.yaml"),
+            "shop".into(),
+            &|_| None,
+        )
+        .unwrap();
         let model = crate::model::resolve(&m, &catalog, None).unwrap();
         let hints: Vec<_> = model
             .problems
@@ -111,7 +116,7 @@ mod tests {
             .problems
             .iter()
             .find(|p| matches!(p.kind, ProblemKind::LinkByEnvironment { .. }))
-            .and_then(|p| p.hint())
+            .and_then(crate::problem::Problem::hint)
             .unwrap();
         assert_eq!(hint, "add `depends_on: [db]` (or `links: [db]`) to `web`");
     }
@@ -120,7 +125,10 @@ mod tests {
     fn hosts_in_values() {
         assert_eq!(hosts("db"), ["db"]);
         assert_eq!(hosts("db:5432"), ["db"]);
-        assert_eq!(hosts("postgres://shop:s3@db:5432/shop?sslmode=disable"), ["db"]);
+        assert_eq!(
+            hosts("postgres://shop:s3@db:5432/shop?sslmode=disable"),
+            ["db"]
+        );
         assert_eq!(hosts("redis://redis"), ["redis"]);
         assert_eq!(hosts("redis://:pw@cache:6379/0"), ["cache"]);
         assert_eq!(hosts("mc1:11211,mc2:11211"), ["mc1", "mc2"]);
