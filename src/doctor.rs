@@ -342,9 +342,19 @@ fn target_checks(model: &Model<'_>, index: &Index<'_>, target: Target, file: &Pa
                         || format!("port {} or the next free one", r.template.port),
                         |p| format!("port {p}"),
                     );
+                    // The credentials the file's own settings fix, so that a user sees them kept.
+                    let from_file = match (&r.password_from, r.template.sql) {
+                        (Some(from), true) => format!(
+                            ", user `{}`, database `{}`, password from `{from}`",
+                            r.username.as_deref().unwrap_or_default(),
+                            r.database.as_deref().unwrap_or_default()
+                        ),
+                        (Some(from), false) => format!(", password from `{from}`"),
+                        (None, _) => String::new(),
+                    };
                     check(
                         format!(
-                            "Database {} runs locally as `{}-{}` ({}) on {port}",
+                            "Database {} runs locally as `{}-{}` ({}) on {port}{from_file}",
                             r.name, model.project.name, r.name, r.image
                         ),
                         format!("Database {} cannot run locally", r.name),

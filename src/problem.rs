@@ -448,7 +448,7 @@ impl Problem {
             K::EnvCollision { variable, .. } => Some(format!("remove `{variable}` from `environment:`, or link under an alias (`links: [\"name:alias\"]`)")),
             K::CloudIdentifier { .. } => Some("the identifier is `{project}-{service}`: shorten the project (`-p` or `x-provision.project`) or the service name".into()),
             K::NotLinked { .. } => Some("add it to an app service's `links:` or `depends_on:`, or remove it".into()),
-            K::DefaultPassword { .. } => Some("remove it: provision generates a random password and hands it to linked services".into()),
+            K::DefaultPassword { .. } => Some("use a strong one from `.env` (`${DB_PASSWORD}`), or remove it: provision then generates a random password and hands it to linked services".into()),
             K::PortNotPublished { .. } => None,
             K::FileUnreadable { .. } => Some("relative paths are relative to the file that names them (an included file's own directory)".into()),
             K::Cycle { .. } => Some("remove one of the references in the chain".into()),

@@ -18,7 +18,7 @@ use crate::problem::{Problem, ProblemKind};
 use crate::secret::Secret;
 use crate::suggest::did_you_mean;
 use interpolate::{InterpolationError, interpolate};
-pub use mounts::{Mount, MountKind};
+pub use mounts::{Mount, MountKind, data_mount};
 use yaml::{Kind, Node, Pos};
 
 /// Looked up in this order in the working directory.

@@ -116,6 +116,16 @@ impl Mount {
     }
 }
 
+/// The volume or bind mount that holds `data_path` (the image's data directory), if the
+/// service brings its own: then the data lives there instead of in provision's volume.
+pub fn data_mount<'m>(mounts: &'m [Mount], data_path: &str) -> Option<&'m Mount> {
+    mounts
+        .iter()
+        .filter(|m| matches!(m.kind, MountKind::Volume | MountKind::Bind | MountKind::Tmpfs))
+        .filter(|m| m.covers(data_path))
+        .max_by_key(|m| m.target.len())
+}
+
 /// Compose reads a source starting with `.`, `/` or `~` as a host path, anything else as a
 /// volume name.
 fn is_host_path(source: &str) -> bool {
@@ -254,6 +264,20 @@ mod tests {
             Mount::long(&tmpfs, Path::new("/"), None).unwrap().kind,
             MountKind::Tmpfs
         );
+    }
+
+    #[test]
+    fn the_mount_holding_the_data_path() {
+        let mounts = [
+            short("./init:/docker-entrypoint-initdb.d").unwrap(),
+            short("pg:/var/lib/postgresql").unwrap(),
+            short("pgdata:/var/lib/postgresql/data").unwrap(),
+        ];
+        let m = data_mount(&mounts, "/var/lib/postgresql/data").unwrap();
+        assert_eq!(m.source.as_deref(), Some("pgdata"));
+        let m = data_mount(&mounts, "/var/lib/postgresql/18/docker").unwrap();
+        assert_eq!(m.source.as_deref(), Some("pg"));
+        assert_eq!(data_mount(&mounts, "/data"), None);
     }
 
     #[test]
