@@ -121,7 +121,12 @@ impl Mount {
 pub fn data_mount<'m>(mounts: &'m [Mount], data_path: &str) -> Option<&'m Mount> {
     mounts
         .iter()
-        .filter(|m| matches!(m.kind, MountKind::Volume | MountKind::Bind | MountKind::Tmpfs))
+        .filter(|m| {
+            matches!(
+                m.kind,
+                MountKind::Volume | MountKind::Bind | MountKind::Tmpfs
+            )
+        })
         .filter(|m| m.covers(data_path))
         .max_by_key(|m| m.target.len())
 }

@@ -151,3 +151,47 @@ fn no_database_is_nothing_to_do_for_doctor_only() {
         plan.stderr
     );
 }
+
+/// `-f` repeats and merges in order, as `docker compose -f a -f b`; a problem in the second
+/// file names the second file; `COMPOSE_FILE` applies without `-f`.
+/// https://docs.docker.com/compose/how-tos/multiple-compose-files/merge/
+#[test]
+fn repeated_f_and_compose_file_on_the_command_line() {
+    let project = crate::support::Project::new();
+    project
+        .write(
+            "base.yml",
+            b"services:\n  web: {build: ., depends_on: [db]}\n  db: {image: 'postgres:16'}\n",
+        )
+        .write(
+            "ci.yml",
+            b"services:\n  db:\n    ports: ['15432:5432']\n    x-provision: {cloud: {clas: db.t4g.small}}\n",
+        );
+    let out = project
+        .cmd(&["-f", "base.yml", "-f", "ci.yml", "doctor", "--local"])
+        .env("COMPOSE_FILE", "")
+        .output();
+    assert_eq!(out.code, Some(65), "{}", out.snapshot());
+    assert!(
+        out.stdout.contains("ci.yml:4:27: unknown key `clas`"),
+        "{}",
+        out.stdout
+    );
+    project.write("ci.yml", b"services:\n  db:\n    ports: ['15432:5432']\n");
+    let out = project
+        .cmd(&["doctor", "--local"])
+        .env("COMPOSE_FILE", "base.yml:ci.yml")
+        .output();
+    assert_eq!(out.code, Some(0), "{}", out.snapshot());
+    assert!(out.stdout.contains("on port 15432"), "{}", out.stdout);
+    // Only the first file given: no port from the second.
+    let out = project
+        .cmd(&["-f", "base.yml", "doctor", "--local"])
+        .env("COMPOSE_FILE", "base.yml:ci.yml")
+        .output();
+    assert!(
+        out.stdout.contains("on port 5432 or the next free one"),
+        "{}",
+        out.stdout
+    );
+}
