@@ -121,6 +121,7 @@ pub fn load_files(
         file_env: Vec::new(),
         problems: Vec::new(),
         cache: HashMap::new(),
+        tags: Tags::default(),
     };
     let dotenv = loader.dotenv(&project_dir.join(".env"))?;
     let mut root: Option<Node> = None;
@@ -130,7 +131,7 @@ pub fn load_files(
         stack.push(canonical(&cwd.join(path)));
         root = Some(match root {
             None => node,
-            Some(base) => merge_top(base, node),
+            Some(base) => merge_top(base, node, &loader.tags),
         });
     }
     let mut root = root.unwrap_or(Node {
@@ -183,6 +184,16 @@ struct Loader<'e> {
     problems: Vec<Problem>,
     /// Files read for `extends.file`, by canonical path: id and tree.
     cache: HashMap<PathBuf, (u16, Node)>,
+    /// Values tagged `!reset` or `!override`, in every file read.
+    tags: Tags,
+}
+
+/// Positions of values tagged `!reset` and `!override`
+/// (<https://docs.docker.com/reference/compose-file/merge/#reset-value>).
+#[derive(Debug, Default)]
+pub struct Tags {
+    reset: std::collections::BTreeSet<Pos>,
+    replace: std::collections::BTreeSet<Pos>,
 }
 
 impl Loader<'_> {
@@ -241,6 +252,15 @@ impl Loader<'_> {
         let bytes = std::fs::read(full).map_err(read_error)?;
         let id = u16::try_from(self.files.len()).unwrap_or(u16::MAX);
         let mut node = super::parse_bytes(&bytes, shown)?;
+        let text = std::str::from_utf8(&bytes).unwrap_or_default();
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        for (mut at, tag) in super::yaml::merge_tags(text, &node) {
+            at.file = id;
+            match tag {
+                super::yaml::MergeTag::Reset => self.tags.reset.insert(at),
+                super::yaml::MergeTag::Override => self.tags.replace.insert(at),
+            };
+        }
         node.set_file(id);
         self.files.push(SourceFile {
             path: shown.to_path_buf(),
@@ -405,7 +425,7 @@ impl Loader<'_> {
                         inner_stack.push(key);
                         included = Some(match included {
                             None => node,
-                            Some(base) => merge_top(base, node),
+                            Some(base) => merge_top(base, node, &self.tags),
                         });
                     }
                     Err(e) => {
@@ -630,7 +650,7 @@ impl Loader<'_> {
         stack.push(step);
         let base = self.extend(&base_services, &base_context, &base_name, base, stack);
         stack.pop();
-        merge_service(base, service)
+        merge_service(base, service, &self.tags)
     }
 
     /// Reads each service's `env_file:` (relative to its file's base directory) into its
@@ -705,7 +725,7 @@ impl Loader<'_> {
                 at,
             };
             let merged = match take_key(service, "environment") {
-                Some(own) => merge_env_like(env, own),
+                Some(own) => merge_env_like(env, own, &self.tags),
                 None => env,
             };
             if let Kind::Map(fields) = &mut service.kind {
@@ -729,12 +749,12 @@ fn take_key(node: &mut Node, key: &str) -> Option<Node> {
 // ---- merging -------------------------------------------------------------------------
 
 /// Two files' top levels: `services` service by service, everything else key by key.
-pub fn merge_top(base: Node, over: Node) -> Node {
+pub fn merge_top(base: Node, over: Node, t: &Tags) -> Node {
     match (base.kind, over.kind) {
         (Kind::Map(b), Kind::Map(o)) => Node {
-            kind: Kind::Map(merge_maps(b, o, |key, b, o| match key {
-                "services" => merge_services(b, o),
-                _ => merge_generic(b, o),
+            kind: Kind::Map(merge_maps(b, o, t, |key, b, o| match key {
+                "services" => merge_services(b, o, t),
+                _ => merge_generic(b, o, t),
             })),
             at: base.at,
         },
@@ -748,14 +768,29 @@ pub fn merge_top(base: Node, over: Node) -> Node {
 fn merge_maps(
     mut base: Vec<(Node, Node)>,
     over: Vec<(Node, Node)>,
+    t: &Tags,
     f: impl Fn(&str, Node, Node) -> Node,
 ) -> Vec<(Node, Node)> {
     for (k, v) in over {
         let key = k.scalar_text().unwrap_or_default();
-        match base
+        let existing = base
             .iter()
-            .position(|(bk, _)| bk.scalar_text().as_deref() == Some(key.as_str()))
-        {
+            .position(|(bk, _)| bk.scalar_text().as_deref() == Some(key.as_str()));
+        // `!reset` drops what earlier files set; `!override` replaces it unmerged.
+        if t.reset.contains(&v.at) {
+            if let Some(i) = existing {
+                base.remove(i);
+            }
+            continue;
+        }
+        if t.replace.contains(&v.at) {
+            match existing {
+                Some(i) => base[i] = (k, v),
+                None => base.push((k, v)),
+            }
+            continue;
+        }
+        match existing {
             Some(i) => {
                 let old = std::mem::replace(
                     &mut base[i].1,
@@ -772,10 +807,10 @@ fn merge_maps(
     base
 }
 
-fn merge_services(base: Node, over: Node) -> Node {
+fn merge_services(base: Node, over: Node, t: &Tags) -> Node {
     match (base.kind, over.kind) {
         (Kind::Map(b), Kind::Map(o)) => Node {
-            kind: Kind::Map(merge_maps(b, o, |_, b, o| merge_service(b, o))),
+            kind: Kind::Map(merge_maps(b, o, t, |_, b, o| merge_service(b, o, t))),
             at: base.at,
         },
         (kind, Kind::Null) => Node { kind, at: base.at },
@@ -784,10 +819,10 @@ fn merge_services(base: Node, over: Node) -> Node {
 }
 
 /// Generic rule: maps merged key by key, sequences appended, scalars replaced.
-fn merge_generic(base: Node, over: Node) -> Node {
+fn merge_generic(base: Node, over: Node, t: &Tags) -> Node {
     match (base.kind, over.kind) {
         (Kind::Map(b), Kind::Map(o)) => Node {
-            kind: Kind::Map(merge_maps(b, o, |_, b, o| merge_generic(b, o))),
+            kind: Kind::Map(merge_maps(b, o, t, |_, b, o| merge_generic(b, o, t))),
             at: base.at,
         },
         (Kind::Seq(mut b), Kind::Seq(o)) => {
@@ -803,10 +838,10 @@ fn merge_generic(base: Node, over: Node) -> Node {
 }
 
 /// One service over another (a later file's, or the extending service over its base).
-pub fn merge_service(base: Node, over: Node) -> Node {
+pub fn merge_service(base: Node, over: Node, t: &Tags) -> Node {
     match (base.kind, over.kind) {
         (Kind::Map(b), Kind::Map(o)) => Node {
-            kind: Kind::Map(merge_maps(b, o, merge_service_key)),
+            kind: Kind::Map(merge_maps(b, o, t, |k, b, o| merge_service_key(k, b, o, t))),
             at: base.at,
         },
         (kind, Kind::Null) => Node { kind, at: base.at },
@@ -814,14 +849,18 @@ pub fn merge_service(base: Node, over: Node) -> Node {
     }
 }
 
-fn merge_service_key(key: &str, base: Node, over: Node) -> Node {
+fn merge_service_key(key: &str, base: Node, over: Node, t: &Tags) -> Node {
     match key {
         // Shell commands are replaced, not appended.
         "command" | "entrypoint" => over,
         "healthcheck" => match (base.kind, over.kind) {
             (Kind::Map(b), Kind::Map(o)) => Node {
-                kind: Kind::Map(merge_maps(b, o, |k, b, o| {
-                    if k == "test" { o } else { merge_generic(b, o) }
+                kind: Kind::Map(merge_maps(b, o, t, |k, b, o| {
+                    if k == "test" {
+                        o
+                    } else {
+                        merge_generic(b, o, t)
+                    }
                 })),
                 at: base.at,
             },
@@ -830,9 +869,9 @@ fn merge_service_key(key: &str, base: Node, over: Node) -> Node {
         // Merged as maps whether written as lists or maps.
         "environment" | "labels" | "annotations" | "sysctls" | "build" => {
             if key == "build" {
-                return merge_generic(base, over);
+                return merge_generic(base, over, t);
             }
-            merge_env_like(base, over)
+            merge_env_like(base, over, t)
         }
         "depends_on" => {
             let mergeable = |n: &Node| matches!(n.kind, Kind::Map(_) | Kind::Seq(_) | Kind::Null);
@@ -842,7 +881,7 @@ fn merge_service_key(key: &str, base: Node, over: Node) -> Node {
             let (b, at) = as_depends_map(base);
             let (o, _) = as_depends_map(over);
             Node {
-                kind: Kind::Map(merge_maps(b, o, |_, b, o| merge_generic(b, o))),
+                kind: Kind::Map(merge_maps(b, o, t, |_, b, o| merge_generic(b, o, t))),
                 at,
             }
         }
@@ -852,8 +891,8 @@ fn merge_service_key(key: &str, base: Node, over: Node) -> Node {
         "secrets" => merge_unique(base, over, |n| secret_target(n, "/run/secrets/")),
         "configs" => merge_unique(base, over, |n| secret_target(n, "/")),
         // Sequences that may be written as one string.
-        "dns" | "dns_search" | "tmpfs" | "env_file" => merge_generic(as_seq(base), as_seq(over)),
-        _ => merge_generic(base, over),
+        "dns" | "dns_search" | "tmpfs" | "env_file" => merge_generic(as_seq(base), as_seq(over), t),
+        _ => merge_generic(base, over, t),
     }
 }
 
@@ -896,7 +935,7 @@ fn env_map(node: Node) -> (Vec<(Node, Node)>, Pos) {
     }
 }
 
-fn merge_env_like(base: Node, over: Node) -> Node {
+fn merge_env_like(base: Node, over: Node, t: &Tags) -> Node {
     if !matches!(over.kind, Kind::Map(_) | Kind::Seq(_)) {
         return if matches!(over.kind, Kind::Null) {
             base
@@ -910,7 +949,7 @@ fn merge_env_like(base: Node, over: Node) -> Node {
     let (b, at) = env_map(base);
     let (o, _) = env_map(over);
     Node {
-        kind: Kind::Map(merge_maps(b, o, |_, _, o| o)),
+        kind: Kind::Map(merge_maps(b, o, t, |_, _, o| o)),
         at,
     }
 }

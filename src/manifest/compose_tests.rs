@@ -370,3 +370,28 @@ fn password_files_are_read_through_secrets_and_bind_mounts() {
         Some(&FileValue::Unmapped)
     );
 }
+
+// https://docs.docker.com/reference/compose-file/merge/#reset-value and #replace-value:
+// `!reset` removes what the base set, `!override` replaces a sequence instead of appending.
+#[test]
+fn reset_and_override_tags_in_an_override() {
+    let d = Dir::new(&[
+        (
+            "compose.yaml",
+            "services:\n  db:\n    image: postgres:16\n    ports: ['5432:5432']\n    environment: {POSTGRES_USER: base, POSTGRES_DB: base}\n    volumes: ['./a:/a', './b:/b']\n",
+        ),
+        (
+            "compose.override.yaml",
+            "services:\n  db:\n    ports: !reset []\n    environment:\n      POSTGRES_DB: !reset null\n    volumes: !override\n      - ./c:/c\n",
+        ),
+    ]);
+    let m = d.ok(&[], &[]);
+    let db = service(&m, "db");
+    assert!(db.ports.is_empty(), "{:?}", db.ports);
+    assert_eq!(
+        env_of(&m, "db"),
+        [("POSTGRES_USER".into(), Some("base".into()))]
+    );
+    let targets: Vec<_> = db.volumes.iter().map(|v| v.value.target.as_str()).collect();
+    assert_eq!(targets, ["/c"]);
+}

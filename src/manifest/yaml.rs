@@ -321,3 +321,100 @@ mod tests {
         assert_eq!(ok("# just a comment\n").kind, Kind::Null);
     }
 }
+
+/// Compose's merge tags (<https://docs.docker.com/reference/compose-file/merge/#reset-value>):
+/// `!reset` removes a value an earlier file set, `!override` replaces it without merging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeTag {
+    Reset,
+    Override,
+}
+
+/// Where `!reset` and `!override` are written: the position of the value each tags. The
+/// parser drops tags it does not know, so they are found in the text: a tag is followed by
+/// the node it tags, the first value at or after the tag's end.
+pub fn merge_tags(text: &str, root: &Node) -> Vec<(Pos, MergeTag)> {
+    let mut found = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if !line.contains('!') {
+            continue;
+        }
+        for (tag, kind) in [
+            ("!reset", MergeTag::Reset),
+            ("!override", MergeTag::Override),
+        ] {
+            for (at, _) in line.match_indices(tag) {
+                let before = &line[..at];
+                let after = &line[at + tag.len()..];
+                let starts_token = before
+                    .chars()
+                    .last()
+                    .is_none_or(|c| c.is_whitespace() || matches!(c, ':' | '-' | '[' | ','));
+                let ends_token = after
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c.is_whitespace() || matches!(c, '[' | '{'));
+                // Not in a comment or a quoted string (an approximation good for Compose files).
+                let in_comment = before.contains(" #") || before.trim_start().starts_with('#');
+                let quoted =
+                    before.matches('"').count() % 2 == 1 || before.matches('\'').count() % 2 == 1;
+                if starts_token && ends_token && !in_comment && !quoted {
+                    let end = Pos {
+                        line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                        col: u32::try_from(before.chars().count() + tag.len() + 1)
+                            .unwrap_or(u32::MAX),
+                        file: 0,
+                    };
+                    found.push((end, kind));
+                }
+            }
+        }
+    }
+    if found.is_empty() {
+        return found;
+    }
+    let mut values = Vec::new();
+    collect_values(root, &mut values);
+    values.sort_unstable();
+    found
+        .into_iter()
+        .filter_map(|(end, kind)| {
+            let i = values.partition_point(|p| (p.line, p.col) < (end.line, end.col));
+            values.get(i).map(|p| (*p, kind))
+        })
+        .collect()
+}
+
+fn collect_values(node: &Node, out: &mut Vec<Pos>) {
+    match &node.kind {
+        Kind::Seq(items) => {
+            out.push(node.at);
+            items.iter().for_each(|n| collect_values(n, out));
+        }
+        Kind::Map(entries) => {
+            out.push(node.at);
+            entries.iter().for_each(|(_, v)| collect_values(v, out));
+        }
+        _ => out.push(node.at),
+    }
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::*;
+
+    #[test]
+    fn merge_tags_point_at_their_values() {
+        let text = "services:\n  app:\n    ports: !reset []\n    command: !override\n      - run\n    environment:\n      FOO: !reset null # not !reset here\n    label: \"!reset\"\n";
+        let root = parse(text).unwrap();
+        let tags = merge_tags(text, &root);
+        assert_eq!(
+            tags,
+            [
+                (Pos::at(3, 19), MergeTag::Reset),
+                (Pos::at(5, 7), MergeTag::Override),
+                (Pos::at(7, 19), MergeTag::Reset),
+            ]
+        );
+    }
+}
