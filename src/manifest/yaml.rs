@@ -389,11 +389,15 @@ fn collect_values(node: &Node, out: &mut Vec<Pos>) {
     match &node.kind {
         Kind::Seq(items) => {
             out.push(node.at);
-            items.iter().for_each(|n| collect_values(n, out));
+            for n in items {
+                collect_values(n, out);
+            }
         }
         Kind::Map(entries) => {
             out.push(node.at);
-            entries.iter().for_each(|(_, v)| collect_values(v, out));
+            for (_, v) in entries {
+                collect_values(v, out);
+            }
         }
         _ => out.push(node.at),
     }
