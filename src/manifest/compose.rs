@@ -33,6 +33,9 @@ pub const OVERRIDE_NAMES: &[&str] = &[
 /// More files than any real project has; a bound on `include:` fan-out.
 const MAX_FILES: usize = 256;
 
+/// Longer `extends:` chains than any real file has; the bound keeps recursion shallow.
+const MAX_EXTENDS: usize = 64;
+
 /// A `*_FILE` secret is a password, not a data file.
 const MAX_SECRET_BYTES: u64 = 64 * 1024;
 
@@ -183,7 +186,7 @@ struct Loader<'e> {
     file_env: Vec<usize>,
     problems: Vec<Problem>,
     /// Files read for `extends.file`, by canonical path: id and tree.
-    cache: HashMap<PathBuf, (u16, Node)>,
+    cache: HashMap<PathBuf, std::rc::Rc<Node>>,
     /// Values tagged `!reset` or `!override`, in every file read.
     tags: Tags,
 }
@@ -581,45 +584,61 @@ impl Loader<'_> {
             ));
             return service;
         };
-        // Where the base service is defined: another file, or the same map.
-        let (base_services, base_context, base_file_shown) = match file_node {
+        // Where the base service is defined: another file (its services, shared), or the
+        // same map (borrowed: a file of many services must not be copied at each step).
+        let other_file: Option<(std::rc::Rc<Node>, String, String)> = match file_node {
             Some(f) => {
                 let Some((shown, full)) = self.path_in(f, &path) else {
                     return service;
                 };
                 let key = canonical(&full);
-                let root = match self.cache.get(&key) {
-                    Some((_, node)) => node.clone(),
-                    None => {
-                        let dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
-                        let env_set = self
-                            .file_env
-                            .get(usize::from(f.at.file))
-                            .copied()
-                            .unwrap_or(0);
-                        match self.read(&shown, &full, &dir, env_set) {
-                            Ok((id, node)) => {
-                                self.cache.insert(key.clone(), (id, node.clone()));
-                                node
-                            }
-                            Err(e) => {
-                                self.unreadable(f.at, &path, "extended file", &shown, &e);
-                                return service;
-                            }
+                let services_of = |root: &Node| {
+                    std::rc::Rc::new(root.get("services").cloned().unwrap_or(Node {
+                        kind: Kind::Map(Vec::new()),
+                        at: root.at,
+                    }))
+                };
+                let base = if let Some(node) = self.cache.get(&key) {
+                    node.clone()
+                } else {
+                    let dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
+                    let env_set = self
+                        .file_env
+                        .get(usize::from(f.at.file))
+                        .copied()
+                        .unwrap_or(0);
+                    match self.read(&shown, &full, &dir, env_set) {
+                        Ok((_, node)) => {
+                            let base = services_of(&node);
+                            self.cache.insert(key.clone(), base.clone());
+                            base
+                        }
+                        Err(e) => {
+                            self.unreadable(f.at, &path, "extended file", &shown, &e);
+                            return service;
                         }
                     }
                 };
-                (
-                    root.get("services").cloned().unwrap_or(Node {
-                        kind: Kind::Map(Vec::new()),
-                        at: root.at,
-                    }),
-                    key.display().to_string(),
-                    Some(shown.display().to_string()),
-                )
+                Some((base, key.display().to_string(), shown.display().to_string()))
             }
-            None => (services.clone(), context.to_owned(), None),
+            None => None,
         };
+        let (base_services, base_context, base_file_shown): (&Node, String, Option<String>) =
+            match &other_file {
+                Some((node, key, shown)) => (node.as_ref(), key.clone(), Some(shown.clone())),
+                None => (services, context.to_owned(), None),
+            };
+        if stack.len() > MAX_EXTENDS {
+            self.problems.push(Problem::error(
+                Some(ext.at),
+                path,
+                ProblemKind::InvalidValue {
+                    value: base_name,
+                    expected: format!("an `extends:` chain of at most {MAX_EXTENDS} services"),
+                },
+            ));
+            return service;
+        }
         let step = (base_context.clone(), base_name.clone());
         if stack.contains(&step) {
             let start = stack.iter().position(|s| *s == step).unwrap_or(0);
@@ -648,7 +667,7 @@ impl Loader<'_> {
             return service;
         };
         stack.push(step);
-        let base = self.extend(&base_services, &base_context, &base_name, base, stack);
+        let base = self.extend(base_services, &base_context, &base_name, base, stack);
         stack.pop();
         merge_service(base, service, &self.tags)
     }

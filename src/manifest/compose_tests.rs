@@ -395,3 +395,32 @@ fn reset_and_override_tags_in_an_override() {
     let targets: Vec<_> = db.volumes.iter().map(|v| v.value.target.as_str()).collect();
     assert_eq!(targets, ["/c"]);
 }
+
+#[test]
+fn long_extends_chains_are_bounded_and_many_extends_are_cheap() {
+    let mut text = String::from("services:\n  s0: {image: 'redis:7'}\n");
+    for i in 1..100 {
+        text.push_str(&format!("  s{i}: {{extends: s{}}}\n", i - 1));
+    }
+    let d = Dir::new(&[("compose.yaml", &text)]);
+    let m = d.ok(&[], &[]);
+    assert!(
+        m.problems.iter().any(|p| matches!(&p.kind, ProblemKind::InvalidValue { expected, .. } if expected.contains("at most 64"))),
+        "{:?}",
+        m.problems.first()
+    );
+    let mut text = String::from("services:\n  base: {image: 'redis:7', environment: [A=1]}\n");
+    for i in 0..5000 {
+        text.push_str(&format!("  s{i}: {{extends: base}}\n"));
+    }
+    std::fs::write(d.path().join("compose.yaml"), &text).unwrap();
+    let started = std::time::Instant::now();
+    let m = d.ok(&[], &[]);
+    assert_eq!(m.services.len(), 5001);
+    assert!(m.problems.is_empty());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
