@@ -230,9 +230,12 @@ pub fn resolve<'c>(
             Class::BrokenDatabase => database_names.push(service.name.clone()),
             Class::Database(template, image) => {
                 database_names.push(service.name.clone());
+                // `command:`/`volumes:` problems count for databases only.
+                let deferred_error = service.deferred.iter().any(Problem::is_error);
+                problems.extend(service.deferred.iter().cloned());
                 let resource = resource(service, template, image, &project.name, &mut problems);
-                if let Some(resource) =
-                    resource.filter(|_| !unreadable.contains(service.name.as_str()))
+                if let Some(resource) = resource
+                    .filter(|_| !unreadable.contains(service.name.as_str()) && !deferred_error)
                 {
                     resources.push(resource);
                 }

@@ -424,3 +424,22 @@ fn long_extends_chains_are_bounded_and_many_extends_are_cheap() {
         started.elapsed()
     );
 }
+
+// An app service's volumes and command are Compose's business: a Windows path or an unset
+// variable there never fails the file; on a database they are reported.
+#[test]
+fn volume_and_command_problems_count_for_databases_only() {
+    let d = Dir::new(&[(
+        "compose.yaml",
+        "services:\n  web:\n    build: .\n    volumes: ['C:\\\\data:/data', '${UNSET_DIR}:/x']\n    command: \"echo 'open\"\n    depends_on: [db]\n  db:\n    image: postgres:16\n    volumes: ['relative-no-target']\n",
+    )]);
+    let m = d.ok(&[], &[]);
+    let catalog = crate::catalog::Catalog::builtin().unwrap();
+    let model = crate::model::resolve(&m, &catalog, None).unwrap();
+    let paths: Vec<_> = model.problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["services.db.volumes[0]"]);
+    assert!(
+        model.resources.is_empty(),
+        "an unreadable volume on the database is an error"
+    );
+}

@@ -138,6 +138,10 @@ pub struct Service {
     pub secrets: Vec<ServiceSecret>,
     /// `*_FILE` variables whose file provision read (or could not), by variable name.
     pub files: BTreeMap<String, FileValue>,
+    /// Problems in keys that matter only if the service is a database (`command:`,
+    /// `volumes:`, `tmpfs:`, `secrets:`): an app service's are Compose's business, so the
+    /// model reports them for databases only.
+    pub deferred: Vec<Problem>,
 }
 
 /// A Compose `ports:` entry (`[ip:][published:]target[/proto]` or the long form).
@@ -672,6 +676,7 @@ impl Reader<'_> {
                 volumes: Vec::new(),
                 secrets: Vec::new(),
                 files: BTreeMap::new(),
+                deferred: Vec::new(),
             };
             // `db:` with nothing under it is a service with no settings; Compose rejects it
             // later for want of an image, which is the app's business, not ours.
@@ -691,6 +696,8 @@ impl Reader<'_> {
                 continue;
             };
             let child = format!("{path}.{key}");
+            let before = self.problems.len();
+            let deferred = matches!(key.as_str(), "command" | "volumes" | "tmpfs" | "secrets");
             match key.as_str() {
                 "image" => service.image = self.name(value, &child),
                 "x-provision" => service.ext = self.service_extension(value, &child),
@@ -791,6 +798,9 @@ impl Reader<'_> {
                 // healthcheck, networks, restart, expose, profiles, deploy, build, ...: the
                 // app's and Compose's business; never an error here.
                 _ => {}
+            }
+            if deferred {
+                service.deferred.extend(self.problems.drain(before..));
             }
         }
     }
