@@ -66,6 +66,10 @@ pub struct ComposeEnv {
     /// A server flag in `command:` that sets the password (`--requirepass`).
     #[serde(default)]
     pub password_flag: Option<String>,
+    /// Variables holding extra server arguments, where `password_flag` may be too
+    /// (redis-stack's `REDIS_ARGS`).
+    #[serde(default)]
+    pub args_env: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -114,6 +114,29 @@ pub(super) fn from_compose(
         );
         return out;
     }
+    // Server arguments in a variable (`REDIS_ARGS: --requirepass x`).
+    if let Some(flag) = &contract.password_flag
+        && let Some(var) = find(&contract.args_env)
+    {
+        let words =
+            crate::manifest::mounts::split_words(var.value.value.as_deref().unwrap_or_default())
+                .unwrap_or_default();
+        if let (_, Some(password)) = take_flag(&words, flag) {
+            if !var.value.interpolated && !well_known.contains(&password.to_lowercase().as_str()) {
+                problems.push(Problem::warning(
+                    Some(var.at),
+                    var.path.clone(),
+                    ProblemKind::FixedPassword {
+                        resource: resource.clone(),
+                        variable: var.value.name.clone(),
+                    },
+                ));
+            }
+            out.password = Some(Secret::new(password));
+            out.password_from = Some(format!("{}: {flag}", var.value.name));
+            return out;
+        }
+    }
     if let (Some(flag), Some(command)) = (&contract.password_flag, &service.command) {
         let (rest, password) = take_flag(&command.value, flag);
         if let Some(password) = password {
@@ -362,6 +385,20 @@ mod model_tests {
             matches!(kinds(&m).as_slice(), [ProblemKind::FixedPassword { resource, .. }] if resource == "b"),
             "{:?}",
             kinds(&m)
+        );
+    }
+
+    // https://hub.docker.com/r/redis/redis-stack: the password as `--requirepass` in REDIS_ARGS.
+    #[test]
+    fn redis_stack_args_variable() {
+        let m = model_of(
+            "services:\n  kv:\n    image: redis/redis-stack-server:7.2.0-v10\n    x-provision: {type: redis}\n    environment: {REDIS_ARGS: '--requirepass ${REDIS_PASSWORD} --maxmemory 64mb'}\n",
+        );
+        let kv = &m.resources[0];
+        assert_eq!(kv.local_password.as_ref().unwrap().expose(), "from-env");
+        assert_eq!(
+            kv.password_from.as_deref(),
+            Some("REDIS_ARGS: --requirepass")
         );
     }
 
