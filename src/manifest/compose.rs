@@ -360,6 +360,21 @@ impl Loader<'_> {
                 };
             let mut resolved = Vec::new();
             for p in paths {
+                // Remote includes (a Git URL, `oci://`) are valid Compose that provision does
+                // not fetch: said, not failed.
+                let text = p.scalar_text().unwrap_or_default();
+                if text.contains("://") || text.starts_with("oci:") || text.starts_with("git@") {
+                    self.problems.push(Problem::warning(
+                        Some(p.at),
+                        path.clone(),
+                        ProblemKind::FileUnreadable {
+                            what: "included file",
+                            path: text,
+                            reason: "remote includes are not followed; add the databases it defines to a local file".into(),
+                        },
+                    ));
+                    continue;
+                }
                 if let Some(r) = self.path_in(p, &path) {
                     resolved.push((p.at, r));
                 }

@@ -443,3 +443,95 @@ fn volume_and_command_problems_count_for_databases_only() {
         "an unreadable volume on the database is an error"
     );
 }
+
+#[test]
+fn remote_includes_are_a_warning() {
+    let d = Dir::new(&[(
+        "compose.yaml",
+        "include:\n  - oci://registry.example.com/stacks/db:1\n  - https://github.com/example/stack.git#main:compose.yaml\nservices: {db: {image: redis}}\n",
+    )]);
+    let m = d.ok(&[], &[]);
+    assert_eq!(m.problems.len(), 2);
+    assert!(m.problems.iter().all(|p| !p.is_error()));
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Small Compose-ish YAML: the keys the loader treats specially, nested a little.
+    fn yaml() -> impl Strategy<Value = String> {
+        let key = prop::sample::select(vec![
+            "services",
+            "db",
+            "web",
+            "image",
+            "environment",
+            "ports",
+            "volumes",
+            "command",
+            "extends",
+            "service",
+            "file",
+            "include",
+            "path",
+            "depends_on",
+            "env_file",
+            "secrets",
+            "healthcheck",
+            "test",
+            "x-provision",
+        ]);
+        let scalar = prop::sample::select(vec![
+            "postgres:16",
+            "redis",
+            "db",
+            "web",
+            "a.yml",
+            "b.yml",
+            "./x:/x",
+            "5432:5432",
+            "A=1",
+            "!reset []",
+            "!override [x]",
+            "null",
+            "${V:-1}",
+            "/data",
+        ]);
+        let leaf = scalar.prop_map(|s| s.to_owned());
+        leaf.prop_recursive(4, 24, 4, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3)
+                    .prop_map(|items| format!("[{}]", items.join(", "))),
+                prop::collection::vec((key.clone(), inner), 0..4).prop_map(|entries| {
+                    let mut seen = std::collections::HashSet::new();
+                    let body: Vec<String> = entries
+                        .into_iter()
+                        .filter(|(k, _)| seen.insert(*k))
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect();
+                    format!("{{{}}}", body.join(", "))
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Any two files that reference each other: no panic, no hang, every failure an error
+        /// value that renders.
+        #[test]
+        fn merging_including_and_extending_never_panics(a in yaml(), b in yaml()) {
+            let d = Dir::new(&[("compose.yaml", &a), ("compose.override.yaml", &b), ("a.yml", &b), ("b.yml", &a)]);
+            match d.load(&[], &[]) {
+                Ok(m) => {
+                    let catalog = crate::catalog::Catalog::builtin().unwrap();
+                    let _ = crate::model::resolve(&m, &catalog, None);
+                }
+                Err(e) => prop_assert!(!e.render().is_empty()),
+            }
+        }
+    }
+}
