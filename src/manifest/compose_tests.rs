@@ -499,7 +499,7 @@ mod properties {
             "${V:-1}",
             "/data",
         ]);
-        let leaf = scalar.prop_map(|s| s.to_owned());
+        let leaf = scalar.prop_map(str::to_owned);
         leaf.prop_recursive(4, 24, 4, move |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..3)
