@@ -174,9 +174,21 @@ pub fn run(
     let index = Index::new(&model);
     let about = |name: Option<&str>, scope: Scope| index.about(name, scope);
 
+    // The other files merged in (overrides, includes, extends), so a user sees what was read.
+    let others: Vec<String> = manifest
+        .files
+        .iter()
+        .skip(1)
+        .map(|f| format!("`{}`", f.path.display()))
+        .collect();
+    let with = if others.is_empty() {
+        String::new()
+    } else {
+        format!(", with {}", others.join(", "))
+    };
     let mut manifest_checks = vec![Check {
         status: Status::Pass,
-        title: format!("Manifest `{}` parses", file.display()),
+        title: format!("Manifest `{}` parses{with}", file.display()),
         problems: Vec::new(),
     }];
     let general: Vec<&Problem> = about(None, Scope::Both)

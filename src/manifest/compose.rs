@@ -51,16 +51,15 @@ pub fn locate_files(
         return Ok(given.to_vec());
     }
     let dotenv = read_dotenv(&dir.join(".env")).unwrap_or_default();
+    // An empty value counts as unset, at each level.
     let var = |name: &str| {
-        env(name)
-            .or_else(|| {
-                dotenv
-                    .iter()
-                    .rev()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.clone())
-            })
-            .filter(|v| !v.is_empty())
+        env(name).filter(|v| !v.is_empty()).or_else(|| {
+            dotenv
+                .iter()
+                .rev()
+                .find(|(k, v)| k == name && !v.is_empty())
+                .map(|(_, v)| v.clone())
+        })
     };
     if let Some(list) = var("COMPOSE_FILE") {
         let separator = var("COMPOSE_PATH_SEPARATOR")
