@@ -38,6 +38,43 @@ pub struct Template {
     pub probe: Probe,
     pub native: Native,
     pub cloud: Cloud,
+    /// What a Compose file's own settings on the database service mean for its credentials,
+    /// per image family: the first entry naming the repository, else the one naming none.
+    #[serde(default)]
+    pub compose_env: Vec<ComposeEnv>,
+}
+
+/// The variables (and server flag) an image family reads its user, database and password
+/// from, so that a Compose file's `environment:` keeps meaning what it means to the image.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComposeEnv {
+    /// Repositories this entry is for; empty: every other image of the type.
+    #[serde(default)]
+    pub images: Vec<String>,
+    /// Tried in order; the first one set wins (the image's own precedence).
+    #[serde(default)]
+    pub username: Vec<String>,
+    #[serde(default)]
+    pub database: Vec<String>,
+    #[serde(default)]
+    pub password: Vec<String>,
+    /// Variables naming a file (inside the container) that holds the password.
+    #[serde(default)]
+    pub password_file: Vec<String>,
+    /// The user the image creates when the file configures it but names none.
+    #[serde(default)]
+    pub default_username: Option<String>,
+    /// Likewise the database; `{username}` stands for the user's name.
+    #[serde(default)]
+    pub default_database: Option<String>,
+    /// A server flag in `command:` that sets the password (`--requirepass`).
+    #[serde(default)]
+    pub password_flag: Option<String>,
+    /// Variables holding extra server arguments, where `password_flag` may be too
+    /// (redis-stack's `REDIS_ARGS`).
+    #[serde(default)]
+    pub args_env: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -322,6 +359,14 @@ impl Template {
             .rev()
             .find(|line| line.starts_with(&format!("{version}.")))
             .map(String::as_str)
+    }
+
+    /// The Compose settings contract for an image repository, if the type has one.
+    pub fn compose_env_for(&self, repository: &str) -> Option<&ComposeEnv> {
+        self.compose_env
+            .iter()
+            .find(|c| c.images.iter().any(|i| i == repository))
+            .or_else(|| self.compose_env.iter().find(|c| c.images.is_empty()))
     }
 
     /// The image family of a repository: its env contract, arguments, data path and

@@ -11,6 +11,9 @@ use crate::manifest::{EnvVar, LinkKind, Manifest, Service};
 use crate::problem::{IdentifierRule, Pos, Problem, ProblemKind, Scope};
 use crate::suggest::did_you_mean;
 
+mod credentials;
+mod hints;
+
 /// Database and user names when the manifest names none.
 pub const DEFAULT_SQL_NAME: &str = "app";
 
@@ -80,6 +83,15 @@ pub struct Resource<'c> {
     pub identifier: String,
     /// Variables the manifest sets on the database service itself.
     pub environment: Vec<EnvVar>,
+    /// The local password the service's own settings fix (`POSTGRES_PASSWORD`, a `_FILE`
+    /// secret, `--requirepass`); the cloud always generates its own.
+    pub local_password: Option<crate::secret::Secret>,
+    /// Where `local_password` came from: a variable name or `command: --requirepass`.
+    pub password_from: Option<String>,
+    /// `command:` (server flags), without a password flag.
+    pub command: Option<Vec<String>>,
+    /// `volumes:` of the service: bind mounts (init scripts, config files) and volumes.
+    pub mounts: Vec<crate::manifest::Mount>,
 }
 
 /// Cloud settings with the template's defaults filled in.
@@ -218,9 +230,12 @@ pub fn resolve<'c>(
             Class::BrokenDatabase => database_names.push(service.name.clone()),
             Class::Database(template, image) => {
                 database_names.push(service.name.clone());
+                // `command:`/`volumes:` problems count for databases only.
+                let deferred_error = service.deferred.iter().any(Problem::is_error);
+                problems.extend(service.deferred.iter().cloned());
                 let resource = resource(service, template, image, &project.name, &mut problems);
-                if let Some(resource) =
-                    resource.filter(|_| !unreadable.contains(service.name.as_str()))
+                if let Some(resource) = resource
+                    .filter(|_| !unreadable.contains(service.name.as_str()) && !deferred_error)
                 {
                     resources.push(resource);
                 }
@@ -284,6 +299,10 @@ pub fn resolve<'c>(
                 ));
             }
         }
+    }
+    // A problem in an override, included or extended file names that file.
+    for p in &mut problems {
+        manifest.attribute(p);
     }
     Ok(Model {
         project,
@@ -486,27 +505,65 @@ fn resource<'c>(
         (None, _, _) => format!("{}:{version}", template.images[0]),
     };
 
-    // SQL names: only for engines that have databases and users.
-    let mut sql_name =
-        |given: &Option<crate::manifest::Located<String>>, option: &str| -> Option<String> {
-            match given {
-                Some(g) if !template.sql => {
-                    problems.push(Problem::error(
-                        Some(g.at),
-                        g.path.clone(),
-                        ProblemKind::OptionNotForSql {
-                            option: option.to_owned(),
-                            type_name: template.title.clone(),
-                        },
-                    ));
-                    None
-                }
-                Some(g) => Some(g.value.clone()),
-                None => template.sql.then(|| DEFAULT_SQL_NAME.to_owned()),
+    // What the service's own `environment:`/`command:` fix, as its image reads them.
+    let creds = credentials::from_compose(
+        service,
+        template,
+        &repository,
+        WELL_KNOWN_PASSWORDS,
+        problems,
+    );
+
+    // SQL names: only for engines that have databases and users. `x-provision` wins over
+    // the image's variables; the image's variables over our default.
+    let mut sql_name = |given: &Option<crate::manifest::Located<String>>,
+                        from_env: &Option<crate::manifest::Located<String>>,
+                        from_var: &Option<String>,
+                        option: &'static str|
+     -> Option<String> {
+        match (given, from_env) {
+            (Some(g), _) if !template.sql => {
+                problems.push(Problem::error(
+                    Some(g.at),
+                    g.path.clone(),
+                    ProblemKind::OptionNotForSql {
+                        option: option.to_owned(),
+                        type_name: template.title.clone(),
+                    },
+                ));
+                None
             }
-        };
-    let database = sql_name(&ext.database, "database");
-    let username = sql_name(&ext.username, "username");
+            (Some(g), Some(e)) if g.value != e.value && from_var.is_some() => {
+                problems.push(Problem::warning(
+                    Some(g.at),
+                    g.path.clone(),
+                    ProblemKind::CredentialConflict {
+                        resource: service.name.clone(),
+                        option,
+                        variable: from_var
+                            .clone()
+                            .unwrap_or_else(|| "the image's default".to_owned()),
+                    },
+                ));
+                Some(g.value.clone())
+            }
+            (Some(g), _) => Some(g.value.clone()),
+            (None, Some(e)) if template.sql => Some(e.value.clone()),
+            (None, _) => template.sql.then(|| DEFAULT_SQL_NAME.to_owned()),
+        }
+    };
+    let database = sql_name(
+        &ext.database,
+        &creds.database,
+        &creds.database_from,
+        "database",
+    );
+    let username = sql_name(
+        &ext.username,
+        &creds.username,
+        &creds.username_from,
+        "username",
+    );
 
     let published: Vec<_> = service
         .ports
@@ -591,6 +648,10 @@ fn resource<'c>(
             .iter()
             .map(|v| v.value.clone())
             .collect(),
+        local_password: creds.password,
+        password_from: creds.password_from,
+        command: creds.command,
+        mounts: service.volumes.iter().map(|m| m.value.clone()).collect(),
     })
 }
 
@@ -783,7 +844,9 @@ fn app(
     for link in &links {
         for name in crate::links::variables(&link.prefix) {
             if let Some(var) = set.get(name.as_str()) {
-                problems.push(Problem::error(
+                // Common in Compose files (`REDIS_URL: redis://redis` beside a link), and
+                // harmless here: `env` and `run` hand out the link's value.
+                problems.push(Problem::warning(
                     Some(var.at),
                     var.path.clone(),
                     ProblemKind::EnvCollision {
@@ -795,6 +858,7 @@ fn app(
             }
         }
     }
+    hints::unlinked_by_environment(service, &names.resources, &links, problems);
     App {
         name: service.name.clone(),
         links,

@@ -12,6 +12,7 @@
 
 mod cli;
 mod cloud;
+mod corpus;
 mod fuzz;
 mod images;
 mod local;
