@@ -132,6 +132,12 @@ pub enum Error {
     /// The data was written by another major version than the image's (an upgrade or a
     /// downgrade): refused, the data untouched.
     MajorVersionChange(Box<MajorChange>),
+    /// The manifest fixes a password other than the one the existing data was made with.
+    PasswordChanged {
+        resource: String,
+        setting: String,
+        store: String,
+    },
     /// The host port is held by something else.
     PortTaken { resource: String, port: u16 },
     /// The server stopped while we waited for it.
@@ -250,6 +256,7 @@ impl Error {
             | Self::ImageUnavailable { .. }
             | Self::PortTaken { .. }
             | Self::MajorVersionChange(_)
+            | Self::PasswordChanged { .. }
             | Self::Exited { .. }
             | Self::NotReady { .. }
             | Self::NotUp { .. }
@@ -414,6 +421,24 @@ impl Error {
                 let _ = writeln!(
                     out,
                     "hint: keep the image at {from}, or move the data: dump it with the {from} image (`provision run -- pg_dump`/`mysqldump`), then `provision down --volumes`, `provision up` with the new image, and restore the dump"
+                );
+            }
+            Self::PasswordChanged {
+                resource,
+                setting,
+                store,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "error: {resource}: `{setting}` is not the password the data in {store} was created with"
+                );
+                let _ = writeln!(
+                    out,
+                    "  the server keeps the password it was initialised with; a new one in the file would only lock the app out"
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: put the old password back in `{setting}`, change it inside the database (`ALTER USER`), or start over with `provision down --volumes` (deletes the data)"
                 );
             }
             Self::PortTaken { resource, port } => {
