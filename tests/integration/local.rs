@@ -222,28 +222,32 @@ fn roundtrip(runtime: &'static str, engine: &str, image: &str) {
     }
 }
 
+/// One table of engines (the image each is asked for), run on both runtimes: one test per
+/// runtime and engine (`needs_docker::postgres`, `needs_native::postgres`, ...), each the full
+/// [`roundtrip`].
+macro_rules! engine_roundtrips {
+    ($runtime:literal) => {
+        engine_roundtrips!(@table $runtime;
+            postgres => "postgres:15",
+            mariadb => "mariadb:10.11",
+            redis => "redis:7",
+            memcached => "memcached:1.6",
+        );
+    };
+    (@table $runtime:literal; $($engine:ident => $image:literal,)*) => {
+        $(
+            #[test]
+            fn $engine() {
+                super::roundtrip($runtime, stringify!($engine), $image);
+            }
+        )*
+    };
+}
+
 mod needs_docker {
     use super::*;
 
-    #[test]
-    fn postgres() {
-        roundtrip("docker", "postgres", "postgres:15");
-    }
-
-    #[test]
-    fn mariadb() {
-        roundtrip("docker", "mariadb", "mariadb:10.11");
-    }
-
-    #[test]
-    fn redis() {
-        roundtrip("docker", "redis", "redis:7");
-    }
-
-    #[test]
-    fn memcached() {
-        roundtrip("docker", "memcached", "memcached:1.6");
-    }
+    engine_roundtrips!("docker");
 
     #[test]
     fn an_app_with_two_databases_under_aliases_and_run() {
@@ -567,25 +571,7 @@ mod needs_docker {
 mod needs_native {
     use super::*;
 
-    #[test]
-    fn postgres() {
-        roundtrip("native", "postgres", "postgres:15");
-    }
-
-    #[test]
-    fn mariadb() {
-        roundtrip("native", "mariadb", "mariadb:10.11");
-    }
-
-    #[test]
-    fn redis() {
-        roundtrip("native", "redis", "redis:7");
-    }
-
-    #[test]
-    fn memcached() {
-        roundtrip("native", "memcached", "memcached:1.6");
-    }
+    engine_roundtrips!("native");
 
     #[test]
     fn a_taken_port_and_a_version_mismatch() {
