@@ -4,6 +4,7 @@
 //! new type is a new file plus, at most, a new probe kind.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -99,6 +100,62 @@ pub struct Native {
     /// Directories to look in besides `PATH`; `{version}` and `*` are expanded.
     pub search: Vec<String>,
     pub version_args: Vec<String>,
+    /// The system account the distribution's package creates; as root the server (and its
+    /// files) run as it, since servers rightly refuse root.
+    pub account: String,
+    /// The signal for a clean and quick shutdown.
+    pub stop_signal: StopSignal,
+    /// First-run initialisation of the data directory, built aside and renamed into place.
+    #[serde(default)]
+    pub init: Option<NativeInit>,
+    /// Written (mode 0600, owned by the server's account) before every start. The only place
+    /// `{password}` may appear: argv is visible to every user's `ps`.
+    #[serde(default)]
+    pub files: Vec<NativeFile>,
+    /// Directories, relative to the resource's directory, made before every start.
+    #[serde(default)]
+    pub dirs: Vec<String>,
+    /// Server arguments. Placeholders: `{data}`, `{dir}`, `{port}`, `{bin}`, `{username}`,
+    /// `{database}`.
+    pub args: Vec<String>,
+    /// Added when running as root (for servers that drop to their account themselves).
+    #[serde(default)]
+    pub root_args: Vec<String>,
+    /// The server changes to its account itself; otherwise it is started as the account.
+    #[serde(default)]
+    pub switches_user: bool,
+    /// The database that exists before the app's, when the server does not create the app's:
+    /// readiness first connects to this one, then the app's is created over the protocol.
+    #[serde(default)]
+    pub bootstrap_database: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StopSignal {
+    Term,
+    Int,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NativeInit {
+    /// Candidates; the first that exists runs. `{bin}` is the server's directory.
+    pub programs: Vec<String>,
+    /// Placeholders as for the server, plus `{password_file}`: a private file holding the
+    /// password, removed afterwards.
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub root_args: Vec<String>,
+    /// Run as the server's account; otherwise as the caller (with `root_args` as root).
+    pub as_account: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NativeFile {
+    pub name: String,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -223,6 +280,18 @@ impl Template {
         if self.native.binaries.is_empty() {
             return Err("`native.binaries` is empty".into());
         }
+        let argv = self.native.args.iter().chain(&self.native.root_args).chain(
+            self.native
+                .init
+                .iter()
+                .flat_map(|i| i.args.iter().chain(&i.root_args)),
+        );
+        if argv.clone().any(|a| a.contains("{password}")) {
+            return Err(
+                "`{password}` in native arguments would show in `ps`; put it in `native.files`"
+                    .into(),
+            );
+        }
         for repo in self.container.by_image.keys() {
             if !self.images.contains(repo) {
                 return Err(format!("`container.by_image.{repo}` is not in `images`"));
@@ -269,7 +338,8 @@ impl Template {
 /// Every known database type.
 #[derive(Debug, Clone)]
 pub struct Catalog {
-    templates: Vec<Template>,
+    /// Shared, so that a plan can carry its resources' templates without a second lookup.
+    templates: Vec<Arc<Template>>,
 }
 
 /// A template file that does not parse or is incomplete. Only a broken build can produce one.
@@ -297,12 +367,12 @@ impl Catalog {
                     message: format!("`name: {}` does not match the file name", template.name),
                 });
             }
-            templates.push(template);
+            templates.push(Arc::new(template));
         }
         Ok(Self { templates })
     }
 
-    pub fn get(&self, name: &str) -> Option<&Template> {
+    pub fn get(&self, name: &str) -> Option<&Arc<Template>> {
         self.templates.iter().find(|t| t.name == name)
     }
 
@@ -313,7 +383,7 @@ impl Catalog {
     /// The template whose image this is, from an image reference such as
     /// `registry.example.com:5000/library/postgres:16@sha256:...`. Returns the template, the
     /// repository as written (without registry), and the version from the tag, if any.
-    pub fn by_image<'a>(&self, image: &'a str) -> Option<(&Template, ImageRef<'a>)> {
+    pub fn by_image<'a>(&self, image: &'a str) -> Option<(&Arc<Template>, ImageRef<'a>)> {
         let reference = ImageRef::parse(image);
         let template = self
             .templates

@@ -122,6 +122,11 @@ enum Command {
 }
 
 impl Cli {
+    /// Whether `-v` was given: errors then print their whole chain of causes.
+    pub fn verbose(&self) -> bool {
+        self.verbose > 0
+    }
+
     /// The target the flags name, if any.
     fn target(&self) -> Option<Target> {
         if self.cloud {
@@ -165,13 +170,7 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
             }
         })
         .map(|()| Exit::Success),
-        Some(Command::Status { json }) => block_on(async {
-            match target {
-                Target::Local => local::status(&session, *json).await,
-                Target::Cloud => cloud::status(&session, *json).await,
-            }
-        })
-        .map(|()| Exit::Success),
+        Some(Command::Status { json }) => commands::status(&session, target, *json),
         Some(Command::Down { volumes, yes }) => match target {
             Target::Cloud => Err(Error::LocalOnly {
                 command: "down",

@@ -14,8 +14,7 @@ use crate::links::{self, Var};
 use crate::plan::Target;
 use crate::plan::{CloudPlan, Plan, PlannedResource};
 use crate::progress::Progress;
-use crate::render;
-use crate::session::{self, Session};
+use crate::session::Session;
 
 /// Seconds `up --cloud` waits for every database to become available, unless `--timeout`.
 const DEFAULT_TIMEOUT: u64 = 2400;
@@ -78,25 +77,17 @@ pub async fn variables(
     let endpoints = endpoints(&cloud, plan, &names).await?;
     let mut vars = Vec::new();
     for ((resource, prefix), endpoint) in wanted.iter().zip(&endpoints) {
-        if let Some(template) = plan
-            .resource(resource)
-            .and_then(|r| session.catalog.get(&r.type_name))
-        {
-            vars.extend(links::render(prefix, template, endpoint));
+        if let Some(r) = plan.resource(resource) {
+            vars.extend(links::render(prefix, &r.template, endpoint));
         }
     }
     Ok(vars)
 }
 
-pub async fn status(session: &Session, as_json: bool) -> Result<(), Error> {
+pub async fn status(session: &Session) -> Result<LiveState, Error> {
     let (_, plan) = session.plan(Target::Cloud)?;
     let cloud = connect(&plan, session.verbose > 0).await?;
-    let live = read_live(&cloud, &plan).await?;
-    session::print(&if as_json {
-        session::json(&live)?
-    } else {
-        render::cloud_status(&live)
-    })
+    read_live(&cloud, &plan).await
 }
 
 /// Deletes this project's cloud databases (confirmed); returns whether it went ahead.
@@ -174,20 +165,7 @@ async fn converge_all(
             }),
     )
     .await;
-    let ok = results.iter().filter(|(_, r)| r.is_ok()).count();
-    let failures: Vec<(String, Error)> = results
-        .into_iter()
-        .filter_map(|(n, r)| r.err().map(|e| (n, e)))
-        .collect();
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::UpFailed {
-            failures,
-            ok,
-            done: "ready",
-        })
-    }
+    crate::error::gather(results, "ready").map(|_| ())
 }
 
 /// The endpoints of the named resources, in order.
@@ -331,8 +309,8 @@ async fn delete_tagged(
                 .unwrap_or_default(),
             if secret {
                 format!(
-                    ", secret provision/{project}/{} scheduled for deletion in 7 days",
-                    f.resource
+                    ", secret {} scheduled for deletion in 7 days",
+                    crate::plan::secret_name(project, &f.resource)
                 )
             } else {
                 String::new()

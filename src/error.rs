@@ -37,6 +37,38 @@ impl Exit {
     }
 }
 
+/// The error under one of ours, kept whole so that `-v` can print its own causes.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// A cause worded for people (Docker's message, say), with the library error it came from
+/// behind it.
+#[derive(Debug)]
+pub struct Because {
+    text: String,
+    source: Cause,
+}
+
+impl Because {
+    pub fn new(text: impl Into<String>, source: impl Into<Cause>) -> Self {
+        Self {
+            text: text.into(),
+            source: source.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Because {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Because {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
 #[derive(Debug)]
 pub enum Error {
     /// No manifest in the directory and no `-f`.
@@ -82,7 +114,7 @@ pub enum Error {
     Docker {
         op: &'static str,
         target: String,
-        reason: String,
+        source: Cause,
     },
     /// The image is not on this machine and pulling it failed.
     ImageUnavailable { image: String, reason: String },
@@ -107,7 +139,7 @@ pub enum Error {
     Native {
         resource: String,
         what: String,
-        reason: String,
+        source: Cause,
     },
     /// Some resources failed; the others are done (`done`: "ready", "stopped").
     UpFailed {
@@ -226,8 +258,13 @@ impl Error {
             .to_owned()
     }
 
-    /// The full text for stderr.
+    /// The full text for stderr: what failed, its first cause, and what to do.
     pub fn render(&self) -> String {
+        self.render_with(false)
+    }
+
+    /// As `render`; `verbose` (`-v`) adds every deeper cause of the chain.
+    pub fn render_with(&self, verbose: bool) -> String {
         let mut out = String::new();
         match self {
             Self::ManifestNotFound { dir, tried } => {
@@ -327,9 +364,9 @@ impl Error {
                     "hint: install the server with your package manager, or use `--runtime docker`"
                 );
             }
-            Self::Docker { op, target, reason } => {
+            Self::Docker { op, target, .. } => {
                 let _ = writeln!(out, "error: Docker could not {op} `{target}`");
-                let _ = writeln!(out, "Caused by: {reason}");
+                write_causes(&mut out, self, verbose);
             }
             Self::ImageUnavailable { image, reason } => {
                 let _ = writeln!(
@@ -393,17 +430,13 @@ impl Error {
                 let _ = writeln!(out, "error: {resource} does not exist on AWS");
                 let _ = writeln!(out, "hint: create it with `provision --cloud`");
             }
-            Self::Native {
-                resource,
-                what,
-                reason,
-            } => {
+            Self::Native { resource, what, .. } => {
                 let _ = writeln!(out, "error: {resource}: could not {what}");
-                let _ = writeln!(out, "Caused by: {reason}");
+                write_causes(&mut out, self, verbose);
             }
             Self::UpFailed { failures, ok, done } => {
                 for (_, error) in failures {
-                    out.push_str(&error.render());
+                    out.push_str(&error.render_with(verbose));
                 }
                 let names: Vec<&str> = failures.iter().map(|(n, _)| n.as_str()).collect();
                 let _ = writeln!(
@@ -591,6 +624,65 @@ fn aws_hint(code: Option<&str>, message: &str) -> Option<&'static str> {
     }
 }
 
+/// Per-resource results gathered: every value, or one error that names each failure and how
+/// many of the others are `done` ("ready", "stopped"). One failing never hides the others.
+pub fn gather<T>(
+    results: impl IntoIterator<Item = (String, Result<T, Error>)>,
+    done: &'static str,
+) -> Result<Vec<T>, Error> {
+    let mut values = Vec::new();
+    let mut failures = Vec::new();
+    for (name, result) in results {
+        match result {
+            Ok(v) => values.push(v),
+            Err(e) => failures.push((name, e)),
+        }
+    }
+    if failures.is_empty() {
+        Ok(values)
+    } else {
+        Err(Error::UpFailed {
+            failures,
+            ok: values.len(),
+            done,
+        })
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.summary())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::ReadManifest { source, .. }
+            | Self::ReadEnvFile { source, .. }
+            | Self::RunCommand { source, .. } => Some(source),
+            Self::Output(source) | Self::AsyncRuntime(source) => Some(source),
+            Self::Docker { source, .. } | Self::Native { source, .. } => Some(&**source),
+            _ => None,
+        }
+    }
+}
+
+/// Prints `error`'s causes, one `Caused by:` line each: the first always, the deeper ones
+/// (library and OS errors under ours) with `-v`.
+fn write_causes(out: &mut String, error: &Error, verbose: bool) {
+    let mut cause = std::error::Error::source(error);
+    let mut first = true;
+    while let Some(c) = cause {
+        if !first && !verbose {
+            break;
+        }
+        let _ = writeln!(out, "Caused by: {c}");
+        first = false;
+        cause = c.source();
+    }
+}
+
 /// The last lines of a server's log, indented under the error.
 fn write_log(out: &mut String, log: &str) {
     if log.trim().is_empty() {
@@ -599,5 +691,56 @@ fn write_log(out: &mut String, log: &str) {
     let _ = writeln!(out, "  last lines of its log:");
     for line in log.trim_end().lines() {
         let _ = writeln!(out, "  | {line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested() -> Error {
+        let os = std::io::Error::from_raw_os_error(13);
+        Error::Native {
+            resource: "db".into(),
+            what: "create its directory".into(),
+            source: Box::new(Because::new("cannot write `/srv/provision`", os)),
+        }
+    }
+
+    #[test]
+    fn the_first_cause_always_shows_and_the_chain_with_verbose() {
+        let plain = nested().render();
+        assert_eq!(
+            plain,
+            "error: db: could not create its directory\nCaused by: cannot write `/srv/provision`\n"
+        );
+        let verbose = nested().render_with(true);
+        assert!(verbose.starts_with(&plain), "{verbose}");
+        assert!(
+            verbose.ends_with("Caused by: Permission denied (os error 13)\n"),
+            "{verbose}"
+        );
+    }
+
+    #[test]
+    fn the_source_chain_is_reachable_through_std_error() {
+        let error = nested();
+        let first = std::error::Error::source(&error).map(ToString::to_string);
+        assert_eq!(first.as_deref(), Some("cannot write `/srv/provision`"));
+        let second = std::error::Error::source(&error)
+            .and_then(std::error::Error::source)
+            .map(ToString::to_string);
+        assert_eq!(second.as_deref(), Some("Permission denied (os error 13)"));
+    }
+
+    #[test]
+    fn failures_of_several_databases_render_each_with_its_causes() {
+        let error = Error::UpFailed {
+            failures: vec![("db".into(), nested())],
+            ok: 1,
+            done: "ready",
+        };
+        assert!(error.render_with(true).contains("os error 13"));
+        assert!(!error.render().contains("os error 13"));
     }
 }

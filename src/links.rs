@@ -17,6 +17,21 @@ const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// The variables every link gets, after `{PREFIX}_`, in contract order.
+pub const SUFFIXES: [&str; 7] = [
+    "URL", "SCHEME", "HOST", "PORT", "USERNAME", "PASSWORD", "PATH",
+];
+
+/// The name of one link variable: `DB` + `URL` -> `DB_URL`.
+pub fn variable(prefix: &str, suffix: &str) -> String {
+    format!("{prefix}_{suffix}")
+}
+
+/// Every variable name of a link under `prefix`, in contract order.
+pub fn variables(prefix: &str) -> Vec<String> {
+    SUFFIXES.iter().map(|s| variable(prefix, s)).collect()
+}
+
 /// Where a running database answers, as its backend reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
@@ -100,26 +115,29 @@ pub fn render(prefix: &str, template: &Template, endpoint: &Endpoint) -> Vec<Var
     };
     let url = format!("{scheme}://{userinfo}{host}:{}{path}{query}", endpoint.port);
     let has_secret = !password.is_empty();
-    let var = |suffix: &str, value: Value| Var {
-        name: format!("{prefix}_{suffix}"),
-        value,
+    let url = if has_secret {
+        Value::Secret(Secret::new(url))
+    } else {
+        Value::Plain(url)
     };
-    vec![
-        var(
-            "URL",
-            if has_secret {
-                Value::Secret(Secret::new(url))
-            } else {
-                Value::Plain(url)
-            },
-        ),
-        var("SCHEME", Value::Plain(scheme.clone())),
-        var("HOST", Value::Plain(endpoint.host.clone())),
-        var("PORT", Value::Plain(endpoint.port.to_string())),
-        var("USERNAME", Value::Plain(username)),
-        var("PASSWORD", Value::Secret(Secret::new(password))),
-        var("PATH", Value::Plain(path)),
-    ]
+    // In the order of `SUFFIXES`.
+    let values = [
+        url,
+        Value::Plain(scheme.clone()),
+        Value::Plain(endpoint.host.clone()),
+        Value::Plain(endpoint.port.to_string()),
+        Value::Plain(username),
+        Value::Secret(Secret::new(password)),
+        Value::Plain(path),
+    ];
+    SUFFIXES
+        .iter()
+        .zip(values)
+        .map(|(suffix, value)| Var {
+            name: variable(prefix, suffix),
+            value,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(error) => {
-            eprint!("{}", error.render());
+            eprint!("{}", error.render_with(cli.verbose()));
             ExitCode::from(error.exit().code())
         }
     }

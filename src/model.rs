@@ -3,18 +3,13 @@
 //! Every semantic problem is collected here, with where it was written.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::catalog::{Catalog, CloudOption, CloudService, ImageRef, Template};
 use crate::error::Error;
 use crate::manifest::{EnvVar, LinkKind, Manifest, Service};
-use crate::problem::Pos;
-use crate::problem::{IdentifierRule, Problem, ProblemKind, Scope};
+use crate::problem::{IdentifierRule, Pos, Problem, ProblemKind, Scope};
 use crate::suggest::did_you_mean;
-
-/// The link variables every link gets, after `{PREFIX}_`.
-pub const LINK_SUFFIXES: [&str; 7] = [
-    "URL", "SCHEME", "HOST", "PORT", "USERNAME", "PASSWORD", "PATH",
-];
 
 /// Database and user names when the manifest names none.
 pub const DEFAULT_SQL_NAME: &str = "app";
@@ -68,7 +63,7 @@ pub struct Model<'c> {
 pub struct Resource<'c> {
     pub name: String,
     pub at: Pos,
-    pub template: &'c Template,
+    pub template: &'c Arc<Template>,
     /// The image to run locally, with a tag.
     pub image: String,
     pub repository: String,
@@ -359,7 +354,7 @@ fn project_name(
 enum Class<'c, 'm> {
     App,
     BrokenDatabase,
-    Database(&'c Template, Option<ImageRef<'m>>),
+    Database(&'c Arc<Template>, Option<ImageRef<'m>>),
 }
 
 fn classify<'c, 'm>(
@@ -422,7 +417,7 @@ fn classify<'c, 'm>(
 
 fn resource<'c>(
     service: &Service,
-    template: &'c Template,
+    template: &'c Arc<Template>,
     image: Option<ImageRef<'_>>,
     project: &str,
     problems: &mut Vec<Problem>,
@@ -759,8 +754,7 @@ fn app(
         .map(|v| (v.value.name.as_str(), v))
         .collect();
     for link in &links {
-        for suffix in LINK_SUFFIXES {
-            let name = format!("{}_{suffix}", link.prefix);
+        for name in crate::links::variables(&link.prefix) {
             if let Some(var) = set.get(name.as_str()) {
                 problems.push(Problem::error(
                     Some(var.at),

@@ -1,12 +1,14 @@
 //! The desired state for one target, computed without I/O. Backends consume it; `plan`
 //! prints it.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
-use crate::catalog::{Catalog, CloudService};
+use crate::catalog::{Catalog, CloudService, Template};
 use crate::error::Error;
 use crate::manifest::{CloudSettings, Manifest};
-use crate::model::{self, CloudConfig, LINK_SUFFIXES, Project};
+use crate::model::{self, CloudConfig, Project};
 use crate::problem::{Problem, Scope, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -51,6 +53,9 @@ pub struct PlannedResource {
     pub name: String,
     #[serde(rename = "type")]
     pub type_name: String,
+    /// Everything known about the type; backends read it here, never look it up again.
+    #[serde(skip)]
+    pub template: Arc<Template>,
     pub version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
@@ -81,6 +86,10 @@ pub struct LocalPlan {
 #[derive(Debug, Clone, Serialize)]
 pub struct CloudPlan {
     pub identifier: String,
+    /// The project and the resource, as the `provision:*` tags name them: what makes an AWS
+    /// resource with this identifier ours.
+    pub project: String,
+    pub resource: String,
     pub service: CloudService,
     pub engine: String,
     pub engine_version: String,
@@ -94,9 +103,17 @@ pub struct CloudPlan {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     pub subnet_ids: Vec<String>,
+    /// The DB or cache subnet group made from `subnet_ids` (none without subnets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet_group: Option<String>,
     pub security_group_ids: Vec<String>,
     pub tags: Vec<(String, String)>,
 }
+
+/// The tags that mark an AWS resource as provision's, for one project and resource.
+pub const TAG_PROJECT: &str = "provision:project";
+pub const TAG_RESOURCE: &str = "provision:resource";
+pub const TAG_TYPE: &str = "provision:type";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceLinks {
@@ -138,6 +155,7 @@ pub fn plan(
         .map(|r| PlannedResource {
             name: r.name.clone(),
             type_name: r.template.name.clone(),
+            template: Arc::clone(r.template),
             version: r.version.clone(),
             database: r.database.clone(),
             username: r.username.clone(),
@@ -171,10 +189,7 @@ pub fn plan(
                 .map(|l| PlannedLink {
                     resource: l.resource.clone(),
                     prefix: l.prefix.clone(),
-                    variables: LINK_SUFFIXES
-                        .iter()
-                        .map(|s| format!("{}_{s}", l.prefix))
-                        .collect(),
+                    variables: crate::links::variables(&l.prefix),
                 })
                 .collect(),
         })
@@ -191,9 +206,9 @@ pub fn plan(
 
 fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) -> CloudPlan {
     let mut tags = vec![
-        ("provision:project".to_owned(), project.to_owned()),
-        ("provision:resource".to_owned(), r.name.clone()),
-        ("provision:type".to_owned(), r.template.name.clone()),
+        (TAG_PROJECT.to_owned(), project.to_owned()),
+        (TAG_RESOURCE.to_owned(), r.name.clone()),
+        (TAG_TYPE.to_owned(), r.template.name.clone()),
     ];
     tags.extend(
         settings
@@ -204,6 +219,9 @@ fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) 
     );
     CloudPlan {
         identifier: r.identifier.clone(),
+        project: project.to_owned(),
+        resource: r.name.clone(),
+        subnet_group: (!settings.subnet_ids.is_empty()).then(|| format!("{project}-provision")),
         service: r.template.cloud.service,
         engine: r.template.cloud.engine.clone(),
         engine_version: r.version.clone(),
@@ -211,12 +229,18 @@ fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) 
         storage_encrypted: true,
         publicly_accessible: false,
         transit_encryption: true,
-        secret_name: format!("provision/{project}/{}", r.name),
+        secret_name: secret_name(project, &r.name),
         region: settings.region.as_ref().map(|r| r.value.clone()),
         subnet_ids: settings.subnet_ids.clone(),
         security_group_ids: settings.security_group_ids.clone(),
         tags,
     }
+}
+
+/// Where a cloud database's generated password lives in Secrets Manager. The only place this
+/// name is built: `up` writes it, `env` reads it, `destroy` deletes it.
+pub fn secret_name(project: &str, resource: &str) -> String {
+    format!("provision/{project}/{resource}")
 }
 
 impl Plan {

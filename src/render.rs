@@ -3,12 +3,10 @@
 
 use std::fmt::Write as _;
 
-use crate::backend::reconcile::{Action, Replace};
-use crate::backend::{Live, RuntimeKind, Spec, State};
+use crate::backend::State;
 use crate::catalog::CloudService;
 use crate::cloud::LiveState;
 use crate::local::{LiveActions, StatusRow};
-use crate::model;
 use crate::plan::{Plan, Target};
 
 /// The text form of a plan: one line per database, then the links.
@@ -79,8 +77,8 @@ pub fn plan(plan: &Plan) -> String {
     if plan.target == Target::Cloud && !plan.resources.is_empty() {
         let _ = writeln!(
             out,
-            "  passwords: generated, kept in Secrets Manager as provision/{}/<database>",
-            plan.project.name
+            "  passwords: generated, kept in Secrets Manager as {}",
+            crate::plan::secret_name(&plan.project.name, "<database>")
         );
     }
     if !plan.services.is_empty() {
@@ -102,42 +100,10 @@ pub fn plan(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "  each prefix P gets {}",
-            model::LINK_SUFFIXES.map(|s| format!("P_{s}")).join(", ")
+            crate::links::variables("P").join(", ")
         );
     }
     out
-}
-
-/// What `plan --local` says about one resource's action.
-pub fn local_action_detail(
-    action: &Action,
-    kind: RuntimeKind,
-    spec: &Spec<'_>,
-    live: &Live,
-) -> String {
-    let data = spec.local.volume.as_deref().map_or_else(
-        || "no data to keep".to_owned(),
-        |v| format!("data in volume {v} is kept"),
-    );
-    match action {
-        Action::Create => format!(
-            "new {}",
-            match kind {
-                RuntimeKind::Docker => "container",
-                RuntimeKind::Native => "server",
-            }
-        ),
-        Action::Replace(Replace::Image { from, to }) => format!(
-            "image {} -> {to}; {data} (a major version change needs a dump and restore first)",
-            from.as_deref().unwrap_or("?")
-        ),
-        Action::Replace(Replace::Port { from, to }) => format!(
-            "port {} -> {to}; {data}",
-            from.map_or_else(|| "?".into(), |p| p.to_string())
-        ),
-        Action::Start => "stopped".to_owned(),
-        Action::NoChange => format!("running on 127.0.0.1:{}", live.port.unwrap_or_default()),
-    }
 }
 
 /// The live part of `plan --local`.

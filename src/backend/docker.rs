@@ -21,7 +21,7 @@ use futures_util::StreamExt as _;
 
 use super::reconcile::{self, Action, Replace};
 use super::{Deadline, Live, Ready, RuntimeKind, Spec, State, ports};
-use crate::error::Error;
+use crate::error::{Because, Cause, Error};
 use crate::probe::{self, WaitError};
 use crate::progress::Progress;
 use crate::secret::Secret;
@@ -51,12 +51,17 @@ fn reason(e: &BollardError) -> String {
     }
 }
 
+/// Docker's own message for people, the bollard error behind it for `-v`.
+fn cause(e: BollardError) -> Cause {
+    Box::new(Because::new(reason(&e), e))
+}
+
 fn call(op: &'static str, target: &str) -> impl FnOnce(BollardError) -> Error + use<> {
     let target = target.to_owned();
     move |e| Error::Docker {
         op,
         target,
-        reason: reason(&e),
+        source: cause(e),
     }
 }
 
@@ -297,14 +302,14 @@ impl DockerRuntime {
         let password = Secret::generate().map_err(|e| Error::Docker {
             op: "create volume",
             target: volume.to_owned(),
-            reason: format!("no randomness for a password: {e}"),
+            source: format!("no randomness for a password: {e}").into(),
         })?;
         let port = match spec.local.host_port {
             Some(p) => p,
             None => ports::choose(spec.local.container_port).map_err(|e| Error::Docker {
                 op: "create volume",
                 target: volume.to_owned(),
-                reason: format!("cannot find a free port: {e}"),
+                source: format!("cannot find a free port: {e}").into(),
             })?,
         };
         let mut labels = self.labels(spec);
@@ -430,7 +435,7 @@ impl DockerRuntime {
                     Err(Error::Docker {
                         op: "start container",
                         target: name.clone(),
-                        reason: text,
+                        source: cause(e),
                     })
                 }
             }
@@ -479,10 +484,11 @@ impl DockerRuntime {
             None => ports::choose(spec.local.container_port).map_err(|e| Error::Docker {
                 op: "choose a port for",
                 target: container.clone(),
-                reason: e.to_string(),
+                source: Box::new(e),
             })?,
         };
-        let mut action = reconcile::decide(RuntimeKind::Docker, spec, &live, Some(port));
+        let mut action =
+            reconcile::decide(RuntimeKind::Docker, &spec.local.image, &live, Some(port));
         if let Action::Replace(why) = &action {
             let why = match why {
                 Replace::Image { from, to } => {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::catalog::{Catalog, Template};
+use crate::catalog::Template;
 use crate::error::Error;
 use crate::links::Endpoint;
 use crate::plan::{LocalPlan, Plan, PlannedResource};
@@ -52,7 +52,7 @@ impl Spec<'_> {
 }
 
 /// Every resource of a local plan with its template.
-pub fn specs<'a>(plan: &'a Plan, catalog: &'a Catalog) -> Vec<Spec<'a>> {
+pub fn specs(plan: &Plan) -> Vec<Spec<'_>> {
     plan.resources
         .iter()
         .filter_map(|r| {
@@ -60,7 +60,7 @@ pub fn specs<'a>(plan: &'a Plan, catalog: &'a Catalog) -> Vec<Spec<'a>> {
                 project: &plan.project.name,
                 resource: r,
                 local: r.local.as_ref()?,
-                template: catalog.get(&r.type_name)?,
+                template: &r.template,
             })
         })
         .collect()
@@ -264,21 +264,8 @@ pub async fn up_all(
         result
     }))
     .await;
-    let mut ready = Vec::new();
-    let mut failures = Vec::new();
-    for (spec, result) in specs.iter().zip(results) {
-        match result {
-            Ok(r) => ready.push(r),
-            Err(e) => failures.push((spec.resource.name.clone(), e)),
-        }
-    }
-    if failures.is_empty() {
-        Ok(ready)
-    } else {
-        Err(Error::UpFailed {
-            failures,
-            ok: ready.len(),
-            done: "ready",
-        })
-    }
+    crate::error::gather(
+        specs.iter().map(|s| s.resource.name.clone()).zip(results),
+        "ready",
+    )
 }

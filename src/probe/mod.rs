@@ -48,6 +48,16 @@ pub async fn probe(kind: Probe, endpoint: &Endpoint, timeout: Duration) -> Resul
     }
 }
 
+/// Creates the app's database through `admin` (connected to the server's bootstrap
+/// database), for servers that do not create it themselves. Tolerates a concurrent creation.
+pub async fn create_database(kind: Probe, admin: &Endpoint, database: &str) -> Result<(), String> {
+    match kind {
+        Probe::Postgres => postgres::create_database(admin, database).await,
+        // The others create theirs at start (an init file) or have none.
+        Probe::Mysql | Probe::Redis | Probe::Memcached => Ok(()),
+    }
+}
+
 /// How a wait ended, when it did not end ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WaitError {

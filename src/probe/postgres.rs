@@ -46,3 +46,50 @@ fn describe(e: &tokio_postgres::Error) -> String {
         }
     }
 }
+
+/// Creates `database` unless it exists; `admin` is connected to the `postgres` database.
+pub(super) async fn create_database(
+    admin: &crate::links::Endpoint,
+    database: &str,
+) -> Result<(), String> {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(&admin.host)
+        .port(admin.port)
+        .user(admin.username.as_deref().unwrap_or("postgres"))
+        .dbname("postgres");
+    if let Some(p) = &admin.password {
+        config.password(p.expose());
+    }
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
+    let driver = tokio::spawn(connection);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
+        .await
+        .map_err(|e| e.to_string())?;
+    if exists.is_none() {
+        // The name was validated as [A-Za-z][A-Za-z0-9_]*, so quoting it is enough.
+        match client
+            .batch_execute(&format!("CREATE DATABASE \"{database}\""))
+            .await
+        {
+            Ok(()) => {}
+            // Another `up` created it a moment ago (duplicate_database, or the catalog's
+            // unique index when both raced past the check).
+            Err(e)
+                if e.code()
+                    .is_some_and(|c| c.code() == "42P04" || c.code() == "23505") => {}
+            Err(e) => {
+                return Err(e
+                    .as_db_error()
+                    .map_or_else(|| e.to_string(), |d| d.message().to_owned()));
+            }
+        }
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}

@@ -88,15 +88,10 @@ pub(super) async fn observe_cluster(client: &Client, id: &str) -> Result<Option<
 
 /// The cache subnet group named after the project, created when the manifest lists subnets.
 async fn subnet_group(client: &Client, cloud: &CloudPlan) -> Result<Option<String>, Error> {
-    if cloud.subnet_ids.is_empty() {
+    let Some(name) = cloud.subnet_group.clone() else {
         return Ok(None);
-    }
-    let project = cloud
-        .tags
-        .iter()
-        .find(|(k, _)| k == "provision:project")
-        .map_or("provision", |(_, v)| v.as_str());
-    let name = format!("{project}-provision");
+    };
+    let project = cloud.project.as_str();
     if client
         .describe_cache_subnet_groups()
         .cache_subnet_group_name(&name)
@@ -111,7 +106,7 @@ async fn subnet_group(client: &Client, cloud: &CloudPlan) -> Result<Option<Strin
             .set_subnet_ids(Some(cloud.subnet_ids.clone()))
             .tags(
                 Tag::builder()
-                    .key("provision:project")
+                    .key(crate::plan::TAG_PROJECT)
                     .value(project)
                     .build(),
             );
@@ -138,8 +133,7 @@ pub(super) async fn create_group(
         .replication_group_id(&cloud.identifier)
         .replication_group_description(format!(
             "provision: {} of project {}",
-            resource.name,
-            cloud.tags.first().map_or("", |(_, v)| v.as_str())
+            resource.name, cloud.project
         ))
         .engine(&cloud.engine)
         .engine_version(&cloud.engine_version)
@@ -147,8 +141,8 @@ pub(super) async fn create_group(
         .replicas_per_node_group(i32::try_from(c.replicas).unwrap_or(0))
         .automatic_failover_enabled(failover)
         .multi_az_enabled(failover)
-        .transit_encryption_enabled(true)
-        .at_rest_encryption_enabled(true)
+        .transit_encryption_enabled(cloud.transit_encryption)
+        .at_rest_encryption_enabled(cloud.storage_encrypted)
         .set_auth_token(token.map(|t| t.expose().to_owned()))
         .snapshot_retention_limit(i32::try_from(c.backup_retention_days).unwrap_or(7))
         .set_cache_subnet_group_name(group)
@@ -178,7 +172,7 @@ pub(super) async fn create_cluster(
         .engine_version(&cloud.engine_version)
         .cache_node_type(&cloud.config.class)
         .num_cache_nodes(1)
-        .transit_encryption_enabled(true)
+        .transit_encryption_enabled(cloud.transit_encryption)
         .set_cache_subnet_group_name(group)
         .set_security_group_ids(
             (!cloud.security_group_ids.is_empty()).then(|| cloud.security_group_ids.clone()),
@@ -328,11 +322,11 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
     for (c, tags) in candidates.into_iter().zip(tags) {
         let tags = tags?;
         let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-        if tag("provision:project").as_deref() == Some(project) {
+        if tag(crate::plan::TAG_PROJECT).as_deref() == Some(project) {
             found.push(Orphan {
                 identifier: c.identifier,
                 kind: c.kind,
-                resource: tag("provision:resource").unwrap_or_default(),
+                resource: tag(crate::plan::TAG_RESOURCE).unwrap_or_default(),
                 status: c.status,
                 deletion_protection: false,
                 service: Some(c.service),

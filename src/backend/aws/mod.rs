@@ -27,6 +27,7 @@ use crate::catalog::CloudService;
 use crate::error::Error;
 use crate::links::Endpoint;
 use crate::plan::{CloudPlan, PlannedResource};
+use crate::plan::{TAG_PROJECT, TAG_RESOURCE};
 use crate::progress::Progress;
 
 /// What AWS says about one resource.
@@ -61,18 +62,11 @@ impl Observed {
                 .find(|(k, _)| k == key)
                 .map(|(_, v)| v.as_str())
         };
-        let want = |key: &str| {
-            cloud
-                .tags
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
-        let ours = tag("provision:project") == want("provision:project")
-            && tag("provision:resource") == want("provision:resource");
+        let ours = tag(TAG_PROJECT) == Some(cloud.project.as_str())
+            && tag(TAG_RESOURCE) == Some(cloud.resource.as_str());
         (!ours).then(|| Error::NotOurs {
             identifier: cloud.identifier.clone(),
-            owner: tag("provision:project")
+            owner: tag(TAG_PROJECT)
                 .map(|p| format!("{p}/{}", tag("provision:resource").unwrap_or("?"))),
         })
     }
@@ -494,7 +488,7 @@ impl Cloud {
     }
 
     pub async fn delete_secret(&self, project: &str, resource: &str) -> Result<bool, Error> {
-        secrets::delete(&self.secrets, &format!("provision/{project}/{resource}")).await
+        secrets::delete(&self.secrets, &crate::plan::secret_name(project, resource)).await
     }
 }
 

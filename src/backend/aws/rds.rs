@@ -51,15 +51,10 @@ pub(super) async fn observe(client: &Client, id: &str) -> Result<Option<Observed
 
 /// The DB subnet group named after the project, created when the manifest lists subnets.
 async fn subnet_group(client: &Client, cloud: &CloudPlan) -> Result<Option<String>, Error> {
-    if cloud.subnet_ids.is_empty() {
+    let Some(name) = cloud.subnet_group.clone() else {
         return Ok(None);
-    }
-    let project = cloud
-        .tags
-        .iter()
-        .find(|(k, _)| k == "provision:project")
-        .map_or("provision", |(_, v)| v.as_str());
-    let name = format!("{project}-provision");
+    };
+    let project = cloud.project.as_str();
     let exists = client
         .describe_db_subnet_groups()
         .db_subnet_group_name(&name)
@@ -73,13 +68,13 @@ async fn subnet_group(client: &Client, cloud: &CloudPlan) -> Result<Option<Strin
             .set_subnet_ids(Some(cloud.subnet_ids.clone()))
             .tags(
                 Tag::builder()
-                    .key("provision:project")
+                    .key(crate::plan::TAG_PROJECT)
                     .value(project)
                     .build(),
             );
         request = request.tags(
             Tag::builder()
-                .key("provision:type")
+                .key(crate::plan::TAG_TYPE)
                 .value("subnet-group")
                 .build(),
         );
@@ -108,8 +103,8 @@ pub(super) async fn create(
         .db_instance_class(&c.class)
         .allocated_storage(i32::try_from(c.storage_gb.unwrap_or(20)).unwrap_or(i32::MAX))
         .storage_type("gp3")
-        .storage_encrypted(true)
-        .publicly_accessible(false)
+        .storage_encrypted(cloud.storage_encrypted)
+        .publicly_accessible(cloud.publicly_accessible)
         .backup_retention_period(i32::try_from(c.backup_retention_days).unwrap_or(7))
         .copy_tags_to_snapshot(true)
         .deletion_protection(c.deletion_protection)
@@ -192,11 +187,11 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
                     .and_then(|t| t.value())
                     .map(str::to_owned)
             };
-            if tag("provision:project").as_deref() == Some(project) {
+            if tag(crate::plan::TAG_PROJECT).as_deref() == Some(project) {
                 found.push(Orphan {
                     identifier: db.db_instance_identifier().unwrap_or_default().to_owned(),
                     kind: "RDS instance",
-                    resource: tag("provision:resource").unwrap_or_default(),
+                    resource: tag(crate::plan::TAG_RESOURCE).unwrap_or_default(),
                     status: db.db_instance_status().unwrap_or_default().to_owned(),
                     deletion_protection: db.deletion_protection().unwrap_or(false),
                     service: Some(CloudService::Rds),
