@@ -14,4 +14,5 @@ mod cli;
 mod cloud;
 mod fuzz;
 mod local;
+mod mysql8;
 mod support;
