@@ -675,4 +675,91 @@ mod needs_native {
             status.stdout
         );
     }
+
+    /// MariaDB's `ed25519` authentication plugin: a user switched to it (as the docs show,
+    /// <https://mariadb.com/kb/en/authentication-plugin-ed25519/>) must still be probed as
+    /// ready. The server asks for the plugin with an AuthSwitchRequest after the default
+    /// `mysql_native_password` greeting; the probe must answer it, not time out.
+    #[test]
+    fn a_mariadb_user_on_the_ed25519_plugin_is_probed_ready() {
+        let port = free_port();
+        let live = Live::new(
+            "ed25519",
+            "native",
+            &format!(
+                "services:\n  db:\n    image: 'mariadb:10.11'\n    x-provision: {{local: {{port: {port}}}}}\n"
+            ),
+        );
+        live.ok(&["up"]);
+        let v = live.vars(&[]);
+        let (user, password) = (&v["DB_USERNAME"], &v["DB_PASSWORD"]);
+        let socket = live.home.join(&live.name).join("db/run/mysqld.sock");
+        let socket = socket.to_str().unwrap();
+        // As root over the server's socket (root authenticates by unix_socket there).
+        let sql = format!(
+            "INSTALL SONAME 'auth_ed25519'; \
+             ALTER USER '{user}'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('{password}'); \
+             ALTER USER '{user}'@'localhost' IDENTIFIED VIA ed25519 USING PASSWORD('{password}'); \
+             SELECT JSON_VALUE(Priv, '$.plugin') FROM mysql.global_priv WHERE User = '{user}';"
+        );
+        let out = client(
+            "mariadb",
+            &["-S", socket, "-u", "root", "-N", "-B", "-e", &sql],
+        );
+        assert_eq!(out.code, Some(0), "{}", out.snapshot());
+        assert_eq!(
+            out.stdout.lines().collect::<Vec<_>>(),
+            ["ed25519", "ed25519"],
+            "{}",
+            out.snapshot()
+        );
+        let status = live.ok(&["status", "--json"]);
+        assert!(
+            status.stdout.contains("\"ready\": true"),
+            "{}",
+            status.stdout
+        );
+    }
+
+    /// A server that refuses the credentials (here: the user's password changed behind
+    /// provision's back, as when a volume was made with other credentials) is reported at
+    /// once with the cause and the fix, not retried until the timeout.
+    #[test]
+    fn refused_credentials_are_reported_at_once() {
+        let port = free_port();
+        let live = Live::new(
+            "denied",
+            "native",
+            &format!(
+                "services:\n  db:\n    image: 'mariadb:10.11'\n    x-provision: {{local: {{port: {port}}}}}\n"
+            ),
+        );
+        live.ok(&["up"]);
+        let user = live.vars(&[])["DB_USERNAME"].clone();
+        let socket = live.home.join(&live.name).join("db/run/mysqld.sock");
+        let sql = format!(
+            "ALTER USER '{user}'@'%' IDENTIFIED BY 'changed-elsewhere'; \
+             ALTER USER '{user}'@'localhost' IDENTIFIED BY 'changed-elsewhere';"
+        );
+        let out = client(
+            "mariadb",
+            &["-S", socket.to_str().unwrap(), "-u", "root", "-e", &sql],
+        );
+        assert_eq!(out.code, Some(0), "{}", out.snapshot());
+        let started = std::time::Instant::now();
+        let out = live.cmd(&["up", "--timeout", "120"]).output();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.code, Some(1), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("db refused the readiness check")
+                && out.stderr.contains("error 1045 (28000)")
+                && out.stderr.contains("other credentials"),
+            "{}",
+            out.stderr
+        );
+    }
 }
