@@ -713,6 +713,9 @@ mod needs_native {
             "{}",
             out.snapshot()
         );
+        // `up` on the running server probes it again, within its deadline.
+        let up = live.ok(&["up", "--timeout", "30"]);
+        assert!(up.stderr.contains("ready in"), "{}", up.snapshot());
         let status = live.ok(&["status", "--json"]);
         assert!(
             status.stdout.contains("\"ready\": true"),
