@@ -415,6 +415,23 @@ fn classify<'c, 'm>(
     )
 }
 
+/// The supported line numerically closest to `version` (ties go to the newer), for a hint.
+fn nearest_line(template: &Template, version: &str) -> Option<String> {
+    let number = |v: &str| -> Option<f64> {
+        let mut parts = v.split('.').map(|p| p.parse::<f64>().ok());
+        let major = parts.next()??;
+        let minor = parts.next().flatten().unwrap_or(0.0);
+        Some(major * 1000.0 + minor)
+    };
+    let wanted = number(version)?;
+    template
+        .versions
+        .iter()
+        .filter_map(|line| Some((line, (number(line)? - wanted).abs())))
+        .min_by(|a, b| a.1.total_cmp(&b.1).then(std::cmp::Ordering::Greater))
+        .map(|(line, _)| line.clone())
+}
+
 fn resource<'c>(
     service: &Service,
     template: &'c Arc<Template>,
@@ -437,26 +454,36 @@ fn resource<'c>(
             (None, Some(v)) => (v.value.clone(), Some(v.at), v.path.clone()),
             (None, None) => (template.default_version.clone(), None, path.clone()),
         };
+    // Any version an image exists for runs locally; the supported lines are the ones the
+    // cloud offers, so only the cloud target refuses another.
     let version_line = template.version_line(&version).map(str::to_owned);
     if version_line.is_none() {
-        problems.push(Problem::error(
-            version_at.or(Some(service.at)),
-            version_path,
-            ProblemKind::UnsupportedVersion {
-                type_name: template.name.clone(),
-                version: version.clone(),
-                supported: template.versions.clone(),
-            },
-        ));
+        problems.push(
+            Problem::error(
+                version_at.or(Some(service.at)),
+                version_path,
+                ProblemKind::UnsupportedVersion {
+                    type_name: template.name.clone(),
+                    version: version.clone(),
+                    nearest: nearest_line(template, &version),
+                    supported: template.versions.clone(),
+                },
+            )
+            .scoped(Scope::Cloud),
+        );
     }
 
     let repository = image.map_or_else(|| template.images[0].clone(), |i| i.repository.to_owned());
-    let image_name = match (&service.image, image.and_then(|i| i.tag)) {
-        (Some(written), Some(_)) => written.value.clone(),
-        // convox images publish `latest` only.
-        (Some(written), None) if repository.starts_with("convox/") => written.value.clone(),
-        (Some(written), None) => format!("{}:{version}", written.value),
-        (None, _) => format!("{}:{version}", template.images[0]),
+    let image_name = match (&service.image, image.and_then(|i| i.tag), &ext.version) {
+        (Some(written), Some(_), _) => written.value.clone(),
+        // `x-provision.version` picks the tag of an untagged image.
+        (Some(written), None, Some(_)) if !repository.starts_with("convox/") => {
+            format!("{}:{version}", written.value)
+        }
+        // Untagged means what Compose makes of it: `latest`, whatever version that is today.
+        // The backend reads the real version from the image.
+        (Some(written), None, _) => written.value.clone(),
+        (None, _, _) => format!("{}:{version}", template.images[0]),
     };
 
     // SQL names: only for engines that have databases and users.
@@ -552,8 +579,8 @@ fn resource<'c>(
         template,
         image: image_name,
         repository,
+        version_line: version_line.unwrap_or_else(|| template.major(&version)),
         version,
-        version_line: version_line.unwrap_or_default(),
         database,
         username,
         local_port,
@@ -853,7 +880,7 @@ mod tests {
                     "16",
                     "library/postgres:16.4-alpine"
                 ),
-                ("kv", "valkey", "8", "8", "valkey/valkey:8"),
+                ("kv", "valkey", "8", "8", "valkey/valkey"),
                 ("mc", "memcached", "1.6", "1.6", "memcached:1.6"),
                 ("my", "mysql", "8.0", "8.0", "mysql:8.0"),
             ]
@@ -923,13 +950,19 @@ mod tests {
             [
                 ("15", "postgres:15"),
                 ("14", "postgres:14"),
-                ("7", "redis:7")
+                // Untagged stays untagged: Compose's `latest`; the backend reads the version.
+                ("7", "redis")
             ]
         );
+        // Old versions run locally; only the cloud refuses them, naming the nearest it offers.
         let (m, problems) = model_of(
             "services:\n  a: {image: 'postgres:9.6'}\n  b: {image: redis, x-provision: {version: '5'}}\n",
         );
-        assert!(m.resources.is_empty());
+        assert_eq!(m.resources.len(), 2);
+        assert_eq!(m.resources[0].version_line, "9");
+        assert!(
+            matches!(&problems[0], ProblemKind::UnsupportedVersion { nearest: Some(n), .. } if n == "13")
+        );
         assert!(
             matches!(&problems[0], ProblemKind::UnsupportedVersion { version, .. } if version == "9.6")
         );

@@ -160,8 +160,13 @@ pub fn plan(
             database: r.database.clone(),
             username: r.username.clone(),
             local: (target == Target::Local).then(|| {
-                let data_path =
-                    Some(r.template.container.data_path.clone()).filter(|p| !p.is_empty());
+                // Where this image family keeps the data of this version; the backend
+                // decides again from the image's real version once it has the image.
+                let data_path = r
+                    .template
+                    .family(&r.repository)
+                    .data_path(&r.version)
+                    .map(str::to_owned);
                 LocalPlan {
                     container: format!("{project}-{}", r.name),
                     image: r.image.clone(),

@@ -100,6 +100,8 @@ pub enum ProblemKind {
     UnsupportedVersion {
         type_name: String,
         version: String,
+        /// The supported line closest to the one asked for.
+        nearest: Option<String>,
         supported: Vec<String>,
     },
     OptionNotForType {
@@ -243,7 +245,9 @@ impl Problem {
             }
             K::UnsupportedVersion {
                 type_name, version, ..
-            } => format!("{type_name} version `{version}` is not supported"),
+            } => format!(
+                "{type_name} version `{version}` runs locally, but the cloud does not offer it"
+            ),
             K::OptionNotForType {
                 option, type_name, ..
             } => format!("`{option}` does not apply to {type_name} in the cloud"),
@@ -331,7 +335,8 @@ impl Problem {
             K::UnknownType { known, .. } => Some(format!("known types: {}", known.join(", "))),
             K::ExtensionWithoutType { .. } => Some("add `type:` (postgres, mysql, mariadb, redis, valkey or memcached) to `x-provision`".into()),
             K::TypeConflict { image_type, .. } => Some(format!("remove `x-provision.type` or set it to `{image_type}`")),
-            K::UnsupportedVersion { supported, .. } => Some(format!("supported versions: {}", supported.join(", "))),
+            K::UnsupportedVersion { nearest: Some(n), supported, .. } => Some(format!("the nearest the cloud offers is `{n}` (supported: {}); dump and restore to move the data", supported.join(", "))),
+            K::UnsupportedVersion { supported, .. } => Some(format!("supported in the cloud: {}", supported.join(", "))),
             K::OptionNotForType { allowed, .. } => Some(format!("options for this type: {}", allowed.join(", "))),
             K::OptionNotForSql { .. } => Some("remove it; the link carries the password only".into()),
             K::LinkToMissing { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),

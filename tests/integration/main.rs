@@ -13,6 +13,7 @@
 mod cli;
 mod cloud;
 mod fuzz;
+mod images;
 mod local;
 mod mysql8;
 mod support;
