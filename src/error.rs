@@ -146,6 +146,12 @@ pub enum Error {
         detail: String,
         log: String,
     },
+    /// The server is up and refused the probe for good (credentials, authentication method).
+    Refused {
+        resource: String,
+        refusal: crate::probe::Refusal,
+        detail: String,
+    },
     /// The server did not accept a query within the timeout.
     NotReady {
         resource: String,
@@ -258,6 +264,7 @@ impl Error {
             | Self::MajorVersionChange(_)
             | Self::PasswordChanged { .. }
             | Self::Exited { .. }
+            | Self::Refused { .. }
             | Self::NotReady { .. }
             | Self::NotUp { .. }
             | Self::Native { .. }
@@ -458,6 +465,23 @@ impl Error {
             } => {
                 let _ = writeln!(out, "error: {resource} stopped while starting ({detail})");
                 write_log(&mut out, log);
+            }
+            Self::Refused {
+                resource,
+                refusal,
+                detail,
+            } => {
+                let _ = writeln!(out, "error: {resource} refused the readiness check");
+                let _ = writeln!(out, "Caused by: {detail}");
+                let hint = match refusal {
+                    crate::probe::Refusal::Credentials => {
+                        "the data was most likely created with other credentials (an earlier run, or a changed password or user); use those, or start afresh with `provision down --volumes` (deletes the data)"
+                    }
+                    crate::probe::Refusal::AuthMethod => {
+                        "make the app's user authenticate with `caching_sha2_password` or `mysql_native_password` (MySQL), `mysql_native_password`, `ed25519` or `parsec` (MariaDB)"
+                    }
+                };
+                let _ = writeln!(out, "hint: {hint}");
             }
             Self::NotReady {
                 resource,

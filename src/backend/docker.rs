@@ -794,6 +794,11 @@ impl DockerRuntime {
                 detail,
                 log: self.logs_tail(container).await,
             }),
+            Err(WaitError::Refused(refusal, detail)) => Err(Error::Refused {
+                resource: name.clone(),
+                refusal,
+                detail,
+            }),
             Err(WaitError::Timeout { last }) => Err(Error::NotReady {
                 resource: name.clone(),
                 seconds: deadline.total.as_secs(),

@@ -286,6 +286,13 @@ impl NativeRuntime {
                     log: log(),
                 });
             }
+            Err(WaitError::Refused(refusal, detail)) => {
+                return Err(Error::Refused {
+                    resource: name.to_owned(),
+                    refusal,
+                    detail,
+                });
+            }
             Err(WaitError::Timeout { last }) => {
                 return Err(Error::NotReady {
                     resource: name.to_owned(),
