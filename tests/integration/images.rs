@@ -410,3 +410,69 @@ volumes:
         assert!(!config.contains("from-the-file"), "{config}");
     }
 }
+
+/// A server that rejects the credentials is reported at once, with the likely cause, instead
+/// of being retried until the timeout (Postgres SQLSTATE 28P01,
+/// postgresql.org/docs/current/errcodes-appendix.html; Redis `-WRONGPASS`,
+/// redis.io/docs/latest/commands/auth).
+mod refused_credentials {
+    use super::*;
+
+    fn refused_at_once(live: &Live) {
+        let started = std::time::Instant::now();
+        let out = live.cmd(&["up", "--timeout", "120"]).output();
+        assert_eq!(out.code, Some(1), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("refused the readiness check")
+                && out.stderr.contains("other credentials"),
+            "{}",
+            out.snapshot()
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "reported at once, not after the timeout: {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn postgres() {
+        let live = Live::new(
+            "pgrefused",
+            "docker",
+            &postgres_manifest("postgres:15", free_port()),
+        );
+        live.ok(&["up"]);
+        let url = live.vars(&["--service", "app"])["DB_URL"].clone();
+        let out = psql(&url, "ALTER USER app PASSWORD 'changed-behind-our-back'");
+        assert_eq!(out.code, Some(0), "{}", out.snapshot());
+        refused_at_once(&live);
+    }
+
+    #[test]
+    fn redis() {
+        let port = free_port();
+        let manifest = format!(
+            "services:\n  app:\n    build: .\n    links: [cache]\n  cache:\n    image: 'redis:7'\n    ports: ['{port}:6379']\n"
+        );
+        let live = Live::new("redisrefused", "docker", &manifest);
+        live.ok(&["up"]);
+        let password = live.vars(&["--service", "app"])["CACHE_PASSWORD"].clone();
+        let out = client(
+            "redis-cli",
+            &[
+                "-p",
+                &port.to_string(),
+                "--no-auth-warning",
+                "-a",
+                &password,
+                "CONFIG",
+                "SET",
+                "requirepass",
+                "changed-behind-our-back",
+            ],
+        );
+        assert_eq!(out.stdout.trim(), "OK", "{}", out.snapshot());
+        refused_at_once(&live);
+    }
+}
