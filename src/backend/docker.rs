@@ -294,6 +294,25 @@ impl DockerRuntime {
             .find_map(|b| b.host_port.as_deref()?.parse().ok())
     }
 
+    /// Every host port a provision volume remembers, of any project: reserved for its
+    /// database even while that is down.
+    pub async fn remembered_ports(&self) -> Result<Vec<u16>, Error> {
+        let options = bollard::query_parameters::ListVolumesOptionsBuilder::default()
+            .filters(&HashMap::from([("label", vec![LABEL_PORT])]))
+            .build();
+        let volumes = self
+            .docker
+            .list_volumes(Some(options))
+            .await
+            .map_err(call("list volumes", "provision's"))?;
+        Ok(volumes
+            .volumes
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.labels.get(LABEL_PORT)?.parse().ok())
+            .collect())
+    }
+
     /// Whether Docker holds anything of this resource: a container or its data volume.
     pub async fn knows(&self, spec: &Spec<'_>) -> Result<bool, Error> {
         if self.our_container(spec).await?.is_some() {
@@ -471,6 +490,7 @@ impl DockerRuntime {
             .create_volume(request)
             .await
             .map_err(call("create volume", volume))?;
+        super::home::mark_docker(spec.project);
         Ok(self.volume_labels(volume).await?.unwrap_or_default())
     }
 

@@ -476,3 +476,51 @@ mod refused_credentials {
         refused_at_once(&live);
     }
 }
+
+/// Data never splits and ports are never shared.
+mod data_safety {
+    use super::*;
+
+    const REDIS: &str =
+        "services:\n  app:\n    build: .\n    links: [cache]\n  cache:\n    image: 'redis:7'\n";
+
+    /// `--runtime auto` with the project's data in Docker and Docker down exits 69 rather
+    /// than starting empty native servers beside that data.
+    #[test]
+    fn auto_never_splits_a_projects_data_across_runtimes() {
+        let live = Live::new("nosplit", "docker", REDIS);
+        live.ok(&["up"]);
+        let out = live
+            .project
+            .cmd(&["-p", &live.name, "--runtime", "auto", "up"])
+            .env("PROVISION_HOME", live.home.to_str().unwrap())
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .output();
+        assert_eq!(out.code, Some(69), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("keep their data in Docker"),
+            "{}",
+            out.snapshot()
+        );
+        assert!(
+            !live.home.join(&live.name).join("cache").exists(),
+            "no native server was set up"
+        );
+    }
+
+    /// A port a database remembers stays its own while it is down: another project's new
+    /// database gets another one.
+    #[test]
+    fn a_remembered_port_is_not_handed_to_another_database() {
+        let first = Live::new("portsa", "docker", REDIS);
+        first.ok(&["up"]);
+        let port = first.vars(&["--service", "app"])["CACHE_PORT"].clone();
+        first.ok(&["down"]);
+        let second = Live::new("portsb", "docker", REDIS);
+        second.ok(&["up"]);
+        assert_ne!(second.vars(&["--service", "app"])["CACHE_PORT"], port);
+        second.ok(&["down"]);
+        first.ok(&["up"]);
+        assert_eq!(first.vars(&["--service", "app"])["CACHE_PORT"], port);
+    }
+}
