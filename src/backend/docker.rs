@@ -88,6 +88,27 @@ fn binds(spec: &Spec<'_>, data_path: Option<&str>) -> Vec<String> {
     binds
 }
 
+/// Where the data is, for `status`: the service's own volume or bind mount when one covers
+/// the data path, else ours.
+fn data_location(spec: &Spec<'_>) -> Option<String> {
+    let path = spec.local.data_path.as_deref()?;
+    match crate::manifest::data_mount(&spec.local.mounts, path) {
+        Some(m) => match m.kind {
+            MountKind::Bind => m
+                .host_path
+                .as_ref()
+                .map(|p| format!("{} (the file's bind mount)", p.display())),
+            MountKind::Volume => m
+                .source
+                .as_ref()
+                .map(|v| format!("volume {}_{v} (the file's)", spec.project)),
+            MountKind::Tmpfs => Some("tmpfs (the file's: lost on every stop)".to_owned()),
+            MountKind::Other => None,
+        },
+        None => spec.local.volume.clone(),
+    }
+}
+
 /// What a container is created from, once the image's real version is known.
 struct Setup<'a> {
     family: Family<'a>,
@@ -354,7 +375,7 @@ impl DockerRuntime {
             },
             port: Self::published_port(c, spec.local.container_port),
             password,
-            data: spec.local.volume.clone(),
+            data: data_location(spec),
             image: c
                 .config
                 .as_ref()
