@@ -22,10 +22,28 @@ fn psql(url: &str, sql: &str) -> Output {
     client("psql", &[url, "-v", "ON_ERROR_STOP=1", "-tAc", sql])
 }
 
-fn postgres_manifest(image: &str, port: u16) -> String {
+/// An app linked to one database `name` running `image` on host port `port`.
+fn linked(name: &str, image: &str, port: u16) -> String {
     format!(
-        "services:\n  app:\n    build: .\n    links: [db]\n  db:\n    image: '{image}'\n    x-provision: {{local: {{port: {port}}}}}\n"
+        "services:\n  app:\n    build: .\n    links: [{name}]\n  {name}:\n    image: '{image}'\n    x-provision: {{local: {{port: {port}}}}}\n"
     )
+}
+
+/// `linked` brought up: the project, its port and the app's link variables.
+fn up_one(
+    prefix: &str,
+    name: &str,
+    image: &str,
+) -> (Live, u16, std::collections::BTreeMap<String, String>) {
+    let port = free_port();
+    let live = Live::new(prefix, "docker", &linked(name, image, port));
+    live.ok(&["up"]);
+    let vars = live.vars(&["--service", "app"]);
+    (live, port, vars)
+}
+
+fn postgres_manifest(image: &str, port: u16) -> String {
+    linked("db", image, port)
 }
 
 mod needs_docker {
@@ -160,9 +178,7 @@ mod needs_docker {
     #[test]
     fn bitnami_redis_keeps_its_data_in_the_volume() {
         let port = free_port();
-        let manifest = format!(
-            "services:\n  app:\n    build: .\n    links: [cache]\n  cache:\n    image: 'bitnami/redis:7.0'\n    x-provision: {{local: {{port: {port}}}}}\n"
-        );
+        let manifest = linked("cache", "bitnami/redis:7.0", port);
         let live = Live::new("bitnami", "docker", &manifest);
         live.ok(&["up"]);
         let container = format!("{}-cache", live.name);
@@ -195,13 +211,8 @@ mod needs_docker {
     /// `docker inspect` and every `ps` on the machine would show it.
     #[test]
     fn the_redis_password_is_not_a_command_line_argument() {
-        let port = free_port();
-        let manifest = format!(
-            "services:\n  app:\n    build: .\n    links: [cache]\n  cache:\n    image: 'redis:7'\n    x-provision: {{local: {{port: {port}}}}}\n"
-        );
-        let live = Live::new("redispw", "docker", &manifest);
-        live.ok(&["up"]);
-        let password = live.vars(&["--service", "app"])["CACHE_PASSWORD"].clone();
+        let (live, port, vars) = up_one("redispw", "cache", "redis:7");
+        let password = vars["CACHE_PASSWORD"].clone();
         let container = format!("{}-cache", live.name);
         let config = inspect(
             &container,
@@ -233,13 +244,8 @@ mod needs_docker {
     /// opens the app's database and nothing more.
     #[test]
     fn the_mariadb_root_password_is_not_the_apps() {
-        let port = free_port();
-        let manifest = format!(
-            "services:\n  app:\n    build: .\n    links: [db]\n  db:\n    image: 'mariadb:10.11'\n    x-provision: {{local: {{port: {port}}}}}\n"
-        );
-        let live = Live::new("mariaroot", "docker", &manifest);
-        live.ok(&["up"]);
-        let password = live.vars(&["--service", "app"])["DB_PASSWORD"].clone();
+        let (live, port, vars) = up_one("mariaroot", "db", "mariadb:10.11");
+        let password = vars["DB_PASSWORD"].clone();
         let as_root = client(
             "mariadb",
             &[
@@ -274,9 +280,7 @@ mod needs_docker {
     #[test]
     fn an_old_restart_is_not_a_crash_loop() {
         let port = free_port();
-        let manifest = format!(
-            "services:\n  app:\n    build: .\n    links: [db]\n  db:\n    image: 'postgres:15'\n    x-provision: {{local: {{port: {port}}}}}\n"
-        );
+        let manifest = linked("db", "postgres:15", port);
         let live = Live::new("restarted", "docker", &manifest);
         live.ok(&["up"]);
         let container = format!("{}-db", live.name);
@@ -451,13 +455,8 @@ mod refused_credentials {
 
     #[test]
     fn redis() {
-        let port = free_port();
-        let manifest = format!(
-            "services:\n  app:\n    build: .\n    links: [cache]\n  cache:\n    image: 'redis:7'\n    ports: ['{port}:6379']\n"
-        );
-        let live = Live::new("redisrefused", "docker", &manifest);
-        live.ok(&["up"]);
-        let password = live.vars(&["--service", "app"])["CACHE_PASSWORD"].clone();
+        let (live, port, vars) = up_one("redisrefused", "cache", "redis:7");
+        let password = vars["CACHE_PASSWORD"].clone();
         let out = client(
             "redis-cli",
             &[
