@@ -33,6 +33,25 @@ pub struct Template {
     pub probe: Probe,
     pub native: Native,
     pub cloud: Cloud,
+    /// The interactive client `provision connect` opens.
+    #[serde(default)]
+    pub client: Client,
+}
+
+/// An engine's own command-line client; how to pass it an address and credentials follows
+/// from the engine's protocol (`probe`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    /// Tried in order on PATH.
+    #[serde(default)]
+    pub programs: Vec<String>,
+    /// The Debian package that has them, for the "not installed" hint.
+    #[serde(default)]
+    pub package: String,
+    /// What to do instead when there is no client.
+    #[serde(default)]
+    pub hint: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -6,6 +6,7 @@
 
 pub mod envfile;
 pub mod interpolate;
+pub mod process;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -72,6 +73,8 @@ pub struct Service {
     pub ports: Vec<Located<Port>>,
     pub links: Vec<LinkRef>,
     pub environment: Vec<Located<EnvVar>>,
+    /// How an app service runs (`command`, `env_file`, `build`, ...), for `provision start`.
+    pub process: process::Process,
 }
 
 /// A Compose `ports:` entry (`[ip:][published:]target[/proto]` or the long form).
@@ -595,6 +598,7 @@ impl Reader<'_> {
                 ports: Vec::new(),
                 links: Vec::new(),
                 environment: Vec::new(),
+                process: process::Process::default(),
             };
             // `db:` with nothing under it is a service with no settings; Compose rejects it
             // later for want of an image, which is the app's business, not ours.
@@ -675,6 +679,9 @@ impl Reader<'_> {
                     _ => self.wrong_type(value, &child, "a list or a map"),
                 },
                 "environment" => service.environment = self.environment(value, &child),
+                k if process::KEYS.contains(&k) => {
+                    self.process_field(k, value, &child, &mut service.process);
+                }
                 _ => {}
             }
         }

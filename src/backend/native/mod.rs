@@ -50,6 +50,11 @@ impl NativeRuntime {
         self.root.join(spec.project).join(&spec.resource.name)
     }
 
+    /// The server's output (stdout and stderr), for `logs`.
+    pub fn log_path(&self, spec: &Spec<'_>) -> PathBuf {
+        self.dir(spec).join("server.log")
+    }
+
     pub fn has_state(&self, spec: &Spec<'_>) -> bool {
         self.dir(spec).join("port").exists()
     }
