@@ -133,8 +133,8 @@ enum Command {
         /// The databases (default: all)
         #[arg(value_name = "DATABASE")]
         databases: Vec<String>,
-        /// Keep printing new lines as they come
-        #[arg(short, long)]
+        /// Keep printing new lines as they come (`-f` is the manifest, as everywhere)
+        #[arg(short = 'F', long)]
         follow: bool,
         /// Only the last N lines of each log
         #[arg(long, value_name = "N")]

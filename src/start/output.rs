@@ -140,11 +140,11 @@ mod tests {
         let mut lines = Vec::new();
         let mut reader = BufReader::new(r);
         let mut buf = Vec::new();
-        writer.await.unwrap();
         while reader.read_until(b'\n', &mut buf).await.unwrap() > 0 {
             lines.push(Mux::with_colour(&["a"], false).prefix("a").format(&buf));
             buf.clear();
         }
+        writer.await.unwrap();
         assert_eq!(lines, [b"a | one\n".to_vec(), b"a | two\n".to_vec(), b"a | three\n".to_vec()]);
     }
 }

@@ -14,4 +14,5 @@ mod cli;
 mod cloud;
 mod fuzz;
 mod local;
+mod start;
 mod support;
