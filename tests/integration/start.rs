@@ -249,10 +249,11 @@ services:
         );
         let mut child = live.cmd(&["start", "--grace", "2"]).spawn();
         let mut lines = Lines::of(&mut child);
-        let pgids: Vec<i32> = ["polite ", "stubborn "]
+        // Names are padded to the longest.
+        let pgids: Vec<i32> = ["polite   | pgid=", "stubborn | pgid="]
             .iter()
-            .map(|name| {
-                let line = lines.wait_for(&format!("{name}| pgid="), Duration::from_secs(60));
+            .map(|marker| {
+                let line = lines.wait_for(marker, Duration::from_secs(60));
                 line.rsplit('=').next().unwrap().parse().unwrap()
             })
             .collect();
