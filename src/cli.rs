@@ -207,13 +207,7 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
             }
         })
         .map(|()| Exit::Success),
-        Some(Command::Status { json }) => block_on(async {
-            match target {
-                Target::Local => local::status(&session, *json).await,
-                Target::Cloud => cloud::status(&session, *json).await,
-            }
-        })
-        .map(|()| Exit::Success),
+        Some(Command::Status { json }) => commands::status(&session, target, *json),
         Some(Command::Down { volumes, yes }) => match target {
             Target::Cloud => Err(Error::LocalOnly {
                 command: "down",

@@ -14,8 +14,7 @@ use crate::links::{self, Var};
 use crate::plan::Target;
 use crate::plan::{CloudPlan, Plan, PlannedResource};
 use crate::progress::Progress;
-use crate::render;
-use crate::session::{self, Session};
+use crate::session::Session;
 
 /// Seconds `up --cloud` waits for every database to become available, unless `--timeout`.
 const DEFAULT_TIMEOUT: u64 = 2400;
@@ -85,15 +84,10 @@ pub async fn variables(
     Ok(vars)
 }
 
-pub async fn status(session: &Session, as_json: bool) -> Result<(), Error> {
+pub async fn status(session: &Session) -> Result<LiveState, Error> {
     let (_, plan) = session.plan(Target::Cloud)?;
     let cloud = connect(&plan, session.verbose > 0).await?;
-    let live = read_live(&cloud, &plan).await?;
-    session::print(&if as_json {
-        session::json(&live)?
-    } else {
-        render::cloud_status(&live)
-    })
+    read_live(&cloud, &plan).await
 }
 
 /// Deletes this project's cloud databases (confirmed); returns whether it went ahead.
@@ -171,20 +165,7 @@ async fn converge_all(
             }),
     )
     .await;
-    let ok = results.iter().filter(|(_, r)| r.is_ok()).count();
-    let failures: Vec<(String, Error)> = results
-        .into_iter()
-        .filter_map(|(n, r)| r.err().map(|e| (n, e)))
-        .collect();
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::UpFailed {
-            failures,
-            ok,
-            done: "ready",
-        })
-    }
+    crate::error::gather(results, "ready").map(|_| ())
 }
 
 /// The endpoints of the named resources, in order.

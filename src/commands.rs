@@ -105,6 +105,32 @@ pub fn plan(
     })
 }
 
+/// `status`: the target's databases as a table, or JSON.
+pub fn status(session: &Session, target: Target, as_json: bool) -> Result<Exit, Error> {
+    let text = block_on(async {
+        match target {
+            Target::Local => {
+                let rows = local::status(session).await?;
+                if as_json {
+                    session::json(&rows)
+                } else {
+                    Ok(render::local_status(&rows))
+                }
+            }
+            Target::Cloud => {
+                let live = cloud::status(session).await?;
+                if as_json {
+                    session::json(&live)
+                } else {
+                    Ok(render::cloud_status(&live))
+                }
+            }
+        }
+    })?;
+    session::print(&text)?;
+    Ok(Exit::Success)
+}
+
 /// The variables for `--service` (its links), or for every database under its own name.
 pub fn variables(
     session: &Session,

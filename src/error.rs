@@ -787,6 +787,31 @@ fn aws_hint(code: Option<&str>, message: &str) -> Option<&'static str> {
     }
 }
 
+/// Per-resource results gathered: every value, or one error that names each failure and how
+/// many of the others are `done` ("ready", "stopped"). One failing never hides the others.
+pub fn gather<T>(
+    results: impl IntoIterator<Item = (String, Result<T, Error>)>,
+    done: &'static str,
+) -> Result<Vec<T>, Error> {
+    let mut values = Vec::new();
+    let mut failures = Vec::new();
+    for (name, result) in results {
+        match result {
+            Ok(v) => values.push(v),
+            Err(e) => failures.push((name, e)),
+        }
+    }
+    if failures.is_empty() {
+        Ok(values)
+    } else {
+        Err(Error::UpFailed {
+            failures,
+            ok: values.len(),
+            done,
+        })
+    }
+}
+
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.summary())
@@ -829,5 +854,56 @@ fn write_log(out: &mut String, log: &str) {
     let _ = writeln!(out, "  last lines of its log:");
     for line in log.trim_end().lines() {
         let _ = writeln!(out, "  | {line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested() -> Error {
+        let os = std::io::Error::from_raw_os_error(13);
+        Error::Native {
+            resource: "db".into(),
+            what: "create its directory".into(),
+            source: Box::new(Because::new("cannot write `/srv/provision`", os)),
+        }
+    }
+
+    #[test]
+    fn the_first_cause_always_shows_and_the_chain_with_verbose() {
+        let plain = nested().render();
+        assert_eq!(
+            plain,
+            "error: db: could not create its directory\nCaused by: cannot write `/srv/provision`\n"
+        );
+        let verbose = nested().render_with(true);
+        assert!(verbose.starts_with(&plain), "{verbose}");
+        assert!(
+            verbose.ends_with("Caused by: Permission denied (os error 13)\n"),
+            "{verbose}"
+        );
+    }
+
+    #[test]
+    fn the_source_chain_is_reachable_through_std_error() {
+        let error = nested();
+        let first = std::error::Error::source(&error).map(ToString::to_string);
+        assert_eq!(first.as_deref(), Some("cannot write `/srv/provision`"));
+        let second = std::error::Error::source(&error)
+            .and_then(std::error::Error::source)
+            .map(ToString::to_string);
+        assert_eq!(second.as_deref(), Some("Permission denied (os error 13)"));
+    }
+
+    #[test]
+    fn failures_of_several_databases_render_each_with_its_causes() {
+        let error = Error::UpFailed {
+            failures: vec![("db".into(), nested())],
+            ok: 1,
+            done: "ready",
+        };
+        assert!(error.render_with(true).contains("os error 13"));
+        assert!(!error.render().contains("os error 13"));
     }
 }

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::backend::{self, Runtime, RuntimeKind, Spec, State, reconcile};
+use crate::backend::reconcile::{self, Action, Replace};
+use crate::backend::{self, Live, Runtime, RuntimeKind, Spec, State};
 use crate::error::Error;
 use crate::links::{self, Var};
 use crate::plan::{Plan, Target};
 use crate::progress::Progress;
-use crate::render;
-use crate::session::{self, Session};
+use crate::session::Session;
 
 /// Seconds `up` waits for every database to answer, unless `--timeout` says otherwise.
 const DEFAULT_TIMEOUT: u64 = 60;
@@ -83,10 +83,15 @@ pub async fn live(
     let mut actions = Vec::new();
     for spec in &specs {
         let live = runtime.inspect(spec).await?;
-        let action = reconcile::decide(runtime.kind(), spec, &live, spec.local.host_port);
+        let action = reconcile::decide(
+            runtime.kind(),
+            &spec.local.image,
+            &live,
+            spec.local.host_port,
+        );
         actions.push(LiveAction {
             resource: spec.resource.name.clone(),
-            detail: render::local_action_detail(&action, runtime.kind(), spec, &live),
+            detail: action_detail(&action, runtime.kind(), spec, &live),
             action,
         });
     }
@@ -94,6 +99,33 @@ pub async fn live(
         runtime: runtime.kind(),
         actions,
     }))
+}
+
+/// What `plan --local` says about one resource's action.
+fn action_detail(action: &Action, kind: RuntimeKind, spec: &Spec<'_>, live: &Live) -> String {
+    let data = spec.local.volume.as_deref().map_or_else(
+        || "no data to keep".to_owned(),
+        |v| format!("data in volume {v} is kept"),
+    );
+    match action {
+        Action::Create => format!(
+            "new {}",
+            match kind {
+                RuntimeKind::Docker => "container",
+                RuntimeKind::Native => "server",
+            }
+        ),
+        Action::Replace(Replace::Image { from, to }) => format!(
+            "image {} -> {to}; {data} (a major version change needs a dump and restore first)",
+            from.as_deref().unwrap_or("?")
+        ),
+        Action::Replace(Replace::Port { from, to }) => format!(
+            "port {} -> {to}; {data}",
+            from.map_or_else(|| "?".into(), |p| p.to_string())
+        ),
+        Action::Start => "stopped".to_owned(),
+        Action::NoChange => format!("running on 127.0.0.1:{}", live.port.unwrap_or_default()),
+    }
 }
 
 /// The live endpoints of the databases `wanted` names, as link variables under their prefixes.
@@ -134,7 +166,7 @@ pub struct StatusRow {
     pub data: Option<String>,
 }
 
-pub async fn status(session: &Session, as_json: bool) -> Result<(), Error> {
+pub async fn status(session: &Session) -> Result<Vec<StatusRow>, Error> {
     let (_, plan) = session.plan(Target::Local)?;
     let specs = backend::specs(&plan);
     let runtime = Runtime::select(session.runtime, &specs).await?;
@@ -166,11 +198,7 @@ pub async fn status(session: &Session, as_json: bool) -> Result<(), Error> {
     .await
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?;
-    session::print(&if as_json {
-        session::json(&rows)?
-    } else {
-        render::local_status(&rows)
-    })
+    Ok(rows)
 }
 
 /// Stops and removes every database; deletes the data only with `volumes` (confirmed).
@@ -198,24 +226,11 @@ pub async fn down(session: &Session, volumes: bool, yes: bool) -> Result<bool, E
     let progress = Progress::new(session.quiet, &names);
     let results =
         futures_util::future::join_all(specs.iter().map(|s| runtime.down(s, volumes))).await;
-    let mut failures = Vec::new();
-    let mut ok = 0;
-    for (spec, result) in specs.iter().zip(results) {
-        match result {
-            Ok(done) => {
-                progress.say(&spec.resource.name, &done);
-                ok += 1;
-            }
-            Err(e) => failures.push((spec.resource.name.clone(), e)),
+    let results = specs.iter().zip(results).map(|(spec, result)| {
+        if let Ok(done) = &result {
+            progress.say(&spec.resource.name, done);
         }
-    }
-    if failures.is_empty() {
-        Ok(true)
-    } else {
-        Err(Error::UpFailed {
-            failures,
-            ok,
-            done: "stopped",
-        })
-    }
+        (spec.resource.name.clone(), result)
+    });
+    crate::error::gather(results, "stopped").map(|_| true)
 }

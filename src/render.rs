@@ -3,8 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::backend::reconcile::{Action, Replace};
-use crate::backend::{Live, RuntimeKind, Spec, State};
+use crate::backend::State;
 use crate::catalog::CloudService;
 use crate::cloud::LiveState;
 use crate::local::{LiveActions, StatusRow};
@@ -105,38 +104,6 @@ pub fn plan(plan: &Plan) -> String {
         );
     }
     out
-}
-
-/// What `plan --local` says about one resource's action.
-pub fn local_action_detail(
-    action: &Action,
-    kind: RuntimeKind,
-    spec: &Spec<'_>,
-    live: &Live,
-) -> String {
-    let data = spec.local.volume.as_deref().map_or_else(
-        || "no data to keep".to_owned(),
-        |v| format!("data in volume {v} is kept"),
-    );
-    match action {
-        Action::Create => format!(
-            "new {}",
-            match kind {
-                RuntimeKind::Docker => "container",
-                RuntimeKind::Native => "server",
-            }
-        ),
-        Action::Replace(Replace::Image { from, to }) => format!(
-            "image {} -> {to}; {data} (a major version change needs a dump and restore first)",
-            from.as_deref().unwrap_or("?")
-        ),
-        Action::Replace(Replace::Port { from, to }) => format!(
-            "port {} -> {to}; {data}",
-            from.map_or_else(|| "?".into(), |p| p.to_string())
-        ),
-        Action::Start => "stopped".to_owned(),
-        Action::NoChange => format!("running on 127.0.0.1:{}", live.port.unwrap_or_default()),
-    }
 }
 
 /// The live part of `plan --local`.

@@ -492,7 +492,8 @@ impl DockerRuntime {
                 source: Box::new(e),
             })?,
         };
-        let mut action = reconcile::decide(RuntimeKind::Docker, spec, &live, Some(port));
+        let mut action =
+            reconcile::decide(RuntimeKind::Docker, &spec.local.image, &live, Some(port));
         if let Action::Replace(why) = &action {
             let why = match why {
                 Replace::Image { from, to } => {

@@ -264,21 +264,8 @@ pub async fn up_all(
         result
     }))
     .await;
-    let mut ready = Vec::new();
-    let mut failures = Vec::new();
-    for (spec, result) in specs.iter().zip(results) {
-        match result {
-            Ok(r) => ready.push(r),
-            Err(e) => failures.push((spec.resource.name.clone(), e)),
-        }
-    }
-    if failures.is_empty() {
-        Ok(ready)
-    } else {
-        Err(Error::UpFailed {
-            failures,
-            ok: ready.len(),
-            done: "ready",
-        })
-    }
+    crate::error::gather(
+        specs.iter().map(|s| s.resource.name.clone()).zip(results),
+        "ready",
+    )
 }

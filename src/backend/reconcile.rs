@@ -4,7 +4,7 @@
 
 use serde::{Serialize, Serializer};
 
-use super::{Live, RuntimeKind, Spec, State};
+use super::{Live, RuntimeKind, State};
 
 /// What `up` does to one resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,19 +44,19 @@ impl Serialize for Action {
     }
 }
 
-/// Decides what `up` does. `port` is the host port the resource must end up on when that is
-/// already known (the manifest's, or one remembered from an earlier run); `None` keeps
-/// whatever port it has.
-pub fn decide(kind: RuntimeKind, spec: &Spec<'_>, live: &Live, port: Option<u16>) -> Action {
+/// Decides what `up` does. `image` is the image the manifest wants (Docker); `port` the host
+/// port the resource must end up on when that is already known (the manifest's, or one
+/// remembered from an earlier run); `None` keeps whatever port it has.
+pub fn decide(kind: RuntimeKind, image: &str, live: &Live, port: Option<u16>) -> Action {
     if live.state == State::Missing {
         return Action::Create;
     }
     // A container's image is fixed at creation; a native server's binary is whatever is
     // installed, so only Docker compares images.
-    if kind == RuntimeKind::Docker && live.image.as_deref() != Some(spec.local.image.as_str()) {
+    if kind == RuntimeKind::Docker && live.image.as_deref() != Some(image) {
         return Action::Replace(Replace::Image {
             from: live.image.clone(),
-            to: spec.local.image.clone(),
+            to: image.to_owned(),
         });
     }
     if let Some(to) = port
@@ -81,4 +81,116 @@ pub fn decide(kind: RuntimeKind, spec: &Spec<'_>, live: &Live, port: Option<u16>
 /// the one the existing container or server has. `None`: choose a free one.
 pub fn port(manifest: Option<u16>, remembered: Option<u16>, existing: Option<u16>) -> Option<u16> {
     manifest.or(remembered).or(existing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(state: State, port: Option<u16>, image: &str) -> Live {
+        Live {
+            state,
+            port,
+            password: None,
+            data: None,
+            image: Some(image.to_owned()),
+        }
+    }
+
+    use RuntimeKind::{Docker, Native};
+
+    #[test]
+    fn missing_is_created_on_either_runtime() {
+        for kind in [Docker, Native] {
+            assert_eq!(
+                decide(kind, "postgres:16", &Live::missing(), Some(5432)),
+                Action::Create
+            );
+        }
+    }
+
+    #[test]
+    fn a_new_image_replaces_a_container_but_not_a_native_server() {
+        let running = live(State::Running, Some(5432), "postgres:15");
+        assert_eq!(
+            decide(Docker, "postgres:16", &running, Some(5432)),
+            Action::Replace(Replace::Image {
+                from: Some("postgres:15".into()),
+                to: "postgres:16".into()
+            })
+        );
+        assert_eq!(
+            decide(Native, "postgres:16", &running, Some(5432)),
+            Action::NoChange
+        );
+    }
+
+    #[test]
+    fn a_moved_port_replaces_unless_a_native_server_is_stopped() {
+        for state in [State::Running, State::Stopped] {
+            assert_eq!(
+                decide(
+                    Docker,
+                    "redis:7",
+                    &live(state, Some(6379), "redis:7"),
+                    Some(6380)
+                ),
+                Action::Replace(Replace::Port {
+                    from: Some(6379),
+                    to: 6380
+                })
+            );
+        }
+        assert_eq!(
+            decide(
+                Native,
+                "redis:7",
+                &live(State::Running, Some(6379), "redis:7"),
+                Some(6380)
+            ),
+            Action::Replace(Replace::Port {
+                from: Some(6379),
+                to: 6380
+            })
+        );
+        assert_eq!(
+            decide(
+                Native,
+                "redis:7",
+                &live(State::Stopped, Some(6379), "redis:7"),
+                Some(6380)
+            ),
+            Action::Start
+        );
+    }
+
+    #[test]
+    fn stopped_starts_and_running_is_left_alone() {
+        let stopped = live(State::Stopped, Some(6379), "redis:7");
+        let running = live(State::Running, Some(6379), "redis:7");
+        for kind in [Docker, Native] {
+            assert_eq!(decide(kind, "redis:7", &stopped, None), Action::Start);
+            assert_eq!(decide(kind, "redis:7", &running, None), Action::NoChange);
+            assert_eq!(
+                decide(kind, "redis:7", &running, Some(6379)),
+                Action::NoChange
+            );
+        }
+    }
+
+    #[test]
+    fn the_manifest_port_wins_then_the_remembered_then_the_existing() {
+        assert_eq!(port(Some(1), Some(2), Some(3)), Some(1));
+        assert_eq!(port(None, Some(2), Some(3)), Some(2));
+        assert_eq!(port(None, None, Some(3)), Some(3));
+        assert_eq!(port(None, None, None), None);
+    }
+
+    #[test]
+    fn actions_serialise_as_their_labels() {
+        assert_eq!(
+            serde_json::to_string(&Action::NoChange).ok().as_deref(),
+            Some("\"no change\"")
+        );
+    }
 }

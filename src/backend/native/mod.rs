@@ -176,7 +176,8 @@ impl NativeRuntime {
             None => ports::choose(spec.local.container_port)
                 .map_err(io_error(name, "find a free port"))?,
         };
-        let mut action = reconcile::decide(RuntimeKind::Native, spec, &live, Some(port));
+        let mut action =
+            reconcile::decide(RuntimeKind::Native, &spec.local.image, &live, Some(port));
         // The manifest moved the port: restart the server there (the data stays).
         if let Action::Replace(Replace::Port { from, .. }) = &action {
             progress.say(
