@@ -256,7 +256,7 @@ impl Problem {
                 "service `{service}` links to `{target}`, which is not a service in this manifest"
             ),
             K::LinkToApp { service, target } => format!(
-                "service `{service}` links to `{target}`, which is an app service, not a database"
+                "service `{service}` links to `{target}`, an app service that publishes no port"
             ),
             K::DuplicatePrefix {
                 service,
@@ -274,7 +274,7 @@ impl Problem {
                 resource,
             } => {
                 format!(
-                    "service `{service}` sets `{variable}` in `environment:`, which its link to `{resource}` also sets"
+                    "service `{service}` sets `{variable}` in `environment:`, which its link to `{resource}` also sets; the link's value wins"
                 )
             }
             K::CloudIdentifier {
@@ -336,7 +336,7 @@ impl Problem {
             K::OptionNotForSql { .. } => Some("remove it; the link carries the password only".into()),
             K::LinkToMissing { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),
             K::LinkToMissing { .. } => Some("add the database as a service, or remove the link".into()),
-            K::LinkToApp { .. } => Some("provision links app services to databases only; use `depends_on:` for start order between app services".into()),
+            K::LinkToApp { target, .. } => Some(format!("publish a port on `{target}` (`ports: [\"8080:8080\"]`) for an `http://127.0.0.1:PORT` link, or use `depends_on:` for start order only")),
             K::DuplicatePrefix { second, .. } => Some(format!("give one of them an alias, for example `links: [\"{second}:{second}_2\"]`")),
             K::EnvCollision { variable, .. } => Some(format!("remove `{variable}` from `environment:`, or link under an alias (`links: [\"name:alias\"]`)")),
             K::CloudIdentifier { .. } => Some("the identifier is `{project}-{service}`: shorten the project (`-p` or `x-provision.project`) or the service name".into()),

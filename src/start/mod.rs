@@ -175,6 +175,17 @@ async fn start(session: &Session, options: &Options) -> Result<Exit, Error> {
     };
     trace.mark("databases ready");
 
+    // Links to other apps: their published ports on this machine.
+    let model = crate::model::resolve(&manifest, &session.catalog, session.project.as_deref())?;
+    for process in &mut processes {
+        if let Some(app) = model.apps.iter().find(|a| a.name == process.name) {
+            for link in &app.app_links {
+                process
+                    .env
+                    .extend(links::render_app(&link.prefix, link.port));
+            }
+        }
+    }
     // Link variables from the endpoints the runtime reported.
     for process in &mut processes {
         let Some(service) = plan.services.iter().find(|s| s.service == process.name) else {

@@ -57,6 +57,21 @@ fn completions_and_man_page_come_from_the_command_line_definition() {
     assert!(cloud.stdout.contains("ARGS"), "{}", cloud.stdout);
 }
 
+/// A link variable that `environment:` also sets: the link wins, and `doctor` warns.
+#[test]
+fn doctor_warns_when_a_link_shadows_environment() {
+    let p = Project::with_manifest(
+        "services:\n  web:\n    command: x\n    links: [db]\n    environment: {DB_URL: postgres://elsewhere/db}\n  db: {image: postgres:16}\n",
+    );
+    let out = p.cmd(&["doctor", "--local"]).output();
+    assert_eq!(out.code, Some(0), "{}", out.snapshot());
+    assert!(
+        out.stdout.contains("[!]") && out.stdout.contains("`DB_URL`") && out.stdout.contains("the link's value wins"),
+        "{}",
+        out.snapshot()
+    );
+}
+
 /// Lines of a running child's stdout and stderr, as they come.
 struct Lines {
     rx: mpsc::Receiver<String>,
@@ -294,8 +309,11 @@ services:
   web:
     command: ["sh", "-c", "echo pgid=$$$$; exec sleep 600"]
     links: [cache]
+    ports: ["18080:8080"]
   worker:
-    command: sh -c 'sleep 0.5; echo boom; exit 3'
+    # A link to an app service: its published port on this machine.
+    command: sh -c 'echo "web at $$API_URL $$API_HOST:$$API_PORT"; sleep 0.5; echo boom; exit 3'
+    links: ["web:api"]
   cache:
     image: redis:7
     ports: ["{cache}:6379"]
@@ -305,6 +323,12 @@ services:
         let out = live.cmd(&["start"]).output();
         assert_eq!(out.code, Some(3), "{}", out.snapshot());
         assert!(out.stdout.contains("worker | boom\n"), "{}", out.snapshot());
+        assert!(
+            out.stdout
+                .contains("worker | web at http://127.0.0.1:18080 127.0.0.1:18080\n"),
+            "{}",
+            out.snapshot()
+        );
         assert!(out.stderr.contains("worker | exited with status 3"), "{}", out.snapshot());
         let pgid: i32 = out
             .stdout
