@@ -117,7 +117,16 @@ pub fn connect(
     match template.probe {
         Probe::Postgres => {
             command
-                .args(["-h", &at.host, "-p", &at.port, "-U", &at.username, "-d", &at.database])
+                .args([
+                    "-h",
+                    &at.host,
+                    "-p",
+                    &at.port,
+                    "-U",
+                    &at.username,
+                    "-d",
+                    &at.database,
+                ])
                 .env("PGPASSWORD", &at.password);
             if tls {
                 command.env("PGSSLMODE", "require");
@@ -176,7 +185,11 @@ fn mysql_options(at: &Address, tls: bool, mariadb: bool) -> String {
         quote(&at.password)
     );
     if tls {
-        text.push_str(if mariadb { "ssl\n" } else { "ssl-mode=REQUIRED\n" });
+        text.push_str(if mariadb {
+            "ssl\n"
+        } else {
+            "ssl-mode=REQUIRED\n"
+        });
     }
     text.push_str(&format!("[mysql]\ndatabase={}\n", quote(&at.database)));
     text
@@ -192,7 +205,8 @@ fn option_file(program: &Path, text: &str) -> Result<std::fs::File, Error> {
     };
     let mut random = [0u8; 8];
     getrandom::fill(&mut random).map_err(|e| failed(std::io::Error::other(e.to_string())))?;
-    let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let name = u64::from_le_bytes(random);
+    let name = format!("{name:016x}");
     let path = std::env::temp_dir().join(format!("provision-connect-{name}.cnf"));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -204,8 +218,7 @@ fn option_file(program: &Path, text: &str) -> Result<std::fs::File, Error> {
     let written = file.write_all(text.as_bytes());
     let _ = std::fs::remove_file(&path);
     written.map_err(failed)?;
-    rustix::io::fcntl_setfd(&file, rustix::io::FdFlags::empty())
-        .map_err(|e| failed(e.into()))?;
+    rustix::io::fcntl_setfd(&file, rustix::io::FdFlags::empty()).map_err(|e| failed(e.into()))?;
     Ok(file)
 }
 

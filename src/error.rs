@@ -716,7 +716,10 @@ impl Error {
                 );
             }
             Self::NoClient { resource, hint } => {
-                let _ = writeln!(out, "error: {resource}: there is no interactive client for it");
+                let _ = writeln!(
+                    out,
+                    "error: {resource}: there is no interactive client for it"
+                );
                 let _ = writeln!(out, "hint: {hint}");
             }
             Self::Client {

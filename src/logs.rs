@@ -69,7 +69,11 @@ async fn container(
         .follow(options.follow)
         .stdout(true)
         .stderr(true)
-        .tail(&options.tail.map_or_else(|| "all".to_owned(), |n| n.to_string()))
+        .tail(
+            &options
+                .tail
+                .map_or_else(|| "all".to_owned(), |n| n.to_string()),
+        )
         .build();
     let mut stream = docker.logs(name, Some(query));
     // Frames need not end at line ends: keep the rest of a line until its end arrives.

@@ -85,11 +85,12 @@ impl Reader<'_> {
             }
             "env_file" => process.env_files = self.env_files(value, path),
             "working_dir" => process.working_dir = self.string(value, path),
-            "restart" => process.restart = self.restart(value, path).map(|r| located(r, value, path)),
+            "restart" => {
+                process.restart = self.restart(value, path).map(|r| located(r, value, path));
+            }
             _ => process.build = self.build(value, path).map(|b| located(b, value, path)),
         }
     }
-
 }
 
 fn located<T>(value: T, node: &Node, path: &str) -> Located<T> {
@@ -115,7 +116,12 @@ impl Reader<'_> {
             let file = match &item.kind {
                 Kind::Map(_) => {
                     let Some(p) = item.get("path") else {
-                        reader.invalid(item, path, "a map without `path`".into(), "`{path: FILE, required: BOOL}`");
+                        reader.invalid(
+                            item,
+                            path,
+                            "a map without `path`".into(),
+                            "`{path: FILE, required: BOOL}`",
+                        );
                         return None;
                     };
                     let file = reader.text(p, &format!("{path}.path"))?;
@@ -206,10 +212,7 @@ impl Reader<'_> {
                         .into_iter()
                         // `args: [NAME]` without a value takes it from the environment.
                         .filter_map(|v| {
-                            let value = v
-                                .value
-                                .value
-                                .or_else(|| (self.vars)(&v.value.name))?;
+                            let value = v.value.value.or_else(|| (self.vars)(&v.value.name))?;
                             Some((v.value.name, value))
                         })
                         .collect();

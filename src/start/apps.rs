@@ -160,7 +160,11 @@ pub fn process(
             .restart
             .as_ref()
             .map_or(Restart::No, |r| r.value),
-        published: service.ports.iter().filter_map(|p| p.value.published).collect(),
+        published: service
+            .ports
+            .iter()
+            .filter_map(|p| p.value.published)
+            .collect(),
     }))
 }
 
@@ -197,7 +201,11 @@ mod tests {
             ["python3", "web.py"]
         );
         assert_eq!(
-            argv(None, Some(&Words::Shell("python3 web.py > /dev/null".into()))).unwrap(),
+            argv(
+                None,
+                Some(&Words::Shell("python3 web.py > /dev/null".into()))
+            )
+            .unwrap(),
             ["sh", "-c", "python3 web.py > /dev/null"]
         );
         assert_eq!(
@@ -267,8 +275,8 @@ mod tests {
             &|_| None,
         )
         .unwrap();
-        let err = process(&m.services[0], Path::new("/nonexistent"), &|_| None, vec![])
-            .unwrap_err();
+        let err =
+            process(&m.services[0], Path::new("/nonexistent"), &|_| None, vec![]).unwrap_err();
         assert!(err.render().contains("nope.env"), "{}", err.render());
     }
 }

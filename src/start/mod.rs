@@ -371,11 +371,15 @@ async fn keep(
         let mut pumps = Vec::new();
         if let Some(out) = child.stdout.take() {
             let p = prefix.clone();
-            pumps.push(tokio::spawn(async move { p.pump(out, Stream::Stdout).await }));
+            pumps.push(tokio::spawn(
+                async move { p.pump(out, Stream::Stdout).await },
+            ));
         }
         if let Some(err) = child.stderr.take() {
             let p = prefix.clone();
-            pumps.push(tokio::spawn(async move { p.pump(err, Stream::Stdout).await }));
+            pumps.push(tokio::spawn(
+                async move { p.pump(err, Stream::Stdout).await },
+            ));
         }
         let status = tokio::select! {
             status = child.wait() => status.ok(),

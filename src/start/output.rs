@@ -83,7 +83,11 @@ impl Prefix {
     /// Writes one line whole. A closed stdout (`start | head`) loses the output, not the apps.
     pub fn line(&self, stream: Stream, line: &[u8]) {
         let bytes = self.format(line);
-        let _guard = self.mux.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = self
+            .mux
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _ = match stream {
             Stream::Stdout => std::io::stdout().lock().write_all(&bytes),
             Stream::Stderr => std::io::stderr().lock().write_all(&bytes),
@@ -118,7 +122,10 @@ mod tests {
     fn padded_and_coloured() {
         let mux = Mux::with_colour(&["web", "worker"], false);
         assert_eq!(mux.prefix("web").format(b"hi\n"), b"web    | hi\n");
-        assert_eq!(mux.prefix("worker").format(b"partial"), b"worker | partial\n");
+        assert_eq!(
+            mux.prefix("worker").format(b"partial"),
+            b"worker | partial\n"
+        );
         assert_eq!(mux.prefix("web").format(b"crlf\r\n"), b"web    | crlf\n");
         let mux = Mux::with_colour(&["web", "worker"], true);
         assert_eq!(
@@ -145,6 +152,13 @@ mod tests {
             buf.clear();
         }
         writer.await.unwrap();
-        assert_eq!(lines, [b"a | one\n".to_vec(), b"a | two\n".to_vec(), b"a | three\n".to_vec()]);
+        assert_eq!(
+            lines,
+            [
+                b"a | one\n".to_vec(),
+                b"a | two\n".to_vec(),
+                b"a | three\n".to_vec()
+            ]
+        );
     }
 }

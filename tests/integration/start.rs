@@ -13,22 +13,39 @@ use crate::support::{Live, Project, client, free_port};
 
 #[test]
 fn start_cloud_is_refused_with_a_pointer_to_run() {
-    let p = Project::with_manifest("services:\n  web: {command: x, links: [db]}\n  db: {image: postgres:16}\n");
+    let p = Project::with_manifest(
+        "services:\n  web: {command: x, links: [db]}\n  db: {image: postgres:16}\n",
+    );
     let out = p.cmd(&["start", "--cloud"]).output();
     assert_eq!(out.code, Some(2), "{}", out.snapshot());
     assert!(out.stderr.contains("no `start --cloud`"), "{}", out.stderr);
-    assert!(out.stderr.contains("provision run --cloud"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("provision run --cloud"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn start_needs_an_app_with_a_command() {
-    let p = Project::with_manifest("services:\n  web: {build: ., links: [db]}\n  db: {image: postgres:16}\n");
+    let p = Project::with_manifest(
+        "services:\n  web: {build: ., links: [db]}\n  db: {image: postgres:16}\n",
+    );
     let out = p.cmd(&["start"]).output();
     assert_eq!(out.code, Some(2), "{}", out.snapshot());
-    assert!(out.stderr.contains("no app service in `compose.yaml` has a `command:`"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("no app service in `compose.yaml` has a `command:`"),
+        "{}",
+        out.stderr
+    );
     let out = p.cmd(&["start", "web"]).output();
     assert_eq!(out.code, Some(2), "{}", out.snapshot());
-    assert!(out.stderr.contains("`web` has no `command:`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("`web` has no `command:`"),
+        "{}",
+        out.stderr
+    );
     let out = p.cmd(&["start", "wbe"]).output();
     assert_eq!(out.code, Some(2), "{}", out.snapshot());
     assert!(out.stderr.contains("did you mean `web`?"), "{}", out.stderr);
@@ -42,16 +59,27 @@ fn completions_and_man_page_come_from_the_command_line_definition() {
         assert_eq!(out.code, Some(0), "{}", out.snapshot());
         // Every subcommand, including the new ones, is offered.
         for sub in ["start", "connect", "logs", "doctor"] {
-            assert!(out.stdout.contains(sub), "{shell}: no `{sub}` in\n{}", out.stdout);
+            assert!(
+                out.stdout.contains(sub),
+                "{shell}: no `{sub}` in\n{}",
+                out.stdout
+            );
         }
     }
     // bash can load what it printed.
     let out = p.cmd(&["completions", "bash"]).output();
-    let check = client("bash", &["-c", &format!("{}\ncomplete -p provision", out.stdout)]);
+    let check = client(
+        "bash",
+        &["-c", &format!("{}\ncomplete -p provision", out.stdout)],
+    );
     assert_eq!(check.code, Some(0), "{}", check.snapshot());
     let man = p.cmd(&["man"]).output();
     assert_eq!(man.code, Some(0), "{}", man.snapshot());
-    assert!(man.stdout.starts_with(".ie") || man.stdout.contains(".TH provision"), "{}", man.stdout);
+    assert!(
+        man.stdout.starts_with(".ie") || man.stdout.contains(".TH provision"),
+        "{}",
+        man.stdout
+    );
     assert!(man.stdout.contains("start"), "{}", man.stdout);
     let cloud = p.cmd(&["connect", "--help"]).output();
     assert!(cloud.stdout.contains("ARGS"), "{}", cloud.stdout);
@@ -66,7 +94,9 @@ fn doctor_warns_when_a_link_shadows_environment() {
     let out = p.cmd(&["doctor", "--local"]).output();
     assert_eq!(out.code, Some(0), "{}", out.snapshot());
     assert!(
-        out.stdout.contains("[!]") && out.stdout.contains("`DB_URL`") && out.stdout.contains("the link's value wins"),
+        out.stdout.contains("[!]")
+            && out.stdout.contains("`DB_URL`")
+            && out.stdout.contains("the link's value wins"),
         "{}",
         out.snapshot()
     );
@@ -115,10 +145,12 @@ impl Lines {
                         return line;
                     }
                 }
-                Err(_) => panic!(
-                    "no line with {text:?} within {within:?}; seen:\n{}",
-                    self.seen.join("\n")
-                ),
+                Err(mpsc::RecvTimeoutError::Timeout | mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!(
+                        "no line with {text:?} within {within:?}; seen:\n{}",
+                        self.seen.join("\n")
+                    )
+                }
             }
         }
     }
@@ -133,21 +165,21 @@ impl Lines {
 }
 
 /// The live (non-zombie) processes of a process group, read from `/proc`.
-fn group_members(pgid: i32) -> Vec<String> {
+fn group_members(group: i32) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+        let Ok(process) = entry.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{process}/stat")) else {
             continue;
         };
         let Some((head, rest)) = stat.rsplit_once(')') else {
             continue;
         };
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.to_string() {
-            found.push(format!("{pid} {head})"));
+        if fields.len() > 2 && fields[0] != "Z" && fields[2] == group.to_string() {
+            found.push(format!("{process} {head})"));
         }
     }
     found
@@ -213,10 +245,7 @@ services:
         std::fs::create_dir(live.project.dir.join("worker")).unwrap();
         live.project
             .write("worker.env", b"WHO=${USER_FOR_TEST}\nSHADOW=from-file\n");
-        let out = live
-            .cmd(&["start"])
-            .env("USER_FOR_TEST", "tester")
-            .output();
+        let out = live.cmd(&["start"]).env("USER_FOR_TEST", "tester").output();
         assert_eq!(out.code, Some(0), "{}", out.snapshot());
         // env_file interpolated; environment wins over env_file; the build context is the
         // working directory.
@@ -226,16 +255,29 @@ services:
             "{}",
             out.snapshot()
         );
-        assert!(out.stdout.contains("web    | queued job-1\n"), "{}", out.snapshot());
+        assert!(
+            out.stdout.contains("web    | queued job-1\n"),
+            "{}",
+            out.snapshot()
+        );
         assert!(
             out.stdout.contains("worker | processed job-1 count=1\n"),
             "{}",
             out.snapshot()
         );
-        assert!(out.stderr.contains("worker | exited with status 0"), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("worker | exited with status 0"),
+            "{}",
+            out.snapshot()
+        );
         // The databases stay up: `down` is their end, not `start`'s.
         let status = live.ok(&["status", "--json"]);
-        assert_eq!(status.stdout.matches("\"running\"").count(), 2, "{}", status.stdout);
+        assert_eq!(
+            status.stdout.matches("\"running\"").count(),
+            2,
+            "{}",
+            status.stdout
+        );
     }
 
     /// Ctrl-C: every app's process group is stopped (TERM, then KILL after the grace period
@@ -268,8 +310,8 @@ services:
         let pgids: Vec<i32> = ["polite   | pgid=", "stubborn | pgid="]
             .iter()
             .map(|marker| {
-                let line = lines.wait_for(marker, Duration::from_secs(60));
-                line.rsplit('=').next().unwrap().parse().unwrap()
+                let found = lines.wait_for(marker, Duration::from_secs(60));
+                found.rsplit('=').next().unwrap().parse().unwrap()
             })
             .collect();
         // The stubborn one's grandchild has started once its shell loops.
@@ -278,7 +320,11 @@ services:
             std::thread::sleep(Duration::from_millis(20));
         }
         for pgid in &pgids {
-            assert!(group_members(*pgid).len() >= 2, "{:?}", group_members(*pgid));
+            assert!(
+                group_members(*pgid).len() >= 2,
+                "{:?}",
+                group_members(*pgid)
+            );
         }
         let t0 = Instant::now();
         interrupt(&child);
@@ -289,9 +335,16 @@ services:
         assert!(all.contains("polite   | bye"), "{all}");
         assert!(all.contains("stubborn | ignoring TERM"), "{all}");
         // The stubborn group needed the KILL, after the 2 s grace and not much later.
-        assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(8), "{took:?}");
+        assert!(
+            took >= Duration::from_secs(2) && took < Duration::from_secs(8),
+            "{took:?}"
+        );
         for pgid in pgids {
-            assert_eq!(group_members(pgid), Vec::<String>::new(), "orphans of group {pgid}");
+            assert_eq!(
+                group_members(pgid),
+                Vec::<String>::new(),
+                "orphans of group {pgid}"
+            );
         }
     }
 
@@ -329,7 +382,11 @@ services:
             "{}",
             out.snapshot()
         );
-        assert!(out.stderr.contains("worker | exited with status 3"), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("worker | exited with status 3"),
+            "{}",
+            out.snapshot()
+        );
         let pgid: i32 = out
             .stdout
             .lines()
@@ -366,7 +423,11 @@ services:
         let out = live.cmd(&["start"]).output();
         assert_eq!(out.code, Some(1), "{}", out.snapshot());
         for n in 1..=3 {
-            assert!(out.stdout.contains(&format!("flaky | run {n}\n")), "{}", out.snapshot());
+            assert!(
+                out.stdout.contains(&format!("flaky | run {n}\n")),
+                "{}",
+                out.snapshot()
+            );
         }
         assert!(!out.stdout.contains("run 4"), "{}", out.snapshot());
         assert!(
@@ -377,11 +438,15 @@ services:
             out.snapshot()
         );
         assert!(
-            out.stderr.contains("restarting in 2 s (restart: on-failure, restart 2)"),
+            out.stderr
+                .contains("restarting in 2 s (restart: on-failure, restart 2)"),
             "{}",
             out.snapshot()
         );
-        assert!(t0.elapsed() >= Duration::from_secs(3), "backoff of 1 s then 2 s");
+        assert!(
+            t0.elapsed() >= Duration::from_secs(3),
+            "backoff of 1 s then 2 s"
+        );
 
         // `always`: the runs go on after a clean exit; a second app ends `start` once it has
         // seen three.
@@ -406,7 +471,11 @@ services:
         let out = live.cmd(&["start"]).output();
         assert_eq!(out.code, Some(5), "{}", out.snapshot());
         assert!(out.stdout.contains("watcher | saw 3"), "{}", out.snapshot());
-        assert!(out.stderr.contains("(restart: always, restart 2)"), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("(restart: always, restart 2)"),
+            "{}",
+            out.snapshot()
+        );
     }
 
     /// `connect` runs a query through each client installed here, with the credentials in
@@ -430,17 +499,35 @@ services:
         live.ok(&["up"]);
         let out = live.ok(&["connect", "db", "--", "-tAc", "SELECT 40 + 2"]);
         assert_eq!(out.stdout, "42\n");
-        let out = live.ok(&["connect", "sql", "--", "-N", "-e", "SELECT 40 + 2, DATABASE()"]);
+        let out = live.ok(&[
+            "connect",
+            "sql",
+            "--",
+            "-N",
+            "-e",
+            "SELECT 40 + 2, DATABASE()",
+        ]);
         assert_eq!(out.stdout, "42\tapp\n");
         let out = live.ok(&["connect", "cache", "--", "INCRBY", "n", "42"]);
         assert_eq!(out.stdout.trim(), "42");
         let out = live.cmd(&["connect", "mc"]).output();
         assert_eq!(out.code, Some(1), "{}", out.snapshot());
-        assert!(out.stderr.contains(&format!("nc 127.0.0.1 {mc}")), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains(&format!("nc 127.0.0.1 {mc}")),
+            "{}",
+            out.snapshot()
+        );
         // A client that is not installed: the package to install.
-        let out = live.cmd(&["connect", "db"]).env("PATH", "/nonexistent").output();
+        let out = live
+            .cmd(&["connect", "db"])
+            .env("PATH", "/nonexistent")
+            .output();
         assert_eq!(out.code, Some(69), "{}", out.snapshot());
-        assert!(out.stderr.contains("apt-get install postgresql-client"), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("apt-get install postgresql-client"),
+            "{}",
+            out.snapshot()
+        );
     }
 
     /// `logs -f` follows a native server's log: a failed login after it started shows up.
@@ -475,14 +562,18 @@ fn follow_postgres_log(runtime: &'static str) {
     // Postgres logs every failed password login (FATAL ... password authentication failed).
     let wrong = client(
         "psql",
-        &[&format!("postgres://app:wrong@127.0.0.1:{pg}/app"), "-c", "SELECT 1"],
+        &[
+            &format!("postgres://app:wrong@127.0.0.1:{pg}/app"),
+            "-c",
+            "SELECT 1",
+        ],
     );
     assert_ne!(wrong.code, Some(0), "{}", wrong.snapshot());
-    let line = lines.wait_for(
+    let failed = lines.wait_for(
         "password authentication failed for user \"app\"",
         Duration::from_secs(30),
     );
-    assert!(line.starts_with("db | "), "{line}");
+    assert!(failed.starts_with("db | "), "{failed}");
     let _ = child.kill();
     let _ = child.wait();
 }
