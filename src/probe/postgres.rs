@@ -18,13 +18,13 @@ pub(super) async fn probe(endpoint: &Endpoint) -> Result<(), ProbeError> {
     let (client, connection) = config
         .connect(tokio_postgres::NoTls)
         .await
-        .map_err(|e| ProbeError(describe(&e)))?;
+        .map_err(|e| ProbeError::new(describe(&e)))?;
     let driver = tokio::spawn(connection);
     let result = client
         .simple_query("SELECT 1")
         .await
         .map(|_| ())
-        .map_err(|e| ProbeError(describe(&e)));
+        .map_err(|e| ProbeError::new(describe(&e)));
     drop(client);
     let _ = driver.await;
     result

@@ -25,12 +25,12 @@ pub(super) async fn probe(endpoint: &Endpoint) -> Result<(), ProbeError> {
         let reply = read_line(&mut stream).await?;
         if reply != "+OK" {
             // The server's words (`-WRONGPASS ...`) never contain the password.
-            return Err(ProbeError(format!("AUTH: {reply}")));
+            return Err(ProbeError::new(format!("AUTH: {reply}")));
         }
     }
     stream.write_all(&command(&["PING"])).await?;
     match read_line(&mut stream).await?.as_str() {
         "+PONG" => Ok(()),
-        other => Err(ProbeError(format!("PING: {other}"))),
+        other => Err(ProbeError::new(format!("PING: {other}"))),
     }
 }

@@ -1,15 +1,13 @@
 //! What `start` runs for each app service, from its Compose keys: the argument vector
-//! (`entrypoint:` + `command:`), the environment (`env_file:`, then `environment:`, then the
-//! link variables, which win), the directory, and the restart policy. Pure but for reading
-//! the `env_file`s, so the rules are tested without starting anything.
+//! (`entrypoint:` + `command:`), the environment (`environment:`, into which the loader has
+//! folded `env_file:`, then the link variables, which win), the directory, and the restart
+//! policy. Pure, so the rules are tested without starting anything.
 
 use std::path::{Path, PathBuf};
 
-use crate::error::Error;
 use crate::links::{Value, Var};
-use crate::manifest::interpolate::{InterpolationError, interpolate};
+use crate::manifest::Service;
 use crate::manifest::process::{Restart, Words};
-use crate::manifest::{Service, envfile};
 
 /// One app service, ready to spawn.
 #[derive(Debug, Clone)]
@@ -71,78 +69,32 @@ pub fn argv(entrypoint: Option<&Words>, command: Option<&Words>) -> Option<Vec<S
 /// else the manifest's directory.
 pub fn directory(service: &Service, manifest_dir: &Path) -> PathBuf {
     let candidates = [
-        service.process.working_dir.as_ref().map(|w| &w.value),
-        service.process.build.as_ref().map(|b| &b.value.context),
+        service
+            .process
+            .working_dir
+            .as_ref()
+            .map(|w| w.value.as_path()),
+        service
+            .process
+            .build
+            .as_ref()
+            .map(|b| b.value.context.as_path()),
     ];
     candidates
         .into_iter()
         .flatten()
-        .map(|p| manifest_dir.join(p))
         .find(|p| p.is_dir())
-        .unwrap_or_else(|| manifest_dir.to_path_buf())
-}
-
-/// Reads a service's `env_file`s in order, with `${VAR}` substituted from `lookup`.
-fn env_files(
-    service: &Service,
-    manifest_dir: &Path,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<(String, String)>, Error> {
-    let mut vars = Vec::new();
-    for file in &service.process.env_files {
-        let path = manifest_dir.join(&file.value.path);
-        let failed = |reason: String| Error::AppEnvFile {
-            service: service.name.clone(),
-            path: path.clone(),
-            reason,
-        };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !file.value.required => {
-                continue;
-            }
-            Err(e) => return Err(failed(e.to_string())),
-        };
-        for (name, value) in envfile::parse(&text) {
-            let value = interpolate(&value, lookup).map_err(|e| {
-                failed(match e {
-                    InterpolationError::Undefined(v) => {
-                        format!("`{name}` uses `${{{v}}}`, which is not set")
-                    }
-                    InterpolationError::Required { name: v, message } => {
-                        format!("`{name}` needs `{v}`: {message}")
-                    }
-                    InterpolationError::Malformed => format!("`{name}`: malformed `${{...}}`"),
-                })
-            })?;
-            vars.push((name, value));
-        }
-    }
-    Ok(vars)
+        .map_or_else(|| manifest_dir.to_path_buf(), Path::to_path_buf)
 }
 
 /// The process for one service, or `None` when it has no command to run here.
-pub fn process(
-    service: &Service,
-    manifest_dir: &Path,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    links: Vec<Var>,
-) -> Result<Option<AppProcess>, Error> {
-    let Some(argv) = argv(
+pub fn process(service: &Service, manifest_dir: &Path, links: Vec<Var>) -> Option<AppProcess> {
+    let argv = argv(
         service.process.entrypoint.as_ref().map(|e| &e.value),
-        service.process.command.as_ref().map(|c| &c.value),
-    ) else {
-        return Ok(None);
-    };
-    let mut env: Vec<Var> = env_files(service, manifest_dir, lookup)?
-        .into_iter()
-        .map(|(name, value)| Var {
-            name,
-            value: Value::Plain(value),
-        })
-        .collect();
-    // Compose: `environment:` wins over `env_file:`. A bare `NAME` passes the host's value
-    // through, which a host process inherits anyway.
+        service.process.command.as_ref(),
+    )?;
+    // A bare `NAME` passes the host's value through, which a host process inherits anyway.
+    let mut env: Vec<Var> = Vec::new();
     env.extend(service.environment.iter().filter_map(|v| {
         Some(Var {
             name: v.value.name.clone(),
@@ -150,7 +102,7 @@ pub fn process(
         })
     }));
     env.extend(links);
-    Ok(Some(AppProcess {
+    Some(AppProcess {
         name: service.name.clone(),
         argv,
         env,
@@ -165,24 +117,7 @@ pub fn process(
             .iter()
             .filter_map(|p| p.value.published)
             .collect(),
-    }))
-}
-
-/// The variables `${VAR}` in an `env_file` may use: the environment, then the `.env` file
-/// beside the manifest, as for the manifest itself.
-pub fn lookup(manifest_dir: &Path) -> impl Fn(&str) -> Option<String> + use<> {
-    let dotenv = std::fs::read_to_string(manifest_dir.join(".env"))
-        .map(|t| envfile::parse(&t))
-        .unwrap_or_default();
-    move |name: &str| {
-        std::env::var(name).ok().or_else(|| {
-            dotenv
-                .iter()
-                .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
-    }
+    })
 }
 
 #[cfg(test)]
@@ -228,8 +163,10 @@ mod tests {
     fn environment_order_and_directory() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir(tmp.path().join("app")).unwrap();
-        std::fs::write(tmp.path().join("a.env"), "A=from-file\nB=${HOME_X}/b\n").unwrap();
-        let text = "services:\n  web:\n    build: ./app\n    working_dir: /srv/in-image\n    command: run\n    env_file: [a.env, {path: missing.env, required: false}]\n    environment: {A: from-env, C: c}\n";
+        let dir = tmp.path().display().to_string();
+        let text = format!(
+            "services:\n  web:\n    build: {dir}/app\n    working_dir: /srv/in-image\n    command: run\n    environment: {{A: a, C: c, BARE: }}\n"
+        );
         let m = crate::manifest::from_bytes(
             text.as_bytes(),
             "compose.yaml".into(),
@@ -241,42 +178,17 @@ mod tests {
             name: "C".into(),
             value: Value::Plain("link".into()),
         }];
-        let look = |n: &str| (n == "HOME_X").then(|| "/h".to_owned());
-        let p = process(&m.services[0], tmp.path(), &look, links)
-            .unwrap()
-            .unwrap();
-        assert_eq!(p.dir, tmp.path().join("./app"));
+        let p = process(&m.services[0], Path::new("/nonexistent"), links).unwrap();
+        // `/srv/in-image` is no directory here: the build context is.
+        assert_eq!(p.dir, tmp.path().join("app"));
         let env: Vec<(&str, &str)> = p
             .env
             .iter()
             .map(|v| (v.name.as_str(), v.value.expose()))
             .collect();
-        // Later entries win when applied in order: env_file < environment < links.
-        assert_eq!(
-            env,
-            [
-                ("A", "from-file"),
-                ("B", "/h/b"),
-                ("A", "from-env"),
-                ("C", "c"),
-                ("C", "link")
-            ]
-        );
+        // Applied in order, so the link's `C` wins.
+        assert_eq!(env, [("A", "a"), ("C", "c"), ("C", "link")]);
         assert_eq!(p.argv, ["sh", "-c", "run"]);
-    }
-
-    #[test]
-    fn required_env_file_missing_is_an_error() {
-        let text = "services:\n  web:\n    command: run\n    env_file: nope.env\n";
-        let m = crate::manifest::from_bytes(
-            text.as_bytes(),
-            "compose.yaml".into(),
-            "x".into(),
-            &|_| None,
-        )
-        .unwrap();
-        let err =
-            process(&m.services[0], Path::new("/nonexistent"), &|_| None, vec![]).unwrap_err();
-        assert!(err.render().contains("nope.env"), "{}", err.render());
+        assert_eq!(p.restart, Restart::No);
     }
 }

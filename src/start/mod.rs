@@ -125,14 +125,25 @@ async fn start(session: &Session, options: &Options) -> Result<Exit, Error> {
             });
         }
     }
-    let lookup = apps::lookup(&manifest_dir);
     let mut processes = Vec::new();
     for service in &manifest.services {
         let named = options.services.contains(&service.name);
         if !plan.apps.contains(&service.name) || !(options.services.is_empty() || named) {
             continue;
         }
-        match apps::process(service, &manifest_dir, &lookup, Vec::new())? {
+        // Problems in an app's `command:`, `restart:`, ... are Compose's business elsewhere;
+        // for an app `start` runs they are ours.
+        if service
+            .deferred
+            .iter()
+            .any(crate::problem::Problem::is_error)
+        {
+            return Err(Error::ManifestInvalid {
+                file: manifest.file.clone(),
+                problems: service.deferred.clone(),
+            });
+        }
+        match apps::process(service, &manifest_dir, Vec::new()) {
             Some(p) => processes.push(p),
             None if named => {
                 return Err(Error::AppWithoutCommand {

@@ -12,7 +12,10 @@
 
 mod cli;
 mod cloud;
+mod corpus;
 mod fuzz;
+mod images;
 mod local;
+mod mysql8;
 mod start;
 mod support;

@@ -107,6 +107,7 @@ impl NativeRuntime {
             data: (!spec.template.container.data_path.is_empty())
                 .then(|| dir.join("data").display().to_string()),
             image: self.stored(spec, "version"),
+            version: self.stored(spec, "version"),
         })
     }
 
@@ -114,8 +115,9 @@ impl NativeRuntime {
         &self,
         spec: &Spec<'_>,
         progress: &Progress,
-        deadline: Deadline,
+        timeout: Duration,
     ) -> Result<Ready, Error> {
+        let deadline = Deadline::after(timeout);
         let name = spec.resource.name.as_str();
         let dir = self.dir(spec);
         make_dir(&dir, 0o755, None).map_err(io_error(name, "create its directory"))?;
@@ -157,14 +159,37 @@ impl NativeRuntime {
         binaries::check_version(spec, &server, &dir, progress).await;
 
         let password = match self.stored(spec, "password") {
+            // The data was initialised with the stored password; a new one in the file
+            // would lock the app out.
+            Some(p)
+                if spec
+                    .local
+                    .password
+                    .as_ref()
+                    .is_some_and(|w| w.expose() != p) =>
+            {
+                return Err(Error::PasswordChanged {
+                    resource: name.to_owned(),
+                    setting: spec
+                        .local
+                        .password_from
+                        .clone()
+                        .unwrap_or_else(|| "the password".to_owned()),
+                    store: dir.display().to_string(),
+                });
+            }
             Some(p) => Some(Secret::new(p)),
             None if spec.template.url.credentials == crate::catalog::Credentials::None => None,
             None => {
-                let p = Secret::generate().map_err(|e| Error::Native {
-                    resource: name.to_owned(),
-                    what: "generate a password".into(),
-                    source: Box::new(e),
-                })?;
+                // The file's own password when it sets one, else a new one.
+                let p = match &spec.local.password {
+                    Some(p) => p.clone(),
+                    None => Secret::generate().map_err(|e| Error::Native {
+                        resource: name.to_owned(),
+                        what: "generate a password".into(),
+                        source: Box::new(e),
+                    })?,
+                };
                 process::write_private(&dir.join("password"), p.expose(), None)
                     .map_err(io_error(name, "store its password"))?;
                 Some(p)
@@ -264,6 +289,13 @@ impl NativeRuntime {
                     resource: name.to_owned(),
                     detail,
                     log: log(),
+                });
+            }
+            Err(WaitError::Refused(refusal, detail)) => {
+                return Err(Error::Refused {
+                    resource: name.to_owned(),
+                    refusal,
+                    detail,
                 });
             }
             Err(WaitError::Timeout { last }) => {
