@@ -20,6 +20,8 @@ bin="$CARGO_TARGET_DIR/release/provision"
 [ -x "$bin" ] || cargo build --release --locked -q
 
 work=$(mktemp -d)
+# The servers run as their own users (as root): they must reach their directory.
+chmod 755 "$work"
 export PROVISION_HOME="$work/home"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat >"$work/compose.yaml" <<EOF

@@ -369,6 +369,8 @@ async fn keep(
             Ok(c) => c,
             Err(e) => {
                 prefix.note(&format!("could not start: {}", e.summary()));
+                // Counted as spawned for the trace, so that it never waits for this one.
+                let _ = spawned.send(());
                 let _ = events.send(Event::Failed(e));
                 return;
             }
