@@ -344,7 +344,7 @@ impl Problem {
                 resource,
             } => {
                 format!(
-                    "service `{service}` sets `{variable}` in `environment:`, which its link to `{resource}` also sets; the link's value wins"
+                    "service `{service}` sets `{variable}` in `environment:`, which its link to `{resource}` also sets; `provision env`, `run` and `start` hand out the link's value"
                 )
             }
             K::CloudIdentifier {

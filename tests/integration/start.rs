@@ -96,7 +96,7 @@ fn doctor_warns_when_a_link_shadows_environment() {
     assert!(
         out.stdout.contains("[!]")
             && out.stdout.contains("`DB_URL`")
-            && out.stdout.contains("the link's value wins"),
+            && out.stdout.contains("hand out the link's value"),
         "{}",
         out.snapshot()
     );
