@@ -243,8 +243,10 @@ services:
             ),
         );
         std::fs::create_dir(live.project.dir.join("worker")).unwrap();
-        live.project
-            .write("worker.env", b"WHO=${USER_FOR_TEST:-unset}\nSHADOW=from-file\n");
+        live.project.write(
+            "worker.env",
+            b"WHO=${USER_FOR_TEST:-unset}\nSHADOW=from-file\n",
+        );
         let out = live.cmd(&["start"]).env("USER_FOR_TEST", "tester").output();
         assert_eq!(out.code, Some(0), "{}", out.snapshot());
         // env_file interpolated; environment wins over env_file; the build context is the
