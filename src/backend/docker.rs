@@ -195,6 +195,11 @@ fn default_sockets() -> Vec<String> {
 }
 
 impl DockerRuntime {
+    /// The Engine API client, for commands beyond the runtime's verbs (`logs`).
+    pub fn client(&self) -> &Docker {
+        &self.docker
+    }
+
     /// Connects and checks that the engine answers, negotiating the API version (Debian's
     /// engine speaks an older one than the client library's default).
     pub async fn connect() -> Result<Self, Error> {
