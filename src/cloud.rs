@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::backend::Deadline;
 use crate::backend::aws::{self, Change, Cloud, Orphan};
+use crate::cloud_diff::{Action, Ownership, diff};
 use crate::error::Error;
 use crate::links::Endpoint;
 use crate::links::{self, Var};
@@ -115,11 +116,8 @@ pub async fn destroy(
     let cloud = connect(&plan, session.verbose > 0).await?;
     let progress = Progress::new(session.quiet, &[]);
     let done = delete_tagged(&cloud, &project, skip_final_snapshot, &progress).await?;
-    if done.is_empty() {
+    if done == 0 {
         progress.note(&format!("nothing on AWS is tagged with project {project}"));
-    }
-    for line in done {
-        progress.note(&line);
     }
     Ok(true)
 }
@@ -146,12 +144,15 @@ async fn converge_all(
     timeout: Duration,
 ) -> Result<(), Error> {
     let deadline = Deadline::after(timeout);
+    let clouds: Vec<&CloudPlan> = plan.resources.iter().filter_map(cloud_of).collect();
+    let prefetched = cloud.prefetch(&plan.project.name, &clouds).await;
+    let prefetched = &prefetched;
     let results = futures_util::future::join_all(
         plan.resources
             .iter()
             .filter_map(|r| Some((r, cloud_of(r)?)))
             .map(|(r, c)| async move {
-                let result = cloud.converge(r, c, progress, deadline).await;
+                let result = cloud.converge(r, c, prefetched, progress, deadline).await;
                 match &result {
                     Ok(o) => match (&o.address, o.port) {
                         (Some(host), Some(port)) => {
@@ -190,7 +191,7 @@ pub struct LiveResource {
     pub resource: String,
     pub identifier: String,
     pub kind: &'static str,
-    pub action: &'static str,
+    pub action: Action,
     pub status: Option<String>,
     pub endpoint: Option<String>,
     pub changes: Vec<Change>,
@@ -206,19 +207,22 @@ pub struct LiveState {
 impl LiveState {
     /// Whether `up` would change anything (for `plan --detailed-exitcode`).
     pub fn has_changes(&self) -> bool {
-        self.resources.iter().any(|r| r.action != "no change")
+        self.resources.iter().any(|r| r.action != Action::NoChange)
     }
 }
 
 /// Reads what AWS has for each planned resource and what it has that the plan does not.
 async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
     // The planned resources and the project's tagged ones are read at the same time.
+    let clouds: Vec<&CloudPlan> = plan.resources.iter().filter_map(cloud_of).collect();
+    let prefetched = cloud.prefetch(&plan.project.name, &clouds).await;
+    let prefetched = &prefetched;
     let (observed, tagged) = futures_util::future::join(
         futures_util::future::join_all(
             plan.resources
                 .iter()
                 .filter_map(|r| Some((r, cloud_of(r)?)))
-                .map(|(r, c)| async move { (r, c, cloud.observe(c).await) }),
+                .map(|(r, c)| async move { (r, c, cloud.observe_with(c, prefetched).await) }),
         ),
         cloud.tagged(&plan.project.name),
     )
@@ -226,15 +230,14 @@ async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
     let mut resources = Vec::new();
     for (r, c, o) in observed {
         let o = o?;
-        let changes = o.as_ref().map(|o| aws::diff(c, o)).unwrap_or_default();
-        let foreign = o.as_ref().is_some_and(|o| o.foreign(c).is_some());
-        let action = match (&o, changes.iter().any(|c| !c.safe), changes.is_empty()) {
-            _ if foreign => "conflict",
-            (None, _, _) => "create",
-            (Some(_), true, _) => "blocked",
-            (Some(_), false, false) => "update",
-            (Some(_), false, true) => "no change",
-        };
+        let changes = o
+            .as_ref()
+            .map(|o| diff(&aws::desired(r, c), o))
+            .unwrap_or_default();
+        let ownership = o
+            .as_ref()
+            .map_or(Ownership::Unknown, |o| o.ownership(&c.project, &c.resource));
+        let action = Action::decide(o.is_some(), &ownership, &changes);
         resources.push(LiveResource {
             resource: r.name.clone(),
             identifier: c.identifier.clone(),
@@ -260,13 +263,15 @@ async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
 }
 
 /// Deletes every resource tagged with the project (never found by name alone), refusing all
-/// of it if any has deletion protection on. Returns one line per resource.
+/// of it if any has deletion protection on; then what provision made around them: secrets
+/// whose database never came to exist, the subnet groups. One failure does not stop the
+/// others: each is reported. Prints a line per thing done; returns how many.
 async fn delete_tagged(
     cloud: &Cloud,
     project: &str,
     skip_final_snapshot: bool,
     progress: &Progress,
-) -> Result<Vec<String>, Error> {
+) -> Result<usize, Error> {
     let found = cloud.tagged(project).await?;
     let protected: Vec<String> = found
         .iter()
@@ -281,13 +286,15 @@ async fn delete_tagged(
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let mut done = Vec::new();
+    let mut done = 0;
+    let mut failures = Vec::new();
     for f in &found {
         if f.status == "deleting" {
-            done.push(format!(
+            progress.note(&format!(
                 "{} {} is already being deleted",
                 f.kind, f.identifier
             ));
+            done += 1;
             continue;
         }
         // Memcached keeps nothing to snapshot.
@@ -298,9 +305,19 @@ async fn delete_tagged(
             &f.resource,
             &format!("deleting {} {}", f.kind, f.identifier),
         );
-        cloud.delete(f, snapshot.clone()).await?;
-        let secret = cloud.delete_secret(project, &f.resource).await?;
-        done.push(format!(
+        if let Err(e) = cloud.delete(f, snapshot.clone()).await {
+            failures.push((f.identifier.clone(), e));
+            continue;
+        }
+        let secret = match cloud.delete_secret(project, &f.resource).await {
+            Ok(deleted) => deleted,
+            Err(e) => {
+                failures.push((crate::plan::secret_name(project, &f.resource), e));
+                false
+            }
+        };
+        done += 1;
+        progress.note(&format!(
             "deleted {} {}{}{}",
             f.kind,
             f.identifier,
@@ -317,5 +334,47 @@ async fn delete_tagged(
             }
         ));
     }
-    Ok(done)
+    // Secrets of databases that never came to exist (a create that failed after the secret
+    // was stored).
+    let with_database: Vec<String> = found
+        .iter()
+        .map(|f| crate::plan::secret_name(project, &f.resource))
+        .collect();
+    match cloud.live_secrets(project).await {
+        Ok(names) => {
+            for name in names.into_iter().filter(|n| !with_database.contains(n)) {
+                match cloud.delete_secret_named(&name).await {
+                    Ok(true) => {
+                        done += 1;
+                        progress.note(&format!(
+                            "secret {name} (its database never came to exist) scheduled for deletion in 7 days"
+                        ));
+                    }
+                    Ok(false) => {}
+                    Err(e) => failures.push((name, e)),
+                }
+            }
+        }
+        Err(e) => failures.push((format!("secrets of {project}"), e)),
+    }
+    // The subnet groups named after the project, once nothing of it uses them.
+    for (what, result) in cloud.delete_network(project).await {
+        match result {
+            Ok(true) => {
+                done += 1;
+                progress.note(&format!("deleted {what}"));
+            }
+            Ok(false) => {}
+            Err(e) => failures.push((what, e)),
+        }
+    }
+    if failures.is_empty() {
+        Ok(done)
+    } else {
+        Err(Error::UpFailed {
+            failures,
+            ok: done,
+            done: "deleted",
+        })
+    }
 }

@@ -9,6 +9,7 @@ pub mod backend;
 pub mod catalog;
 pub mod cli;
 pub mod cloud;
+pub mod cloud_diff;
 pub mod commands;
 pub mod doctor;
 pub mod env_format;

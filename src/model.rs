@@ -82,17 +82,9 @@ pub struct Resource<'c> {
     pub environment: Vec<EnvVar>,
 }
 
-/// Cloud settings with the template's defaults filled in.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct CloudConfig {
-    pub class: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub storage_gb: Option<u32>,
-    pub replicas: u32,
-    pub multi_az: bool,
-    pub deletion_protection: bool,
-    pub backup_retention_days: u32,
-}
+/// Cloud settings with the template's defaults filled in (defined with the cloud diff, which
+/// compares them with AWS).
+pub use crate::cloud_diff::CloudConfig;
 
 /// An app service (anything that is not a database) and its links.
 #[derive(Debug, Clone)]
@@ -480,6 +472,22 @@ fn resource<'c>(
         };
     let database = sql_name(&ext.database, "database");
     let username = sql_name(&ext.username, "username");
+    if let Some(given) = &ext.username
+        && template.sql
+        && let Some(rule) = template.cloud.username_rule_broken(&given.value)
+    {
+        problems.push(
+            Problem::error(
+                Some(given.at),
+                given.path.clone(),
+                ProblemKind::InvalidValue {
+                    value: given.value.clone(),
+                    expected: rule,
+                },
+            )
+            .scoped(Scope::Cloud),
+        );
+    }
 
     let published: Vec<_> = service
         .ports
@@ -612,6 +620,29 @@ fn cloud_config(
             .scoped(Scope::Cloud),
         );
     }
+    // MaxAllocatedStorage must exceed the allocated storage
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.Autoscaling.html).
+    if let Some(max) = &given.max_storage_gb {
+        let storage = given
+            .storage_gb
+            .as_ref()
+            .map(|s| s.value)
+            .or(template.cloud.default_storage_gb)
+            .unwrap_or(0);
+        if max.value <= storage {
+            problems.push(
+                Problem::error(
+                    Some(max.at),
+                    max.path.clone(),
+                    ProblemKind::InvalidValue {
+                        value: max.value.to_string(),
+                        expected: format!("more than `storage_gb` ({storage} GiB)"),
+                    },
+                )
+                .scoped(Scope::Cloud),
+            );
+        }
+    }
     let replicas = given.replicas.as_ref().map_or(0, |r| r.value);
     let multi_az = given.multi_az.as_ref().is_some_and(|m| m.value);
     if multi_az
@@ -648,6 +679,8 @@ fn cloud_config(
         multi_az,
         deletion_protection: given.deletion_protection.as_ref().is_none_or(|d| d.value),
         backup_retention_days: given.backup_retention_days.as_ref().map_or(7, |b| b.value),
+        max_storage_gb: given.max_storage_gb.as_ref().map(|m| m.value),
+        extended_support: given.extended_support.as_ref().is_some_and(|e| e.value),
     }
 }
 
@@ -884,6 +917,8 @@ mod tests {
                 multi_az: false,
                 deletion_protection: true,
                 backup_retention_days: 7,
+                max_storage_gb: None,
+                extended_support: false,
             }
         );
         let web: Vec<_> = m.apps[0]
