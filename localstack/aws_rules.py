@@ -148,6 +148,7 @@ def resolve_cache_version(engine: str, asked: str | None):
 LOCK = threading.Lock()
 CONFIG: dict[str, dict] = {}  # account -> overrides of DEFAULTS
 THROTTLE: dict[str, dict[str, int]] = {}  # account -> action -> remaining throttled calls
+DENY: dict[str, set[str]] = {}  # account -> actions answered with AccessDenied
 RESOURCES: dict[tuple[str, str], dict] = {}  # (account, id) -> state
 REQUESTS: dict[str, list] = {}  # account -> recorded mutating requests (no secrets)
 
@@ -225,6 +226,14 @@ def before(service: str, action: str, params: dict, account: str):
                     return json_error("ThrottlingException", "Rate exceeded")
                 return query_error(service, "Throttling", "Rate exceeded")
     del cfg
+    # A policy without the permission. AWS's message names the principal and the action
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
+    if action in DENY.get(account, set()):
+        message = f"User: arn:aws:iam::{account if account.isdigit() else '123456789012'}:user/ci is not authorized to perform: {service}:{action} on resource: * because no identity-based policy allows the {service}:{action} action"
+        if service == "secretsmanager":
+            return json_error("AccessDeniedException", message)
+        code = "UnauthorizedOperation" if service == "ec2" else "AccessDenied"
+        return query_error(service, code, message, 403)
     if service == "rds":
         return before_rds(action, params, account)
     if service == "elasticache":
@@ -470,6 +479,8 @@ def after_ok(service: str, action: str, p: dict, account: str):
                             res["rotated"] = False
                     if "EngineVersion" in p:
                         res["version"] = p["EngineVersion"]
+                    if action in ("IncreaseReplicaCount", "DecreaseReplicaCount"):
+                        res["replicas"] = int(p.get("NewReplicaCount", "0"))
                     set_phases(res, [(cfg["modifying_seconds"], "modifying")])
             elif action == "ModifyCacheCluster":
                 res = res_get(account, p.get("CacheClusterId"))
@@ -513,6 +524,26 @@ def rewrite(service: str, body: str, account: str) -> str:
                 inner = re.sub(
                     rf"<{version_tag}>[^<]*</{version_tag}>", f"<{version_tag}>{version}</{version_tag}>", inner, count=1
                 )
+            if (
+                block == "CacheCluster"
+                and status == "available"
+                and "<Engine>memcached</Engine>" in inner
+                and "<ConfigurationEndpoint>" not in inner
+            ):
+                # AWS gives a Memcached cluster a configuration endpoint; moto gives none
+                # (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CacheCluster.html:
+                # ConfigurationEndpoint).
+                inner += (
+                    f"<ConfigurationEndpoint><Address>{idm.group(1)}.abc123.cfg.use1.cache.amazonaws.com</Address>"
+                    "<Port>11211</Port></ConfigurationEndpoint>"
+                )
+            if block == "ReplicationGroup" and res.get("replicas") is not None:
+                # IncreaseReplicaCount / DecreaseReplicaCount, which moto does not implement:
+                # the group's members are the primary and its replicas.
+                members = "".join(
+                    f"<ClusterId>{idm.group(1)}-{i:03d}</ClusterId>" for i in range(1, res["replicas"] + 2)
+                )
+                inner = re.sub(r"<MemberClusters>.*?</MemberClusters>", f"<MemberClusters>{members}</MemberClusters>", inner, flags=re.S)
             if status == "creating":
                 # No endpoint until the resource exists
                 # (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstance.html: Endpoint).
@@ -688,6 +719,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/moto-api/reset"):
             with LOCK:
                 CONFIG.clear()
+                DENY.clear()
                 THROTTLE.clear()
                 RESOURCES.clear()
                 REQUESTS.clear()
@@ -722,6 +754,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "transfer-encoding", "connection", "expect")}
         if tell_moto:
             headers["x-moto-account-id"] = account
+        if service == "elasticache" and action in ("IncreaseReplicaCount", "DecreaseReplicaCount"):
+            return self.send(*self.replica_count(action, params, account, headers))
         req = urllib.request.Request(BACKEND + self.path, data=body if self.command not in ("GET", "HEAD") else None, headers=headers, method=self.command)
         try:
             with urllib.request.urlopen(req, timeout=60) as r:
@@ -741,6 +775,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rbody = rewrite_secrets_error(status, rbody)
         self.send(status, rheaders, rbody)
 
+    def replica_count(self, action: str, params: dict, account: str, headers: dict):
+        """IncreaseReplicaCount / DecreaseReplicaCount, which moto answers with HTTP 500
+        (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_IncreaseReplicaCount.html):
+        the new count is kept here and shown in describes."""
+        rid = params.get("ReplicationGroupId", "")
+        describe = urllib.parse.urlencode({"Action": "DescribeReplicationGroups", "Version": "2015-02-02", "ReplicationGroupId": rid}).encode()
+        req = urllib.request.Request(BACKEND + "/", data=describe, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                body = r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers.items()), e.read()
+        m = re.search(r"<ReplicationGroup>.*?</ReplicationGroup>", body, re.S)
+        if not m:
+            return query_error("elasticache", "ReplicationGroupNotFoundFault", f"ReplicationGroup {rid} not found.", 404)
+        after_ok("elasticache", action, params, account)
+        with LOCK:
+            record(account, "elasticache", action, params)
+        group = rewrite("elasticache", m.group(0), account)
+        out = (
+            f'<{action}Response xmlns="{NS["elasticache"]}"><{action}Result>{group}</{action}Result>'
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></{action}Response>"
+        )
+        return 200, {"Content-Type": "text/xml"}, out.encode()
+
     def control(self, body: bytes):
         url = urllib.parse.urlparse(self.path)
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
@@ -758,6 +817,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif url.path == "/_rules/throttle":
                 THROTTLE.setdefault(account, {})[doc.get("action", "*")] = int(doc.get("count", 1))
                 out = THROTTLE[account]
+            elif url.path == "/_rules/deny":
+                DENY.setdefault(account, set()).add(doc["action"])
+                out = sorted(DENY[account])
             elif url.path == "/_rules/status":
                 res = RESOURCES.setdefault((account, doc["id"]), {"kind": "unknown"})
                 res["forced"] = doc.get("status") or None
@@ -790,6 +852,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 }
             elif url.path == "/_rules/reset":
                 CONFIG.clear()
+                DENY.clear()
                 THROTTLE.clear()
                 RESOURCES.clear()
                 REQUESTS.clear()

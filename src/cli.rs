@@ -110,6 +110,12 @@ enum Command {
         #[arg(long)]
         detailed_exitcode: bool,
     },
+    /// Print the least-privilege IAM policy this manifest needs on AWS
+    IamPolicy {
+        /// Print the policy document (JSON) rather than a summary
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete this project's cloud databases (found by tag), with final snapshots by default
     Destroy {
         /// Do not ask
@@ -178,6 +184,7 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
             }),
             Target::Local => block_on(local::down(&session, *volumes, *yes)).map(confirmed),
         },
+        Some(Command::IamPolicy { json }) => cloud::iam_policy(&session, *json),
         Some(Command::Destroy {
             yes,
             skip_final_snapshot,

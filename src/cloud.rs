@@ -122,6 +122,19 @@ pub async fn destroy(
     Ok(true)
 }
 
+/// `iam-policy`: the policy this manifest needs, as a summary or (`--json`) the document.
+pub fn iam_policy(session: &Session, json: bool) -> Result<crate::error::Exit, Error> {
+    let (_, plan) = session.plan(Target::Cloud)?;
+    let policy = crate::iam_policy::policy(&plan);
+    let text = if json {
+        crate::session::json(&policy)?
+    } else {
+        crate::iam_policy::render(&policy, &plan.project.name)
+    };
+    crate::session::print(&text)?;
+    Ok(crate::error::Exit::Success)
+}
+
 fn cloud_of(r: &PlannedResource) -> Option<&CloudPlan> {
     r.cloud.as_ref()
 }
@@ -144,13 +157,29 @@ async fn converge_all(
     timeout: Duration,
 ) -> Result<(), Error> {
     let deadline = Deadline::after(timeout);
-    let clouds: Vec<&CloudPlan> = plan.resources.iter().filter_map(cloud_of).collect();
+    // The network first: no default VPC and no subnets stops here, before anything exists.
+    let wanted = wanted_network(plan, &cloud.region);
+    let network = cloud.prepare_network(&wanted).await?;
+    for warning in &network.warnings {
+        progress.note(warning);
+    }
+    let planned: Vec<(&PlannedResource, CloudPlan)> = plan
+        .resources
+        .iter()
+        .filter_map(|r| {
+            let mut c = cloud_of(r)?.clone();
+            if let Some(group) = &network.security_group {
+                c.security_group_ids.push(group.clone());
+            }
+            Some((r, c))
+        })
+        .collect();
+    let clouds: Vec<&CloudPlan> = planned.iter().map(|(_, c)| c).collect();
     let prefetched = cloud.prefetch(&plan.project.name, &clouds).await;
     let prefetched = &prefetched;
     let results = futures_util::future::join_all(
-        plan.resources
+        planned
             .iter()
-            .filter_map(|r| Some((r, cloud_of(r)?)))
             .map(|(r, c)| async move {
                 let result = cloud.converge(r, c, prefetched, progress, deadline).await;
                 match &result {
@@ -167,6 +196,23 @@ async fn converge_all(
     )
     .await;
     crate::error::gather(results, "ready").map(|_| ())
+}
+
+/// What the manifest asks of the network, for the whole project.
+fn wanted_network(plan: &Plan, region: &str) -> aws::network::Wanted {
+    let clouds: Vec<&CloudPlan> = plan.resources.iter().filter_map(cloud_of).collect();
+    let first = clouds.first();
+    aws::network::Wanted {
+        project: plan.project.name.clone(),
+        region: region.to_owned(),
+        vpc_id: first.and_then(|c| c.vpc_id.clone()),
+        subnet_ids: first.map(|c| c.subnet_ids.clone()).unwrap_or_default(),
+        allow_from: first.map(|c| c.allow_from.clone()).unwrap_or_default(),
+        ports: plan.resources.iter().map(|r| r.template.port).collect(),
+        rds: clouds
+            .iter()
+            .any(|c| c.service == crate::catalog::CloudService::Rds),
+    }
 }
 
 /// The endpoints of the named resources, in order.

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod doctor;
 pub mod env_format;
 pub mod error;
+pub mod iam_policy;
 pub mod links;
 pub mod local;
 pub mod manifest;

@@ -74,6 +74,11 @@ impl Run {
         self
     }
 
+    pub(crate) fn env_remove(mut self, key: &str) -> Self {
+        self.command.env_remove(key);
+        self
+    }
+
     pub(crate) fn output(mut self) -> Output {
         let out = self.command.output().expect("run provision");
         Output {

@@ -4,6 +4,7 @@
 //! AWS is the state. Passwords live in Secrets Manager under `provision/{project}/{resource}`.
 
 mod elasticache;
+pub mod network;
 mod rds;
 mod secrets;
 #[cfg(test)]
@@ -111,6 +112,7 @@ struct CallLogInterceptor(Arc<CallLog>);
 
 #[derive(Debug)]
 pub struct Cloud {
+    ec2: aws_sdk_ec2::Client,
     rds: aws_sdk_rds::Client,
     elasticache: aws_sdk_elasticache::Client,
     secrets: aws_sdk_secretsmanager::Client,
@@ -187,8 +189,12 @@ impl Cloud {
         let elasticache = elasticache.interceptor(interceptor.clone()).build();
         let mut secrets = aws_sdk_secretsmanager::config::Builder::from(&config);
         secrets.set_endpoint_url(endpoint_for("AWS_ENDPOINT_URL_SECRETS_MANAGER"));
-        let secrets = secrets.interceptor(interceptor).build();
+        let secrets = secrets.interceptor(interceptor.clone()).build();
+        let mut ec2 = aws_sdk_ec2::config::Builder::from(&config);
+        ec2.set_endpoint_url(endpoint_for("AWS_ENDPOINT_URL_EC2"));
+        let ec2 = ec2.interceptor(interceptor).build();
         Ok(Self {
+            ec2: aws_sdk_ec2::Client::from_conf(ec2),
             rds: aws_sdk_rds::Client::from_conf(rds),
             elasticache: aws_sdk_elasticache::Client::from_conf(elasticache),
             secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
@@ -205,7 +211,14 @@ impl Cloud {
         elasticache: aws_sdk_elasticache::Client,
         secrets: aws_sdk_secretsmanager::Client,
     ) -> Self {
+        // Never called by these tests: a closed local port.
+        let ec2 = aws_sdk_ec2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
         Self {
+            ec2: aws_sdk_ec2::Client::from_conf(ec2),
             rds,
             elasticache,
             secrets,
@@ -699,6 +712,14 @@ impl Cloud {
         Ok(names)
     }
 
+    /// Checks and makes the network (see `network`): before anything is created.
+    pub async fn prepare_network(
+        &self,
+        wanted: &network::Wanted,
+    ) -> Result<network::Prepared, Error> {
+        network::prepare(&self.ec2, wanted).await
+    }
+
     /// Deletes the DB and cache subnet groups named after the project (`{project}-provision`).
     /// AWS refuses while a database still uses one (real deletes take minutes): that is
     /// reported, and `destroy` run again finishes it. Each: (what, deleted?).
@@ -709,9 +730,11 @@ impl Cloud {
             elasticache::delete_subnet_group(&self.elasticache, &name, project),
         )
         .await;
+        let group = network::delete_group(&self.ec2, project).await;
         vec![
             (format!("DB subnet group {name}"), db),
             (format!("cache subnet group {name}"), cache),
+            (format!("security group {name}"), group),
         ]
     }
 }
