@@ -415,7 +415,9 @@ impl Template {
         // Every supported line resolves to a version AWS offers.
         for line in &self.versions {
             if self.cloud.versions.get(line).is_none_or(Vec::is_empty) {
-                return Err(format!("`cloud.versions` lists no AWS version for line {line}"));
+                return Err(format!(
+                    "`cloud.versions` lists no AWS version for line {line}"
+                ));
             }
         }
         Ok(())

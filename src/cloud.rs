@@ -177,23 +177,19 @@ async fn converge_all(
     let clouds: Vec<&CloudPlan> = planned.iter().map(|(_, c)| c).collect();
     let prefetched = cloud.prefetch(&plan.project.name, &clouds).await;
     let prefetched = &prefetched;
-    let results = futures_util::future::join_all(
-        planned
-            .iter()
-            .map(|(r, c)| async move {
-                let result = cloud.converge(r, c, prefetched, progress, deadline).await;
-                match &result {
-                    Ok(o) => match (&o.address, o.port) {
-                        (Some(host), Some(port)) => {
-                            progress.say(&r.name, &format!("available at {host}:{port}"));
-                        }
-                        _ => progress.say(&r.name, "available (AWS reports no endpoint yet)"),
-                    },
-                    Err(_) => progress.say(&r.name, "failed"),
+    let results = futures_util::future::join_all(planned.iter().map(|(r, c)| async move {
+        let result = cloud.converge(r, c, prefetched, progress, deadline).await;
+        match &result {
+            Ok(o) => match (&o.address, o.port) {
+                (Some(host), Some(port)) => {
+                    progress.say(&r.name, &format!("available at {host}:{port}"));
                 }
-                (r.name.clone(), result)
-            }),
-    )
+                _ => progress.say(&r.name, "available (AWS reports no endpoint yet)"),
+            },
+            Err(_) => progress.say(&r.name, "failed"),
+        }
+        (r.name.clone(), result)
+    }))
     .await;
     crate::error::gather(results, "ready").map(|_| ())
 }

@@ -67,11 +67,7 @@ impl Observed {
         let Some(tags) = &self.tags else {
             return Ownership::Unknown;
         };
-        let tag = |key: &str| {
-            tags.iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
+        let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
         if tag(TAG_PROJECT) == Some(project) && tag(TAG_RESOURCE) == Some(resource) {
             Ownership::Ours
         } else {
@@ -221,11 +217,10 @@ pub fn readiness(status: &str) -> Readiness {
                 "AWS cannot apply its configuration: read the events, then fix or recreate it",
             )
         }
-        "inaccessible-encryption-credentials" | "inaccessible-encryption-credentials-recoverable" => {
-            Readiness::Terminal(
-                "its KMS key is disabled or not allowed: re-enable the key or restore its grants",
-            )
-        }
+        "inaccessible-encryption-credentials"
+        | "inaccessible-encryption-credentials-recoverable" => Readiness::Terminal(
+            "its KMS key is disabled or not allowed: re-enable the key or restore its grants",
+        ),
         "restore-failed" => Readiness::Terminal(
             "the restore failed: delete it and restore again from another snapshot",
         ),
@@ -295,8 +290,7 @@ pub fn version_change(d: &Desired<'_>, live: &str) -> Option<Change> {
         });
     }
     let pinned = d.version.matches('.').count() > d.line.matches('.').count();
-    if pinned && !on_line(live, d.version) && compare_versions(live, d.version) == Ordering::Less
-    {
+    if pinned && !on_line(live, d.version) && compare_versions(live, d.version) == Ordering::Less {
         return Some(Change {
             field: Field::EngineVersion,
             from: live.to_owned(),
@@ -337,7 +331,13 @@ pub fn diff(desired: &Desired<'_>, current: &Observed) -> Vec<Change> {
         );
     }
     if let Some(change) = version {
-        push(change.field, change.from, change.to, change.safe, change.why);
+        push(
+            change.field,
+            change.from,
+            change.to,
+            change.safe,
+            change.why,
+        );
     }
     if let Some(class) = &current.class
         && *class != c.class
@@ -532,16 +532,22 @@ mod tests {
             safe: true,
             why: None,
         };
-        assert_eq!(Action::decide(false, &Ownership::Unknown, &[]), Action::Create);
+        assert_eq!(
+            Action::decide(false, &Ownership::Unknown, &[]),
+            Action::Create
+        );
         assert_eq!(
             Action::decide(true, &Ownership::Foreign(None), &[]),
             Action::Conflict
         );
         assert_eq!(
-            Action::decide(true, &Ownership::Ours, &[change.clone()]),
+            Action::decide(true, &Ownership::Ours, std::slice::from_ref(&change)),
             Action::Update
         );
-        assert_eq!(Action::decide(true, &Ownership::Ours, &[]), Action::NoChange);
+        assert_eq!(
+            Action::decide(true, &Ownership::Ours, &[]),
+            Action::NoChange
+        );
         let blocked = Change {
             safe: false,
             ..change

@@ -71,8 +71,10 @@ pub fn policy(plan: &Plan) -> Policy {
         .iter()
         .any(|c| c.service != CloudService::ElasticacheCluster);
     let network = clouds.iter().any(|c| !c.allow_from.is_empty());
-    let request_tag = Some(json!({"StringEquals": {format!("aws:RequestTag/{TAG_PROJECT}"): project}}));
-    let resource_tag = Some(json!({"StringEquals": {format!("aws:ResourceTag/{TAG_PROJECT}"): project}}));
+    let request_tag =
+        Some(json!({"StringEquals": {format!("aws:RequestTag/{TAG_PROJECT}"): project}}));
+    let resource_tag =
+        Some(json!({"StringEquals": {format!("aws:ResourceTag/{TAG_PROJECT}"): project}}));
     let arn = |service: &str, rest: String| format!("arn:aws:{service}:{region}:*:{rest}");
 
     let mut read: Vec<&'static str> = Vec::new();
@@ -178,7 +180,10 @@ pub fn policy(plan: &Plan) -> Policy {
         ));
         statements.push(allow(
             "ElastiCacheFinalSnapshots",
-            &["elasticache:CreateSnapshot", "elasticache:AddTagsToResource"],
+            &[
+                "elasticache:CreateSnapshot",
+                "elasticache:AddTagsToResource",
+            ],
             vec![arn("elasticache", format!("snapshot:{project}-*-final-*"))],
             None,
         ));
@@ -313,13 +318,20 @@ mod tests {
         // Every statement allows, and none allows every action of a service.
         for s in &p.statements {
             assert_eq!(s.effect, "Allow");
-            assert!(s.actions.iter().all(|a| !a.ends_with(":*")), "{:?}", s.actions);
+            assert!(
+                s.actions.iter().all(|a| !a.ends_with(":*")),
+                "{:?}",
+                s.actions
+            );
         }
         let with_network = policy(&plan_of(
             "x-provision: {cloud: {allow_from: [10.0.0.0/16]}}\nservices:\n  kv: {image: 'redis:7'}\n",
         ));
         let text = serde_json::to_string(&with_network).unwrap();
-        assert!(text.contains("ec2:AuthorizeSecurityGroupIngress") && text.contains("elasticache:IncreaseReplicaCount"));
+        assert!(
+            text.contains("ec2:AuthorizeSecurityGroupIngress")
+                && text.contains("elasticache:IncreaseReplicaCount")
+        );
         assert!(!text.contains("rds:CreateDBInstance"));
     }
 }

@@ -250,7 +250,11 @@ fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) 
         subnet_ids: settings.subnet_ids.clone(),
         security_group_ids: settings.security_group_ids.clone(),
         vpc_id: settings.vpc_id.as_ref().map(|v| v.value.clone()),
-        allow_from: settings.allow_from.iter().map(|a| a.value.clone()).collect(),
+        allow_from: settings
+            .allow_from
+            .iter()
+            .map(|a| a.value.clone())
+            .collect(),
         tags,
     }
 }

@@ -67,7 +67,11 @@ impl CloudProject {
     /// POSTs to the AWS rules layer's control endpoint (localstack/aws_rules.py) for this
     /// project's account.
     fn rules(&self, path: &str, mut body: serde_json::Value) -> serde_json::Value {
-        body["account"] = self.account.clone().unwrap_or_else(|| "default".into()).into();
+        body["account"] = self
+            .account
+            .clone()
+            .unwrap_or_else(|| "default".into())
+            .into();
         let code = format!(
             "import urllib.request\nreq = urllib.request.Request({url:?}, data={body:?}.encode(), method='POST')\nprint(urllib.request.urlopen(req).read().decode())",
             url = format!("{}/_rules/{path}", emulator()),
@@ -412,7 +416,9 @@ mod needs_emulator {
         assert_eq!(up.code, Some(1), "{}", up.snapshot());
         assert!(
             up.stderr.contains("storage_gb: 50 -> 40 (a smaller disk)")
-                && up.stderr.contains("engine_version: 16.10 -> 17 (a major version upgrade)"),
+                && up
+                    .stderr
+                    .contains("engine_version: 16.10 -> 17 (a major version upgrade)"),
             "{}",
             up.stderr
         );
@@ -702,9 +708,18 @@ mod needs_emulator {
                     .as_str()
                     .is_some_and(|id| id.starts_with(&p.live.name))
             })
-            .map(|r| format!("{} {}", r["Engine"].as_str().unwrap(), r["EngineVersion"].as_str().unwrap()))
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["Engine"].as_str().unwrap(),
+                    r["EngineVersion"].as_str().unwrap()
+                )
+            })
             .collect();
-        assert!(sent.contains(&"redis 7.1".to_owned()) && sent.contains(&"valkey 8.2".to_owned()), "{sent:?}");
+        assert!(
+            sent.contains(&"redis 7.1".to_owned()) && sent.contains(&"valkey 8.2".to_owned()),
+            "{sent:?}"
+        );
     }
 
     /// With automatic minor upgrades AWS moves a pinned 16.8 to 16.10; AWS refuses
@@ -721,16 +736,31 @@ mod needs_emulator {
             p.boto3(&format!("out(rds.describe_db_instances(DBInstanceIdentifier='{}')['DBInstances'][0]['EngineVersion'])", p.id("db"))),
             "16.8"
         );
-        p.rules("version", serde_json::json!({"id": p.id("db"), "version": "16.10"}));
+        p.rules(
+            "version",
+            serde_json::json!({"id": p.id("db"), "version": "16.10"}),
+        );
         let plan = p.cmd(&["plan", "--detailed-exitcode"]).output();
         assert_eq!(plan.code, Some(0), "{}", plan.snapshot());
         let up = p.ok(&["up", "-v"]);
-        assert_eq!(CloudProject::mutations(&up), Vec::<String>::new(), "{}", up.stderr);
+        assert_eq!(
+            CloudProject::mutations(&up),
+            Vec::<String>::new(),
+            "{}",
+            up.stderr
+        );
         // A newer pin is a safe minor upgrade.
         p.write_manifest("services:\n  db: {image: 'postgres:16.10', x-provision: {cloud: {deletion_protection: false}}}\n");
-        p.rules("version", serde_json::json!({"id": p.id("db"), "version": "16.9"}));
+        p.rules(
+            "version",
+            serde_json::json!({"id": p.id("db"), "version": "16.9"}),
+        );
         let plan = p.ok(&["plan"]);
-        assert!(plan.stdout.contains("engine_version 16.9 -> 16.10"), "{}", plan.stdout);
+        assert!(
+            plan.stdout.contains("engine_version 16.9 -> 16.10"),
+            "{}",
+            plan.stdout
+        );
     }
 
     /// ListTagsForResource fails on a cache that is not `available`
@@ -743,7 +773,11 @@ mod needs_emulator {
         // Someone else's group, still creating, in the same account and region.
         p.boto3("ec.create_replication_group(ReplicationGroupId='someone-else', ReplicationGroupDescription='x', Engine='redis', EngineVersion='7.1', CacheNodeType='cache.t4g.micro'); out(1)");
         let up = p.ok(&["up", "-v"]);
-        assert!(up.stderr.contains("status: creating") && up.stderr.contains("status: available"), "{}", up.stderr);
+        assert!(
+            up.stderr.contains("status: creating") && up.stderr.contains("status: available"),
+            "{}",
+            up.stderr
+        );
         let plan = p.ok(&["plan"]);
         assert!(plan.stdout.contains("no change"), "{}", plan.stdout);
         // A re-run while it is modifying (not available) neither fails nor trips on tags.
@@ -764,11 +798,17 @@ mod needs_emulator {
         let up = p.ok(&["up", "-v"]);
         assert_eq!(
             CloudProject::mutations(&up),
-            ["ElastiCache.IncreaseReplicaCount", "ElastiCache.ModifyReplicationGroup"],
+            [
+                "ElastiCache.IncreaseReplicaCount",
+                "ElastiCache.ModifyReplicationGroup"
+            ],
             "{}",
             up.stderr
         );
-        let g = p.boto3(&format!("out(ec.describe_replication_groups(ReplicationGroupId='{}')['ReplicationGroups'][0])", p.id("kv")));
+        let g = p.boto3(&format!(
+            "out(ec.describe_replication_groups(ReplicationGroupId='{}')['ReplicationGroups'][0])",
+            p.id("kv")
+        ));
         assert_eq!(g["SnapshotRetentionLimit"], 3);
         assert_eq!(g["MemberClusters"].as_array().map(Vec::len), Some(2));
     }
@@ -785,7 +825,12 @@ mod needs_emulator {
             p.live.name
         ));
         let up = p.ok(&["up"]);
-        assert!(up.stderr.contains("was missing; recreated it and reset the password"), "{}", up.stderr);
+        assert!(
+            up.stderr
+                .contains("was missing; recreated it and reset the password"),
+            "{}",
+            up.stderr
+        );
         let strategies: Vec<String> = p
             .requests("ModifyReplicationGroup")
             .iter()
@@ -798,7 +843,10 @@ mod needs_emulator {
             serde_json::json!([secret]),
             "only the stored token opens the cache"
         );
-        let tags = p.boto3(&format!("out(sm.describe_secret(SecretId='provision/{}/kv').get('Tags', []))", p.live.name));
+        let tags = p.boto3(&format!(
+            "out(sm.describe_secret(SecretId='provision/{}/kv').get('Tags', []))",
+            p.live.name
+        ));
         assert!(!tags.to_string().contains("password-pending"), "{tags}");
     }
 
@@ -806,20 +854,33 @@ mod needs_emulator {
     /// the secret tagged `provision:password-pending`; the next run finishes it.
     #[test]
     fn an_interrupted_password_reset_is_finished_by_the_next_run() {
-        let p = CloudProject::isolated("cpending", "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n");
+        let p = CloudProject::isolated(
+            "cpending",
+            "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n",
+        );
         p.ok(&["up"]);
         let name = format!("provision/{}/db", p.live.name);
         p.boto3(&format!(
             "sm.put_secret_value(SecretId='{name}', SecretString='NewPasswordThatTheDbLacks123'); sm.tag_resource(SecretId='{name}', Tags=[{{'Key': 'provision:password-pending', 'Value': 'true'}}]); out(1)"
         ));
         let up = p.ok(&["up", "-v"]);
-        assert!(up.stderr.contains("finishing an interrupted password reset"), "{}", up.stderr);
+        assert!(
+            up.stderr
+                .contains("finishing an interrupted password reset"),
+            "{}",
+            up.stderr
+        );
         assert_eq!(
             p.rules_state()["resources"][p.id("db")]["credentials"],
             serde_json::json!(["NewPasswordThatTheDbLacks123"])
         );
         let again = p.ok(&["up", "-v"]);
-        assert_eq!(CloudProject::mutations(&again), Vec::<String>::new(), "{}", again.stderr);
+        assert_eq!(
+            CloudProject::mutations(&again),
+            Vec::<String>::new(),
+            "{}",
+            again.stderr
+        );
     }
 
     /// Storage grows by at least 10%, then the instance is `storage-optimization`, which is
@@ -834,44 +895,89 @@ mod needs_emulator {
         );
         p.ok(&["up"]);
         let creates = p.requests("CreateDBInstance");
-        let by_id = |id: &str| creates.iter().find(|r| r["DBInstanceIdentifier"] == id).unwrap().clone();
-        assert_eq!(by_id(&p.id("db"))["EngineLifecycleSupport"], "open-source-rds-extended-support-disabled");
+        let by_id = |id: &str| {
+            creates
+                .iter()
+                .find(|r| r["DBInstanceIdentifier"] == id)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            by_id(&p.id("db"))["EngineLifecycleSupport"],
+            "open-source-rds-extended-support-disabled"
+        );
         assert_eq!(by_id(&p.id("db"))["MaxAllocatedStorage"], "100");
-        assert_eq!(by_id(&p.id("old"))["EngineLifecycleSupport"], "open-source-rds-extended-support");
+        assert_eq!(
+            by_id(&p.id("old"))["EngineLifecycleSupport"],
+            "open-source-rds-extended-support"
+        );
         // Less than 10% more: blocked, with the reason.
         p.write_manifest("services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false, max_storage_gb: 100, storage_gb: 21}}}\n  old: {image: 'postgres:13', x-provision: {cloud: {deletion_protection: false, extended_support: true}}}\n");
         let plan = p.ok(&["plan"]);
-        assert!(plan.stdout.contains("storage_gb 20 -> 21 (not applied by up: RDS grows storage by at least 10%)"), "{}", plan.stdout);
+        assert!(
+            plan.stdout.contains(
+                "storage_gb 20 -> 21 (not applied by up: RDS grows storage by at least 10%)"
+            ),
+            "{}",
+            plan.stdout
+        );
         // Enough more: applied; storage optimization (long on AWS) does not hold `up`.
-        p.rules("config", serde_json::json!({"storage_optimization_seconds": 600}));
+        p.rules(
+            "config",
+            serde_json::json!({"storage_optimization_seconds": 600}),
+        );
         p.write_manifest("services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false, max_storage_gb: 100, storage_gb: 30}}}\n  old: {image: 'postgres:13', x-provision: {cloud: {deletion_protection: false, extended_support: true}}}\n");
         let started = std::time::Instant::now();
         let up = p.ok(&["up"]);
         assert!(started.elapsed() < std::time::Duration::from_secs(60));
-        assert!(up.stderr.contains("usable while AWS optimizes its storage"), "{}", up.stderr);
-        assert_eq!(p.rules_state()["resources"][p.id("db")]["status"], "storage-optimization");
+        assert!(
+            up.stderr.contains("usable while AWS optimizes its storage"),
+            "{}",
+            up.stderr
+        );
+        assert_eq!(
+            p.rules_state()["resources"][p.id("db")]["status"],
+            "storage-optimization"
+        );
     }
 
     /// `failed`, `incompatible-*`, `stopped` ...: AWS will not leave them on its own
     /// (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html#Overview.DBInstance.Status).
     #[test]
     fn a_terminal_status_ends_the_wait_at_once_with_awss_word_and_a_hint() {
-        let p = CloudProject::isolated("cterm", "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n");
+        let p = CloudProject::isolated(
+            "cterm",
+            "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n",
+        );
         p.ok(&["up"]);
-        p.rules("status", serde_json::json!({"id": p.id("db"), "status": "incompatible-network"}));
+        p.rules(
+            "status",
+            serde_json::json!({"id": p.id("db"), "status": "incompatible-network"}),
+        );
         let started = std::time::Instant::now();
         let out = p.cmd(&["up"]).output();
         assert_eq!(out.code, Some(1), "{}", out.snapshot());
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
-        assert!(out.stderr.contains("`incompatible-network`") && out.stderr.contains("hint: the subnets"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("`incompatible-network`")
+                && out.stderr.contains("hint: the subnets"),
+            "{}",
+            out.stderr
+        );
     }
 
     /// Throttling (HTTP 400 `Throttling`) is retried by the SDK with backoff
     /// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/CommonErrors.html).
     #[test]
     fn throttling_on_demand_is_retried() {
-        let p = CloudProject::isolated("cthrottle", "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n");
-        p.rules("throttle", serde_json::json!({"action": "DescribeDBInstances", "count": 3}));
+        let p = CloudProject::isolated(
+            "cthrottle",
+            "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n",
+        );
+        p.rules(
+            "throttle",
+            serde_json::json!({"action": "DescribeDBInstances", "count": 3}),
+        );
         p.ok(&["up"]);
     }
 
@@ -883,7 +989,8 @@ mod needs_emulator {
         let out = p.cmd(&["up"]).output();
         assert_eq!(out.code, Some(1), "{}", out.snapshot());
         assert!(
-            out.stderr.contains("`rds:CreateDBInstance`") && out.stderr.contains("provision iam-policy"),
+            out.stderr.contains("`rds:CreateDBInstance`")
+                && out.stderr.contains("provision iam-policy"),
             "{}",
             out.stderr
         );
@@ -898,14 +1005,22 @@ mod needs_emulator {
             .env_remove("AWS_SECRET_ACCESS_KEY")
             .output();
         assert_eq!(out.code, Some(69), "{}", out.snapshot());
-        assert!(out.stderr.contains("cannot reach AWS credentials") && !out.stderr.contains("AWS endpoint"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("cannot reach AWS credentials")
+                && !out.stderr.contains("AWS endpoint"),
+            "{}",
+            out.stderr
+        );
     }
 
     /// `allow_from` makes a security group provision owns, admitting each database's port from
     /// exactly those sources (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AuthorizeSecurityGroupIngress.html).
     #[test]
     fn allow_from_makes_an_owned_security_group_with_exactly_those_sources() {
-        let p = CloudProject::isolated("cnet", "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n");
+        let p = CloudProject::isolated(
+            "cnet",
+            "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n",
+        );
         let app = p.boto3("vpc = ec2.describe_vpcs(Filters=[{'Name': 'is-default', 'Values': ['true']}])['Vpcs'][0]['VpcId']; out(ec2.create_security_group(GroupName='app', Description='app', VpcId=vpc)['GroupId'])");
         let app = app.as_str().unwrap().to_owned();
         p.write_manifest(&format!("x-provision: {{cloud: {{allow_from: [{app}, 10.0.0.0/16]}}}}\nservices:\n  db: {{image: 'postgres:16', x-provision: {{cloud: {{deletion_protection: false}}}}}}\n"));
@@ -914,29 +1029,61 @@ mod needs_emulator {
         let group = &group[0];
         assert!(group["Tags"].to_string().contains(&p.live.name), "{group}");
         let perms = group["IpPermissions"].as_array().unwrap();
-        assert!(perms.iter().all(|r| r["FromPort"] == 5432 && r["ToPort"] == 5432), "{perms:?}");
+        assert!(
+            perms
+                .iter()
+                .all(|r| r["FromPort"] == 5432 && r["ToPort"] == 5432),
+            "{perms:?}"
+        );
         let text = serde_json::Value::Array(perms.clone()).to_string();
-        assert!(text.contains("10.0.0.0/16") && text.contains(&app) && !text.contains("0.0.0.0/0"), "{text}");
+        assert!(
+            text.contains("10.0.0.0/16") && text.contains(&app) && !text.contains("0.0.0.0/0"),
+            "{text}"
+        );
         let db = p.boto3(&format!("out(rds.describe_db_instances(DBInstanceIdentifier='{}')['DBInstances'][0]['VpcSecurityGroups'])", p.id("db")));
-        assert!(db.to_string().contains(group["GroupId"].as_str().unwrap()), "{db}");
+        assert!(
+            db.to_string().contains(group["GroupId"].as_str().unwrap()),
+            "{db}"
+        );
         // Idempotent; and a source removed from the manifest is removed from the group.
         p.write_manifest("x-provision: {cloud: {allow_from: [10.0.0.0/16, 0.0.0.0/0]}}\nservices:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n");
         let up = p.ok(&["up", "-v"]);
-        assert!(up.stderr.contains("open to the whole internet"), "{}", up.stderr);
+        assert!(
+            up.stderr.contains("open to the whole internet"),
+            "{}",
+            up.stderr
+        );
         let text = p.boto3(&format!("out(ec2.describe_security_groups(Filters=[{{'Name': 'group-name', 'Values': ['{}-provision']}}])['SecurityGroups'][0]['IpPermissions'])", p.live.name)).to_string();
         assert!(!text.contains(&app) && text.contains("0.0.0.0/0"), "{text}");
         let again = p.ok(&["up", "-v"]);
-        assert_eq!(CloudProject::mutations(&again), Vec::<String>::new(), "{}", again.stderr);
+        assert_eq!(
+            CloudProject::mutations(&again),
+            Vec::<String>::new(),
+            "{}",
+            again.stderr
+        );
     }
 
     #[test]
     fn no_default_vpc_and_no_subnets_is_exit_65_before_anything_is_created() {
-        let p = CloudProject::isolated("cnovpc", "services:\n  db: {image: 'postgres:16'}\n  kv: {image: 'redis:7'}\n");
+        let p = CloudProject::isolated(
+            "cnovpc",
+            "services:\n  db: {image: 'postgres:16'}\n  kv: {image: 'redis:7'}\n",
+        );
         p.boto3("vpc = ec2.describe_vpcs(Filters=[{'Name': 'is-default', 'Values': ['true']}])['Vpcs'][0]['VpcId']\nfor s in ec2.describe_subnets(Filters=[{'Name': 'vpc-id', 'Values': [vpc]}])['Subnets']: ec2.delete_subnet(SubnetId=s['SubnetId'])\nec2.delete_vpc(VpcId=vpc); out(1)");
         let out = p.cmd(&["up", "-v"]).output();
         assert_eq!(out.code, Some(65), "{}", out.snapshot());
-        assert!(out.stderr.contains("no default VPC") && out.stderr.contains("subnet_ids"), "{}", out.stderr);
-        assert_eq!(CloudProject::mutations(&out), Vec::<String>::new(), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("no default VPC") && out.stderr.contains("subnet_ids"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(
+            CloudProject::mutations(&out),
+            Vec::<String>::new(),
+            "{}",
+            out.stderr
+        );
     }
 
     /// A DB subnet group needs subnets in two Availability Zones
@@ -949,7 +1096,12 @@ mod needs_emulator {
         let out = p.cmd(&["up", "-v"]).output();
         assert_eq!(out.code, Some(1), "{}", out.snapshot());
         assert!(out.stderr.contains("at least two"), "{}", out.stderr);
-        assert_eq!(CloudProject::mutations(&out), Vec::<String>::new(), "{}", out.stderr);
+        assert_eq!(
+            CloudProject::mutations(&out),
+            Vec::<String>::new(),
+            "{}",
+            out.stderr
+        );
     }
 
     #[test]
@@ -963,17 +1115,33 @@ mod needs_emulator {
         p.boto3(&format!("sm.create_secret(Name='provision/{}/ghost', SecretString='x', Tags=[{{'Key': 'provision:project', 'Value': '{}'}}]); out(1)", p.live.name, p.live.name));
         // AWS keeps refusing the first delete (five throttled attempts: the SDK gives up);
         // the other database goes all the same.
-        p.rules("throttle", serde_json::json!({"action": "DeleteDBInstance", "count": 5}));
-        let out = p.cmd(&["destroy", "--yes", "--skip-final-snapshot"]).output();
+        p.rules(
+            "throttle",
+            serde_json::json!({"action": "DeleteDBInstance", "count": 5}),
+        );
+        let out = p
+            .cmd(&["destroy", "--yes", "--skip-final-snapshot"])
+            .output();
         assert_eq!(out.code, Some(1), "{}", out.snapshot());
-        assert!(out.stderr.contains("ghost (its database never came to exist) scheduled for deletion"), "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("ghost (its database never came to exist) scheduled for deletion"),
+            "{}",
+            out.stderr
+        );
         let left = p.boto3(&format!("out(sorted(d['DBInstanceIdentifier'] for d in rds.describe_db_instances()['DBInstances'] if d['DBInstanceIdentifier'].startswith('{}-')))", p.live.name));
         let left: Vec<String> = serde_json::from_value(left).unwrap();
         assert_eq!(left.len(), 1, "{left:?}");
-        let gone = if left[0] == p.id("a") { p.id("b") } else { p.id("a") };
+        let gone = if left[0] == p.id("a") {
+            p.id("b")
+        } else {
+            p.id("a")
+        };
         assert!(
-            out.stderr.contains(&format!("could not delete RDS instance `{}` (Throttling)", left[0]))
-                && out.stderr.contains(&format!("deleted RDS instance {gone}")),
+            out.stderr.contains(&format!(
+                "could not delete RDS instance `{}` (Throttling)",
+                left[0]
+            )) && out.stderr.contains(&format!("deleted RDS instance {gone}")),
             "{}",
             out.stderr
         );
@@ -988,7 +1156,11 @@ mod needs_emulator {
         let p = CloudProject::new("cmc", "services:\n  mc: {image: 'memcached:1.6'}\n");
         p.ok(&["up"]);
         let v = p.vars(&[]);
-        assert!(v["MC_URL"].starts_with("memcached://") && v["MC_URL"].ends_with(":11211?tls=true"), "{}", v["MC_URL"]);
+        assert!(
+            v["MC_URL"].starts_with("memcached://") && v["MC_URL"].ends_with(":11211?tls=true"),
+            "{}",
+            v["MC_URL"]
+        );
     }
 }
 
@@ -1014,5 +1186,9 @@ fn iam_policy_prints_a_scoped_policy_document() {
     }
     assert!(text.contains("arn:aws:rds:eu-west-1:*:db:shop-*"), "{text}");
     let summary = p.cmd(&["iam-policy"]).output();
-    assert!(summary.stdout.contains("RdsCreateTagged"), "{}", summary.stdout);
+    assert!(
+        summary.stdout.contains("RdsCreateTagged"),
+        "{}",
+        summary.stdout
+    );
 }

@@ -386,7 +386,10 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
             .filter(|c| c.replication_group_id().is_none())
         {
             let Some(arn) = c.arn() else { continue };
-            if !c.cache_cluster_id().is_some_and(|id| id.starts_with(&prefix)) {
+            if !c
+                .cache_cluster_id()
+                .is_some_and(|id| id.starts_with(&prefix))
+            {
                 continue;
             }
             candidates.push(Candidate {
@@ -469,9 +472,8 @@ pub(super) async fn delete_subnet_group(
     let Some(arn) = found.cache_subnet_groups().first().and_then(|g| g.arn()) else {
         return Ok(false);
     };
-    let tags = match tags_of(client, arn).await {
-        Ok(tags) => tags,
-        Err(_) => return Ok(false),
+    let Ok(tags) = tags_of(client, arn).await else {
+        return Ok(false);
     };
     if !tags
         .iter()

@@ -419,8 +419,7 @@ impl Cloud {
                                 cloud.identifier
                             ),
                         );
-                        reset =
-                            Some(secrets::store_new(&self.secrets, cloud, state, true).await?);
+                        reset = Some(secrets::store_new(&self.secrets, cloud, state, true).await?);
                     }
                     Some(SecretState::Present { pending: true }) => {
                         progress.say(
@@ -522,9 +521,7 @@ impl Cloud {
         deadline: Deadline,
     ) -> Result<(), Error> {
         match cloud.service {
-            CloudService::Rds => {
-                rds::reset_password(&self.rds, &cloud.identifier, password).await
-            }
+            CloudService::Rds => rds::reset_password(&self.rds, &cloud.identifier, password).await,
             CloudService::ElasticacheReplicationGroup => {
                 elasticache::token_step(
                     &self.elasticache,

@@ -12,8 +12,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification,
-    UserIdGroupPair,
+    Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair,
 };
 
 use super::sdk_error;
@@ -174,23 +173,18 @@ async fn owned_group(
                 owner: None,
             });
         }
-        return g
-            .group_id()
-            .map(str::to_owned)
-            .ok_or_else(|| Error::Aws {
-                op: "read the id of security group",
-                target: name.to_owned(),
-                code: None,
-                message: "AWS returned no id".into(),
-                source: None,
-            });
+        return g.group_id().map(str::to_owned).ok_or_else(|| Error::Aws {
+            op: "read the id of security group",
+            target: name.to_owned(),
+            code: None,
+            message: "AWS returned no id".into(),
+            source: None,
+        });
     }
     let out = client
         .create_security_group()
         .group_name(name)
-        .description(format!(
-            "provision: database access for project {project}"
-        ))
+        .description(format!("provision: database access for project {project}"))
         .vpc_id(vpc)
         .tag_specifications(
             TagSpecification::builder()
@@ -207,15 +201,13 @@ async fn owned_group(
         .send()
         .await
         .map_err(sdk_error("create security group", name))?;
-    out.group_id()
-        .map(str::to_owned)
-        .ok_or_else(|| Error::Aws {
-            op: "create security group",
-            target: name.to_owned(),
-            code: None,
-            message: "AWS returned no id".into(),
-            source: None,
-        })
+    out.group_id().map(str::to_owned).ok_or_else(|| Error::Aws {
+        op: "create security group",
+        target: name.to_owned(),
+        code: None,
+        message: "AWS returned no id".into(),
+        source: None,
+    })
 }
 
 /// Makes the group's ingress exactly: each port from each source. Missing rules are added,

@@ -26,7 +26,9 @@ fn observed(db: &aws_sdk_rds::types::DbInstance) -> Observed {
         engine_version: db.engine_version().map(str::to_owned),
         class: db.db_instance_class().map(str::to_owned),
         storage_gb: db.allocated_storage().and_then(|s| u32::try_from(s).ok()),
-        max_storage_gb: db.max_allocated_storage().and_then(|s| u32::try_from(s).ok()),
+        max_storage_gb: db
+            .max_allocated_storage()
+            .and_then(|s| u32::try_from(s).ok()),
         replicas: None,
         multi_az: db.multi_az(),
         deletion_protection: db.deletion_protection(),
@@ -225,9 +227,10 @@ pub(super) async fn modify(
             has(Field::StorageGb)
                 .then(|| i32::try_from(c.storage_gb.unwrap_or(20)).unwrap_or(i32::MAX)),
         )
-        .set_max_allocated_storage(has(Field::MaxStorageGb).then(|| {
-            i32::try_from(c.max_storage_gb.unwrap_or(0)).unwrap_or(i32::MAX)
-        }))
+        .set_max_allocated_storage(
+            has(Field::MaxStorageGb)
+                .then(|| i32::try_from(c.max_storage_gb.unwrap_or(0)).unwrap_or(i32::MAX)),
+        )
         .set_multi_az(has(Field::MultiAz).then_some(c.multi_az))
         .set_deletion_protection(has(Field::DeletionProtection).then_some(c.deletion_protection))
         .set_backup_retention_period(

@@ -27,7 +27,9 @@ pub(crate) enum SecretState {
     /// Scheduled for deletion (`DeletedDate` set): restorable.
     Scheduled,
     /// Present; `pending`: its value may not be the database's yet.
-    Present { pending: bool },
+    Present {
+        pending: bool,
+    },
 }
 
 fn state_of(deleted: bool, tags: &[Tag]) -> SecretState {

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use aws_sdk_rds::operation::create_db_instance::CreateDbInstanceOutput;
 use aws_sdk_rds::operation::describe_db_engine_versions::DescribeDbEngineVersionsOutput;
-use aws_sdk_rds::types::DbEngineVersion;
 use aws_sdk_rds::operation::describe_db_instances::{
     DescribeDBInstancesError, DescribeDbInstancesOutput,
 };
+use aws_sdk_rds::types::DbEngineVersion;
 use aws_sdk_rds::types::{
     DbInstance, Endpoint as RdsEndpoint, Tag, error::DbInstanceNotFoundFault,
 };
@@ -69,14 +69,21 @@ fn instance(status: &str) -> DescribeDbInstancesOutput {
 }
 
 fn secret_rules() -> aws_sdk_secretsmanager::Client {
-    let describe = mock!(aws_sdk_secretsmanager::Client::describe_secret)
-        .then_output(|| DescribeSecretOutput::builder().name("provision/shop/db").build());
+    let describe = mock!(aws_sdk_secretsmanager::Client::describe_secret).then_output(|| {
+        DescribeSecretOutput::builder()
+            .name("provision/shop/db")
+            .build()
+    });
     let get = mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_output(|| {
         GetSecretValueOutput::builder()
             .secret_string("s3cret-password")
             .build()
     });
-    mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, [&describe, &get])
+    mock_client!(
+        aws_sdk_secretsmanager,
+        RuleMode::MatchAny,
+        [&describe, &get]
+    )
 }
 
 /// A cloud whose RDS is `rds`, whose secret exists, and with no ElastiCache rules.
@@ -205,7 +212,11 @@ async fn a_terminal_status_ends_the_wait_at_once_with_awss_word_and_a_hint() {
         text.contains("`incompatible-network`") && text.contains("hint: the subnets"),
         "{text}"
     );
-    assert_eq!(describe.num_calls(), 2, "one to find it, one to see the status");
+    assert_eq!(
+        describe.num_calls(),
+        2,
+        "one to find it, one to see the status"
+    );
 }
 
 #[tokio::test(start_paused = true)]
