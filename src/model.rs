@@ -246,6 +246,7 @@ pub fn resolve<'c>(
             );
         }
     }
+    network_problems(manifest, &resources, &mut problems);
     let apps: Vec<App> = manifest
         .services
         .iter()
@@ -573,6 +574,50 @@ fn resource<'c>(
             .map(|v| v.value.clone())
             .collect(),
     })
+}
+
+/// `x-provision.cloud` networking that AWS would refuse: RDS wants subnets in at least two
+/// Availability Zones (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSubnetGroup.html),
+/// so fewer than two subnets cannot work; `allow_from` takes security group ids and CIDR
+/// blocks only.
+fn network_problems(manifest: &Manifest, resources: &[Resource<'_>], problems: &mut Vec<Problem>) {
+    let cloud = &manifest.cloud;
+    let rds = resources
+        .iter()
+        .any(|r| r.template.cloud.service == CloudService::Rds);
+    if rds && cloud.subnet_ids.len() == 1 {
+        problems.push(
+            Problem::error(
+                None,
+                "x-provision.cloud.subnet_ids",
+                ProblemKind::InvalidValue {
+                    value: cloud.subnet_ids.join(", "),
+                    expected: "subnets in at least two availability zones (RDS needs two)".into(),
+                },
+            )
+            .scoped(Scope::Cloud),
+        );
+    }
+    for source in &cloud.allow_from {
+        let v = source.value.as_str();
+        let cidr = v.split_once('/').is_some_and(|(addr, bits)| {
+            bits.parse::<u8>().is_ok() && addr.parse::<std::net::IpAddr>().is_ok()
+        });
+        if !(v.starts_with("sg-") || cidr) {
+            problems.push(
+                Problem::error(
+                    Some(source.at),
+                    source.path.clone(),
+                    ProblemKind::InvalidValue {
+                        value: v.to_owned(),
+                        expected: "a security group id (`sg-...`) or a CIDR block (`10.0.0.0/16`)"
+                            .into(),
+                    },
+                )
+                .scoped(Scope::Cloud),
+            );
+        }
+    }
 }
 
 fn cloud_config(

@@ -1192,3 +1192,32 @@ fn iam_policy_prints_a_scoped_policy_document() {
         summary.stdout
     );
 }
+
+/// `doctor --cloud` says what AWS would refuse, before anything is sent: RDS `MasterUsername`
+/// is 1-16 letters/digits/underscores for MySQL and MariaDB (63 for Postgres) and not a
+/// reserved word (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html);
+/// RDS needs subnets in two zones; `allow_from` takes security groups and CIDR blocks.
+#[test]
+fn doctor_cloud_checks_master_usernames_subnets_and_allow_from() {
+    let p = crate::support::Project::with_manifest(
+        "x-provision: {cloud: {subnet_ids: [subnet-1], allow_from: [sg-1, 10.0.0.0/16, everyone]}}\nservices:\n  my: {image: 'mysql:8.4', x-provision: {username: a_rather_long_username}}\n  pg: {image: 'postgres:16', x-provision: {username: rdsadmin}}\n  ok: {image: 'postgres:16', x-provision: {username: a_rather_long_username}}\n",
+    );
+    let out = p.cmd(&["doctor", "--cloud"]).output();
+    assert_eq!(out.code, Some(65), "{}", out.snapshot());
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        text.contains("1-16 letters, digits or `_`")
+            && text.contains("RDS `MasterUsername` for mysql"),
+        "{text}"
+    );
+    assert!(text.contains("`rdsadmin` is reserved"), "{text}");
+    assert!(text.contains("Database ok maps to RDS instance"), "{text}");
+    assert!(text.contains("at least two availability zones"), "{text}");
+    assert!(
+        text.contains("`everyone`") || text.contains("everyone"),
+        "{text}"
+    );
+    // The local target does not care.
+    let local = p.cmd(&["doctor", "--local"]).output();
+    assert_eq!(local.code, Some(0), "{}", local.snapshot());
+}
