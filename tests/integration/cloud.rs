@@ -1091,8 +1091,10 @@ mod needs_emulator {
     #[test]
     fn subnets_in_one_zone_are_refused_before_anything_is_created() {
         let p = CloudProject::isolated("cazs", "services:\n  db: {image: 'postgres:16'}\n");
-        let subnet = p.boto3("vpc = ec2.create_vpc(CidrBlock='10.9.0.0/16')['Vpc']['VpcId']; out(ec2.create_subnet(VpcId=vpc, CidrBlock='10.9.1.0/24', AvailabilityZone='us-east-1a')['Subnet']['SubnetId'])");
-        p.write_manifest(&format!("x-provision: {{cloud: {{subnet_ids: [{}]}}}}\nservices:\n  db: {{image: 'postgres:16'}}\n", subnet.as_str().unwrap()));
+        // Two subnets (doctor is satisfied), both in one zone: only AWS can tell.
+        let subnets = p.boto3("vpc = ec2.create_vpc(CidrBlock='10.9.0.0/16')['Vpc']['VpcId']; out([ec2.create_subnet(VpcId=vpc, CidrBlock=c, AvailabilityZone='us-east-1a')['Subnet']['SubnetId'] for c in ['10.9.1.0/24', '10.9.2.0/24']])");
+        let subnets: Vec<String> = serde_json::from_value(subnets).unwrap();
+        p.write_manifest(&format!("x-provision: {{cloud: {{subnet_ids: [{}]}}}}\nservices:\n  db: {{image: 'postgres:16'}}\n", subnets.join(", ")));
         let out = p.cmd(&["up", "-v"]).output();
         assert_eq!(out.code, Some(1), "{}", out.snapshot());
         assert!(out.stderr.contains("at least two"), "{}", out.stderr);

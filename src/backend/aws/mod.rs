@@ -24,7 +24,6 @@ use aws_smithy_types::config_bag::ConfigBag;
 use serde::Serialize;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use aws_sdk_elasticache::types::AuthTokenUpdateStrategyType;
 
@@ -118,8 +117,9 @@ pub struct Cloud {
     secrets: aws_sdk_secretsmanager::Client,
     pub region: String,
     log: Arc<CallLog>,
-    /// Versions AWS offers per parameter group family, asked once per run.
-    offered: Mutex<HashMap<String, Option<Vec<String>>>>,
+    /// Versions AWS offers per parameter group family, asked once per run (held across the
+    /// call, so that parallel creates of one type ask once).
+    offered: tokio::sync::Mutex<HashMap<String, Option<Vec<String>>>>,
 }
 
 /// What one batch of reads found for every planned resource, so that a run where nothing
@@ -200,7 +200,7 @@ impl Cloud {
             secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
             region,
             log,
-            offered: Mutex::default(),
+            offered: tokio::sync::Mutex::default(),
         })
     }
 
@@ -227,7 +227,7 @@ impl Cloud {
                 verbose: false,
                 calls: AtomicUsize::new(0),
             }),
-            offered: Mutex::default(),
+            offered: tokio::sync::Mutex::default(),
         }
     }
 
@@ -297,13 +297,9 @@ impl Cloud {
     /// else the template's table (the plan's `engine_version`).
     async fn version_for(&self, resource: &PlannedResource, cloud: &CloudPlan) -> String {
         let family = resource.template.cloud.family_of(&cloud.version_line);
-        let cached = self
-            .offered
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&family).cloned());
-        let offered = match cached {
-            Some(o) => o,
+        let mut known = self.offered.lock().await;
+        let offered = match known.get(&family) {
+            Some(o) => o.clone(),
             None => {
                 let o = match cloud.service {
                     CloudService::Rds => {
@@ -314,12 +310,11 @@ impl Cloud {
                             .await
                     }
                 };
-                if let Ok(mut m) = self.offered.lock() {
-                    m.insert(family, o.clone());
-                }
+                known.insert(family, o.clone());
                 o
             }
         };
+        drop(known);
         offered
             .and_then(|o| {
                 crate::catalog::pick_version(&o, &cloud.asked_version, &cloud.version_line)
