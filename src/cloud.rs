@@ -171,6 +171,10 @@ async fn converge_all(
             if let Some(group) = &network.security_group {
                 c.security_group_ids.push(group.clone());
             }
+            if c.subnet_ids.is_empty() && !network.subnet_ids.is_empty() {
+                c.subnet_ids.clone_from(&network.subnet_ids);
+                c.subnet_group = Some(format!("{}-provision", c.project));
+            }
             Some((r, c))
         })
         .collect();
@@ -331,7 +335,7 @@ async fn delete_tagged(
     let mut done = 0;
     let mut failures = Vec::new();
     for f in &found {
-        if f.status == "deleting" {
+        if crate::cloud_diff::readiness(&f.status) == crate::cloud_diff::Readiness::Deleting {
             progress.note(&format!(
                 "{} {} is already being deleted",
                 f.kind, f.identifier

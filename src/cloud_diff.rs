@@ -192,6 +192,8 @@ pub enum Readiness {
     Usable,
     /// On its way (`creating`, `modifying`, `backing-up`, ...).
     Transitional,
+    /// Being deleted: it will be gone, not available.
+    Deleting,
     /// AWS will not get there on its own: waiting longer is pointless. The hint says what to do.
     Terminal(&'static str),
 }
@@ -203,6 +205,7 @@ pub fn readiness(status: &str) -> Readiness {
     match status {
         "available" => Readiness::Available,
         "storage-optimization" => Readiness::Usable,
+        "deleting" | "deleted" => Readiness::Deleting,
         "failed" | "create-failed" => Readiness::Terminal(
             "AWS could not create it: read the events (`aws rds describe-events` / `aws elasticache describe-events`), delete it, and run `provision --cloud` again",
         ),
@@ -511,6 +514,7 @@ mod tests {
         assert_eq!(readiness("available"), Readiness::Available);
         assert_eq!(readiness("storage-optimization"), Readiness::Usable);
         assert_eq!(readiness("creating"), Readiness::Transitional);
+        assert_eq!(readiness("deleting"), Readiness::Deleting);
         for s in [
             "failed",
             "incompatible-network",

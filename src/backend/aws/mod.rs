@@ -585,6 +585,14 @@ impl Cloud {
                         hint,
                     });
                 }
+                Readiness::Deleting => {
+                    return Err(Error::CloudTerminal {
+                        resource: name.to_owned(),
+                        identifier: cloud.identifier.clone(),
+                        status: observed.status,
+                        hint: "it is being deleted: once it is gone, `provision --cloud` creates it anew",
+                    });
+                }
                 Readiness::Transitional => {}
             }
             let left = deadline

@@ -39,6 +39,9 @@ pub struct Prepared {
     pub security_group: Option<String>,
     /// Warnings to show (an open `0.0.0.0/0`).
     pub warnings: Vec<String>,
+    /// The subnets of `vpc_id` when the manifest names the VPC but no subnets: the subnet
+    /// groups are made from them (else the databases would land in the default VPC).
+    pub subnet_ids: Vec<String>,
 }
 
 /// One ingress source: a security group or a CIDR block.
@@ -69,6 +72,14 @@ pub(super) async fn prepare(client: &Client, wanted: &Wanted) -> Result<Prepared
         (None, None) => Some(default_vpc(client, wanted).await?),
     };
     let vpc = if wanted.subnet_ids.is_empty() {
+        if let Some(vpc_id) = &wanted.vpc_id {
+            prepared.subnet_ids = subnets_of(client, vpc_id).await?;
+            if prepared.subnet_ids.is_empty() {
+                return Err(Error::NoNetwork {
+                    region: format!("{} (VPC {vpc_id} has no subnets)", wanted.region),
+                });
+            }
+        }
         vpc
     } else {
         let (subnet_vpc, zones) = subnets(client, &wanted.subnet_ids).await?;
@@ -124,6 +135,21 @@ async fn default_vpc(client: &Client, wanted: &Wanted) -> Result<String, Error> 
         .ok_or_else(|| Error::NoNetwork {
             region: wanted.region.clone(),
         })
+}
+
+/// The subnets of a VPC.
+async fn subnets_of(client: &Client, vpc: &str) -> Result<Vec<String>, Error> {
+    let out = client
+        .describe_subnets()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .send()
+        .await
+        .map_err(sdk_error("describe the subnets of", vpc))?;
+    Ok(out
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_id().map(str::to_owned))
+        .collect())
 }
 
 /// The subnets' VPC and how many zones they cover.
