@@ -1064,6 +1064,22 @@ mod needs_emulator {
         );
     }
 
+    /// `vpc_id` alone: the databases go into that VPC (its subnets make the subnet groups), and
+    /// the owned security group is made there, not in the default VPC.
+    #[test]
+    fn a_vpc_without_subnets_listed_uses_its_subnets() {
+        let p = CloudProject::isolated("cvpc", "services:\n  db: {image: 'postgres:16'}\n");
+        let vpc = p.boto3("vpc = ec2.create_vpc(CidrBlock='10.8.0.0/16')['Vpc']['VpcId']\nfor c, z in [('10.8.1.0/24', 'us-east-1a'), ('10.8.2.0/24', 'us-east-1b')]: ec2.create_subnet(VpcId=vpc, CidrBlock=c, AvailabilityZone=z)\nout(vpc)");
+        let vpc = vpc.as_str().unwrap().to_owned();
+        p.write_manifest(&format!("x-provision: {{cloud: {{vpc_id: {vpc}, allow_from: [10.8.0.0/16]}}}}\nservices:\n  db: {{image: 'postgres:16', x-provision: {{cloud: {{deletion_protection: false}}}}}}\n"));
+        p.ok(&["up"]);
+        let db = p.boto3(&format!("out(rds.describe_db_instances(DBInstanceIdentifier='{}')['DBInstances'][0]['DBSubnetGroup'])", p.id("db")));
+        assert_eq!(db["DBSubnetGroupName"], format!("{}-provision", p.live.name));
+        assert_eq!(db["VpcId"], vpc.as_str(), "{db}");
+        let group = p.boto3(&format!("out(ec2.describe_security_groups(Filters=[{{'Name': 'group-name', 'Values': ['{}-provision']}}])['SecurityGroups'][0]['VpcId'])", p.live.name));
+        assert_eq!(group, vpc.as_str());
+    }
+
     #[test]
     fn no_default_vpc_and_no_subnets_is_exit_65_before_anything_is_created() {
         let p = CloudProject::isolated(
