@@ -334,11 +334,11 @@ def before_rds(action: str, p: dict, account: str):
 
 
 RESERVED_USERNAMES = {
-    # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html#RDS_Limits.Constraints
-    # ("Reserved words": for example `rdsadmin`, and the engine's own accounts)
-    "postgres": {"postgres", "rdsadmin", "rdsrepladmin", "rds_superuser", "public", "user", "select"},
-    "mysql": {"rdsadmin", "root", "mysql", "admin_reserved", "user", "select"},
-    "mariadb": {"rdsadmin", "root", "mysql", "mariadb.sys", "user", "select"},
+    # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html#RDS_Limits.Constraints:
+    # the accounts RDS itself keeps on each engine.
+    "postgres": {"rdsadmin", "rdsrepladmin", "rds_superuser", "rdstopmgr"},
+    "mysql": {"rdsadmin", "rdsrepladmin", "mysql.sys", "mysql.session", "mysql.infoschema"},
+    "mariadb": {"rdsadmin", "rdsrepladmin", "mariadb.sys"},
 }
 
 

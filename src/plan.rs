@@ -80,6 +80,21 @@ pub struct LocalPlan {
     pub container_port: u16,
     /// A host port the manifest fixes; otherwise the backend picks one and keeps it.
     pub host_port: Option<u16>,
+    /// The password the service's own Compose settings fix for this machine
+    /// (`POSTGRES_PASSWORD`, `MYSQL_PASSWORD_FILE`, `--requirepass`, ...); none: the
+    /// backend generates one and keeps it. Never serialized.
+    #[serde(skip)]
+    pub password: Option<crate::secret::Secret>,
+    /// Where `password` comes from (a variable name), for `plan` and `status`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_from: Option<String>,
+    /// The service's `command:` (server flags), without any password flag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// The service's `volumes:`: bind mounts to pass on (init scripts, config files), and
+    /// any volume on the data path, which then holds the data instead of ours.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<crate::manifest::Mount>,
 }
 
 /// An AWS resource, with every secure default spelt out.
@@ -170,8 +185,13 @@ pub fn plan(
             database: r.database.clone(),
             username: r.username.clone(),
             local: (target == Target::Local).then(|| {
-                let data_path =
-                    Some(r.template.container.data_path.clone()).filter(|p| !p.is_empty());
+                // Where this image family keeps the data of this version; the backend
+                // decides again from the image's real version once it has the image.
+                let data_path = r
+                    .template
+                    .family(&r.repository)
+                    .data_path(&r.version)
+                    .map(str::to_owned);
                 LocalPlan {
                     container: format!("{project}-{}", r.name),
                     image: r.image.clone(),
@@ -182,6 +202,10 @@ pub fn plan(
                     data_path,
                     container_port: r.template.port,
                     host_port: r.local_port,
+                    password: r.local_password.clone(),
+                    password_from: r.password_from.clone(),
+                    command: r.command.clone(),
+                    mounts: r.mounts.clone(),
                 }
             }),
             cloud: (target == Target::Cloud).then(|| cloud_plan(&project, r, &manifest.cloud)),
@@ -278,7 +302,7 @@ mod tests {
     use super::*;
     use crate::manifest::from_bytes;
 
-    const SHOP: &str = "x-provision:\n  cloud: {region: eu-west-1, subnet_ids: [subnet-1], tags: {team: core, 'provision:project': spoof}}\nservices:\n  web: {build: ., links: [db, 'cache:sessions']}\n  db: {image: 'postgres:16', ports: ['15432:5432'], x-provision: {database: shop, cloud: {class: db.m7g.large, multi_az: true}}}\n  cache: {image: 'redis:7'}\n  mc: {image: 'memcached:1.6'}\n";
+    const SHOP: &str = "x-provision:\n  cloud: {region: eu-west-1, subnet_ids: [subnet-1, subnet-2], tags: {team: core, 'provision:project': spoof}}\nservices:\n  web: {build: ., links: [db, 'cache:sessions']}\n  db: {image: 'postgres:16', ports: ['15432:5432'], x-provision: {database: shop, cloud: {class: db.m7g.large, multi_az: true}}}\n  cache: {image: 'redis:7'}\n  mc: {image: 'memcached:1.6'}\n";
 
     fn plan_of(text: &str, target: Target) -> Result<Plan, Error> {
         let catalog = Catalog::builtin().unwrap();
@@ -350,7 +374,7 @@ mod tests {
         assert!(db.storage_encrypted && !db.publicly_accessible && db.transit_encryption);
         assert_eq!(db.secret_name, "provision/shop/db");
         assert_eq!(db.region.as_deref(), Some("eu-west-1"));
-        assert_eq!(db.subnet_ids, ["subnet-1"]);
+        assert_eq!(db.subnet_ids, ["subnet-1", "subnet-2"]);
         let tags: Vec<_> = db.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
         assert_eq!(
             tags,

@@ -1074,7 +1074,10 @@ mod needs_emulator {
         p.write_manifest(&format!("x-provision: {{cloud: {{vpc_id: {vpc}, allow_from: [10.8.0.0/16]}}}}\nservices:\n  db: {{image: 'postgres:16', x-provision: {{cloud: {{deletion_protection: false}}}}}}\n"));
         p.ok(&["up"]);
         let db = p.boto3(&format!("out(rds.describe_db_instances(DBInstanceIdentifier='{}')['DBInstances'][0]['DBSubnetGroup'])", p.id("db")));
-        assert_eq!(db["DBSubnetGroupName"], format!("{}-provision", p.live.name));
+        assert_eq!(
+            db["DBSubnetGroupName"],
+            format!("{}-provision", p.live.name)
+        );
         assert_eq!(db["VpcId"], vpc.as_str(), "{db}");
         let group = p.boto3(&format!("out(ec2.describe_security_groups(Filters=[{{'Name': 'group-name', 'Values': ['{}-provision']}}])['SecurityGroups'][0]['VpcId'])", p.live.name));
         assert_eq!(group, vpc.as_str());

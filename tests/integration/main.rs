@@ -12,6 +12,8 @@
 
 mod cli;
 mod cloud;
+mod corpus;
 mod fuzz;
+mod images;
 mod local;
 mod support;
