@@ -260,14 +260,34 @@ impl LiveState {
 /// Reads what AWS has for each planned resource and what it has that the plan does not.
 async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
     // The planned resources and the project's tagged ones are read at the same time.
-    let clouds: Vec<&CloudPlan> = plan.resources.iter().filter_map(cloud_of).collect();
+    // The security group provision owns is part of the desired state where `allow_from` asks
+    // for it; reading it creates nothing.
+    let owned = if plan
+        .resources
+        .iter()
+        .filter_map(cloud_of)
+        .any(|c| !c.allow_from.is_empty())
+    {
+        cloud.owned_security_group(&plan.project.name).await?
+    } else {
+        None
+    };
+    let planned: Vec<(&PlannedResource, CloudPlan)> = plan
+        .resources
+        .iter()
+        .filter_map(|r| {
+            let mut c = cloud_of(r)?.clone();
+            c.security_group_ids.extend(owned.clone());
+            Some((r, c))
+        })
+        .collect();
+    let clouds: Vec<&CloudPlan> = planned.iter().map(|(_, c)| c).collect();
     let prefetched = cloud.prefetch(&plan.project.name, &clouds).await;
     let prefetched = &prefetched;
     let (observed, tagged) = futures_util::future::join(
         futures_util::future::join_all(
-            plan.resources
+            planned
                 .iter()
-                .filter_map(|r| Some((r, cloud_of(r)?)))
                 .map(|(r, c)| async move { (r, c, cloud.observe_with(c, prefetched).await) }),
         ),
         cloud.tagged(&plan.project.name),

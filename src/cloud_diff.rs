@@ -44,6 +44,9 @@ pub struct Observed {
     pub multi_az: Option<bool>,
     pub deletion_protection: Option<bool>,
     pub backup_retention_days: Option<u32>,
+    /// The VPC security groups (RDS reports them with the instance).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_group_ids: Option<Vec<String>>,
     #[serde(skip)]
     pub arn: Option<String>,
     /// Its tags: who it belongs to. `None` when AWS would not tell yet (ElastiCache lists
@@ -100,6 +103,7 @@ pub enum Field {
     MultiAz,
     BackupRetentionDays,
     DeletionProtection,
+    SecurityGroups,
 }
 
 impl Field {
@@ -114,6 +118,7 @@ impl Field {
             Self::MultiAz => "multi_az",
             Self::BackupRetentionDays => "backup_retention_days",
             Self::DeletionProtection => "deletion_protection",
+            Self::SecurityGroups => "security_groups",
         }
     }
 }
@@ -270,6 +275,9 @@ pub struct Desired<'a> {
     /// How many components make the major version for this engine (template data).
     pub major_parts: usize,
     pub config: &'a CloudConfig,
+    /// The security groups it should have (the manifest's and the one provision owns);
+    /// empty: whatever AWS chose (the VPC's default), not compared.
+    pub security_groups: &'a [String],
 }
 
 /// What the live version needs to match the manifest: nothing while it is on the line the
@@ -426,6 +434,25 @@ pub fn diff(desired: &Desired<'_>, current: &Observed) -> Vec<Change> {
         }
     }
     if desired.service == CloudService::Rds
+        && !desired.security_groups.is_empty()
+        && let Some(have) = &current.security_group_ids
+    {
+        let mut have_sorted = have.clone();
+        have_sorted.sort();
+        let mut want = desired.security_groups.to_vec();
+        want.sort();
+        want.dedup();
+        if have_sorted != want {
+            push(
+                Field::SecurityGroups,
+                have_sorted.join(","),
+                want.join(","),
+                true,
+                None,
+            );
+        }
+    }
+    if desired.service == CloudService::Rds
         && let Some(have) = current.deletion_protection
         && have != c.deletion_protection
     {
@@ -465,6 +492,7 @@ mod tests {
             line,
             major_parts: 1,
             config: c,
+            security_groups: &[],
         }
     }
 

@@ -1083,6 +1083,29 @@ mod needs_emulator {
         assert_eq!(group, vpc.as_str());
     }
 
+    /// `allow_from` added to a project whose database exists: the instance joins the owned
+    /// group (ModifyDBInstance VpcSecurityGroupIds); afterwards `plan` shows no change.
+    #[test]
+    fn allow_from_added_later_attaches_the_owned_group() {
+        let p = CloudProject::isolated(
+            "cnet2",
+            "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n",
+        );
+        p.ok(&["up"]);
+        p.write_manifest("x-provision: {cloud: {allow_from: [10.1.0.0/16]}}\nservices:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n");
+        let up = p.ok(&["up", "-v"]);
+        assert!(
+            CloudProject::mutations(&up).contains(&"RDS.ModifyDBInstance".to_owned()),
+            "{}",
+            up.stderr
+        );
+        let group = p.boto3(&format!("out(ec2.describe_security_groups(Filters=[{{'Name': 'group-name', 'Values': ['{}-provision']}}])['SecurityGroups'][0]['GroupId'])", p.live.name));
+        let db = p.boto3(&format!("out([g['VpcSecurityGroupId'] for g in rds.describe_db_instances(DBInstanceIdentifier='{}')['DBInstances'][0]['VpcSecurityGroups']])", p.id("db")));
+        assert_eq!(db, serde_json::json!([group]));
+        let plan = p.cmd(&["plan", "--detailed-exitcode"]).output();
+        assert_eq!(plan.code, Some(0), "{}", plan.snapshot());
+    }
+
     #[test]
     fn no_default_vpc_and_no_subnets_is_exit_65_before_anything_is_created() {
         let p = CloudProject::isolated(

@@ -48,6 +48,7 @@ pub fn desired<'a>(resource: &'a PlannedResource, cloud: &'a CloudPlan) -> Desir
         line: &cloud.version_line,
         major_parts: resource.template.cloud.major_parts,
         config: &cloud.config,
+        security_groups: &cloud.security_group_ids,
     }
 }
 
@@ -710,6 +711,11 @@ impl Cloud {
             .collect();
         names.sort();
         Ok(names)
+    }
+
+    /// The security group provision owns for the project, if it exists (no call creates it).
+    pub async fn owned_security_group(&self, project: &str) -> Result<Option<String>, Error> {
+        network::find_owned(&self.ec2, project).await
     }
 
     /// Checks and makes the network (see `network`): before anything is created.

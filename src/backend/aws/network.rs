@@ -315,6 +315,28 @@ fn permission((port, source): &(u16, Source)) -> IpPermission {
     .build()
 }
 
+/// The id of the project's security group (named `{project}-provision` and tagged with it).
+pub(super) async fn find_owned(client: &Client, project: &str) -> Result<Option<String>, Error> {
+    let name = format!("{project}-provision");
+    let found = client
+        .describe_security_groups()
+        .filters(Filter::builder().name("group-name").values(&name).build())
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{}", crate::plan::TAG_PROJECT))
+                .values(project)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(sdk_error("describe security group", &name))?;
+    Ok(found
+        .security_groups()
+        .first()
+        .and_then(|g| g.group_id())
+        .map(str::to_owned))
+}
+
 /// Deletes the project's security group (tagged with it), for `destroy`. AWS refuses while a
 /// database still uses it: reported, and `destroy` run again finishes it.
 pub(super) async fn delete_group(client: &Client, project: &str) -> Result<bool, Error> {

@@ -35,6 +35,12 @@ fn observed(db: &aws_sdk_rds::types::DbInstance) -> Observed {
         backup_retention_days: db
             .backup_retention_period()
             .and_then(|d| u32::try_from(d).ok()),
+        security_group_ids: Some(
+            db.vpc_security_groups()
+                .iter()
+                .filter_map(|g| g.vpc_security_group_id().map(str::to_owned))
+                .collect(),
+        ),
         arn: db.db_instance_arn().map(str::to_owned),
         // DescribeDBInstances returns the tags: no second call.
         tags: Some(
@@ -230,6 +236,9 @@ pub(super) async fn modify(
         .set_max_allocated_storage(
             has(Field::MaxStorageGb)
                 .then(|| i32::try_from(c.max_storage_gb.unwrap_or(0)).unwrap_or(i32::MAX)),
+        )
+        .set_vpc_security_group_ids(
+            has(Field::SecurityGroups).then(|| cloud.security_group_ids.clone()),
         )
         .set_multi_az(has(Field::MultiAz).then_some(c.multi_az))
         .set_deletion_protection(has(Field::DeletionProtection).then_some(c.deletion_protection))
