@@ -1106,6 +1106,32 @@ mod needs_emulator {
         assert_eq!(plan.code, Some(0), "{}", plan.snapshot());
     }
 
+    /// `env` on a secret scheduled for deletion says so (decided on InvalidRequestException plus
+    /// DescribeSecret's DeletedDate, not on the message), and `up` brings it back.
+    #[test]
+    fn env_on_a_secret_scheduled_for_deletion_says_so_and_up_restores_it() {
+        let p = CloudProject::isolated("csched", "services:\n  kv: {image: 'redis:7'}\n");
+        p.ok(&["up"]);
+        p.boto3(&format!(
+            "sm.delete_secret(SecretId='provision/{}/kv', RecoveryWindowInDays=7); out(1)",
+            p.live.name
+        ));
+        let env = p.cmd(&["env"]).output();
+        assert_eq!(env.code, Some(1), "{}", env.snapshot());
+        assert!(
+            env.stderr
+                .contains("scheduled for deletion; `provision --cloud` restores it"),
+            "{}",
+            env.stderr
+        );
+        p.ok(&["up"]);
+        let password = p.vars(&[])["KV_PASSWORD"].clone();
+        assert_eq!(
+            p.rules_state()["resources"][p.id("kv")]["credentials"],
+            serde_json::json!([password])
+        );
+    }
+
     #[test]
     fn no_default_vpc_and_no_subnets_is_exit_65_before_anything_is_created() {
         let p = CloudProject::isolated(
