@@ -16,4 +16,5 @@ mod corpus;
 mod fuzz;
 mod images;
 mod local;
+mod mysql8;
 mod support;
