@@ -24,6 +24,8 @@ say() { printf 'ensure-docker: %s\n' "$*" >&2; }
 # Packages this script would install (for ensure-all.sh's single apt-get run).
 if [ "${1:-}" = --list-packages ]; then
   command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 || echo docker.io
+  # A real registry (distribution) for the tests of pulling images.
+  command -v docker-registry >/dev/null 2>&1 || echo docker-registry
   exit 0
 fi
 
