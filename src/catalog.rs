@@ -321,16 +321,20 @@ pub enum CloudOption {
     MultiAz,
     DeletionProtection,
     BackupRetentionDays,
+    MaxStorageGb,
+    ExtendedSupport,
 }
 
 impl CloudOption {
-    pub const ALL: [CloudOption; 6] = [
+    pub const ALL: [CloudOption; 8] = [
         Self::Class,
         Self::StorageGb,
+        Self::MaxStorageGb,
         Self::Replicas,
         Self::MultiAz,
         Self::DeletionProtection,
         Self::BackupRetentionDays,
+        Self::ExtendedSupport,
     ];
 
     pub fn key(self) -> &'static str {
@@ -341,6 +345,8 @@ impl CloudOption {
             Self::MultiAz => "multi_az",
             Self::DeletionProtection => "deletion_protection",
             Self::BackupRetentionDays => "backup_retention_days",
+            Self::MaxStorageGb => "max_storage_gb",
+            Self::ExtendedSupport => "extended_support",
         }
     }
 }
@@ -360,6 +366,81 @@ pub struct Cloud {
     pub max_storage_gb: Option<u32>,
     /// Which `x-provision.cloud` options make sense for this type.
     pub options: Vec<CloudOption>,
+    /// How many components make a major version: 1 (`16`, `7`) or 2 (`8.0`, `10.11`, `1.6`).
+    pub major_parts: usize,
+    /// The parameter group family of a line (`postgres{line}`), by which
+    /// DescribeDBEngineVersions / DescribeCacheEngineVersions filter.
+    pub family: String,
+    /// The engine versions AWS offers per supported line, newest last (cited in the template).
+    pub versions: BTreeMap<String, Vec<String>>,
+    /// RDS `MasterUsername`: its longest length and the words the engine reserves.
+    #[serde(default)]
+    pub max_username: Option<usize>,
+    #[serde(default)]
+    pub reserved_usernames: Vec<String>,
+}
+
+/// The version to ask AWS for, out of those it offers on `line` (the template's table, or
+/// DescribeDBEngineVersions' answer): a pinned version AWS offers as written (cut to the
+/// precision AWS takes: `7.1.0` -> `7.1` for Redis), else the newest of the line.
+pub fn pick_version(offered: &[String], asked: &str, line: &str) -> Option<String> {
+    let on_line = |v: &&String| v.as_str() == line || v.starts_with(&format!("{line}."));
+    let precision = offered.first().map_or(1, |v| v.split('.').count());
+    let pinned: String = asked
+        .split('.')
+        .take(precision)
+        .collect::<Vec<_>>()
+        .join(".");
+    if asked.split('.').count() > line.split('.').count() && offered.contains(&pinned) {
+        return Some(pinned);
+    }
+    offered
+        .iter()
+        .filter(on_line)
+        .max_by(|a, b| {
+            let parse =
+                |v: &str| -> Vec<u64> { v.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
+            parse(a).cmp(&parse(b))
+        })
+        .cloned()
+}
+
+impl Cloud {
+    /// The AWS engine version for a manifest version on `line`: a pinned version AWS offers
+    /// as written (cut to the precision AWS takes: `7.1.0` -> `7.1` for Redis), else the
+    /// newest of the line. `None` only for a line the table does not list.
+    pub fn aws_version(&self, asked: &str, line: &str) -> Option<String> {
+        pick_version(self.versions.get(line)?, asked, line)
+    }
+
+    /// What is wrong with `name` as the master user name, worded as what is expected.
+    pub fn username_rule_broken(&self, name: &str) -> Option<String> {
+        let max = self.max_username?;
+        let shape = name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !shape || name.len() > max {
+            return Some(format!(
+                "1-{max} letters, digits or `_`, starting with a letter (RDS `MasterUsername` for {})",
+                self.engine
+            ));
+        }
+        if self
+            .reserved_usernames
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(name))
+        {
+            return Some(format!(
+                "a name that {} does not reserve (`{name}` is reserved on RDS)",
+                self.engine
+            ));
+        }
+        None
+    }
+
+    /// The parameter group family of `line`.
+    pub fn family_of(&self, line: &str) -> String {
+        self.family.replace("{line}", line)
+    }
 }
 
 impl Template {
@@ -538,6 +619,14 @@ impl Template {
         if self.cloud.service == CloudService::Rds && self.cloud.default_storage_gb.is_none() {
             return Err("`cloud.default_storage_gb` is required for RDS types".into());
         }
+        // Every supported line resolves to a version AWS offers.
+        for line in &self.versions {
+            if self.cloud.versions.get(line).is_none_or(Vec::is_empty) {
+                return Err(format!(
+                    "`cloud.versions` lists no AWS version for line {line}"
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -674,12 +763,39 @@ mod tests {
             assert!(!template.url.scheme.is_empty());
             assert!(!template.cloud.engine.is_empty());
             assert!(!template.cloud.options.is_empty(), "{}", template.name);
+            for line in &template.versions {
+                let aws = template.cloud.aws_version(line, line).unwrap();
+                assert!(aws.starts_with(&format!("{line}.")), "{line} -> {aws}");
+            }
             // Data must survive a restart: everything but the in-memory cache keeps a volume.
             assert_eq!(
                 template.container.data_path.is_empty(),
                 template.probe == Probe::Memcached
             );
         }
+    }
+
+    /// What AWS is sent for each manifest version (the README's table shows the same).
+    #[test]
+    fn manifest_versions_resolve_to_versions_aws_offers() {
+        let catalog = catalog();
+        let aws = |name: &str, asked: &str| {
+            let t = catalog.get(name).unwrap();
+            let line = t.version_line(asked).unwrap();
+            t.cloud.aws_version(asked, line).unwrap()
+        };
+        // ElastiCache wants major.minor for Redis 6+ and Valkey, a full version for Memcached.
+        assert_eq!(aws("redis", "7"), "7.1");
+        assert_eq!(aws("redis", "7.0"), "7.0");
+        assert_eq!(aws("redis", "7.0.15"), "7.0");
+        assert_eq!(aws("valkey", "8"), "8.2");
+        assert_eq!(aws("memcached", "1.6"), "1.6.22");
+        // RDS: MySQL's major is 8.0 or 8.4, never 8.
+        assert_eq!(aws("mysql", "8"), "8.4.6");
+        assert_eq!(aws("postgres", "16"), "16.10");
+        assert_eq!(aws("postgres", "16.8"), "16.8");
+        // A pin AWS does not offer (16.2 is gone) takes the newest of its line.
+        assert_eq!(aws("postgres", "16.2"), "16.10");
     }
 
     #[test]

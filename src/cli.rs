@@ -149,6 +149,12 @@ enum Command {
     },
     /// Print the man page (roff), e.g. `provision man > provision.1`
     Man,
+    /// Print the least-privilege IAM policy this manifest needs on AWS
+    IamPolicy {
+        /// Print the policy document (JSON) rather than a summary
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete this project's cloud databases (found by tag), with final snapshots by default
     Destroy {
         /// Do not ask
@@ -262,6 +268,7 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
                 .map_err(Error::Output)?;
             crate::session::print(&String::from_utf8_lossy(&out)).map(|()| Exit::Success)
         }
+        Some(Command::IamPolicy { json }) => cloud::iam_policy(&session, *json),
         Some(Command::Destroy {
             yes,
             skip_final_snapshot,

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::backend::Deadline;
 use crate::backend::aws::{self, Change, Cloud, Orphan};
+use crate::cloud_diff::{Action, Ownership, diff};
 use crate::error::Error;
 use crate::links::Endpoint;
 use crate::links::{self, Var};
@@ -115,13 +116,23 @@ pub async fn destroy(
     let cloud = connect(&plan, session.verbose > 0).await?;
     let progress = Progress::new(session.quiet, &[]);
     let done = delete_tagged(&cloud, &project, skip_final_snapshot, &progress).await?;
-    if done.is_empty() {
+    if done == 0 {
         progress.note(&format!("nothing on AWS is tagged with project {project}"));
     }
-    for line in done {
-        progress.note(&line);
-    }
     Ok(true)
+}
+
+/// `iam-policy`: the policy this manifest needs, as a summary or (`--json`) the document.
+pub fn iam_policy(session: &Session, json: bool) -> Result<crate::error::Exit, Error> {
+    let (_, plan) = session.plan(Target::Cloud)?;
+    let policy = crate::iam_policy::policy(&plan);
+    let text = if json {
+        crate::session::json(&policy)?
+    } else {
+        crate::iam_policy::render(&policy, &plan.project.name)
+    };
+    crate::session::print(&text)?;
+    Ok(crate::error::Exit::Success)
 }
 
 fn cloud_of(r: &PlannedResource) -> Option<&CloudPlan> {
@@ -146,26 +157,62 @@ async fn converge_all(
     timeout: Duration,
 ) -> Result<(), Error> {
     let deadline = Deadline::after(timeout);
-    let results = futures_util::future::join_all(
-        plan.resources
-            .iter()
-            .filter_map(|r| Some((r, cloud_of(r)?)))
-            .map(|(r, c)| async move {
-                let result = cloud.converge(r, c, progress, deadline).await;
-                match &result {
-                    Ok(o) => match (&o.address, o.port) {
-                        (Some(host), Some(port)) => {
-                            progress.say(&r.name, &format!("available at {host}:{port}"));
-                        }
-                        _ => progress.say(&r.name, "available (AWS reports no endpoint yet)"),
-                    },
-                    Err(_) => progress.say(&r.name, "failed"),
+    // The network first: no default VPC and no subnets stops here, before anything exists.
+    let wanted = wanted_network(plan, &cloud.region);
+    let network = cloud.prepare_network(&wanted).await?;
+    for warning in &network.warnings {
+        progress.note(warning);
+    }
+    let planned: Vec<(&PlannedResource, CloudPlan)> = plan
+        .resources
+        .iter()
+        .filter_map(|r| {
+            let mut c = cloud_of(r)?.clone();
+            if let Some(group) = &network.security_group {
+                c.security_group_ids.push(group.clone());
+            }
+            if c.subnet_ids.is_empty() && !network.subnet_ids.is_empty() {
+                c.subnet_ids.clone_from(&network.subnet_ids);
+                c.subnet_group = Some(format!("{}-provision", c.project));
+            }
+            Some((r, c))
+        })
+        .collect();
+    let clouds: Vec<&CloudPlan> = planned.iter().map(|(_, c)| c).collect();
+    let prefetched = cloud.prefetch(&plan.project.name, &clouds).await;
+    let prefetched = &prefetched;
+    let results = futures_util::future::join_all(planned.iter().map(|(r, c)| async move {
+        let result = cloud.converge(r, c, prefetched, progress, deadline).await;
+        match &result {
+            Ok(o) => match (&o.address, o.port) {
+                (Some(host), Some(port)) => {
+                    progress.say(&r.name, &format!("available at {host}:{port}"));
                 }
-                (r.name.clone(), result)
-            }),
-    )
+                _ => progress.say(&r.name, "available (AWS reports no endpoint yet)"),
+            },
+            Err(_) => progress.say(&r.name, "failed"),
+        }
+        (r.name.clone(), result)
+    }))
     .await;
     crate::error::gather(results, "ready").map(|_| ())
+}
+
+/// What the manifest asks of the network, for the whole project.
+fn wanted_network(plan: &Plan, region: &str) -> aws::network::Wanted {
+    let clouds: Vec<&CloudPlan> = plan.resources.iter().filter_map(cloud_of).collect();
+    let first = clouds.first();
+    aws::network::Wanted {
+        project: plan.project.name.clone(),
+        region: region.to_owned(),
+        vpc_id: first.and_then(|c| c.vpc_id.clone()),
+        subnet_ids: first.map(|c| c.subnet_ids.clone()).unwrap_or_default(),
+        allow_from: first.map(|c| c.allow_from.clone()).unwrap_or_default(),
+        ports: plan.resources.iter().map(|r| r.template.port).collect(),
+        rds: clouds
+            .iter()
+            .any(|c| c.service == crate::catalog::CloudService::Rds),
+    }
 }
 
 /// The endpoints of the named resources, in order.
@@ -190,7 +237,7 @@ pub struct LiveResource {
     pub resource: String,
     pub identifier: String,
     pub kind: &'static str,
-    pub action: &'static str,
+    pub action: Action,
     pub status: Option<String>,
     pub endpoint: Option<String>,
     pub changes: Vec<Change>,
@@ -206,19 +253,42 @@ pub struct LiveState {
 impl LiveState {
     /// Whether `up` would change anything (for `plan --detailed-exitcode`).
     pub fn has_changes(&self) -> bool {
-        self.resources.iter().any(|r| r.action != "no change")
+        self.resources.iter().any(|r| r.action != Action::NoChange)
     }
 }
 
 /// Reads what AWS has for each planned resource and what it has that the plan does not.
 async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
     // The planned resources and the project's tagged ones are read at the same time.
+    // The security group provision owns is part of the desired state where `allow_from` asks
+    // for it; reading it creates nothing.
+    let owned = if plan
+        .resources
+        .iter()
+        .filter_map(cloud_of)
+        .any(|c| !c.allow_from.is_empty())
+    {
+        cloud.owned_security_group(&plan.project.name).await?
+    } else {
+        None
+    };
+    let planned: Vec<(&PlannedResource, CloudPlan)> = plan
+        .resources
+        .iter()
+        .filter_map(|r| {
+            let mut c = cloud_of(r)?.clone();
+            c.security_group_ids.extend(owned.clone());
+            Some((r, c))
+        })
+        .collect();
+    let clouds: Vec<&CloudPlan> = planned.iter().map(|(_, c)| c).collect();
+    let prefetched = cloud.prefetch(&plan.project.name, &clouds).await;
+    let prefetched = &prefetched;
     let (observed, tagged) = futures_util::future::join(
         futures_util::future::join_all(
-            plan.resources
+            planned
                 .iter()
-                .filter_map(|r| Some((r, cloud_of(r)?)))
-                .map(|(r, c)| async move { (r, c, cloud.observe(c).await) }),
+                .map(|(r, c)| async move { (r, c, cloud.observe_with(c, prefetched).await) }),
         ),
         cloud.tagged(&plan.project.name),
     )
@@ -226,15 +296,14 @@ async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
     let mut resources = Vec::new();
     for (r, c, o) in observed {
         let o = o?;
-        let changes = o.as_ref().map(|o| aws::diff(c, o)).unwrap_or_default();
-        let foreign = o.as_ref().is_some_and(|o| o.foreign(c).is_some());
-        let action = match (&o, changes.iter().any(|c| !c.safe), changes.is_empty()) {
-            _ if foreign => "conflict",
-            (None, _, _) => "create",
-            (Some(_), true, _) => "blocked",
-            (Some(_), false, false) => "update",
-            (Some(_), false, true) => "no change",
-        };
+        let changes = o
+            .as_ref()
+            .map(|o| diff(&aws::desired(r, c), o))
+            .unwrap_or_default();
+        let ownership = o
+            .as_ref()
+            .map_or(Ownership::Unknown, |o| o.ownership(&c.project, &c.resource));
+        let action = Action::decide(o.is_some(), &ownership, &changes);
         resources.push(LiveResource {
             resource: r.name.clone(),
             identifier: c.identifier.clone(),
@@ -260,13 +329,15 @@ async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
 }
 
 /// Deletes every resource tagged with the project (never found by name alone), refusing all
-/// of it if any has deletion protection on. Returns one line per resource.
+/// of it if any has deletion protection on; then what provision made around them: secrets
+/// whose database never came to exist, the subnet groups. One failure does not stop the
+/// others: each is reported. Prints a line per thing done; returns how many.
 async fn delete_tagged(
     cloud: &Cloud,
     project: &str,
     skip_final_snapshot: bool,
     progress: &Progress,
-) -> Result<Vec<String>, Error> {
+) -> Result<usize, Error> {
     let found = cloud.tagged(project).await?;
     let protected: Vec<String> = found
         .iter()
@@ -281,13 +352,15 @@ async fn delete_tagged(
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let mut done = Vec::new();
+    let mut done = 0;
+    let mut failures = Vec::new();
     for f in &found {
-        if f.status == "deleting" {
-            done.push(format!(
+        if crate::cloud_diff::readiness(&f.status) == crate::cloud_diff::Readiness::Deleting {
+            progress.note(&format!(
                 "{} {} is already being deleted",
                 f.kind, f.identifier
             ));
+            done += 1;
             continue;
         }
         // Memcached keeps nothing to snapshot.
@@ -298,9 +371,19 @@ async fn delete_tagged(
             &f.resource,
             &format!("deleting {} {}", f.kind, f.identifier),
         );
-        cloud.delete(f, snapshot.clone()).await?;
-        let secret = cloud.delete_secret(project, &f.resource).await?;
-        done.push(format!(
+        if let Err(e) = cloud.delete(f, snapshot.clone()).await {
+            failures.push((f.identifier.clone(), e));
+            continue;
+        }
+        let secret = match cloud.delete_secret(project, &f.resource).await {
+            Ok(deleted) => deleted,
+            Err(e) => {
+                failures.push((crate::plan::secret_name(project, &f.resource), e));
+                false
+            }
+        };
+        done += 1;
+        progress.note(&format!(
             "deleted {} {}{}{}",
             f.kind,
             f.identifier,
@@ -317,5 +400,47 @@ async fn delete_tagged(
             }
         ));
     }
-    Ok(done)
+    // Secrets of databases that never came to exist (a create that failed after the secret
+    // was stored).
+    let with_database: Vec<String> = found
+        .iter()
+        .map(|f| crate::plan::secret_name(project, &f.resource))
+        .collect();
+    match cloud.live_secrets(project).await {
+        Ok(names) => {
+            for name in names.into_iter().filter(|n| !with_database.contains(n)) {
+                match cloud.delete_secret_named(&name).await {
+                    Ok(true) => {
+                        done += 1;
+                        progress.note(&format!(
+                            "secret {name} (its database never came to exist) scheduled for deletion in 7 days"
+                        ));
+                    }
+                    Ok(false) => {}
+                    Err(e) => failures.push((name, e)),
+                }
+            }
+        }
+        Err(e) => failures.push((format!("secrets of {project}"), e)),
+    }
+    // The subnet groups named after the project, once nothing of it uses them.
+    for (what, result) in cloud.delete_network(project).await {
+        match result {
+            Ok(true) => {
+                done += 1;
+                progress.note(&format!("deleted {what}"));
+            }
+            Ok(false) => {}
+            Err(e) => failures.push((what, e)),
+        }
+    }
+    if failures.is_empty() {
+        Ok(done)
+    } else {
+        Err(Error::UpFailed {
+            failures,
+            ok: done,
+            done: "deleted",
+        })
+    }
 }

@@ -343,10 +343,21 @@ pub fn run(
 }
 
 fn target_checks(model: &Model<'_>, index: &Index<'_>, target: Target, file: &Path) -> Vec<Check> {
-    model
-        .resources
-        .iter()
-        .map(|r| {
+    // Project-wide cloud settings (subnets, `allow_from`): one check ahead of the databases.
+    let network = (target == Target::Cloud)
+        .then(|| index.about(None, Scope::Cloud))
+        .filter(|p| !p.is_empty())
+        .map(|problems| {
+            check(
+                "Network settings are usable".to_owned(),
+                "Network settings (`x-provision.cloud`) would be refused by AWS".to_owned(),
+                &problems,
+                file,
+            )
+        });
+    network
+        .into_iter()
+        .chain(model.resources.iter().map(|r| {
             let problems = index.about(Some(&r.name), target.scope());
             match target {
                 Target::Local => {
@@ -393,6 +404,6 @@ fn target_checks(model: &Model<'_>, index: &Index<'_>, target: Target, file: &Pa
                     )
                 }
             }
-        })
+        }))
         .collect()
 }

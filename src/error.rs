@@ -195,19 +195,31 @@ pub enum Error {
         reason: String,
         hint: &'static str,
     },
-    /// An AWS call failed; `code` is AWS's error code.
+    /// An AWS call failed; `code` is AWS's error code, `message` AWS's words, `source` the
+    /// SDK's error (its chain shows with `-v`).
     Aws {
         op: &'static str,
         target: String,
         code: Option<String>,
         message: String,
+        source: Option<Cause>,
     },
     /// The manifest asks for a change `up` will not make on its own.
     UnsafeChange {
         resource: String,
         identifier: String,
-        changes: Vec<crate::backend::aws::Change>,
+        changes: Vec<crate::cloud_diff::Change>,
     },
+    /// AWS put a resource in a state it will not leave on its own.
+    CloudTerminal {
+        resource: String,
+        identifier: String,
+        status: String,
+        hint: &'static str,
+    },
+    /// The manifest gives no network and the account has no default VPC: nothing to create
+    /// the databases in.
+    NoNetwork { region: String },
     /// A cloud resource did not become available in time.
     CloudTimeout {
         resource: String,
@@ -277,7 +289,8 @@ impl Error {
             Self::ManifestNotFound { .. }
             | Self::ReadManifest { .. }
             | Self::ReadEnvFile { .. }
-            | Self::ManifestInvalid { .. } => Exit::Manifest,
+            | Self::ManifestInvalid { .. }
+            | Self::NoNetwork { .. } => Exit::Manifest,
             Self::InvalidProjectFlag { .. } => Exit::Usage,
             Self::DockerUnavailable { .. }
             | Self::AwsUnavailable { .. }
@@ -324,6 +337,7 @@ impl Error {
             | Self::RunCommand { .. }
             | Self::Aws { .. }
             | Self::UnsafeChange { .. }
+            | Self::CloudTerminal { .. }
             | Self::CloudTimeout { .. }
             | Self::DeletionProtected { .. }
             | Self::NotOurs { .. } => Exit::Failure,
@@ -634,6 +648,7 @@ impl Error {
                 target,
                 code,
                 message,
+                source,
             } => {
                 let code_text = code
                     .as_deref()
@@ -643,9 +658,45 @@ impl Error {
                 if !message.is_empty() {
                     let _ = writeln!(out, "Caused by: {message}");
                 }
-                if let Some(hint) = aws_hint(code.as_deref(), message) {
+                // The SDK's error and what lies under it (HTTP, connection), with `-v`.
+                if verbose {
+                    let mut cause: Option<&(dyn std::error::Error + 'static)> =
+                        source.as_deref().map(|s| s as _);
+                    while let Some(c) = cause {
+                        let _ = writeln!(out, "Caused by: {c}");
+                        cause = c.source();
+                    }
+                }
+                if let Some(action) = denied_action(code.as_deref(), message) {
+                    let _ = writeln!(
+                        out,
+                        "hint: the credentials may not call `{action}`: `provision iam-policy` prints the policy this manifest needs"
+                    );
+                } else if let Some(hint) = aws_hint(code.as_deref(), message) {
                     let _ = writeln!(out, "hint: {hint}");
                 }
+            }
+            Self::CloudTerminal {
+                resource,
+                identifier,
+                status,
+                hint,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "error: {resource}: AWS reports `{identifier}` as `{status}`, which it does not leave on its own"
+                );
+                let _ = writeln!(out, "hint: {hint}");
+            }
+            Self::NoNetwork { region } => {
+                let _ = writeln!(
+                    out,
+                    "error: the account has no default VPC in {region} and the manifest names no subnets: there is no network to create the databases in"
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: set `x-provision: {{cloud: {{subnet_ids: [subnet-..., subnet-...], allow_from: [sg-... or 10.0.0.0/16]}}}}` (subnets in at least two availability zones); nothing was created"
+                );
             }
             Self::UnsafeChange {
                 resource,
@@ -657,7 +708,8 @@ impl Error {
                     "error: {resource}: the manifest asks for changes to `{identifier}` that provision does not make on its own"
                 );
                 for c in changes {
-                    let _ = writeln!(out, "  {}: {} -> {}", c.field, c.from, c.to);
+                    let why = c.why.map(|w| format!(" ({w})")).unwrap_or_default();
+                    let _ = writeln!(out, "  {}: {} -> {}{why}", c.field, c.from, c.to);
                 }
                 let _ = writeln!(
                     out,
@@ -857,6 +909,21 @@ impl Error {
     }
 }
 
+/// The IAM action an `AccessDenied` names ("... is not authorized to perform:
+/// rds:CreateDBInstance on resource ...").
+fn denied_action(code: Option<&str>, message: &str) -> Option<String> {
+    let code = code.unwrap_or_default();
+    if !(code.starts_with("AccessDenied") || code.contains("Unauthorized")) {
+        return None;
+    }
+    let (_, rest) = message.split_once("perform: ")?;
+    let action: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == ':' || *c == '-')
+        .collect();
+    action.contains(':').then_some(action)
+}
+
 /// Advice for the AWS errors people meet most.
 fn aws_hint(code: Option<&str>, message: &str) -> Option<&'static str> {
     let code = code.unwrap_or_default();
@@ -878,7 +945,9 @@ fn aws_hint(code: Option<&str>, message: &str) -> Option<&'static str> {
         || code == "AccessDeniedException"
         || code.contains("Unauthorized")
     {
-        Some("the credentials lack a permission: the message names the action to allow")
+        Some(
+            "the credentials lack a permission: `provision iam-policy` prints the policy this manifest needs",
+        )
     } else if message.contains("region") || code == "InvalidClientTokenId" {
         Some("check the region (`x-provision.cloud.region` or AWS_REGION) and the credentials")
     } else if code == "InvalidParameterCombination" || code == "InvalidParameterValue" {
@@ -929,6 +998,10 @@ impl std::error::Error for Error {
             | Self::RunCommand { source, .. } => Some(source),
             Self::Output(source) | Self::AsyncRuntime(source) => Some(source),
             Self::Docker { source, .. } | Self::Native { source, .. } => Some(&**source),
+            Self::Aws {
+                source: Some(source),
+                ..
+            } => Some(&**source),
             _ => None,
         }
     }

@@ -94,17 +94,9 @@ pub struct Resource<'c> {
     pub mounts: Vec<crate::manifest::Mount>,
 }
 
-/// Cloud settings with the template's defaults filled in.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct CloudConfig {
-    pub class: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub storage_gb: Option<u32>,
-    pub replicas: u32,
-    pub multi_az: bool,
-    pub deletion_protection: bool,
-    pub backup_retention_days: u32,
-}
+/// Cloud settings with the template's defaults filled in (defined with the cloud diff, which
+/// compares them with AWS).
+pub use crate::cloud_diff::CloudConfig;
 
 /// An app service (anything that is not a database) and its links.
 #[derive(Debug, Clone)]
@@ -280,6 +272,7 @@ pub fn resolve<'c>(
             );
         }
     }
+    network_problems(manifest, &resources, &mut problems);
     let apps: Vec<App> = manifest
         .services
         .iter()
@@ -617,6 +610,37 @@ fn resource<'c>(
         &creds.username_from,
         "username",
     );
+    // RDS's MasterUsername rules, for the name the cloud will use (written, or from the
+    // service's own environment).
+    // (A name from the environment that no RDS engine takes is reported with the
+    // credentials already: once is enough.)
+    let reported = |name: &str| {
+        ext.username.is_none()
+            && !(name.len() <= 63
+                && name.starts_with(|c: char| c.is_ascii_alphabetic())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    };
+    if template.sql
+        && let Some(name) = &username
+        && !reported(name)
+        && let Some(rule) = template.cloud.username_rule_broken(name)
+    {
+        let (at, path) = match &ext.username {
+            Some(g) => (g.at, g.path.clone()),
+            None => (service.at, format!("services.{}", service.name)),
+        };
+        problems.push(
+            Problem::error(
+                Some(at),
+                path,
+                ProblemKind::InvalidValue {
+                    value: name.clone(),
+                    expected: rule,
+                },
+            )
+            .scoped(Scope::Cloud),
+        );
+    }
 
     let published: Vec<_> = service
         .ports
@@ -708,6 +732,50 @@ fn resource<'c>(
     })
 }
 
+/// `x-provision.cloud` networking that AWS would refuse: RDS wants subnets in at least two
+/// Availability Zones (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSubnetGroup.html),
+/// so fewer than two subnets cannot work; `allow_from` takes security group ids and CIDR
+/// blocks only.
+fn network_problems(manifest: &Manifest, resources: &[Resource<'_>], problems: &mut Vec<Problem>) {
+    let cloud = &manifest.cloud;
+    let rds = resources
+        .iter()
+        .any(|r| r.template.cloud.service == CloudService::Rds);
+    if rds && cloud.subnet_ids.len() == 1 {
+        problems.push(
+            Problem::error(
+                None,
+                "x-provision.cloud.subnet_ids",
+                ProblemKind::InvalidValue {
+                    value: cloud.subnet_ids.join(", "),
+                    expected: "subnets in at least two availability zones (RDS needs two)".into(),
+                },
+            )
+            .scoped(Scope::Cloud),
+        );
+    }
+    for source in &cloud.allow_from {
+        let v = source.value.as_str();
+        let cidr = v.split_once('/').is_some_and(|(addr, bits)| {
+            bits.parse::<u8>().is_ok() && addr.parse::<std::net::IpAddr>().is_ok()
+        });
+        if !(v.starts_with("sg-") || cidr) {
+            problems.push(
+                Problem::error(
+                    Some(source.at),
+                    source.path.clone(),
+                    ProblemKind::InvalidValue {
+                        value: v.to_owned(),
+                        expected: "a security group id (`sg-...`) or a CIDR block (`10.0.0.0/16`)"
+                            .into(),
+                    },
+                )
+                .scoped(Scope::Cloud),
+            );
+        }
+    }
+}
+
 fn cloud_config(
     service: &Service,
     template: &Template,
@@ -753,6 +821,29 @@ fn cloud_config(
             .scoped(Scope::Cloud),
         );
     }
+    // MaxAllocatedStorage must exceed the allocated storage
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.Autoscaling.html).
+    if let Some(max) = &given.max_storage_gb {
+        let storage = given
+            .storage_gb
+            .as_ref()
+            .map(|s| s.value)
+            .or(template.cloud.default_storage_gb)
+            .unwrap_or(0);
+        if max.value <= storage {
+            problems.push(
+                Problem::error(
+                    Some(max.at),
+                    max.path.clone(),
+                    ProblemKind::InvalidValue {
+                        value: max.value.to_string(),
+                        expected: format!("more than `storage_gb` ({storage} GiB)"),
+                    },
+                )
+                .scoped(Scope::Cloud),
+            );
+        }
+    }
     let replicas = given.replicas.as_ref().map_or(0, |r| r.value);
     let multi_az = given.multi_az.as_ref().is_some_and(|m| m.value);
     if multi_az
@@ -789,6 +880,8 @@ fn cloud_config(
         multi_az,
         deletion_protection: given.deletion_protection.as_ref().is_none_or(|d| d.value),
         backup_retention_days: given.backup_retention_days.as_ref().map_or(7, |b| b.value),
+        max_storage_gb: given.max_storage_gb.as_ref().map(|m| m.value),
+        extended_support: given.extended_support.as_ref().is_some_and(|e| e.value),
     }
 }
 
@@ -1059,6 +1152,8 @@ mod tests {
                 multi_az: false,
                 deletion_protection: true,
                 backup_retention_days: 7,
+                max_storage_gb: None,
+                extended_support: false,
             }
         );
         let web: Vec<_> = m.apps[0]

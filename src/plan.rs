@@ -107,7 +107,13 @@ pub struct CloudPlan {
     pub resource: String,
     pub service: CloudService,
     pub engine: String,
+    /// The AWS engine version `up` sends when it creates the resource, resolved from the
+    /// template's table (`up` asks AWS first where it can).
     pub engine_version: String,
+    /// The version the manifest asked for (`16`, `16.8`) and its line (`16`): live versions
+    /// are compared on these, so AWS's minor upgrades are no change.
+    pub asked_version: String,
+    pub version_line: String,
     #[serde(flatten)]
     pub config: CloudConfig,
     pub storage_encrypted: bool,
@@ -122,13 +128,17 @@ pub struct CloudPlan {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subnet_group: Option<String>,
     pub security_group_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    /// Sources admitted on the database's port by the security group provision owns
+    /// (`{project}-provision`); empty: no such group.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow_from: Vec<String>,
     pub tags: Vec<(String, String)>,
 }
 
 /// The tags that mark an AWS resource as provision's, for one project and resource.
-pub const TAG_PROJECT: &str = "provision:project";
-pub const TAG_RESOURCE: &str = "provision:resource";
-pub const TAG_TYPE: &str = "provision:type";
+pub use crate::cloud_diff::{TAG_PROJECT, TAG_RESOURCE, TAG_TYPE};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceLinks {
@@ -248,7 +258,13 @@ fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) 
         subnet_group: (!settings.subnet_ids.is_empty()).then(|| format!("{project}-provision")),
         service: r.template.cloud.service,
         engine: r.template.cloud.engine.clone(),
-        engine_version: r.version.clone(),
+        engine_version: r
+            .template
+            .cloud
+            .aws_version(&r.version, &r.version_line)
+            .unwrap_or_else(|| r.version.clone()),
+        asked_version: r.version.clone(),
+        version_line: r.version_line.clone(),
         config: r.cloud.clone(),
         storage_encrypted: true,
         publicly_accessible: false,
@@ -257,6 +273,12 @@ fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) 
         region: settings.region.as_ref().map(|r| r.value.clone()),
         subnet_ids: settings.subnet_ids.clone(),
         security_group_ids: settings.security_group_ids.clone(),
+        vpc_id: settings.vpc_id.as_ref().map(|v| v.value.clone()),
+        allow_from: settings
+            .allow_from
+            .iter()
+            .map(|a| a.value.clone())
+            .collect(),
         tags,
     }
 }
@@ -280,7 +302,7 @@ mod tests {
     use super::*;
     use crate::manifest::from_bytes;
 
-    const SHOP: &str = "x-provision:\n  cloud: {region: eu-west-1, subnet_ids: [subnet-1], tags: {team: core, 'provision:project': spoof}}\nservices:\n  web: {build: ., links: [db, 'cache:sessions']}\n  db: {image: 'postgres:16', ports: ['15432:5432'], x-provision: {database: shop, cloud: {class: db.m7g.large, multi_az: true}}}\n  cache: {image: 'redis:7'}\n  mc: {image: 'memcached:1.6'}\n";
+    const SHOP: &str = "x-provision:\n  cloud: {region: eu-west-1, subnet_ids: [subnet-1, subnet-2], tags: {team: core, 'provision:project': spoof}}\nservices:\n  web: {build: ., links: [db, 'cache:sessions']}\n  db: {image: 'postgres:16', ports: ['15432:5432'], x-provision: {database: shop, cloud: {class: db.m7g.large, multi_az: true}}}\n  cache: {image: 'redis:7'}\n  mc: {image: 'memcached:1.6'}\n";
 
     fn plan_of(text: &str, target: Target) -> Result<Plan, Error> {
         let catalog = Catalog::builtin().unwrap();
@@ -340,15 +362,19 @@ mod tests {
         assert_eq!(db.identifier, "shop-db");
         assert_eq!(db.service, CloudService::Rds);
         assert_eq!(
-            (db.engine.as_str(), db.engine_version.as_str()),
-            ("postgres", "16")
+            (
+                db.engine.as_str(),
+                db.engine_version.as_str(),
+                db.version_line.as_str()
+            ),
+            ("postgres", "16.10", "16")
         );
         assert_eq!(db.config.class, "db.m7g.large");
         assert!(db.config.multi_az && db.config.deletion_protection);
         assert!(db.storage_encrypted && !db.publicly_accessible && db.transit_encryption);
         assert_eq!(db.secret_name, "provision/shop/db");
         assert_eq!(db.region.as_deref(), Some("eu-west-1"));
-        assert_eq!(db.subnet_ids, ["subnet-1"]);
+        assert_eq!(db.subnet_ids, ["subnet-1", "subnet-2"]);
         let tags: Vec<_> = db.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
         assert_eq!(
             tags,

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use crate::backend::State;
 use crate::catalog::CloudService;
 use crate::cloud::LiveState;
+use crate::cloud_diff::Action;
 use crate::local::{LiveActions, StatusRow};
 use crate::plan::{Plan, Target};
 
@@ -50,8 +51,10 @@ pub fn plan(plan: &Plan) -> String {
             let c = &cloud.config;
             match cloud.service {
                 CloudService::Rds => format!(
-                    "RDS instance {}: {}, {} GiB encrypted, backups {} days, deletion protection {}, Multi-AZ {}, not public",
+                    "RDS instance {} ({} {}): {}, {} GiB encrypted, backups {} days, deletion protection {}, Multi-AZ {}, not public",
                     cloud.identifier,
+                    cloud.engine,
+                    cloud.engine_version,
                     c.class,
                     c.storage_gb.unwrap_or_default(),
                     c.backup_retention_days,
@@ -59,13 +62,18 @@ pub fn plan(plan: &Plan) -> String {
                     on_off(c.multi_az)
                 ),
                 CloudService::ElasticacheReplicationGroup => format!(
-                    "ElastiCache replication group {}: {}, {} replicas, TLS and AUTH token, encrypted at rest, backups {} days",
-                    cloud.identifier, c.class, c.replicas, c.backup_retention_days
+                    "ElastiCache replication group {} ({} {}): {}, {} replicas, TLS and AUTH token, encrypted at rest, backups {} days",
+                    cloud.identifier,
+                    cloud.engine,
+                    cloud.engine_version,
+                    c.class,
+                    c.replicas,
+                    c.backup_retention_days
                 ),
                 CloudService::ElasticacheCluster => {
                     format!(
-                        "ElastiCache cluster {}: {}, TLS in transit",
-                        cloud.identifier, c.class
+                        "ElastiCache cluster {} ({} {}): {}, TLS in transit",
+                        cloud.identifier, cloud.engine, cloud.engine_version, c.class
                     )
                 }
             }
@@ -140,12 +148,12 @@ pub fn cloud_live(live: &LiveState) -> String {
         .unwrap_or(0);
     for r in &live.resources {
         let detail = match r.action {
-            "create" => format!("new {} {}", r.kind, r.identifier),
-            "conflict" => format!(
+            Action::Create => format!("new {} {}", r.kind, r.identifier),
+            Action::Conflict => format!(
                 "{} {} exists but belongs to another project or to no one; provision will not touch it",
                 r.kind, r.identifier
             ),
-            "no change" => format!(
+            Action::NoChange => format!(
                 "{} {} is {}",
                 r.kind,
                 r.identifier,
@@ -160,10 +168,10 @@ pub fn cloud_live(live: &LiveState) -> String {
                         c.field,
                         c.from,
                         c.to,
-                        if c.safe {
-                            ""
-                        } else {
-                            " (not applied by up: needs a migration)"
+                        match (c.safe, c.why) {
+                            (true, _) => String::new(),
+                            (false, Some(why)) => format!(" (not applied by up: {why})"),
+                            (false, None) => " (not applied by up: needs a migration)".into(),
                         }
                     )
                 })

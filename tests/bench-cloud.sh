@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: the cloud side (`provision --cloud up`, `provision plan --cloud`) against moto's
-# server on 127.0.0.1 (localstack/moto.sh), with generated manifests of 1, 5 and 20 databases
+# server behind the AWS rules layer on 127.0.0.1 (localstack/moto.sh: resources are `creating`
+# for AWS_RULES_CREATING_SECONDS, 1 s by default, before `available`, as on AWS), with
+# generated manifests of 1, 5 and 20 databases
 # (postgres, mysql, redis, valkey, memcached in turn, plus one app service linking all).
 #
 #   tests/bench-cloud.sh      # prints markdown tables: medians, targets, AWS calls per resource
@@ -16,7 +18,8 @@
 # Then AWS calls per resource (from -v) of a create run, a no-op re-up and a plan.
 # Every AWS setting points at the emulator; moto is left running and reset at the end.
 #
-# Environment: RUNS_COLD (default 12), RUNS_WARM (default 30), RUNS_TIMELINE (default 10).
+# Environment: RUNS_COLD (default 12), RUNS_WARM (default 30), RUNS_TIMELINE (default 10),
+# PROFILE (default release; `debug` skips the release build, for call counts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/provision-target}"
@@ -26,8 +29,13 @@ RUNS_TIMELINE="${RUNS_TIMELINE:-10}"
 
 command -v hyperfine >/dev/null || bash tests/support/apt-install.sh hyperfine
 command -v curl >/dev/null || bash tests/support/apt-install.sh curl
-cargo build --release --locked -q
-bin="$CARGO_TARGET_DIR/release/provision"
+PROFILE="${PROFILE:-release}"
+if [ "$PROFILE" = release ]; then
+  cargo build --release --locked -q
+else
+  cargo build --locked -q
+fi
+bin="$CARGO_TARGET_DIR/$PROFILE/provision"
 
 # The emulator, and nothing else: no profile files, no per-service endpoints from the caller,
 # no instance metadata.
@@ -119,7 +127,8 @@ after=$(mutating "$work/noop2.err")
 echo "bench-cloud: (4) timelines from -v stderr timestamps, and moto's CPU time" >&2
 # moto's server is one Python process: its CPU time during a run, next to the run's wall time,
 # says whether the emulator (not provision) is the bottleneck.
-moto_pid=$(cat "${PROVISION_MOTO_HOME:-/var/cache/provision-moto}/moto-${MOTO_PORT:-4566}.pid" 2>/dev/null || true)
+# moto itself listens one port above the rules layer (localstack/moto.sh).
+moto_pid=$(cat "${PROVISION_MOTO_HOME:-/var/cache/provision-moto}/moto-$(( ${MOTO_PORT:-4566} + 1 )).pid" 2>/dev/null || true)
 [ -r "/proc/$moto_pid/stat" ] || moto_pid=""
 python3 - "$RUNS_TIMELINE" "$work/timeline.json" "$reset" "$moto_pid" \
   "cold up 1|cold|$(up 1) -v" "cold up 20|cold|$(up 20) -v" \

@@ -19,7 +19,7 @@ say() { printf 'tests/run.sh: %s\n' "$*" >&2; }
 say "preparing services (Docker Engine, images, native servers)"
 bash tests/support/ensure-all.sh
 
-say "starting the AWS emulator (moto's server on 127.0.0.1:4566)"
+say "starting the AWS emulator (moto behind the AWS rules layer on 127.0.0.1:4566)"
 eval "$(bash localstack/moto.sh start)"
 # The cloud tests check what provision did with an independent client: boto3 from moto's venv.
 export PROVISION_MOTO_PYTHON="${PROVISION_MOTO_HOME:-/var/cache/provision-moto}/venv/bin/python"

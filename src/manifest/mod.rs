@@ -115,6 +115,11 @@ pub enum FileValue {
 #[derive(Debug, Clone, Default)]
 pub struct CloudSettings {
     pub region: Option<Located<String>>,
+    /// The VPC to work in; without it, the subnets' VPC, else the account's default VPC.
+    pub vpc_id: Option<Located<String>>,
+    /// Who may connect: security group ids and CIDR blocks, for the security group
+    /// provision creates and owns (`{project}-provision`).
+    pub allow_from: Vec<Located<String>>,
     pub subnet_ids: Vec<String>,
     pub security_group_ids: Vec<String>,
     pub tags: Vec<(String, String)>,
@@ -201,6 +206,8 @@ pub struct CloudOptions {
     pub multi_az: Option<Located<bool>>,
     pub deletion_protection: Option<Located<bool>>,
     pub backup_retention_days: Option<Located<u32>>,
+    pub max_storage_gb: Option<Located<u32>>,
+    pub extended_support: Option<Located<bool>>,
 }
 
 impl CloudOptions {
@@ -220,6 +227,8 @@ impl CloudOptions {
                 O::BackupRetentionDays,
                 at(self.backup_retention_days.as_ref()),
             ),
+            (O::MaxStorageGb, at(self.max_storage_gb.as_ref())),
+            (O::ExtendedSupport, at(self.extended_support.as_ref())),
         ]
         .into_iter()
         .filter_map(|(option, at)| at.map(|(pos, path)| (option, pos, path)))
@@ -380,7 +389,14 @@ impl Manifest {
 }
 
 const TOP_KEYS: &[&str] = &["project", "cloud"];
-const TOP_CLOUD_KEYS: &[&str] = &["region", "subnet_ids", "security_group_ids", "tags"];
+const TOP_CLOUD_KEYS: &[&str] = &[
+    "region",
+    "vpc_id",
+    "subnet_ids",
+    "security_group_ids",
+    "allow_from",
+    "tags",
+];
 const SERVICE_KEYS: &[&str] = &["type", "version", "database", "username", "local", "cloud"];
 const LOCAL_KEYS: &[&str] = &["port"];
 const CLOUD_KEYS: &[&str] = &[
@@ -390,6 +406,8 @@ const CLOUD_KEYS: &[&str] = &[
     "multi_az",
     "deletion_protection",
     "backup_retention_days",
+    "max_storage_gb",
+    "extended_support",
 ];
 
 struct Reader<'v> {
@@ -626,6 +644,16 @@ impl Reader<'_> {
                             "subnet_ids" => manifest.cloud.subnet_ids = self.strings(value, &path),
                             "security_group_ids" => {
                                 manifest.cloud.security_group_ids = self.strings(value, &path);
+                            }
+                            "vpc_id" => manifest.cloud.vpc_id = self.name(value, &path),
+                            "allow_from" => {
+                                if let Some(items) = self.list(value, &path) {
+                                    for (i, item) in items.iter().enumerate() {
+                                        if let Some(v) = self.name(item, &format!("{path}[{i}]")) {
+                                            manifest.cloud.allow_from.push(v);
+                                        }
+                                    }
+                                }
                             }
                             _ => {
                                 let Some(entries) = self.map(value, &path) else {
@@ -987,6 +1015,11 @@ impl Reader<'_> {
                 }
                 "multi_az" => options.multi_az = self.flag(value, &child),
                 "deletion_protection" => options.deletion_protection = self.flag(value, &child),
+                "max_storage_gb" => {
+                    options.max_storage_gb =
+                        self.number(value, &child, 21, 65536, "a size in GiB (21-65536)");
+                }
+                "extended_support" => options.extended_support = self.flag(value, &child),
                 _ => {
                     options.backup_retention_days =
                         self.number(value, &child, 0, 35, "a number of days (0-35)");

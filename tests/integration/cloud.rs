@@ -18,22 +18,87 @@ fn emulator() -> String {
 
 struct CloudProject {
     live: Live,
+    /// An AWS account of its own (a 12-digit access key: the rules layer hands it to moto as
+    /// `x-moto-account-id`), for tests that configure the rules layer or change account-wide
+    /// things (the default VPC); `None`: the shared default account.
+    account: Option<String>,
 }
 
 impl CloudProject {
     fn new(prefix: &str, manifest: &str) -> Self {
         let mut live = Live::new(prefix, "docker", manifest);
         live.name = unique(prefix);
-        Self { live }
+        Self {
+            live,
+            account: None,
+        }
+    }
+
+    /// A project in an account of its own.
+    fn isolated(prefix: &str, manifest: &str) -> Self {
+        let mut p = Self::new(prefix, manifest);
+        // FNV-1a of the unique name, as 12 digits.
+        let hash = p.live.name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        p.account = Some(format!("{:012}", hash % 1_000_000_000_000));
+        p
     }
 
     fn cmd(&self, args: &[&str]) -> crate::support::Run {
         let mut all = vec!["-p", self.live.name.as_str(), "--cloud"];
         all.extend_from_slice(args);
-        self.live
+        let run = self
+            .live
             .project
             .cmd(&all)
-            .env("AWS_ENDPOINT_URL", &emulator())
+            .env("AWS_ENDPOINT_URL", &emulator());
+        match &self.account {
+            Some(account) => run.env("AWS_ACCESS_KEY_ID", account),
+            None => run,
+        }
+    }
+
+    /// boto3 in this project's account.
+    fn boto3(&self, code: &str) -> serde_json::Value {
+        boto3_as(self.account.as_deref().unwrap_or("test"), code)
+    }
+
+    /// POSTs to the AWS rules layer's control endpoint (localstack/aws_rules.py) for this
+    /// project's account.
+    fn rules(&self, path: &str, mut body: serde_json::Value) -> serde_json::Value {
+        body["account"] = self
+            .account
+            .clone()
+            .unwrap_or_else(|| "default".into())
+            .into();
+        let code = format!(
+            "import urllib.request\nreq = urllib.request.Request({url:?}, data={body:?}.encode(), method='POST')\nprint(urllib.request.urlopen(req).read().decode())",
+            url = format!("{}/_rules/{path}", emulator()),
+            body = body.to_string(),
+        );
+        python_json(&code)
+    }
+
+    /// What the rules layer knows of this account: statuses, the passwords that open each
+    /// database, the mutating requests made.
+    fn rules_state(&self) -> serde_json::Value {
+        let account = self.account.clone().unwrap_or_else(|| "default".into());
+        python_json(&format!(
+            "import urllib.request\nprint(urllib.request.urlopen({:?}).read().decode())",
+            format!("{}/_rules/state?account={account}", emulator())
+        ))
+    }
+
+    /// The parameters of the mutating requests of one action, in order.
+    fn requests(&self, action: &str) -> Vec<serde_json::Value> {
+        self.rules_state()["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["action"] == action)
+            .map(|r| r["params"].clone())
+            .collect()
     }
 
     fn ok(&self, args: &[&str]) -> Output {
@@ -81,15 +146,36 @@ impl CloudProject {
 
 /// Runs Python with boto3 (the emulator's virtualenv) against the emulator; returns JSON.
 fn boto3(code: &str) -> serde_json::Value {
+    boto3_as("test", code)
+}
+
+/// Runs Python (the emulator's virtualenv); the program prints JSON.
+fn python_json(program: &str) -> serde_json::Value {
+    let python = std::env::var("PROVISION_MOTO_PYTHON")
+        .unwrap_or_else(|_| "/var/cache/provision-moto/venv/bin/python".into());
+    let out = std::process::Command::new(&python)
+        .args(["-c", program])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("python printed JSON")
+}
+
+/// boto3 with the given access key (a 12-digit one is an account of its own).
+fn boto3_as(key: &str, code: &str) -> serde_json::Value {
     let python = std::env::var("PROVISION_MOTO_PYTHON")
         .unwrap_or_else(|_| "/var/cache/provision-moto/venv/bin/python".into());
     let program = format!(
-        "import boto3, json, datetime\nrds = boto3.client('rds')\nec = boto3.client('elasticache')\nsm = boto3.client('secretsmanager')\ndef out(v): print(json.dumps(v, default=str))\n{code}\n"
+        "import boto3, json, datetime\nrds = boto3.client('rds')\nec = boto3.client('elasticache')\nsm = boto3.client('secretsmanager')\nec2 = boto3.client('ec2')\ndef out(v): print(json.dumps(v, default=str))\n{code}\n"
     );
     let out = std::process::Command::new(&python)
         .args(["-c", &program])
         .env("AWS_ENDPOINT_URL", emulator())
-        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_ACCESS_KEY_ID", key)
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -140,7 +226,9 @@ mod needs_emulator {
             p.id("pg")
         ));
         assert_eq!(pg["Engine"], "postgres");
-        assert_eq!(pg["EngineVersion"], "16");
+        // `16` resolves to the newest 16.x AWS offers (templates/postgres.yml; the rules layer
+        // answers DescribeDBEngineVersions from the same cited table).
+        assert_eq!(pg["EngineVersion"], "16.10");
         assert_eq!(pg["AllocatedStorage"], 30);
         assert_eq!(pg["StorageEncrypted"], true);
         assert_eq!(pg["PubliclyAccessible"], false);
@@ -327,8 +415,10 @@ mod needs_emulator {
         let up = p.cmd(&["up", "-v"]).output();
         assert_eq!(up.code, Some(1), "{}", up.snapshot());
         assert!(
-            up.stderr.contains("storage_gb: 50 -> 40")
-                && up.stderr.contains("engine_version: 16 -> 17"),
+            up.stderr.contains("storage_gb: 50 -> 40 (a smaller disk)")
+                && up
+                    .stderr
+                    .contains("engine_version: 16.10 -> 17 (a major version upgrade)"),
             "{}",
             up.stderr
         );
@@ -533,13 +623,24 @@ mod needs_emulator {
             "sm.delete_secret(SecretId='provision/{}/db', RecoveryWindowInDays=7); out(1)",
             p.live.name
         ));
+        // AWS's answer for such a secret is InvalidRequestException "...because it was marked
+        // for deletion" (the rules layer gives AWS's words; moto's differ): provision decides
+        // on the code and DescribeSecret's DeletedDate
+        // (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html).
         let up = p.ok(&["up"]);
         assert!(
-            up.stderr.contains("was missing; recreated it"),
+            up.stderr
+                .contains("was scheduled for deletion; recreated it and reset the password"),
             "{}",
             up.stderr
         );
-        assert_ne!(p.vars(&[])["DB_PASSWORD"], after);
+        let now = p.vars(&[])["DB_PASSWORD"].clone();
+        assert_ne!(now, after);
+        // The secret opens the database: the rules layer saw the reset.
+        assert_eq!(
+            p.rules_state()["resources"][p.id("db")]["credentials"],
+            serde_json::json!([now])
+        );
     }
 
     #[test]
@@ -567,4 +668,626 @@ mod needs_emulator {
         assert_eq!(out.code, Some(2), "{}", out.snapshot());
         let _ = client("true", &[]);
     }
+
+    /// ElastiCache wants `major.minor` for Redis 6+ and Valkey, a full `x.y.z` for Memcached;
+    /// RDS MySQL's majors are `8.0` and `8.4`, never `8`
+    /// (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/supported-engine-versions.html,
+    /// https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/MySQL.Concepts.VersionMgmt.html).
+    /// The rules layer refuses any other version, as AWS does.
+    #[test]
+    fn engine_versions_resolve_to_versions_aws_offers_and_plan_shows_them() {
+        let p = CloudProject::new(
+            "cver",
+            "services:\n  kv: {image: 'redis:7'}\n  vk: {image: 'valkey/valkey:8'}\n  mc: {image: 'memcached:1.6'}\n  my: {image: 'mysql:8', x-provision: {cloud: {deletion_protection: false}}}\n",
+        );
+        let plan = p.ok(&["plan"]);
+        for want in [
+            "(redis 7.1)",
+            "(valkey 8.2)",
+            "(memcached 1.6.22)",
+            "(mysql 8.4.6)",
+        ] {
+            assert!(plan.stdout.contains(want), "{want}: {}", plan.stdout);
+        }
+        p.ok(&["up"]);
+        let my = boto3(&format!(
+            "out(rds.describe_db_instances(DBInstanceIdentifier='{}')['DBInstances'][0]['EngineVersion'])",
+            p.id("my")
+        ));
+        assert_eq!(my, "8.4.6");
+        let mc = boto3(&format!(
+            "out(ec.describe_cache_clusters(CacheClusterId='{}')['CacheClusters'][0]['EngineVersion'])",
+            p.id("mc")
+        ));
+        assert_eq!(mc, "1.6.22");
+        let sent: Vec<String> = p
+            .requests("CreateReplicationGroup")
+            .iter()
+            .filter(|r| {
+                r["ReplicationGroupId"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with(&p.live.name))
+            })
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["Engine"].as_str().unwrap(),
+                    r["EngineVersion"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert!(
+            sent.contains(&"redis 7.1".to_owned()) && sent.contains(&"valkey 8.2".to_owned()),
+            "{sent:?}"
+        );
+    }
+
+    /// With automatic minor upgrades AWS moves a pinned 16.8 to 16.10; AWS refuses
+    /// downgrades (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.Upgrading.html),
+    /// so the next plan must be "no change", not 16.10 -> 16.8.
+    #[test]
+    fn a_minor_version_aws_upgraded_is_no_change_and_never_a_downgrade() {
+        let p = CloudProject::isolated(
+            "cminor",
+            "services:\n  db: {image: 'postgres:16.8', x-provision: {cloud: {deletion_protection: false}}}\n",
+        );
+        p.ok(&["up"]);
+        assert_eq!(
+            p.boto3(&format!("out(rds.describe_db_instances(DBInstanceIdentifier='{}')['DBInstances'][0]['EngineVersion'])", p.id("db"))),
+            "16.8"
+        );
+        p.rules(
+            "version",
+            serde_json::json!({"id": p.id("db"), "version": "16.10"}),
+        );
+        let plan = p.cmd(&["plan", "--detailed-exitcode"]).output();
+        assert_eq!(plan.code, Some(0), "{}", plan.snapshot());
+        let up = p.ok(&["up", "-v"]);
+        assert_eq!(
+            CloudProject::mutations(&up),
+            Vec::<String>::new(),
+            "{}",
+            up.stderr
+        );
+        // A newer pin is a safe minor upgrade.
+        p.write_manifest("services:\n  db: {image: 'postgres:16.10', x-provision: {cloud: {deletion_protection: false}}}\n");
+        p.rules(
+            "version",
+            serde_json::json!({"id": p.id("db"), "version": "16.9"}),
+        );
+        let plan = p.ok(&["plan"]);
+        assert!(
+            plan.stdout.contains("engine_version 16.9 -> 16.10"),
+            "{}",
+            plan.stdout
+        );
+    }
+
+    /// ListTagsForResource fails on a cache that is not `available`
+    /// (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ListTagsForResource.html);
+    /// the rules layer keeps new caches `creating` for a while and refuses, as AWS does.
+    #[test]
+    fn waiting_reads_tags_only_when_available_and_others_in_transition_are_passed_over() {
+        let p = CloudProject::isolated("ctags", "services:\n  kv: {image: 'redis:7'}\n");
+        p.rules("config", serde_json::json!({"creating_seconds": 2.5}));
+        // Someone else's group, still creating, in the same account and region.
+        p.boto3("ec.create_replication_group(ReplicationGroupId='someone-else', ReplicationGroupDescription='x', Engine='redis', EngineVersion='7.1', CacheNodeType='cache.t4g.micro'); out(1)");
+        let up = p.ok(&["up", "-v"]);
+        assert!(
+            up.stderr.contains("status: creating") && up.stderr.contains("status: available"),
+            "{}",
+            up.stderr
+        );
+        let plan = p.ok(&["plan"]);
+        assert!(plan.stdout.contains("no change"), "{}", plan.stdout);
+        // A re-run while it is modifying (not available) neither fails nor trips on tags.
+        p.rules("config", serde_json::json!({"modifying_seconds": 2.0}));
+        p.write_manifest("services:\n  kv: {image: 'redis:7', x-provision: {cloud: {backup_retention_days: 3}}}\n");
+        p.ok(&["up"]);
+    }
+
+    /// A replication group takes one change at a time: IncreaseReplicaCount, then (once it is
+    /// `available` again) ModifyReplicationGroup
+    /// (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyReplicationGroup.html:
+    /// InvalidReplicationGroupState).
+    #[test]
+    fn replica_and_setting_changes_are_made_one_after_another() {
+        let p = CloudProject::isolated("corder", "services:\n  kv: {image: 'redis:7'}\n");
+        p.ok(&["up"]);
+        p.write_manifest("services:\n  kv: {image: 'redis:7', x-provision: {cloud: {replicas: 1, backup_retention_days: 3}}}\n");
+        let up = p.ok(&["up", "-v"]);
+        assert_eq!(
+            CloudProject::mutations(&up),
+            [
+                "ElastiCache.IncreaseReplicaCount",
+                "ElastiCache.ModifyReplicationGroup"
+            ],
+            "{}",
+            up.stderr
+        );
+        let g = p.boto3(&format!(
+            "out(ec.describe_replication_groups(ReplicationGroupId='{}')['ReplicationGroups'][0])",
+            p.id("kv")
+        ));
+        assert_eq!(g["SnapshotRetentionLimit"], 3);
+        assert_eq!(g["MemberClusters"].as_array().map(Vec::len), Some(2));
+    }
+
+    /// AuthTokenUpdateStrategy SET is "allowed only after ROTATE"
+    /// (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyReplicationGroup.html);
+    /// the rules layer tracks which tokens open the group.
+    #[test]
+    fn a_lost_token_is_reset_by_rotate_then_set_and_the_secret_opens_the_cache() {
+        let p = CloudProject::isolated("ctoken", "services:\n  kv: {image: 'redis:7'}\n");
+        p.ok(&["up"]);
+        p.boto3(&format!(
+            "sm.delete_secret(SecretId='provision/{}/kv', ForceDeleteWithoutRecovery=True); out(1)",
+            p.live.name
+        ));
+        let up = p.ok(&["up"]);
+        assert!(
+            up.stderr
+                .contains("was missing; recreated it and reset the password"),
+            "{}",
+            up.stderr
+        );
+        let strategies: Vec<String> = p
+            .requests("ModifyReplicationGroup")
+            .iter()
+            .filter_map(|r| r["AuthTokenUpdateStrategy"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(strategies, ["ROTATE", "SET"]);
+        let secret = p.vars(&[])["KV_PASSWORD"].clone();
+        assert_eq!(
+            p.rules_state()["resources"][p.id("kv")]["credentials"],
+            serde_json::json!([secret]),
+            "only the stored token opens the cache"
+        );
+        let tags = p.boto3(&format!(
+            "out(sm.describe_secret(SecretId='provision/{}/kv').get('Tags', []))",
+            p.live.name
+        ));
+        assert!(!tags.to_string().contains("password-pending"), "{tags}");
+    }
+
+    /// A reset that stored the new password but died before the database took it leaves
+    /// the secret tagged `provision:password-pending`; the next run finishes it.
+    #[test]
+    fn an_interrupted_password_reset_is_finished_by_the_next_run() {
+        let p = CloudProject::isolated(
+            "cpending",
+            "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n",
+        );
+        p.ok(&["up"]);
+        let name = format!("provision/{}/db", p.live.name);
+        p.boto3(&format!(
+            "sm.put_secret_value(SecretId='{name}', SecretString='NewPasswordThatTheDbLacks123'); sm.tag_resource(SecretId='{name}', Tags=[{{'Key': 'provision:password-pending', 'Value': 'true'}}]); out(1)"
+        ));
+        let up = p.ok(&["up", "-v"]);
+        assert!(
+            up.stderr
+                .contains("finishing an interrupted password reset"),
+            "{}",
+            up.stderr
+        );
+        assert_eq!(
+            p.rules_state()["resources"][p.id("db")]["credentials"],
+            serde_json::json!(["NewPasswordThatTheDbLacks123"])
+        );
+        let again = p.ok(&["up", "-v"]);
+        assert_eq!(
+            CloudProject::mutations(&again),
+            Vec::<String>::new(),
+            "{}",
+            again.stderr
+        );
+    }
+
+    /// Storage grows by at least 10%, then the instance is `storage-optimization`, which is
+    /// usable (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.ModifyingExisting.html).
+    /// Instances of old majors join paid Extended Support unless EngineLifecycleSupport says
+    /// otherwise (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html).
+    #[test]
+    fn storage_rules_extended_support_and_max_storage() {
+        let p = CloudProject::isolated(
+            "cstore",
+            "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false, max_storage_gb: 100}}}\n  old: {image: 'postgres:13', x-provision: {cloud: {deletion_protection: false, extended_support: true}}}\n",
+        );
+        p.ok(&["up"]);
+        let creates = p.requests("CreateDBInstance");
+        let by_id = |id: &str| {
+            creates
+                .iter()
+                .find(|r| r["DBInstanceIdentifier"] == id)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            by_id(&p.id("db"))["EngineLifecycleSupport"],
+            "open-source-rds-extended-support-disabled"
+        );
+        assert_eq!(by_id(&p.id("db"))["MaxAllocatedStorage"], "100");
+        assert_eq!(
+            by_id(&p.id("old"))["EngineLifecycleSupport"],
+            "open-source-rds-extended-support"
+        );
+        // Less than 10% more: blocked, with the reason.
+        p.write_manifest("services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false, max_storage_gb: 100, storage_gb: 21}}}\n  old: {image: 'postgres:13', x-provision: {cloud: {deletion_protection: false, extended_support: true}}}\n");
+        let plan = p.ok(&["plan"]);
+        assert!(
+            plan.stdout.contains(
+                "storage_gb 20 -> 21 (not applied by up: RDS grows storage by at least 10%)"
+            ),
+            "{}",
+            plan.stdout
+        );
+        // Enough more: applied; storage optimization (long on AWS) does not hold `up`.
+        p.rules(
+            "config",
+            serde_json::json!({"storage_optimization_seconds": 600}),
+        );
+        p.write_manifest("services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false, max_storage_gb: 100, storage_gb: 30}}}\n  old: {image: 'postgres:13', x-provision: {cloud: {deletion_protection: false, extended_support: true}}}\n");
+        let started = std::time::Instant::now();
+        let up = p.ok(&["up"]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+        assert!(
+            up.stderr.contains("usable while AWS optimizes its storage"),
+            "{}",
+            up.stderr
+        );
+        assert_eq!(
+            p.rules_state()["resources"][p.id("db")]["status"],
+            "storage-optimization"
+        );
+    }
+
+    /// `failed`, `incompatible-*`, `stopped` ...: AWS will not leave them on its own
+    /// (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html#Overview.DBInstance.Status).
+    #[test]
+    fn a_terminal_status_ends_the_wait_at_once_with_awss_word_and_a_hint() {
+        let p = CloudProject::isolated(
+            "cterm",
+            "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n",
+        );
+        p.ok(&["up"]);
+        p.rules(
+            "status",
+            serde_json::json!({"id": p.id("db"), "status": "incompatible-network"}),
+        );
+        let started = std::time::Instant::now();
+        let out = p.cmd(&["up"]).output();
+        assert_eq!(out.code, Some(1), "{}", out.snapshot());
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        assert!(
+            out.stderr.contains("`incompatible-network`")
+                && out.stderr.contains("hint: the subnets"),
+            "{}",
+            out.stderr
+        );
+    }
+
+    /// Throttling (HTTP 400 `Throttling`) is retried by the SDK with backoff
+    /// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/CommonErrors.html).
+    #[test]
+    fn throttling_on_demand_is_retried() {
+        let p = CloudProject::isolated(
+            "cthrottle",
+            "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n",
+        );
+        p.rules(
+            "throttle",
+            serde_json::json!({"action": "DescribeDBInstances", "count": 3}),
+        );
+        p.ok(&["up"]);
+    }
+
+    /// An AccessDenied names the action and points to `provision iam-policy`.
+    #[test]
+    fn access_denied_names_the_action_and_points_to_iam_policy() {
+        let p = CloudProject::isolated("cdeny", "services:\n  db: {image: 'postgres:16'}\n");
+        p.rules("deny", serde_json::json!({"action": "CreateDBInstance"}));
+        let out = p.cmd(&["up"]).output();
+        assert_eq!(out.code, Some(1), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("`rds:CreateDBInstance`")
+                && out.stderr.contains("provision iam-policy"),
+            "{}",
+            out.stderr
+        );
+    }
+
+    #[test]
+    fn missing_credentials_are_told_apart_from_an_unreachable_endpoint() {
+        let p = CloudProject::new("ccreds", "services:\n  db: {image: 'postgres:16'}\n");
+        let out = p
+            .cmd(&["up"])
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .output();
+        assert_eq!(out.code, Some(69), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("cannot reach AWS credentials")
+                && !out.stderr.contains("AWS endpoint"),
+            "{}",
+            out.stderr
+        );
+    }
+
+    /// `allow_from` makes a security group provision owns, admitting each database's port from
+    /// exactly those sources (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AuthorizeSecurityGroupIngress.html).
+    #[test]
+    fn allow_from_makes_an_owned_security_group_with_exactly_those_sources() {
+        let p = CloudProject::isolated(
+            "cnet",
+            "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n",
+        );
+        let app = p.boto3("vpc = ec2.describe_vpcs(Filters=[{'Name': 'is-default', 'Values': ['true']}])['Vpcs'][0]['VpcId']; out(ec2.create_security_group(GroupName='app', Description='app', VpcId=vpc)['GroupId'])");
+        let app = app.as_str().unwrap().to_owned();
+        p.write_manifest(&format!("x-provision: {{cloud: {{allow_from: [{app}, 10.0.0.0/16]}}}}\nservices:\n  db: {{image: 'postgres:16', x-provision: {{cloud: {{deletion_protection: false}}}}}}\n"));
+        p.ok(&["up"]);
+        let group = p.boto3(&format!("out(ec2.describe_security_groups(Filters=[{{'Name': 'group-name', 'Values': ['{}-provision']}}])['SecurityGroups'])", p.live.name));
+        let group = &group[0];
+        assert!(group["Tags"].to_string().contains(&p.live.name), "{group}");
+        let perms = group["IpPermissions"].as_array().unwrap();
+        assert!(
+            perms
+                .iter()
+                .all(|r| r["FromPort"] == 5432 && r["ToPort"] == 5432),
+            "{perms:?}"
+        );
+        let text = serde_json::Value::Array(perms.clone()).to_string();
+        assert!(
+            text.contains("10.0.0.0/16") && text.contains(&app) && !text.contains("0.0.0.0/0"),
+            "{text}"
+        );
+        let db = p.boto3(&format!("out(rds.describe_db_instances(DBInstanceIdentifier='{}')['DBInstances'][0]['VpcSecurityGroups'])", p.id("db")));
+        assert!(
+            db.to_string().contains(group["GroupId"].as_str().unwrap()),
+            "{db}"
+        );
+        // Idempotent; and a source removed from the manifest is removed from the group.
+        p.write_manifest("x-provision: {cloud: {allow_from: [10.0.0.0/16, 0.0.0.0/0]}}\nservices:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n");
+        let up = p.ok(&["up", "-v"]);
+        assert!(
+            up.stderr.contains("open to the whole internet"),
+            "{}",
+            up.stderr
+        );
+        let text = p.boto3(&format!("out(ec2.describe_security_groups(Filters=[{{'Name': 'group-name', 'Values': ['{}-provision']}}])['SecurityGroups'][0]['IpPermissions'])", p.live.name)).to_string();
+        assert!(!text.contains(&app) && text.contains("0.0.0.0/0"), "{text}");
+        let again = p.ok(&["up", "-v"]);
+        assert_eq!(
+            CloudProject::mutations(&again),
+            Vec::<String>::new(),
+            "{}",
+            again.stderr
+        );
+    }
+
+    /// `vpc_id` alone: the databases go into that VPC (its subnets make the subnet groups), and
+    /// the owned security group is made there, not in the default VPC.
+    #[test]
+    fn a_vpc_without_subnets_listed_uses_its_subnets() {
+        let p = CloudProject::isolated("cvpc", "services:\n  db: {image: 'postgres:16'}\n");
+        let vpc = p.boto3("vpc = ec2.create_vpc(CidrBlock='10.8.0.0/16')['Vpc']['VpcId']\nfor c, z in [('10.8.1.0/24', 'us-east-1a'), ('10.8.2.0/24', 'us-east-1b')]: ec2.create_subnet(VpcId=vpc, CidrBlock=c, AvailabilityZone=z)\nout(vpc)");
+        let vpc = vpc.as_str().unwrap().to_owned();
+        p.write_manifest(&format!("x-provision: {{cloud: {{vpc_id: {vpc}, allow_from: [10.8.0.0/16]}}}}\nservices:\n  db: {{image: 'postgres:16', x-provision: {{cloud: {{deletion_protection: false}}}}}}\n"));
+        p.ok(&["up"]);
+        let db = p.boto3(&format!("out(rds.describe_db_instances(DBInstanceIdentifier='{}')['DBInstances'][0]['DBSubnetGroup'])", p.id("db")));
+        assert_eq!(
+            db["DBSubnetGroupName"],
+            format!("{}-provision", p.live.name)
+        );
+        assert_eq!(db["VpcId"], vpc.as_str(), "{db}");
+        let group = p.boto3(&format!("out(ec2.describe_security_groups(Filters=[{{'Name': 'group-name', 'Values': ['{}-provision']}}])['SecurityGroups'][0]['VpcId'])", p.live.name));
+        assert_eq!(group, vpc.as_str());
+    }
+
+    /// `allow_from` added to a project whose database exists: the instance joins the owned
+    /// group (ModifyDBInstance VpcSecurityGroupIds); afterwards `plan` shows no change.
+    #[test]
+    fn allow_from_added_later_attaches_the_owned_group() {
+        let p = CloudProject::isolated(
+            "cnet2",
+            "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n",
+        );
+        p.ok(&["up"]);
+        p.write_manifest("x-provision: {cloud: {allow_from: [10.1.0.0/16]}}\nservices:\n  db: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n");
+        let up = p.ok(&["up", "-v"]);
+        assert!(
+            CloudProject::mutations(&up).contains(&"RDS.ModifyDBInstance".to_owned()),
+            "{}",
+            up.stderr
+        );
+        let group = p.boto3(&format!("out(ec2.describe_security_groups(Filters=[{{'Name': 'group-name', 'Values': ['{}-provision']}}])['SecurityGroups'][0]['GroupId'])", p.live.name));
+        let db = p.boto3(&format!("out([g['VpcSecurityGroupId'] for g in rds.describe_db_instances(DBInstanceIdentifier='{}')['DBInstances'][0]['VpcSecurityGroups']])", p.id("db")));
+        assert_eq!(db, serde_json::json!([group]));
+        let plan = p.cmd(&["plan", "--detailed-exitcode"]).output();
+        assert_eq!(plan.code, Some(0), "{}", plan.snapshot());
+    }
+
+    /// `env` on a secret scheduled for deletion says so (decided on InvalidRequestException plus
+    /// DescribeSecret's DeletedDate, not on the message), and `up` brings it back.
+    #[test]
+    fn env_on_a_secret_scheduled_for_deletion_says_so_and_up_restores_it() {
+        let p = CloudProject::isolated("csched", "services:\n  kv: {image: 'redis:7'}\n");
+        p.ok(&["up"]);
+        p.boto3(&format!(
+            "sm.delete_secret(SecretId='provision/{}/kv', RecoveryWindowInDays=7); out(1)",
+            p.live.name
+        ));
+        let env = p.cmd(&["env"]).output();
+        assert_eq!(env.code, Some(1), "{}", env.snapshot());
+        assert!(
+            env.stderr
+                .contains("scheduled for deletion; `provision --cloud` restores it"),
+            "{}",
+            env.stderr
+        );
+        p.ok(&["up"]);
+        let password = p.vars(&[])["KV_PASSWORD"].clone();
+        assert_eq!(
+            p.rules_state()["resources"][p.id("kv")]["credentials"],
+            serde_json::json!([password])
+        );
+    }
+
+    #[test]
+    fn no_default_vpc_and_no_subnets_is_exit_65_before_anything_is_created() {
+        let p = CloudProject::isolated(
+            "cnovpc",
+            "services:\n  db: {image: 'postgres:16'}\n  kv: {image: 'redis:7'}\n",
+        );
+        p.boto3("vpc = ec2.describe_vpcs(Filters=[{'Name': 'is-default', 'Values': ['true']}])['Vpcs'][0]['VpcId']\nfor s in ec2.describe_subnets(Filters=[{'Name': 'vpc-id', 'Values': [vpc]}])['Subnets']: ec2.delete_subnet(SubnetId=s['SubnetId'])\nec2.delete_vpc(VpcId=vpc); out(1)");
+        let out = p.cmd(&["up", "-v"]).output();
+        assert_eq!(out.code, Some(65), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("no default VPC") && out.stderr.contains("subnet_ids"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(
+            CloudProject::mutations(&out),
+            Vec::<String>::new(),
+            "{}",
+            out.stderr
+        );
+    }
+
+    /// A DB subnet group needs subnets in two Availability Zones
+    /// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSubnetGroup.html).
+    #[test]
+    fn subnets_in_one_zone_are_refused_before_anything_is_created() {
+        let p = CloudProject::isolated("cazs", "services:\n  db: {image: 'postgres:16'}\n");
+        // Two subnets (doctor is satisfied), both in one zone: only AWS can tell.
+        let subnets = p.boto3("vpc = ec2.create_vpc(CidrBlock='10.9.0.0/16')['Vpc']['VpcId']; out([ec2.create_subnet(VpcId=vpc, CidrBlock=c, AvailabilityZone='us-east-1a')['Subnet']['SubnetId'] for c in ['10.9.1.0/24', '10.9.2.0/24']])");
+        let subnets: Vec<String> = serde_json::from_value(subnets).unwrap();
+        p.write_manifest(&format!("x-provision: {{cloud: {{subnet_ids: [{}]}}}}\nservices:\n  db: {{image: 'postgres:16'}}\n", subnets.join(", ")));
+        let out = p.cmd(&["up", "-v"]).output();
+        assert_eq!(out.code, Some(1), "{}", out.snapshot());
+        assert!(out.stderr.contains("at least two"), "{}", out.stderr);
+        assert_eq!(
+            CloudProject::mutations(&out),
+            Vec::<String>::new(),
+            "{}",
+            out.stderr
+        );
+    }
+
+    #[test]
+    fn destroy_continues_past_a_failure_and_removes_what_it_made() {
+        let p = CloudProject::isolated(
+            "cdel",
+            "services:\n  a: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n  b: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n",
+        );
+        p.ok(&["up"]);
+        // A secret whose database never came to exist (its create failed).
+        p.boto3(&format!("sm.create_secret(Name='provision/{}/ghost', SecretString='x', Tags=[{{'Key': 'provision:project', 'Value': '{}'}}]); out(1)", p.live.name, p.live.name));
+        // AWS keeps refusing the first delete (five throttled attempts: the SDK gives up);
+        // the other database goes all the same.
+        p.rules(
+            "throttle",
+            serde_json::json!({"action": "DeleteDBInstance", "count": 5}),
+        );
+        let out = p
+            .cmd(&["destroy", "--yes", "--skip-final-snapshot"])
+            .output();
+        assert_eq!(out.code, Some(1), "{}", out.snapshot());
+        assert!(
+            out.stderr
+                .contains("ghost (its database never came to exist) scheduled for deletion"),
+            "{}",
+            out.stderr
+        );
+        let left = p.boto3(&format!("out(sorted(d['DBInstanceIdentifier'] for d in rds.describe_db_instances()['DBInstances'] if d['DBInstanceIdentifier'].startswith('{}-')))", p.live.name));
+        let left: Vec<String> = serde_json::from_value(left).unwrap();
+        assert_eq!(left.len(), 1, "{left:?}");
+        let gone = if left[0] == p.id("a") {
+            p.id("b")
+        } else {
+            p.id("a")
+        };
+        assert!(
+            out.stderr.contains(&format!(
+                "could not delete RDS instance `{}` (Throttling)",
+                left[0]
+            )) && out.stderr.contains(&format!("deleted RDS instance {gone}")),
+            "{}",
+            out.stderr
+        );
+        // Run again: the rest goes.
+        p.ok(&["destroy", "--yes", "--skip-final-snapshot"]);
+    }
+
+    /// Memcached in the cloud has in-transit encryption on: its URL says a TLS client is
+    /// needed. (The rules layer gives cache clusters AWS's configuration endpoint.)
+    #[test]
+    fn memcached_in_the_cloud_has_a_tls_url() {
+        let p = CloudProject::new("cmc", "services:\n  mc: {image: 'memcached:1.6'}\n");
+        p.ok(&["up"]);
+        let v = p.vars(&[]);
+        assert!(
+            v["MC_URL"].starts_with("memcached://") && v["MC_URL"].ends_with(":11211?tls=true"),
+            "{}",
+            v["MC_URL"]
+        );
+    }
+}
+
+/// `provision iam-policy --json` prints the policy document for the manifest, no AWS needed.
+#[test]
+fn iam_policy_prints_a_scoped_policy_document() {
+    let p = crate::support::Project::with_manifest(
+        "x-provision: {cloud: {region: eu-west-1, allow_from: [10.0.0.0/16]}}\nservices:\n  db: {image: 'postgres:16'}\n  kv: {image: 'redis:7'}\n",
+    );
+    let out = p.cmd(&["iam-policy", "--json"]).output();
+    assert_eq!(out.code, Some(0), "{}", out.snapshot());
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["Version"], "2012-10-17");
+    let text = doc.to_string();
+    for action in [
+        "rds:CreateDBInstance",
+        "elasticache:CreateReplicationGroup",
+        "secretsmanager:CreateSecret",
+        "ec2:AuthorizeSecurityGroupIngress",
+        "iam:CreateServiceLinkedRole",
+    ] {
+        assert!(text.contains(action), "{action}");
+    }
+    assert!(text.contains("arn:aws:rds:eu-west-1:*:db:shop-*"), "{text}");
+    let summary = p.cmd(&["iam-policy"]).output();
+    assert!(
+        summary.stdout.contains("RdsCreateTagged"),
+        "{}",
+        summary.stdout
+    );
+}
+
+/// `doctor --cloud` says what AWS would refuse, before anything is sent: RDS `MasterUsername`
+/// is 1-16 letters/digits/underscores for MySQL and MariaDB (63 for Postgres) and not a
+/// reserved word (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html);
+/// RDS needs subnets in two zones; `allow_from` takes security groups and CIDR blocks.
+#[test]
+fn doctor_cloud_checks_master_usernames_subnets_and_allow_from() {
+    let p = crate::support::Project::with_manifest(
+        "x-provision: {cloud: {subnet_ids: [subnet-1], allow_from: [sg-1, 10.0.0.0/16, everyone]}}\nservices:\n  my: {image: 'mysql:8.4', x-provision: {username: a_rather_long_username}}\n  pg: {image: 'postgres:16', x-provision: {username: rdsadmin}}\n  ok: {image: 'postgres:16', x-provision: {username: a_rather_long_username}}\n",
+    );
+    let out = p.cmd(&["doctor", "--cloud"]).output();
+    assert_eq!(out.code, Some(65), "{}", out.snapshot());
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        text.contains("1-16 letters, digits or `_`")
+            && text.contains("RDS `MasterUsername` for mysql"),
+        "{text}"
+    );
+    assert!(text.contains("`rdsadmin` is reserved"), "{text}");
+    assert!(text.contains("Database ok maps to RDS instance"), "{text}");
+    assert!(text.contains("at least two availability zones"), "{text}");
+    assert!(
+        text.contains("`everyone`") || text.contains("everyone"),
+        "{text}"
+    );
+    // The local target does not care.
+    let local = p.cmd(&["doctor", "--local"]).output();
+    assert_eq!(local.code, Some(0), "{}", local.snapshot());
 }

@@ -83,6 +83,11 @@ impl Run {
         self
     }
 
+    pub(crate) fn env_remove(mut self, key: &str) -> Self {
+        self.command.env_remove(key);
+        self
+    }
+
     /// Starts it with stdout and stderr piped, for commands that run until stopped.
     pub(crate) fn spawn(mut self) -> std::process::Child {
         self.command

@@ -5,6 +5,7 @@ use aws_sdk_elasticache::types::{AuthTokenUpdateStrategyType, Tag};
 
 use super::{Change, Observed, Orphan, project_tags, sdk_error};
 use crate::catalog::CloudService;
+use crate::cloud_diff::Field;
 use crate::error::Error;
 use crate::plan::{CloudPlan, PlannedResource};
 use crate::secret::Secret;
@@ -41,15 +42,12 @@ pub(super) async fn observe_group(client: &Client, id: &str) -> Result<Option<Ob
         multi_az: group
             .multi_az()
             .map(|m| *m == aws_sdk_elasticache::types::MultiAzStatus::Enabled),
-        deletion_protection: None,
         backup_retention_days: group
             .snapshot_retention_limit()
             .and_then(|d| u32::try_from(d).ok()),
         arn: group.arn().map(str::to_owned),
-        tags: match group.arn() {
-            Some(arn) => tags_of(client, arn).await?,
-            None => Vec::new(),
-        },
+        tags: readable_tags(client, group.arn(), group.status()).await?,
+        ..Observed::default()
     }))
 }
 
@@ -78,10 +76,7 @@ pub(super) async fn observe_cluster(client: &Client, id: &str) -> Result<Option<
         engine_version: cluster.engine_version().map(str::to_owned),
         class: cluster.cache_node_type().map(str::to_owned),
         arn: cluster.arn().map(str::to_owned),
-        tags: match cluster.arn() {
-            Some(arn) => tags_of(client, arn).await?,
-            None => Vec::new(),
-        },
+        tags: readable_tags(client, cluster.arn(), cluster.cache_cluster_status()).await?,
         ..Observed::default()
     }))
 }
@@ -119,10 +114,57 @@ async fn subnet_group(client: &Client, cloud: &CloudPlan) -> Result<Option<Strin
     Ok(Some(name))
 }
 
+/// The tags of a resource, when AWS will list them: "If the cluster is not in the available
+/// state, ListTagsForResource returns an error"
+/// (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ListTagsForResource.html).
+/// So they are read once it is `available`, and a resource that left that state a moment
+/// ago is "not known yet" rather than a failure.
+async fn readable_tags(
+    client: &Client,
+    arn: Option<&str>,
+    status: Option<&str>,
+) -> Result<Option<Vec<(String, String)>>, Error> {
+    let (Some(arn), Some("available")) = (arn, status) else {
+        return Ok(None);
+    };
+    match tags_of(client, arn).await {
+        Ok(tags) => Ok(Some(tags)),
+        Err(Error::Aws {
+            code: Some(code), ..
+        }) if code == "InvalidReplicationGroupState" || code == "InvalidCacheClusterState" => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The versions ElastiCache offers for one parameter group family (`valkey8`), or `None`
+/// when AWS will not say.
+pub(super) async fn offered_versions(
+    client: &Client,
+    engine: &str,
+    family: &str,
+) -> Option<Vec<String>> {
+    let out = client
+        .describe_cache_engine_versions()
+        .engine(engine)
+        .cache_parameter_group_family(family)
+        .send()
+        .await
+        .ok()?;
+    let versions: Vec<String> = out
+        .cache_engine_versions()
+        .iter()
+        .filter_map(|v| v.engine_version().map(str::to_owned))
+        .collect();
+    (!versions.is_empty()).then_some(versions)
+}
+
 pub(super) async fn create_group(
     client: &Client,
     resource: &PlannedResource,
     cloud: &CloudPlan,
+    version: &str,
     token: Option<&Secret>,
 ) -> Result<(), Error> {
     let c = &cloud.config;
@@ -136,7 +178,7 @@ pub(super) async fn create_group(
             resource.name, cloud.project
         ))
         .engine(&cloud.engine)
-        .engine_version(&cloud.engine_version)
+        .engine_version(version)
         .cache_node_type(&c.class)
         .replicas_per_node_group(i32::try_from(c.replicas).unwrap_or(0))
         .automatic_failover_enabled(failover)
@@ -161,15 +203,15 @@ pub(super) async fn create_group(
 
 pub(super) async fn create_cluster(
     client: &Client,
-    _resource: &PlannedResource,
     cloud: &CloudPlan,
+    version: &str,
 ) -> Result<(), Error> {
     let group = subnet_group(client, cloud).await?;
     let mut request = client
         .create_cache_cluster()
         .cache_cluster_id(&cloud.identifier)
         .engine(&cloud.engine)
-        .engine_version(&cloud.engine_version)
+        .engine_version(version)
         .cache_node_type(&cloud.config.class)
         .num_cache_nodes(1)
         .transit_encryption_enabled(cloud.transit_encryption)
@@ -187,69 +229,98 @@ pub(super) async fn create_cluster(
     }
 }
 
-pub(super) async fn modify_group(
+/// Adds or removes replicas. A replication group takes one change at a time: the caller
+/// waits for `available` before the next
+/// (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_IncreaseReplicaCount.html:
+/// InvalidReplicationGroupState).
+pub(super) async fn change_replicas(
     client: &Client,
     cloud: &CloudPlan,
     current: &Observed,
+) -> Result<(), Error> {
+    let id = &cloud.identifier;
+    let want = cloud.config.replicas;
+    let count = i32::try_from(want).unwrap_or(0);
+    if want > current.replicas.unwrap_or(0) {
+        client
+            .increase_replica_count()
+            .replication_group_id(id)
+            .new_replica_count(count)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk_error("add replicas to", id))
+    } else {
+        client
+            .decrease_replica_count()
+            .replication_group_id(id)
+            .new_replica_count(count)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk_error("remove replicas from", id))
+    }
+}
+
+/// Whether `modify_group` has anything to do for these changes.
+pub(super) fn modifies_group(changes: &[Change]) -> bool {
+    changes.iter().any(|c| {
+        matches!(
+            c.field,
+            Field::Class | Field::MultiAz | Field::BackupRetentionDays
+        )
+    })
+}
+
+/// The settings ModifyReplicationGroup changes (class, Multi-AZ, snapshots), in one call.
+pub(super) async fn modify_group(
+    client: &Client,
+    cloud: &CloudPlan,
     changes: &[Change],
 ) -> Result<(), Error> {
     let c = &cloud.config;
-    let has = |f: &str| changes.iter().any(|ch| ch.field == f);
+    let has = |f: Field| changes.iter().any(|ch| ch.field == f);
     let id = &cloud.identifier;
-    if has("replicas") {
-        let have = current.replicas.unwrap_or(0);
-        let count = i32::try_from(c.replicas).unwrap_or(0);
-        if c.replicas > have {
-            client
-                .increase_replica_count()
-                .replication_group_id(id)
-                .new_replica_count(count)
-                .apply_immediately(true)
-                .send()
-                .await
-                .map_err(sdk_error("add replicas to", id))?;
-        } else {
-            client
-                .decrease_replica_count()
-                .replication_group_id(id)
-                .new_replica_count(count)
-                .apply_immediately(true)
-                .send()
-                .await
-                .map_err(sdk_error("remove replicas from", id))?;
-        }
-    }
-    if has("class") || has("multi_az") || has("backup_retention_days") {
-        let failover = c.multi_az && c.replicas > 0;
-        client
-            .modify_replication_group()
-            .replication_group_id(id)
-            .apply_immediately(true)
-            .set_cache_node_type(has("class").then(|| c.class.clone()))
-            .set_multi_az_enabled(has("multi_az").then_some(failover))
-            .set_automatic_failover_enabled(has("multi_az").then_some(failover))
-            .set_snapshot_retention_limit(
-                has("backup_retention_days")
-                    .then(|| i32::try_from(c.backup_retention_days).unwrap_or(7)),
-            )
-            .send()
-            .await
-            .map_err(sdk_error("modify ElastiCache replication group", id))?;
-    }
-    Ok(())
+    let failover = c.multi_az && c.replicas > 0;
+    client
+        .modify_replication_group()
+        .replication_group_id(id)
+        .apply_immediately(true)
+        .set_cache_node_type(has(Field::Class).then(|| c.class.clone()))
+        .set_multi_az_enabled(has(Field::MultiAz).then_some(failover))
+        .set_automatic_failover_enabled(has(Field::MultiAz).then_some(failover))
+        .set_snapshot_retention_limit(
+            has(Field::BackupRetentionDays)
+                .then(|| i32::try_from(c.backup_retention_days).unwrap_or(7)),
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(sdk_error("modify ElastiCache replication group", id))
 }
 
-pub(super) async fn reset_token(client: &Client, id: &str, token: &Secret) -> Result<(), Error> {
+/// One step of an AUTH token change: `Rotate` adds the new token (both work), `Set` then
+/// makes it the only one; SET is "allowed only after ROTATE"
+/// (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyReplicationGroup.html:
+/// AuthTokenUpdateStrategy). The group must be `available` for each.
+pub(super) async fn token_step(
+    client: &Client,
+    id: &str,
+    token: &Secret,
+    strategy: AuthTokenUpdateStrategyType,
+) -> Result<(), Error> {
     client
         .modify_replication_group()
         .replication_group_id(id)
         .auth_token(token.expose())
-        .auth_token_update_strategy(AuthTokenUpdateStrategyType::Set)
+        .auth_token_update_strategy(strategy)
         .apply_immediately(true)
         .send()
         .await
         .map(|_| ())
-        .map_err(sdk_error("reset the AUTH token of", id))
+        .map_err(sdk_error("change the AUTH token of", id))
 }
 
 async fn tags_of(client: &Client, arn: &str) -> Result<Vec<(String, String)>, Error> {
@@ -281,12 +352,21 @@ struct Candidate {
 }
 
 pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>, Error> {
+    // Identifiers are `{project}-{resource}`: only those can be ours, so only their tags are
+    // read (never every group in the region).
+    let prefix = format!("{project}-");
     let mut candidates = Vec::new();
     let mut groups = client.describe_replication_groups().into_paginator().send();
     while let Some(page) = groups.next().await {
         let page = page.map_err(sdk_error("list ElastiCache replication groups", project))?;
         for g in page.replication_groups() {
             let Some(arn) = g.arn() else { continue };
+            if !g
+                .replication_group_id()
+                .is_some_and(|id| id.starts_with(&prefix))
+            {
+                continue;
+            }
             candidates.push(Candidate {
                 arn: arn.to_owned(),
                 identifier: g.replication_group_id().unwrap_or_default().to_owned(),
@@ -306,6 +386,12 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
             .filter(|c| c.replication_group_id().is_none())
         {
             let Some(arn) = c.arn() else { continue };
+            if !c
+                .cache_cluster_id()
+                .is_some_and(|id| id.starts_with(&prefix))
+            {
+                continue;
+            }
             candidates.push(Candidate {
                 arn: arn.to_owned(),
                 identifier: c.cache_cluster_id().unwrap_or_default().to_owned(),
@@ -315,12 +401,19 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
             });
         }
     }
-    // ElastiCache lists tags one resource at a time: ask for all of them at once.
-    let tags =
-        futures_util::future::join_all(candidates.iter().map(|c| tags_of(client, &c.arn))).await;
+    // ElastiCache lists tags one resource at a time, and only of available ones: ask for all
+    // of them at once; one in a transitional state (anyone's) is passed over.
+    let tags = futures_util::future::join_all(
+        candidates
+            .iter()
+            .map(|c| readable_tags(client, Some(&c.arn), Some(&c.status))),
+    )
+    .await;
     let mut found = Vec::new();
     for (c, tags) in candidates.into_iter().zip(tags) {
-        let tags = tags?;
+        let Some(tags) = tags? else {
+            continue;
+        };
         let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         if tag(crate::plan::TAG_PROJECT).as_deref() == Some(project) {
             found.push(Orphan {
@@ -360,4 +453,39 @@ pub(super) async fn delete_cluster(client: &Client, id: &str) -> Result<(), Erro
         .await
         .map(|_| ())
         .map_err(sdk_error("delete ElastiCache cluster", id))
+}
+
+/// Deletes the project's cache subnet group if it exists and is tagged with the project.
+pub(super) async fn delete_subnet_group(
+    client: &Client,
+    name: &str,
+    project: &str,
+) -> Result<bool, Error> {
+    let Ok(found) = client
+        .describe_cache_subnet_groups()
+        .cache_subnet_group_name(name)
+        .send()
+        .await
+    else {
+        return Ok(false);
+    };
+    let Some(arn) = found.cache_subnet_groups().first().and_then(|g| g.arn()) else {
+        return Ok(false);
+    };
+    let Ok(tags) = tags_of(client, arn).await else {
+        return Ok(false);
+    };
+    if !tags
+        .iter()
+        .any(|(k, v)| k == crate::plan::TAG_PROJECT && v == project)
+    {
+        return Ok(false);
+    }
+    client
+        .delete_cache_subnet_group()
+        .cache_subnet_group_name(name)
+        .send()
+        .await
+        .map(|_| true)
+        .map_err(sdk_error("delete cache subnet group", name))
 }

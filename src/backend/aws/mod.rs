@@ -4,6 +4,7 @@
 //! AWS is the state. Passwords live in Secrets Manager under `provision/{project}/{resource}`.
 
 mod elasticache;
+pub mod network;
 mod rds;
 mod secrets;
 #[cfg(test)]
@@ -22,65 +23,46 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use serde::Serialize;
 
+use std::collections::HashMap;
+
+use aws_sdk_elasticache::types::AuthTokenUpdateStrategyType;
+
 use super::Deadline;
 use crate::catalog::CloudService;
+use crate::cloud_diff::{Desired, Field, Ownership, Readiness, diff};
 use crate::error::Error;
 use crate::links::Endpoint;
 use crate::plan::{CloudPlan, PlannedResource};
-use crate::plan::{TAG_PROJECT, TAG_RESOURCE};
 use crate::progress::Progress;
+use crate::secret::Secret;
+use secrets::SecretState;
 
-/// What AWS says about one resource.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Observed {
-    pub status: String,
-    pub address: Option<String>,
-    pub port: Option<u16>,
-    pub engine: Option<String>,
-    pub engine_version: Option<String>,
-    pub class: Option<String>,
-    pub storage_gb: Option<u32>,
-    pub replicas: Option<u32>,
-    pub multi_az: Option<bool>,
-    pub deletion_protection: Option<bool>,
-    pub backup_retention_days: Option<u32>,
-    #[serde(skip)]
-    pub arn: Option<String>,
-    /// Its tags: who it belongs to.
-    #[serde(skip)]
-    pub tags: Vec<(String, String)>,
-}
+pub use crate::cloud_diff::{Change, Observed};
 
-impl Observed {
-    /// Why this resource is not ours to adopt, change or report on: the identifier is
-    /// `{project}-{resource}`, so project `a` with service `b-c` and project `a-b` with
-    /// service `c` would otherwise share one database.
-    pub fn foreign(&self, cloud: &CloudPlan) -> Option<Error> {
-        let tag = |key: &str| {
-            self.tags
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
-        let ours = tag(TAG_PROJECT) == Some(cloud.project.as_str())
-            && tag(TAG_RESOURCE) == Some(cloud.resource.as_str());
-        (!ours).then(|| Error::NotOurs {
-            identifier: cloud.identifier.clone(),
-            owner: tag(TAG_PROJECT)
-                .map(|p| format!("{p}/{}", tag("provision:resource").unwrap_or("?"))),
-        })
+/// The desired state `diff` compares AWS with, from the plan.
+pub fn desired<'a>(resource: &'a PlannedResource, cloud: &'a CloudPlan) -> Desired<'a> {
+    Desired {
+        service: cloud.service,
+        engine: &cloud.engine,
+        version: &cloud.asked_version,
+        line: &cloud.version_line,
+        major_parts: resource.template.cloud.major_parts,
+        config: &cloud.config,
+        security_groups: &cloud.security_group_ids,
     }
 }
 
-/// One field that differs between the manifest and AWS.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Change {
-    pub field: &'static str,
-    pub from: String,
-    pub to: String,
-    /// Applied in place by `up`; an unsafe one (engine, major version, storage shrink) is
-    /// reported and left to a person.
-    pub safe: bool,
+/// Not ours to adopt, change or report on: the identifier is `{project}-{resource}`, so
+/// project `a` with service `b-c` and project `a-b` with service `c` would otherwise share one
+/// database.
+pub fn foreign(observed: &Observed, cloud: &CloudPlan) -> Option<Error> {
+    match observed.ownership(&cloud.project, &cloud.resource) {
+        Ownership::Foreign(owner) => Some(Error::NotOurs {
+            identifier: cloud.identifier.clone(),
+            owner,
+        }),
+        Ownership::Ours | Ownership::Unknown => None,
+    }
 }
 
 /// A resource tagged with this project that the manifest no longer has.
@@ -130,11 +112,25 @@ struct CallLogInterceptor(Arc<CallLog>);
 
 #[derive(Debug)]
 pub struct Cloud {
+    ec2: aws_sdk_ec2::Client,
     rds: aws_sdk_rds::Client,
     elasticache: aws_sdk_elasticache::Client,
     secrets: aws_sdk_secretsmanager::Client,
     pub region: String,
     log: Arc<CallLog>,
+    /// Versions AWS offers per parameter group family, asked once per run (held across the
+    /// call, so that parallel creates of one type ask once).
+    offered: tokio::sync::Mutex<HashMap<String, Option<Vec<String>>>>,
+}
+
+/// What one batch of reads found for every planned resource, so that a run where nothing
+/// changes makes a call or two per kind rather than several per database.
+#[derive(Debug, Default)]
+pub struct Prefetched {
+    /// RDS instances by identifier (absent: none).
+    rds: Option<HashMap<String, Observed>>,
+    /// The project's secrets by name (absent: none).
+    secrets: Option<HashMap<String, SecretState>>,
 }
 
 /// Throttling and transient errors are retried with exponential backoff and jitter (the SDK's
@@ -194,13 +190,18 @@ impl Cloud {
         let elasticache = elasticache.interceptor(interceptor.clone()).build();
         let mut secrets = aws_sdk_secretsmanager::config::Builder::from(&config);
         secrets.set_endpoint_url(endpoint_for("AWS_ENDPOINT_URL_SECRETS_MANAGER"));
-        let secrets = secrets.interceptor(interceptor).build();
+        let secrets = secrets.interceptor(interceptor.clone()).build();
+        let mut ec2 = aws_sdk_ec2::config::Builder::from(&config);
+        ec2.set_endpoint_url(endpoint_for("AWS_ENDPOINT_URL_EC2"));
+        let ec2 = ec2.interceptor(interceptor).build();
         Ok(Self {
+            ec2: aws_sdk_ec2::Client::from_conf(ec2),
             rds: aws_sdk_rds::Client::from_conf(rds),
             elasticache: aws_sdk_elasticache::Client::from_conf(elasticache),
             secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
             region,
             log,
+            offered: tokio::sync::Mutex::default(),
         })
     }
 
@@ -211,7 +212,14 @@ impl Cloud {
         elasticache: aws_sdk_elasticache::Client,
         secrets: aws_sdk_secretsmanager::Client,
     ) -> Self {
+        // Never called by these tests: a closed local port.
+        let ec2 = aws_sdk_ec2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
         Self {
+            ec2: aws_sdk_ec2::Client::from_conf(ec2),
             rds,
             elasticache,
             secrets,
@@ -220,6 +228,7 @@ impl Cloud {
                 verbose: false,
                 calls: AtomicUsize::new(0),
             }),
+            offered: tokio::sync::Mutex::default(),
         }
     }
 
@@ -241,71 +250,186 @@ impl Cloud {
         }
     }
 
-    /// Creates what is missing, applies safe changes, and waits until available.
+    /// As `observe`, from what `prefetch` read where it has the answer.
+    pub async fn observe_with(
+        &self,
+        cloud: &CloudPlan,
+        prefetched: &Prefetched,
+    ) -> Result<Option<Observed>, Error> {
+        match (&prefetched.rds, cloud.service) {
+            (Some(found), CloudService::Rds) => Ok(found.get(&cloud.identifier).cloned()),
+            _ => self.observe(cloud).await,
+        }
+    }
+
+    /// Reads every planned RDS instance (one paginated describe) and the project's secrets
+    /// (one paginated list) at once. A failure here is not fatal: `converge` then reads each
+    /// resource on its own.
+    pub async fn prefetch(&self, project: &str, clouds: &[&CloudPlan]) -> Prefetched {
+        let rds_ids: Vec<String> = clouds
+            .iter()
+            .filter(|c| c.service == CloudService::Rds)
+            .map(|c| c.identifier.clone())
+            .collect();
+        let with_secrets = clouds
+            .iter()
+            .filter(|c| c.service != CloudService::ElasticacheCluster)
+            .count();
+        let (rds, secrets) = futures_util::future::join(
+            async {
+                if rds_ids.len() < 2 {
+                    return None;
+                }
+                rds::observe_many(&self.rds, &rds_ids).await.ok()
+            },
+            async {
+                if with_secrets < 2 {
+                    return None;
+                }
+                secrets::project_states(&self.secrets, project).await.ok()
+            },
+        )
+        .await;
+        Prefetched { rds, secrets }
+    }
+
+    /// The AWS version to create with: what AWS offers on the manifest's line
+    /// (DescribeDBEngineVersions / DescribeCacheEngineVersions, once per family and run),
+    /// else the template's table (the plan's `engine_version`).
+    async fn version_for(&self, resource: &PlannedResource, cloud: &CloudPlan) -> String {
+        let family = resource.template.cloud.family_of(&cloud.version_line);
+        let mut known = self.offered.lock().await;
+        let offered = match known.get(&family) {
+            Some(o) => o.clone(),
+            None => {
+                let o = match cloud.service {
+                    CloudService::Rds => {
+                        rds::offered_versions(&self.rds, &cloud.engine, &family).await
+                    }
+                    _ => {
+                        elasticache::offered_versions(&self.elasticache, &cloud.engine, &family)
+                            .await
+                    }
+                };
+                known.insert(family, o.clone());
+                o
+            }
+        };
+        drop(known);
+        offered
+            .and_then(|o| {
+                crate::catalog::pick_version(&o, &cloud.asked_version, &cloud.version_line)
+            })
+            .unwrap_or_else(|| cloud.engine_version.clone())
+    }
+
+    /// Creates what is missing, applies safe changes in an order AWS accepts (waiting for
+    /// `available` between them), finishes any password reset, and waits until available.
     pub async fn converge(
         &self,
         resource: &PlannedResource,
         cloud: &CloudPlan,
+        prefetched: &Prefetched,
         progress: &Progress,
         deadline: Deadline,
     ) -> Result<Observed, Error> {
         let name = resource.name.as_str();
-        let observed = self.observe(cloud).await?;
-        if let Some(foreign) = observed.as_ref().and_then(|o| o.foreign(cloud)) {
+        let observed = self.observe_with(cloud, prefetched).await?;
+        if let Some(foreign) = observed.as_ref().and_then(|o| foreign(o, cloud)) {
             return Err(foreign);
         }
         let has_password = cloud.service != CloudService::ElasticacheCluster;
-        let password = if has_password {
-            let (secret, created) = secrets::get_or_create(&self.secrets, cloud).await?;
-            if created && observed.is_some() {
-                // The database kept its old password, which nobody has any more: reset it.
+        let secret = if has_password {
+            Some(match &prefetched.secrets {
+                Some(all) => all
+                    .get(&cloud.secret_name)
+                    .copied()
+                    .unwrap_or(SecretState::Missing),
+                None => secrets::state(&self.secrets, &cloud.secret_name).await?,
+            })
+        } else {
+            None
+        };
+        // A password the database must be given (a lost secret, an interrupted reset).
+        let mut reset: Option<Secret> = None;
+        let mut acted = false;
+        match &observed {
+            None => {
+                let password = match secret {
+                    None => None,
+                    Some(SecretState::Present { .. }) => {
+                        Some(secrets::value(&self.secrets, &cloud.secret_name).await?)
+                    }
+                    Some(state) => {
+                        Some(secrets::store_new(&self.secrets, cloud, state, false).await?)
+                    }
+                };
+                let version = self.version_for(resource, cloud).await;
                 progress.say(
                     name,
                     &format!(
-                        "warning: secret {} was missing; recreated it and reset the password of {}",
-                        cloud.secret_name, cloud.identifier
+                        "creating {} {} ({} {version})",
+                        kind(cloud.service),
+                        cloud.identifier,
+                        cloud.engine
                     ),
                 );
                 match cloud.service {
                     CloudService::Rds => {
-                        rds::reset_password(&self.rds, &cloud.identifier, &secret).await?;
-                    }
-                    _ => {
-                        elasticache::reset_token(&self.elasticache, &cloud.identifier, &secret)
+                        rds::create(&self.rds, resource, cloud, &version, password.as_ref())
                             .await?;
-                    }
-                }
-            }
-            Some(secret)
-        } else {
-            None
-        };
-        match &observed {
-            None => {
-                progress.say(
-                    name,
-                    &format!("creating {} {}", kind(cloud.service), cloud.identifier),
-                );
-                match cloud.service {
-                    CloudService::Rds => {
-                        rds::create(&self.rds, resource, cloud, password.as_ref()).await?;
                     }
                     CloudService::ElasticacheReplicationGroup => {
                         elasticache::create_group(
                             &self.elasticache,
                             resource,
                             cloud,
+                            &version,
                             password.as_ref(),
                         )
                         .await?;
                     }
                     CloudService::ElasticacheCluster => {
-                        elasticache::create_cluster(&self.elasticache, resource, cloud).await?;
+                        elasticache::create_cluster(&self.elasticache, cloud, &version).await?;
                     }
                 }
+                if secret == Some(SecretState::Present { pending: true }) {
+                    // Created with the stored password: nothing left to reset.
+                    secrets::mark_pending(&self.secrets, &cloud.secret_name, false).await?;
+                }
+                acted = true;
             }
             Some(current) => {
-                let changes = diff(cloud, current);
+                match secret {
+                    Some(state @ (SecretState::Missing | SecretState::Scheduled)) => {
+                        progress.say(
+                            name,
+                            &format!(
+                                "warning: secret {} was {}; recreated it and reset the password of {}",
+                                cloud.secret_name,
+                                if state == SecretState::Missing {
+                                    "missing"
+                                } else {
+                                    "scheduled for deletion"
+                                },
+                                cloud.identifier
+                            ),
+                        );
+                        reset = Some(secrets::store_new(&self.secrets, cloud, state, true).await?);
+                    }
+                    Some(SecretState::Present { pending: true }) => {
+                        progress.say(
+                            name,
+                            &format!(
+                                "warning: finishing an interrupted password reset of {} (secret {})",
+                                cloud.identifier, cloud.secret_name
+                            ),
+                        );
+                        reset = Some(secrets::value(&self.secrets, &cloud.secret_name).await?);
+                    }
+                    _ => {}
+                }
+                let changes = diff(&desired(resource, cloud), current);
                 let unsafe_changes: Vec<Change> =
                     changes.iter().filter(|c| !c.safe).cloned().collect();
                 if !unsafe_changes.is_empty() {
@@ -326,7 +450,7 @@ impl Cloud {
                         ),
                     );
                     // Nothing to do and nothing to wait for: no second describe.
-                    if current.status == "available" {
+                    if current.readiness() == Readiness::Available && reset.is_none() {
                         return Ok(current.clone());
                     }
                 } else {
@@ -338,59 +462,139 @@ impl Cloud {
                         name,
                         &format!("modifying {}: {}", cloud.identifier, list.join(", ")),
                     );
+                    // AWS takes changes only from an available resource.
+                    if current.readiness() != Readiness::Available {
+                        self.wait_available(name, cloud, progress, deadline, false)
+                            .await?;
+                    }
                     match cloud.service {
                         CloudService::Rds => rds::modify(&self.rds, cloud, &changes).await?,
                         CloudService::ElasticacheReplicationGroup => {
-                            elasticache::modify_group(&self.elasticache, cloud, current, &changes)
-                                .await?;
+                            if changes.iter().any(|c| c.field == Field::Replicas) {
+                                elasticache::change_replicas(&self.elasticache, cloud, current)
+                                    .await?;
+                                if elasticache::modifies_group(&changes) {
+                                    self.wait_available(name, cloud, progress, deadline, false)
+                                        .await?;
+                                }
+                            }
+                            if elasticache::modifies_group(&changes) {
+                                elasticache::modify_group(&self.elasticache, cloud, &changes)
+                                    .await?;
+                            }
                         }
                         CloudService::ElasticacheCluster => {}
                     }
+                    acted = true;
                 }
             }
         }
-        self.wait_available(name, cloud, progress, deadline).await
+        let mut ready = self
+            .wait_available(name, cloud, progress, deadline, acted)
+            .await?;
+        if let Some(password) = reset {
+            self.reset_password(name, cloud, &password, progress, deadline)
+                .await?;
+            secrets::mark_pending(&self.secrets, &cloud.secret_name, false).await?;
+            ready = self
+                .wait_available(name, cloud, progress, deadline, true)
+                .await?;
+        }
+        if let Some(foreign) = foreign(&ready, cloud) {
+            return Err(foreign);
+        }
+        Ok(ready)
     }
 
-    /// Polls until `available`, with AWS's status shown as it changes. Bounded by the
-    /// deadline; real RDS takes 5-15 minutes to create.
+    /// Gives the database the stored password: RDS takes it at once; ElastiCache takes it in
+    /// two steps (ROTATE, then SET), each from `available`.
+    async fn reset_password(
+        &self,
+        name: &str,
+        cloud: &CloudPlan,
+        password: &Secret,
+        progress: &Progress,
+        deadline: Deadline,
+    ) -> Result<(), Error> {
+        match cloud.service {
+            CloudService::Rds => rds::reset_password(&self.rds, &cloud.identifier, password).await,
+            CloudService::ElasticacheReplicationGroup => {
+                elasticache::token_step(
+                    &self.elasticache,
+                    &cloud.identifier,
+                    password,
+                    AuthTokenUpdateStrategyType::Rotate,
+                )
+                .await?;
+                self.wait_available(name, cloud, progress, deadline, true)
+                    .await?;
+                elasticache::token_step(
+                    &self.elasticache,
+                    &cloud.identifier,
+                    password,
+                    AuthTokenUpdateStrategyType::Set,
+                )
+                .await
+            }
+            CloudService::ElasticacheCluster => Ok(()),
+        }
+    }
+
+    /// Polls until `available` (or usable: `storage-optimization`), with AWS's status shown
+    /// as it changes. Bounded by the deadline (real RDS takes 5-15 minutes to create); a
+    /// terminal status ends it at once with AWS's word and a hint. `changed`: a call was just
+    /// made, so the first describe may still show the old state: it waits a moment first.
     async fn wait_available(
         &self,
         name: &str,
         cloud: &CloudPlan,
         progress: &Progress,
         deadline: Deadline,
+        changed: bool,
     ) -> Result<Observed, Error> {
         let mut last = String::new();
         let mut pause = Duration::from_millis(500);
+        if changed {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         loop {
             let observed = self.observe(cloud).await?.ok_or_else(|| Error::Aws {
                 op: "find",
                 target: cloud.identifier.clone(),
                 code: None,
                 message: "it disappeared while provision waited for it".into(),
+                source: None,
             })?;
             if observed.status != last {
                 progress.say(name, &format!("status: {}", observed.status));
                 last.clone_from(&observed.status);
             }
-            if observed.status == "available" {
-                return Ok(observed);
-            }
-            if matches!(
-                observed.status.as_str(),
-                "failed"
-                    | "incompatible-parameters"
-                    | "incompatible-network"
-                    | "storage-full"
-                    | "create-failed"
-            ) {
-                return Err(Error::Aws {
-                    op: "create",
-                    target: cloud.identifier.clone(),
-                    code: None,
-                    message: format!("AWS reports status `{}`", observed.status),
-                });
+            match observed.readiness() {
+                Readiness::Available => return Ok(observed),
+                Readiness::Usable => {
+                    progress.say(
+                        name,
+                        "usable while AWS optimizes its storage (that may take hours; nothing waits for it)",
+                    );
+                    return Ok(observed);
+                }
+                Readiness::Terminal(hint) => {
+                    return Err(Error::CloudTerminal {
+                        resource: name.to_owned(),
+                        identifier: cloud.identifier.clone(),
+                        status: observed.status,
+                        hint,
+                    });
+                }
+                Readiness::Deleting => {
+                    return Err(Error::CloudTerminal {
+                        resource: name.to_owned(),
+                        identifier: cloud.identifier.clone(),
+                        status: observed.status,
+                        hint: "it is being deleted: once it is gone, `provision --cloud` creates it anew",
+                    });
+                }
+                Readiness::Transitional => {}
             }
             let left = deadline
                 .at
@@ -418,7 +622,7 @@ impl Cloud {
             resource: resource.name.clone(),
             cloud: true,
         })?;
-        if let Some(foreign) = observed.foreign(cloud) {
+        if let Some(foreign) = foreign(&observed, cloud) {
             return Err(foreign);
         }
         let (Some(host), Some(port)) = (observed.address, observed.port) else {
@@ -427,6 +631,7 @@ impl Cloud {
                 target: cloud.identifier.clone(),
                 code: None,
                 message: format!("no endpoint yet (status `{}`)", observed.status),
+                source: None,
             });
         };
         let password = if cloud.service == CloudService::ElasticacheCluster {
@@ -440,6 +645,7 @@ impl Cloud {
                         target: cloud.secret_name.clone(),
                         code: None,
                         message: "it is missing".into(),
+                        source: None,
                     })?,
             )
         };
@@ -490,6 +696,53 @@ impl Cloud {
     pub async fn delete_secret(&self, project: &str, resource: &str) -> Result<bool, Error> {
         secrets::delete(&self.secrets, &crate::plan::secret_name(project, resource)).await
     }
+
+    pub async fn delete_secret_named(&self, name: &str) -> Result<bool, Error> {
+        secrets::delete(&self.secrets, name).await
+    }
+
+    /// The project's secrets that are not scheduled for deletion.
+    pub async fn live_secrets(&self, project: &str) -> Result<Vec<String>, Error> {
+        let mut names: Vec<String> = secrets::project_states(&self.secrets, project)
+            .await?
+            .into_iter()
+            .filter(|(_, s)| *s != SecretState::Scheduled)
+            .map(|(n, _)| n)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The security group provision owns for the project, if it exists (no call creates it).
+    pub async fn owned_security_group(&self, project: &str) -> Result<Option<String>, Error> {
+        network::find_owned(&self.ec2, project).await
+    }
+
+    /// Checks and makes the network (see `network`): before anything is created.
+    pub async fn prepare_network(
+        &self,
+        wanted: &network::Wanted,
+    ) -> Result<network::Prepared, Error> {
+        network::prepare(&self.ec2, wanted).await
+    }
+
+    /// Deletes the DB and cache subnet groups named after the project (`{project}-provision`).
+    /// AWS refuses while a database still uses one (real deletes take minutes): that is
+    /// reported, and `destroy` run again finishes it. Each: (what, deleted?).
+    pub async fn delete_network(&self, project: &str) -> Vec<(String, Result<bool, Error>)> {
+        let name = format!("{project}-provision");
+        let (db, cache) = futures_util::future::join(
+            rds::delete_subnet_group(&self.rds, &name, project),
+            elasticache::delete_subnet_group(&self.elasticache, &name, project),
+        )
+        .await;
+        let group = network::delete_group(&self.ec2, project).await;
+        vec![
+            (format!("DB subnet group {name}"), db),
+            (format!("cache subnet group {name}"), cache),
+            (format!("security group {name}"), group),
+        ]
+    }
 }
 
 pub fn kind(service: CloudService) -> &'static str {
@@ -498,112 +751,6 @@ pub fn kind(service: CloudService) -> &'static str {
         CloudService::ElasticacheReplicationGroup => "ElastiCache replication group",
         CloudService::ElasticacheCluster => "ElastiCache cluster",
     }
-}
-
-/// `16.3` -> `16`, `8.0.35` -> `8.0`, `10.11.6` -> `10.11`: the part a major upgrade changes.
-fn major(engine: &str, version: &str) -> String {
-    let parts: Vec<&str> = version.split('.').collect();
-    let n = if matches!(engine, "mysql" | "mariadb") {
-        2
-    } else {
-        1
-    };
-    parts.iter().take(n).copied().collect::<Vec<_>>().join(".")
-}
-
-/// What differs, field by field, and whether `up` may apply it in place.
-pub fn diff(desired: &CloudPlan, current: &Observed) -> Vec<Change> {
-    let mut changes = Vec::new();
-    let mut push = |field, from: String, to: String, safe| {
-        changes.push(Change {
-            field,
-            from,
-            to,
-            safe,
-        });
-    };
-    let c = &desired.config;
-    if let Some(engine) = &current.engine
-        && *engine != desired.engine
-    {
-        push("engine", engine.clone(), desired.engine.clone(), false);
-    }
-    if let Some(version) = &current.engine_version {
-        let (have, want) = (
-            major(&desired.engine, version),
-            major(&desired.engine, &desired.engine_version),
-        );
-        if have != want {
-            push(
-                "engine_version",
-                version.clone(),
-                desired.engine_version.clone(),
-                false,
-            );
-        } else if desired.engine_version.matches('.').count() > have.matches('.').count()
-            && *version != desired.engine_version
-        {
-            // A pinned minor version that differs: a minor upgrade (or downgrade, which AWS refuses).
-            push(
-                "engine_version",
-                version.clone(),
-                desired.engine_version.clone(),
-                true,
-            );
-        }
-    }
-    if let Some(class) = &current.class {
-        if *class != c.class && desired.service != CloudService::ElasticacheCluster {
-            push("class", class.clone(), c.class.clone(), true);
-        } else if *class != c.class {
-            push("class", class.clone(), c.class.clone(), false);
-        }
-    }
-    if let (Some(have), Some(want)) = (current.storage_gb, c.storage_gb)
-        && have != want
-    {
-        push(
-            "storage_gb",
-            have.to_string(),
-            want.to_string(),
-            want > have,
-        );
-    }
-    if desired.service == CloudService::ElasticacheReplicationGroup
-        && let Some(have) = current.replicas
-        && have != c.replicas
-    {
-        push("replicas", have.to_string(), c.replicas.to_string(), true);
-    }
-    if desired.service != CloudService::ElasticacheCluster {
-        if let Some(have) = current.multi_az
-            && have != c.multi_az
-        {
-            push("multi_az", have.to_string(), c.multi_az.to_string(), true);
-        }
-        if let Some(have) = current.backup_retention_days
-            && have != c.backup_retention_days
-        {
-            push(
-                "backup_retention_days",
-                have.to_string(),
-                c.backup_retention_days.to_string(),
-                true,
-            );
-        }
-    }
-    if desired.service == CloudService::Rds
-        && let Some(have) = current.deletion_protection
-        && have != c.deletion_protection
-    {
-        push(
-            "deletion_protection",
-            have.to_string(),
-            c.deletion_protection.to_string(),
-            true,
-        );
-    }
-    changes
 }
 
 /// Maps an SDK error to ours: no connection or no credentials is "unavailable" (exit 69); an
@@ -618,11 +765,22 @@ where
         + Send
         + Sync
         + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     use aws_smithy_runtime_api::client::result::SdkError;
     let target = target.to_owned();
     move |e| match &e {
+        // Credentials are resolved when the request is sent: a chain that found none fails
+        // there, and must not read as a network problem.
+        SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_)
+            if chain(&e).to_ascii_lowercase().contains("credential") =>
+        {
+            Error::AwsUnavailable {
+                what: "AWS credentials".into(),
+                reason: chain(&e),
+                hint: "none were found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or log in with `aws sso login`",
+            }
+        }
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Error::AwsUnavailable {
             what: "the AWS endpoint".into(),
             reason: chain(&e),
@@ -664,8 +822,24 @@ where
                 target,
                 code,
                 message,
+                source: Some(Box::new(e)),
             }
         }
+    }
+}
+
+/// An error that is not the SDK's, on the way to AWS (generating a password, say).
+pub(crate) fn aws_error(
+    op: &'static str,
+    target: &str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> Error {
+    Error::Aws {
+        op,
+        target: target.to_owned(),
+        code: None,
+        message: e.to_string(),
+        source: Some(Box::new(e)),
     }
 }
 

@@ -3,8 +3,13 @@
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
 
+use std::collections::HashMap;
+
+use aws_sdk_rds::types::Filter;
+
 use super::{Change, Observed, Orphan, project_tags, sdk_error};
 use crate::catalog::CloudService;
+use crate::cloud_diff::Field;
 use crate::error::Error;
 use crate::plan::{CloudPlan, PlannedResource};
 use crate::secret::Secret;
@@ -21,24 +26,94 @@ fn observed(db: &aws_sdk_rds::types::DbInstance) -> Observed {
         engine_version: db.engine_version().map(str::to_owned),
         class: db.db_instance_class().map(str::to_owned),
         storage_gb: db.allocated_storage().and_then(|s| u32::try_from(s).ok()),
+        max_storage_gb: db
+            .max_allocated_storage()
+            .and_then(|s| u32::try_from(s).ok()),
         replicas: None,
         multi_az: db.multi_az(),
         deletion_protection: db.deletion_protection(),
         backup_retention_days: db
             .backup_retention_period()
             .and_then(|d| u32::try_from(d).ok()),
+        security_group_ids: Some(
+            db.vpc_security_groups()
+                .iter()
+                .filter_map(|g| g.vpc_security_group_id().map(str::to_owned))
+                .collect(),
+        ),
         arn: db.db_instance_arn().map(str::to_owned),
-        tags: db
-            .tag_list()
-            .iter()
-            .map(|t| {
-                (
-                    t.key().unwrap_or_default().to_owned(),
-                    t.value().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect(),
+        // DescribeDBInstances returns the tags: no second call.
+        tags: Some(
+            db.tag_list()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_owned(),
+                        t.value().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect(),
+        ),
     }
+}
+
+/// Every named instance that exists, in one paginated DescribeDBInstances (the
+/// `db-instance-id` filter takes a list): a no-op `up` of many databases reads them all at once.
+pub(super) async fn observe_many(
+    client: &Client,
+    ids: &[String],
+) -> Result<HashMap<String, Observed>, Error> {
+    let mut found = HashMap::new();
+    // AWS takes up to 100 values per filter.
+    for chunk in ids.chunks(100) {
+        let mut pages = client
+            .describe_db_instances()
+            .filters(
+                Filter::builder()
+                    .name("db-instance-id")
+                    .set_values(Some(chunk.to_vec()))
+                    .build(),
+            )
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(sdk_error("describe RDS instances", &chunk.join(", ")))?;
+            for db in page.db_instances() {
+                if let Some(id) = db.db_instance_identifier() {
+                    found.insert(id.to_owned(), observed(db));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The versions RDS offers for one parameter group family (`postgres16`), or `None` when AWS
+/// will not say (an emulator without the call, a policy without the permission).
+pub(super) async fn offered_versions(
+    client: &Client,
+    engine: &str,
+    family: &str,
+) -> Option<Vec<String>> {
+    let out = client
+        .describe_db_engine_versions()
+        .engine(engine)
+        .filters(
+            Filter::builder()
+                .name("db-parameter-group-family")
+                .values(family)
+                .build(),
+        )
+        .send()
+        .await
+        .ok()?;
+    let versions: Vec<String> = out
+        .db_engine_versions()
+        .iter()
+        .filter(|v| v.status().is_none_or(|s| s == "available"))
+        .filter_map(|v| v.engine_version().map(str::to_owned))
+        .collect();
+    (!versions.is_empty()).then_some(versions)
 }
 
 pub(super) async fn observe(client: &Client, id: &str) -> Result<Option<Observed>, Error> {
@@ -91,6 +166,7 @@ pub(super) async fn create(
     client: &Client,
     resource: &PlannedResource,
     cloud: &CloudPlan,
+    version: &str,
     password: Option<&Secret>,
 ) -> Result<(), Error> {
     let c = &cloud.config;
@@ -99,7 +175,20 @@ pub(super) async fn create(
         .create_db_instance()
         .db_instance_identifier(&cloud.identifier)
         .engine(&cloud.engine)
-        .engine_version(&cloud.engine_version)
+        .engine_version(version)
+        // AWS enrols instances of older majors in paid Extended Support unless told
+        // otherwise; provision says otherwise unless the manifest opts in
+        // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html:
+        // EngineLifecycleSupport).
+        .engine_lifecycle_support(if c.extended_support {
+            "open-source-rds-extended-support"
+        } else {
+            "open-source-rds-extended-support-disabled"
+        })
+        .set_max_allocated_storage(
+            c.max_storage_gb
+                .map(|m| i32::try_from(m).unwrap_or(i32::MAX)),
+        )
         .db_instance_class(&c.class)
         .allocated_storage(i32::try_from(c.storage_gb.unwrap_or(20)).unwrap_or(i32::MAX))
         .storage_type("gp3")
@@ -134,23 +223,35 @@ pub(super) async fn modify(
     changes: &[Change],
 ) -> Result<(), Error> {
     let c = &cloud.config;
-    let has = |f: &str| changes.iter().any(|ch| ch.field == f);
+    let has = |f: Field| changes.iter().any(|ch| ch.field == f);
     let request = client
         .modify_db_instance()
         .db_instance_identifier(&cloud.identifier)
         .apply_immediately(true)
-        .set_db_instance_class(has("class").then(|| c.class.clone()))
+        .set_db_instance_class(has(Field::Class).then(|| c.class.clone()))
         .set_allocated_storage(
-            has("storage_gb")
+            has(Field::StorageGb)
                 .then(|| i32::try_from(c.storage_gb.unwrap_or(20)).unwrap_or(i32::MAX)),
         )
-        .set_multi_az(has("multi_az").then_some(c.multi_az))
-        .set_deletion_protection(has("deletion_protection").then_some(c.deletion_protection))
+        .set_max_allocated_storage(
+            has(Field::MaxStorageGb)
+                .then(|| i32::try_from(c.max_storage_gb.unwrap_or(0)).unwrap_or(i32::MAX)),
+        )
+        .set_vpc_security_group_ids(
+            has(Field::SecurityGroups).then(|| cloud.security_group_ids.clone()),
+        )
+        .set_multi_az(has(Field::MultiAz).then_some(c.multi_az))
+        .set_deletion_protection(has(Field::DeletionProtection).then_some(c.deletion_protection))
         .set_backup_retention_period(
-            has("backup_retention_days")
+            has(Field::BackupRetentionDays)
                 .then(|| i32::try_from(c.backup_retention_days).unwrap_or(7)),
         )
-        .set_engine_version(has("engine_version").then(|| cloud.engine_version.clone()));
+        .set_engine_version(
+            changes
+                .iter()
+                .find(|ch| ch.field == Field::EngineVersion)
+                .map(|ch| ch.to.clone()),
+        );
     request
         .send()
         .await
@@ -217,4 +318,47 @@ pub(super) async fn delete(
         .await
         .map(|_| ())
         .map_err(sdk_error("delete RDS instance", id))
+}
+
+/// Deletes the project's DB subnet group if it exists and is tagged with the project.
+pub(super) async fn delete_subnet_group(
+    client: &Client,
+    name: &str,
+    project: &str,
+) -> Result<bool, Error> {
+    let Ok(found) = client
+        .describe_db_subnet_groups()
+        .db_subnet_group_name(name)
+        .send()
+        .await
+    else {
+        return Ok(false);
+    };
+    let Some(arn) = found
+        .db_subnet_groups()
+        .first()
+        .and_then(|g| g.db_subnet_group_arn())
+    else {
+        return Ok(false);
+    };
+    let tags = client
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .map_err(sdk_error("list tags of", name))?;
+    let ours = tags
+        .tag_list()
+        .iter()
+        .any(|t| t.key() == Some(crate::plan::TAG_PROJECT) && t.value() == Some(project));
+    if !ours {
+        return Ok(false);
+    }
+    client
+        .delete_db_subnet_group()
+        .db_subnet_group_name(name)
+        .send()
+        .await
+        .map(|_| true)
+        .map_err(sdk_error("delete DB subnet group", name))
 }

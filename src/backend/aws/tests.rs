@@ -4,12 +4,15 @@
 use std::time::Duration;
 
 use aws_sdk_rds::operation::create_db_instance::CreateDbInstanceOutput;
+use aws_sdk_rds::operation::describe_db_engine_versions::DescribeDbEngineVersionsOutput;
 use aws_sdk_rds::operation::describe_db_instances::{
     DescribeDBInstancesError, DescribeDbInstancesOutput,
 };
+use aws_sdk_rds::types::DbEngineVersion;
 use aws_sdk_rds::types::{
     DbInstance, Endpoint as RdsEndpoint, Tag, error::DbInstanceNotFoundFault,
 };
+use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
@@ -66,12 +69,21 @@ fn instance(status: &str) -> DescribeDbInstancesOutput {
 }
 
 fn secret_rules() -> aws_sdk_secretsmanager::Client {
+    let describe = mock!(aws_sdk_secretsmanager::Client::describe_secret).then_output(|| {
+        DescribeSecretOutput::builder()
+            .name("provision/shop/db")
+            .build()
+    });
     let get = mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_output(|| {
         GetSecretValueOutput::builder()
             .secret_string("s3cret-password")
             .build()
     });
-    mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, [&get])
+    mock_client!(
+        aws_sdk_secretsmanager,
+        RuleMode::MatchAny,
+        [&describe, &get]
+    )
 }
 
 /// A cloud whose RDS is `rds`, whose secret exists, and with no ElastiCache rules.
@@ -104,8 +116,20 @@ async fn creating_then_available_is_waited_for_and_adopted() {
         .output(|| instance("available"))
         .build();
     let create = mock!(aws_sdk_rds::Client::create_db_instance)
+        .match_requests(|r| r.engine_version() == Some("16.7"))
         .then_output(|| CreateDbInstanceOutput::builder().build());
-    let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&describe, &create]);
+    // AWS's own list wins over the template's table (which says 16.10 here).
+    let versions = mock!(aws_sdk_rds::Client::describe_db_engine_versions).then_output(|| {
+        DescribeDbEngineVersionsOutput::builder()
+            .db_engine_versions(DbEngineVersion::builder().engine_version("16.6").build())
+            .db_engine_versions(DbEngineVersion::builder().engine_version("16.7").build())
+            .build()
+    });
+    let rds = mock_client!(
+        aws_sdk_rds,
+        RuleMode::MatchAny,
+        [&describe, &create, &versions]
+    );
     let cloud = cloud_with(rds);
     let p = plan();
     let r = &p.resources[0];
@@ -113,6 +137,7 @@ async fn creating_then_available_is_waited_for_and_adopted() {
         .converge(
             r,
             r.cloud.as_ref().unwrap(),
+            &super::Prefetched::default(),
             &Progress::new(true, &[]),
             Deadline::after(Duration::from_secs(3600)),
         )
@@ -143,6 +168,7 @@ async fn a_resource_still_creating_at_the_deadline_is_a_timeout_that_names_its_s
         .converge(
             r,
             r.cloud.as_ref().unwrap(),
+            &super::Prefetched::default(),
             &Progress::new(true, &[]),
             Deadline::after(Duration::ZERO),
         )
@@ -160,6 +186,36 @@ async fn a_resource_still_creating_at_the_deadline_is_a_timeout_that_names_its_s
     assert!(
         err.render()
             .contains("run `provision --cloud` again to keep waiting")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_terminal_status_ends_the_wait_at_once_with_awss_word_and_a_hint() {
+    let describe = mock!(aws_sdk_rds::Client::describe_db_instances)
+        .then_output(|| instance("incompatible-network"));
+    let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&describe]);
+    let cloud = cloud_with(rds);
+    let p = plan();
+    let r = &p.resources[0];
+    let err = cloud
+        .converge(
+            r,
+            r.cloud.as_ref().unwrap(),
+            &super::Prefetched::default(),
+            &Progress::new(true, &[]),
+            Deadline::after(Duration::from_secs(3600)),
+        )
+        .await
+        .unwrap_err();
+    let text = err.render();
+    assert!(
+        text.contains("`incompatible-network`") && text.contains("hint: the subnets"),
+        "{text}"
+    );
+    assert_eq!(
+        describe.num_calls(),
+        2,
+        "one to find it, one to see the status"
     );
 }
 

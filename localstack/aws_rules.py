@@ -1,0 +1,885 @@
+#!/usr/bin/env python3
+"""AWS rules layer for provision's tests: an HTTP proxy in front of moto's server.
+
+moto answers RDS, ElastiCache, EC2 and Secrets Manager calls, but checks few of AWS's rules:
+every resource is `available` at once, any engine version string is kept, modifications are
+accepted in any state, and some error texts differ from AWS's. A test that passes only because
+the emulator is lenient proves nothing about AWS, so this layer sits on the port the tests use
+(127.0.0.1:4566), forwards every request to moto (127.0.0.1:4567) and enforces, before or after
+moto answers, the documented rules below. Each rule cites the AWS page it comes from.
+
+Standard library only (Python 3.11). Started by localstack/moto.sh.
+
+Isolation and configuration
+---------------------------
+Every request belongs to an *account*: the `x-moto-account-id` header if sent, else a 12-digit
+access key id (LocalStack's convention; then the header is added for moto, so that account's
+resources are its own), else `default`. Timings and injected faults are per account:
+
+  POST /_rules/config    {"account": "111111111111", "creating_seconds": 2, ...}   (merged)
+  POST /_rules/throttle  {"account": ..., "action": "DescribeDBInstances", "count": 3}
+  POST /_rules/status    {"account": ..., "id": "shop-db", "status": "incompatible-network"}
+  POST /_rules/version   {"account": ..., "id": "shop-db", "version": "16.9"}  (AWS's auto upgrade)
+  POST /_rules/age       {"account": ..., "id": "shop-db", "seconds": 25000}   (ages the last
+                          storage change, for the 6-hour rule)
+  GET  /_rules/state?account=...      resources, credentials (which passwords open each
+                                      database), recorded requests
+  GET  /_rules/health                 200 when this layer answers
+  POST /_rules/reset                  forgets every account's state (moto's own reset is
+                                      /moto-api/reset, forwarded as is)
+
+Defaults come from the environment: AWS_RULES_CREATING_SECONDS (1.0),
+AWS_RULES_MODIFYING_SECONDS (1.0), AWS_RULES_STORAGE_OPTIMIZATION_SECONDS (1.0).
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+BACKEND = os.environ.get("AWS_RULES_BACKEND", "http://127.0.0.1:4567")
+LISTEN_HOST = os.environ.get("AWS_RULES_HOST", "127.0.0.1")
+LISTEN_PORT = int(os.environ.get("AWS_RULES_PORT", "4566"))
+
+DEFAULTS = {
+    "creating_seconds": float(os.environ.get("AWS_RULES_CREATING_SECONDS", "1.0")),
+    "modifying_seconds": float(os.environ.get("AWS_RULES_MODIFYING_SECONDS", "1.0")),
+    "storage_optimization_seconds": float(
+        os.environ.get("AWS_RULES_STORAGE_OPTIMIZATION_SECONDS", "1.0")
+    ),
+}
+
+# ---------------------------------------------------------------------------------------------
+# Engine versions AWS offers.
+#
+# RDS: CreateDBInstance `EngineVersion` takes a version that DescribeDBEngineVersions lists
+# (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html), or a
+# major version alone, for which "Amazon RDS defaults to the latest release of the major
+# version you specified" (RDS for PostgreSQL release notes, "Amazon RDS for PostgreSQL
+# updates": https://docs.aws.amazon.com/AmazonRDS/latest/PostgreSQLReleaseNotes/postgresql-versions.html;
+# MySQL's and MariaDB's major versions are two-part, `8.0`, `8.4`, `10.11`:
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/MySQL.Concepts.VersionMgmt.html,
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/MariaDB.Concepts.VersionMgmt.html).
+# So `mysql` `8` is refused ("Cannot find version 8 for mysql").
+#
+# ElastiCache: Valkey and Redis OSS 6+ take `major.minor` (`7.1`, `8.0`; Redis 6 also `6.x`),
+# Memcached a full version (`1.6.22`)
+# (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/supported-engine-versions.html,
+# https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateReplicationGroup.html).
+# Lists: the versions named on those pages, newest last.
+RDS_VERSIONS = {
+    "postgres": {
+        "13": ["13.20", "13.21", "13.22"],
+        "14": ["14.17", "14.18", "14.19"],
+        "15": ["15.12", "15.13", "15.14"],
+        "16": ["16.8", "16.9", "16.10"],
+        "17": ["17.4", "17.5", "17.6"],
+        "18": ["18.1"],
+    },
+    "mysql": {
+        "8.0": ["8.0.41", "8.0.42", "8.0.43"],
+        "8.4": ["8.4.4", "8.4.5", "8.4.6"],
+    },
+    "mariadb": {
+        "10.5": ["10.5.27", "10.5.28", "10.5.29"],
+        "10.6": ["10.6.20", "10.6.21", "10.6.22"],
+        "10.11": ["10.11.11", "10.11.13", "10.11.14"],
+        "11.4": ["11.4.5", "11.4.7", "11.4.8"],
+        "11.8": ["11.8.3"],
+    },
+}
+CACHE_VERSIONS = {
+    "redis": {"6": ["6.0", "6.2"], "7": ["7.0", "7.1"]},
+    "valkey": {"7": ["7.2"], "8": ["8.0", "8.1", "8.2"]},
+    "memcached": {"1.6": ["1.6.6", "1.6.12", "1.6.17", "1.6.22"]},
+}
+# Parameter group families, as DescribeDBEngineVersions / DescribeCacheEngineVersions report them.
+RDS_FAMILY = {"postgres": "postgres{line}", "mysql": "mysql{line}", "mariadb": "mariadb{line}"}
+CACHE_FAMILY = {"redis": "redis{line}", "valkey": "valkey{line}", "memcached": "memcached{line}"}
+
+
+def vkey(v: str):
+    return [int(p) if p.isdigit() else -1 for p in v.split(".")]
+
+
+def resolve_rds_version(engine: str, asked: str | None):
+    """The version AWS would create for `asked`, or None when AWS refuses it."""
+    lines = RDS_VERSIONS.get(engine)
+    if lines is None:
+        return asked  # an engine this table does not cover: not ours to judge
+    if not asked:
+        newest_line = max(lines, key=vkey)
+        return lines[newest_line][-1]
+    if asked in lines:
+        return lines[asked][-1]
+    for versions in lines.values():
+        if asked in versions:
+            return asked
+    return None
+
+
+def resolve_cache_version(engine: str, asked: str | None):
+    lines = CACHE_VERSIONS.get(engine)
+    if lines is None:
+        return asked
+    if not asked:
+        newest_line = max(lines, key=vkey)
+        return lines[newest_line][-1]
+    if engine == "redis" and asked == "6.x":
+        return "6.2"
+    for versions in lines.values():
+        if asked in versions:
+            return asked
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# State
+
+LOCK = threading.Lock()
+CONFIG: dict[str, dict] = {}  # account -> overrides of DEFAULTS
+THROTTLE: dict[str, dict[str, int]] = {}  # account -> action -> remaining throttled calls
+DENY: dict[str, set[str]] = {}  # account -> actions answered with AccessDenied
+RESOURCES: dict[tuple[str, str], dict] = {}  # (account, id) -> state
+REQUESTS: dict[str, list] = {}  # account -> recorded mutating requests (no secrets)
+
+SECRET_PARAMS = {"MasterUserPassword", "AuthToken", "SecretString", "SecretBinary"}
+
+
+def config(account: str) -> dict:
+    return {**DEFAULTS, **CONFIG.get(account, {})}
+
+
+def status_of(res: dict) -> str:
+    """What AWS would say now about a resource this layer has seen created or changed."""
+    if res.get("forced"):
+        return res["forced"]
+    now = time.monotonic()
+    for until, status in res.get("phases", []):
+        if now < until:
+            return status
+    return "available"
+
+
+def set_phases(res: dict, phases: list[tuple[float, str]]):
+    """Statuses one after another for the given seconds, from now; then `available`."""
+    at = time.monotonic()
+    res["phases"] = []
+    for seconds, status in phases:
+        at += seconds
+        res["phases"].append((at, status))
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors in each protocol's shape
+
+NS = {
+    "rds": "http://rds.amazonaws.com/doc/2014-10-31/",
+    "elasticache": "http://elasticache.amazonaws.com/doc/2015-02-02/",
+    "ec2": "http://ec2.amazonaws.com/doc/2016-11-15/",
+}
+
+
+def query_error(service: str, code: str, message: str, status: int = 400):
+    body = (
+        f'<ErrorResponse xmlns="{NS.get(service, NS["rds"])}"><Error><Type>Sender</Type>'
+        f"<Code>{code}</Code><Message>{xml_escape(message)}</Message></Error>"
+        f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    )
+    return status, {"Content-Type": "text/xml"}, body.encode()
+
+
+def json_error(code: str, message: str, status: int = 400):
+    body = json.dumps({"__type": code, "message": message}).encode()
+    return status, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code}, body
+
+
+def xml_escape(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules applied before moto sees a request. Each returns an error response, or None.
+
+
+def before(service: str, action: str, params: dict, account: str):
+    cfg = config(account)
+    # Throttling on demand. AWS answers `Throttling` ("Rate exceeded", HTTP 400) for query APIs
+    # and `ThrottlingException` for JSON ones; SDKs retry both
+    # (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/CommonErrors.html,
+    # https://docs.aws.amazon.com/secretsmanager/latest/apireference/CommonErrors.html).
+    with LOCK:
+        left = THROTTLE.get(account, {})
+        for key in (action, "*"):
+            if left.get(key, 0) > 0:
+                left[key] -= 1
+                if service == "secretsmanager":
+                    return json_error("ThrottlingException", "Rate exceeded")
+                return query_error(service, "Throttling", "Rate exceeded")
+    del cfg
+    # A policy without the permission. AWS's message names the principal and the action
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
+    if action in DENY.get(account, set()):
+        message = f"User: arn:aws:iam::{account if account.isdigit() else '123456789012'}:user/ci is not authorized to perform: {service}:{action} on resource: * because no identity-based policy allows the {service}:{action} action"
+        if service == "secretsmanager":
+            return json_error("AccessDeniedException", message)
+        code = "UnauthorizedOperation" if service == "ec2" else "AccessDenied"
+        return query_error(service, code, message, 403)
+    if service == "rds":
+        return before_rds(action, params, account)
+    if service == "elasticache":
+        return before_elasticache(action, params, account)
+    if service == "secretsmanager":
+        return before_secrets(action, params, account)
+    return None
+
+
+DELETED_SECRETS: set[tuple[str, str]] = set()  # (account, secret name) scheduled for deletion
+
+
+def secret_name(secret_id: str) -> str:
+    """A secret's name from its name or ARN (`...:secret:NAME-AbCdEf`)."""
+    m = re.match(r"arn:aws[\w-]*:secretsmanager:[^:]*:[^:]*:secret:(.+)-[A-Za-z0-9]{6}$", secret_id)
+    return m.group(1) if m else secret_id
+
+
+def before_secrets(action: str, p: dict, account: str):
+    # A secret scheduled for deletion takes nothing but DescribeSecret, RestoreSecret and
+    # DeleteSecret: "You can't perform this operation on the secret because it was marked for
+    # deletion" (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html
+    # and API_GetSecretValue.html: InvalidRequestException, "The secret is scheduled for
+    # deletion"). moto lets PutSecretValue through.
+    if action in ("DescribeSecret", "RestoreSecret", "DeleteSecret", "ListSecrets", "CreateSecret"):
+        return None
+    sid = p.get("SecretId")
+    if sid and (account, secret_name(sid)) in DELETED_SECRETS:
+        return json_error("InvalidRequestException", AWS_MARKED_FOR_DELETION)
+    return None
+
+
+def res_get(account: str, rid: str | None):
+    if not rid:
+        return None
+    return RESOURCES.get((account, rid))
+
+
+def before_rds(action: str, p: dict, account: str):
+    if action == "CreateDBInstance":
+        engine, asked = p.get("Engine", ""), p.get("EngineVersion")
+        resolved = resolve_rds_version(engine, asked)
+        if resolved is None:
+            # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html
+            # (EngineVersion: "For a list of valid engine versions, use DescribeDBEngineVersions")
+            return query_error("rds", "InvalidParameterCombination", f"Cannot find version {asked} for {engine}")
+        p["EngineVersion"] = resolved
+        # MasterUsername: MySQL/MariaDB 1-16, PostgreSQL 1-63 letters, digits, underscores,
+        # starting with a letter, not a reserved word
+        # (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html).
+        user = p.get("MasterUsername", "")
+        limit = 63 if engine == "postgres" else 16
+        if user and (not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", user) or len(user) > limit):
+            return query_error("rds", "InvalidParameterValue", f"The parameter MasterUsername is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and underscores; and must not exceed {limit} characters.")
+        if user.lower() in RESERVED_USERNAMES.get(engine, set()):
+            return query_error("rds", "InvalidParameterValue", f"MasterUsername {user} cannot be used as it is a reserved word used by the engine")
+        return None
+    if action == "ModifyDBInstance":
+        rid = p.get("DBInstanceIdentifier")
+        res = res_get(account, rid)
+        if res is None:
+            return None
+        status = status_of(res)
+        # ModifyDBInstance on an instance that is not `available` fails with
+        # InvalidDBInstanceState; `storage-optimization` is usable and takes every change but
+        # storage (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html,
+        # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.ModifyingExisting.html).
+        if status not in ("available", "storage-optimization"):
+            return query_error("rds", "InvalidDBInstanceState", f"Database instance is not in available state.")
+        if "AllocatedStorage" in p:
+            new = int(p["AllocatedStorage"])
+            old = res.get("storage") or new
+            if new != old:
+                # Storage grows by at least 10 percent, never shrinks, and not again within 6
+                # hours of the last change or while it is being optimized
+                # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.ModifyingExisting.html).
+                if new < old:
+                    return query_error("rds", "InvalidParameterCombination", f"Invalid storage size for engine name {res.get('engine')} and storage type gp3: {new}")
+                if new < old * 1.1:
+                    return query_error("rds", "InvalidParameterCombination", "The AllocatedStorage value must be increased by at least 10 percent.")
+                last = res.get("storage_changed")
+                if status == "storage-optimization" or (last is not None and time.time() - last < 6 * 3600):
+                    return query_error("rds", "InvalidParameterCombination", "You can't currently modify the storage of this DB instance because storage was modified less than six hours ago or is being optimized.")
+        if "EngineVersion" in p:
+            cur = res.get("version")
+            want = p["EngineVersion"]
+            if resolve_rds_version(res.get("engine", ""), want) is None:
+                return query_error("rds", "InvalidParameterCombination", f"Cannot find version {want} for {res.get('engine')}")
+            # No downgrades (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.Upgrading.html).
+            if cur and vkey(want) < vkey(cur)[: len(vkey(want))]:
+                return query_error("rds", "InvalidParameterCombination", f"Cannot upgrade {res.get('engine')} from {cur} to {want}")
+        if "MaxAllocatedStorage" in p and int(p["MaxAllocatedStorage"]) <= (res.get("storage") or 0):
+            return query_error("rds", "InvalidParameterCombination", "Max storage size must be greater than storage size")
+    if action == "CreateDBInstance" and "MaxAllocatedStorage" in p:
+        pass
+    return None
+
+
+RESERVED_USERNAMES = {
+    # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html#RDS_Limits.Constraints:
+    # the accounts RDS itself keeps on each engine.
+    "postgres": {"rdsadmin", "rdsrepladmin", "rds_superuser", "rdstopmgr"},
+    "mysql": {"rdsadmin", "rdsrepladmin", "mysql.sys", "mysql.session", "mysql.infoschema"},
+    "mariadb": {"rdsadmin", "rdsrepladmin", "mariadb.sys"},
+}
+
+
+AUTH_TOKEN = re.compile(r"[A-Za-z0-9!&#$^<>\-]{16,128}")
+
+
+def before_elasticache(action: str, p: dict, account: str):
+    if action in ("CreateReplicationGroup", "CreateCacheCluster"):
+        engine, asked = p.get("Engine", "redis"), p.get("EngineVersion")
+        resolved = resolve_cache_version(engine, asked)
+        if resolved is None:
+            # https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/supported-engine-versions.html
+            return query_error("elasticache", "InvalidParameterCombination", f"Cannot find version {asked} for {engine}")
+        p["EngineVersion"] = resolved
+        token = p.get("AuthToken")
+        # AUTH: 16-128 printable characters, non-alphanumerics only !&#$^<>-, and only with
+        # in-transit encryption (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/auth.html).
+        if token is not None:
+            if not AUTH_TOKEN.fullmatch(token):
+                return query_error("elasticache", "InvalidParameterValue", "The AuthToken is not valid: 16-128 characters, alphanumerics and !&#$^<>- only.")
+            if p.get("TransitEncryptionEnabled", "false").lower() != "true":
+                return query_error("elasticache", "InvalidParameterCombination", "AuthToken can only be used with TransitEncryptionEnabled.")
+        return None
+    if action in ("ModifyReplicationGroup", "IncreaseReplicaCount", "DecreaseReplicaCount"):
+        rid = p.get("ReplicationGroupId")
+        res = res_get(account, rid)
+        if res is None:
+            return None
+        # Changes to a replication group need it `available`
+        # (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyReplicationGroup.html,
+        # https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_IncreaseReplicaCount.html:
+        # InvalidReplicationGroupState "The requested replication group is not in the available state.").
+        if status_of(res) != "available":
+            return query_error("elasticache", "InvalidReplicationGroupState", "Replication group must be in available state")
+        if action == "ModifyReplicationGroup" and "AuthToken" in p:
+            strategy = p.get("AuthTokenUpdateStrategy", "ROTATE").upper()
+            # AuthTokenUpdateStrategy: ROTATE (the default) adds a token, both stay valid; SET
+            # is "allowed only after ROTATE"
+            # (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyReplicationGroup.html).
+            if strategy == "SET" and not res.get("rotated"):
+                return query_error("elasticache", "InvalidParameterValue", "SET is allowed only after ROTATE: rotate the AUTH token first.")
+            if not AUTH_TOKEN.fullmatch(p["AuthToken"]):
+                return query_error("elasticache", "InvalidParameterValue", "The AuthToken is not valid: 16-128 characters, alphanumerics and !&#$^<>- only.")
+        if action == "ModifyReplicationGroup" and "EngineVersion" in p:
+            cur = res.get("version")
+            want = p["EngineVersion"]
+            # No downgrades (API_ModifyReplicationGroup.html, EngineVersion).
+            if cur and vkey(want) < vkey(cur):
+                return query_error("elasticache", "InvalidParameterCombination", f"Cannot downgrade from {cur} to {want}")
+        return None
+    if action == "ModifyCacheCluster":
+        res = res_get(account, p.get("CacheClusterId"))
+        if res is not None and status_of(res) != "available":
+            return query_error("elasticache", "InvalidCacheClusterState", "Cache cluster must be in available state")
+        return None
+    if action == "ListTagsForResource":
+        arn = p.get("ResourceName", "")
+        m = re.match(r"arn:aws[\w-]*:elasticache:[^:]*:[^:]*:(replicationgroup|cluster):(.+)$", arn)
+        if m:
+            res = res_get(account, m.group(2))
+            if res is not None and status_of(res) != "available":
+                # "If the cluster is not in the available state, ListTagsForResource returns an
+                # error" (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ListTagsForResource.html).
+                if m.group(1) == "replicationgroup":
+                    return query_error("elasticache", "InvalidReplicationGroupState", f"Replication group {m.group(2)} is not in available state")
+                return query_error("elasticache", "InvalidCacheClusterState", f"Cache cluster {m.group(2)} is not in available state")
+        return None
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# After moto answered: record state, rewrite what AWS would say differently.
+
+
+def record(account: str, service: str, action: str, params: dict):
+    if not re.match(r"(Create|Modify|Delete|Put|Restore|Increase|Decrease|Add|Remove|Authorize|Revoke|Rotate)", action):
+        return
+    safe = {k: ("[redacted]" if k in SECRET_PARAMS else v) for k, v in params.items()}
+    REQUESTS.setdefault(account, []).append({"service": service, "action": action, "params": safe})
+
+
+def after_ok(service: str, action: str, p: dict, account: str):
+    cfg = config(account)
+    with LOCK:
+        if service == "rds":
+            rid = p.get("DBInstanceIdentifier")
+            if action == "CreateDBInstance":
+                res = RESOURCES[(account, rid)] = {
+                    "kind": "rds",
+                    "engine": p.get("Engine"),
+                    "version": p.get("EngineVersion"),
+                    "storage": int(p.get("AllocatedStorage", "0") or 0),
+                    "passwords": [p["MasterUserPassword"]] if "MasterUserPassword" in p else [],
+                }
+                set_phases(res, [(cfg["creating_seconds"], "creating"), (0.3, "backing-up")])
+            elif action == "ModifyDBInstance" and (res := res_get(account, rid)) is not None:
+                phases = [(cfg["modifying_seconds"], "modifying")]
+                if "MasterUserPassword" in p:
+                    # The new password applies at once with ApplyImmediately; it replaces the old.
+                    res["passwords"] = [p["MasterUserPassword"]]
+                    phases = [(cfg["modifying_seconds"], "resetting-master-credentials")]
+                if "AllocatedStorage" in p and int(p["AllocatedStorage"]) != res.get("storage"):
+                    res["storage"] = int(p["AllocatedStorage"])
+                    res["storage_changed"] = time.time()
+                    phases.append((cfg["storage_optimization_seconds"], "storage-optimization"))
+                if "EngineVersion" in p:
+                    res["version"] = resolve_rds_version(res.get("engine", ""), p["EngineVersion"]) or p["EngineVersion"]
+                set_phases(res, phases)
+            elif action == "DeleteDBInstance":
+                RESOURCES.pop((account, rid), None)
+        elif service == "secretsmanager" and p.get("SecretId"):
+            key = (account, secret_name(p["SecretId"]))
+            if action == "DeleteSecret" and not p.get("ForceDeleteWithoutRecovery"):
+                DELETED_SECRETS.add(key)
+            elif action in ("DeleteSecret", "RestoreSecret"):
+                DELETED_SECRETS.discard(key)
+        elif service == "elasticache":
+            if action in ("CreateReplicationGroup", "CreateCacheCluster"):
+                rid = p.get("ReplicationGroupId") or p.get("CacheClusterId")
+                res = RESOURCES[(account, rid)] = {
+                    "kind": "replicationgroup" if action == "CreateReplicationGroup" else "cluster",
+                    "engine": p.get("Engine"),
+                    "version": p.get("EngineVersion"),
+                    "tokens": [p["AuthToken"]] if "AuthToken" in p else [],
+                    "rotated": False,
+                }
+                set_phases(res, [(cfg["creating_seconds"], "creating")])
+            elif action in ("ModifyReplicationGroup", "IncreaseReplicaCount", "DecreaseReplicaCount"):
+                res = res_get(account, p.get("ReplicationGroupId"))
+                if res is not None:
+                    if action == "ModifyReplicationGroup" and "AuthToken" in p:
+                        strategy = p.get("AuthTokenUpdateStrategy", "ROTATE").upper()
+                        if strategy == "ROTATE":
+                            # The new token is added; at most two are valid at once.
+                            res["tokens"] = (res["tokens"] + [p["AuthToken"]])[-2:]
+                            res["rotated"] = True
+                        elif strategy == "SET":
+                            res["tokens"] = [p["AuthToken"]]
+                            res["rotated"] = False
+                    if "EngineVersion" in p:
+                        res["version"] = p["EngineVersion"]
+                    if action in ("IncreaseReplicaCount", "DecreaseReplicaCount"):
+                        res["replicas"] = int(p.get("NewReplicaCount", "0"))
+                    set_phases(res, [(cfg["modifying_seconds"], "modifying")])
+            elif action == "ModifyCacheCluster":
+                res = res_get(account, p.get("CacheClusterId"))
+                if res is not None:
+                    set_phases(res, [(cfg["modifying_seconds"], "modifying")])
+            elif action in ("DeleteReplicationGroup", "DeleteCacheCluster"):
+                rid = p.get("ReplicationGroupId") or p.get("CacheClusterId")
+                if (res := res_get(account, rid)) is not None:
+                    res["forced"] = "deleting"
+
+
+BLOCKS = {
+    "rds": [("DBInstance", "DBInstanceIdentifier", "DBInstanceStatus", "EngineVersion")],
+    "elasticache": [
+        ("ReplicationGroup", "ReplicationGroupId", "Status", None),
+        ("CacheCluster", "CacheClusterId", "CacheClusterStatus", "EngineVersion"),
+    ],
+}
+
+
+def rewrite(service: str, body: str, account: str) -> str:
+    """Statuses (and versions) as AWS would report them right now."""
+    for block, id_tag, status_tag, version_tag in BLOCKS.get(service, []):
+        pattern = re.compile(rf"<{block}>(.*?)</{block}>", re.S)
+
+        def one(m: re.Match) -> str:
+            inner = m.group(1)
+            idm = re.search(rf"<{id_tag}>([^<]*)</{id_tag}>", inner)
+            if not idm:
+                return m.group(0)
+            with LOCK:
+                res = res_get(account, idm.group(1))
+                if res is None:
+                    return m.group(0)
+                status = status_of(res)
+                version = res.get("version")
+            inner = re.sub(
+                rf"<{status_tag}>[^<]*</{status_tag}>", f"<{status_tag}>{status}</{status_tag}>", inner
+            )
+            if version_tag and version:
+                inner = re.sub(
+                    rf"<{version_tag}>[^<]*</{version_tag}>", f"<{version_tag}>{version}</{version_tag}>", inner, count=1
+                )
+            if (
+                block == "CacheCluster"
+                and status == "available"
+                and "<Engine>memcached</Engine>" in inner
+                and "<ConfigurationEndpoint>" not in inner
+            ):
+                # AWS gives a Memcached cluster a configuration endpoint; moto gives none
+                # (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CacheCluster.html:
+                # ConfigurationEndpoint).
+                inner += (
+                    f"<ConfigurationEndpoint><Address>{idm.group(1)}.abc123.cfg.use1.cache.amazonaws.com</Address>"
+                    "<Port>11211</Port></ConfigurationEndpoint>"
+                )
+            if block == "ReplicationGroup" and res.get("replicas") is not None:
+                # IncreaseReplicaCount / DecreaseReplicaCount, which moto does not implement:
+                # the group's members are the primary and its replicas.
+                members = "".join(
+                    f"<ClusterId>{idm.group(1)}-{i:03d}</ClusterId>" for i in range(1, res["replicas"] + 2)
+                )
+                inner = re.sub(r"<MemberClusters>.*?</MemberClusters>", f"<MemberClusters>{members}</MemberClusters>", inner, flags=re.S)
+            if status == "creating":
+                # No endpoint until the resource exists
+                # (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstance.html: Endpoint).
+                for tag in ("Endpoint", "PrimaryEndpoint", "ReaderEndpoint", "ConfigurationEndpoint"):
+                    inner = re.sub(rf"<{tag}>.*?</{tag}>", "", inner, flags=re.S)
+            return f"<{block}>{inner}</{block}>"
+
+        body = pattern.sub(one, body)
+    return body
+
+
+# Secrets Manager's answer for a secret scheduled for deletion. AWS:
+# "InvalidRequestException: You can't perform this operation on the secret because it was
+# marked for deletion." (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html:
+# InvalidRequestException, "The secret is scheduled for deletion."). moto words it differently;
+# clients must decide on the code and DescribeSecret's DeletedDate, never on the text.
+AWS_MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion."
+
+
+def rewrite_secrets_error(status: int, body: bytes) -> bytes:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body
+    if doc.get("__type", "").endswith("InvalidRequestException") and "delet" in doc.get("message", doc.get("Message", "")).lower():
+        doc.pop("Message", None)
+        doc["message"] = AWS_MARKED_FOR_DELETION
+        return json.dumps(doc).encode()
+    return body
+
+
+# ---------------------------------------------------------------------------------------------
+# Engine version listings moto does not implement.
+
+
+def describe_db_engine_versions(p: dict):
+    engine = p.get("Engine")
+    family = None
+    i = 1
+    while f"Filters.Filter.{i}.Name" in p:
+        if p[f"Filters.Filter.{i}.Name"] == "db-parameter-group-family":
+            family = p.get(f"Filters.Filter.{i}.Values.Value.1")
+        i += 1
+    want_version = p.get("EngineVersion")
+    default_only = p.get("DefaultOnly", "false").lower() == "true"
+    items = []
+    for eng, lines in RDS_VERSIONS.items():
+        if engine and eng != engine:
+            continue
+        for line, versions in lines.items():
+            fam = RDS_FAMILY[eng].format(line=line)
+            if family and fam != family:
+                continue
+            for v in versions:
+                if want_version and v != want_version and line != want_version:
+                    continue
+                if default_only and v != versions[-1]:
+                    continue
+                items.append(
+                    f"<DBEngineVersion><Engine>{eng}</Engine><EngineVersion>{v}</EngineVersion>"
+                    f"<DBParameterGroupFamily>{fam}</DBParameterGroupFamily><MajorEngineVersion>{line}</MajorEngineVersion>"
+                    f"<Status>available</Status></DBEngineVersion>"
+                )
+    body = (
+        f'<DescribeDBEngineVersionsResponse xmlns="{NS["rds"]}"><DescribeDBEngineVersionsResult>'
+        f"<DBEngineVersions>{''.join(items)}</DBEngineVersions></DescribeDBEngineVersionsResult>"
+        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></DescribeDBEngineVersionsResponse>"
+    )
+    return 200, {"Content-Type": "text/xml"}, body.encode()
+
+
+def describe_cache_engine_versions(p: dict):
+    engine = p.get("Engine")
+    family = p.get("CacheParameterGroupFamily")
+    want_version = p.get("EngineVersion")
+    items = []
+    for eng, lines in CACHE_VERSIONS.items():
+        if engine and eng != engine:
+            continue
+        for line, versions in lines.items():
+            fam = CACHE_FAMILY[eng].format(line=line)
+            if family and fam != family:
+                continue
+            for v in versions:
+                if want_version and v != want_version:
+                    continue
+                items.append(
+                    f"<CacheEngineVersion><Engine>{eng}</Engine><EngineVersion>{v}</EngineVersion>"
+                    f"<CacheParameterGroupFamily>{fam}</CacheParameterGroupFamily></CacheEngineVersion>"
+                )
+    body = (
+        f'<DescribeCacheEngineVersionsResponse xmlns="{NS["elasticache"]}"><DescribeCacheEngineVersionsResult>'
+        f"<CacheEngineVersions>{''.join(items)}</CacheEngineVersions></DescribeCacheEngineVersionsResult>"
+        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></DescribeCacheEngineVersionsResponse>"
+    )
+    return 200, {"Content-Type": "text/xml"}, body.encode()
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP
+
+
+def account_of(headers) -> tuple[str, bool]:
+    """The account a request belongs to, and whether moto must be told (header added)."""
+    explicit = headers.get("x-moto-account-id")
+    if explicit:
+        return explicit, False
+    m = re.search(r"Credential=([^/,\s]+)/", headers.get("Authorization", ""))
+    if m and re.fullmatch(r"\d{12}", m.group(1)):
+        return m.group(1), True
+    return "default", False
+
+
+def service_of(headers, params: dict) -> str:
+    m = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request", headers.get("Authorization", ""))
+    if m:
+        return m.group(1)
+    target = headers.get("X-Amz-Target", "")
+    if target.startswith("secretsmanager."):
+        return "secretsmanager"
+    return "unknown"
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in two writes: without this, Nagle's algorithm and the
+        # client's delayed ACK add tens of milliseconds to every answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, fmt, *args):  # quiet: the tests print what matters
+        if os.environ.get("AWS_RULES_VERBOSE"):
+            sys.stderr.write("aws_rules: " + (fmt % args) + "\n")
+
+    def read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def send(self, status: int, headers: dict, body: bytes):
+        self.send_response(status)
+        for k, v in headers.items():
+            if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_GET(self):
+        self.handle_any()
+
+    def do_POST(self):
+        self.handle_any()
+
+    def do_PUT(self):
+        self.handle_any()
+
+    def do_DELETE(self):
+        self.handle_any()
+
+    def do_HEAD(self):
+        self.handle_any()
+
+    def handle_any(self):
+        body = self.read_body()
+        if self.path.startswith("/_rules/"):
+            return self.control(body)
+        if self.path.startswith("/moto-api/reset"):
+            with LOCK:
+                CONFIG.clear()
+                DENY.clear()
+                THROTTLE.clear()
+                RESOURCES.clear()
+                REQUESTS.clear()
+                DELETED_SECRETS.clear()
+        account, tell_moto = account_of(self.headers)
+        ctype = self.headers.get("Content-Type", "")
+        params: dict = {}
+        action = ""
+        if "x-www-form-urlencoded" in ctype and body:
+            params = {k: v[-1] for k, v in urllib.parse.parse_qs(body.decode(), keep_blank_values=True).items()}
+            action = params.get("Action", "")
+        elif self.headers.get("X-Amz-Target"):
+            action = self.headers["X-Amz-Target"].split(".")[-1]
+            try:
+                params = json.loads(body or b"{}")
+            except ValueError:
+                params = {}
+        service = service_of(self.headers, params)
+
+        if service == "rds" and action == "DescribeDBEngineVersions":
+            return self.send(*describe_db_engine_versions(params))
+        if service == "elasticache" and action == "DescribeCacheEngineVersions":
+            return self.send(*describe_cache_engine_versions(params))
+
+        original = dict(params)
+        refused = before(service, action, params, account)
+        if refused is not None:
+            return self.send(*refused)
+        if params != original and "x-www-form-urlencoded" in ctype:
+            body = urllib.parse.urlencode(params).encode()
+
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "transfer-encoding", "connection", "expect")}
+        if tell_moto:
+            headers["x-moto-account-id"] = account
+        if service == "elasticache" and action in ("IncreaseReplicaCount", "DecreaseReplicaCount"):
+            return self.send(*self.replica_count(action, params, account, headers))
+        req = urllib.request.Request(BACKEND + self.path, data=body if self.command not in ("GET", "HEAD") else None, headers=headers, method=self.command)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                status, rheaders, rbody = r.status, dict(r.headers.items()), r.read()
+        except urllib.error.HTTPError as e:
+            status, rheaders, rbody = e.code, dict(e.headers.items()), e.read()
+        except (urllib.error.URLError, OSError) as e:
+            return self.send(502, {"Content-Type": "text/plain"}, f"aws_rules: moto at {BACKEND} did not answer: {e}".encode())
+
+        if 200 <= status < 300 and action:
+            after_ok(service, action, params, account)
+            with LOCK:
+                record(account, service, action, params)
+        if service in ("rds", "elasticache") and rbody:
+            rbody = rewrite(service, rbody.decode("utf-8", "replace"), account).encode()
+        if service == "secretsmanager" and status >= 400:
+            rbody = rewrite_secrets_error(status, rbody)
+        self.send(status, rheaders, rbody)
+
+    def replica_count(self, action: str, params: dict, account: str, headers: dict):
+        """IncreaseReplicaCount / DecreaseReplicaCount, which moto answers with HTTP 500
+        (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_IncreaseReplicaCount.html):
+        the new count is kept here and shown in describes."""
+        rid = params.get("ReplicationGroupId", "")
+        describe = urllib.parse.urlencode({"Action": "DescribeReplicationGroups", "Version": "2015-02-02", "ReplicationGroupId": rid}).encode()
+        req = urllib.request.Request(BACKEND + "/", data=describe, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                body = r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers.items()), e.read()
+        m = re.search(r"<ReplicationGroup>.*?</ReplicationGroup>", body, re.S)
+        if not m:
+            return query_error("elasticache", "ReplicationGroupNotFoundFault", f"ReplicationGroup {rid} not found.", 404)
+        after_ok("elasticache", action, params, account)
+        with LOCK:
+            record(account, "elasticache", action, params)
+        group = rewrite("elasticache", m.group(0), account)
+        out = (
+            f'<{action}Response xmlns="{NS["elasticache"]}"><{action}Result>{group}</{action}Result>'
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></{action}Response>"
+        )
+        return 200, {"Content-Type": "text/xml"}, out.encode()
+
+    def control(self, body: bytes):
+        url = urllib.parse.urlparse(self.path)
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
+        try:
+            doc = json.loads(body) if body else {}
+        except ValueError:
+            return self.send(400, {"Content-Type": "text/plain"}, b"aws_rules: the body is not JSON")
+        account = doc.get("account") or query.get("account") or "default"
+        with LOCK:
+            if url.path == "/_rules/health":
+                out = {"ok": True, "backend": BACKEND, "defaults": DEFAULTS}
+            elif url.path == "/_rules/config":
+                CONFIG.setdefault(account, {}).update({k: float(v) for k, v in doc.items() if k in DEFAULTS})
+                out = config(account)
+            elif url.path == "/_rules/throttle":
+                THROTTLE.setdefault(account, {})[doc.get("action", "*")] = int(doc.get("count", 1))
+                out = THROTTLE[account]
+            elif url.path == "/_rules/deny":
+                DENY.setdefault(account, set()).add(doc["action"])
+                out = sorted(DENY[account])
+            elif url.path == "/_rules/status":
+                res = RESOURCES.setdefault((account, doc["id"]), {"kind": "unknown"})
+                res["forced"] = doc.get("status") or None
+                out = {"id": doc["id"], "status": status_of(res)}
+            elif url.path == "/_rules/version":
+                res = RESOURCES.setdefault((account, doc["id"]), {"kind": "unknown"})
+                res["version"] = doc["version"]
+                out = {"id": doc["id"], "version": res["version"]}
+            elif url.path == "/_rules/age":
+                res = RESOURCES.get((account, doc["id"]))
+                if res is not None and res.get("storage_changed") is not None:
+                    res["storage_changed"] -= float(doc.get("seconds", 0))
+                    res["phases"] = []
+                out = {"id": doc["id"]}
+            elif url.path == "/_rules/state":
+                out = {
+                    "config": config(account),
+                    "resources": {
+                        rid: {
+                            "status": status_of(r),
+                            "version": r.get("version"),
+                            "storage": r.get("storage"),
+                            "credentials": r.get("passwords", r.get("tokens", [])),
+                            "rotated": r.get("rotated"),
+                        }
+                        for (acc, rid), r in RESOURCES.items()
+                        if acc == account
+                    },
+                    "requests": REQUESTS.get(account, []),
+                }
+            elif url.path == "/_rules/reset":
+                CONFIG.clear()
+                DENY.clear()
+                THROTTLE.clear()
+                RESOURCES.clear()
+                REQUESTS.clear()
+                DELETED_SECRETS.clear()
+                out = {"ok": True}
+            else:
+                return self.send(404, {"Content-Type": "text/plain"}, f"aws_rules: no control endpoint {url.path}".encode())
+        self.send(200, {"Content-Type": "application/json"}, json.dumps(out).encode())
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    server = Server((LISTEN_HOST, LISTEN_PORT), Handler)
+    sys.stderr.write(f"aws_rules: listening on {LISTEN_HOST}:{LISTEN_PORT}, forwarding to {BACKEND}\n")
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

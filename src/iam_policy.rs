@@ -1,0 +1,337 @@
+//! `provision iam-policy`: the least-privilege IAM policy a manifest needs on AWS, computed
+//! from the plan (pure). Creating is allowed only with the project's `provision:project` tag
+//! on the request, changing and deleting only on resources that carry it, and names are
+//! scoped to the project's prefix wherever the service's ARNs allow it.
+//!
+//! Sources: the Service Authorization Reference pages for Amazon RDS
+//! (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html),
+//! Amazon ElastiCache (.../list_amazonelasticache.html), AWS Secrets Manager
+//! (.../list_awssecretsmanager.html), Amazon EC2 (.../list_amazonec2.html), and the service-linked
+//! roles RDS and ElastiCache create on first use
+//! (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAM.ServiceLinkedRoles.html).
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::catalog::CloudService;
+use crate::plan::{Plan, TAG_PROJECT};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Statement {
+    #[serde(rename = "Sid")]
+    pub sid: &'static str,
+    #[serde(rename = "Effect")]
+    pub effect: &'static str,
+    #[serde(rename = "Action")]
+    pub actions: Vec<&'static str>,
+    #[serde(rename = "Resource")]
+    pub resources: Vec<String>,
+    #[serde(rename = "Condition", skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Policy {
+    #[serde(rename = "Version")]
+    pub version: &'static str,
+    #[serde(rename = "Statement")]
+    pub statements: Vec<Statement>,
+}
+
+fn allow(
+    sid: &'static str,
+    actions: &[&'static str],
+    resources: Vec<String>,
+    condition: Option<Value>,
+) -> Statement {
+    Statement {
+        sid,
+        effect: "Allow",
+        actions: actions.to_vec(),
+        resources,
+        condition,
+    }
+}
+
+/// The policy for `plan` (a cloud plan).
+pub fn policy(plan: &Plan) -> Policy {
+    let project = plan.project.name.as_str();
+    let clouds: Vec<_> = plan
+        .resources
+        .iter()
+        .filter_map(|r| r.cloud.as_ref())
+        .collect();
+    let region = clouds
+        .iter()
+        .find_map(|c| c.region.clone())
+        .unwrap_or_else(|| "*".into());
+    let rds = clouds.iter().any(|c| c.service == CloudService::Rds);
+    let cache = clouds.iter().any(|c| c.service != CloudService::Rds);
+    let secrets = clouds
+        .iter()
+        .any(|c| c.service != CloudService::ElasticacheCluster);
+    let network = clouds.iter().any(|c| !c.allow_from.is_empty());
+    let request_tag =
+        Some(json!({"StringEquals": {format!("aws:RequestTag/{TAG_PROJECT}"): project}}));
+    let resource_tag =
+        Some(json!({"StringEquals": {format!("aws:ResourceTag/{TAG_PROJECT}"): project}}));
+    let arn = |service: &str, rest: String| format!("arn:aws:{service}:{region}:*:{rest}");
+
+    let mut read: Vec<&'static str> = Vec::new();
+    let mut statements = Vec::new();
+    if rds {
+        read.extend([
+            "rds:DescribeDBInstances",
+            "rds:DescribeDBEngineVersions",
+            "rds:DescribeDBSubnetGroups",
+            "rds:ListTagsForResource",
+        ]);
+        statements.push(allow(
+            "RdsCreateTagged",
+            &[
+                "rds:CreateDBInstance",
+                "rds:CreateDBSubnetGroup",
+                "rds:AddTagsToResource",
+            ],
+            vec![
+                arn("rds", format!("db:{project}-*")),
+                arn("rds", format!("subgrp:{project}-provision")),
+            ],
+            request_tag.clone(),
+        ));
+        // CreateDBInstance also names the default parameter and option groups.
+        statements.push(allow(
+            "RdsUseDefaultGroups",
+            &["rds:CreateDBInstance"],
+            vec![
+                arn("rds", "pg:default.*".into()),
+                arn("rds", "og:default:*".into()),
+            ],
+            None,
+        ));
+        statements.push(allow(
+            "RdsChangeOwn",
+            &[
+                "rds:ModifyDBInstance",
+                "rds:DeleteDBInstance",
+                "rds:DeleteDBSubnetGroup",
+            ],
+            vec![
+                arn("rds", format!("db:{project}-*")),
+                arn("rds", format!("subgrp:{project}-provision")),
+            ],
+            resource_tag.clone(),
+        ));
+        statements.push(allow(
+            "RdsFinalSnapshots",
+            &["rds:CreateDBSnapshot", "rds:AddTagsToResource"],
+            vec![arn("rds", format!("snapshot:{project}-*-final-*"))],
+            None,
+        ));
+    }
+    if cache {
+        read.extend([
+            "elasticache:DescribeReplicationGroups",
+            "elasticache:DescribeCacheClusters",
+            "elasticache:DescribeCacheEngineVersions",
+            "elasticache:DescribeCacheSubnetGroups",
+            "elasticache:ListTagsForResource",
+        ]);
+        statements.push(allow(
+            "ElastiCacheCreateTagged",
+            &[
+                "elasticache:CreateReplicationGroup",
+                "elasticache:CreateCacheCluster",
+                "elasticache:CreateCacheSubnetGroup",
+                "elasticache:AddTagsToResource",
+            ],
+            vec![
+                arn("elasticache", format!("replicationgroup:{project}-*")),
+                arn("elasticache", format!("cluster:{project}-*")),
+                arn("elasticache", format!("subnetgroup:{project}-provision")),
+            ],
+            request_tag.clone(),
+        ));
+        statements.push(allow(
+            "ElastiCacheUseDefaultGroups",
+            &[
+                "elasticache:CreateReplicationGroup",
+                "elasticache:CreateCacheCluster",
+            ],
+            vec![arn("elasticache", "parametergroup:default.*".into())],
+            None,
+        ));
+        statements.push(allow(
+            "ElastiCacheChangeOwn",
+            &[
+                "elasticache:ModifyReplicationGroup",
+                "elasticache:IncreaseReplicaCount",
+                "elasticache:DecreaseReplicaCount",
+                "elasticache:DeleteReplicationGroup",
+                "elasticache:DeleteCacheCluster",
+                "elasticache:DeleteCacheSubnetGroup",
+            ],
+            vec![
+                arn("elasticache", format!("replicationgroup:{project}-*")),
+                arn("elasticache", format!("cluster:{project}-*")),
+                arn("elasticache", format!("subnetgroup:{project}-provision")),
+            ],
+            resource_tag.clone(),
+        ));
+        statements.push(allow(
+            "ElastiCacheFinalSnapshots",
+            &[
+                "elasticache:CreateSnapshot",
+                "elasticache:AddTagsToResource",
+            ],
+            vec![arn("elasticache", format!("snapshot:{project}-*-final-*"))],
+            None,
+        ));
+    }
+    if secrets {
+        read.push("secretsmanager:ListSecrets");
+        let secret = vec![arn(
+            "secretsmanager",
+            format!("secret:{}*", crate::plan::secret_name(project, "")),
+        )];
+        statements.push(allow(
+            "SecretsCreateTagged",
+            &["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
+            secret.clone(),
+            request_tag.clone(),
+        ));
+        statements.push(allow(
+            "SecretsUseOwn",
+            &[
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:RestoreSecret",
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:TagResource",
+                "secretsmanager:UntagResource",
+            ],
+            secret,
+            resource_tag.clone(),
+        ));
+    }
+    read.extend([
+        "ec2:DescribeVpcs",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+    ]);
+    if network {
+        statements.push(allow(
+            "SecurityGroupCreateTagged",
+            &["ec2:CreateSecurityGroup", "ec2:CreateTags"],
+            vec![arn("ec2", "security-group/*".into())],
+            request_tag.clone(),
+        ));
+        statements.push(allow(
+            "SecurityGroupInVpc",
+            &["ec2:CreateSecurityGroup"],
+            vec![arn("ec2", "vpc/*".into())],
+            None,
+        ));
+        statements.push(allow(
+            "SecurityGroupChangeOwn",
+            &[
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:RevokeSecurityGroupIngress",
+                "ec2:DeleteSecurityGroup",
+            ],
+            vec![arn("ec2", "security-group/*".into())],
+            resource_tag,
+        ));
+    }
+    statements.insert(0, allow("ReadOnly", &read, vec!["*".into()], None));
+    let mut linked = Vec::new();
+    if rds {
+        linked.push("rds.amazonaws.com");
+    }
+    if cache {
+        linked.push("elasticache.amazonaws.com");
+    }
+    if !linked.is_empty() {
+        statements.push(allow(
+            "ServiceLinkedRolesOnFirstUse",
+            &["iam:CreateServiceLinkedRole"],
+            vec!["arn:aws:iam::*:role/aws-service-role/*".into()],
+            Some(json!({"StringEquals": {"iam:AWSServiceName": linked}})),
+        ));
+    }
+    Policy {
+        version: "2012-10-17",
+        statements,
+    }
+}
+
+/// One line per statement, for people.
+pub fn render(policy: &Policy, project: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "IAM policy for project `{project}` (`provision iam-policy --json` prints the document)\n"
+    );
+    for s in &policy.statements {
+        let _ = writeln!(out, "\n{}", s.sid);
+        let _ = writeln!(out, "  actions:   {}", s.actions.join(", "));
+        let _ = writeln!(out, "  resources: {}", s.resources.join(", "));
+        if let Some(c) = &s.condition {
+            let _ = writeln!(out, "  only if:   {c}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::plan::Target;
+
+    fn plan_of(text: &str) -> Plan {
+        let catalog = Catalog::builtin().unwrap();
+        let m = crate::manifest::from_bytes(
+            text.as_bytes(),
+            "compose.yaml".into(),
+            "shop".into(),
+            &|_| None,
+        )
+        .unwrap();
+        crate::plan::plan(&m, &catalog, Target::Cloud, None).unwrap()
+    }
+
+    #[test]
+    fn only_the_services_the_manifest_uses_and_scoped_to_the_project() {
+        let p = policy(&plan_of(
+            "x-provision: {cloud: {region: eu-west-1}}\nservices:\n  db: {image: 'postgres:16'}\n",
+        ));
+        let doc = serde_json::to_value(&p).unwrap();
+        let text = doc.to_string();
+        assert!(text.contains("rds:CreateDBInstance") && !text.contains("elasticache:"));
+        assert!(text.contains("arn:aws:rds:eu-west-1:*:db:shop-*"), "{text}");
+        assert!(text.contains("arn:aws:secretsmanager:eu-west-1:*:secret:provision/shop/*"));
+        assert!(text.contains("\"aws:RequestTag/provision:project\":\"shop\""));
+        assert!(text.contains("iam:CreateServiceLinkedRole"));
+        // No security group statements without `allow_from`.
+        assert!(!text.contains("ec2:CreateSecurityGroup"));
+        // Every statement allows, and none allows every action of a service.
+        for s in &p.statements {
+            assert_eq!(s.effect, "Allow");
+            assert!(
+                s.actions.iter().all(|a| !a.ends_with(":*")),
+                "{:?}",
+                s.actions
+            );
+        }
+        let with_network = policy(&plan_of(
+            "x-provision: {cloud: {allow_from: [10.0.0.0/16]}}\nservices:\n  kv: {image: 'redis:7'}\n",
+        ));
+        let text = serde_json::to_string(&with_network).unwrap();
+        assert!(
+            text.contains("ec2:AuthorizeSecurityGroupIngress")
+                && text.contains("elasticache:IncreaseReplicaCount")
+        );
+        assert!(!text.contains("rds:CreateDBInstance"));
+    }
+}
