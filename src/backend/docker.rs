@@ -35,6 +35,8 @@ const LABEL_PASSWORD: &str = "dev.provision.password";
 #[derive(Debug)]
 pub struct DockerRuntime {
     docker: Docker,
+    /// Boxed: it is large and `Runtime::Native` is small.
+    engine: Box<super::engine::Engine>,
 }
 
 fn status_of(e: &BollardError) -> Option<u16> {
@@ -65,54 +67,18 @@ fn call(op: &'static str, target: &str) -> impl FnOnce(BollardError) -> Error + 
     }
 }
 
-/// The sockets tried when `DOCKER_HOST` is unset: Docker's, then Podman's (rootless, rootful).
-fn default_sockets() -> Vec<String> {
-    let mut sockets = vec!["/var/run/docker.sock".to_owned()];
-    if let Ok(dir) = std::env::var("XDG_RUNTIME_DIR") {
-        sockets.push(format!("{dir}/podman/podman.sock"));
-    }
-    sockets.push("/run/podman/podman.sock".to_owned());
-    sockets
-}
-
 impl DockerRuntime {
-    /// Connects and checks that the engine answers, negotiating the API version (Debian's
-    /// engine speaks an older one than the client library's default).
+    /// Connects to the engine `engine` discovers (`DOCKER_HOST`, the context, known sockets).
     pub async fn connect() -> Result<Self, Error> {
-        let host = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
-        let candidates = match &host {
-            Some(h) => vec![h.clone()],
-            None => default_sockets(),
-        };
-        let mut last = String::from("no socket found");
-        for candidate in &candidates {
-            let connected = if host.is_some() {
-                Docker::connect_with_defaults()
-            } else {
-                Docker::connect_with_socket(candidate, 120, bollard::API_DEFAULT_VERSION)
-            };
-            let docker = match connected {
-                Ok(d) => d,
-                Err(e) => {
-                    last = reason(&e);
-                    continue;
-                }
-            };
-            let answered = async {
-                let docker = docker.negotiate_version().await?;
-                docker.ping().await?;
-                Ok::<_, BollardError>(docker)
-            };
-            match tokio::time::timeout(std::time::Duration::from_secs(5), answered).await {
-                Ok(Ok(docker)) => return Ok(Self { docker }),
-                Ok(Err(e)) => last = reason(&e),
-                Err(_) => last = "no answer within 5 s".to_owned(),
-            }
-        }
-        Err(Error::DockerUnavailable {
-            host: candidates.join(", "),
-            reason: last,
+        super::engine::connect().await.map(|engine| Self {
+            docker: engine.docker.clone(),
+            engine: Box::new(engine),
         })
+    }
+
+    /// Which engine this is, how it was found, and the address its published ports answer on.
+    pub fn engine(&self) -> &super::engine::Found {
+        &self.engine.found
     }
 
     async fn container(

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod docker;
+pub mod engine;
 pub mod native;
 pub mod ports;
 pub mod reconcile;
@@ -177,7 +178,7 @@ impl Runtime {
                     return Ok(Self::Native(native));
                 }
                 let docker = match docker_error {
-                    Error::DockerUnavailable { reason, .. } => reason,
+                    Error::DockerUnavailable { tried } => crate::error::tried_lines(&tried),
                     other => other.render(),
                 };
                 Err(Error::NoRuntime { docker, missing })
