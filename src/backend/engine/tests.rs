@@ -457,8 +457,8 @@ async fn nothing_answering_lists_every_place_in_order_with_its_reason() {
     let m = Machine::new();
     // A socket file that is not an engine: something there, but no answer.
     let sock = m.run.join("docker.sock");
-    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    drop(_listener);
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    drop(listener);
     let Err(Error::DockerUnavailable { tried }) = connect_with(&m.env(&[])).await else {
         panic!("nothing should answer");
     };
