@@ -687,7 +687,7 @@ pub fn tried_lines(tried: &[crate::backend::engine::Tried]) -> String {
 }
 
 /// The hint for a failed discovery, from what went wrong where.
-fn engine_hint(tried: &[crate::backend::engine::Tried]) -> &'static str {
+pub fn engine_hint(tried: &[crate::backend::engine::Tried]) -> &'static str {
     use crate::backend::engine::{Reason, Via};
     let reasons = || tried.iter().map(|t| &t.reason);
     if reasons().any(|r| matches!(r, Reason::TlsWithoutVerify)) {

@@ -109,7 +109,11 @@ impl Output {
 macro_rules! snapshot {
     ($name:expr, $manifest:expr, $args:expr) => {{
         let project = $crate::support::Project::with_manifest($manifest);
-        let out = project.cmd($args).output();
+        // `doctor --local` names the machine's container engine: make it the same everywhere.
+        let out = project
+            .cmd($args)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .output();
         insta::assert_snapshot!($name, out.snapshot());
         out
     }};
