@@ -177,7 +177,7 @@ pub async fn status(session: &Session) -> Result<Vec<StatusRow>, Error> {
             let ready = match (live.state, live.port) {
                 (State::Running, Some(port)) => crate::probe::probe(
                     spec.template.probe,
-                    &spec.endpoint(port, live.password.clone()),
+                    &spec.endpoint_at(runtime.address(), port, live.password.clone()),
                     Duration::from_secs(2),
                 )
                 .await
@@ -189,7 +189,7 @@ pub async fn status(session: &Session) -> Result<Vec<StatusRow>, Error> {
                 type_name: format!("{} {}", spec.template.name, spec.resource.version),
                 runtime: runtime.kind(),
                 state: live.state,
-                address: live.port.map(|p| format!("127.0.0.1:{p}")),
+                address: live.port.map(|p| format!("{}:{p}", runtime.address())),
                 ready,
                 data: live.data,
             })

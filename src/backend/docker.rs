@@ -336,7 +336,7 @@ impl DockerRuntime {
             port_bindings: Some(HashMap::from([(
                 key.clone(),
                 Some(vec![PortBinding {
-                    host_ip: Some("127.0.0.1".to_owned()),
+                    host_ip: Some(self.engine().publish_ip.clone()),
                     host_port: Some(port.to_string()),
                 }]),
             )])),
@@ -492,12 +492,15 @@ impl DockerRuntime {
                 }
                 progress.say(
                     name,
-                    &format!("starting container {container} on 127.0.0.1:{port}"),
+                    &format!(
+                        "starting container {container} on {}:{port}",
+                        self.engine().address
+                    ),
                 );
                 self.start(spec, port).await?;
             }
         }
-        let endpoint = spec.endpoint(port, password);
+        let endpoint = spec.endpoint_at(&self.engine().address, port, password);
         progress.say(
             name,
             &format!("waiting for {} to answer a query", spec.template.title),
