@@ -12,6 +12,7 @@
 
 mod cli;
 mod cloud;
+mod engine;
 mod fuzz;
 mod local;
 mod support;

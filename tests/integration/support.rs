@@ -74,6 +74,31 @@ impl Run {
         self
     }
 
+    pub(crate) fn env_remove(mut self, key: &str) -> Self {
+        self.command.env_remove(key);
+        self
+    }
+
+    /// The same run under a wrapper program: `wrapper[0] wrapper[1..] provision ARGS...`, with
+    /// the same directory and environment (for example `unshare -m sh -c ...`).
+    pub(crate) fn wrapped(self, wrapper: &[&str]) -> Self {
+        let mut command = Command::new(wrapper[0]);
+        command
+            .args(&wrapper[1..])
+            .arg(self.command.get_program())
+            .args(self.command.get_args());
+        if let Some(dir) = self.command.get_current_dir() {
+            command.current_dir(dir);
+        }
+        for (k, v) in self.command.get_envs() {
+            match v {
+                Some(v) => command.env(k, v),
+                None => command.env_remove(k),
+            };
+        }
+        Self { command }
+    }
+
     pub(crate) fn output(mut self) -> Output {
         let out = self.command.output().expect("run provision");
         Output {

@@ -1,0 +1,480 @@
+//! Where Docker is, against the real engine tests/run.sh starts: found through a context the
+//! real `docker` CLI wrote, through rootless Docker's socket, and over `tcp://` (plain and
+//! TLS) through `socat` forwarding to the engine's socket. Each test then brings a database up
+//! through what it found and writes to it with a real client.
+//!
+//! To prove which way was used, the `up` runs happen in a private mount namespace
+//! (`unshare -m`) where a fresh tmpfs hides `/run` (so `/var/run/docker.sock` and Podman's
+//! sockets), and the engine's socket is bind-mounted at one path in the test's temp dir: only
+//! the path under test reaches an engine. Needs root, like the rest of `needs_docker`.
+//!
+//! Rules, with their pages:
+//! - contexts (`docker context create --docker host=...,ca=...,cert=...,key=...`,
+//!   `docker context use`): https://docs.docker.com/engine/manage-resources/contexts/ and
+//!   https://docs.docker.com/reference/cli/docker/context/use/ (the current context applies
+//!   only when `DOCKER_HOST` and `DOCKER_CONTEXT` are unset)
+//! - `DOCKER_CONTEXT`, `DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`:
+//!   https://docs.docker.com/engine/reference/commandline/cli/#environment-variables
+//! - rootless socket `$XDG_RUNTIME_DIR/docker.sock`:
+//!   https://docs.docker.com/engine/security/rootless/tips/
+//! - TLS: the client verifies the engine against `ca.pem` and presents `cert.pem`/`key.pem`;
+//!   the engine (here socat with `verify=1`) only accepts clients with a certificate signed by
+//!   that CA: https://docs.docker.com/engine/security/protect-access/
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{Live, Output, Run, client, free_port};
+
+/// A scratch machine layout: the engine's socket bound at `real`, a home, a runtime dir and a
+/// Docker CLI config directory, all under one temp dir.
+struct Scratch {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    real: PathBuf,
+    home: PathBuf,
+    xdg: PathBuf,
+    config: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_owned();
+        let (home, xdg, config) = (dir.join("home"), dir.join("xdg"), dir.join("docker-config"));
+        for d in [&home, &xdg, &config] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        Self {
+            _tmp: tmp,
+            real: dir.join("real.sock"),
+            dir,
+            home,
+            xdg,
+            config,
+        }
+    }
+
+    /// The environment of a user with nothing configured but what the test adds.
+    fn env(&self, run: Run) -> Run {
+        run.env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CERT_PATH")
+            .env("HOME", s(&self.home))
+            .env("XDG_RUNTIME_DIR", s(&self.xdg))
+            .env("DOCKER_CONFIG", s(&self.config))
+    }
+
+    /// Runs with `/run` hidden and the engine reachable only at `self.real`.
+    fn hidden(&self, run: Run) -> Output {
+        self.hidden_with(run, &[])
+    }
+
+    /// The same with variables set on top of the scratch environment.
+    fn hidden_with(&self, run: Run, vars: &[(&str, &str)]) -> Output {
+        let mut run = self.env(run);
+        for (k, v) in vars {
+            run = run.env(k, v);
+        }
+        let script = r#"set -e
+real=$(readlink -f /var/run/docker.sock)
+: > "$PROVISION_TEST_REAL"
+mount --bind "$real" "$PROVISION_TEST_REAL"
+mount -t tmpfs tmpfs /run
+if [ -e /var/run/docker.sock ]; then echo "the default socket is still visible" >&2; exit 99; fi
+exec "$@""#;
+        run.env("PROVISION_TEST_REAL", s(&self.real))
+            .wrapped(&[
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+                "sh",
+            ])
+            .output()
+    }
+
+    /// The real Docker CLI, with this scratch config directory.
+    fn docker(&self, args: &[&str]) -> Output {
+        let out = Command::new("docker")
+            .args(args)
+            .env("DOCKER_CONFIG", &self.config)
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .output()
+            .expect("run the docker CLI (tests/support/ensure-docker.sh installs it)");
+        let out = Output {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert_eq!(out.code, Some(0), "docker {args:?}: {}", out.snapshot());
+        out
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn redis_manifest(port: u16) -> String {
+    format!(
+        "services:\n  app:\n    build: .\n    links: [cache]\n  cache:\n    image: 'redis:7'\n    x-provision: {{local: {{port: {port}}}}}\n"
+    )
+}
+
+/// Writes and reads back a key with redis-cli through the link variables.
+fn redis_roundtrip(live: &Live, vars: &std::collections::BTreeMap<String, String>) {
+    let args = [
+        "-h",
+        &vars["CACHE_HOST"],
+        "-p",
+        &vars["CACHE_PORT"],
+        "-a",
+        &vars["CACHE_PASSWORD"],
+        "--no-auth-warning",
+    ];
+    let mut set = args.to_vec();
+    set.extend(["SET", "where", &live.name]);
+    let out = client("redis-cli", &set);
+    assert_eq!(out.stdout.trim(), "OK", "{}", out.snapshot());
+    let mut get = args.to_vec();
+    get.extend(["GET", "where"]);
+    let out = client("redis-cli", &get);
+    assert_eq!(out.stdout.trim(), live.name, "{}", out.snapshot());
+}
+
+fn ok(out: Output, what: &str) -> Output {
+    assert_eq!(out.code, Some(0), "{what}:\n{}", out.snapshot());
+    out
+}
+
+/// `socat` forwarding `listen` (a socat address) to the engine's socket; stopped on drop.
+struct Forwarder(Child);
+
+impl Forwarder {
+    fn start(listen: &str, port: u16) -> Self {
+        let child = Command::new("socat")
+            .args([listen, "UNIX-CONNECT:/var/run/docker.sock"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("run socat (tests/support/ensure-docker.sh installs it)");
+        let forwarder = Self(child);
+        // Bounded wait until it listens.
+        let until = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.2", port)).is_err() {
+            assert!(Instant::now() < until, "socat does not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        forwarder
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A CA, a server certificate for 127.0.0.2 and a client certificate, made with openssl as
+/// Docker's "Protect the Docker daemon socket" page makes them.
+fn certificates(dir: &Path) {
+    let sh = |script: &str| {
+        let out = Command::new("sh")
+            .args(["-ec", script])
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sh(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca \
+        -keyout ca-key.pem -out ca.pem 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.2 \
+        -keyout server-key.pem -out server.csr 2>/dev/null
+        printf 'subjectAltName = IP:127.0.0.2\\nextendedKeyUsage = serverAuth\\n' > server.ext
+        openssl x509 -req -days 2 -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
+        -extfile server.ext -out server-cert.pem 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj /CN=client \
+        -keyout key.pem -out client.csr 2>/dev/null
+        printf 'extendedKeyUsage = clientAuth\\n' > client.ext
+        openssl x509 -req -days 2 -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
+        -extfile client.ext -out cert.pem 2>/dev/null",
+    );
+}
+
+mod needs_docker {
+    use super::*;
+
+    #[test]
+    fn a_context_written_by_the_docker_cli_is_found_and_used() {
+        let m = Scratch::new();
+        let link = m.dir.join("ctx.sock");
+        std::os::unix::fs::symlink(&m.real, &link).expect("symlink");
+        m.docker(&[
+            "context",
+            "create",
+            "laptop",
+            "--docker",
+            &format!("host=unix://{}", s(&link)),
+        ]);
+        m.docker(&[
+            "context",
+            "create",
+            "broken",
+            "--docker",
+            "host=unix:///nonexistent/docker.sock",
+        ]);
+        m.docker(&["context", "use", "broken"]);
+        let port = free_port();
+        let live = Live::new("ctx", "docker", &redis_manifest(port));
+
+        // The current context is the only engine tried, as with `docker`.
+        let out = m.hidden(live.cmd(&["up"]));
+        assert_eq!(out.code, Some(69), "{}", out.snapshot());
+        let config = m.config.join("config.json");
+        assert!(
+            out.stderr.contains(&format!(
+                "  1. unix:///nonexistent/docker.sock (context `broken`, current in {}): no socket there\n",
+                config.display()
+            )),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("  2. "), "{}", out.stderr);
+
+        // `DOCKER_CONTEXT` beats the current context.
+        let out = ok(
+            m.hidden_with(
+                live.project.cmd(&["doctor", "--local"]),
+                &[("DOCKER_CONTEXT", "laptop")],
+            ),
+            "doctor",
+        );
+        assert!(
+            out.stdout.contains(&format!(
+                " at unix://{} (context `laptop`, from `DOCKER_CONTEXT`)",
+                s(&link)
+            )),
+            "{}",
+            out.stdout
+        );
+
+        // `docker context use laptop`: `up` goes through it (nothing else answers here).
+        m.docker(&["context", "use", "laptop"]);
+        let out = ok(m.hidden(live.cmd(&["doctor", "--local"])), "doctor");
+        assert!(
+            out.stdout.contains("[✓] Container engine: Docker ")
+                && out.stdout.contains(&format!(
+                    " at unix://{} (context `laptop`, current in {})",
+                    s(&link),
+                    config.display()
+                )),
+            "{}",
+            out.stdout
+        );
+        ok(m.hidden(live.cmd(&["up"])), "up through the context");
+        let vars = live.vars(&["--service", "app"]);
+        assert_eq!(vars["CACHE_HOST"], "127.0.0.1");
+        redis_roundtrip(&live, &vars);
+    }
+
+    #[test]
+    fn rootless_dockers_socket_is_found_when_the_default_one_is_missing() {
+        let m = Scratch::new();
+        let port = free_port();
+        let live = Live::new("rootless", "docker", &redis_manifest(port));
+
+        // Nothing there yet: every well-known place is listed, in order, with its reason.
+        let out = m.hidden(live.cmd(&["up"]));
+        assert_eq!(out.code, Some(69), "{}", out.snapshot());
+        let expected = [
+            "  1. unix:///var/run/docker.sock (context `default`): no socket there".to_owned(),
+            format!(
+                "  2. unix://{}/docker.sock (rootless Docker's socket): no socket there",
+                s(&m.xdg)
+            ),
+            format!(
+                "  3. unix://{}/.docker/desktop/docker.sock (Docker Desktop's socket)",
+                s(&m.home)
+            ),
+            format!(
+                "  7. unix://{}/podman/podman.sock (rootless Podman's socket)",
+                s(&m.xdg)
+            ),
+            "  8. unix:///run/podman/podman.sock (Podman's socket): no socket there".to_owned(),
+            "hint: start Docker".to_owned(),
+        ];
+        let mut from = 0;
+        for line in &expected {
+            let at = out.stderr[from..]
+                .find(line.as_str())
+                .unwrap_or_else(|| panic!("{line:?} in order in:\n{}", out.stderr));
+            from += at + line.len();
+        }
+
+        std::os::unix::fs::symlink(&m.real, m.xdg.join("docker.sock")).expect("symlink");
+        let out = ok(m.hidden(live.project.cmd(&["doctor", "--local"])), "doctor");
+        assert!(
+            out.stdout.contains(&format!(
+                " at unix://{}/docker.sock (rootless Docker's socket)",
+                s(&m.xdg)
+            )),
+            "{}",
+            out.stdout
+        );
+        ok(
+            m.hidden(live.cmd(&["up"])),
+            "up through the rootless socket",
+        );
+        redis_roundtrip(&live, &live.vars(&["--service", "app"]));
+    }
+
+    #[test]
+    fn docker_host_tcp_and_the_app_reaches_the_engines_host() {
+        let m = Scratch::new();
+        let api = free_port();
+        let _socat = Forwarder::start(
+            &format!("TCP-LISTEN:{api},bind=127.0.0.2,reuseaddr,fork"),
+            api,
+        );
+        let port = free_port();
+        let live = Live::new("tcp", "docker", &redis_manifest(port));
+        let host = format!("tcp://127.0.0.2:{api}");
+        let run = |args: &[&str]| m.env(live.cmd(args)).env("DOCKER_HOST", &host).output();
+        let out = ok(run(&["up"]), "up over tcp");
+        assert!(
+            out.stderr.contains(&format!("on 127.0.0.2:{port}")),
+            "{}",
+            out.stderr
+        );
+        // The engine's host, not 127.0.0.1: there its published ports listen.
+        let out = ok(run(&["env", "--service", "app", "--format", "json"]), "env");
+        let vars: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&out.stdout).expect("json");
+        assert_eq!(vars["CACHE_HOST"], "127.0.0.2");
+        redis_roundtrip(&live, &vars);
+        let bindings = ok(
+            client(
+                "docker",
+                &[
+                    "inspect",
+                    "-f",
+                    "{{json .HostConfig.PortBindings}}",
+                    &format!("{}-cache", live.name),
+                ],
+            ),
+            "docker inspect",
+        );
+        assert!(
+            bindings.stdout.contains(r#""HostIp":"127.0.0.2""#),
+            "{}",
+            bindings.stdout
+        );
+        let out = ok(run(&["status"]), "status");
+        assert!(
+            out.stdout.contains(&format!("127.0.0.2:{port}")),
+            "{}",
+            out.stdout
+        );
+        let out = ok(
+            m.env(live.project.cmd(&["doctor", "--local"]))
+                .env("DOCKER_HOST", &host)
+                .output(),
+            "doctor",
+        );
+        assert!(
+            out.stdout.contains(&format!(
+                " at {host} (from `DOCKER_HOST`); databases are reached at 127.0.0.2"
+            )),
+            "{}",
+            out.stdout
+        );
+    }
+
+    #[test]
+    fn docker_host_tcp_with_tls_verify_and_a_tls_context() {
+        let m = Scratch::new();
+        let certs = m.dir.join("certs");
+        std::fs::create_dir_all(&certs).expect("mkdir");
+        certificates(&certs);
+        let api = free_port();
+        let _socat = Forwarder::start(
+            &format!(
+                "OPENSSL-LISTEN:{api},bind=127.0.0.2,reuseaddr,fork,cert={},key={},cafile={},verify=1",
+                s(&certs.join("server-cert.pem")),
+                s(&certs.join("server-key.pem")),
+                s(&certs.join("ca.pem")),
+            ),
+            api,
+        );
+        let port = free_port();
+        let live = Live::new("tls", "docker", &redis_manifest(port));
+        let host = format!("tcp://127.0.0.2:{api}");
+        let tls = |run: Run, dir: &Path| {
+            m.env(run)
+                .env("DOCKER_HOST", &host)
+                .env("DOCKER_TLS_VERIFY", "1")
+                .env("DOCKER_CERT_PATH", s(dir))
+                .output()
+        };
+
+        // Without a client certificate the engine refuses us; without TLS it cannot answer.
+        let ca_only = m.dir.join("ca-only");
+        std::fs::create_dir_all(&ca_only).expect("mkdir");
+        std::fs::copy(certs.join("ca.pem"), ca_only.join("ca.pem")).expect("copy");
+        let out = tls(live.cmd(&["up"]), &ca_only);
+        assert_eq!(out.code, Some(69), "{}", out.snapshot());
+        let out = m.env(live.cmd(&["up"])).env("DOCKER_HOST", &host).output();
+        assert_eq!(out.code, Some(69), "{}", out.snapshot());
+
+        ok(tls(live.cmd(&["up"]), &certs), "up over TLS");
+        let out = ok(
+            tls(
+                live.cmd(&["env", "--service", "app", "--format", "json"]),
+                &certs,
+            ),
+            "env",
+        );
+        let vars: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&out.stdout).expect("json");
+        assert_eq!(vars["CACHE_HOST"], "127.0.0.2");
+        redis_roundtrip(&live, &vars);
+
+        // The same engine through a context the Docker CLI made, certificates and all.
+        m.docker(&[
+            "context",
+            "create",
+            "secure",
+            "--docker",
+            &format!(
+                "host={host},ca={},cert={},key={}",
+                s(&certs.join("ca.pem")),
+                s(&certs.join("cert.pem")),
+                s(&certs.join("key.pem"))
+            ),
+        ]);
+        let out = ok(
+            m.env(live.cmd(&["status"]))
+                .env("DOCKER_CONTEXT", "secure")
+                .output(),
+            "status through the TLS context",
+        );
+        assert!(
+            out.stdout.contains(&format!("127.0.0.2:{port}")),
+            "{}",
+            out.stdout
+        );
+    }
+}
