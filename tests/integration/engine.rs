@@ -1,6 +1,6 @@
 //! Where Docker is, against the real engine tests/run.sh starts: found through a context the
 //! real `docker` CLI wrote, through rootless Docker's socket, and over `tcp://` (plain and
-//! TLS) through `socat` forwarding to the engine's socket. Each test then brings a database up
+//! TLS) through `socat` (plain) and `stunnel` (TLS) forwarding to the engine's socket. Each test then brings a database up
 //! through what it found and writes to it with a real client.
 //!
 //! To prove which way was used, the `up` runs happen in a private mount namespace
@@ -18,7 +18,7 @@
 //! - rootless socket `$XDG_RUNTIME_DIR/docker.sock`:
 //!   https://docs.docker.com/engine/security/rootless/tips/
 //! - TLS: the client verifies the engine against `ca.pem` and presents `cert.pem`/`key.pem`;
-//!   the engine (here socat with `verify=1`) only accepts clients with a certificate signed by
+//!   the engine (here stunnel with `requireCert`/`verifyChain`) only accepts clients with a certificate signed by
 //!   that CA: https://docs.docker.com/engine/security/protect-access/
 
 use std::path::{Path, PathBuf};
@@ -154,17 +154,45 @@ fn ok(out: Output, what: &str) -> Output {
     out
 }
 
-/// `socat` forwarding `listen` (a socat address) to the engine's socket; stopped on drop.
+/// A forwarder from 127.0.0.2:`port` to the engine's socket; stopped on drop.
 struct Forwarder(Child);
 
 impl Forwarder {
-    fn start(listen: &str, port: u16) -> Self {
-        let child = Command::new("socat")
-            .args([listen, "UNIX-CONNECT:/var/run/docker.sock"])
+    /// `socat`, listening on `listen` (a socat address).
+    fn socat(listen: &str, port: u16) -> Self {
+        let mut command = Command::new("socat");
+        command.args([listen, "UNIX-CONNECT:/var/run/docker.sock"]);
+        Self::start(command, port)
+    }
+
+    /// `stunnel` terminating TLS with the server certificate in `certs`, accepting only
+    /// clients whose certificate the CA signed (dockerd's `--tlsverify`). Not socat: its
+    /// OpenSSL server sets no session id context, so it fails every resumed session
+    /// ("session id context uninitialized"), which rustls clients attempt and Go's do not.
+    fn stunnel(certs: &Path, port: u16) -> Self {
+        let config = certs.join("stunnel.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "foreground = yes\npid =\noutput = {log}\n[docker]\naccept = 127.0.0.2:{port}\nconnect = /var/run/docker.sock\ncert = {cert}\nkey = {key}\nCAfile = {ca}\nrequireCert = yes\nverifyChain = yes\n",
+                log = s(&certs.join("stunnel.log")),
+                cert = s(&certs.join("server-cert.pem")),
+                key = s(&certs.join("server-key.pem")),
+                ca = s(&certs.join("ca.pem")),
+            ),
+        )
+        .expect("write stunnel.conf");
+        let mut command = Command::new("stunnel");
+        command.arg(&config);
+        Self::start(command, port)
+    }
+
+    fn start(mut command: Command, port: u16) -> Self {
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
-            .expect("run socat (tests/support/ensure-docker.sh installs it)");
+            .expect("run the forwarder (tests/support/ensure-docker.sh installs socat, stunnel4)");
         let forwarder = Self(child);
         // Bounded wait until it listens.
         let until = Instant::now() + Duration::from_secs(10);
@@ -345,7 +373,7 @@ mod needs_docker {
     fn docker_host_tcp_and_the_app_reaches_the_engines_host() {
         let m = Scratch::new();
         let api = free_port();
-        let _socat = Forwarder::start(
+        let _socat = Forwarder::socat(
             &format!("TCP-LISTEN:{api},bind=127.0.0.2,reuseaddr,fork"),
             api,
         );
@@ -410,15 +438,7 @@ mod needs_docker {
         std::fs::create_dir_all(&certs).expect("mkdir");
         certificates(&certs);
         let api = free_port();
-        let _socat = Forwarder::start(
-            &format!(
-                "OPENSSL-LISTEN:{api},bind=127.0.0.2,reuseaddr,fork,cert={},key={},cafile={},verify=1",
-                s(&certs.join("server-cert.pem")),
-                s(&certs.join("server-key.pem")),
-                s(&certs.join("ca.pem")),
-            ),
-            api,
-        );
+        let _stunnel = Forwarder::stunnel(&certs, api);
         let port = free_port();
         let live = Live::new("tls", "docker", &redis_manifest(port));
         let host = format!("tcp://127.0.0.2:{api}");
@@ -436,8 +456,29 @@ mod needs_docker {
         std::fs::copy(certs.join("ca.pem"), ca_only.join("ca.pem")).expect("copy");
         let out = tls(live.cmd(&["up"]), &ca_only);
         assert_eq!(out.code, Some(69), "{}", out.snapshot());
+        assert!(out.stderr.contains("CertificateRequired"), "{}", out.stderr);
         let out = m.env(live.cmd(&["up"])).env("DOCKER_HOST", &host).output();
         assert_eq!(out.code, Some(69), "{}", out.snapshot());
+        assert!(
+            out.stderr
+                .contains(&format!("  1. {host} (from `DOCKER_HOST`): ")),
+            "{}",
+            out.stderr
+        );
+        // An engine whose certificate another CA signed is not trusted.
+        let other = m.dir.join("other-ca");
+        std::fs::create_dir_all(&other).expect("mkdir");
+        certificates(&other);
+        for f in ["cert.pem", "key.pem"] {
+            std::fs::copy(certs.join(f), other.join(f)).expect("copy");
+        }
+        let out = tls(live.cmd(&["up"]), &other);
+        assert_eq!(out.code, Some(69), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("invalid peer certificate"),
+            "{}",
+            out.stderr
+        );
 
         ok(tls(live.cmd(&["up"]), &certs), "up over TLS");
         let out = ok(

@@ -24,8 +24,10 @@ say() { printf 'ensure-docker: %s\n' "$*" >&2; }
 # Packages this script would install (for ensure-all.sh's single apt-get run).
 if [ "${1:-}" = --list-packages ]; then
   command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 || echo docker.io
-  # The engine-discovery tests forward the engine's socket over TCP and TLS (socat, openssl).
+  # The engine-discovery tests forward the engine's socket over TCP and TLS (socat, stunnel,
+  # certificates from openssl).
   command -v socat >/dev/null 2>&1 || echo socat
+  command -v stunnel >/dev/null 2>&1 || echo stunnel4
   command -v openssl >/dev/null 2>&1 || echo openssl
   exit 0
 fi
