@@ -744,7 +744,13 @@ async fn open(transport: &Transport) -> Result<(Docker, String, Option<Tunnel>),
             );
             Ok((docker, product.trim_end().to_owned(), tunnel))
         }
-        Ok(Err(e)) => Err(no_answer(&e)),
+        Ok(Err(e)) => Err(match tunnel.as_ref().and_then(Tunnel::said) {
+            // The remote side's reason (say, no access to its socket) is in ssh's output.
+            Some(said) => Reason::SshFailed {
+                detail: format!("{}; ssh: {said}", chain(&e)),
+            },
+            None => no_answer(&e),
+        }),
         Err(_) => Err(Reason::Timeout {
             seconds: ANSWER_WITHIN.as_secs(),
         }),
@@ -856,6 +862,15 @@ impl Tunnel {
             socket,
             dir: dir.to_owned(),
         })
+    }
+}
+
+impl Tunnel {
+    /// What ssh printed, if anything.
+    fn said(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.dir.join("ssh.log")).ok()?;
+        let text = text.trim();
+        (!text.is_empty()).then(|| text.replace('\n', "; "))
     }
 }
 

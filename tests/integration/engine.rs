@@ -518,4 +518,169 @@ mod needs_docker {
             out.stdout
         );
     }
+
+    #[test]
+    fn docker_host_ssh_forwards_the_engines_socket_for_as_long_as_provision_runs() {
+        let m = Scratch::new();
+        let sshd = Sshd::start(&m.dir);
+        let port = free_port();
+        let live = Live::new("ssh", "docker", &redis_manifest(port));
+        let host = format!("ssh://root@127.0.0.2:{}", sshd.port);
+        let run = |args: &[&str]| {
+            m.env(live.cmd(args))
+                .env("DOCKER_HOST", &host)
+                .env("PROVISION_SSH", s(&sshd.client))
+                .output()
+        };
+        let out = ok(run(&["up"]), "up over ssh");
+        assert!(
+            out.stderr.contains(&format!("on 127.0.0.2:{port}")),
+            "{}",
+            out.stderr
+        );
+        let out = ok(run(&["env", "--service", "app", "--format", "json"]), "env");
+        let vars: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&out.stdout).expect("json");
+        assert_eq!(vars["CACHE_HOST"], "127.0.0.2");
+        redis_roundtrip(&live, &vars);
+        let out = ok(
+            m.env(live.project.cmd(&["doctor", "--local"]))
+                .env("DOCKER_HOST", &host)
+                .env("PROVISION_SSH", s(&sshd.client))
+                .output(),
+            "doctor",
+        );
+        assert!(
+            out.stdout.contains(&format!(
+                " at {host} (from `DOCKER_HOST`); databases are reached at 127.0.0.2"
+            )),
+            "{}",
+            out.stdout
+        );
+        // The forwarding `ssh` ended with each command: none is left running.
+        let key = s(&sshd.key).to_owned();
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = processes_mentioning(&key);
+            if left.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < until, "ssh still running: {left:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // A login that fails is reported with ssh's own words and the workaround.
+        let out = m
+            .env(live.cmd(&["status"]))
+            .env(
+                "DOCKER_HOST",
+                &format!("ssh://nobody@127.0.0.2:{}", sshd.port),
+            )
+            .env("PROVISION_SSH", s(&sshd.client))
+            .output();
+        assert_eq!(out.code, Some(69), "{}", out.snapshot());
+        assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("hint: check that `ssh HOST` logs in"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+/// The command lines of running processes that contain `needle`.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if text.contains(needle) {
+                out.push(text);
+            }
+        }
+    }
+    out
+}
+
+/// A real OpenSSH server on 127.0.0.2 that lets root in with a key made for the test, and a
+/// client wrapper (`PROVISION_SSH`) that uses that key and trusts the server on first use.
+/// Stopped on drop.
+struct Sshd {
+    child: Child,
+    port: u16,
+    key: PathBuf,
+    client: PathBuf,
+}
+
+impl Sshd {
+    fn start(dir: &Path) -> Self {
+        let dir = dir.join("ssh");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let key = dir.join("id");
+        for (file, comment) in [(&key, "client"), (&dir.join("host_key"), "host")] {
+            let out = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+                .arg(file)
+                .output()
+                .expect("run ssh-keygen (tests/support/ensure-docker.sh installs openssh)");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // Root's key only: another user's login is refused.
+        std::fs::copy(dir.join("id.pub"), dir.join("authorized_keys_root")).expect("copy");
+        let port = free_port();
+        let config = dir.join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.2\nHostKey {host}\nAuthorizedKeysFile {dir}/authorized_keys_%u\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\n",
+                host = s(&dir.join("host_key")),
+                dir = s(&dir),
+            ),
+        )
+        .expect("write sshd_config");
+        // sshd's privilege separation directory.
+        std::fs::create_dir_all("/run/sshd").expect("mkdir /run/sshd");
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("run sshd (tests/support/ensure-docker.sh installs openssh-server)");
+        let client = dir.join("ssh-client.sh");
+        std::fs::write(
+            &client,
+            format!(
+                "#!/bin/sh\nexec ssh -F /dev/null -i {key} -o IdentitiesOnly=yes -o UserKnownHostsFile={known} -o StrictHostKeyChecking=accept-new \"$@\"\n",
+                key = s(&key),
+                known = s(&dir.join("known_hosts")),
+            ),
+        )
+        .expect("write the ssh wrapper");
+        let mut perms = std::fs::metadata(&client).expect("stat").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&client, perms).expect("chmod");
+        let sshd = Self {
+            child,
+            port,
+            key,
+            client,
+        };
+        let until = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.2", port)).is_err() {
+            assert!(Instant::now() < until, "sshd does not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        sshd
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

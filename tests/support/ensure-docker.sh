@@ -25,9 +25,12 @@ say() { printf 'ensure-docker: %s\n' "$*" >&2; }
 if [ "${1:-}" = --list-packages ]; then
   command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 || echo docker.io
   # The engine-discovery tests forward the engine's socket over TCP and TLS (socat, stunnel,
-  # certificates from openssl).
+  # certificates from openssl)...
   command -v socat >/dev/null 2>&1 || echo socat
   command -v stunnel >/dev/null 2>&1 || echo stunnel4
+  # ... and over ssh:// to a local OpenSSH server.
+  command -v ssh >/dev/null 2>&1 || echo openssh-client
+  [ -x /usr/sbin/sshd ] || echo openssh-server
   command -v openssl >/dev/null 2>&1 || echo openssl
   exit 0
 fi
