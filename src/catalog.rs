@@ -4,9 +4,12 @@
 //! new type is a new file plus, at most, a new probe kind.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
+
+/// No version-dependent data paths.
+static EMPTY: LazyLock<BTreeMap<String, String>> = LazyLock::new(BTreeMap::new);
 
 /// The embedded template files, by file name. `catalog_is_complete` proves every one parses.
 const SOURCES: &[(&str, &str)] = &[
@@ -22,6 +25,8 @@ const SOURCES: &[(&str, &str)] = &[
 #[serde(deny_unknown_fields)]
 pub struct Template {
     pub name: String,
+    /// How many components of a version make its major line (Postgres 1, MySQL 2).
+    pub major_parts: usize,
     pub title: String,
     pub images: Vec<String>,
     pub default_version: String,
@@ -33,6 +38,43 @@ pub struct Template {
     pub probe: Probe,
     pub native: Native,
     pub cloud: Cloud,
+    /// What a Compose file's own settings on the database service mean for its credentials,
+    /// per image family: the first entry naming the repository, else the one naming none.
+    #[serde(default)]
+    pub compose_env: Vec<ComposeEnv>,
+}
+
+/// The variables (and server flag) an image family reads its user, database and password
+/// from, so that a Compose file's `environment:` keeps meaning what it means to the image.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComposeEnv {
+    /// Repositories this entry is for; empty: every other image of the type.
+    #[serde(default)]
+    pub images: Vec<String>,
+    /// Tried in order; the first one set wins (the image's own precedence).
+    #[serde(default)]
+    pub username: Vec<String>,
+    #[serde(default)]
+    pub database: Vec<String>,
+    #[serde(default)]
+    pub password: Vec<String>,
+    /// Variables naming a file (inside the container) that holds the password.
+    #[serde(default)]
+    pub password_file: Vec<String>,
+    /// The user the image creates when the file configures it but names none.
+    #[serde(default)]
+    pub default_username: Option<String>,
+    /// Likewise the database; `{username}` stands for the user's name.
+    #[serde(default)]
+    pub default_database: Option<String>,
+    /// A server flag in `command:` that sets the password (`--requirepass`).
+    #[serde(default)]
+    pub password_flag: Option<String>,
+    /// Variables holding extra server arguments, where `password_flag` may be too
+    /// (redis-stack's `REDIS_ARGS`).
+    #[serde(default)]
+    pub args_env: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -63,11 +105,24 @@ pub enum Credentials {
 pub struct Container {
     /// Where the image keeps its data; empty for in-memory engines (no volume).
     pub data_path: String,
+    /// From a version line on, where the image keeps its data instead (`"18":
+    /// /var/lib/postgresql`): the newest line not above the image's version wins.
+    #[serde(default)]
+    pub data_path_from: BTreeMap<String, String>,
+    /// Variables in the image's configuration that say which version it is; the first set
+    /// wins. They tell the real version of an untagged or floating image (`postgres:latest`).
+    #[serde(default)]
+    pub version_env: Vec<String>,
     /// The image's env contract; `{username}`, `{password}`, `{database}` are filled in.
     pub env: BTreeMap<String, String>,
-    /// The container command, when the image takes its settings as arguments.
+    /// The container command, when the image takes its settings as arguments. Never
+    /// `{password}`: `ps` and `docker inspect` show arguments.
     pub args: Vec<String>,
-    /// Images with a contract of their own (convox/*, bitnami/*), by repository.
+    /// A file copied into the container before it starts, for settings that must not be
+    /// arguments (a Redis password).
+    #[serde(default)]
+    pub config_file: Option<ConfigFile>,
+    /// Image families with a contract of their own (convox/*, bitnami/*), by repository.
     pub by_image: BTreeMap<String, ImageContract>,
 }
 
@@ -76,6 +131,57 @@ pub struct Container {
 pub struct ImageContract {
     pub env: BTreeMap<String, String>,
     pub args: Vec<String>,
+    /// Where this family keeps its data, when not where the official image does.
+    #[serde(default)]
+    pub data_path: Option<String>,
+    /// This family's version variables, when not the official image's.
+    #[serde(default)]
+    pub version_env: Option<Vec<String>>,
+    #[serde(default)]
+    pub config_file: Option<ConfigFile>,
+    /// The tag names the version after this text (`pg16`, `latest-pg16`, `0.8.0-pg17`).
+    #[serde(default)]
+    pub tag_prefix: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Absolute path inside the container.
+    pub path: String,
+    /// Placeholders as for `env`, `{password}` included.
+    pub text: String,
+}
+
+/// What one image family needs to run: resolved from the template's defaults and the
+/// family's own entries.
+#[derive(Debug, Clone, Copy)]
+pub struct Family<'t> {
+    pub env: &'t BTreeMap<String, String>,
+    pub args: &'t [String],
+    pub version_env: &'t [String],
+    pub config_file: Option<&'t ConfigFile>,
+    data_path: Option<&'t str>,
+    data_path_from: &'t BTreeMap<String, String>,
+}
+
+impl Family<'_> {
+    /// Where this family keeps the data of `version`; none for in-memory engines.
+    pub fn data_path(&self, version: &str) -> Option<&str> {
+        let path = self.data_path?;
+        let major = |v: &str| {
+            v.split('.')
+                .next()
+                .and_then(|m| m.parse::<u32>().ok())
+                .unwrap_or(0)
+        };
+        let newest = self
+            .data_path_from
+            .iter()
+            .filter(|(from, _)| major(from) <= major(version))
+            .max_by_key(|(from, _)| major(from));
+        Some(newest.map_or(path, |(_, p)| p.as_str())).filter(|p| !p.is_empty())
+    }
 }
 
 /// How readiness is proven: which real client handshake and query to run.
@@ -255,12 +361,68 @@ impl Template {
             .map(String::as_str)
     }
 
-    /// The env contract and arguments for a given image repository.
-    pub fn contract_for(&self, repository: &str) -> (&BTreeMap<String, String>, &[String]) {
-        match self.container.by_image.get(repository) {
-            Some(c) => (&c.env, &c.args),
-            None => (&self.container.env, &self.container.args),
+    /// The Compose settings contract for an image repository, if the type has one.
+    pub fn compose_env_for(&self, repository: &str) -> Option<&ComposeEnv> {
+        self.compose_env
+            .iter()
+            .find(|c| c.images.iter().any(|i| i == repository))
+            .or_else(|| self.compose_env.iter().find(|c| c.images.is_empty()))
+    }
+
+    /// The image family of a repository: its env contract, arguments, data path and
+    /// version variables, the official image's where it has none of its own.
+    pub fn family(&self, repository: &str) -> Family<'_> {
+        let c = &self.container;
+        match c.by_image.get(repository) {
+            Some(f) => Family {
+                env: &f.env,
+                args: &f.args,
+                version_env: f.version_env.as_deref().unwrap_or(&c.version_env),
+                config_file: f.config_file.as_ref(),
+                data_path: Some(f.data_path.as_deref().unwrap_or(&c.data_path)),
+                // A family with a data path of its own keeps it on every version.
+                data_path_from: if f.data_path.is_some() {
+                    &EMPTY
+                } else {
+                    &c.data_path_from
+                },
+            },
+            None => Family {
+                env: &c.env,
+                args: &c.args,
+                version_env: &c.version_env,
+                config_file: c.config_file.as_ref(),
+                data_path: Some(&c.data_path),
+                data_path_from: &c.data_path_from,
+            },
         }
+    }
+
+    /// The major line of a version, by this type's rule (`major_parts`): Postgres 16.4 -> 16,
+    /// MySQL 8.0.36 -> 8.0. Comparing these is how a major upgrade or downgrade is told.
+    pub fn major(&self, version: &str) -> String {
+        version
+            .split('.')
+            .take(self.major_parts)
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    /// The version in an image's configuration (`PG_VERSION=16.4-1.pgdg120+1`,
+    /// `MARIADB_VERSION=1:11.4.2+maria~ubu2404`), by the family's variables.
+    pub fn version_in_env(&self, family: &Family<'_>, env: &[String]) -> Option<String> {
+        family.version_env.iter().find_map(|name| {
+            env.iter().find_map(|entry| {
+                let value = entry.strip_prefix(name.as_str())?.strip_prefix('=')?;
+                // A Debian epoch (`1:`) comes before the version.
+                let value = value.split_once(':').map_or(value, |(_, v)| v);
+                let end = value
+                    .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                    .unwrap_or(value.len());
+                let version = value[..end].trim_end_matches('.');
+                (!version.is_empty()).then(|| version.to_owned())
+            })
+        })
     }
 
     /// Checks what serde cannot: references between fields.
@@ -297,18 +459,41 @@ impl Template {
                 return Err(format!("`container.by_image.{repo}` is not in `images`"));
             }
         }
-        let known = ["{username}", "{password}", "{database}"];
-        let texts = self
+        let container_args = self
             .container
-            .env
-            .values()
-            .chain(self.container.args.iter())
+            .args
+            .iter()
+            .chain(self.container.by_image.values().flat_map(|c| c.args.iter()));
+        if container_args.clone().any(|a| a.contains("{password}")) {
+            return Err(
+                "`{password}` in container arguments would show in `ps` and `docker inspect`; use `config_file` or the env contract"
+                    .into(),
+            );
+        }
+        let known = ["{username}", "{password}", "{database}", "{root_password}"];
+        let config_files = self
+            .container
+            .config_file
+            .iter()
             .chain(
                 self.container
                     .by_image
                     .values()
-                    .flat_map(|c| c.env.values().chain(c.args.iter())),
+                    .filter_map(|c| c.config_file.as_ref()),
             )
+            .map(|f| &f.text);
+        let texts = self
+            .container
+            .env
+            .values()
+            .chain(
+                self.container
+                    .by_image
+                    .values()
+                    .flat_map(|c| c.env.values()),
+            )
+            .chain(container_args)
+            .chain(config_files)
             .chain(std::iter::once(&self.url.path));
         for text in texts {
             let mut rest = text.as_str();
@@ -320,13 +505,16 @@ impl Template {
                 if !known.contains(&placeholder) {
                     return Err(format!("unknown placeholder `{placeholder}` in `{text}`"));
                 }
-                if !self.sql && placeholder != "{password}" {
+                if !self.sql && placeholder != "{password}" && placeholder != "{root_password}" {
                     return Err(format!(
                         "`{placeholder}` used by a type without `sql: true`"
                     ));
                 }
                 rest = &rest[end..];
             }
+        }
+        if !(1..=3).contains(&self.major_parts) {
+            return Err("`major_parts` must be 1, 2 or 3".into());
         }
         if self.cloud.service == CloudService::Rds && self.cloud.default_storage_gb.is_none() {
             return Err("`cloud.default_storage_gb` is required for RDS types".into());

@@ -21,10 +21,12 @@ pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
 
-    /// The manifest (default: the first of provision.yml, provision.yaml, compose.yaml,
-    /// compose.yml, docker-compose.yml, docker-compose.yaml in the working directory)
-    #[arg(short = 'f', long = "file", global = true, value_name = "PATH")]
-    file: Option<PathBuf>,
+    /// The manifest; repeat to merge several as Compose does (default: `COMPOSE_FILE`, else
+    /// the first of provision.yml, provision.yaml, compose.yaml, compose.yml,
+    /// docker-compose.yml, docker-compose.yaml in the working directory, with Compose's
+    /// override file beside it)
+    #[arg(short = 'f', long = "file", global = true, value_name = "PATH", action = clap::ArgAction::Append)]
+    file: Vec<PathBuf>,
 
     /// Project name (default: `x-provision.project`, then Compose's `name:`, then the directory)
     #[arg(short = 'p', long = "project", global = true, value_name = "NAME")]

@@ -232,9 +232,21 @@ pub fn run(
     let index = Index::new(&model);
     let about = |name: Option<&str>, scope: Scope| index.about(name, scope);
 
+    // The other files merged in (overrides, includes, extends), so a user sees what was read.
+    let others: Vec<String> = manifest
+        .files
+        .iter()
+        .skip(1)
+        .map(|f| format!("`{}`", f.path.display()))
+        .collect();
+    let with = if others.is_empty() {
+        String::new()
+    } else {
+        format!(", with {}", others.join(", "))
+    };
     let mut manifest_checks = vec![Check {
         status: Status::Pass,
-        title: format!("Manifest `{}` parses", file.display()),
+        title: format!("Manifest `{}` parses{with}", file.display()),
         problems: Vec::new(),
     }];
     let general: Vec<&Problem> = about(None, Scope::Both)
@@ -271,23 +283,31 @@ pub fn run(
         &project_problems,
         file,
     ));
-    let usage: Vec<&Problem> = model
+    // A Compose file without a database is fine: there is simply nothing for provision to do.
+    let no_databases = model
         .problems
         .iter()
-        .filter(|p| {
-            matches!(
-                p.kind,
-                crate::problem::ProblemKind::NoDatabases | crate::problem::ProblemKind::NoServices
-            )
-        })
-        .collect();
-    let listing = model.databases.join(", ");
-    manifest_checks.push(check(
-        format!("Application uses databases: {listing}"),
-        "Application uses databases".into(),
-        &usage,
-        file,
-    ));
+        .any(|p| matches!(p.kind, crate::problem::ProblemKind::NoDatabases));
+    if no_databases {
+        manifest_checks.push(Check {
+            status: Status::Pass,
+            title: "No service is a database: nothing to do (a database image, or `x-provision: {type: ...}`, makes one)".into(),
+            problems: Vec::new(),
+        });
+    } else {
+        let usage: Vec<&Problem> = model
+            .problems
+            .iter()
+            .filter(|p| matches!(p.kind, crate::problem::ProblemKind::NoServices))
+            .collect();
+        let listing = model.databases.join(", ");
+        manifest_checks.push(check(
+            format!("Application uses databases: {listing}"),
+            "Application uses databases".into(),
+            &usage,
+            file,
+        ));
+    }
 
     let mut sections = vec![Section {
         title: "Manifest",
@@ -392,9 +412,19 @@ fn target_checks(model: &Model<'_>, index: &Index<'_>, target: Target, file: &Pa
                         || format!("port {} or the next free one", r.template.port),
                         |p| format!("port {p}"),
                     );
+                    // The credentials the file's own settings fix, so that a user sees them kept.
+                    let from_file = match (&r.password_from, r.template.sql) {
+                        (Some(from), true) => format!(
+                            ", user `{}`, database `{}`, password from `{from}`",
+                            r.username.as_deref().unwrap_or_default(),
+                            r.database.as_deref().unwrap_or_default()
+                        ),
+                        (Some(from), false) => format!(", password from `{from}`"),
+                        (None, _) => String::new(),
+                    };
                     check(
                         format!(
-                            "Database {} runs locally as `{}-{}` ({}) on {port}",
+                            "Database {} runs locally as `{}-{}` ({}) on {port}{from_file}",
                             r.name, model.project.name, r.name, r.image
                         ),
                         format!("Database {} cannot run locally", r.name),

@@ -69,6 +69,17 @@ impl std::error::Error for Because {
     }
 }
 
+/// A volume whose data another major version wrote.
+#[derive(Debug)]
+pub struct MajorChange {
+    pub resource: String,
+    pub volume: String,
+    pub type_name: String,
+    pub from: String,
+    pub to: String,
+    pub image: String,
+}
+
 #[derive(Debug)]
 pub enum Error {
     /// No manifest in the directory and no `-f`.
@@ -120,6 +131,9 @@ pub enum Error {
     },
     /// The image is not on this machine and pulling it failed.
     ImageUnavailable { image: String, reason: String },
+    /// The data was written by another major version than the image's (an upgrade or a
+    /// downgrade): refused, the data untouched.
+    MajorVersionChange(Box<MajorChange>),
     /// The host port is held by something else.
     PortTaken { resource: String, port: u16 },
     /// The server stopped while we waited for it.
@@ -237,6 +251,7 @@ impl Error {
             | Self::Docker { .. }
             | Self::ImageUnavailable { .. }
             | Self::PortTaken { .. }
+            | Self::MajorVersionChange(_)
             | Self::Exited { .. }
             | Self::NotReady { .. }
             | Self::NotUp { .. }
@@ -377,6 +392,28 @@ impl Error {
                 let _ = writeln!(
                     out,
                     "hint: check the network and registry login (`docker pull {image}`), or build or load the image locally under that name"
+                );
+            }
+            Self::MajorVersionChange(change) => {
+                let MajorChange {
+                    resource,
+                    volume,
+                    type_name,
+                    from,
+                    to,
+                    image,
+                } = &**change;
+                let _ = writeln!(
+                    out,
+                    "error: {resource}: the data in volume `{volume}` was written by {type_name} {from}, and `{image}` is {type_name} {to}"
+                );
+                let _ = writeln!(
+                    out,
+                    "  a server of another major version cannot read it; nothing was changed"
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: keep the image at {from}, or move the data: dump it with the {from} image (`provision run -- pg_dump`/`mysqldump`), then `provision down --volumes`, `provision up` with the new image, and restore the dump"
                 );
             }
             Self::PortTaken { resource, port } => {

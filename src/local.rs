@@ -186,7 +186,11 @@ pub async fn status(session: &Session) -> Result<Vec<StatusRow>, Error> {
             };
             Ok::<_, Error>(StatusRow {
                 name: spec.resource.name.clone(),
-                type_name: format!("{} {}", spec.template.name, spec.resource.version),
+                type_name: format!(
+                    "{} {}",
+                    spec.template.name,
+                    live.version.as_deref().unwrap_or(&spec.resource.version)
+                ),
                 runtime: runtime.kind(),
                 state: live.state,
                 address: live.port.map(|p| format!("{}:{p}", runtime.address())),

@@ -11,6 +11,9 @@ use crate::manifest::{EnvVar, LinkKind, Manifest, Service};
 use crate::problem::{IdentifierRule, Pos, Problem, ProblemKind, Scope};
 use crate::suggest::did_you_mean;
 
+mod credentials;
+mod hints;
+
 /// Database and user names when the manifest names none.
 pub const DEFAULT_SQL_NAME: &str = "app";
 
@@ -80,6 +83,15 @@ pub struct Resource<'c> {
     pub identifier: String,
     /// Variables the manifest sets on the database service itself.
     pub environment: Vec<EnvVar>,
+    /// The local password the service's own settings fix (`POSTGRES_PASSWORD`, a `_FILE`
+    /// secret, `--requirepass`); the cloud always generates its own.
+    pub local_password: Option<crate::secret::Secret>,
+    /// Where `local_password` came from: a variable name or `command: --requirepass`.
+    pub password_from: Option<String>,
+    /// `command:` (server flags), without a password flag.
+    pub command: Option<Vec<String>>,
+    /// `volumes:` of the service: bind mounts (init scripts, config files) and volumes.
+    pub mounts: Vec<crate::manifest::Mount>,
 }
 
 /// Cloud settings with the template's defaults filled in.
@@ -218,9 +230,12 @@ pub fn resolve<'c>(
             Class::BrokenDatabase => database_names.push(service.name.clone()),
             Class::Database(template, image) => {
                 database_names.push(service.name.clone());
+                // `command:`/`volumes:` problems count for databases only.
+                let deferred_error = service.deferred.iter().any(Problem::is_error);
+                problems.extend(service.deferred.iter().cloned());
                 let resource = resource(service, template, image, &project.name, &mut problems);
-                if let Some(resource) =
-                    resource.filter(|_| !unreadable.contains(service.name.as_str()))
+                if let Some(resource) = resource
+                    .filter(|_| !unreadable.contains(service.name.as_str()) && !deferred_error)
                 {
                     resources.push(resource);
                 }
@@ -284,6 +299,10 @@ pub fn resolve<'c>(
                 ));
             }
         }
+    }
+    // A problem in an override, included or extended file names that file.
+    for p in &mut problems {
+        manifest.attribute(p);
     }
     Ok(Model {
         project,
@@ -415,6 +434,23 @@ fn classify<'c, 'm>(
     )
 }
 
+/// The supported line numerically closest to `version` (ties go to the newer), for a hint.
+fn nearest_line(template: &Template, version: &str) -> Option<String> {
+    let number = |v: &str| -> Option<f64> {
+        let mut parts = v.split('.').map(|p| p.parse::<f64>().ok());
+        let major = parts.next()??;
+        let minor = parts.next().flatten().unwrap_or(0.0);
+        Some(major * 1000.0 + minor)
+    };
+    let wanted = number(version)?;
+    template
+        .versions
+        .iter()
+        .filter_map(|line| Some((line, (number(line)? - wanted).abs())))
+        .min_by(|a, b| a.1.total_cmp(&b.1).then(std::cmp::Ordering::Greater))
+        .map(|(line, _)| line.clone())
+}
+
 fn resource<'c>(
     service: &Service,
     template: &'c Arc<Template>,
@@ -437,49 +473,97 @@ fn resource<'c>(
             (None, Some(v)) => (v.value.clone(), Some(v.at), v.path.clone()),
             (None, None) => (template.default_version.clone(), None, path.clone()),
         };
+    // Any version an image exists for runs locally; the supported lines are the ones the
+    // cloud offers, so only the cloud target refuses another.
     let version_line = template.version_line(&version).map(str::to_owned);
     if version_line.is_none() {
-        problems.push(Problem::error(
-            version_at.or(Some(service.at)),
-            version_path,
-            ProblemKind::UnsupportedVersion {
-                type_name: template.name.clone(),
-                version: version.clone(),
-                supported: template.versions.clone(),
-            },
-        ));
+        problems.push(
+            Problem::error(
+                version_at.or(Some(service.at)),
+                version_path,
+                ProblemKind::UnsupportedVersion {
+                    type_name: template.name.clone(),
+                    version: version.clone(),
+                    nearest: nearest_line(template, &version),
+                    supported: template.versions.clone(),
+                },
+            )
+            .scoped(Scope::Cloud),
+        );
     }
 
     let repository = image.map_or_else(|| template.images[0].clone(), |i| i.repository.to_owned());
-    let image_name = match (&service.image, image.and_then(|i| i.tag)) {
-        (Some(written), Some(_)) => written.value.clone(),
-        // convox images publish `latest` only.
-        (Some(written), None) if repository.starts_with("convox/") => written.value.clone(),
-        (Some(written), None) => format!("{}:{version}", written.value),
-        (None, _) => format!("{}:{version}", template.images[0]),
+    let image_name = match (&service.image, image.and_then(|i| i.tag), &ext.version) {
+        (Some(written), Some(_), _) => written.value.clone(),
+        // `x-provision.version` picks the tag of an untagged image.
+        (Some(written), None, Some(_)) if !repository.starts_with("convox/") => {
+            format!("{}:{version}", written.value)
+        }
+        // Untagged means what Compose makes of it: `latest`, whatever version that is today.
+        // The backend reads the real version from the image.
+        (Some(written), None, _) => written.value.clone(),
+        (None, _, _) => format!("{}:{version}", template.images[0]),
     };
 
-    // SQL names: only for engines that have databases and users.
-    let mut sql_name =
-        |given: &Option<crate::manifest::Located<String>>, option: &str| -> Option<String> {
-            match given {
-                Some(g) if !template.sql => {
-                    problems.push(Problem::error(
-                        Some(g.at),
-                        g.path.clone(),
-                        ProblemKind::OptionNotForSql {
-                            option: option.to_owned(),
-                            type_name: template.title.clone(),
-                        },
-                    ));
-                    None
-                }
-                Some(g) => Some(g.value.clone()),
-                None => template.sql.then(|| DEFAULT_SQL_NAME.to_owned()),
+    // What the service's own `environment:`/`command:` fix, as its image reads them.
+    let creds = credentials::from_compose(
+        service,
+        template,
+        &repository,
+        WELL_KNOWN_PASSWORDS,
+        problems,
+    );
+
+    // SQL names: only for engines that have databases and users. `x-provision` wins over
+    // the image's variables; the image's variables over our default.
+    let mut sql_name = |given: &Option<crate::manifest::Located<String>>,
+                        from_env: &Option<crate::manifest::Located<String>>,
+                        from_var: &Option<String>,
+                        option: &'static str|
+     -> Option<String> {
+        match (given, from_env) {
+            (Some(g), _) if !template.sql => {
+                problems.push(Problem::error(
+                    Some(g.at),
+                    g.path.clone(),
+                    ProblemKind::OptionNotForSql {
+                        option: option.to_owned(),
+                        type_name: template.title.clone(),
+                    },
+                ));
+                None
             }
-        };
-    let database = sql_name(&ext.database, "database");
-    let username = sql_name(&ext.username, "username");
+            (Some(g), Some(e)) if g.value != e.value && from_var.is_some() => {
+                problems.push(Problem::warning(
+                    Some(g.at),
+                    g.path.clone(),
+                    ProblemKind::CredentialConflict {
+                        resource: service.name.clone(),
+                        option,
+                        variable: from_var
+                            .clone()
+                            .unwrap_or_else(|| "the image's default".to_owned()),
+                    },
+                ));
+                Some(g.value.clone())
+            }
+            (Some(g), _) => Some(g.value.clone()),
+            (None, Some(e)) if template.sql => Some(e.value.clone()),
+            (None, _) => template.sql.then(|| DEFAULT_SQL_NAME.to_owned()),
+        }
+    };
+    let database = sql_name(
+        &ext.database,
+        &creds.database,
+        &creds.database_from,
+        "database",
+    );
+    let username = sql_name(
+        &ext.username,
+        &creds.username,
+        &creds.username_from,
+        "username",
+    );
 
     let published: Vec<_> = service
         .ports
@@ -552,8 +636,8 @@ fn resource<'c>(
         template,
         image: image_name,
         repository,
+        version_line: version_line.unwrap_or_else(|| template.major(&version)),
         version,
-        version_line: version_line.unwrap_or_default(),
         database,
         username,
         local_port,
@@ -564,6 +648,10 @@ fn resource<'c>(
             .iter()
             .map(|v| v.value.clone())
             .collect(),
+        local_password: creds.password,
+        password_from: creds.password_from,
+        command: creds.command,
+        mounts: service.volumes.iter().map(|m| m.value.clone()).collect(),
     })
 }
 
@@ -756,7 +844,9 @@ fn app(
     for link in &links {
         for name in crate::links::variables(&link.prefix) {
             if let Some(var) = set.get(name.as_str()) {
-                problems.push(Problem::error(
+                // Common in Compose files (`REDIS_URL: redis://redis` beside a link), and
+                // harmless here: `env` and `run` hand out the link's value.
+                problems.push(Problem::warning(
                     Some(var.at),
                     var.path.clone(),
                     ProblemKind::EnvCollision {
@@ -768,6 +858,7 @@ fn app(
             }
         }
     }
+    hints::unlinked_by_environment(service, &names.resources, &links, problems);
     App {
         name: service.name.clone(),
         links,
@@ -853,7 +944,7 @@ mod tests {
                     "16",
                     "library/postgres:16.4-alpine"
                 ),
-                ("kv", "valkey", "8", "8", "valkey/valkey:8"),
+                ("kv", "valkey", "8", "8", "valkey/valkey"),
                 ("mc", "memcached", "1.6", "1.6", "memcached:1.6"),
                 ("my", "mysql", "8.0", "8.0", "mysql:8.0"),
             ]
@@ -923,13 +1014,19 @@ mod tests {
             [
                 ("15", "postgres:15"),
                 ("14", "postgres:14"),
-                ("7", "redis:7")
+                // Untagged stays untagged: Compose's `latest`; the backend reads the version.
+                ("7", "redis")
             ]
         );
+        // Old versions run locally; only the cloud refuses them, naming the nearest it offers.
         let (m, problems) = model_of(
             "services:\n  a: {image: 'postgres:9.6'}\n  b: {image: redis, x-provision: {version: '5'}}\n",
         );
-        assert!(m.resources.is_empty());
+        assert_eq!(m.resources.len(), 2);
+        assert_eq!(m.resources[0].version_line, "9");
+        assert!(
+            matches!(&problems[0], ProblemKind::UnsupportedVersion { nearest: Some(n), .. } if n == "13")
+        );
         assert!(
             matches!(&problems[0], ProblemKind::UnsupportedVersion { version, .. } if version == "9.6")
         );

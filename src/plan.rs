@@ -80,6 +80,21 @@ pub struct LocalPlan {
     pub container_port: u16,
     /// A host port the manifest fixes; otherwise the backend picks one and keeps it.
     pub host_port: Option<u16>,
+    /// The password the service's own Compose settings fix for this machine
+    /// (`POSTGRES_PASSWORD`, `MYSQL_PASSWORD_FILE`, `--requirepass`, ...); none: the
+    /// backend generates one and keeps it. Never serialized.
+    #[serde(skip)]
+    pub password: Option<crate::secret::Secret>,
+    /// Where `password` comes from (a variable name), for `plan` and `status`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_from: Option<String>,
+    /// The service's `command:` (server flags), without any password flag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// The service's `volumes:`: bind mounts to pass on (init scripts, config files), and
+    /// any volume on the data path, which then holds the data instead of ours.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<crate::manifest::Mount>,
 }
 
 /// An AWS resource, with every secure default spelt out.
@@ -160,8 +175,13 @@ pub fn plan(
             database: r.database.clone(),
             username: r.username.clone(),
             local: (target == Target::Local).then(|| {
-                let data_path =
-                    Some(r.template.container.data_path.clone()).filter(|p| !p.is_empty());
+                // Where this image family keeps the data of this version; the backend
+                // decides again from the image's real version once it has the image.
+                let data_path = r
+                    .template
+                    .family(&r.repository)
+                    .data_path(&r.version)
+                    .map(str::to_owned);
                 LocalPlan {
                     container: format!("{project}-{}", r.name),
                     image: r.image.clone(),
@@ -172,6 +192,10 @@ pub fn plan(
                     data_path,
                     container_port: r.template.port,
                     host_port: r.local_port,
+                    password: r.local_password.clone(),
+                    password_from: r.password_from.clone(),
+                    command: r.command.clone(),
+                    mounts: r.mounts.clone(),
                 }
             }),
             cloud: (target == Target::Cloud).then(|| cloud_plan(&project, r, &manifest.cloud)),

@@ -9,6 +9,17 @@ use std::fmt::{self, Write as _};
 pub struct Pos {
     pub line: u32,
     pub col: u32,
+    /// Which of the project's files (`Manifest::files`): 0 is the first (base) file. A
+    /// project is several files once overrides, `include:` and `extends:` come in, and a
+    /// problem must name the file it was written in.
+    pub file: u16,
+}
+
+impl Pos {
+    /// A position in the first file.
+    pub fn at(line: u32, col: u32) -> Self {
+        Self { line, col, file: 0 }
+    }
 }
 
 impl fmt::Display for Pos {
@@ -42,6 +53,9 @@ pub struct Problem {
     /// The key path, such as `services.cache.x-provision.type`.
     pub path: String,
     pub kind: ProblemKind,
+    /// The file it was written in when that is not the manifest's first file (an override,
+    /// an `include:`d or `extends:` file); set by `Manifest::attribute`.
+    pub file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +114,8 @@ pub enum ProblemKind {
     UnsupportedVersion {
         type_name: String,
         version: String,
+        /// The supported line closest to the one asked for.
+        nearest: Option<String>,
         supported: Vec<String>,
     },
     OptionNotForType {
@@ -147,6 +163,50 @@ pub enum ProblemKind {
         resource: String,
         container_port: u16,
     },
+    /// An `include:`, `extends.file` or `env_file:` that cannot be read.
+    FileUnreadable {
+        what: &'static str,
+        path: String,
+        reason: String,
+    },
+    /// `include:` or `extends:` that leads back to itself.
+    Cycle {
+        what: &'static str,
+        chain: Vec<String>,
+    },
+    ExtendsMissing {
+        service: String,
+        base: String,
+        file: Option<String>,
+    },
+    /// An included file defines a service the including project defines too.
+    IncludeConflict {
+        service: String,
+        file: String,
+    },
+    /// The database's own `environment:` fixes its local password.
+    FixedPassword {
+        resource: String,
+        variable: String,
+    },
+    /// `x-provision.username`/`database` and the image's variable disagree.
+    CredentialConflict {
+        resource: String,
+        option: &'static str,
+        variable: String,
+    },
+    /// A `*_PASSWORD_FILE` that provision cannot read on this machine.
+    PasswordFile {
+        resource: String,
+        variable: String,
+        detail: String,
+    },
+    /// An app names a database in its environment without linking to it.
+    LinkByEnvironment {
+        service: String,
+        resource: String,
+        variable: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +226,7 @@ impl Problem {
             at,
             path: path.into(),
             kind,
+            file: None,
         }
     }
 
@@ -176,6 +237,7 @@ impl Problem {
             at,
             path: path.into(),
             kind,
+            file: None,
         }
     }
 
@@ -191,6 +253,7 @@ impl Problem {
 
     /// `file:line:col` (or the file alone) for this problem.
     pub fn location(&self, file: &std::path::Path) -> String {
+        let file = self.file.as_deref().unwrap_or(file);
         match self.at {
             Some(at) => format!("{}:{at}", file.display()),
             None => file.display().to_string(),
@@ -243,7 +306,9 @@ impl Problem {
             }
             K::UnsupportedVersion {
                 type_name, version, ..
-            } => format!("{type_name} version `{version}` is not supported"),
+            } => format!(
+                "{type_name} version `{version}` runs locally, but the cloud does not offer it"
+            ),
             K::OptionNotForType {
                 option, type_name, ..
             } => format!("`{option}` does not apply to {type_name} in the cloud"),
@@ -274,7 +339,7 @@ impl Problem {
                 resource,
             } => {
                 format!(
-                    "service `{service}` sets `{variable}` in `environment:`, which its link to `{resource}` also sets"
+                    "service `{service}` sets `{variable}` in `environment:`, which its link to `{resource}` also sets; `provision env` and `run` hand out the link's value"
                 )
             }
             K::CloudIdentifier {
@@ -297,6 +362,52 @@ impl Problem {
             K::DefaultPassword { resource, variable } => {
                 format!("database `{resource}` sets `{variable}` to a well-known default password")
             }
+            K::FileUnreadable { what, path, reason } => {
+                format!("cannot read the {what} `{path}`: {reason}")
+            }
+            K::Cycle { what, chain } => {
+                format!("`{what}` leads back to itself: {}", chain.join(" -> "))
+            }
+            K::ExtendsMissing {
+                service,
+                base,
+                file: Some(file),
+            } => format!("service `{service}` extends `{base}`, which `{file}` does not define"),
+            K::ExtendsMissing {
+                service,
+                base,
+                file: None,
+            } => {
+                format!("service `{service}` extends `{base}`, which is not a service in this file")
+            }
+            K::IncludeConflict { service, file } => format!(
+                "service `{service}` is defined here and in the included `{file}`; the included one is ignored"
+            ),
+            K::FixedPassword { resource, variable } => format!(
+                "database `{resource}` fixes its local password in `{variable}`; provision uses it locally, and the cloud gets a generated one"
+            ),
+            K::CredentialConflict {
+                resource,
+                option,
+                variable,
+            } => format!(
+                "database `{resource}`: `x-provision.{option}` and `{variable}` disagree; `x-provision.{option}` is used"
+            ),
+            K::PasswordFile {
+                resource,
+                variable,
+                detail,
+            } => format!(
+                "database `{resource}`: `{variable}` {detail}; provision generates the password instead"
+            ),
+            K::LinkByEnvironment {
+                service,
+                resource,
+                variable,
+            } => format!(
+                "service `{service}` names database `{resource}` in `{variable}` but does not link to it, so it gets no `{}_*` variables",
+                crate::model::link_prefix(resource)
+            ),
             K::PortNotPublished {
                 resource,
                 container_port,
@@ -331,7 +442,8 @@ impl Problem {
             K::UnknownType { known, .. } => Some(format!("known types: {}", known.join(", "))),
             K::ExtensionWithoutType { .. } => Some("add `type:` (postgres, mysql, mariadb, redis, valkey or memcached) to `x-provision`".into()),
             K::TypeConflict { image_type, .. } => Some(format!("remove `x-provision.type` or set it to `{image_type}`")),
-            K::UnsupportedVersion { supported, .. } => Some(format!("supported versions: {}", supported.join(", "))),
+            K::UnsupportedVersion { nearest: Some(n), supported, .. } => Some(format!("the nearest the cloud offers is `{n}` (supported: {}); dump and restore to move the data", supported.join(", "))),
+            K::UnsupportedVersion { supported, .. } => Some(format!("supported in the cloud: {}", supported.join(", "))),
             K::OptionNotForType { allowed, .. } => Some(format!("options for this type: {}", allowed.join(", "))),
             K::OptionNotForSql { .. } => Some("remove it; the link carries the password only".into()),
             K::LinkToMissing { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),
@@ -341,8 +453,22 @@ impl Problem {
             K::EnvCollision { variable, .. } => Some(format!("remove `{variable}` from `environment:`, or link under an alias (`links: [\"name:alias\"]`)")),
             K::CloudIdentifier { .. } => Some("the identifier is `{project}-{service}`: shorten the project (`-p` or `x-provision.project`) or the service name".into()),
             K::NotLinked { .. } => Some("add it to an app service's `links:` or `depends_on:`, or remove it".into()),
-            K::DefaultPassword { .. } => Some("remove it: provision generates a random password and hands it to linked services".into()),
+            K::DefaultPassword { .. } => Some("use a strong one from `.env` (`${DB_PASSWORD}`), or remove it: provision then generates a random password and hands it to linked services".into()),
             K::PortNotPublished { .. } => None,
+            K::FileUnreadable { .. } => Some("relative paths are relative to the file that names them (an included file's own directory)".into()),
+            K::Cycle { .. } => Some("remove one of the references in the chain".into()),
+            K::ExtendsMissing { .. } => Some("name a service defined in that file, or add `file:` to `extends:`".into()),
+            K::IncludeConflict { .. } => Some("rename one of them, or drop the `include:` entry".into()),
+            K::FixedPassword { resource, .. } => Some(format!(
+                "keep it out of the file (`${{DB_PASSWORD}}` from `.env`, or a `_FILE` variable with a secret), and let the app read `{}_PASSWORD`/`{}_URL` from provision",
+                crate::model::link_prefix(resource),
+                crate::model::link_prefix(resource)
+            )),
+            K::CredentialConflict { .. } => Some("remove one of the two, or make them the same".into()),
+            K::PasswordFile { .. } => Some("declare the file under top-level `secrets:` with `file:` and list it in the service's `secrets:`, or bind-mount it".into()),
+            K::LinkByEnvironment { service, resource, .. } => Some(format!(
+                "add `depends_on: [{resource}]` (or `links: [{resource}]`) to `{service}`"
+            )),
         }
     }
 

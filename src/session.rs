@@ -13,7 +13,8 @@ use crate::plan::{self, Plan, Target};
 
 #[derive(Debug)]
 pub struct Session {
-    pub file: Option<PathBuf>,
+    /// `-f`, in order (empty: found in the working directory).
+    pub file: Vec<PathBuf>,
     pub project: Option<String>,
     pub quiet: bool,
     pub verbose: u8,
@@ -30,8 +31,9 @@ impl Session {
             path: PathBuf::from("."),
             source,
         })?;
-        let path = manifest::locate(&cwd, self.file.as_deref())?;
-        manifest::load(&cwd, &path, &|name| std::env::var(name).ok())
+        let env = |name: &str| std::env::var(name).ok();
+        let paths = manifest::compose::locate_files(&cwd, &self.file, &env)?;
+        manifest::compose::load_files(&cwd, &paths, &env)
     }
 
     /// The plan for `target`, with its warnings printed on stderr (unless `--quiet`).

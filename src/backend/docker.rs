@@ -15,22 +15,74 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt as _;
 
+use super::image;
 use super::reconcile::{self, Action, Replace};
 use super::{Deadline, Live, Ready, RuntimeKind, Spec, State, ports};
-use crate::error::{Because, Cause, Error};
+use crate::catalog::Family;
+use crate::error::{Because, Cause, Error, MajorChange};
 use crate::probe::{self, WaitError};
 use crate::progress::Progress;
 use crate::secret::Secret;
+use std::time::Duration;
 
 const LABEL_PROJECT: &str = "dev.provision.project";
 const LABEL_RESOURCE: &str = "dev.provision.resource";
 const LABEL_IMAGE: &str = "dev.provision.image";
 const LABEL_PORT: &str = "dev.provision.port";
 const LABEL_PASSWORD: &str = "dev.provision.password";
+/// On the volume: the major version line whose server initialised the data.
+const LABEL_MAJOR: &str = "dev.provision.major";
+/// On the container: the image's real version, read from its configuration.
+const LABEL_VERSION: &str = "dev.provision.version";
+
+/// How long a first pull may take, apart from the readiness wait.
+const PULL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20 * 60);
+
+/// What a container is created from, once the image's real version is known.
+struct Setup<'a> {
+    family: Family<'a>,
+    /// The image's version from its configuration, when it says.
+    version: Option<String>,
+    /// Where the volume goes for that version (none for in-memory engines).
+    data_path: Option<String>,
+    port: u16,
+    password: Option<Secret>,
+}
+
+impl Setup<'_> {
+    /// Fills an env value, argument or config file of the family's contract.
+    fn fill(&self, spec: &Spec<'_>, text: &str) -> String {
+        let mut out = text
+            .replace(
+                "{username}",
+                spec.resource.username.as_deref().unwrap_or_default(),
+            )
+            .replace(
+                "{database}",
+                spec.resource.database.as_deref().unwrap_or_default(),
+            )
+            .replace(
+                "{password}",
+                self.password
+                    .as_ref()
+                    .map(Secret::expose)
+                    .unwrap_or_default(),
+            );
+        if out.contains("{root_password}") {
+            // The superuser's password is not the app's, and nothing of ours needs it: a
+            // fresh one each time, kept nowhere (the image uses it only to initialise).
+            let root = Secret::generate()
+                .map(|s| s.expose().to_owned())
+                .unwrap_or_default();
+            out = out.replace("{root_password}", &root);
+        }
+        out
+    }
+}
 
 #[derive(Debug)]
 pub struct DockerRuntime {
@@ -208,6 +260,10 @@ impl DockerRuntime {
                 .config
                 .as_ref()
                 .and_then(|cfg| cfg.labels.as_ref()?.get(LABEL_IMAGE).cloned()),
+            version: c
+                .config
+                .as_ref()
+                .and_then(|cfg| cfg.labels.as_ref()?.get(LABEL_VERSION).cloned()),
         }
     }
 
@@ -225,34 +281,70 @@ impl DockerRuntime {
         out
     }
 
-    async fn ensure_image(&self, spec: &Spec<'_>, progress: &Progress) -> Result<(), Error> {
+    /// Makes sure the image is here, pulling exactly it (never every tag) with progress and
+    /// under its own bound, then reads its real version from its configuration: an untagged
+    /// or floating tag (`postgres`, `redis:latest`) is whatever the registry had that day.
+    async fn ensure_image(
+        &self,
+        spec: &Spec<'_>,
+        family: &Family<'_>,
+        progress: &Progress,
+    ) -> Result<Option<String>, Error> {
         let image = &spec.local.image;
-        match self.docker.inspect_image(image).await {
-            Ok(_) => return Ok(()),
-            Err(e) if status_of(&e) == Some(404) => {}
-            Err(e) => return Err(call("inspect image", image)(e)),
-        }
-        progress.say(&spec.resource.name, &format!("pulling {image}"));
-        let options = CreateImageOptionsBuilder::default()
-            .from_image(image)
-            .build();
-        let mut stream = self.docker.create_image(Some(options), None, None);
-        let mut last_status = String::new();
-        while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| Error::ImageUnavailable {
-                image: image.clone(),
-                reason: reason(&e),
-            })?;
-            // Layer-by-layer byte counts are noise on a line-per-change display; statuses are not.
-            if let Some(status) = info
-                .status
-                .filter(|s| info.id.is_none() && *s != last_status)
-            {
-                progress.say(&spec.resource.name, &format!("pull: {status}"));
-                last_status = status;
+        let inspected = match self.docker.inspect_image(image).await {
+            Ok(i) => i,
+            Err(e) if status_of(&e) == Some(404) => {
+                self.pull(spec, progress).await?;
+                self.docker
+                    .inspect_image(image)
+                    .await
+                    .map_err(call("inspect image", image))?
             }
-        }
-        Ok(())
+            Err(e) => return Err(call("inspect image", image)(e)),
+        };
+        let env = inspected.config.and_then(|c| c.env).unwrap_or_default();
+        Ok(spec.template.version_in_env(family, &env))
+    }
+
+    async fn pull(&self, spec: &Spec<'_>, progress: &Progress) -> Result<(), Error> {
+        let image = &spec.local.image;
+        progress.say(&spec.resource.name, &format!("pulling {image}"));
+        let (from, tag) = image::pull_reference(image);
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(&from)
+            .tag(&tag)
+            .build();
+        let pulled = async {
+            let mut stream = self.docker.create_image(Some(options), None, None);
+            let mut summary = image::PullProgress::default();
+            while let Some(item) = stream.next().await {
+                let info = item.map_err(|e| Error::ImageUnavailable {
+                    image: image.clone(),
+                    reason: reason(&e),
+                })?;
+                let detail = info.progress_detail.as_ref();
+                if let Some(line) = summary.update(
+                    info.id.as_deref(),
+                    info.status.as_deref(),
+                    detail.and_then(|d| d.current),
+                    detail.and_then(|d| d.total),
+                ) {
+                    progress.say(&spec.resource.name, &line);
+                }
+            }
+            Ok(())
+        };
+        tokio::time::timeout(PULL_TIMEOUT, pulled)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::ImageUnavailable {
+                    image: image.clone(),
+                    reason: format!(
+                        "the pull did not finish within {} minutes",
+                        PULL_TIMEOUT.as_secs() / 60
+                    ),
+                })
+            })
     }
 
     /// Creates the volume if needed (labels carry a new password and the chosen port), then
@@ -261,6 +353,7 @@ impl DockerRuntime {
         &self,
         spec: &Spec<'_>,
         volume: &str,
+        major: &str,
     ) -> Result<HashMap<String, String>, Error> {
         if let Some(labels) = self.our_volume(spec, volume).await? {
             return Ok(labels);
@@ -280,6 +373,8 @@ impl DockerRuntime {
         };
         let mut labels = self.labels(spec);
         labels.insert(LABEL_PORT.to_owned(), port.to_string());
+        // The major version that will write the data: another one cannot read it.
+        labels.insert(LABEL_MAJOR.to_owned(), major.to_owned());
         if spec.template.url.credentials != crate::catalog::Credentials::None {
             labels.insert(LABEL_PASSWORD.to_owned(), password.expose().to_owned());
         }
@@ -302,35 +397,22 @@ impl DockerRuntime {
         ])
     }
 
-    async fn create(
-        &self,
-        spec: &Spec<'_>,
-        port: u16,
-        password: Option<&Secret>,
-    ) -> Result<(), Error> {
-        let fill = |text: &str| {
-            text.replace(
-                "{username}",
-                spec.resource.username.as_deref().unwrap_or_default(),
-            )
-            .replace(
-                "{database}",
-                spec.resource.database.as_deref().unwrap_or_default(),
-            )
-            .replace(
-                "{password}",
-                password.map(Secret::expose).unwrap_or_default(),
-            )
-        };
-        let (env_contract, args) = spec.template.contract_for(&spec.local.repository);
-        let env: Vec<String> = env_contract
+    async fn create(&self, spec: &Spec<'_>, setup: &Setup<'_>) -> Result<(), Error> {
+        let fill = |text: &str| setup.fill(spec, text);
+        let env: Vec<String> = setup
+            .family
+            .env
             .iter()
             .map(|(k, v)| format!("{k}={}", fill(v)))
             .collect();
-        let cmd: Vec<String> = args.iter().map(|a| fill(a)).collect();
+        let cmd: Vec<String> = setup.family.args.iter().map(|a| fill(a)).collect();
+        let port = setup.port;
         let mut labels = self.labels(spec);
         labels.insert(LABEL_IMAGE.to_owned(), spec.local.image.clone());
         labels.insert(LABEL_PORT.to_owned(), port.to_string());
+        if let Some(version) = &setup.version {
+            labels.insert(LABEL_VERSION.to_owned(), version.clone());
+        }
         let key = format!("{}/tcp", spec.local.container_port);
         let host_config = HostConfig {
             port_bindings: Some(HashMap::from([(
@@ -344,7 +426,7 @@ impl DockerRuntime {
                 .local
                 .volume
                 .as_ref()
-                .zip(spec.local.data_path.as_ref())
+                .zip(setup.data_path.as_ref())
                 .map(|(v, path)| vec![format!("{v}:{path}")]),
             // Back after a reboot, like the laptop's other services; `down` stops it for good.
             restart_policy: Some(RestartPolicy {
@@ -366,7 +448,7 @@ impl DockerRuntime {
             .name(&spec.local.container)
             .build();
         match self.docker.create_container(Some(options), body).await {
-            Ok(_) => Ok(()),
+            Ok(_) => self.copy_config_file(spec, setup).await,
             // Another `up` is creating it: same name, same configuration. Docker reserves the
             // name before the container exists, so wait (bounded) until it does.
             Err(e) if status_of(&e) == Some(409) => {
@@ -381,6 +463,28 @@ impl DockerRuntime {
             }
             Err(e) => Err(call("create container", &spec.local.container)(e)),
         }
+    }
+
+    /// Copies the family's config file (with the password) into the created container, before
+    /// its first start: settings that must not be arguments.
+    async fn copy_config_file(&self, spec: &Spec<'_>, setup: &Setup<'_>) -> Result<(), Error> {
+        let Some(file) = setup.family.config_file else {
+            return Ok(());
+        };
+        let name = &spec.local.container;
+        let archive =
+            image::single_file_tar(&file.path, &setup.fill(spec, &file.text)).map_err(|e| {
+                Error::Docker {
+                    op: "write the config file of",
+                    target: name.clone(),
+                    source: Box::new(e),
+                }
+            })?;
+        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.docker
+            .upload_to_container(name, Some(options), bollard::body_full(archive.into()))
+            .await
+            .map_err(call("copy the config file into", name))
     }
 
     async fn start(&self, spec: &Spec<'_>, port: u16) -> Result<(), Error> {
@@ -427,16 +531,52 @@ impl DockerRuntime {
         &self,
         spec: &Spec<'_>,
         progress: &Progress,
-        deadline: Deadline,
+        timeout: Duration,
     ) -> Result<Ready, Error> {
         let name = &spec.resource.name;
         let container = &spec.local.container;
+        // The image first, under its own bound: a slow first pull must not use up the wait
+        // for readiness, and its real version decides where the data goes.
+        let family = spec.template.family(&spec.local.repository);
+        let image_version = self.ensure_image(spec, &family, progress).await?;
+        let version = image_version
+            .clone()
+            .unwrap_or_else(|| spec.resource.version.clone());
+        let major = spec.template.major(&version);
+        let existing = self.our_container(spec).await?;
         let labels = match &spec.local.volume {
-            Some(volume) => self.ensure_volume(spec, volume).await?,
+            Some(volume) => self.ensure_volume(spec, volume, &major).await?,
             None => HashMap::new(),
         };
+        // Data written by one major version is not readable by another: refuse, and leave
+        // it exactly as it is. Volumes made before provision recorded the major are judged
+        // by the version their container ran.
+        let made_by = labels.get(LABEL_MAJOR).cloned().or_else(|| {
+            existing
+                .as_ref()
+                .and_then(|c| {
+                    c.config
+                        .as_ref()?
+                        .labels
+                        .as_ref()?
+                        .get(LABEL_VERSION)
+                        .cloned()
+                })
+                .map(|v| spec.template.major(&v))
+        });
+        if let (Some(made_by), Some(volume)) = (made_by, &spec.local.volume)
+            && made_by != major
+        {
+            return Err(Error::MajorVersionChange(Box::new(MajorChange {
+                resource: name.clone(),
+                volume: volume.clone(),
+                type_name: spec.template.title.clone(),
+                from: made_by,
+                to: major,
+                image: spec.local.image.clone(),
+            })));
+        }
         let password = labels.get(LABEL_PASSWORD).cloned().map(Secret::new);
-        let existing = self.our_container(spec).await?;
         let live = match &existing {
             Some(c) => Self::live_of(spec, c, None),
             None => Live::missing(),
@@ -483,12 +623,26 @@ impl DockerRuntime {
             }
             Action::Create | Action::Start | Action::Replace(_) => {
                 if action == Action::Create {
-                    self.ensure_image(spec, progress).await?;
                     progress.say(
                         name,
-                        &format!("creating container {container} ({})", spec.local.image),
+                        &format!(
+                            "creating container {container} ({}{})",
+                            spec.local.image,
+                            image_version
+                                .as_ref()
+                                .filter(|v| **v != spec.resource.version)
+                                .map(|v| format!(", version {v}"))
+                                .unwrap_or_default()
+                        ),
                     );
-                    self.create(spec, port, password.as_ref()).await?;
+                    let setup = Setup {
+                        family,
+                        data_path: family.data_path(&version).map(str::to_owned),
+                        version: image_version,
+                        port,
+                        password: password.clone(),
+                    };
+                    self.create(spec, &setup).await?;
                 }
                 progress.say(
                     name,
@@ -500,6 +654,13 @@ impl DockerRuntime {
                 self.start(spec, port).await?;
             }
         }
+        let deadline = Deadline::after(timeout);
+        // Restarts before this wait (a reboot, an earlier crash) say nothing about now.
+        let restarts_before = self
+            .container(container)
+            .await?
+            .and_then(|c| c.restart_count)
+            .unwrap_or(0);
         let endpoint = spec.endpoint_at(&self.engine().address, port, password);
         progress.say(
             name,
@@ -511,7 +672,7 @@ impl DockerRuntime {
                 // any restart while we wait for its first answer means it is failing.
                 Ok(Some(c))
                     if c.state.as_ref().and_then(|s| s.restarting).unwrap_or(false)
-                        || c.restart_count.unwrap_or(0) > 0 =>
+                        || c.restart_count.unwrap_or(0) > restarts_before =>
                 {
                     Err(format!(
                         "it keeps restarting, last exit code {}",

@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod docker;
 pub mod engine;
+pub mod image;
 pub mod native;
 pub mod ports;
 pub mod reconcile;
@@ -93,6 +94,9 @@ pub struct Live {
     pub data: Option<String>,
     /// The image (docker) or binary version (native) it runs.
     pub image: Option<String>,
+    /// The version it really runs, when known: from the image's configuration (an untagged
+    /// `postgres` is whatever `latest` was) or the native server's `--version`.
+    pub version: Option<String>,
 }
 
 impl Live {
@@ -103,6 +107,7 @@ impl Live {
             password: None,
             data: None,
             image: None,
+            version: None,
         }
     }
 }
@@ -217,15 +222,17 @@ impl Runtime {
         }
     }
 
+    /// Brings one resource up. `timeout` bounds the wait for readiness; it starts once the
+    /// server can start (after a first image pull, which has its own bound).
     pub async fn up(
         &self,
         spec: &Spec<'_>,
         progress: &Progress,
-        deadline: Deadline,
+        timeout: Duration,
     ) -> Result<Ready, Error> {
         match self {
-            Self::Docker(d) => d.up(spec, progress, deadline).await,
-            Self::Native(n) => n.up(spec, progress, deadline).await,
+            Self::Docker(d) => d.up(spec, progress, timeout).await,
+            Self::Native(n) => n.up(spec, progress, timeout).await,
         }
     }
 
@@ -266,9 +273,8 @@ pub async fn up_all(
     progress: &Progress,
     timeout: Duration,
 ) -> Result<Vec<Ready>, Error> {
-    let deadline = Deadline::after(timeout);
     let results = futures_util::future::join_all(specs.iter().map(|s| async move {
-        let result = runtime.up(s, progress, deadline).await;
+        let result = runtime.up(s, progress, timeout).await;
         match &result {
             Ok(ready) => progress.say(
                 &s.resource.name,

@@ -94,6 +94,7 @@ mod tests {
             password: None,
             data: None,
             image: Some(image.to_owned()),
+            version: None,
         }
     }
 

@@ -4,16 +4,21 @@
 //! `file:line:col` and key path, so `doctor` can report them all. Only a file that is not a
 //! YAML map at all is fatal here.
 
+pub mod compose;
 pub mod envfile;
 pub mod interpolate;
+pub mod mounts;
 pub mod yaml;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::problem::{Problem, ProblemKind};
+use crate::secret::Secret;
 use crate::suggest::did_you_mean;
 use interpolate::{InterpolationError, interpolate};
+pub use mounts::{Mount, MountKind, data_mount};
 use yaml::{Kind, Node, Pos};
 
 /// Looked up in this order in the working directory.
@@ -40,8 +45,13 @@ pub struct Located<T> {
 
 #[derive(Debug, Clone)]
 pub struct Manifest {
-    /// The manifest's path as the user would write it.
+    /// The manifest's (first) path as the user would write it.
     pub file: PathBuf,
+    /// Every file the project was read from, indexed by `Pos::file`: the files given (or
+    /// found, with the override beside the base file), then `include:`d and `extends:` files.
+    pub files: Vec<SourceFile>,
+    /// Top-level `secrets:` with a `file:` or `environment:` source.
+    pub secrets: Vec<TopSecret>,
     /// The name of the directory holding it: the project name of last resort.
     pub dir_name: String,
     /// Compose's top-level `name:`.
@@ -52,6 +62,52 @@ pub struct Manifest {
     pub services: Vec<Service>,
     /// Shape problems found while reading; the model adds the semantic ones.
     pub problems: Vec<Problem>,
+}
+
+/// One file of the project.
+#[derive(Debug, Clone, Default)]
+pub struct SourceFile {
+    /// As the user would write it (relative to the working directory when it was given so).
+    pub path: PathBuf,
+    /// What relative paths written in it (bind mounts, `env_file:`, secrets) are relative to:
+    /// the project directory for the files given, an included file's own project directory.
+    pub base_dir: PathBuf,
+}
+
+/// A top-level `secrets:` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopSecret {
+    pub name: String,
+    pub source: SecretSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// `file:`, resolved against the declaring file's base directory.
+    File(PathBuf),
+    /// `environment:`: the variable's value is the secret.
+    Environment(String),
+    /// `external:` or anything else provision cannot read.
+    Other,
+}
+
+/// A service's `secrets:` entry: mounted at `target` (default `/run/secrets/{source}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSecret {
+    pub source: String,
+    pub target: String,
+}
+
+/// What a `*_FILE` variable on a service points at, read at load time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileValue {
+    /// The file's contents, without the trailing newlines the official images' `file_env`
+    /// strips too.
+    Read(Secret),
+    /// The container path matches no secret or bind mount of the service.
+    Unmapped,
+    /// The host file could not be read.
+    Unreadable { path: PathBuf, reason: String },
 }
 
 /// Top-level `x-provision.cloud`.
@@ -72,6 +128,20 @@ pub struct Service {
     pub ports: Vec<Located<Port>>,
     pub links: Vec<LinkRef>,
     pub environment: Vec<Located<EnvVar>>,
+    /// `command:`, split into words as Compose splits the string form.
+    pub command: Option<Located<Vec<String>>>,
+    /// Whether `command:` took a `${VAR}` (a password there is then not written in the file).
+    pub command_substituted: bool,
+    /// `volumes:`, short and long syntax.
+    pub volumes: Vec<Located<Mount>>,
+    /// `secrets:`.
+    pub secrets: Vec<ServiceSecret>,
+    /// `*_FILE` variables whose file provision read (or could not), by variable name.
+    pub files: BTreeMap<String, FileValue>,
+    /// Problems in keys that matter only if the service is a database (`command:`,
+    /// `volumes:`, `tmpfs:`, `secrets:`): an app service's are Compose's business, so the
+    /// model reports them for databases only.
+    pub deferred: Vec<Problem>,
 }
 
 /// A Compose `ports:` entry (`[ip:][published:]target[/proto]` or the long form).
@@ -81,10 +151,13 @@ pub struct Port {
     pub target: u16,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EnvVar {
     pub name: String,
     pub value: Option<String>,
+    /// The value came through `${VAR}` substitution (from the environment or `.env`), so
+    /// it is not written in the Compose file itself.
+    pub interpolated: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,7 +223,8 @@ impl CloudOptions {
     }
 }
 
-/// Finds the manifest: `-f` if given, else the first of [`FILE_NAMES`] in `dir`.
+/// Finds the manifest: `-f` if given, else the first of [`FILE_NAMES`] in `dir`. See
+/// [`compose::locate_files`] for the whole project (overrides, `COMPOSE_FILE`).
 pub fn locate(dir: &Path, file: Option<&Path>) -> Result<PathBuf, Error> {
     if let Some(file) = file {
         return Ok(file.to_path_buf());
@@ -166,79 +240,30 @@ pub fn locate(dir: &Path, file: Option<&Path>) -> Result<PathBuf, Error> {
         })
 }
 
-/// Reads the manifest at `path` (relative to `cwd`), with variables from `env` and from the
-/// `.env` file beside it (the environment wins, as in Compose).
+/// Reads the manifest at `path` (relative to `cwd`) alone: see [`compose::load_files`].
 pub fn load(
     cwd: &Path,
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Manifest, Error> {
-    let full = cwd.join(path);
-    let read_error = |source| Error::ReadManifest {
-        path: path.to_path_buf(),
-        source,
-    };
-    let metadata = std::fs::metadata(&full).map_err(read_error)?;
-    if metadata.is_dir() {
-        return Err(read_error(std::io::Error::new(
-            std::io::ErrorKind::IsADirectory,
-            "it is a directory",
-        )));
-    }
-    if metadata.len() > MAX_BYTES {
-        return Err(read_error(std::io::Error::other(format!(
-            "it is {} MiB; a manifest may be at most {} MiB",
-            metadata.len() / 1024 / 1024,
-            MAX_BYTES / 1024 / 1024
-        ))));
-    }
-    let bytes = std::fs::read(&full).map_err(read_error)?;
-    let dir = full
-        .parent()
-        .map_or_else(|| cwd.to_path_buf(), Path::to_path_buf);
-    let env_path = dir.join(".env");
-    let dotenv = match std::fs::read_to_string(&env_path) {
-        Ok(text) => envfile::parse(&text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(source) => {
-            return Err(Error::ReadEnvFile {
-                path: env_path,
-                source,
-            });
-        }
-    };
-    let lookup = |name: &str| {
-        env(name).or_else(|| {
-            dotenv
-                .iter()
-                .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
-    };
-    let dir_name = std::fs::canonicalize(&dir)
-        .ok()
-        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_default();
-    from_bytes(&bytes, path.to_path_buf(), dir_name, &lookup)
+    compose::load_files(cwd, &[path.to_path_buf()], env)
 }
 
-/// Reads a manifest from memory: the pure part of [`load`].
-pub fn from_bytes(
-    bytes: &[u8],
-    file: PathBuf,
-    dir_name: String,
-    vars: &dyn Fn(&str) -> Option<String>,
-) -> Result<Manifest, Error> {
-    let fatal = |kind, at| Error::ManifestInvalid {
-        file: file.clone(),
+/// The fatal error for a file that cannot be a Compose file at all.
+fn fatal(file: &Path, kind: ProblemKind, at: Option<Pos>) -> Error {
+    Error::ManifestInvalid {
+        file: file.to_path_buf(),
         problems: vec![Problem::error(at, "", kind)],
-    };
+    }
+}
+
+/// Parses one file's bytes into a tree (UTF-8, a BOM allowed, YAML), or the fatal error.
+pub fn parse_bytes(bytes: &[u8], file: &Path) -> Result<Node, Error> {
     let Ok(text) = std::str::from_utf8(bytes) else {
-        return Err(fatal(ProblemKind::NotUtf8, None));
+        return Err(fatal(file, ProblemKind::NotUtf8, None));
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let root = yaml::parse(text).map_err(|e| {
+    yaml::parse(text).map_err(|e| {
         let kind = match e.message.strip_prefix("duplicate mapping key: ") {
             Some(rest) => ProblemKind::DuplicateKey {
                 key: rest
@@ -249,13 +274,39 @@ pub fn from_bytes(
             },
             None => ProblemKind::Syntax { message: e.message },
         };
-        fatal(kind, e.at)
-    })?;
+        fatal(file, kind, e.at)
+    })
+}
+
+/// Reads a manifest from memory: the pure part of [`load`], for one file.
+pub fn from_bytes(
+    bytes: &[u8],
+    file: PathBuf,
+    dir_name: String,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Manifest, Error> {
+    let root = parse_bytes(bytes, &file)?;
+    let files = vec![SourceFile {
+        path: file.clone(),
+        base_dir: PathBuf::new(),
+    }];
+    from_root(&root, file, dir_name, files, &|_, name| vars(name))
+}
+
+/// Reads the (merged) tree of a project. `vars` answers `${VAR}` for a node of file `id`.
+pub fn from_root(
+    root: &Node,
+    file: PathBuf,
+    dir_name: String,
+    files: Vec<SourceFile>,
+    vars: &dyn Fn(u16, &str) -> Option<String>,
+) -> Result<Manifest, Error> {
     let entries = match &root.kind {
         Kind::Map(entries) => entries,
-        Kind::Null => return Err(fatal(ProblemKind::Empty, None)),
+        Kind::Null => return Err(fatal(&file, ProblemKind::Empty, None)),
         _ => {
             return Err(fatal(
+                &file,
                 ProblemKind::TopLevelNotMap {
                     found: root.type_name(),
                 },
@@ -265,10 +316,13 @@ pub fn from_bytes(
     };
     let mut reader = Reader {
         vars,
+        dirs: files.iter().map(|f| f.base_dir.clone()).collect(),
         problems: Vec::new(),
     };
     let mut manifest = Manifest {
         file,
+        files,
+        secrets: Vec::new(),
         dir_name,
         name: None,
         project: None,
@@ -285,7 +339,8 @@ pub fn from_bytes(
                 manifest.services = reader.services(value);
             }
             Some("x-provision") => reader.top_extension(value, &mut manifest),
-            // Compose has many more keys (volumes, networks, secrets, x-*); none matter here.
+            Some("secrets") => manifest.secrets = reader.top_secrets(value),
+            // Compose has many more keys (volumes, networks, configs, x-*); none matter here.
             _ => {}
         }
     }
@@ -300,7 +355,24 @@ pub fn from_bytes(
         ));
     }
     manifest.problems = reader.problems;
+    let mut problems = std::mem::take(&mut manifest.problems);
+    for p in &mut problems {
+        manifest.attribute(p);
+    }
+    manifest.problems = problems;
     Ok(manifest)
+}
+
+impl Manifest {
+    /// Names the file a problem was written in, when it is not the first one.
+    pub fn attribute(&self, problem: &mut Problem) {
+        if let Some(at) = problem.at
+            && at.file != 0
+            && let Some(f) = self.files.get(usize::from(at.file))
+        {
+            problem.file = Some(f.path.clone());
+        }
+    }
 }
 
 const TOP_KEYS: &[&str] = &["project", "cloud"];
@@ -317,7 +389,9 @@ const CLOUD_KEYS: &[&str] = &[
 ];
 
 struct Reader<'v> {
-    vars: &'v dyn Fn(&str) -> Option<String>,
+    vars: &'v dyn Fn(u16, &str) -> Option<String>,
+    /// Each file's base directory, for relative host paths.
+    dirs: Vec<PathBuf>,
     problems: Vec<Problem>,
 }
 
@@ -346,7 +420,9 @@ impl Reader<'_> {
 
     /// Substitutes `${VAR}`s, reporting failures at the node.
     fn interpolated(&mut self, text: &str, node: &Node, path: &str) -> Option<String> {
-        match interpolate(text, self.vars) {
+        let file = node.at.file;
+        let vars = self.vars;
+        match interpolate(text, &|name| vars(file, name)) {
             Ok(s) => Some(s),
             Err(e) => {
                 let kind = match e {
@@ -595,6 +671,12 @@ impl Reader<'_> {
                 ports: Vec::new(),
                 links: Vec::new(),
                 environment: Vec::new(),
+                command: None,
+                command_substituted: false,
+                volumes: Vec::new(),
+                secrets: Vec::new(),
+                files: BTreeMap::new(),
+                deferred: Vec::new(),
             };
             // `db:` with nothing under it is a service with no settings; Compose rejects it
             // later for want of an image, which is the app's business, not ours.
@@ -614,6 +696,8 @@ impl Reader<'_> {
                 continue;
             };
             let child = format!("{path}.{key}");
+            let before = self.problems.len();
+            let deferred = matches!(key.as_str(), "command" | "volumes" | "tmpfs" | "secrets");
             match key.as_str() {
                 "image" => service.image = self.name(value, &child),
                 "x-provision" => service.ext = self.service_extension(value, &child),
@@ -675,7 +759,48 @@ impl Reader<'_> {
                     _ => self.wrong_type(value, &child, "a list or a map"),
                 },
                 "environment" => service.environment = self.environment(value, &child),
+                "command" => {
+                    service.command = self.command(value, &child);
+                    service.command_substituted = match &value.kind {
+                        Kind::Seq(items) => items.iter().any(has_substitution),
+                        _ => has_substitution(value),
+                    };
+                }
+                "volumes" => service.volumes.extend(self.volumes(value, &child)),
+                // A tmpfs on a path is a mount there too (often the data path, in CI).
+                "tmpfs" => {
+                    let targets = match &value.kind {
+                        Kind::Seq(items) => items.iter().collect(),
+                        _ => vec![value],
+                    };
+                    for (i, t) in targets.into_iter().enumerate() {
+                        let Some(text) = t.scalar_text() else {
+                            continue;
+                        };
+                        // `/run:size=64m`: options after the path.
+                        let target = text.split(':').next().unwrap_or_default().to_owned();
+                        if target.starts_with('/') {
+                            service.volumes.push(Located {
+                                value: Mount {
+                                    kind: MountKind::Tmpfs,
+                                    source: None,
+                                    host_path: None,
+                                    target,
+                                    read_only: false,
+                                },
+                                at: t.at,
+                                path: format!("{child}[{i}]"),
+                            });
+                        }
+                    }
+                }
+                "secrets" => service.secrets = self.service_secrets(value, &child),
+                // healthcheck, networks, restart, expose, profiles, deploy, build, ...: the
+                // app's and Compose's business; never an error here.
                 _ => {}
+            }
+            if deferred {
+                service.deferred.extend(self.problems.drain(before..));
             }
         }
     }
@@ -695,7 +820,11 @@ impl Reader<'_> {
                         self.text(v, &child)
                     };
                     vars.push(Located {
-                        value: EnvVar { name, value },
+                        value: EnvVar {
+                            name,
+                            value,
+                            interpolated: has_substitution(v),
+                        },
                         at: k.at,
                         path: child,
                     });
@@ -712,7 +841,11 @@ impl Reader<'_> {
                         None => (text, None),
                     };
                     vars.push(Located {
-                        value: EnvVar { name, value },
+                        value: EnvVar {
+                            name,
+                            value,
+                            interpolated: has_substitution(item),
+                        },
                         at: item.at,
                         path: child,
                     });
@@ -851,6 +984,152 @@ impl Reader<'_> {
             }
         }
         options
+    }
+}
+
+/// Whether a scalar's text substitutes a variable (`$$` is a literal `$`).
+fn has_substitution(node: &Node) -> bool {
+    match &node.kind {
+        Kind::Str(s) => s.replace("$$", "").contains('$'),
+        _ => false,
+    }
+}
+
+impl Reader<'_> {
+    fn command(&mut self, node: &Node, path: &str) -> Option<Located<Vec<String>>> {
+        let words = match &node.kind {
+            Kind::Null => return None,
+            Kind::Seq(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| self.text(item, &format!("{path}[{i}]")))
+                .collect(),
+            _ => {
+                let text = self.text(node, path)?;
+                let Some(words) = mounts::split_words(&text) else {
+                    self.invalid(node, path, text, "a command with balanced quotes");
+                    return None;
+                };
+                words
+            }
+        };
+        Some(Located {
+            value: words,
+            at: node.at,
+            path: path.to_owned(),
+        })
+    }
+
+    fn volumes(&mut self, node: &Node, path: &str) -> Vec<Located<Mount>> {
+        if matches!(node.kind, Kind::Null) {
+            return Vec::new();
+        }
+        let Some(items) = self.list(node, path) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let child = format!("{path}[{i}]");
+            let dir = self
+                .dirs
+                .get(usize::from(item.at.file))
+                .cloned()
+                .unwrap_or_default();
+            let home = (self.vars)(item.at.file, "HOME");
+            let mount = match &item.kind {
+                Kind::Map(entries) => {
+                    let mut fields: BTreeMap<String, String> = BTreeMap::new();
+                    for (k, v) in entries {
+                        let Some(key) = k.scalar_text() else { continue };
+                        if matches!(key.as_str(), "type" | "source" | "target" | "read_only")
+                            && let Some(text) = self.text(v, &format!("{child}.{key}"))
+                        {
+                            fields.insert(key, text);
+                        }
+                    }
+                    Mount::long(&fields, &dir, home.as_deref())
+                }
+                _ => {
+                    let Some(text) = self.text(item, &child) else {
+                        continue;
+                    };
+                    Mount::short(&text, &dir, home.as_deref())
+                }
+            };
+            match mount {
+                Some(mount) => out.push(Located {
+                    value: mount,
+                    at: item.at,
+                    path: child,
+                }),
+                None => self.invalid(
+                    item,
+                    &child,
+                    item.scalar_text().unwrap_or_else(|| "this entry".into()),
+                    "`[source:]target[:mode]` or a map with `target`",
+                ),
+            }
+        }
+        out
+    }
+
+    fn service_secrets(&mut self, node: &Node, path: &str) -> Vec<ServiceSecret> {
+        let Kind::Seq(items) = &node.kind else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let child = format!("{path}[{i}]");
+            let (source, target) = match &item.kind {
+                Kind::Map(_) => {
+                    let source = item.get("source").and_then(Node::scalar_text);
+                    let target = item.get("target").and_then(Node::scalar_text);
+                    (source, target)
+                }
+                _ => (self.text(item, &child), None),
+            };
+            let Some(source) = source else { continue };
+            // A relative target is under /run/secrets, as in Compose.
+            let target = match target {
+                Some(t) if t.starts_with('/') => t,
+                Some(t) => format!("/run/secrets/{t}"),
+                None => format!("/run/secrets/{source}"),
+            };
+            out.push(ServiceSecret { source, target });
+        }
+        out
+    }
+
+    fn top_secrets(&mut self, node: &Node) -> Vec<TopSecret> {
+        let Kind::Map(entries) = &node.kind else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (k, v) in entries {
+            let Some(name) = k.scalar_text() else {
+                continue;
+            };
+            let child = format!("secrets.{name}");
+            let source = if let Some(file) = v.get("file") {
+                match self.text(file, &format!("{child}.file")) {
+                    Some(f) => {
+                        let dir = self
+                            .dirs
+                            .get(usize::from(file.at.file))
+                            .cloned()
+                            .unwrap_or_default();
+                        SecretSource::File(dir.join(f))
+                    }
+                    None => SecretSource::Other,
+                }
+            } else if let Some(var) = v.get("environment").and_then(Node::scalar_text) {
+                SecretSource::Environment(var)
+            } else {
+                SecretSource::Other
+            };
+            out.push(TopSecret { name, source });
+        }
+        out
     }
 }
 

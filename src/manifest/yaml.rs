@@ -18,6 +18,7 @@ fn pos_of(location: serde_saphyr::Location) -> Pos {
     Pos {
         line: u32::try_from(location.line()).unwrap_or(u32::MAX),
         col: u32::try_from(location.column()).unwrap_or(u32::MAX),
+        file: 0,
     }
 }
 
@@ -82,6 +83,31 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Marks this node and everything under it as written in file `file`.
+    pub fn set_file(&mut self, file: u16) {
+        self.at.file = file;
+        match &mut self.kind {
+            Kind::Seq(items) => items.iter_mut().for_each(|n| n.set_file(file)),
+            Kind::Map(entries) => {
+                for (k, v) in entries {
+                    k.set_file(file);
+                    v.set_file(file);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A string node at `at`.
+    pub fn str(text: impl Into<String>, at: Pos) -> Self {
+        Self {
+            kind: Kind::Str(text.into()),
+            at,
+        }
+    }
+}
+
 /// How deep the manifest may nest.
 pub const MAX_DEPTH: usize = 32;
 
@@ -116,7 +142,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         // An empty document: the caller decides whether that is acceptable.
         Ok(None) => Ok(Node {
             kind: Kind::Null,
-            at: Pos { line: 1, col: 1 },
+            at: Pos::at(1, 1),
         }),
         Err(error) => Err(syntax_error(&error)),
     }
@@ -236,9 +262,9 @@ mod tests {
         let db = root.get("services").and_then(|s| s.get("db")).unwrap();
         let image = db.get("image").unwrap();
         assert_eq!(image.kind, Kind::Str("postgres:16".into()));
-        assert_eq!(image.at, Pos { line: 3, col: 12 });
+        assert_eq!(image.at, Pos::at(3, 12));
         let (key, _) = &db.as_map().unwrap()[0];
-        assert_eq!(key.at, Pos { line: 3, col: 5 });
+        assert_eq!(key.at, Pos::at(3, 5));
     }
 
     #[test]
@@ -293,5 +319,106 @@ mod tests {
     fn empty_input_is_null() {
         assert_eq!(ok("").kind, Kind::Null);
         assert_eq!(ok("# just a comment\n").kind, Kind::Null);
+    }
+}
+
+/// Compose's merge tags (<https://docs.docker.com/reference/compose-file/merge/#reset-value>):
+/// `!reset` removes a value an earlier file set, `!override` replaces it without merging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeTag {
+    Reset,
+    Override,
+}
+
+/// Where `!reset` and `!override` are written: the position of the value each tags. The
+/// parser drops tags it does not know, so they are found in the text: a tag is followed by
+/// the node it tags, the first value at or after the tag's end.
+pub fn merge_tags(text: &str, root: &Node) -> Vec<(Pos, MergeTag)> {
+    let mut found = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if !line.contains('!') {
+            continue;
+        }
+        for (tag, kind) in [
+            ("!reset", MergeTag::Reset),
+            ("!override", MergeTag::Override),
+        ] {
+            for (at, _) in line.match_indices(tag) {
+                let before = &line[..at];
+                let after = &line[at + tag.len()..];
+                let starts_token = before
+                    .chars()
+                    .last()
+                    .is_none_or(|c| c.is_whitespace() || matches!(c, ':' | '-' | '[' | ','));
+                let ends_token = after
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c.is_whitespace() || matches!(c, '[' | '{'));
+                // Not in a comment or a quoted string (an approximation good for Compose files).
+                let in_comment = before.contains(" #") || before.trim_start().starts_with('#');
+                let quoted =
+                    before.matches('"').count() % 2 == 1 || before.matches('\'').count() % 2 == 1;
+                if starts_token && ends_token && !in_comment && !quoted {
+                    let end = Pos {
+                        line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                        col: u32::try_from(before.chars().count() + tag.len() + 1)
+                            .unwrap_or(u32::MAX),
+                        file: 0,
+                    };
+                    found.push((end, kind));
+                }
+            }
+        }
+    }
+    if found.is_empty() {
+        return found;
+    }
+    let mut values = Vec::new();
+    collect_values(root, &mut values);
+    values.sort_unstable();
+    found
+        .into_iter()
+        .filter_map(|(end, kind)| {
+            let i = values.partition_point(|p| (p.line, p.col) < (end.line, end.col));
+            values.get(i).map(|p| (*p, kind))
+        })
+        .collect()
+}
+
+fn collect_values(node: &Node, out: &mut Vec<Pos>) {
+    match &node.kind {
+        Kind::Seq(items) => {
+            out.push(node.at);
+            for n in items {
+                collect_values(n, out);
+            }
+        }
+        Kind::Map(entries) => {
+            out.push(node.at);
+            for (_, v) in entries {
+                collect_values(v, out);
+            }
+        }
+        _ => out.push(node.at),
+    }
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::*;
+
+    #[test]
+    fn merge_tags_point_at_their_values() {
+        let text = "services:\n  app:\n    ports: !reset []\n    command: !override\n      - run\n    environment:\n      FOO: !reset null # not !reset here\n    label: \"!reset\"\n";
+        let root = parse(text).unwrap();
+        let tags = merge_tags(text, &root);
+        assert_eq!(
+            tags,
+            [
+                (Pos::at(3, 19), MergeTag::Reset),
+                (Pos::at(5, 7), MergeTag::Override),
+                (Pos::at(7, 19), MergeTag::Reset),
+            ]
+        );
     }
 }

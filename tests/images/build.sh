@@ -2,7 +2,9 @@
 # Build local stand-ins for the official database images, from Debian bookworm
 # packages, because no image registry is reachable:
 #
-#   postgres:15  redis:7  mariadb:10.11  memcached:1.6
+#   postgres:15  redis:7  mariadb:10.11  memcached:1.6  (the official images' contracts)
+#   postgres:18  (18's data layout)  bitnami/redis:7.0  (Bitnami's contract)
+#   postgres:latest -> postgres:18, redis:latest -> redis:7  (floating tags, retagged)
 #
 #   tests/images/build.sh           build what is missing or out of date
 #   tests/images/build.sh --force   rebuild the four images (the cached rootfs is kept)
@@ -42,8 +44,20 @@ PACKAGES=(
   postgresql-15 redis-server mariadb-server memcached
   gosu locales tzdata
 )
-# name:tag of each image, built from tests/images/<name>/.
-IMAGES=(postgres:15 redis:7 mariadb:10.11 memcached:1.6)
+# name:tag=dir[+dir...] of each image: its build context is tests/images/<dir>, later
+# directories' files over earlier ones (postgres:18 shares postgres's entrypoint).
+IMAGE_SPECS=(
+  postgres:15=postgres
+  postgres:18=postgres+postgres18
+  redis:7=redis
+  mariadb:10.11=mariadb
+  memcached:1.6=memcached
+  bitnami/redis:7.0=bitnami-redis
+)
+IMAGES=()
+for s in "${IMAGE_SPECS[@]}"; do IMAGES+=("${s%%=*}"); done
+# Floating tags, as registries move them: alias=image, tagged after every build.
+ALIASES=(postgres:latest=postgres:18 redis:latest=redis:7)
 HOST_PACKAGES=(debootstrap)
 
 force=
@@ -82,17 +96,40 @@ base_hash() {
   { echo "v$BUILD_VERSION $SUITE"; printf '%s\n' "${PACKAGES[@]}"; declare -f prepare_rootfs; } | hash_of
 }
 
-image_dir() { echo "$here/${1%%:*}"; }
+# The context directories of an image, in order.
+image_dirs() {
+  local s
+  for s in "${IMAGE_SPECS[@]}"; do
+    if [ "${s%%=*}" = "$1" ]; then
+      local d
+      IFS=+ read -r -a d <<<"${s#*=}"
+      printf "$here/%s\n" "${d[@]}"
+      return
+    fi
+  done
+  die "no spec for image $1"
+}
 
 image_hash() {
   local dir f
-  dir=$(image_dir "$1")
   {
     echo "v$BUILD_VERSION $1 base=$(base_hash)"
-    for f in $(cd "$dir" && find . -type f | LC_ALL=C sort); do
-      printf '%s\n' "$f"; cat "$dir/$f"
-    done
+    while read -r dir; do
+      for f in $(cd "$dir" && find . -type f | LC_ALL=C sort); do
+        printf '%s\n' "$f"; cat "$dir/$f"
+      done
+    done < <(image_dirs "$1")
   } | hash_of
+}
+
+# Moves the floating tags to the images they stand for now.
+tag_aliases() {
+  local a
+  for a in "${ALIASES[@]}"; do
+    if [ "$(docker image inspect -f '{{.Id}}' "${a#*=}" 2>/dev/null)" != "$(docker image inspect -f '{{.Id}}' "${a%%=*}" 2>/dev/null)" ]; then
+      docker tag "${a#*=}" "${a%%=*}"
+    fi
+  done
 }
 
 label_of() {
@@ -209,6 +246,7 @@ fi
 
 compute_todo
 if [ ${#todo[@]} -eq 0 ]; then
+  tag_aliases
   say "nothing to build: ${IMAGES[*]} up to date"
   exit 0
 fi
@@ -230,8 +268,9 @@ if [ "$(label_of "$BASE_IMAGE")" != "$bh" ]; then
 fi
 
 for img in "${todo[@]}"; do
-  dir=$(image_dir "$img")
   want=$(image_hash "$img")
+  dir=$(mktemp -d)
+  while read -r d; do cp -a "$d"/. "$dir"/; done < <(image_dirs "$img")
   chmod 755 "$dir"/*.sh 2>/dev/null || true
   if image_exists "$img"; then old_ids+=("$(docker image inspect -f '{{.Id}}' "$img")"); fi
   say "building $img"
@@ -239,12 +278,14 @@ for img in "${todo[@]}"; do
   blog=$(mktemp)
   # The classic builder: works with any engine and needs no buildx plugin.
   if ! DOCKER_BUILDKIT=0 docker build --label "$LABEL=$want" -t "$img" "$dir" </dev/null >"$blog" 2>&1; then
-    cat "$blog" >&2; rm -f "$blog"
+    cat "$blog" >&2; rm -f "$blog"; rm -rf "$dir"
     die "docker build of $img failed"
   fi
-  rm -f "$blog"
+  rm -f "$blog"; rm -rf "$dir"
   say "built $img in $((SECONDS - t0))s"
 done
+
+tag_aliases
 
 # Drop the images these replaced (fails harmlessly while something still uses them).
 for id in "${old_ids[@]}"; do

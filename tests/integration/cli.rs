@@ -92,7 +92,6 @@ fn bad_manifests() {
         ("services_not_map", b"services: [db, web]\n", 65),
         ("duplicate_keys", b"services:\n  db: {image: postgres}\n  db: {image: redis}\n", 65),
         ("unknown_type", b"services:\n  db: {x-provision: {type: postgress}}\n", 65),
-        ("unsupported_version", b"services:\n  db: {image: 'mysql:5.7'}\n", 65),
         ("link_to_missing", b"services:\n  db: {image: postgres}\n  web: {build: ., links: [dbb]}\n", 65),
         ("link_to_app", b"services:\n  db: {image: postgres}\n  api: {build: .}\n  web: {build: ., links: [db, api]}\n", 65),
         ("invalid_project", b"x-provision: {project: '---'}\nservices:\n  db: {image: postgres}\n", 65),
@@ -108,6 +107,20 @@ fn bad_manifests() {
         assert!(out.stdout.is_empty(), "{name}: errors go to stderr only");
         insta::assert_snapshot!(format!("bad_{name}"), out.snapshot());
     }
+}
+
+/// Any version an image exists for runs locally; the supported list is what the cloud offers,
+/// so only `--cloud` refuses one, naming the nearest version it has.
+#[test]
+fn an_old_version_runs_locally_and_is_refused_only_for_the_cloud() {
+    let project = Project::new();
+    project.write("compose.yaml", b"services:\n  db: {image: 'mysql:5.7'}\n");
+    let local = project.cmd(&["plan"]).output();
+    assert_eq!(local.code, Some(0), "{}", local.snapshot());
+    assert!(local.stdout.contains("mysql 5.7"), "{}", local.snapshot());
+    let cloud = project.cmd(&["plan", "--cloud"]).output();
+    assert_eq!(cloud.code, Some(65), "{}", cloud.snapshot());
+    insta::assert_snapshot!("bad_unsupported_version", cloud.snapshot());
 }
 
 #[test]

@@ -12,7 +12,9 @@
 
 mod cli;
 mod cloud;
+mod corpus;
 mod engine;
 mod fuzz;
+mod images;
 mod local;
 mod support;

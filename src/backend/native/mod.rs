@@ -102,6 +102,7 @@ impl NativeRuntime {
             data: (!spec.template.container.data_path.is_empty())
                 .then(|| dir.join("data").display().to_string()),
             image: self.stored(spec, "version"),
+            version: self.stored(spec, "version"),
         })
     }
 
@@ -109,8 +110,9 @@ impl NativeRuntime {
         &self,
         spec: &Spec<'_>,
         progress: &Progress,
-        deadline: Deadline,
+        timeout: Duration,
     ) -> Result<Ready, Error> {
+        let deadline = Deadline::after(timeout);
         let name = spec.resource.name.as_str();
         let dir = self.dir(spec);
         make_dir(&dir, 0o755, None).map_err(io_error(name, "create its directory"))?;

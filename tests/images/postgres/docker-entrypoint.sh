@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Entrypoint of the postgres:15 stand-in. Follows the official image's contract:
+# Entrypoint of the postgres:15 and postgres:18 stand-ins. Follows the official image's contract:
 #   POSTGRES_PASSWORD (required unless POSTGRES_HOST_AUTH_METHOD=trust), POSTGRES_USER
 #   (default postgres), POSTGRES_DB (default: the user), POSTGRES_INITDB_ARGS,
 #   POSTGRES_INITDB_WALDIR, POSTGRES_HOST_AUTH_METHOD, *_FILE variants, PGDATA.
@@ -159,12 +159,36 @@ process_init_files() {
   done
 }
 
+# From 18 the official image keeps PGDATA in a major-version directory under the volume at
+# /var/lib/postgresql, and refuses to start when something is mounted at the pre-18 path
+# /var/lib/postgresql/data, whose data it would otherwise silently ignore
+# (docker-library/postgres pull 1259; the official entrypoint's message, abridged).
+refuse_old_mount_18() {
+  local old=/var/lib/postgresql/data
+  if [ "${PG_MAJOR%%.*}" -ge 18 ] && [ "$PGDATA" != "$old" ] && mountpoint -q "$old"; then
+    cat >&2 <<-EOE
+		Error: in 18+, these Docker images are configured to store database data in a
+		       format which is compatible with "pg_ctlcluster" (specifically, using
+		       major-version-specific directory names).
+
+		       Counter to that, there appears to be PostgreSQL data in:
+		         $old (unused mount/volume)
+
+		       The suggested container configuration for 18+ is to place a single mount
+		       at /var/lib/postgresql which will then place PostgreSQL data in a
+		       subdirectory.
+	EOE
+    exit 1
+  fi
+}
+
 main() {
   # "-c key=val", "--foo": arguments for postgres.
   if [ "${1:0:1}" = '-' ]; then set -- postgres "$@"; fi
 
   if [ "$1" = postgres ] && ! wants_help "$@"; then
     setup_env
+    refuse_old_mount_18
     create_dirs
     if [ "$(id -u)" = 0 ]; then
       # Re-run this script as the postgres user.

@@ -1,0 +1,301 @@
+//! Images as people use them, through a real Docker engine: the official images' layouts per
+//! version line, floating tags, Bitnami's contract, and what must never happen to data or
+//! secrets. The stand-ins are built by tests/images/build.sh from Debian packages (no
+//! registry is reachable here); each enforces the documented behaviour it stands in for,
+//! and the first tests below prove that it does.
+
+use crate::support::{Live, Output, client, free_port};
+
+/// Runs the Docker CLI (installed by tests/support/ensure-docker.sh).
+fn docker(args: &[&str]) -> Output {
+    client("docker", args)
+}
+
+/// `docker inspect -f FORMAT NAME`, trimmed.
+fn inspect(name: &str, format: &str) -> String {
+    let out = docker(&["inspect", "-f", format, name]);
+    assert_eq!(out.code, Some(0), "{}", out.snapshot());
+    out.stdout.trim().to_owned()
+}
+
+fn psql(url: &str, sql: &str) -> Output {
+    client("psql", &[url, "-v", "ON_ERROR_STOP=1", "-tAc", sql])
+}
+
+fn postgres_manifest(image: &str, port: u16) -> String {
+    format!(
+        "services:\n  app:\n    build: .\n    links: [db]\n  db:\n    image: '{image}'\n    x-provision: {{local: {{port: {port}}}}}\n"
+    )
+}
+
+mod needs_docker {
+    use super::*;
+
+    /// The stand-in refuses what the official 18 image refuses: a mount at the pre-18 data
+    /// path (docker-library/postgres pull 1259; hub.docker.com/_/postgres, "PGDATA").
+    #[test]
+    fn the_postgres_18_stand_in_refuses_a_mount_at_the_old_path() {
+        let volume = format!("provision-test-old-mount-{}", std::process::id());
+        let out = docker(&[
+            "run",
+            "--rm",
+            "-e",
+            "POSTGRES_PASSWORD=x",
+            "-v",
+            &format!("{volume}:/var/lib/postgresql/data"),
+            "postgres:18",
+        ]);
+        let _ = docker(&["volume", "rm", "-f", &volume]);
+        assert_eq!(out.code, Some(1), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("unused mount/volume"),
+            "{}",
+            out.snapshot()
+        );
+    }
+
+    /// postgres:18 keeps its data in the volume (mounted one level up), across down and up.
+    #[test]
+    fn postgres_18_keeps_its_data_in_the_volume() {
+        let live = Live::new(
+            "pg18",
+            "docker",
+            &postgres_manifest("postgres:18", free_port()),
+        );
+        live.ok(&["up"]);
+        let container = format!("{}-db", live.name);
+        let mounts = inspect(
+            &container,
+            "{{range .Mounts}}{{.Name}}={{.Destination}} {{end}}",
+        );
+        let wanted = format!("{}-db-data=/var/lib/postgresql", live.name);
+        assert!(
+            mounts.split_whitespace().any(|m| m == wanted),
+            "the volume holds /var/lib/postgresql: {mounts}"
+        );
+        let url = live.vars(&["--service", "app"])["DB_URL"].clone();
+        let out = psql(
+            &url,
+            "CREATE TABLE t (v text); INSERT INTO t VALUES ('kept')",
+        );
+        assert_eq!(out.code, Some(0), "{}", out.snapshot());
+        live.ok(&["down"]);
+        live.ok(&["up"]);
+        let out = psql(&url, "SELECT v FROM t");
+        assert_eq!(out.stdout.trim(), "kept", "{}", out.snapshot());
+    }
+
+    /// An untagged image is whatever `latest` is (18 here, as on Docker Hub since 18's
+    /// release): its version is read from the image, its data goes where 18 keeps it, and
+    /// `status` says which version runs.
+    #[test]
+    fn an_untagged_image_runs_and_reports_the_version_it_really_is() {
+        let live = Live::new(
+            "floating",
+            "docker",
+            &postgres_manifest("postgres", free_port()),
+        );
+        let up = live.ok(&["up"]);
+        assert!(up.stderr.contains("version 18.1"), "{}", up.snapshot());
+        let status = live.ok(&["status", "--json"]);
+        assert!(
+            status.stdout.contains("\"type\": \"postgres 18.1\""),
+            "{}",
+            status.stdout
+        );
+        let container = format!("{}-db", live.name);
+        let mounts = inspect(&container, "{{range .Mounts}}{{.Destination}} {{end}}");
+        assert!(
+            mounts
+                .split_whitespace()
+                .any(|m| m == "/var/lib/postgresql"),
+            "18's layout for an untagged image: {mounts}"
+        );
+        assert_eq!(inspect(&container, "{{.Config.Image}}"), "postgres");
+    }
+
+    /// A major upgrade on existing data is refused with exit 1, and the data is untouched:
+    /// the old image still reads it afterwards.
+    #[test]
+    fn a_major_version_change_is_refused_and_the_data_kept() {
+        let port = free_port();
+        let live = Live::new("major", "docker", &postgres_manifest("postgres:15", port));
+        live.ok(&["up"]);
+        let url = live.vars(&["--service", "app"])["DB_URL"].clone();
+        let out = psql(
+            &url,
+            "CREATE TABLE t (v text); INSERT INTO t VALUES ('v15')",
+        );
+        assert_eq!(out.code, Some(0), "{}", out.snapshot());
+
+        live.project.write(
+            "compose.yaml",
+            postgres_manifest("postgres:18", port).as_bytes(),
+        );
+        let out = live.cmd(&["up"]).output();
+        assert_eq!(out.code, Some(1), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("written by PostgreSQL 15")
+                && out.stderr.contains("is PostgreSQL 18")
+                && out.stderr.contains("nothing was changed")
+                && out.stderr.contains("hint: "),
+            "{}",
+            out.snapshot()
+        );
+        // Refused before anything was replaced: the 15 container still serves the data.
+        assert_eq!(psql(&url, "SELECT v FROM t").stdout.trim(), "v15");
+
+        live.project.write(
+            "compose.yaml",
+            postgres_manifest("postgres:15", port).as_bytes(),
+        );
+        live.ok(&["up"]);
+        assert_eq!(psql(&url, "SELECT v FROM t").stdout.trim(), "v15");
+    }
+
+    /// Bitnami's image keeps Redis data in /bitnami/redis/data and takes REDIS_PASSWORD
+    /// (bitnami/containers, bitnami/redis README, "Persisting your database" and
+    /// "Setting the server password on first run"): the volume must be there, or the data is
+    /// lost on `down`.
+    #[test]
+    fn bitnami_redis_keeps_its_data_in_the_volume() {
+        let port = free_port();
+        let manifest = format!(
+            "services:\n  app:\n    build: .\n    links: [cache]\n  cache:\n    image: 'bitnami/redis:7.0'\n    x-provision: {{local: {{port: {port}}}}}\n"
+        );
+        let live = Live::new("bitnami", "docker", &manifest);
+        live.ok(&["up"]);
+        let container = format!("{}-cache", live.name);
+        assert!(
+            inspect(&container, "{{range .Mounts}}{{.Destination}} {{end}}")
+                .contains("/bitnami/redis/data"),
+            "the volume is where Bitnami keeps the data"
+        );
+        let v = live.vars(&["--service", "app"]);
+        let cli = |args: &[&str]| {
+            let mut all = vec![
+                "-h",
+                "127.0.0.1",
+                "-p",
+                v["CACHE_PORT"].as_str(),
+                "--no-auth-warning",
+                "-a",
+                v["CACHE_PASSWORD"].as_str(),
+            ];
+            all.extend_from_slice(args);
+            client("redis-cli", &all)
+        };
+        assert_eq!(cli(&["SET", "k", "kept"]).stdout.trim(), "OK");
+        live.ok(&["down"]);
+        live.ok(&["up"]);
+        assert_eq!(cli(&["GET", "k"]).stdout.trim(), "kept");
+    }
+
+    /// The Redis password is in a file inside the container, not in its command line, where
+    /// `docker inspect` and every `ps` on the machine would show it.
+    #[test]
+    fn the_redis_password_is_not_a_command_line_argument() {
+        let port = free_port();
+        let manifest = format!(
+            "services:\n  app:\n    build: .\n    links: [cache]\n  cache:\n    image: 'redis:7'\n    x-provision: {{local: {{port: {port}}}}}\n"
+        );
+        let live = Live::new("redispw", "docker", &manifest);
+        live.ok(&["up"]);
+        let password = live.vars(&["--service", "app"])["CACHE_PASSWORD"].clone();
+        let container = format!("{}-cache", live.name);
+        let config = inspect(
+            &container,
+            "{{json .Config.Cmd}} {{json .Args}} {{json .Config.Env}}",
+        );
+        assert!(!config.contains(&password), "in docker inspect: {config}");
+        let top = docker(&["top", &container, "-o", "pid,args"]);
+        assert_eq!(top.code, Some(0), "{}", top.snapshot());
+        assert!(!top.stdout.contains(&password), "in ps: {}", top.stdout);
+        // And it really is the password the server demands.
+        let out = client(
+            "redis-cli",
+            &[
+                "-p",
+                &port.to_string(),
+                "--no-auth-warning",
+                "-a",
+                &password,
+                "PING",
+            ],
+        );
+        assert_eq!(out.stdout.trim(), "PONG", "{}", out.snapshot());
+        let out = client("redis-cli", &["-p", &port.to_string(), "PING"]);
+        assert!(out.stdout.contains("NOAUTH"), "{}", out.snapshot());
+    }
+
+    /// MariaDB's root password is not the app's: the image makes a random one
+    /// (MARIADB_RANDOM_ROOT_PASSWORD, hub.docker.com/_/mariadb), so the app's password
+    /// opens the app's database and nothing more.
+    #[test]
+    fn the_mariadb_root_password_is_not_the_apps() {
+        let port = free_port();
+        let manifest = format!(
+            "services:\n  app:\n    build: .\n    links: [db]\n  db:\n    image: 'mariadb:10.11'\n    x-provision: {{local: {{port: {port}}}}}\n"
+        );
+        let live = Live::new("mariaroot", "docker", &manifest);
+        live.ok(&["up"]);
+        let password = live.vars(&["--service", "app"])["DB_PASSWORD"].clone();
+        let as_root = client(
+            "mariadb",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+                "-u",
+                "root",
+                &format!("-p{password}"),
+                "-e",
+                "SELECT 1",
+            ],
+        );
+        assert_ne!(
+            as_root.code,
+            Some(0),
+            "root with the app's password: {}",
+            as_root.snapshot()
+        );
+        assert!(
+            as_root.stderr.contains("Access denied"),
+            "{}",
+            as_root.snapshot()
+        );
+        let env = inspect(&format!("{}-db", live.name), "{{json .Config.Env}}");
+        assert!(env.contains("MARIADB_RANDOM_ROOT_PASSWORD=yes"), "{env}");
+    }
+
+    /// A container that restarted once, long ago, is not crash-looping: `up` after a stop
+    /// waits for it as for any other start.
+    #[test]
+    fn an_old_restart_is_not_a_crash_loop() {
+        let port = free_port();
+        let manifest = format!(
+            "services:\n  app:\n    build: .\n    links: [db]\n  db:\n    image: 'postgres:15'\n    x-provision: {{local: {{port: {port}}}}}\n"
+        );
+        let live = Live::new("restarted", "docker", &manifest);
+        live.ok(&["up"]);
+        let container = format!("{}-db", live.name);
+        // The server dies (killed from the host, as the OOM killer would); the restart
+        // policy brings it back: RestartCount 1.
+        let pid = inspect(&container, "{{.State.Pid}}");
+        let out = client("kill", &["-KILL", &pid]);
+        assert_eq!(out.code, Some(0), "{}", out.snapshot());
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while inspect(&container, "{{.RestartCount}}") == "0" {
+            assert!(
+                std::time::Instant::now() < until,
+                "the engine never restarted it"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let out = docker(&["stop", &container]);
+        assert_eq!(out.code, Some(0), "{}", out.snapshot());
+        let up = live.ok(&["up"]);
+        assert!(up.stderr.contains("ready in"), "{}", up.snapshot());
+    }
+}
