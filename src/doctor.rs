@@ -87,7 +87,7 @@ impl Report {
 
 /// The Local section's line about the container engine: the one `up --local` would use and how
 /// it was found, or every place looked and why none answered. A warning, not a failure: the
-/// manifest is fine, and native servers may still run it.
+/// manifest is fine, and native servers may still run it. Only where there is a database.
 pub fn add_engine(report: &mut Report, engine: Result<&Found, &Error>) {
     let check = match engine {
         Ok(found) => Check {
@@ -133,12 +133,9 @@ pub fn add_engine(report: &mut Report, engine: Result<&Found, &Error>) {
             }
         }
     };
-    match report.sections.iter_mut().find(|s| s.title == "Local") {
-        Some(section) => section.checks.insert(0, check),
-        None => report.sections.push(Section {
-            title: "Local",
-            checks: vec![check],
-        }),
+    // No Local section: no database, nothing for an engine to run.
+    if let Some(section) = report.sections.iter_mut().find(|s| s.title == "Local") {
+        section.checks.insert(0, check);
     }
 }
 
