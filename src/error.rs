@@ -739,13 +739,13 @@ pub fn engine_hint(tried: &[crate::backend::engine::Tried]) -> &'static str {
         return "you may not use the engine's socket: add yourself to the `docker` group (`sudo usermod -aG docker $USER`, then log in again), or use rootless Docker";
     }
     if tried.iter().any(|t| matches!(t.via, Via::DockerHost)) {
-        return "start the engine `DOCKER_HOST` names, correct `DOCKER_HOST`, or unset it to use the current context and the usual sockets";
+        return "start Docker where `DOCKER_HOST` points, correct `DOCKER_HOST`, or unset it to use the current context and the usual sockets";
     }
     if tried
         .iter()
         .any(|t| matches!(t.via, Via::ContextEnv(_) | Via::ContextCurrent { .. }))
     {
-        return "start the context's engine, or choose another: `docker context use default`, `DOCKER_CONTEXT=NAME` or `DOCKER_HOST`";
+        return "start Docker where the context points, or choose another: `docker context use default`, `DOCKER_CONTEXT=NAME` or `DOCKER_HOST`";
     }
     "start Docker (Docker Desktop, `sudo systemctl start docker`, `systemctl --user start docker` for rootless, `colima start`, `systemctl --user start podman.socket`), set `DOCKER_HOST` or `DOCKER_CONTEXT`, or use `--runtime native`"
 }

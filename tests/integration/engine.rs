@@ -416,6 +416,12 @@ mod needs_docker {
             "{}",
             out.stdout
         );
+        let out = ok(run(&["plan"]), "plan");
+        assert!(
+            out.stdout.contains(&format!("running on 127.0.0.2:{port}")),
+            "{}",
+            out.stdout
+        );
         let out = ok(
             m.env(live.project.cmd(&["doctor", "--local"]))
                 .env("DOCKER_HOST", &host)
