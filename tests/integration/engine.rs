@@ -526,6 +526,51 @@ mod needs_docker {
     }
 
     #[test]
+    fn podmans_socket_is_found_and_named_podman() {
+        // Podman 4.3 serves the Docker API here but cannot start containers on these machines
+        // (runc is denied setrlimit; see NOTES.md): discovery, identification and the API
+        // calls `status` makes are what can be shown.
+        let m = Scratch::new();
+        let socket = m.xdg.join("podman/podman.sock");
+        std::fs::create_dir_all(m.xdg.join("podman")).expect("mkdir");
+        let mut service = Forwarder(
+            Command::new("podman")
+                .args(["system", "service", "--time=0"])
+                .arg(format!("unix://{}", s(&socket)))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("run podman (tests/support/ensure-docker.sh installs it)"),
+        );
+        let until = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(
+                service.0.try_wait().ok().flatten().is_none(),
+                "podman system service exited"
+            );
+            assert!(
+                Instant::now() < until,
+                "podman does not listen at {socket:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let live = Live::new("podman", "docker", &redis_manifest(free_port()));
+        let out = ok(m.hidden(live.project.cmd(&["doctor", "--local"])), "doctor");
+        assert!(
+            out.stdout.contains(&format!(
+                "[✓] Container engine: Podman 4.3.1 at unix://{} (rootless Podman's socket)",
+                s(&socket)
+            )),
+            "{}",
+            out.stdout
+        );
+        let out = ok(m.hidden(live.cmd(&["status"])), "status through Podman");
+        assert!(out.stdout.contains("missing"), "{}", out.stdout);
+        drop(service);
+    }
+
+    #[test]
     fn docker_host_ssh_forwards_the_engines_socket_for_as_long_as_provision_runs() {
         let m = Scratch::new();
         let sshd = Sshd::start(&m.dir);

@@ -31,6 +31,8 @@ if [ "${1:-}" = --list-packages ]; then
   # ... and over ssh:// to a local OpenSSH server.
   command -v ssh >/dev/null 2>&1 || echo openssh-client
   [ -x /usr/sbin/sshd ] || echo openssh-server
+  # ... and Podman's Docker-compatible socket.
+  command -v podman >/dev/null 2>&1 || echo podman
   command -v openssl >/dev/null 2>&1 || echo openssl
   exit 0
 fi
