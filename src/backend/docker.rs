@@ -1,5 +1,5 @@
 //! The Docker runtime: a container `{project}-{resource}` per database, its data in a named
-//! volume `{project}-{resource}-data`, its port published on 127.0.0.1 only.
+//! volume `{project}-{resource}-data`, its port published on loopback (a remote engine: on its host, see `engine`).
 //!
 //! The volume is the resource's identity on this machine: it carries the generated password
 //! and the chosen host port as labels, set once when it is created, so both stay stable for
