@@ -38,7 +38,7 @@ pub async fn up(session: &Session) -> Result<(), Error> {
     )
     .await;
     if session.verbose > 0 {
-        eprintln!("aws: {} calls", cloud.calls());
+        crate::progress::eprintln(&format!("aws: {} calls", cloud.calls()));
     }
     result
 }

@@ -134,6 +134,12 @@ pub enum Error {
     /// The data was written by another major version than the image's (an upgrade or a
     /// downgrade): refused, the data untouched.
     MajorVersionChange(Box<MajorChange>),
+    /// The manifest fixes a password other than the one the existing data was made with.
+    PasswordChanged {
+        resource: String,
+        setting: String,
+        store: String,
+    },
     /// The host port is held by something else.
     PortTaken { resource: String, port: u16 },
     /// The server stopped while we waited for it.
@@ -141,6 +147,12 @@ pub enum Error {
         resource: String,
         detail: String,
         log: String,
+    },
+    /// The server is up and refused the probe for good (credentials, authentication method).
+    Refused {
+        resource: String,
+        refusal: crate::probe::Refusal,
+        detail: String,
     },
     /// The server did not accept a query within the timeout.
     NotReady {
@@ -252,7 +264,9 @@ impl Error {
             | Self::ImageUnavailable { .. }
             | Self::PortTaken { .. }
             | Self::MajorVersionChange(_)
+            | Self::PasswordChanged { .. }
             | Self::Exited { .. }
+            | Self::Refused { .. }
             | Self::NotReady { .. }
             | Self::NotUp { .. }
             | Self::Native { .. }
@@ -416,6 +430,24 @@ impl Error {
                     "hint: keep the image at {from}, or move the data: dump it with the {from} image (`provision run -- pg_dump`/`mysqldump`), then `provision down --volumes`, `provision up` with the new image, and restore the dump"
                 );
             }
+            Self::PasswordChanged {
+                resource,
+                setting,
+                store,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "error: {resource}: `{setting}` is not the password the data in {store} was created with"
+                );
+                let _ = writeln!(
+                    out,
+                    "  the server keeps the password it was initialised with; a new one in the file would only lock the app out"
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: put the old password back in `{setting}`, change it inside the database (`ALTER USER`), or start over with `provision down --volumes` (deletes the data)"
+                );
+            }
             Self::PortTaken { resource, port } => {
                 let _ = writeln!(
                     out,
@@ -433,6 +465,23 @@ impl Error {
             } => {
                 let _ = writeln!(out, "error: {resource} stopped while starting ({detail})");
                 write_log(&mut out, log);
+            }
+            Self::Refused {
+                resource,
+                refusal,
+                detail,
+            } => {
+                let _ = writeln!(out, "error: {resource} refused the readiness check");
+                let _ = writeln!(out, "Caused by: {detail}");
+                let hint = match refusal {
+                    crate::probe::Refusal::Credentials => {
+                        "the data was most likely created with other credentials (an earlier run, or a changed password or user); use those, or start afresh with `provision down --volumes` (deletes the data)"
+                    }
+                    crate::probe::Refusal::AuthMethod => {
+                        "make the app's user authenticate with `caching_sha2_password` or `mysql_native_password` (MySQL), `mysql_native_password`, `ed25519` or `parsec` (MariaDB)"
+                    }
+                };
+                let _ = writeln!(out, "hint: {hint}");
             }
             Self::NotReady {
                 resource,

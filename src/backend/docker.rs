@@ -24,6 +24,7 @@ use super::reconcile::{self, Action, Replace};
 use super::{Deadline, Live, Ready, RuntimeKind, Spec, State, ports};
 use crate::catalog::Family;
 use crate::error::{Because, Cause, Error, MajorChange};
+use crate::manifest::MountKind;
 use crate::probe::{self, WaitError};
 use crate::progress::Progress;
 use crate::secret::Secret;
@@ -41,6 +42,51 @@ const LABEL_VERSION: &str = "dev.provision.version";
 
 /// How long a first pull may take, apart from the readiness wait.
 const PULL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20 * 60);
+
+/// The container's command: the family's arguments, with the service's own `command:` (its
+/// server flags) after them when it runs the same program, so a password file the family
+/// needs stays in force; another program entirely is the user's to run as written.
+fn command(spec: &Spec<'_>, family_args: &[String], fill: &dyn Fn(&str) -> String) -> Vec<String> {
+    let ours: Vec<String> = family_args.iter().map(|a| fill(a)).collect();
+    let Some(theirs) = &spec.local.command else {
+        return ours;
+    };
+    match (ours.first(), theirs.first()) {
+        (Some(program), Some(first)) if program == first => {
+            ours.iter().chain(&theirs[1..]).cloned().collect()
+        }
+        // Flags alone (`-c max_connections=200`): the image's entrypoint prepends its server.
+        (Some(_), Some(first)) if first.starts_with('-') => {
+            ours.iter().chain(theirs).cloned().collect()
+        }
+        _ => theirs.clone(),
+    }
+}
+
+/// The container's bind mounts: the service's own `volumes:` (init scripts, config files, a
+/// volume of theirs on the data path), then ours on the data path unless theirs covers it.
+/// Named volumes get Compose's project prefix, so `docker compose` and provision share them.
+fn binds(spec: &Spec<'_>, data_path: Option<&str>) -> Vec<String> {
+    let mut binds: Vec<String> = spec
+        .local
+        .mounts
+        .iter()
+        .filter_map(|m| {
+            let source = match m.kind {
+                MountKind::Bind => m.host_path.as_ref()?.display().to_string(),
+                MountKind::Volume => format!("{}_{}", spec.project, m.source.as_ref()?),
+                MountKind::Tmpfs | MountKind::Other => return None,
+            };
+            let mode = if m.read_only { ":ro" } else { "" };
+            Some(format!("{source}:{}{mode}", m.target))
+        })
+        .collect();
+    let theirs = data_path.and_then(|p| crate::manifest::data_mount(&spec.local.mounts, p));
+    if let (Some(volume), Some(path), None) = (&spec.local.volume, data_path, theirs) {
+        binds.push(format!("{volume}:{path}"));
+    }
+    binds
+}
 
 /// What a container is created from, once the image's real version is known.
 struct Setup<'a> {
@@ -358,11 +404,15 @@ impl DockerRuntime {
         if let Some(labels) = self.our_volume(spec, volume).await? {
             return Ok(labels);
         }
-        let password = Secret::generate().map_err(|e| Error::Docker {
-            op: "create volume",
-            target: volume.to_owned(),
-            source: format!("no randomness for a password: {e}").into(),
-        })?;
+        // The file's own password (`POSTGRES_PASSWORD: ...`) when it sets one, else a new one.
+        let password = match &spec.local.password {
+            Some(p) => p.clone(),
+            None => Secret::generate().map_err(|e| Error::Docker {
+                op: "create volume",
+                target: volume.to_owned(),
+                source: format!("no randomness for a password: {e}").into(),
+            })?,
+        };
         let port = match spec.local.host_port {
             Some(p) => p,
             None => ports::choose(spec.local.container_port).map_err(|e| Error::Docker {
@@ -405,7 +455,7 @@ impl DockerRuntime {
             .iter()
             .map(|(k, v)| format!("{k}={}", fill(v)))
             .collect();
-        let cmd: Vec<String> = setup.family.args.iter().map(|a| fill(a)).collect();
+        let cmd = command(spec, setup.family.args, &fill);
         let port = setup.port;
         let mut labels = self.labels(spec);
         labels.insert(LABEL_IMAGE.to_owned(), spec.local.image.clone());
@@ -422,12 +472,15 @@ impl DockerRuntime {
                     host_port: Some(port.to_string()),
                 }]),
             )])),
-            binds: spec
-                .local
-                .volume
-                .as_ref()
-                .zip(setup.data_path.as_ref())
-                .map(|(v, path)| vec![format!("{v}:{path}")]),
+            binds: Some(binds(spec, setup.data_path.as_deref())),
+            tmpfs: Some(
+                spec.local
+                    .mounts
+                    .iter()
+                    .filter(|m| m.kind == MountKind::Tmpfs)
+                    .map(|m| (m.target.clone(), String::new()))
+                    .collect(),
+            ),
             // Back after a reboot, like the laptop's other services; `down` stops it for good.
             restart_policy: Some(RestartPolicy {
                 name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
@@ -577,6 +630,21 @@ impl DockerRuntime {
             })));
         }
         let password = labels.get(LABEL_PASSWORD).cloned().map(Secret::new);
+        // The data was initialised with the volume's password; the image ignores a new one.
+        if let (Some(wanted), Some(have), Some(volume)) =
+            (&spec.local.password, &password, &spec.local.volume)
+            && wanted != have
+        {
+            return Err(Error::PasswordChanged {
+                resource: name.clone(),
+                setting: spec
+                    .local
+                    .password_from
+                    .clone()
+                    .unwrap_or_else(|| "the password".to_owned()),
+                store: format!("volume {volume}"),
+            });
+        }
         let live = match &existing {
             Some(c) => Self::live_of(spec, c, None),
             None => Live::missing(),
@@ -694,6 +762,11 @@ impl DockerRuntime {
                 resource: name.clone(),
                 detail,
                 log: self.logs_tail(container).await,
+            }),
+            Err(WaitError::Refused(refusal, detail)) => Err(Error::Refused {
+                resource: name.clone(),
+                refusal,
+                detail,
             }),
             Err(WaitError::Timeout { last }) => Err(Error::NotReady {
                 resource: name.clone(),

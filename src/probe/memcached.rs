@@ -13,6 +13,6 @@ pub(super) async fn probe(endpoint: &Endpoint) -> Result<(), ProbeError> {
     if reply.starts_with("VERSION ") {
         Ok(())
     } else {
-        Err(ProbeError(format!("version: {reply}")))
+        Err(ProbeError::new(format!("version: {reply}")))
     }
 }

@@ -13,9 +13,31 @@ use std::time::{Duration, Instant};
 use crate::catalog::Probe;
 use crate::links::Endpoint;
 
-/// Why one attempt failed: kept to explain a timeout.
+/// Why one attempt failed: kept to explain a timeout. The second field says whether the
+/// server answered with a refusal that no amount of waiting changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProbeError(pub String);
+pub struct ProbeError(pub String, pub Option<Refusal>);
+
+/// A definite "no" from a server that is up: [`wait_ready`] reports it at once instead of
+/// retrying until the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The server rejected the user name or password (MySQL error 1045).
+    Credentials,
+    /// The server asks for an authentication method the probe cannot perform.
+    AuthMethod,
+}
+
+impl ProbeError {
+    /// A failure that may pass (not listening yet, starting up, a dropped connection).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into(), None)
+    }
+
+    pub fn refused(refusal: Refusal, message: impl Into<String>) -> Self {
+        Self(message.into(), Some(refusal))
+    }
+}
 
 impl std::fmt::Display for ProbeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -25,7 +47,7 @@ impl std::fmt::Display for ProbeError {
 
 impl From<std::io::Error> for ProbeError {
     fn from(e: std::io::Error) -> Self {
-        Self(e.to_string())
+        Self::new(e.to_string())
     }
 }
 
@@ -41,7 +63,7 @@ pub async fn probe(kind: Probe, endpoint: &Endpoint, timeout: Duration) -> Resul
     };
     match tokio::time::timeout(timeout, attempt).await {
         Ok(result) => result,
-        Err(_) => Err(ProbeError(format!(
+        Err(_) => Err(ProbeError::new(format!(
             "no answer within {} ms",
             timeout.as_millis()
         ))),
@@ -65,6 +87,9 @@ pub enum WaitError {
     Timeout { last: Option<ProbeError> },
     /// The server is gone (the container exited, the process died): waiting longer is useless.
     Died(String),
+    /// The server is up and refused the probe for good (wrong credentials, an unsupported
+    /// authentication method): waiting longer is useless too.
+    Refused(Refusal, String),
 }
 
 /// Probes until ready, the deadline, or `alive` reporting the server gone.
@@ -88,6 +113,9 @@ where
         }
         match probe(kind, endpoint, left.min(Duration::from_secs(5))).await {
             Ok(()) => return Ok(started.elapsed()),
+            Err(ProbeError(message, Some(refusal))) => {
+                return Err(WaitError::Refused(refusal, message));
+            }
             Err(e) => last = Some(e),
         }
         alive().await.map_err(WaitError::Died)?;
@@ -104,10 +132,10 @@ async fn read_line<R: tokio::io::AsyncRead + Unpin>(reader: &mut R) -> Result<St
     let mut byte = [0u8; 1];
     while !line.ends_with(b"\r\n") {
         if line.len() > 4096 {
-            return Err(ProbeError("reply line too long".into()));
+            return Err(ProbeError::new("reply line too long"));
         }
         if reader.read(&mut byte).await? == 0 {
-            return Err(ProbeError("connection closed by the server".into()));
+            return Err(ProbeError::new("connection closed by the server"));
         }
         line.push(byte[0]);
     }

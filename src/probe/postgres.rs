@@ -1,6 +1,6 @@
 //! Postgres: connect with the app's credentials and `SELECT 1`.
 
-use super::ProbeError;
+use super::{ProbeError, Refusal};
 use crate::links::Endpoint;
 
 pub(super) async fn probe(endpoint: &Endpoint) -> Result<(), ProbeError> {
@@ -15,16 +15,25 @@ pub(super) async fn probe(endpoint: &Endpoint) -> Result<(), ProbeError> {
     if let Some(password) = &endpoint.password {
         config.password(password.expose());
     }
-    let (client, connection) = config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|e| ProbeError(describe(&e)))?;
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(|e| {
+        // 28P01 invalid_password, 28000 invalid_authorization_specification (no such
+        // role, no pg_hba entry): a server that says so will not change its mind
+        // (postgresql.org/docs/current/errcodes-appendix.html).
+        let refused = e
+            .code()
+            .is_some_and(|c| c.code() == "28P01" || c.code() == "28000");
+        if refused {
+            ProbeError::refused(Refusal::Credentials, describe(&e))
+        } else {
+            ProbeError::new(describe(&e))
+        }
+    })?;
     let driver = tokio::spawn(connection);
     let result = client
         .simple_query("SELECT 1")
         .await
         .map(|_| ())
-        .map_err(|e| ProbeError(describe(&e)));
+        .map_err(|e| ProbeError::new(describe(&e)));
     drop(client);
     let _ = driver.await;
     result

@@ -3,7 +3,7 @@
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
-use super::{ProbeError, read_line};
+use super::{ProbeError, Refusal, read_line};
 use crate::links::Endpoint;
 
 fn command(parts: &[&str]) -> Vec<u8> {
@@ -24,13 +24,24 @@ pub(super) async fn probe(endpoint: &Endpoint) -> Result<(), ProbeError> {
             .await?;
         let reply = read_line(&mut stream).await?;
         if reply != "+OK" {
-            // The server's words (`-WRONGPASS ...`) never contain the password.
-            return Err(ProbeError(format!("AUTH: {reply}")));
+            // The server's words (`-WRONGPASS ...`) never contain the password. A server
+            // that answers a wrong password, or has none set, will not change its mind by
+            // waiting (redis.io/docs/latest/commands/auth); `-LOADING` and the like will.
+            let message = format!("AUTH: {reply}");
+            let refused = reply.starts_with("-WRONGPASS")
+                || reply.starts_with("-ERR invalid password")
+                || reply.starts_with("-ERR invalid username-password pair")
+                || reply.starts_with("-ERR AUTH <password> called without any password");
+            return Err(if refused {
+                ProbeError::refused(Refusal::Credentials, message)
+            } else {
+                ProbeError::new(message)
+            });
         }
     }
     stream.write_all(&command(&["PING"])).await?;
     match read_line(&mut stream).await?.as_str() {
         "+PONG" => Ok(()),
-        other => Err(ProbeError(format!("PING: {other}"))),
+        other => Err(ProbeError::new(format!("PING: {other}"))),
     }
 }

@@ -1,6 +1,7 @@
 //! Property tests: arbitrary bytes and arbitrary YAML thrown at the manifest reader, model,
 //! plan and doctor. The property is simple and strict: no panic, and every failure is a
-//! manifest error that renders.
+//! manifest error that renders. Inputs built to exhaust the reader (deep nesting, alias
+//! bombs) must be refused with a located error, not merely survived.
 
 use std::path::PathBuf;
 
@@ -10,7 +11,8 @@ use provision::error::Error;
 use provision::plan::Target;
 use provision::{doctor, manifest, plan};
 
-fn exercise(bytes: &[u8]) {
+/// Runs everything on `bytes`; `Err` with the rendered error when the manifest is refused.
+fn exercise(bytes: &[u8]) -> Result<(), String> {
     let catalog = Catalog::builtin().unwrap();
     let vars = |name: &str| (name == "SET").then(|| "value".to_owned());
     match manifest::from_bytes(bytes, PathBuf::from("compose.yaml"), "fuzz".into(), &vars) {
@@ -26,8 +28,13 @@ fn exercise(bytes: &[u8]) {
             }
             let report = doctor::run(&m, &catalog, &[Target::Local, Target::Cloud], None).unwrap();
             assert!(!report.render_text().is_empty());
+            Ok(())
         }
-        Err(e @ Error::ManifestInvalid { .. }) => assert!(e.render().starts_with("error: ")),
+        Err(e @ Error::ManifestInvalid { .. }) => {
+            let text = e.render();
+            assert!(text.starts_with("error: "), "{text}");
+            Err(text)
+        }
         Err(other) => panic!("unexpected error kind: {other:?}"),
     }
 }
@@ -129,29 +136,37 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        exercise(&bytes);
+        let _ = exercise(&bytes);
     }
 
     #[test]
     fn arbitrary_text_never_panics(text in "[ -~\n\t:{}\\[\\]&*!|>'\"#%@`-]{0,300}") {
-        exercise(text.as_bytes());
+        let _ = exercise(text.as_bytes());
     }
 
     #[test]
     fn arbitrary_yaml_never_panics(body in yamlish()) {
-        exercise(format!("services: {body}\n").as_bytes());
-        exercise(body.as_bytes());
+        let _ = exercise(format!("services: {body}\n").as_bytes());
+        let _ = exercise(body.as_bytes());
     }
 }
 
 #[test]
 fn deep_nesting_is_an_error_not_a_stack_overflow() {
     let deep = format!("services: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
-    exercise(deep.as_bytes());
+    let e = exercise(deep.as_bytes()).expect_err("10,000 nested flow sequences are refused");
+    assert!(
+        e.contains("compose.yaml:1:") && e.contains("nested more than 32 levels deep"),
+        "{e}"
+    );
     let deep_block: String = (0..5000)
         .map(|i| format!("{}a:\n", " ".repeat(i)))
         .collect();
-    exercise(deep_block.as_bytes());
+    let e = exercise(deep_block.as_bytes()).expect_err("5,000 nested block mappings are refused");
+    assert!(
+        e.contains("compose.yaml:33:") && e.contains("nested more than 32 levels deep"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -162,5 +177,11 @@ fn alias_bombs_are_refused() {
         text.push_str(&format!("a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
     }
     text.push_str("services: {db: {image: redis, x: *a11}}\n");
-    exercise(text.as_bytes());
+    // Refused while the aliases are expanded (a budget on recorded anchor events), before
+    // the expansion (10^12 nodes) can take the machine's memory.
+    let e = exercise(text.as_bytes()).expect_err("an alias bomb is refused");
+    assert!(
+        e.contains("compose.yaml:") && e.contains("not valid YAML") && e.contains("budget"),
+        "{e}"
+    );
 }

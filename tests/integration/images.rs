@@ -299,3 +299,180 @@ mod needs_docker {
         assert!(up.stderr.contains("ready in"), "{}", up.snapshot());
     }
 }
+
+/// Compose files as people write them for the official images: credentials in the
+/// database's own `environment:`, server flags in `command:`, init scripts and a volume of
+/// their own in `volumes:` (hub.docker.com/_/postgres: "Environment Variables",
+/// "Initialization scripts"; docs.docker.com/reference/compose-file/services/#command and
+/// #volumes).
+mod compose_settings {
+    use super::*;
+
+    #[test]
+    fn credentials_flags_init_scripts_and_their_volume_are_honoured() {
+        let port = free_port();
+        let manifest = format!(
+            "services:
+  app:
+    build: .
+    depends_on: [db]
+  db:
+    image: 'postgres:15'
+    command: postgres -c max_connections=42
+    environment:
+      POSTGRES_USER: shop
+      POSTGRES_PASSWORD: from-the-file
+      POSTGRES_DB: orders
+    volumes:
+      - ./init:/docker-entrypoint-initdb.d:ro
+      - pgdata:/var/lib/postgresql/data
+    ports: ['{port}:5432']
+volumes:
+  pgdata: {{}}
+"
+        );
+        let live = Live::new("composeset", "docker", &manifest);
+        std::fs::create_dir_all(live.project.dir.join("init")).unwrap();
+        live.project.write(
+            "init/01-schema.sql",
+            b"CREATE TABLE seeded (v text); INSERT INTO seeded VALUES ('from init');\n",
+        );
+        live.ok(&["up"]);
+        let v = live.vars(&["--service", "app"]);
+        assert_eq!(v["DB_USERNAME"], "shop");
+        assert_eq!(v["DB_PASSWORD"], "from-the-file");
+        assert_eq!(v["DB_PATH"], "/orders");
+        let url = v["DB_URL"].clone();
+        assert_eq!(psql(&url, "SHOW max_connections").stdout.trim(), "42");
+        assert_eq!(
+            psql(&url, "SELECT v FROM seeded").stdout.trim(),
+            "from init"
+        );
+        // Their volume holds the data, under Compose's project prefix.
+        let container = format!("{}-db", live.name);
+        let mounts = inspect(
+            &container,
+            "{{range .Mounts}}{{.Name}}={{.Destination}} {{end}}",
+        );
+        let theirs = format!("{}_pgdata=/var/lib/postgresql/data", live.name);
+        assert!(mounts.split_whitespace().any(|m| m == theirs), "{mounts}");
+
+        // A new password in the file cannot open data made with the old one: said at once.
+        live.project.write(
+            "compose.yaml",
+            manifest.replace("from-the-file", "changed").as_bytes(),
+        );
+        let out = live.cmd(&["up"]).output();
+        assert_eq!(out.code, Some(1), "{}", out.snapshot());
+        assert!(
+            out.stderr
+                .contains("`POSTGRES_PASSWORD` is not the password"),
+            "{}",
+            out.snapshot()
+        );
+        let _ = docker(&["volume", "rm", "-f", &format!("{}_pgdata", live.name)]);
+    }
+
+    #[test]
+    fn redis_flags_in_command_keep_the_password_off_the_command_line() {
+        let port = free_port();
+        let manifest = format!(
+            "services:
+  app:
+    build: .
+    links: [cache]
+  cache:
+    image: 'redis:7'
+    command: redis-server --requirepass from-the-file --maxmemory 10mb
+    ports: ['{port}:6379']
+"
+        );
+        let live = Live::new("redisflags", "docker", &manifest);
+        live.ok(&["up"]);
+        let v = live.vars(&["--service", "app"]);
+        assert_eq!(v["CACHE_PASSWORD"], "from-the-file");
+        let out = client(
+            "redis-cli",
+            &[
+                "-p",
+                &port.to_string(),
+                "--no-auth-warning",
+                "-a",
+                "from-the-file",
+                "CONFIG",
+                "GET",
+                "maxmemory",
+            ],
+        );
+        assert!(out.stdout.contains("10485760"), "{}", out.snapshot());
+        let container = format!("{}-cache", live.name);
+        let config = inspect(&container, "{{json .Config.Cmd}} {{json .Args}}");
+        assert!(!config.contains("from-the-file"), "{config}");
+    }
+}
+
+/// A server that rejects the credentials is reported at once, with the likely cause, instead
+/// of being retried until the timeout (Postgres SQLSTATE 28P01,
+/// postgresql.org/docs/current/errcodes-appendix.html; Redis `-WRONGPASS`,
+/// redis.io/docs/latest/commands/auth).
+mod refused_credentials {
+    use super::*;
+
+    fn refused_at_once(live: &Live) {
+        let started = std::time::Instant::now();
+        let out = live.cmd(&["up", "--timeout", "120"]).output();
+        assert_eq!(out.code, Some(1), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("refused the readiness check")
+                && out.stderr.contains("other credentials"),
+            "{}",
+            out.snapshot()
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "reported at once, not after the timeout: {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn postgres() {
+        let live = Live::new(
+            "pgrefused",
+            "docker",
+            &postgres_manifest("postgres:15", free_port()),
+        );
+        live.ok(&["up"]);
+        let url = live.vars(&["--service", "app"])["DB_URL"].clone();
+        let out = psql(&url, "ALTER USER app PASSWORD 'changed-behind-our-back'");
+        assert_eq!(out.code, Some(0), "{}", out.snapshot());
+        refused_at_once(&live);
+    }
+
+    #[test]
+    fn redis() {
+        let port = free_port();
+        let manifest = format!(
+            "services:\n  app:\n    build: .\n    links: [cache]\n  cache:\n    image: 'redis:7'\n    ports: ['{port}:6379']\n"
+        );
+        let live = Live::new("redisrefused", "docker", &manifest);
+        live.ok(&["up"]);
+        let password = live.vars(&["--service", "app"])["CACHE_PASSWORD"].clone();
+        let out = client(
+            "redis-cli",
+            &[
+                "-p",
+                &port.to_string(),
+                "--no-auth-warning",
+                "-a",
+                &password,
+                "CONFIG",
+                "SET",
+                "requirepass",
+                "changed-behind-our-back",
+            ],
+        );
+        assert_eq!(out.stdout.trim(), "OK", "{}", out.snapshot());
+        refused_at_once(&live);
+    }
+}

@@ -222,28 +222,32 @@ fn roundtrip(runtime: &'static str, engine: &str, image: &str) {
     }
 }
 
+/// One table of engines (the image each is asked for), run on both runtimes: one test per
+/// runtime and engine (`needs_docker::postgres`, `needs_native::postgres`, ...), each the full
+/// [`roundtrip`].
+macro_rules! engine_roundtrips {
+    ($runtime:literal) => {
+        engine_roundtrips!(@table $runtime;
+            postgres => "postgres:15",
+            mariadb => "mariadb:10.11",
+            redis => "redis:7",
+            memcached => "memcached:1.6",
+        );
+    };
+    (@table $runtime:literal; $($engine:ident => $image:literal,)*) => {
+        $(
+            #[test]
+            fn $engine() {
+                super::roundtrip($runtime, stringify!($engine), $image);
+            }
+        )*
+    };
+}
+
 mod needs_docker {
     use super::*;
 
-    #[test]
-    fn postgres() {
-        roundtrip("docker", "postgres", "postgres:15");
-    }
-
-    #[test]
-    fn mariadb() {
-        roundtrip("docker", "mariadb", "mariadb:10.11");
-    }
-
-    #[test]
-    fn redis() {
-        roundtrip("docker", "redis", "redis:7");
-    }
-
-    #[test]
-    fn memcached() {
-        roundtrip("docker", "memcached", "memcached:1.6");
-    }
+    engine_roundtrips!("docker");
 
     #[test]
     fn an_app_with_two_databases_under_aliases_and_run() {
@@ -567,25 +571,7 @@ mod needs_docker {
 mod needs_native {
     use super::*;
 
-    #[test]
-    fn postgres() {
-        roundtrip("native", "postgres", "postgres:15");
-    }
-
-    #[test]
-    fn mariadb() {
-        roundtrip("native", "mariadb", "mariadb:10.11");
-    }
-
-    #[test]
-    fn redis() {
-        roundtrip("native", "redis", "redis:7");
-    }
-
-    #[test]
-    fn memcached() {
-        roundtrip("native", "memcached", "memcached:1.6");
-    }
+    engine_roundtrips!("native");
 
     #[test]
     fn a_taken_port_and_a_version_mismatch() {
@@ -687,6 +673,96 @@ mod needs_native {
                 && status.stdout.contains(&live.home.display().to_string()),
             "{}",
             status.stdout
+        );
+    }
+
+    /// MariaDB's `ed25519` authentication plugin: a user switched to it (as the docs show,
+    /// <https://mariadb.com/kb/en/authentication-plugin-ed25519/>) must still be probed as
+    /// ready. The server asks for the plugin with an AuthSwitchRequest after the default
+    /// `mysql_native_password` greeting; the probe must answer it, not time out.
+    #[test]
+    fn a_mariadb_user_on_the_ed25519_plugin_is_probed_ready() {
+        let port = free_port();
+        let live = Live::new(
+            "ed25519",
+            "native",
+            &format!(
+                "services:\n  db:\n    image: 'mariadb:10.11'\n    x-provision: {{local: {{port: {port}}}}}\n"
+            ),
+        );
+        live.ok(&["up"]);
+        let v = live.vars(&[]);
+        let (user, password) = (&v["DB_USERNAME"], &v["DB_PASSWORD"]);
+        let socket = live.home.join(&live.name).join("db/run/mysqld.sock");
+        let socket = socket.to_str().unwrap();
+        // As root over the server's socket (root authenticates by unix_socket there).
+        let sql = format!(
+            "INSTALL SONAME 'auth_ed25519'; \
+             ALTER USER '{user}'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('{password}'); \
+             ALTER USER '{user}'@'localhost' IDENTIFIED VIA ed25519 USING PASSWORD('{password}'); \
+             SELECT JSON_VALUE(Priv, '$.plugin') FROM mysql.global_priv WHERE User = '{user}';"
+        );
+        let out = client(
+            "mariadb",
+            &["-S", socket, "-u", "root", "-N", "-B", "-e", &sql],
+        );
+        assert_eq!(out.code, Some(0), "{}", out.snapshot());
+        assert_eq!(
+            out.stdout.lines().collect::<Vec<_>>(),
+            ["ed25519", "ed25519"],
+            "{}",
+            out.snapshot()
+        );
+        // `up` on the running server probes it again, within its deadline.
+        let up = live.ok(&["up", "--timeout", "30"]);
+        assert!(up.stderr.contains("ready in"), "{}", up.snapshot());
+        let status = live.ok(&["status", "--json"]);
+        assert!(
+            status.stdout.contains("\"ready\": true"),
+            "{}",
+            status.stdout
+        );
+    }
+
+    /// A server that refuses the credentials (here: the user's password changed behind
+    /// provision's back, as when a volume was made with other credentials) is reported at
+    /// once with the cause and the fix, not retried until the timeout.
+    #[test]
+    fn refused_credentials_are_reported_at_once() {
+        let port = free_port();
+        let live = Live::new(
+            "denied",
+            "native",
+            &format!(
+                "services:\n  db:\n    image: 'mariadb:10.11'\n    x-provision: {{local: {{port: {port}}}}}\n"
+            ),
+        );
+        live.ok(&["up"]);
+        let user = live.vars(&[])["DB_USERNAME"].clone();
+        let socket = live.home.join(&live.name).join("db/run/mysqld.sock");
+        let sql = format!(
+            "ALTER USER '{user}'@'%' IDENTIFIED BY 'changed-elsewhere'; \
+             ALTER USER '{user}'@'localhost' IDENTIFIED BY 'changed-elsewhere';"
+        );
+        let out = client(
+            "mariadb",
+            &["-S", socket.to_str().unwrap(), "-u", "root", "-e", &sql],
+        );
+        assert_eq!(out.code, Some(0), "{}", out.snapshot());
+        let started = std::time::Instant::now();
+        let out = live.cmd(&["up", "--timeout", "120"]).output();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.code, Some(1), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("db refused the readiness check")
+                && out.stderr.contains("error 1045 (28000)")
+                && out.stderr.contains("other credentials"),
+            "{}",
+            out.stderr
         );
     }
 }

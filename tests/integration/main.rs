@@ -17,4 +17,5 @@ mod engine;
 mod fuzz;
 mod images;
 mod local;
+mod mysql8;
 mod support;

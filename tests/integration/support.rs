@@ -43,6 +43,15 @@ impl Run {
     pub(crate) fn new(dir: &Path, args: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_provision"));
         command.current_dir(dir).args(args).env("NO_COLOR", "1");
+        // Never the machine's real native state (`/var/lib/provision` as root): the native
+        // runtime keeps its data under `PROVISION_HOME` (src/backend/native.rs), and
+        // `--runtime auto` looks there for the project's databases. Each test gets its own,
+        // beside its project directory.
+        command.env(
+            "PROVISION_HOME",
+            dir.parent().unwrap_or(dir).join("provision-home"),
+        );
+        command.env_remove("XDG_DATA_HOME");
         // Never real AWS, never the instance-metadata address: every test starts from
         // dummy credentials and an endpoint on a closed local port; the emulator tests point
         // it at the emulator.
@@ -187,13 +196,12 @@ impl Live {
         }
     }
 
-    /// `provision -p NAME --runtime R ARGS...`, with native data in the test's temp dir.
+    /// `provision -p NAME --runtime R ARGS...`, with native data in the test's temp dir
+    /// (`home`, which [`Run::new`] sets for every run).
     pub fn cmd(&self, args: &[&str]) -> Run {
         let mut all = vec!["-p", &self.name, "--runtime", self.runtime];
         all.extend_from_slice(args);
-        self.project
-            .cmd(&all)
-            .env("PROVISION_HOME", self.home.to_str().expect("utf-8 path"))
+        self.project.cmd(&all)
     }
 
     /// Runs and insists on success, showing everything when it fails.

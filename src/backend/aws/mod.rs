@@ -119,7 +119,7 @@ impl Intercept for CallLogInterceptor {
         if self.0.verbose
             && let Some(m) = cfg.load::<Metadata>()
         {
-            eprintln!("aws: {}.{}", m.service(), m.name());
+            crate::progress::eprintln(&format!("aws: {}.{}", m.service(), m.name()));
         }
         Ok(())
     }

@@ -154,14 +154,37 @@ impl NativeRuntime {
         binaries::check_version(spec, &server, &dir, progress).await;
 
         let password = match self.stored(spec, "password") {
+            // The data was initialised with the stored password; a new one in the file
+            // would lock the app out.
+            Some(p)
+                if spec
+                    .local
+                    .password
+                    .as_ref()
+                    .is_some_and(|w| w.expose() != p) =>
+            {
+                return Err(Error::PasswordChanged {
+                    resource: name.to_owned(),
+                    setting: spec
+                        .local
+                        .password_from
+                        .clone()
+                        .unwrap_or_else(|| "the password".to_owned()),
+                    store: dir.display().to_string(),
+                });
+            }
             Some(p) => Some(Secret::new(p)),
             None if spec.template.url.credentials == crate::catalog::Credentials::None => None,
             None => {
-                let p = Secret::generate().map_err(|e| Error::Native {
-                    resource: name.to_owned(),
-                    what: "generate a password".into(),
-                    source: Box::new(e),
-                })?;
+                // The file's own password when it sets one, else a new one.
+                let p = match &spec.local.password {
+                    Some(p) => p.clone(),
+                    None => Secret::generate().map_err(|e| Error::Native {
+                        resource: name.to_owned(),
+                        what: "generate a password".into(),
+                        source: Box::new(e),
+                    })?,
+                };
                 process::write_private(&dir.join("password"), p.expose(), None)
                     .map_err(io_error(name, "store its password"))?;
                 Some(p)
@@ -261,6 +284,13 @@ impl NativeRuntime {
                     resource: name.to_owned(),
                     detail,
                     log: log(),
+                });
+            }
+            Err(WaitError::Refused(refusal, detail)) => {
+                return Err(Error::Refused {
+                    resource: name.to_owned(),
+                    refusal,
+                    detail,
                 });
             }
             Err(WaitError::Timeout { last }) => {
