@@ -117,6 +117,8 @@ pub enum Error {
         docker: String,
         missing: Vec<String>,
     },
+    /// `--runtime auto`: the project's data is in Docker, and Docker does not answer.
+    DataInDocker { project: String, docker: String },
     /// `--runtime native` and a server's binaries are not installed.
     BinaryMissing {
         resource: String,
@@ -242,6 +244,7 @@ impl Error {
             Self::DockerUnavailable { .. }
             | Self::AwsUnavailable { .. }
             | Self::NoRuntime { .. }
+            | Self::DataInDocker { .. }
             | Self::BinaryMissing { .. } => Exit::Unavailable,
             Self::UnknownService { .. }
             | Self::NeedsConfirmation { .. }
@@ -375,6 +378,17 @@ impl Error {
                 let _ = writeln!(
                     out,
                     "hint: start Docker (or Podman with its socket), or install the servers, e.g. `sudo apt-get install postgresql redis-server mariadb-server memcached`"
+                );
+            }
+            Self::DataInDocker { project, docker } => {
+                let _ = writeln!(
+                    out,
+                    "error: the databases of `{project}` keep their data in Docker, and no Docker engine answers"
+                );
+                let _ = writeln!(out, "Caused by: {docker}");
+                let _ = writeln!(
+                    out,
+                    "hint: start Docker; `--runtime native` would start empty databases beside that data"
                 );
             }
             Self::BinaryMissing {

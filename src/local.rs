@@ -242,5 +242,9 @@ pub async fn down(session: &Session, volumes: bool, yes: bool) -> Result<bool, E
         }
         (spec.resource.name.clone(), result)
     });
-    crate::error::gather(results, "stopped").map(|_| true)
+    let done = crate::error::gather(results, "stopped").map(|_| true);
+    if done.is_ok() && volumes && runtime.kind() == RuntimeKind::Docker {
+        backend::home::unmark_docker(&plan.project.name);
+    }
+    done
 }

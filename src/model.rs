@@ -434,6 +434,20 @@ fn classify<'c, 'm>(
     )
 }
 
+/// The version that follows `prefix` in a tag: `pg16` -> `16`, `0.8.0-pg17` -> `17`.
+fn version_after<'t>(tag: &'t str, prefix: &str) -> Option<&'t str> {
+    tag.match_indices(prefix).find_map(|(i, _)| {
+        let rest = &tag[i + prefix.len()..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let version = rest[..end].trim_end_matches('.');
+        version
+            .starts_with(|c: char| c.is_ascii_digit())
+            .then_some(version)
+    })
+}
+
 /// The supported line numerically closest to `version` (ties go to the newer), for a hint.
 fn nearest_line(template: &Template, version: &str) -> Option<String> {
     let number = |v: &str| -> Option<f64> {
@@ -462,17 +476,45 @@ fn resource<'c>(
     let before = problems.len();
     let ext = &service.ext;
 
-    // The version: from the image tag, else `x-provision.version`, else the default.
-    let (version, version_at, version_path) =
-        match (image.and_then(|i| i.tag_version()), &ext.version) {
-            (Some(v), _) => (
-                v.to_owned(),
-                service.image.as_ref().map(|i| i.at),
+    // The version: from the image tag (`16.4-alpine`, or after the family's prefix: `pg16`),
+    // else `x-provision.version`, else the default.
+    let tag_version = image.and_then(|i| {
+        let prefix = template
+            .container
+            .by_image
+            .get(i.repository)
+            .and_then(|f| f.tag_prefix.as_deref());
+        match prefix {
+            // `0.8.0-pg17` is pgvector 0.8.0 on Postgres 17.
+            Some(prefix) => version_after(i.tag?, prefix),
+            None => i.tag_version(),
+        }
+    });
+    let floating = image.is_some() && tag_version.is_none() && ext.version.is_none();
+    let (version, version_at, version_path) = match (tag_version, &ext.version) {
+        (Some(v), _) => (
+            v.to_owned(),
+            service.image.as_ref().map(|i| i.at),
+            format!("{path}.image"),
+        ),
+        (None, Some(v)) => (v.value.clone(), Some(v.at), v.path.clone()),
+        (None, None) => (template.default_version.clone(), None, path.clone()),
+    };
+    // `postgres`, `redis:latest`, `postgres:alpine`: locally whatever the registry has today,
+    // in the cloud the default line. Say so before the two drift apart.
+    if floating && let Some(written) = &service.image {
+        problems.push(
+            Problem::warning(
+                Some(written.at),
                 format!("{path}.image"),
-            ),
-            (None, Some(v)) => (v.value.clone(), Some(v.at), v.path.clone()),
-            (None, None) => (template.default_version.clone(), None, path.clone()),
-        };
+                ProblemKind::FloatingTag {
+                    image: written.value.clone(),
+                    cloud_version: version.clone(),
+                },
+            )
+            .scoped(Scope::Cloud),
+        );
+    }
     // Any version an image exists for runs locally; the supported lines are the ones the
     // cloud offers, so only the cloud target refuses another.
     let version_line = template.version_line(&version).map(str::to_owned);
@@ -882,7 +924,14 @@ mod tests {
         )
         .unwrap();
         let model = resolve(&manifest, catalog, None).unwrap();
-        let kinds = model.problems.iter().map(|p| p.kind.clone()).collect();
+        // Untagged images are everywhere in these tests; `family_tags_and_floating_tags`
+        // checks that warning on its own.
+        let kinds = model
+            .problems
+            .iter()
+            .map(|p| p.kind.clone())
+            .filter(|k| !matches!(k, ProblemKind::FloatingTag { .. }))
+            .collect();
         (model, kinds)
     }
 
@@ -1036,6 +1085,25 @@ mod tests {
     }
 
     #[test]
+    fn family_tags_and_floating_tags() {
+        let (m, problems) = model_of(
+            "services:\n  a: {image: 'pgvector/pgvector:0.8.0-pg17'}\n  b: {image: 'timescale/timescaledb:latest-pg16'}\n  c: {image: 'postgres:alpine'}\n  d: {image: postgres, x-provision: {version: '16'}}\n",
+        );
+        let versions: Vec<_> = m.resources.iter().map(|r| r.version.as_str()).collect();
+        assert_eq!(versions, ["17", "16", "17", "16"]);
+        assert!(problems.is_empty(), "{problems:?}");
+        let floating: Vec<_> = m
+            .problems
+            .iter()
+            .filter_map(|p| match &p.kind {
+                ProblemKind::FloatingTag { image, .. } => Some(image.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(floating, ["postgres:alpine"]);
+    }
+
+    #[test]
     fn unknown_and_conflicting_types() {
         let (m, problems) = model_of(
             "services:\n  a: {image: redis, x-provision: {type: postgres}}\n  b: {x-provision: {type: rediss}}\n  c: {image: custom, x-provision: {version: '1'}}\n  web: {links: [a, b, c]}\n",
@@ -1093,7 +1161,7 @@ mod tests {
         assert_eq!(
             m.problems
                 .iter()
-                .filter(|p| p.scope == Scope::Cloud)
+                .filter(|p| p.scope == Scope::Cloud && p.is_error())
                 .count(),
             2,
             "{problems:?}"

@@ -159,6 +159,11 @@ pub enum ProblemKind {
         resource: String,
         variable: String,
     },
+    /// An image without a version tag: locally it is whatever the registry has today.
+    FloatingTag {
+        image: String,
+        cloud_version: String,
+    },
     PortNotPublished {
         resource: String,
         container_port: u16,
@@ -416,6 +421,12 @@ impl Problem {
                     "no `ports:` entry of `{resource}` targets its port {container_port}; it is ignored"
                 )
             }
+            K::FloatingTag {
+                image,
+                cloud_version,
+            } => format!(
+                "`{image}` names no version: locally it runs whatever the registry has today, the cloud gets {cloud_version}"
+            ),
         }
     }
 
@@ -455,6 +466,9 @@ impl Problem {
             K::NotLinked { .. } => Some("add it to an app service's `links:` or `depends_on:`, or remove it".into()),
             K::DefaultPassword { .. } => Some("use a strong one from `.env` (`${DB_PASSWORD}`), or remove it: provision then generates a random password and hands it to linked services".into()),
             K::PortNotPublished { .. } => None,
+            K::FloatingTag { cloud_version, .. } => Some(format!(
+                "pin the version in the tag (`:{cloud_version}`) so the laptop and the cloud run the same major"
+            )),
             K::FileUnreadable { .. } => Some("relative paths are relative to the file that names them (an included file's own directory)".into()),
             K::Cycle { .. } => Some("remove one of the references in the chain".into()),
             K::ExtendsMissing { .. } => Some("name a service defined in that file, or add `file:` to `extends:`".into()),

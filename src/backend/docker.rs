@@ -88,6 +88,27 @@ fn binds(spec: &Spec<'_>, data_path: Option<&str>) -> Vec<String> {
     binds
 }
 
+/// Where the data is, for `status`: the service's own volume or bind mount when one covers
+/// the data path, else ours.
+fn data_location(spec: &Spec<'_>) -> Option<String> {
+    let path = spec.local.data_path.as_deref()?;
+    match crate::manifest::data_mount(&spec.local.mounts, path) {
+        Some(m) => match m.kind {
+            MountKind::Bind => m
+                .host_path
+                .as_ref()
+                .map(|p| format!("{} (the file's bind mount)", p.display())),
+            MountKind::Volume => m
+                .source
+                .as_ref()
+                .map(|v| format!("volume {}_{v} (the file's)", spec.project)),
+            MountKind::Tmpfs => Some("tmpfs (the file's: lost on every stop)".to_owned()),
+            MountKind::Other => None,
+        },
+        None => spec.local.volume.clone(),
+    }
+}
+
 /// What a container is created from, once the image's real version is known.
 struct Setup<'a> {
     family: Family<'a>,
@@ -260,6 +281,25 @@ impl DockerRuntime {
             .find_map(|b| b.host_port.as_deref()?.parse().ok())
     }
 
+    /// Every host port a provision volume remembers, of any project: reserved for its
+    /// database even while that is down.
+    pub async fn remembered_ports(&self) -> Result<Vec<u16>, Error> {
+        let options = bollard::query_parameters::ListVolumesOptionsBuilder::default()
+            .filters(&HashMap::from([("label", vec![LABEL_PORT])]))
+            .build();
+        let volumes = self
+            .docker
+            .list_volumes(Some(options))
+            .await
+            .map_err(call("list volumes", "provision's"))?;
+        Ok(volumes
+            .volumes
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.labels.get(LABEL_PORT)?.parse().ok())
+            .collect())
+    }
+
     /// Whether Docker holds anything of this resource: a container or its data volume.
     pub async fn knows(&self, spec: &Spec<'_>) -> Result<bool, Error> {
         if self.our_container(spec).await?.is_some() {
@@ -301,7 +341,7 @@ impl DockerRuntime {
             },
             port: Self::published_port(c, spec.local.container_port),
             password,
-            data: spec.local.volume.clone(),
+            data: data_location(spec),
             image: c
                 .config
                 .as_ref()
@@ -437,6 +477,7 @@ impl DockerRuntime {
             .create_volume(request)
             .await
             .map_err(call("create volume", volume))?;
+        super::home::mark_docker(spec.project);
         Ok(self.volume_labels(volume).await?.unwrap_or_default())
     }
 

@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod docker;
 pub mod engine;
+pub mod home;
 pub mod image;
 pub mod native;
 pub mod ports;
@@ -183,6 +184,16 @@ impl Runtime {
         if specs.iter().any(|s| native.has_state(s)) {
             return Ok(Self::Native(native));
         }
+        // The project's data is in Docker, which does not answer now: empty native servers
+        // would split it in two. Say so instead.
+        if let (Err(e), Some(spec)) = (&docker, specs.first())
+            && home::docker_marked(spec.project)
+        {
+            return Err(Error::DataInDocker {
+                project: spec.project.to_owned(),
+                docker: e.summary(),
+            });
+        }
         match docker {
             Ok(d) => Ok(Self::Docker(d)),
             Err(docker_error) => {
@@ -273,6 +284,11 @@ pub async fn up_all(
     progress: &Progress,
     timeout: Duration,
 ) -> Result<Vec<Ready>, Error> {
+    // Ports other databases remember are theirs even while they are down.
+    ports::reserve(native::NativeRuntime::new()?.remembered_ports());
+    if let Runtime::Docker(d) = runtime {
+        ports::reserve(d.remembered_ports().await?);
+    }
     let results = futures_util::future::join_all(specs.iter().map(|s| async move {
         let result = runtime.up(s, progress, timeout).await;
         match &result {

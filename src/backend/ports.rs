@@ -13,6 +13,15 @@ pub fn is_free(port: u16) -> bool {
     TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok()
 }
 
+/// Keeps `ports` from being handed out: ports other databases remember, free only because
+/// those databases are down right now.
+pub fn reserve(ports: impl IntoIterator<Item = u16>) {
+    HANDED_OUT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .extend(ports);
+}
+
 /// `preferred` if free, else a free port from the OS; never one already handed out here.
 pub fn choose(preferred: u16) -> std::io::Result<u16> {
     let mut handed_out = HANDED_OUT
@@ -36,6 +45,12 @@ pub fn choose(preferred: u16) -> std::io::Result<u16> {
 #[cfg(test)]
 mod tests {
     use super::choose;
+
+    #[test]
+    fn a_reserved_port_is_never_chosen() {
+        super::reserve([39_998]);
+        assert_ne!(choose(39_998).unwrap(), 39_998);
+    }
 
     #[test]
     fn one_process_never_hands_out_a_port_twice() {

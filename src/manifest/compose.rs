@@ -733,7 +733,7 @@ impl Loader<'_> {
                 };
                 match std::fs::read_to_string(&full) {
                     Ok(text) => {
-                        for (k, v) in envfile::parse(&text) {
+                        for (k, v) in envfile::parse_uninterpolated(&text) {
                             vars.push((Node::str(k, item.at), Node::str(v, item.at)));
                         }
                     }

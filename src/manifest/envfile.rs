@@ -50,6 +50,18 @@ pub fn parse(text: &str) -> Vec<(String, String)> {
     vars
 }
 
+/// Parses an `env_file:` without expanding `$` references: Compose interpolates those
+/// values with the project's variables (`.env`, then the environment), which dotenvy does not
+/// know, and would otherwise replace with nothing.
+pub fn parse_uninterpolated(text: &str) -> Vec<(String, String)> {
+    // A private-use character stands in for `$` while dotenvy reads the text.
+    const DOLLAR: char = '\u{e000}';
+    parse(&text.replace('$', &DOLLAR.to_string()))
+        .into_iter()
+        .map(|(k, v)| (k, v.replace(DOLLAR, "$")))
+        .collect()
+}
+
 /// The logical lines of `.env` text that are not blank or comments: a quoted value continues
 /// across newlines until its closing quote (dotenvy's and Compose's rule), an unquoted ` #`
 /// starts a comment that ends the line.
@@ -162,6 +174,24 @@ fn quoted(text: &str, quote: char) -> Option<String> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod uninterpolated_tests {
+    use super::parse_uninterpolated;
+
+    #[test]
+    fn references_are_left_for_compose_to_interpolate() {
+        let vars = parse_uninterpolated("A=${DB_PASSWORD}\nB=\"x $Y\"\nC='$lit'\n");
+        assert_eq!(
+            vars,
+            [
+                ("A".to_owned(), "${DB_PASSWORD}".to_owned()),
+                ("B".to_owned(), "x $Y".to_owned()),
+                ("C".to_owned(), "$lit".to_owned())
+            ]
+        );
+    }
 }
 
 #[cfg(test)]

@@ -22,10 +22,28 @@ fn psql(url: &str, sql: &str) -> Output {
     client("psql", &[url, "-v", "ON_ERROR_STOP=1", "-tAc", sql])
 }
 
-fn postgres_manifest(image: &str, port: u16) -> String {
+/// An app linked to one database `name` running `image` on host port `port`.
+fn linked(name: &str, image: &str, port: u16) -> String {
     format!(
-        "services:\n  app:\n    build: .\n    links: [db]\n  db:\n    image: '{image}'\n    x-provision: {{local: {{port: {port}}}}}\n"
+        "services:\n  app:\n    build: .\n    links: [{name}]\n  {name}:\n    image: '{image}'\n    x-provision: {{local: {{port: {port}}}}}\n"
     )
+}
+
+/// `linked` brought up: the project, its port and the app's link variables.
+fn up_one(
+    prefix: &str,
+    name: &str,
+    image: &str,
+) -> (Live, u16, std::collections::BTreeMap<String, String>) {
+    let port = free_port();
+    let live = Live::new(prefix, "docker", &linked(name, image, port));
+    live.ok(&["up"]);
+    let vars = live.vars(&["--service", "app"]);
+    (live, port, vars)
+}
+
+fn postgres_manifest(image: &str, port: u16) -> String {
+    linked("db", image, port)
 }
 
 mod needs_docker {
@@ -160,9 +178,7 @@ mod needs_docker {
     #[test]
     fn bitnami_redis_keeps_its_data_in_the_volume() {
         let port = free_port();
-        let manifest = format!(
-            "services:\n  app:\n    build: .\n    links: [cache]\n  cache:\n    image: 'bitnami/redis:7.0'\n    x-provision: {{local: {{port: {port}}}}}\n"
-        );
+        let manifest = linked("cache", "bitnami/redis:7.0", port);
         let live = Live::new("bitnami", "docker", &manifest);
         live.ok(&["up"]);
         let container = format!("{}-cache", live.name);
@@ -195,13 +211,8 @@ mod needs_docker {
     /// `docker inspect` and every `ps` on the machine would show it.
     #[test]
     fn the_redis_password_is_not_a_command_line_argument() {
-        let port = free_port();
-        let manifest = format!(
-            "services:\n  app:\n    build: .\n    links: [cache]\n  cache:\n    image: 'redis:7'\n    x-provision: {{local: {{port: {port}}}}}\n"
-        );
-        let live = Live::new("redispw", "docker", &manifest);
-        live.ok(&["up"]);
-        let password = live.vars(&["--service", "app"])["CACHE_PASSWORD"].clone();
+        let (live, port, vars) = up_one("redispw", "cache", "redis:7");
+        let password = vars["CACHE_PASSWORD"].clone();
         let container = format!("{}-cache", live.name);
         let config = inspect(
             &container,
@@ -233,13 +244,8 @@ mod needs_docker {
     /// opens the app's database and nothing more.
     #[test]
     fn the_mariadb_root_password_is_not_the_apps() {
-        let port = free_port();
-        let manifest = format!(
-            "services:\n  app:\n    build: .\n    links: [db]\n  db:\n    image: 'mariadb:10.11'\n    x-provision: {{local: {{port: {port}}}}}\n"
-        );
-        let live = Live::new("mariaroot", "docker", &manifest);
-        live.ok(&["up"]);
-        let password = live.vars(&["--service", "app"])["DB_PASSWORD"].clone();
+        let (live, port, vars) = up_one("mariaroot", "db", "mariadb:10.11");
+        let password = vars["DB_PASSWORD"].clone();
         let as_root = client(
             "mariadb",
             &[
@@ -274,9 +280,7 @@ mod needs_docker {
     #[test]
     fn an_old_restart_is_not_a_crash_loop() {
         let port = free_port();
-        let manifest = format!(
-            "services:\n  app:\n    build: .\n    links: [db]\n  db:\n    image: 'postgres:15'\n    x-provision: {{local: {{port: {port}}}}}\n"
-        );
+        let manifest = linked("db", "postgres:15", port);
         let live = Live::new("restarted", "docker", &manifest);
         live.ok(&["up"]);
         let container = format!("{}-db", live.name);
@@ -451,13 +455,8 @@ mod refused_credentials {
 
     #[test]
     fn redis() {
-        let port = free_port();
-        let manifest = format!(
-            "services:\n  app:\n    build: .\n    links: [cache]\n  cache:\n    image: 'redis:7'\n    ports: ['{port}:6379']\n"
-        );
-        let live = Live::new("redisrefused", "docker", &manifest);
-        live.ok(&["up"]);
-        let password = live.vars(&["--service", "app"])["CACHE_PASSWORD"].clone();
+        let (live, port, vars) = up_one("redisrefused", "cache", "redis:7");
+        let password = vars["CACHE_PASSWORD"].clone();
         let out = client(
             "redis-cli",
             &[
@@ -474,5 +473,189 @@ mod refused_credentials {
         );
         assert_eq!(out.stdout.trim(), "OK", "{}", out.snapshot());
         refused_at_once(&live);
+    }
+}
+
+/// Data never splits and ports are never shared.
+mod data_safety {
+    use super::*;
+
+    const REDIS: &str =
+        "services:\n  app:\n    build: .\n    links: [cache]\n  cache:\n    image: 'redis:7'\n";
+
+    /// `--runtime auto` with the project's data in Docker and Docker down exits 69 rather
+    /// than starting empty native servers beside that data.
+    #[test]
+    fn auto_never_splits_a_projects_data_across_runtimes() {
+        let live = Live::new("nosplit", "docker", REDIS);
+        live.ok(&["up"]);
+        let out = live
+            .project
+            .cmd(&["-p", &live.name, "--runtime", "auto", "up"])
+            .env("PROVISION_HOME", live.home.to_str().unwrap())
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .output();
+        assert_eq!(out.code, Some(69), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("keep their data in Docker"),
+            "{}",
+            out.snapshot()
+        );
+        assert!(
+            !live.home.join(&live.name).join("cache").exists(),
+            "no native server was set up"
+        );
+    }
+
+    /// A port a database remembers stays its own while it is down: another project's new
+    /// database gets another one.
+    #[test]
+    fn a_remembered_port_is_not_handed_to_another_database() {
+        let first = Live::new("portsa", "docker", REDIS);
+        first.ok(&["up"]);
+        let port = first.vars(&["--service", "app"])["CACHE_PORT"].clone();
+        first.ok(&["down"]);
+        let second = Live::new("portsb", "docker", REDIS);
+        second.ok(&["up"]);
+        assert_ne!(second.vars(&["--service", "app"])["CACHE_PORT"], port);
+        second.ok(&["down"]);
+        first.ok(&["up"]);
+        assert_eq!(first.vars(&["--service", "app"])["CACHE_PORT"], port);
+    }
+}
+
+/// Pulling through a real registry (Debian's `docker-registry`, the distribution project's
+/// server, on 127.0.0.1: Docker treats 127.0.0.0/8 registries as insecure without setup,
+/// docs.docker.com/reference/cli/dockerd/#insecure-registries) behind a proxy that delays
+/// every request, so the pull is slow.
+mod pulling {
+    use super::*;
+    use std::io::{Read as _, Write as _};
+    use std::net::{TcpListener, TcpStream};
+    use std::process::{Child, Command, Stdio};
+
+    /// A registry on a free port with its storage in `dir`; killed on drop.
+    struct Registry(Child);
+
+    impl Drop for Registry {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn registry(dir: &std::path::Path, port: u16) -> Registry {
+        let config = dir.join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nlog:\n  level: error\n",
+                dir.join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .args(["serve", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry (tests/support/ensure-docker.sh installs it)");
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < until,
+                "the registry did not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Registry(child)
+    }
+
+    /// Forwards connections on a new port to `target`, each after `delay`.
+    fn slow_proxy(target: u16, delay: std::time::Duration) -> u16 {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    std::thread::sleep(delay);
+                    let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                        return;
+                    };
+                    let pipe = |mut from: TcpStream, mut to: TcpStream| {
+                        let mut buf = [0u8; 16 * 1024];
+                        while let Ok(n) = from.read(&mut buf) {
+                            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    };
+                    let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                    let up = std::thread::spawn(move || pipe(c2, s2));
+                    pipe(server, client);
+                    let _ = up.join();
+                });
+            }
+        });
+        port
+    }
+
+    /// A slow first pull does not use up the readiness timeout: the pull has its own bound
+    /// and `--timeout` starts once the image is here. Before, `--timeout 2` timed out here
+    /// without a single probe.
+    #[test]
+    fn a_slow_pull_does_not_count_against_the_readiness_timeout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let registry_port = free_port();
+        let _registry = registry(tmp.path(), registry_port);
+        let pushed = format!("127.0.0.1:{registry_port}/provision-test/redis:7");
+        // A layer of its own, so that the pull really downloads something.
+        let context = tmp.path().join("context");
+        std::fs::create_dir_all(&context).unwrap();
+        std::fs::write(
+            context.join("Dockerfile"),
+            "FROM redis:7\nRUN head -c 300000 /dev/urandom > /unique-layer\n",
+        )
+        .unwrap();
+        let build = std::process::Command::new("docker")
+            .args(["build", "-q", "-t", &pushed, context.to_str().unwrap()])
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .expect("docker build");
+        assert!(
+            build.status.success(),
+            "{}",
+            String::from_utf8_lossy(&build.stderr)
+        );
+        let out = docker(&["push", &pushed]);
+        assert_eq!(out.code, Some(0), "{}", out.snapshot());
+        let _ = docker(&["rmi", &pushed]);
+        let proxy = slow_proxy(registry_port, std::time::Duration::from_millis(1500));
+        let image = format!("127.0.0.1:{proxy}/provision-test/redis:7");
+        let manifest = format!(
+            "services:\n  app:\n    build: .\n    links: [cache]\n  cache:\n    image: '{image}'\n    x-provision: {{type: redis, local: {{port: {}}}}}\n",
+            free_port()
+        );
+        let live = Live::new("slowpull", "docker", &manifest);
+        let started = std::time::Instant::now();
+        let up = live.ok(&["up", "--timeout", "2"]);
+        let _ = docker(&["rmi", &image]);
+        assert!(
+            started.elapsed() > std::time::Duration::from_secs(3),
+            "the pull was slow: {:?}",
+            started.elapsed()
+        );
+        assert!(
+            up.stderr.contains(&format!("pulling {image}")),
+            "{}",
+            up.snapshot()
+        );
+        assert!(
+            up.stderr.contains("layers"),
+            "progress in layers: {}",
+            up.snapshot()
+        );
+        assert!(up.stderr.contains("ready in"), "{}", up.snapshot());
     }
 }

@@ -34,6 +34,8 @@ if [ "${1:-}" = --list-packages ]; then
   # ... and Podman's Docker-compatible socket.
   command -v podman >/dev/null 2>&1 || echo podman
   command -v openssl >/dev/null 2>&1 || echo openssl
+  # A real registry (distribution) for the tests of pulling images.
+  command -v docker-registry >/dev/null 2>&1 || echo docker-registry
   exit 0
 fi
 

@@ -32,22 +32,25 @@ pub struct NativeRuntime {
 impl NativeRuntime {
     pub fn new() -> Result<Self, Error> {
         let is_root = rustix::process::geteuid().is_root();
-        let root = match std::env::var_os("PROVISION_HOME").filter(|v| !v.is_empty()) {
-            Some(dir) => PathBuf::from(dir),
-            // Root's home is private; the servers run as their own users and need to reach
-            // their data, so as root the data lives where system services keep theirs.
-            None if is_root => PathBuf::from("/var/lib/provision"),
-            None => match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-                Some(d) => PathBuf::from(d).join("provision"),
-                None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                    .join(".local/share/provision"),
-            },
-        };
-        Ok(Self { root, is_root })
+        Ok(Self {
+            root: super::home::root(),
+            is_root,
+        })
     }
 
     fn dir(&self, spec: &Spec<'_>) -> PathBuf {
         self.root.join(spec.project).join(&spec.resource.name)
+    }
+
+    /// Every host port a native server of any project remembers: reserved for it even while
+    /// it is down.
+    pub fn remembered_ports(&self) -> Vec<u16> {
+        let projects = fs::read_dir(&self.root).into_iter().flatten().flatten();
+        projects
+            .flat_map(|p| fs::read_dir(p.path()).into_iter().flatten().flatten())
+            .filter_map(|r| fs::read_to_string(r.path().join("port")).ok())
+            .filter_map(|p| p.trim().parse().ok())
+            .collect()
     }
 
     pub fn has_state(&self, spec: &Spec<'_>) -> bool {
