@@ -38,10 +38,29 @@ pub struct Template {
     pub probe: Probe,
     pub native: Native,
     pub cloud: Cloud,
+    /// The interactive client `provision connect` opens.
+    #[serde(default)]
+    pub client: Client,
     /// What a Compose file's own settings on the database service mean for its credentials,
     /// per image family: the first entry naming the repository, else the one naming none.
     #[serde(default)]
     pub compose_env: Vec<ComposeEnv>,
+}
+
+/// An engine's own command-line client; how to pass it an address and credentials follows
+/// from the engine's protocol (`probe`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    /// Tried in order on PATH.
+    #[serde(default)]
+    pub programs: Vec<String>,
+    /// The Debian package that has them, for the "not installed" hint.
+    #[serde(default)]
+    pub package: String,
+    /// What to do instead when there is no client.
+    #[serde(default)]
+    pub hint: String,
 }
 
 /// The variables (and server flag) an image family reads its user, database and password

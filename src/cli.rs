@@ -11,7 +11,7 @@ use crate::env_format::Format;
 use crate::error::{Error, Exit};
 use crate::plan::Target;
 use crate::session::{Session, block_on, confirmed};
-use crate::{cloud, commands, local};
+use crate::{cloud, commands, connect, local, logs, start};
 
 /// Declare an app's databases once in its Compose file; run them on a laptop or on AWS, and
 /// hand the app the same `*_URL` variables either way.
@@ -112,6 +112,43 @@ enum Command {
         #[arg(long)]
         detailed_exitcode: bool,
     },
+    /// Bring the databases up, then run every app service with a command (or those named),
+    /// their output prefixed with their names; Ctrl-C stops the apps
+    Start {
+        /// The app services to run (default: every one with `command:` or `entrypoint:`)
+        #[arg(value_name = "SERVICE")]
+        services: Vec<String>,
+        /// Seconds an app has to exit after SIGTERM before it is killed
+        #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+        grace: u64,
+    },
+    /// Open the database's own client (psql, mysql, redis-cli) on its address
+    Connect {
+        /// The database service
+        database: String,
+        /// Arguments for the client, after `--` (e.g. `-- -c 'select 1'`)
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<String>,
+    },
+    /// Print the databases' server logs, prefixed with their names
+    Logs {
+        /// The databases (default: all)
+        #[arg(value_name = "DATABASE")]
+        databases: Vec<String>,
+        /// Keep printing new lines as they come (`-f` is the manifest, as everywhere)
+        #[arg(short = 'F', long)]
+        follow: bool,
+        /// Only the last N lines of each log
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
+    },
+    /// Print a shell completion script (e.g. `provision completions bash > ~/.local/share/bash-completion/completions/provision`)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `provision man > provision.1`
+    Man,
     /// Delete this project's cloud databases (found by tag), with final snapshots by default
     Destroy {
         /// Do not ask
@@ -180,6 +217,51 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
             }),
             Target::Local => block_on(local::down(&session, *volumes, *yes)).map(confirmed),
         },
+        Some(Command::Start { services, grace }) => match target {
+            Target::Cloud => Err(Error::StartCloud),
+            Target::Local => start::run(
+                &session,
+                &start::Options {
+                    services: services.clone(),
+                    grace: std::time::Duration::from_secs(*grace),
+                },
+            ),
+        },
+        Some(Command::Connect { database, args }) => {
+            connect::connect(&session, target, database, args)
+        }
+        Some(Command::Logs {
+            databases,
+            follow,
+            tail,
+        }) => match target {
+            Target::Cloud => Err(Error::LocalOnly {
+                command: "logs",
+                cloud: "the AWS console or `aws logs`",
+            }),
+            Target::Local => block_on(logs::logs(
+                &session,
+                &logs::Options {
+                    databases: databases.clone(),
+                    follow: *follow,
+                    tail: *tail,
+                },
+            ))
+            .map(|()| Exit::Success),
+        },
+        Some(Command::Completions { shell }) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut command, "provision", &mut out);
+            crate::session::print(&String::from_utf8_lossy(&out)).map(|()| Exit::Success)
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut out)
+                .map_err(Error::Output)?;
+            crate::session::print(&String::from_utf8_lossy(&out)).map(|()| Exit::Success)
+        }
         Some(Command::Destroy {
             yes,
             skip_final_snapshot,

@@ -22,6 +22,8 @@ pub enum Exit {
     Unavailable,
     /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
     Interrupted,
+    /// `start`: the status of the app whose exit ended it (128 + N for a signal).
+    App(u8),
 }
 
 impl Exit {
@@ -33,6 +35,7 @@ impl Exit {
             Self::Manifest => 65,
             Self::Unavailable => 69,
             Self::Interrupted => 130,
+            Self::App(code) => code,
         }
     }
 }
@@ -231,6 +234,43 @@ pub enum Error {
         command: &'static str,
         cloud: &'static str,
     },
+    /// `start --cloud`: apps run where the cloud runs them, not from here.
+    StartCloud,
+    /// `start NAME` for an app service without `command:` or `entrypoint:`.
+    AppWithoutCommand { service: String },
+    /// `start` and no app service has a command.
+    NoApps { file: PathBuf },
+    /// An app service's `env_file` cannot be read or interpolated.
+    AppEnvFile {
+        service: String,
+        path: PathBuf,
+        reason: String,
+    },
+    /// `start` could not start an app's program.
+    SpawnApp {
+        service: String,
+        program: String,
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    /// `connect`: none of the engine's clients is installed.
+    ClientMissing {
+        resource: String,
+        programs: Vec<String>,
+        package: String,
+    },
+    /// `connect` to an engine that has no interactive client.
+    NoClient { resource: String, hint: String },
+    /// `connect` could not prepare or start the client.
+    Client {
+        program: String,
+        what: &'static str,
+        source: std::io::Error,
+    },
+    /// A database name on the command line that the manifest does not have.
+    UnknownDatabase { name: String, known: Vec<String> },
+    /// `logs`: a native server has no log file (yet).
+    NoLogs { resource: String, path: PathBuf },
 }
 
 impl Error {
@@ -249,7 +289,17 @@ impl Error {
             Self::UnknownService { .. }
             | Self::NeedsConfirmation { .. }
             | Self::NeedsCloud { .. }
-            | Self::LocalOnly { .. } => Exit::Usage,
+            | Self::LocalOnly { .. }
+            | Self::StartCloud
+            | Self::AppWithoutCommand { .. }
+            | Self::NoApps { .. }
+            | Self::UnknownDatabase { .. } => Exit::Usage,
+            Self::ClientMissing { .. } => Exit::Unavailable,
+            Self::AppEnvFile { .. }
+            | Self::SpawnApp { .. }
+            | Self::NoClient { .. }
+            | Self::Client { .. }
+            | Self::NoLogs { .. } => Exit::Failure,
             Self::Interrupted => Exit::Interrupted,
             Self::UpFailed { failures, ok, .. } => {
                 // Every resource failed for the same missing service: say that, not "failure".
@@ -684,6 +734,122 @@ impl Error {
                 let _ = writeln!(
                     out,
                     "error: interrupted; what was started keeps running or being created, and running the same command again picks up from there"
+                );
+            }
+            Self::StartCloud => {
+                let _ = writeln!(
+                    out,
+                    "error: `start` runs the app on this machine; there is no `start --cloud`"
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: to run a program against the cloud databases, use `provision run --cloud --service NAME -- CMD`"
+                );
+            }
+            Self::AppWithoutCommand { service } => {
+                let _ = writeln!(
+                    out,
+                    "error: `{service}` has no `command:` or `entrypoint:` to run"
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: give `{service}` a `command:` in the manifest, for example `command: [\"python3\", \"app.py\"]`"
+                );
+            }
+            Self::NoApps { file } => {
+                let _ = writeln!(
+                    out,
+                    "error: no app service in `{}` has a `command:` to run",
+                    file.display()
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: add `command:` to the services `start` should run; `provision up` starts only the databases"
+                );
+            }
+            Self::AppEnvFile {
+                service,
+                path,
+                reason,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "error: {service}: cannot read its `env_file` `{}`",
+                    path.display()
+                );
+                let _ = writeln!(out, "Caused by: {reason}");
+                let _ = writeln!(
+                    out,
+                    "hint: create the file, fix it, or mark it `{{path: ..., required: false}}`"
+                );
+            }
+            Self::SpawnApp {
+                service,
+                program,
+                dir,
+                source,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "error: {service}: cannot start `{program}` in `{}`",
+                    dir.display()
+                );
+                let _ = writeln!(out, "Caused by: {source}");
+                let _ = writeln!(
+                    out,
+                    "hint: check that `{program}` is installed and on PATH, and the service's `command:`"
+                );
+            }
+            Self::ClientMissing {
+                resource,
+                programs,
+                package,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "error: {resource}: no client to connect with (looked for `{}` on PATH)",
+                    programs.join("`, `")
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: install it, e.g. `sudo apt-get install {package}`"
+                );
+            }
+            Self::NoClient { resource, hint } => {
+                let _ = writeln!(
+                    out,
+                    "error: {resource}: there is no interactive client for it"
+                );
+                let _ = writeln!(out, "hint: {hint}");
+            }
+            Self::Client {
+                program,
+                what,
+                source,
+            } => {
+                let _ = writeln!(out, "error: cannot {what} for `{program}`");
+                let _ = writeln!(out, "Caused by: {source}");
+            }
+            Self::UnknownDatabase { name, known } => {
+                let _ = writeln!(out, "error: `{name}` is not a database of this manifest");
+                match crate::suggest::did_you_mean(name, known.iter().map(String::as_str)) {
+                    Some(s) => {
+                        let _ = writeln!(out, "hint: did you mean `{s}`?");
+                    }
+                    None => {
+                        let _ = writeln!(out, "hint: the databases are: {}", known.join(", "));
+                    }
+                }
+            }
+            Self::NoLogs { resource, path } => {
+                let _ = writeln!(
+                    out,
+                    "error: {resource}: no server log at `{}`",
+                    path.display()
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: the log appears when the server first starts: `provision up`"
                 );
             }
         }

@@ -74,6 +74,24 @@ pub struct Var {
     pub value: Value,
 }
 
+/// The seven variables of a link to an app service that publishes `port` on this machine:
+/// `P_URL=http://127.0.0.1:PORT`, no credentials, an empty path.
+pub fn render_app(prefix: &str, port: u16) -> Vec<Var> {
+    let plain = |suffix: &str, value: String| Var {
+        name: variable(prefix, suffix),
+        value: Value::Plain(value),
+    };
+    vec![
+        plain("URL", format!("http://127.0.0.1:{port}")),
+        plain("SCHEME", "http".to_owned()),
+        plain("HOST", "127.0.0.1".to_owned()),
+        plain("PORT", port.to_string()),
+        plain("USERNAME", String::new()),
+        plain("PASSWORD", String::new()),
+        plain("PATH", String::new()),
+    ]
+}
+
 /// The seven variables of one link, in contract order.
 pub fn render(prefix: &str, template: &Template, endpoint: &Endpoint) -> Vec<Var> {
     let shape = &template.url;

@@ -111,6 +111,17 @@ pub struct CloudConfig {
 pub struct App {
     pub name: String,
     pub links: Vec<Link>,
+    /// Links to other app services that publish a port: `links: [api]` gives `API_URL`,
+    /// `http://127.0.0.1:PORT`, under `start`.
+    pub app_links: Vec<AppLink>,
+}
+
+/// A link to an app service, through its first published port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppLink {
+    pub service: String,
+    pub prefix: String,
+    pub port: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -794,6 +805,7 @@ fn app(
     problems: &mut Vec<Problem>,
 ) -> App {
     let mut links: Vec<Link> = Vec::new();
+    let mut app_links: Vec<AppLink> = Vec::new();
     // prefix -> (resource, where the first link with it was written)
     let mut prefixes: HashMap<String, String> = HashMap::new();
     // `links:` first: an alias given there wins over the plain name a `depends_on:` implies.
@@ -826,8 +838,25 @@ fn app(
             continue;
         }
         if !names.databases.contains(link.target.as_str()) {
-            // `depends_on:` between app services only orders their start: not a link.
-            if link.kind == LinkKind::Links {
+            // `depends_on:` between app services only orders their start: not a link. A
+            // `links:` entry to an app that publishes a port is an HTTP link (as Convox's
+            // links between services were); without a port there is nothing to point at.
+            let published = || {
+                manifest
+                    .services
+                    .iter()
+                    .find(|s| s.name == link.target)
+                    .and_then(|s| s.ports.iter().find_map(|p| p.value.published))
+            };
+            if link.kind == LinkKind::Links
+                && let Some(port) = published()
+            {
+                app_links.push(AppLink {
+                    service: link.target.clone(),
+                    prefix: link_prefix(link.alias.as_deref().unwrap_or(&link.target)),
+                    port,
+                });
+            } else if link.kind == LinkKind::Links {
                 problems.push(Problem::error(
                     Some(link.at),
                     link.path.clone(),
@@ -883,8 +912,13 @@ fn app(
         .iter()
         .map(|v| (v.value.name.as_str(), v))
         .collect();
-    for link in &links {
-        for name in crate::links::variables(&link.prefix) {
+    // The link's value wins (the app gets what provision started); the author should know.
+    let linked = links
+        .iter()
+        .map(|l| (&l.prefix, &l.resource))
+        .chain(app_links.iter().map(|l| (&l.prefix, &l.service)));
+    for (prefix, target) in linked {
+        for name in crate::links::variables(prefix) {
             if let Some(var) = set.get(name.as_str()) {
                 // Common in Compose files (`REDIS_URL: redis://redis` beside a link), and
                 // harmless here: `env` and `run` hand out the link's value.
@@ -894,7 +928,7 @@ fn app(
                     ProblemKind::EnvCollision {
                         service: service.name.clone(),
                         variable: name,
-                        resource: link.resource.clone(),
+                        resource: target.clone(),
                     },
                 ));
             }
@@ -904,6 +938,7 @@ fn app(
     App {
         name: service.name.clone(),
         links,
+        app_links,
     }
 }
 

@@ -326,7 +326,7 @@ impl Problem {
                 "service `{service}` links to `{target}`, which is not a service in this manifest"
             ),
             K::LinkToApp { service, target } => format!(
-                "service `{service}` links to `{target}`, which is an app service, not a database"
+                "service `{service}` links to `{target}`, an app service that publishes no port"
             ),
             K::DuplicatePrefix {
                 service,
@@ -344,7 +344,7 @@ impl Problem {
                 resource,
             } => {
                 format!(
-                    "service `{service}` sets `{variable}` in `environment:`, which its link to `{resource}` also sets; `provision env` and `run` hand out the link's value"
+                    "service `{service}` sets `{variable}` in `environment:`, which its link to `{resource}` also sets; `provision env`, `run` and `start` hand out the link's value"
                 )
             }
             K::CloudIdentifier {
@@ -459,7 +459,7 @@ impl Problem {
             K::OptionNotForSql { .. } => Some("remove it; the link carries the password only".into()),
             K::LinkToMissing { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),
             K::LinkToMissing { .. } => Some("add the database as a service, or remove the link".into()),
-            K::LinkToApp { .. } => Some("provision links app services to databases only; use `depends_on:` for start order between app services".into()),
+            K::LinkToApp { target, .. } => Some(format!("publish a port on `{target}` (`ports: [\"8080:8080\"]`) for an `http://127.0.0.1:PORT` link, or use `depends_on:` for start order only")),
             K::DuplicatePrefix { second, .. } => Some(format!("give one of them an alias, for example `links: [\"{second}:{second}_2\"]`")),
             K::EnvCollision { variable, .. } => Some(format!("remove `{variable}` from `environment:`, or link under an alias (`links: [\"name:alias\"]`)")),
             K::CloudIdentifier { .. } => Some("the identifier is `{project}-{service}`: shorten the project (`-p` or `x-provision.project`) or the service name".into()),

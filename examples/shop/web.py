@@ -2,6 +2,7 @@
 
     GET /anything   -> RPUSH shop:jobs <job>; answers {"job": id, "queue_length": n}
     GET /healthz    -> 200 "ok" (does not touch Redis)
+    GET /stats      -> jobs in the Postgres ledger and waiting in Redis
 
 Listens on $HOST:$PORT (default 0.0.0.0:8000, what a container needs). Redis comes from
 REDIS_URL (see redisclient.py). While Redis is down a request waits, retrying with
@@ -16,10 +17,12 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from ledger import Ledger
 from redisclient import Redis, RedisError, Unavailable
 
 QUEUE = "shop:jobs"
 redis = Redis(name="web")
+ledger = Ledger("web")
 wait = float(os.environ.get("REDIS_WAIT", "30"))
 
 
@@ -35,6 +38,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/healthz":
             return self._answer(200, {"ok": True})
+        if self.path == "/stats":
+            try:
+                return self._answer(200, {"processed": ledger.count(), "waiting": redis.execute("LLEN", QUEUE)})
+            except (RuntimeError, OSError, ValueError, Unavailable, RedisError) as e:
+                return self._answer(503, {"error": str(e)})
         if self.path == "/favicon.ico":
             return self._answer(404, {"error": "no favicon"})
         job = {"id": uuid.uuid4().hex, "path": self.path, "at": time.time()}

@@ -187,6 +187,11 @@ fn call(op: &'static str, target: &str) -> impl FnOnce(BollardError) -> Error + 
 }
 
 impl DockerRuntime {
+    /// The Engine API client, for commands beyond the runtime's verbs (`logs`).
+    pub fn client(&self) -> &Docker {
+        &self.docker
+    }
+
     /// Connects to the engine `engine` discovers (`DOCKER_HOST`, the context, known sockets).
     pub async fn connect() -> Result<Self, Error> {
         super::engine::connect().await.map(|engine| Self {

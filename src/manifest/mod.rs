@@ -8,6 +8,7 @@ pub mod compose;
 pub mod envfile;
 pub mod interpolate;
 pub mod mounts;
+pub mod process;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -142,6 +143,9 @@ pub struct Service {
     /// `volumes:`, `tmpfs:`, `secrets:`): an app service's are Compose's business, so the
     /// model reports them for databases only.
     pub deferred: Vec<Problem>,
+    /// How an app service runs (`entrypoint`, `working_dir`, `restart`, `build`, and
+    /// `command` in its two forms), for `provision start`.
+    pub process: process::Process,
 }
 
 /// A Compose `ports:` entry (`[ip:][published:]target[/proto]` or the long form).
@@ -677,6 +681,7 @@ impl Reader<'_> {
                 secrets: Vec::new(),
                 files: BTreeMap::new(),
                 deferred: Vec::new(),
+                process: process::Process::default(),
             };
             // `db:` with nothing under it is a service with no settings; Compose rejects it
             // later for want of an image, which is the app's business, not ours.
@@ -697,7 +702,8 @@ impl Reader<'_> {
             };
             let child = format!("{path}.{key}");
             let before = self.problems.len();
-            let deferred = matches!(key.as_str(), "command" | "volumes" | "tmpfs" | "secrets");
+            let deferred = matches!(key.as_str(), "command" | "volumes" | "tmpfs" | "secrets")
+                || process::KEYS.contains(&key.as_str());
             match key.as_str() {
                 "image" => service.image = self.name(value, &child),
                 "x-provision" => service.ext = self.service_extension(value, &child),
@@ -765,6 +771,10 @@ impl Reader<'_> {
                         Kind::Seq(items) => items.iter().any(has_substitution),
                         _ => has_substitution(value),
                     };
+                    service.process.command = self.command_words(value, service.command.as_ref());
+                }
+                k if process::KEYS.contains(&k) => {
+                    self.process_field(k, value, &child, &mut service.process);
                 }
                 "volumes" => service.volumes.extend(self.volumes(value, &child)),
                 // A tmpfs on a path is a mount there too (often the data path, in CI).

@@ -18,4 +18,5 @@ mod fuzz;
 mod images;
 mod local;
 mod mysql8;
+mod start;
 mod support;

@@ -108,6 +108,16 @@ impl Run {
         Self { command }
     }
 
+    /// Starts it with stdout and stderr piped, for commands that run until stopped.
+    pub(crate) fn spawn(mut self) -> std::process::Child {
+        self.command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start provision")
+    }
+
     pub(crate) fn output(mut self) -> Output {
         let out = self.command.output().expect("run provision");
         Output {

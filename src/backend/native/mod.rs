@@ -42,6 +42,11 @@ impl NativeRuntime {
         self.root.join(spec.project).join(&spec.resource.name)
     }
 
+    /// The server's output (stdout and stderr), for `logs`.
+    pub fn log_path(&self, spec: &Spec<'_>) -> PathBuf {
+        self.dir(spec).join("server.log")
+    }
+
     /// Every host port a native server of any project remembers: reserved for it even while
     /// it is down.
     pub fn remembered_ports(&self) -> Vec<u16> {
