@@ -13,12 +13,22 @@ use crate::{cloud, doctor, local, render};
 pub fn doctor(session: &Session, target: Option<Target>, as_json: bool) -> Result<Exit, Error> {
     let targets = target.map_or_else(|| vec![Target::Local, Target::Cloud], |t| vec![t]);
     let report = match session.load() {
-        Ok(manifest) => doctor::run(
-            &manifest,
-            &session.catalog,
-            &targets,
-            session.project.as_deref(),
-        )?,
+        Ok(manifest) => {
+            let mut report = doctor::run(
+                &manifest,
+                &session.catalog,
+                &targets,
+                session.project.as_deref(),
+            )?;
+            // Which engine `up --local` would use, unless told to run native servers.
+            if targets.contains(&Target::Local)
+                && session.runtime != crate::backend::RuntimeChoice::Native
+            {
+                let engine = block_on(async { Ok(crate::backend::engine::connect().await) })?;
+                doctor::add_engine(&mut report, engine.as_ref().map(|e| &e.found));
+            }
+            report
+        }
         Err(Error::ManifestInvalid { file, problems }) => doctor::unreadable(
             &file,
             &Error::ManifestInvalid {

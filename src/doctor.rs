@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::backend::engine::Found;
 use crate::catalog::{Catalog, CloudService};
 use crate::error::Error;
 use crate::manifest::Manifest;
@@ -81,6 +82,60 @@ impl Report {
             }
         }
         out
+    }
+}
+
+/// The Local section's line about the container engine: the one `up --local` would use and how
+/// it was found, or every place looked and why none answered. A warning, not a failure: the
+/// manifest is fine, and native servers may still run it. Only where there is a database.
+pub fn add_engine(report: &mut Report, engine: Result<&Found, &Error>) {
+    let check = match engine {
+        Ok(found) => Check {
+            status: Status::Pass,
+            title: format!("Container engine: {found}"),
+            problems: Vec::new(),
+        },
+        Err(error) => {
+            let tried = match error {
+                Error::DockerUnavailable { tried } => tried.as_slice(),
+                _ => &[],
+            };
+            let mut problems: Vec<ProblemReport> = tried
+                .iter()
+                .map(|t| ProblemReport {
+                    severity: Severity::Warning,
+                    location: if t.host.is_empty() {
+                        t.via.to_string()
+                    } else {
+                        format!("{} ({})", t.host, t.via)
+                    },
+                    path: String::new(),
+                    message: t.reason.to_string(),
+                    hint: None,
+                })
+                .collect();
+            if tried.is_empty() {
+                problems.push(ProblemReport {
+                    severity: Severity::Warning,
+                    location: "Docker".to_owned(),
+                    path: String::new(),
+                    message: error.summary(),
+                    hint: None,
+                });
+            }
+            if let Some(last) = problems.last_mut() {
+                last.hint = Some(crate::error::engine_hint(tried).to_owned());
+            }
+            Check {
+                status: Status::Warn,
+                title: "No container engine answers: `up --local` needs native servers".to_owned(),
+                problems,
+            }
+        }
+    };
+    // No Local section: no database, nothing for an engine to run.
+    if let Some(section) = report.sections.iter_mut().find(|s| s.title == "Local") {
+        section.checks.insert(0, check);
     }
 }
 

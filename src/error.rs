@@ -111,8 +111,10 @@ pub enum Error {
     Output(std::io::Error),
     /// The async runtime could not start (threads or the I/O driver).
     AsyncRuntime(std::io::Error),
-    /// `--runtime docker` and no engine answers.
-    DockerUnavailable { host: String, reason: String },
+    /// `--runtime docker` and no engine answers: every place looked, in order, and why not.
+    DockerUnavailable {
+        tried: Vec<crate::backend::engine::Tried>,
+    },
     /// `--runtime auto`: neither a Docker engine nor native servers.
     NoRuntime {
         docker: String,
@@ -424,20 +426,18 @@ impl Error {
                 let _ = writeln!(out, "error: cannot start provision's async runtime");
                 let _ = writeln!(out, "Caused by: {source}");
             }
-            Self::DockerUnavailable { host, reason } => {
-                let _ = writeln!(out, "error: no Docker engine answers at `{host}`");
-                let _ = writeln!(out, "Caused by: {reason}");
-                let _ = writeln!(
-                    out,
-                    "hint: start Docker (Docker Desktop, `sudo systemctl start docker`, or `sudo dockerd &`), set `DOCKER_HOST`, or use `--runtime native`"
-                );
+            Self::DockerUnavailable { tried } => {
+                let _ = writeln!(out, "error: no Docker engine answers; tried, in order:");
+                let _ = write!(out, "{}", tried_lines(tried));
+                let _ = writeln!(out, "hint: {}", engine_hint(tried));
             }
             Self::NoRuntime { docker, missing } => {
                 let _ = writeln!(
                     out,
                     "error: cannot run the databases: no Docker engine answers and native servers are missing"
                 );
-                let _ = writeln!(out, "Caused by: Docker: {docker}");
+                let _ = writeln!(out, "Caused by: no Docker engine answers; tried, in order:");
+                let _ = write!(out, "{docker}");
                 let _ = writeln!(out, "Caused by: not installed: {}", missing.join(", "));
                 let _ = writeln!(
                     out,
@@ -1009,6 +1009,77 @@ impl std::error::Error for Error {
 
 /// Prints `error`'s causes, one `Caused by:` line each: the first always, the deeper ones
 /// (library and OS errors under ours) with `-v`.
+/// Every place engine discovery looked, in order, one line each with why it gave no engine.
+pub fn tried_lines(tried: &[crate::backend::engine::Tried]) -> String {
+    let mut out = String::new();
+    if tried.is_empty() {
+        out.push_str("  nothing to try: no `DOCKER_HOST`, no context, no known socket\n");
+    }
+    for (i, t) in tried.iter().enumerate() {
+        if t.host.is_empty() {
+            let _ = writeln!(out, "  {}. {}: {}", i + 1, t.via, t.reason);
+        } else {
+            let _ = writeln!(out, "  {}. {} ({}): {}", i + 1, t.host, t.via, t.reason);
+        }
+    }
+    out
+}
+
+/// The hint for a failed discovery, from what went wrong where.
+pub fn engine_hint(tried: &[crate::backend::engine::Tried]) -> &'static str {
+    use crate::backend::engine::{Reason, Via};
+    let reasons = || tried.iter().map(|t| &t.reason);
+    if reasons().any(|r| matches!(r, Reason::TlsWithoutVerify)) {
+        return "verify the engine's certificate: set `DOCKER_TLS_VERIFY=1` with `ca.pem`, `cert.pem` and `key.pem` in `DOCKER_CERT_PATH` (or give the context its certificates: `docker context update NAME --docker host=...,ca=...,cert=...,key=...`)";
+    }
+    if reasons().any(|r| matches!(r, Reason::NoSsh { .. } | Reason::SshFailed { .. })) {
+        return "check that `ssh HOST` logs in without a prompt (a key in the agent or `~/.ssh/config`, the host in `known_hosts`); or forward the socket yourself, `ssh -NL /tmp/docker.sock:/var/run/docker.sock HOST`, and set `DOCKER_HOST=unix:///tmp/docker.sock`";
+    }
+    if reasons()
+        .any(|r| matches!(r, Reason::NoAnswer { detail } if detail.contains("ermission denied")))
+    {
+        return "you may not use the engine's socket: add yourself to the `docker` group (`sudo usermod -aG docker $USER`, then log in again), or use rootless Docker";
+    }
+    if tried.iter().any(|t| matches!(t.via, Via::DockerHost)) {
+        return "start Docker where `DOCKER_HOST` points, correct `DOCKER_HOST`, or unset it to use the current context and the usual sockets";
+    }
+    if tried
+        .iter()
+        .any(|t| matches!(t.via, Via::ContextEnv(_) | Via::ContextCurrent { .. }))
+    {
+        return "start Docker where the context points, or choose another: `docker context use default`, `DOCKER_CONTEXT=NAME` or `DOCKER_HOST`";
+    }
+    "start Docker (Docker Desktop, `sudo systemctl start docker`, `systemctl --user start docker` for rootless, `colima start`, `systemctl --user start podman.socket`), set `DOCKER_HOST` or `DOCKER_CONTEXT`, or use `--runtime native`"
+}
+
+impl std::fmt::Display for crate::backend::engine::Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::backend::engine::Reason;
+        match self {
+            Self::NoSocket => f.write_str("no socket there"),
+            Self::NoContext { meta } => {
+                write!(f, "no such context (no {})", meta.display())
+            }
+            Self::BadFile { path, detail } => {
+                write!(f, "cannot read {}: {detail}", path.display())
+            }
+            Self::BadHost { detail } => write!(f, "not an engine address: {detail}"),
+            Self::TlsWithoutVerify => {
+                f.write_str("TLS without verifying the engine's certificate is not supported")
+            }
+            Self::MissingCa { path } => write!(
+                f,
+                "`DOCKER_TLS_VERIFY` is set but there is no CA certificate at {}",
+                path.display()
+            ),
+            Self::NoSsh { detail } => write!(f, "cannot run `ssh`: {detail}"),
+            Self::SshFailed { detail } => write!(f, "ssh forwarding failed: {detail}"),
+            Self::NoAnswer { detail } => f.write_str(detail),
+            Reason::Timeout { seconds } => write!(f, "no answer within {seconds} s"),
+        }
+    }
+}
+
 fn write_causes(out: &mut String, error: &Error, verbose: bool) {
     let mut cause = std::error::Error::source(error);
     let mut first = true;

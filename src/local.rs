@@ -91,7 +91,7 @@ pub async fn live(
         );
         actions.push(LiveAction {
             resource: spec.resource.name.clone(),
-            detail: action_detail(&action, runtime.kind(), spec, &live),
+            detail: action_detail(&action, runtime.kind(), runtime.address(), spec, &live),
             action,
         });
     }
@@ -102,7 +102,13 @@ pub async fn live(
 }
 
 /// What `plan --local` says about one resource's action.
-fn action_detail(action: &Action, kind: RuntimeKind, spec: &Spec<'_>, live: &Live) -> String {
+fn action_detail(
+    action: &Action,
+    kind: RuntimeKind,
+    address: &str,
+    spec: &Spec<'_>,
+    live: &Live,
+) -> String {
     let data = spec.local.volume.as_deref().map_or_else(
         || "no data to keep".to_owned(),
         |v| format!("data in volume {v} is kept"),
@@ -124,7 +130,7 @@ fn action_detail(action: &Action, kind: RuntimeKind, spec: &Spec<'_>, live: &Liv
             from.map_or_else(|| "?".into(), |p| p.to_string())
         ),
         Action::Start => "stopped".to_owned(),
-        Action::NoChange => format!("running on 127.0.0.1:{}", live.port.unwrap_or_default()),
+        Action::NoChange => format!("running on {address}:{}", live.port.unwrap_or_default()),
     }
 }
 
@@ -177,7 +183,7 @@ pub async fn status(session: &Session) -> Result<Vec<StatusRow>, Error> {
             let ready = match (live.state, live.port) {
                 (State::Running, Some(port)) => crate::probe::probe(
                     spec.template.probe,
-                    &spec.endpoint(port, live.password.clone()),
+                    &spec.endpoint_at(runtime.address(), port, live.password.clone()),
                     Duration::from_secs(2),
                 )
                 .await
@@ -193,7 +199,7 @@ pub async fn status(session: &Session) -> Result<Vec<StatusRow>, Error> {
                 ),
                 runtime: runtime.kind(),
                 state: live.state,
-                address: live.port.map(|p| format!("127.0.0.1:{p}")),
+                address: live.port.map(|p| format!("{}:{p}", runtime.address())),
                 ready,
                 data: live.data,
             })

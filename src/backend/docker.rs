@@ -1,5 +1,5 @@
 //! The Docker runtime: a container `{project}-{resource}` per database, its data in a named
-//! volume `{project}-{resource}-data`, its port published on 127.0.0.1 only.
+//! volume `{project}-{resource}-data`, its port published on loopback (a remote engine: on its host, see `engine`).
 //!
 //! The volume is the resource's identity on this machine: it carries the generated password
 //! and the chosen host port as labels, set once when it is created, so both stay stable for
@@ -154,6 +154,8 @@ impl Setup<'_> {
 #[derive(Debug)]
 pub struct DockerRuntime {
     docker: Docker,
+    /// Boxed: it is large and `Runtime::Native` is small.
+    engine: Box<super::engine::Engine>,
 }
 
 fn status_of(e: &BollardError) -> Option<u16> {
@@ -184,59 +186,23 @@ fn call(op: &'static str, target: &str) -> impl FnOnce(BollardError) -> Error + 
     }
 }
 
-/// The sockets tried when `DOCKER_HOST` is unset: Docker's, then Podman's (rootless, rootful).
-fn default_sockets() -> Vec<String> {
-    let mut sockets = vec!["/var/run/docker.sock".to_owned()];
-    if let Ok(dir) = std::env::var("XDG_RUNTIME_DIR") {
-        sockets.push(format!("{dir}/podman/podman.sock"));
-    }
-    sockets.push("/run/podman/podman.sock".to_owned());
-    sockets
-}
-
 impl DockerRuntime {
     /// The Engine API client, for commands beyond the runtime's verbs (`logs`).
     pub fn client(&self) -> &Docker {
         &self.docker
     }
 
-    /// Connects and checks that the engine answers, negotiating the API version (Debian's
-    /// engine speaks an older one than the client library's default).
+    /// Connects to the engine `engine` discovers (`DOCKER_HOST`, the context, known sockets).
     pub async fn connect() -> Result<Self, Error> {
-        let host = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
-        let candidates = match &host {
-            Some(h) => vec![h.clone()],
-            None => default_sockets(),
-        };
-        let mut last = String::from("no socket found");
-        for candidate in &candidates {
-            let connected = if host.is_some() {
-                Docker::connect_with_defaults()
-            } else {
-                Docker::connect_with_socket(candidate, 120, bollard::API_DEFAULT_VERSION)
-            };
-            let docker = match connected {
-                Ok(d) => d,
-                Err(e) => {
-                    last = reason(&e);
-                    continue;
-                }
-            };
-            let answered = async {
-                let docker = docker.negotiate_version().await?;
-                docker.ping().await?;
-                Ok::<_, BollardError>(docker)
-            };
-            match tokio::time::timeout(std::time::Duration::from_secs(5), answered).await {
-                Ok(Ok(docker)) => return Ok(Self { docker }),
-                Ok(Err(e)) => last = reason(&e),
-                Err(_) => last = "no answer within 5 s".to_owned(),
-            }
-        }
-        Err(Error::DockerUnavailable {
-            host: candidates.join(", "),
-            reason: last,
+        super::engine::connect().await.map(|engine| Self {
+            docker: engine.docker.clone(),
+            engine: Box::new(engine),
         })
+    }
+
+    /// Which engine this is, how it was found, and the address its published ports answer on.
+    pub fn engine(&self) -> &super::engine::Found {
+        &self.engine.found
     }
 
     async fn container(
@@ -548,7 +514,7 @@ impl DockerRuntime {
             port_bindings: Some(HashMap::from([(
                 key.clone(),
                 Some(vec![PortBinding {
-                    host_ip: Some("127.0.0.1".to_owned()),
+                    host_ip: Some(self.engine().publish_ip.clone()),
                     host_port: Some(port.to_string()),
                 }]),
             )])),
@@ -794,7 +760,10 @@ impl DockerRuntime {
                 }
                 progress.say(
                     name,
-                    &format!("starting container {container} on 127.0.0.1:{port}"),
+                    &format!(
+                        "starting container {container} on {}:{port}",
+                        self.engine().address
+                    ),
                 );
                 self.start(spec, port).await?;
             }
@@ -806,7 +775,7 @@ impl DockerRuntime {
             .await?
             .and_then(|c| c.restart_count)
             .unwrap_or(0);
-        let endpoint = spec.endpoint(port, password);
+        let endpoint = spec.endpoint_at(&self.engine().address, port, password);
         progress.say(
             name,
             &format!("waiting for {} to answer a query", spec.template.title),

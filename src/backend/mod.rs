@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod docker;
+pub mod engine;
 pub mod home;
 pub mod image;
 pub mod native;
@@ -42,8 +43,14 @@ pub struct Spec<'a> {
 impl Spec<'_> {
     /// The address and credentials the app will use, given the live port and password.
     pub fn endpoint(&self, port: u16, password: Option<Secret>) -> Endpoint {
+        self.endpoint_at(LOCALHOST, port, password)
+    }
+
+    /// The same on `host`: the runtime's address (`Runtime::address`), which for a remote
+    /// Docker engine is the engine's host.
+    pub fn endpoint_at(&self, host: &str, port: u16, password: Option<Secret>) -> Endpoint {
         Endpoint {
-            host: "127.0.0.1".to_owned(),
+            host: host.to_owned(),
             port,
             tls: false,
             username: self.resource.username.clone(),
@@ -52,6 +59,8 @@ impl Spec<'_> {
         }
     }
 }
+
+const LOCALHOST: &str = "127.0.0.1";
 
 /// Every resource of a local plan with its template.
 pub fn specs(plan: &Plan) -> Vec<Spec<'_>> {
@@ -193,11 +202,20 @@ impl Runtime {
                     return Ok(Self::Native(native));
                 }
                 let docker = match docker_error {
-                    Error::DockerUnavailable { reason, .. } => reason,
+                    Error::DockerUnavailable { tried } => crate::error::tried_lines(&tried),
                     other => other.render(),
                 };
                 Err(Error::NoRuntime { docker, missing })
             }
+        }
+    }
+
+    /// Where apps and probes reach the databases' published ports: 127.0.0.1, or a remote
+    /// Docker engine's host (`tcp://`, `ssh://`), where its published ports listen.
+    pub fn address(&self) -> &str {
+        match self {
+            Self::Docker(d) => &d.engine().address,
+            Self::Native(_) => LOCALHOST,
         }
     }
 
@@ -245,7 +263,9 @@ pub async fn endpoints(runtime: &Runtime, specs: &[Spec<'_>]) -> Result<Vec<Endp
     for (spec, live) in specs.iter().zip(lives) {
         let live = live?;
         match (live.state, live.port) {
-            (State::Running, Some(port)) => out.push(spec.endpoint(port, live.password)),
+            (State::Running, Some(port)) => {
+                out.push(spec.endpoint_at(runtime.address(), port, live.password));
+            }
             _ => {
                 return Err(Error::NotUp {
                     resource: spec.resource.name.clone(),

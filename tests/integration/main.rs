@@ -13,6 +13,7 @@
 mod cli;
 mod cloud;
 mod corpus;
+mod engine;
 mod fuzz;
 mod images;
 mod local;

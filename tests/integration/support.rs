@@ -88,6 +88,26 @@ impl Run {
         self
     }
 
+    /// The same run under a wrapper program: `wrapper[0] wrapper[1..] provision ARGS...`, with
+    /// the same directory and environment (for example `unshare -m sh -c ...`).
+    pub(crate) fn wrapped(self, wrapper: &[&str]) -> Self {
+        let mut command = Command::new(wrapper[0]);
+        command
+            .args(&wrapper[1..])
+            .arg(self.command.get_program())
+            .args(self.command.get_args());
+        if let Some(dir) = self.command.get_current_dir() {
+            command.current_dir(dir);
+        }
+        for (k, v) in self.command.get_envs() {
+            match v {
+                Some(v) => command.env(k, v),
+                None => command.env_remove(k),
+            };
+        }
+        Self { command }
+    }
+
     /// Starts it with stdout and stderr piped, for commands that run until stopped.
     pub(crate) fn spawn(mut self) -> std::process::Child {
         self.command
@@ -133,7 +153,11 @@ impl Output {
 macro_rules! snapshot {
     ($name:expr, $manifest:expr, $args:expr) => {{
         let project = $crate::support::Project::with_manifest($manifest);
-        let out = project.cmd($args).output();
+        // `doctor --local` names the machine's container engine: make it the same everywhere.
+        let out = project
+            .cmd($args)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .output();
         insta::assert_snapshot!($name, out.snapshot());
         out
     }};

@@ -24,6 +24,16 @@ say() { printf 'ensure-docker: %s\n' "$*" >&2; }
 # Packages this script would install (for ensure-all.sh's single apt-get run).
 if [ "${1:-}" = --list-packages ]; then
   command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 || echo docker.io
+  # The engine-discovery tests forward the engine's socket over TCP and TLS (socat, stunnel,
+  # certificates from openssl)...
+  command -v socat >/dev/null 2>&1 || echo socat
+  command -v stunnel >/dev/null 2>&1 || echo stunnel4
+  # ... and over ssh:// to a local OpenSSH server.
+  command -v ssh >/dev/null 2>&1 || echo openssh-client
+  [ -x /usr/sbin/sshd ] || echo openssh-server
+  # ... and Podman's Docker-compatible socket.
+  command -v podman >/dev/null 2>&1 || echo podman
+  command -v openssl >/dev/null 2>&1 || echo openssl
   # A real registry (distribution) for the tests of pulling images.
   command -v docker-registry >/dev/null 2>&1 || echo docker-registry
   exit 0
