@@ -10,6 +10,7 @@
 //! a group is waited for until the process table has none of its members.
 
 pub mod apps;
+pub mod containers;
 pub mod output;
 
 use std::path::PathBuf;
@@ -47,6 +48,8 @@ pub struct Options {
     pub services: Vec<String>,
     /// Stop signal to KILL.
     pub grace: Duration,
+    /// Run the apps as Docker containers on a project network (`--containers`).
+    pub containers: bool,
 }
 
 /// Runs `start` on its own async runtime: the command handles Ctrl-C itself (it must stop
@@ -106,6 +109,9 @@ impl Signals {
 async fn start(session: &Session, options: &Options) -> Result<Exit, Error> {
     let mut signals = Signals::new()?;
     let trace = Trace::new();
+    if options.containers {
+        return containers::start(session, options, &mut signals, &trace).await;
+    }
     let (manifest, plan) = session.plan(Target::Local)?;
     let cwd = std::env::current_dir().map_err(|source| Error::ReadManifest {
         path: PathBuf::from("."),
