@@ -420,7 +420,11 @@ async fn build_image(
         docker.build_image(options.build(), None, Some(bollard::body_full(tar.into())));
     let mut partial = Vec::new();
     while let Some(item) = stream.next().await {
-        let info = item.map_err(|e| failed(reason(&e)))?;
+        let info = item.map_err(|e| match e {
+            // The builder's own words (`The command ... returned a non-zero code: 1`).
+            BollardError::DockerStreamError { error } => failed(error),
+            other => failed(reason(&other)),
+        })?;
         if let Some(detail) = info.error_detail {
             return Err(failed(detail.message.unwrap_or_default()));
         }

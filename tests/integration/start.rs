@@ -571,7 +571,7 @@ mod needs_docker {
     /// to Redis and Postgres by service name and container port, and an `image:` app that
     /// sleeps as PID 1 (which ignores SIGTERM: only the KILL after the grace period ends it).
     fn containers_project(prefix: &str, checker: &str) -> Live {
-        let (db, cache) = (free_port(), free_port());
+        let (db, cache, web) = (free_port(), free_port(), free_port());
         let live = Live::new(
             prefix,
             "docker",
@@ -586,6 +586,7 @@ services:
   pinger:
     image: provision-test-base:bookworm
     command: ["sh", "-c", "echo pinger up; exec sleep 600"]
+    ports: ["{web}:8080"]
   db:
     image: postgres:15
     ports: ["{db}:5432"]
@@ -672,6 +673,20 @@ services:
         lines.wait_for("checker | waiting", Duration::from_secs(120));
         lines.wait_for("pinger  | pinger up", Duration::from_secs(30));
         assert_eq!(app_containers(&live.name).lines().count(), 2);
+        // `ports:` are published on 127.0.0.1 only.
+        let port = client(
+            "docker",
+            &["port", &format!("{}-pinger", live.name), "8080/tcp"],
+        );
+        let web = live.project.dir.join("compose.yaml");
+        let text = std::fs::read_to_string(web).unwrap();
+        let published = text.split('"').find(|w| w.ends_with(":8080")).unwrap();
+        assert_eq!(
+            port.stdout.trim(),
+            format!("127.0.0.1:{}", published.trim_end_matches(":8080")),
+            "{}",
+            port.snapshot()
+        );
         interrupt(&child);
         assert_eq!(
             exit_code(&mut child, Duration::from_secs(30)),
