@@ -51,6 +51,23 @@ fn start_needs_an_app_with_a_command() {
     assert!(out.stderr.contains("did you mean `web`?"), "{}", out.stderr);
 }
 
+/// `--containers` needs Docker: with `--runtime native` it is refused before anything starts.
+#[test]
+fn start_containers_with_native_runtime_is_refused() {
+    let p = Project::with_manifest(
+        "services:\n  web: {build: ., links: [db]}\n  db: {image: postgres:16}\n",
+    );
+    let out = p
+        .cmd(&["--runtime", "native", "start", "--containers"])
+        .output();
+    assert_eq!(out.code, Some(2), "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("`--runtime native` rules Docker out"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn completions_and_man_page_come_from_the_command_line_definition() {
     let p = Project::new();
