@@ -36,9 +36,9 @@ use crate::backend::docker::{call, reason, status_of};
 use crate::backend::{self, Runtime, RuntimeChoice, image};
 use crate::error::{Error, Exit};
 use crate::links::{self, Endpoint, Value, Var};
-use crate::manifest::Service;
 use crate::manifest::process::{Build, Restart, Words};
-use crate::plan::Target;
+use crate::manifest::{Manifest, Service};
+use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::session::Session;
 
@@ -146,13 +146,13 @@ pub fn network_endpoint(ready: &Endpoint, service: &str, container_port: u16) ->
 pub(super) async fn start(
     session: &Session,
     options: &Options,
+    (manifest, plan): (Manifest, Plan),
     signals: &mut Signals,
     trace: &Trace,
 ) -> Result<Exit, Error> {
     if session.runtime == RuntimeChoice::Native {
         return Err(Error::StartContainersNative);
     }
-    let (manifest, plan) = session.plan(Target::Local)?;
     for name in &options.services {
         if !plan.apps.contains(name) {
             return Err(Error::UnknownService {

@@ -109,10 +109,13 @@ impl Signals {
 async fn start(session: &Session, options: &Options) -> Result<Exit, Error> {
     let mut signals = Signals::new()?;
     let trace = Trace::new();
-    if options.containers {
-        return containers::start(session, options, &mut signals, &trace).await;
+    if options.containers && session.runtime == backend::RuntimeChoice::Native {
+        return Err(Error::StartContainersNative);
     }
     let (manifest, plan) = session.plan(Target::Local)?;
+    if options.containers || manifest.apps_in_containers == Some(true) {
+        return containers::start(session, options, (manifest, plan), &mut signals, &trace).await;
+    }
     let cwd = std::env::current_dir().map_err(|source| Error::ReadManifest {
         path: PathBuf::from("."),
         source,

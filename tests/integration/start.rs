@@ -681,11 +681,16 @@ services:
         );
     }
 
-    /// Ctrl-C stops and removes every app container and exits 130.
+    /// Ctrl-C stops and removes every app container and exits 130. The mode comes from the
+    /// manifest's `x-provision.local.apps: containers` here, not the flag.
     #[test]
     fn ctrl_c_removes_the_app_containers() {
         let live = containers_project("start-ctr-int", "echo waiting; exec sleep 600");
-        let mut child = live.cmd(&["start", "--containers", "--grace", "1"]).spawn();
+        let file = live.project.dir.join("compose.yaml");
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        text.push_str("x-provision:\n  local: {apps: containers}\n");
+        std::fs::write(&file, text).unwrap();
+        let mut child = live.cmd(&["start", "--grace", "1"]).spawn();
         let mut lines = Lines::of(&mut child);
         lines.wait_for("checker | waiting", Duration::from_secs(120));
         lines.wait_for("pinger  | pinger up", Duration::from_secs(30));
