@@ -257,8 +257,14 @@ pub(super) async fn start(
             () = signals.recv() => return Err(Error::Interrupted),
         }
     }
-    for app in &apps {
-        create(&docker, &project, &network, app).await?;
+    for (i, app) in apps.iter().enumerate() {
+        if let Err(e) = create(&docker, &project, &network, app).await {
+            // None of this run's containers may outlive it.
+            for made in &apps[..i] {
+                remove(&docker, &made.container).await;
+            }
+            return Err(e);
+        }
     }
     trace.mark("app containers created");
     supervise(docker, apps, &mux, options.grace, signals).await
