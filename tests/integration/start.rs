@@ -584,10 +584,27 @@ mod needs_docker {
         out.stdout
     }
 
+    /// Removes the built image and the project network when a test ends, pass or fail
+    /// (`down` removes the databases; `start` leaves image and network for the next run).
+    /// The databases go first: a network with containers on it cannot be removed.
+    struct Cleanup(Live);
+
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let name = &self.0.name;
+            let _ = self.0.cmd(&["down", "--volumes", "--yes", "-q"]).output();
+            let _ = client(
+                "docker",
+                &["rmi", "-f", &format!("{name}-checker:provision")],
+            );
+            let _ = client("docker", &["network", "rm", &format!("{name}-provision")]);
+        }
+    }
+
     /// A project with a built app (multi-stage Dockerfile, build arg, target) that talks
     /// to Redis and Postgres by service name and container port, and an `image:` app that
     /// sleeps as PID 1 (which ignores SIGTERM: only the KILL after the grace period ends it).
-    fn containers_project(prefix: &str, checker: &str) -> Live {
+    fn containers_project(prefix: &str, checker: &str) -> Cleanup {
         let (db, cache, web) = (free_port(), free_port(), free_port());
         let live = Live::new(
             prefix,
@@ -621,7 +638,7 @@ services:
         live.project.write("app/.dockerignore", b"ignored\n");
         std::fs::create_dir(live.project.dir.join("app/ignored")).unwrap();
         live.project.write("app/ignored/big", b"not sent");
-        live
+        Cleanup(live)
     }
 
     /// `start --containers`: the link variables name the databases' services and container
@@ -631,10 +648,11 @@ services:
     /// status 0, and no app container remains.
     #[test]
     fn containers_reach_the_databases_by_service_name() {
-        let live = containers_project(
+        let guard = containers_project(
             "start-ctr",
             r#"test \"$$CACHE_HOST:$$CACHE_PORT\" = cache:6379 && REDISCLI_AUTH=\"$$CACHE_PASSWORD\" redis-cli -h \"$$CACHE_HOST\" -p \"$$CACHE_PORT\" SET k v && psql \"$$DB_URL\" -tAc 'SELECT 40+2' && cat /marker && echo \"in $$PWD, $$GREETING, reached $$DB_HOST:$$DB_PORT\""#,
         );
+        let live = &guard.0;
         let out = live
             .cmd(&["start", "--containers", "--grace", "2"])
             .output();
@@ -673,19 +691,14 @@ services:
             &["run", "--rm", &image, "sh", "-c", "ls /srv; echo end"],
         );
         assert_eq!(listed.stdout, "end\n", "{}", listed.snapshot());
-        let _ = client("docker", &["rmi", "-f", &image]);
-        let _ = live.cmd(&["down", "--volumes", "--yes", "-q"]).output();
-        let _ = client(
-            "docker",
-            &["network", "rm", &format!("{}-provision", live.name)],
-        );
     }
 
     /// Ctrl-C stops and removes every app container and exits 130. The mode comes from the
     /// manifest's `x-provision.local.apps: containers` here, not the flag.
     #[test]
     fn ctrl_c_removes_the_app_containers() {
-        let live = containers_project("start-ctr-int", "echo waiting; exec sleep 600");
+        let guard = containers_project("start-ctr-int", "echo waiting; exec sleep 600");
+        let live = &guard.0;
         let file = live.project.dir.join("compose.yaml");
         let mut text = std::fs::read_to_string(&file).unwrap();
         text.push_str("x-provision:\n  local: {apps: containers}\n");
@@ -717,15 +730,6 @@ services:
             lines.rest()
         );
         assert_eq!(app_containers(&live.name), "");
-        let _ = client(
-            "docker",
-            &["rmi", "-f", &format!("{}-checker:provision", live.name)],
-        );
-        let _ = live.cmd(&["down", "--volumes", "--yes", "-q"]).output();
-        let _ = client(
-            "docker",
-            &["network", "rm", &format!("{}-provision", live.name)],
-        );
     }
 }
 
