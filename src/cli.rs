@@ -121,6 +121,10 @@ enum Command {
         /// Seconds an app has to exit after SIGTERM before it is killed
         #[arg(long, value_name = "SECONDS", default_value_t = 10)]
         grace: u64,
+        /// Run the apps as Docker containers (built from `build:` or `image:`) on a project
+        /// network, instead of host processes
+        #[arg(long)]
+        containers: bool,
     },
     /// Open the database's own client (psql, mysql, redis-cli) on its address
     Connect {
@@ -223,13 +227,18 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
             }),
             Target::Local => block_on(local::down(&session, *volumes, *yes)).map(confirmed),
         },
-        Some(Command::Start { services, grace }) => match target {
+        Some(Command::Start {
+            services,
+            grace,
+            containers,
+        }) => match target {
             Target::Cloud => Err(Error::StartCloud),
             Target::Local => start::run(
                 &session,
                 &start::Options {
                     services: services.clone(),
                     grace: std::time::Duration::from_secs(*grace),
+                    containers: *containers,
                 },
             ),
         },

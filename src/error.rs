@@ -248,6 +248,10 @@ pub enum Error {
     },
     /// `start --cloud`: apps run where the cloud runs them, not from here.
     StartCloud,
+    /// `start --containers --runtime native`: app containers need the Docker engine.
+    StartContainersNative,
+    /// `start --containers`: an app service's image did not build.
+    BuildFailed { service: String, reason: String },
     /// `start NAME` for an app service without `command:` or `entrypoint:`.
     AppWithoutCommand { service: String },
     /// `start` and no app service has a command.
@@ -304,11 +308,13 @@ impl Error {
             | Self::NeedsCloud { .. }
             | Self::LocalOnly { .. }
             | Self::StartCloud
+            | Self::StartContainersNative
             | Self::AppWithoutCommand { .. }
             | Self::NoApps { .. }
             | Self::UnknownDatabase { .. } => Exit::Usage,
             Self::ClientMissing { .. } => Exit::Unavailable,
             Self::AppEnvFile { .. }
+            | Self::BuildFailed { .. }
             | Self::SpawnApp { .. }
             | Self::NoClient { .. }
             | Self::Client { .. }
@@ -786,6 +792,27 @@ impl Error {
                 let _ = writeln!(
                     out,
                     "error: interrupted; what was started keeps running or being created, and running the same command again picks up from there"
+                );
+            }
+            Self::StartContainersNative => {
+                let _ = writeln!(
+                    out,
+                    "error: `start --containers` runs the apps in Docker, and `--runtime native` rules Docker out"
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: drop `--runtime native` (Docker must be running), or drop `--containers` to run the apps as host processes"
+                );
+            }
+            Self::BuildFailed { service, reason } => {
+                let _ = writeln!(
+                    out,
+                    "error: the image of app service `{service}` did not build"
+                );
+                let _ = writeln!(out, "Caused by: {reason}");
+                let _ = writeln!(
+                    out,
+                    "hint: the build's output is above, prefixed `{service} |`; fix the Dockerfile or the `build:` keys"
                 );
             }
             Self::StartCloud => {

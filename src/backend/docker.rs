@@ -158,14 +158,14 @@ pub struct DockerRuntime {
     engine: Box<super::engine::Engine>,
 }
 
-fn status_of(e: &BollardError) -> Option<u16> {
+pub(crate) fn status_of(e: &BollardError) -> Option<u16> {
     match e {
         BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
         _ => None,
     }
 }
 
-fn reason(e: &BollardError) -> String {
+pub(crate) fn reason(e: &BollardError) -> String {
     match e {
         BollardError::DockerResponseServerError { message, .. } => message.clone(),
         other => other.to_string(),
@@ -177,7 +177,7 @@ fn cause(e: BollardError) -> Cause {
     Box::new(Because::new(reason(&e), e))
 }
 
-fn call(op: &'static str, target: &str) -> impl FnOnce(BollardError) -> Error + use<> {
+pub(crate) fn call(op: &'static str, target: &str) -> impl FnOnce(BollardError) -> Error + use<> {
     let target = target.to_owned();
     move |e| Error::Docker {
         op,

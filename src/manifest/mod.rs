@@ -60,6 +60,9 @@ pub struct Manifest {
     /// Top-level `x-provision.project`.
     pub project: Option<Located<String>>,
     pub cloud: CloudSettings,
+    /// Top-level `x-provision.local.apps`: `containers` (true) or `processes` (false), how
+    /// `provision start` runs the app services.
+    pub apps_in_containers: Option<bool>,
     pub services: Vec<Service>,
     /// Shape problems found while reading; the model adds the semantic ones.
     pub problems: Vec<Problem>,
@@ -340,6 +343,7 @@ pub fn from_root(
         name: None,
         project: None,
         cloud: CloudSettings::default(),
+        apps_in_containers: None,
         services: Vec::new(),
         problems: Vec::new(),
     };
@@ -388,7 +392,7 @@ impl Manifest {
     }
 }
 
-const TOP_KEYS: &[&str] = &["project", "cloud"];
+const TOP_KEYS: &[&str] = &["project", "cloud", "local"];
 const TOP_CLOUD_KEYS: &[&str] = &[
     "region",
     "vpc_id",
@@ -637,6 +641,18 @@ impl Reader<'_> {
         for (key, value, path) in self.known_entries(node, "x-provision", TOP_KEYS) {
             match key {
                 "project" => manifest.project = self.name(value, &path),
+                "local" => {
+                    for (_, value, path) in self.known_entries(value, &path, &["apps"]) {
+                        let Some(text) = self.text(value, &path) else {
+                            continue;
+                        };
+                        match text.as_str() {
+                            "containers" => manifest.apps_in_containers = Some(true),
+                            "processes" => manifest.apps_in_containers = Some(false),
+                            _ => self.invalid(value, &path, text, "`containers` or `processes`"),
+                        }
+                    }
+                }
                 _ => {
                     for (key, value, path) in self.known_entries(value, &path, TOP_CLOUD_KEYS) {
                         match key {

@@ -305,3 +305,17 @@ fn unquoted_decimal_versions_are_refused() {
     let m = read("services:\n  db: {image: mysql, x-provision: {version: '8.0'}}\n");
     assert_eq!(m.services[0].ext.version.as_ref().unwrap().value, "8.0");
 }
+
+#[test]
+fn local_apps_selects_containers_or_processes() {
+    let m = read("x-provision:\n  local: {apps: containers}\nservices:\n  web: {build: .}\n");
+    assert_eq!(m.apps_in_containers, Some(true));
+    let m = read("x-provision:\n  local: {apps: processes}\nservices:\n  web: {build: .}\n");
+    assert_eq!(m.apps_in_containers, Some(false));
+    let m = read("services:\n  web: {build: .}\n");
+    assert_eq!(m.apps_in_containers, None);
+    let m = read("x-provision:\n  local: {apps: vms}\nservices:\n  web: {build: .}\n");
+    assert_eq!(m.apps_in_containers, None);
+    assert_eq!(m.problems.len(), 1, "{:?}", m.problems);
+    assert_eq!(m.problems[0].path, "x-provision.local.apps");
+}

@@ -10,6 +10,7 @@
 //! a group is waited for until the process table has none of its members.
 
 pub mod apps;
+pub mod containers;
 pub mod output;
 
 use std::path::PathBuf;
@@ -47,6 +48,8 @@ pub struct Options {
     pub services: Vec<String>,
     /// Stop signal to KILL.
     pub grace: Duration,
+    /// Run the apps as Docker containers on a project network (`--containers`).
+    pub containers: bool,
 }
 
 /// Runs `start` on its own async runtime: the command handles Ctrl-C itself (it must stop
@@ -106,7 +109,13 @@ impl Signals {
 async fn start(session: &Session, options: &Options) -> Result<Exit, Error> {
     let mut signals = Signals::new()?;
     let trace = Trace::new();
+    if options.containers && session.runtime == backend::RuntimeChoice::Native {
+        return Err(Error::StartContainersNative);
+    }
     let (manifest, plan) = session.plan(Target::Local)?;
+    if options.containers || manifest.apps_in_containers == Some(true) {
+        return containers::start(session, options, (manifest, plan), &mut signals, &trace).await;
+    }
     let cwd = std::env::current_dir().map_err(|source| Error::ReadManifest {
         path: PathBuf::from("."),
         source,

@@ -51,6 +51,23 @@ fn start_needs_an_app_with_a_command() {
     assert!(out.stderr.contains("did you mean `web`?"), "{}", out.stderr);
 }
 
+/// `--containers` needs Docker: with `--runtime native` it is refused before anything starts.
+#[test]
+fn start_containers_with_native_runtime_is_refused() {
+    let p = Project::with_manifest(
+        "services:\n  web: {build: ., links: [db]}\n  db: {image: postgres:16}\n",
+    );
+    let out = p
+        .cmd(&["--runtime", "native", "start", "--containers"])
+        .output();
+    assert_eq!(out.code, Some(2), "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("`--runtime native` rules Docker out"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn completions_and_man_page_come_from_the_command_line_definition() {
     let p = Project::new();
@@ -540,10 +557,179 @@ services:
 }
 
 mod needs_docker {
+    use super::*;
+
     /// `logs -f` follows a container's log through the Engine API.
     #[test]
     fn logs_follow_a_container() {
         super::follow_postgres_log("docker");
+    }
+
+    /// The app containers of a project, running or not, by their label.
+    fn app_containers(project: &str) -> String {
+        let out = client(
+            "docker",
+            &[
+                "ps",
+                "-a",
+                "--filter",
+                &format!("label=dev.provision.project={project}"),
+                "--filter",
+                "label=dev.provision.app",
+                "--format",
+                "{{.Names}}",
+            ],
+        );
+        assert_eq!(out.code, Some(0), "{}", out.snapshot());
+        out.stdout
+    }
+
+    /// Removes the built image and the project network when a test ends, pass or fail
+    /// (`down` removes the databases; `start` leaves image and network for the next run).
+    /// The databases go first: a network with containers on it cannot be removed.
+    struct Cleanup(Live);
+
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let name = &self.0.name;
+            let _ = self.0.cmd(&["down", "--volumes", "--yes", "-q"]).output();
+            let _ = client(
+                "docker",
+                &["rmi", "-f", &format!("{name}-checker:provision")],
+            );
+            let _ = client("docker", &["network", "rm", &format!("{name}-provision")]);
+        }
+    }
+
+    /// A project with a built app (multi-stage Dockerfile, build arg, target) that talks
+    /// to Redis and Postgres by service name and container port, and an `image:` app that
+    /// sleeps as PID 1 (which ignores SIGTERM: only the KILL after the grace period ends it).
+    fn containers_project(prefix: &str, checker: &str) -> Cleanup {
+        let (db, cache, web) = (free_port(), free_port(), free_port());
+        let live = Live::new(
+            prefix,
+            "docker",
+            &format!(
+                r#"
+services:
+  checker:
+    build: {{context: ./app, dockerfile: Dockerfile.dev, target: app, args: {{WORD: hello}}}}
+    command: ["sh", "-c", "{checker}"]
+    environment: {{GREETING: from-environment}}
+    links: [db, cache]
+  pinger:
+    image: provision-test-base:bookworm
+    command: ["sh", "-c", "echo pinger up; exec sleep 600"]
+    ports: ["{web}:8080"]
+  db:
+    image: postgres:15
+    ports: ["{db}:5432"]
+  cache:
+    image: redis:7
+    ports: ["{cache}:6379"]
+"#
+            ),
+        );
+        std::fs::create_dir(live.project.dir.join("app")).unwrap();
+        live.project.write(
+            "app/Dockerfile.dev",
+            b"FROM provision-test-base:bookworm AS base\nARG WORD=unset\nRUN echo \"built with $WORD\" > /marker\nFROM base AS app\nWORKDIR /srv\n",
+        );
+        live.project.write("app/.dockerignore", b"ignored\n");
+        std::fs::create_dir(live.project.dir.join("app/ignored")).unwrap();
+        live.project.write("app/ignored/big", b"not sent");
+        Cleanup(live)
+    }
+
+    /// `start --containers`: the link variables name the databases' services and container
+    /// ports on the project network (Compose's service-name DNS,
+    /// <https://docs.docker.com/compose/how-tos/networking/>), the build used its Dockerfile,
+    /// target and args, the output comes prefixed, the exit of `checker` ends `start` with
+    /// status 0, and no app container remains.
+    #[test]
+    fn containers_reach_the_databases_by_service_name() {
+        let guard = containers_project(
+            "start-ctr",
+            r#"test \"$$CACHE_HOST:$$CACHE_PORT\" = cache:6379 && REDISCLI_AUTH=\"$$CACHE_PASSWORD\" redis-cli -h \"$$CACHE_HOST\" -p \"$$CACHE_PORT\" SET k v && psql \"$$DB_URL\" -tAc 'SELECT 40+2' && cat /marker && echo \"in $$PWD, $$GREETING, reached $$DB_HOST:$$DB_PORT\""#,
+        );
+        let live = &guard.0;
+        let out = live
+            .cmd(&["start", "--containers", "--grace", "2"])
+            .output();
+        assert_eq!(out.code, Some(0), "{}", out.snapshot());
+        for line in [
+            "checker | OK\n",
+            "checker | 42\n",
+            "checker | built with hello\n",
+            "checker | in /srv, from-environment, reached db:5432\n",
+            "pinger  | pinger up\n",
+        ] {
+            assert!(
+                out.stdout.contains(line),
+                "no {line:?} in\n{}",
+                out.snapshot()
+            );
+        }
+        assert!(
+            out.stderr.contains("checker | exited with status 0"),
+            "{}",
+            out.snapshot()
+        );
+        assert_eq!(app_containers(&live.name), "", "{}", out.snapshot());
+        // The databases stay up.
+        let status = live.ok(&["status", "--json"]);
+        assert_eq!(
+            status.stdout.matches("\"running\"").count(),
+            2,
+            "{}",
+            status.stdout
+        );
+        // `.dockerignore`'s plain entry kept `ignored/` out of the context.
+        let image = format!("{}-checker:provision", live.name);
+        let listed = client(
+            "docker",
+            &["run", "--rm", &image, "sh", "-c", "ls /srv; echo end"],
+        );
+        assert_eq!(listed.stdout, "end\n", "{}", listed.snapshot());
+    }
+
+    /// Ctrl-C stops and removes every app container and exits 130. The mode comes from the
+    /// manifest's `x-provision.local.apps: containers` here, not the flag.
+    #[test]
+    fn ctrl_c_removes_the_app_containers() {
+        let guard = containers_project("start-ctr-int", "echo waiting; exec sleep 600");
+        let live = &guard.0;
+        let file = live.project.dir.join("compose.yaml");
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        text.push_str("x-provision:\n  local: {apps: containers}\n");
+        std::fs::write(&file, text).unwrap();
+        let mut child = live.cmd(&["start", "--grace", "1"]).spawn();
+        let mut lines = Lines::of(&mut child);
+        lines.wait_for("checker | waiting", Duration::from_secs(120));
+        lines.wait_for("pinger  | pinger up", Duration::from_secs(30));
+        assert_eq!(app_containers(&live.name).lines().count(), 2);
+        // `ports:` are published on 127.0.0.1 only.
+        let port = client(
+            "docker",
+            &["port", &format!("{}-pinger", live.name), "8080/tcp"],
+        );
+        let web = live.project.dir.join("compose.yaml");
+        let text = std::fs::read_to_string(web).unwrap();
+        let published = text.split('"').find(|w| w.ends_with(":8080")).unwrap();
+        assert_eq!(
+            port.stdout.trim(),
+            format!("127.0.0.1:{}", published.trim_end_matches(":8080")),
+            "{}",
+            port.snapshot()
+        );
+        interrupt(&child);
+        assert_eq!(
+            exit_code(&mut child, Duration::from_secs(30)),
+            Some(130),
+            "{}",
+            lines.rest()
+        );
+        assert_eq!(app_containers(&live.name), "");
     }
 }
 
