@@ -153,36 +153,10 @@ pub(super) async fn start(
     if session.runtime == RuntimeChoice::Native {
         return Err(Error::StartContainersNative);
     }
-    for name in &options.services {
-        if !plan.apps.contains(name) {
-            return Err(Error::UnknownService {
-                name: name.clone(),
-                known: plan.apps.clone(),
-            });
-        }
-    }
     let project = plan.project.name.clone();
-    let mut apps = Vec::new();
-    for service in &manifest.services {
-        let named = options.services.contains(&service.name);
-        if !plan.apps.contains(&service.name) || !(options.services.is_empty() || named) {
-            continue;
-        }
-        match app_of(&project, service) {
-            Some(a) => apps.push(a),
-            None if named => {
-                return Err(Error::AppWithoutCommand {
-                    service: service.name.clone(),
-                });
-            }
-            None => {}
-        }
-    }
-    if apps.is_empty() {
-        return Err(Error::NoApps {
-            file: manifest.file.clone(),
-        });
-    }
+    let mut apps = super::chosen_apps(&manifest, &plan, &options.services, |service| {
+        Ok(app_of(&project, service))
+    })?;
 
     let specs = backend::specs(&plan);
     let names: Vec<&str> = specs.iter().map(|s| s.resource.name.as_str()).collect();

@@ -41,6 +41,46 @@ const STABLE_AFTER: Duration = Duration::from_secs(10);
 /// How long the members of a killed group may take to disappear from the process table.
 const KILL_WAIT: Duration = Duration::from_secs(5);
 
+/// The app services `start` runs, checked before any database starts (a typo should cost
+/// nothing): the ones named, each of which must exist and have something to run, else every
+/// app service that has. `make` turns one service into what the mode runs, `None` when it
+/// has nothing to run.
+pub(super) fn chosen_apps<T>(
+    manifest: &crate::manifest::Manifest,
+    plan: &crate::plan::Plan,
+    named: &[String],
+    mut make: impl FnMut(&crate::manifest::Service) -> Result<Option<T>, Error>,
+) -> Result<Vec<T>, Error> {
+    if let Some(name) = named.iter().find(|n| !plan.apps.contains(n)) {
+        return Err(Error::UnknownService {
+            name: name.clone(),
+            known: plan.apps.clone(),
+        });
+    }
+    let mut chosen = Vec::new();
+    for service in &manifest.services {
+        let is_named = named.contains(&service.name);
+        if !plan.apps.contains(&service.name) || !(named.is_empty() || is_named) {
+            continue;
+        }
+        match make(service)? {
+            Some(app) => chosen.push(app),
+            None if is_named => {
+                return Err(Error::AppWithoutCommand {
+                    service: service.name.clone(),
+                });
+            }
+            None => {}
+        }
+    }
+    if chosen.is_empty() {
+        return Err(Error::NoApps {
+            file: manifest.file.clone(),
+        });
+    }
+    Ok(chosen)
+}
+
 /// `start`'s options.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -125,21 +165,7 @@ async fn start(session: &Session, options: &Options) -> Result<Exit, Error> {
         .parent()
         .map_or_else(|| cwd.clone(), std::path::Path::to_path_buf);
 
-    // Which apps, before any database starts: a typo should cost nothing.
-    for name in &options.services {
-        if !plan.apps.contains(name) {
-            return Err(Error::UnknownService {
-                name: name.clone(),
-                known: plan.apps.clone(),
-            });
-        }
-    }
-    let mut processes = Vec::new();
-    for service in &manifest.services {
-        let named = options.services.contains(&service.name);
-        if !plan.apps.contains(&service.name) || !(options.services.is_empty() || named) {
-            continue;
-        }
+    let mut processes = chosen_apps(&manifest, &plan, &options.services, |service| {
         // Problems in an app's `command:`, `restart:`, ... are Compose's business elsewhere;
         // for an app `start` runs they are ours.
         if service
@@ -152,21 +178,8 @@ async fn start(session: &Session, options: &Options) -> Result<Exit, Error> {
                 problems: service.deferred.clone(),
             });
         }
-        match apps::process(service, &manifest_dir, Vec::new()) {
-            Some(p) => processes.push(p),
-            None if named => {
-                return Err(Error::AppWithoutCommand {
-                    service: service.name.clone(),
-                });
-            }
-            None => {}
-        }
-    }
-    if processes.is_empty() {
-        return Err(Error::NoApps {
-            file: manifest.file.clone(),
-        });
-    }
+        Ok(apps::process(service, &manifest_dir, Vec::new()))
+    })?;
 
     // The databases, as `up --local`.
     let specs = backend::specs(&plan);

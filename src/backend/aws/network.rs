@@ -315,8 +315,9 @@ fn permission((port, source): &(u16, Source)) -> IpPermission {
     .build()
 }
 
-/// The id of the project's security group (named `{project}-provision` and tagged with it).
-pub(super) async fn find_owned(client: &Client, project: &str) -> Result<Option<String>, Error> {
+/// The ids of the project's security groups: named `{project}-provision` and tagged with the
+/// project (one per VPC it was made in).
+async fn owned_groups(client: &Client, project: &str) -> Result<Vec<String>, Error> {
     let name = format!("{project}-provision");
     let found = client
         .describe_security_groups()
@@ -332,38 +333,30 @@ pub(super) async fn find_owned(client: &Client, project: &str) -> Result<Option<
         .map_err(sdk_error("describe security group", &name))?;
     Ok(found
         .security_groups()
-        .first()
-        .and_then(|g| g.group_id())
-        .map(str::to_owned))
+        .iter()
+        .filter_map(|g| g.group_id())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// The id of the project's security group.
+pub(super) async fn find_owned(client: &Client, project: &str) -> Result<Option<String>, Error> {
+    Ok(owned_groups(client, project).await?.into_iter().next())
 }
 
 /// Deletes the project's security group (tagged with it), for `destroy`. AWS refuses while a
 /// database still uses it: reported, and `destroy` run again finishes it.
 pub(super) async fn delete_group(client: &Client, project: &str) -> Result<bool, Error> {
     let name = format!("{project}-provision");
-    let found = client
-        .describe_security_groups()
-        .filters(Filter::builder().name("group-name").values(&name).build())
-        .filters(
-            Filter::builder()
-                .name(format!("tag:{}", crate::plan::TAG_PROJECT))
-                .values(project)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(sdk_error("describe security group", &name))?;
     let mut deleted = false;
-    for g in found.security_groups() {
-        if let Some(id) = g.group_id() {
-            client
-                .delete_security_group()
-                .group_id(id)
-                .send()
-                .await
-                .map_err(sdk_error("delete security group", &name))?;
-            deleted = true;
-        }
+    for id in owned_groups(client, project).await? {
+        client
+            .delete_security_group()
+            .group_id(&id)
+            .send()
+            .await
+            .map_err(sdk_error("delete security group", &name))?;
+        deleted = true;
     }
     Ok(deleted)
 }
