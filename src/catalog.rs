@@ -41,6 +41,9 @@ pub struct Template {
     /// The interactive client `provision connect` opens.
     #[serde(default)]
     pub client: Client,
+    /// How the server runs with TLS locally; none: it cannot.
+    #[serde(default)]
+    pub tls: Option<LocalTls>,
     /// What a Compose file's own settings on the database service mean for its credentials,
     /// per image family: the first entry naming the repository, else the one naming none.
     #[serde(default)]
@@ -104,8 +107,49 @@ pub struct UrlShape {
     pub credentials: Credentials,
     /// `{database}` is replaced by the resource's database name.
     pub path: String,
-    /// Appended as the query string when the link requires TLS (cloud links).
+    /// Appended as the query string when the link requires TLS (cloud links, local TLS).
+    /// `{ca_file}` is the CA file the server's certificate chains to; a parameter naming it
+    /// is left out when there is none (public roots: ElastiCache).
     pub tls_query: String,
+    /// Other spellings of the URL, for clients that read another (`x-provision.url`), by
+    /// name. They change `P_URL` only.
+    #[serde(default)]
+    pub flavours: BTreeMap<String, UrlFlavour>,
+}
+
+/// One client's spelling of a link's URL.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlFlavour {
+    /// The clients that read this spelling (for `doctor` and the README).
+    pub clients: String,
+    /// The URL before its query. Placeholders: `{scheme}`, `{userinfo}` (`user:pass@`),
+    /// `{host}`, `{port}`, `{path}`, `{username}`, `{password}` (all percent-encoded).
+    /// Default: `{scheme}://{userinfo}{host}:{port}{path}`.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Replaces the scheme, with or without TLS.
+    #[serde(default)]
+    pub scheme: Option<String>,
+    /// Replaces the TLS query.
+    #[serde(default)]
+    pub tls_query: Option<String>,
+}
+
+/// How a local server of this type runs with TLS (`x-provision.local.tls`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalTls {
+    /// Server arguments that turn TLS on, after the others. `{tls_dir}` holds `ca.pem`,
+    /// `server.pem`, `server.key` and `files`; `{port}` is the port the server listens on.
+    pub args: Vec<String>,
+    /// More files for `{tls_dir}` (a `pg_hba.conf` that admits TLS connections only).
+    #[serde(default)]
+    pub files: Vec<NativeFile>,
+    /// Where the files go in a container.
+    pub container_dir: String,
+    /// The account in the image that reads the key (Postgres insists that it owns it).
+    pub container_user: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -161,6 +205,9 @@ pub struct ImageContract {
     /// The tag names the version after this text (`pg16`, `latest-pg16`, `0.8.0-pg17`).
     #[serde(default)]
     pub tag_prefix: Option<String>,
+    /// The family turns TLS on through settings of its own, which provision does not drive.
+    #[serde(default)]
+    pub no_tls: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,6 +227,8 @@ pub struct Family<'t> {
     pub args: &'t [String],
     pub version_env: &'t [String],
     pub config_file: Option<&'t ConfigFile>,
+    /// Whether provision can run this family with TLS.
+    pub tls: bool,
     data_path: Option<&'t str>,
     data_path_from: &'t BTreeMap<String, String>,
 }
@@ -479,6 +528,7 @@ impl Template {
                 args: &f.args,
                 version_env: f.version_env.as_deref().unwrap_or(&c.version_env),
                 config_file: f.config_file.as_ref(),
+                tls: self.tls.is_some() && !f.no_tls,
                 data_path: Some(f.data_path.as_deref().unwrap_or(&c.data_path)),
                 // A family with a data path of its own keeps it on every version.
                 data_path_from: if f.data_path.is_some() {
@@ -492,6 +542,7 @@ impl Template {
                 args: &c.args,
                 version_env: &c.version_env,
                 config_file: c.config_file.as_ref(),
+                tls: self.tls.is_some(),
                 data_path: Some(&c.data_path),
                 data_path_from: &c.data_path_from,
             },

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::links::Endpoint;
 use crate::links::{self, Var};
 use crate::plan::Target;
-use crate::plan::{CloudPlan, Plan, PlannedResource};
+use crate::plan::{CloudPlan, Plan, PlannedLink, PlannedResource};
 use crate::progress::Progress;
 use crate::session::Session;
 
@@ -71,17 +71,28 @@ pub async fn live(
 pub async fn variables(
     session: &Session,
     plan: &Plan,
-    wanted: &[(String, String)],
+    wanted: &[PlannedLink],
 ) -> Result<Vec<Var>, Error> {
     let cloud = connect(plan, session.verbose > 0).await?;
-    let names: Vec<&str> = wanted.iter().map(|(r, _)| r.as_str()).collect();
+    let names: Vec<&str> = wanted.iter().map(|l| l.resource.as_str()).collect();
     let endpoints = endpoints(&cloud, plan, &names).await?;
+    let tls = crate::tls::Store::of(&plan.project.name);
+    // The RDS bundle the links point at, written where they say.
+    if endpoints.iter().any(|e| e.ca_file.is_some()) {
+        tls.ensure_rds_bundle()?;
+    }
     let mut vars = Vec::new();
-    for ((resource, prefix), endpoint) in wanted.iter().zip(&endpoints) {
-        if let Some(r) = plan.resource(resource) {
-            vars.extend(links::render(prefix, &r.template, endpoint));
+    for (link, endpoint) in wanted.iter().zip(&endpoints) {
+        if let Some(r) = plan.resource(&link.resource) {
+            vars.extend(links::render(
+                &link.prefix,
+                &r.template,
+                endpoint,
+                link.flavour.as_deref(),
+            ));
         }
     }
+    vars.extend(tls.client_vars_for(&endpoints)?);
     Ok(vars)
 }
 

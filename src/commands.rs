@@ -5,7 +5,7 @@
 use crate::env_format::{self, Format};
 use crate::error::{Error, Exit};
 use crate::links::Var;
-use crate::plan::{Plan, Target};
+use crate::plan::{Plan, PlannedLink, Target};
 use crate::session::{self, Session, block_on};
 use crate::{cloud, doctor, local, render};
 
@@ -157,13 +157,18 @@ pub fn variables(
     })
 }
 
-/// `(database, prefix)` for each link of `service`, or every database under its own prefix.
-fn wanted_links(plan: &Plan, service: Option<&str>) -> Result<Vec<(String, String)>, Error> {
+/// Each link of `service`, or every database under its own prefix in the default spelling.
+fn wanted_links(plan: &Plan, service: Option<&str>) -> Result<Vec<PlannedLink>, Error> {
     let Some(name) = service else {
         return Ok(plan
             .resources
             .iter()
-            .map(|r| (r.name.clone(), crate::model::link_prefix(&r.name)))
+            .map(|r| PlannedLink {
+                resource: r.name.clone(),
+                prefix: crate::model::link_prefix(&r.name),
+                flavour: None,
+                variables: Vec::new(),
+            })
             .collect());
     };
     if !plan.apps.iter().any(|a| a == name) {
@@ -177,13 +182,7 @@ fn wanted_links(plan: &Plan, service: Option<&str>) -> Result<Vec<(String, Strin
         .services
         .iter()
         .find(|s| s.service == name)
-        .map(|links| {
-            links
-                .links
-                .iter()
-                .map(|l| (l.resource.clone(), l.prefix.clone()))
-                .collect()
-        })
+        .map(|links| links.links.clone())
         .unwrap_or_default())
 }
 

@@ -85,7 +85,12 @@ pub fn connect(
     };
     let template = resource.template.clone();
     let prefix = link_prefix(database);
-    let wanted = [(database.to_owned(), prefix.clone())];
+    let wanted = [crate::plan::PlannedLink {
+        resource: database.to_owned(),
+        prefix: prefix.clone(),
+        flavour: None,
+        variables: Vec::new(),
+    }];
     let vars = block_on(async {
         match target {
             Target::Local => local::variables(session, &plan, &wanted).await,
@@ -93,7 +98,14 @@ pub fn connect(
         }
     })?;
     let at = address(&vars, &prefix);
-    let tls = target == Target::Cloud;
+    // The CA the server's certificate chains to (RDS's, local TLS's); ElastiCache's chain to
+    // the system's roots.
+    let ca_name = crate::links::variable(&prefix, crate::links::CA_FILE);
+    let ca = vars
+        .iter()
+        .find(|v| v.name == ca_name)
+        .map(|v| v.value.expose().to_owned());
+    let tls = target == Target::Cloud || ca.is_some();
     let client = &template.client;
     if client.programs.is_empty() {
         return Err(Error::NoClient {
@@ -128,13 +140,24 @@ pub fn connect(
                     &at.database,
                 ])
                 .env("PGPASSWORD", &at.password);
-            if tls {
-                command.env("PGSSLMODE", "require");
+            match &ca {
+                Some(ca) => {
+                    command
+                        .env("PGSSLMODE", "verify-full")
+                        .env("PGSSLROOTCERT", ca);
+                }
+                None if tls => {
+                    command.env("PGSSLMODE", "require");
+                }
+                None => {}
             }
         }
         Probe::Mysql => {
             let mariadb = name == "mariadb" || is_mariadb_client(&program);
-            let file = option_file(&program, &mysql_options(&at, tls, mariadb))?;
+            let file = option_file(
+                &program,
+                &mysql_options(&at, tls.then_some(ca.as_deref()), mariadb),
+            )?;
             let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
             command.arg(format!("--defaults-extra-file=/dev/fd/{fd}"));
             _option_file = Some(file);
@@ -146,6 +169,9 @@ pub fn connect(
             }
             if tls {
                 command.arg("--tls");
+            }
+            if let Some(ca) = &ca {
+                command.args(["--cacert", ca]);
             }
         }
         Probe::Memcached => {
@@ -174,7 +200,8 @@ fn is_mariadb_client(program: &Path) -> bool {
 
 /// The option file's text: `[client]` for the connection, `[mysql]` for the database (the
 /// group only the interactive client reads).
-fn mysql_options(at: &Address, tls: bool, mariadb: bool) -> String {
+/// `tls`: none for plaintext, else the CA file to verify against (if any).
+fn mysql_options(at: &Address, tls: Option<Option<&str>>, mariadb: bool) -> String {
     // Option-file values may be quoted; a quote or backslash inside is escaped.
     let quote = |v: &str| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
     let mut text = format!(
@@ -184,12 +211,16 @@ fn mysql_options(at: &Address, tls: bool, mariadb: bool) -> String {
         quote(&at.username),
         quote(&at.password)
     );
-    if tls {
-        text.push_str(if mariadb {
-            "ssl\n"
-        } else {
-            "ssl-mode=REQUIRED\n"
-        });
+    match (tls, mariadb) {
+        (None, _) => {}
+        (Some(None), true) => text.push_str("ssl\n"),
+        (Some(None), false) => text.push_str("ssl-mode=REQUIRED\n"),
+        (Some(Some(ca)), true) => {
+            text.push_str(&format!("ssl\nssl-ca={}\nssl-verify-server-cert\n", quote(ca)));
+        }
+        (Some(Some(ca)), false) => {
+            text.push_str(&format!("ssl-mode=VERIFY_IDENTITY\nssl-ca={}\n", quote(ca)));
+        }
     }
     text.push_str(&format!("[mysql]\ndatabase={}\n", quote(&at.database)));
     text
@@ -236,10 +267,10 @@ mod tests {
             database: "app".into(),
         };
         assert_eq!(
-            mysql_options(&at, false, true),
+            mysql_options(&at, None, true),
             "[client]\nhost=\"127.0.0.1\"\nport=3306\nuser=\"app\"\npassword=\"a\\\"b\\\\c\"\n[mysql]\ndatabase=\"app\"\n"
         );
-        assert!(mysql_options(&at, true, false).contains("ssl-mode=REQUIRED\n"));
-        assert!(mysql_options(&at, true, true).contains("\nssl\n"));
+        assert!(mysql_options(&at, Some(None), false).contains("ssl-mode=REQUIRED\n"));
+        assert!(mysql_options(&at, Some(None), true).contains("\nssl\n"));
     }
 }

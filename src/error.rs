@@ -287,6 +287,15 @@ pub enum Error {
     UnknownDatabase { name: String, known: Vec<String> },
     /// `logs`: a native server has no log file (yet).
     NoLogs { resource: String, path: PathBuf },
+    /// The TLS files of a project (its local CA, server certificate, CA bundles) could not
+    /// be made or read.
+    TlsFiles {
+        op: &'static str,
+        path: PathBuf,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// `x-provision.local.tls` on an image family that configures TLS its own way.
+    TlsUnsupported { resource: String, image: String },
 }
 
 impl Error {
@@ -318,7 +327,9 @@ impl Error {
             | Self::SpawnApp { .. }
             | Self::NoClient { .. }
             | Self::Client { .. }
-            | Self::NoLogs { .. } => Exit::Failure,
+            | Self::NoLogs { .. }
+            | Self::TlsFiles { .. } => Exit::Failure,
+            Self::TlsUnsupported { .. } => Exit::Usage,
             Self::Interrupted => Exit::Interrupted,
             Self::UpFailed { failures, ok, .. } => {
                 // Every resource failed for the same missing service: say that, not "failure".
@@ -920,6 +931,24 @@ impl Error {
                     }
                 }
             }
+            Self::TlsFiles { op, path, source } => {
+                let _ = writeln!(out, "error: cannot {op} `{}`", path.display());
+                let _ = writeln!(out, "Caused by: {source}");
+                let _ = writeln!(
+                    out,
+                    "hint: the project's TLS files live under $PROVISION_HOME/<project>/tls; check that the directory is writable, or remove a damaged file there to have it made anew (the keys of the local CA are regenerated only when missing)"
+                );
+            }
+            Self::TlsUnsupported { resource, image } => {
+                let _ = writeln!(
+                    out,
+                    "error: {resource}: local TLS is not supported with image `{image}`"
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: this image family turns TLS on through its own settings; use the official image for local TLS, or set `x-provision.local.tls: false` on `{resource}`"
+                );
+            }
             Self::NoLogs { resource, path } => {
                 let _ = writeln!(
                     out,
@@ -1025,6 +1054,7 @@ impl std::error::Error for Error {
             | Self::RunCommand { source, .. } => Some(source),
             Self::Output(source) | Self::AsyncRuntime(source) => Some(source),
             Self::Docker { source, .. } | Self::Native { source, .. } => Some(&**source),
+            Self::TlsFiles { source, .. } => Some(&**source),
             Self::Aws {
                 source: Some(source),
                 ..

@@ -30,3 +30,4 @@ pub mod secret;
 pub mod session;
 pub mod start;
 pub mod suggest;
+pub mod tls;

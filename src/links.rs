@@ -1,8 +1,13 @@
 //! The link contract: the variables an app service gets for each database it links to.
 //!
 //! For prefix `P`: `P_URL`, `P_SCHEME`, `P_HOST`, `P_PORT`, `P_USERNAME`, `P_PASSWORD`,
-//! `P_PATH`, the same names locally and in the cloud. Rendering is pure: it takes what the
-//! plan says (type, database, user) and the endpoint a backend reports.
+//! `P_PATH`, the same names locally and in the cloud, and `P_CA_FILE` when the server's
+//! certificate chains to a CA of its own (RDS, local TLS). A TLS URL always asks the client
+//! to verify the server, in the words that client reads; a client that reads other words
+//! gets its own spelling of `P_URL` (a flavour, `x-provision.url`). Rendering is pure: it
+//! takes what the plan says (type, database, user) and the endpoint a backend reports.
+
+use std::path::PathBuf;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -16,6 +21,12 @@ const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+/// A file path as a query value: its slashes stay readable.
+const QUERY_PATH: &AsciiSet = &USERINFO.remove(b'/');
+
+/// The variable naming the CA file of a link whose server has its own CA.
+pub const CA_FILE: &str = "CA_FILE";
 
 /// The variables every link gets, after `{PREFIX}_`, in contract order.
 pub const SUFFIXES: [&str; 7] = [
@@ -37,8 +48,10 @@ pub fn variables(prefix: &str) -> Vec<String> {
 pub struct Endpoint {
     pub host: String,
     pub port: u16,
-    /// The server requires TLS (cloud endpoints): `rediss://`, `sslmode=require`.
+    /// The server requires TLS (cloud endpoints, local TLS): `rediss://`, `sslmode=verify-full`.
     pub tls: bool,
+    /// The CA its certificate chains to, when not a public root.
+    pub ca_file: Option<PathBuf>,
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub database: Option<String>,
@@ -92,9 +105,16 @@ pub fn render_app(prefix: &str, port: u16) -> Vec<Var> {
     ]
 }
 
-/// The seven variables of one link, in contract order.
-pub fn render(prefix: &str, template: &Template, endpoint: &Endpoint) -> Vec<Var> {
+/// The variables of one link, in contract order, with `P_URL` in `flavour`'s spelling when
+/// the type has one by that name.
+pub fn render(
+    prefix: &str,
+    template: &Template,
+    endpoint: &Endpoint,
+    flavour: Option<&str>,
+) -> Vec<Var> {
     let shape = &template.url;
+    let flavour = flavour.and_then(|f| shape.flavours.get(f));
     let scheme = if endpoint.tls {
         &shape.tls_scheme
     } else {
@@ -115,28 +135,45 @@ pub fn render(prefix: &str, template: &Template, endpoint: &Endpoint) -> Vec<Var
         .as_ref()
         .map(Secret::expose)
         .unwrap_or_default();
+    let (user_enc, pass_enc) = (
+        utf8_percent_encode(&username, USERINFO).to_string(),
+        utf8_percent_encode(password, USERINFO).to_string(),
+    );
     let userinfo = match shape.credentials {
-        Credentials::UserPassword => format!(
-            "{}:{}@",
-            utf8_percent_encode(&username, USERINFO),
-            utf8_percent_encode(password, USERINFO)
-        ),
-        Credentials::Password if !password.is_empty() => {
-            format!(":{}@", utf8_percent_encode(password, USERINFO))
-        }
+        Credentials::UserPassword => format!("{user_enc}:{pass_enc}@"),
+        Credentials::Password if !password.is_empty() => format!(":{pass_enc}@"),
         Credentials::Password | Credentials::None => String::new(),
     };
-    let query = if endpoint.tls && !shape.tls_query.is_empty() {
-        format!("?{}", shape.tls_query)
+    let format = flavour
+        .and_then(|f| f.format.as_deref())
+        .unwrap_or("{scheme}://{userinfo}{host}:{port}{path}");
+    let base = format
+        .replace("{scheme}", flavour.and_then(|f| f.scheme.as_deref()).unwrap_or(scheme))
+        .replace("{userinfo}", &userinfo)
+        .replace("{host}", &host)
+        .replace("{port}", &endpoint.port.to_string())
+        .replace("{path}", &path)
+        .replace("{username}", &user_enc)
+        .replace("{password}", &pass_enc);
+    let query = if endpoint.tls {
+        tls_query(
+            flavour
+                .and_then(|f| f.tls_query.as_deref())
+                .unwrap_or(&shape.tls_query),
+            endpoint.ca_file.as_ref(),
+        )
     } else {
         String::new()
     };
-    let url = format!("{scheme}://{userinfo}{host}:{}{path}{query}", endpoint.port);
-    let has_secret = !password.is_empty();
-    let url = if has_secret {
-        Value::Secret(Secret::new(url))
-    } else {
+    let url = match (query.is_empty(), base.contains('?')) {
+        (true, _) => base,
+        (false, true) => format!("{base}&{query}"),
+        (false, false) => format!("{base}?{query}"),
+    };
+    let url = if password.is_empty() {
         Value::Plain(url)
+    } else {
+        Value::Secret(Secret::new(url))
     };
     // In the order of `SUFFIXES`.
     let values = [
@@ -148,14 +185,37 @@ pub fn render(prefix: &str, template: &Template, endpoint: &Endpoint) -> Vec<Var
         Value::Secret(Secret::new(password)),
         Value::Plain(path),
     ];
-    SUFFIXES
+    let mut vars: Vec<Var> = SUFFIXES
         .iter()
         .zip(values)
         .map(|(suffix, value)| Var {
             name: variable(prefix, suffix),
             value,
         })
-        .collect()
+        .collect();
+    if let (true, Some(ca)) = (endpoint.tls, &endpoint.ca_file) {
+        vars.push(Var {
+            name: variable(prefix, CA_FILE),
+            value: Value::Plain(ca.display().to_string()),
+        });
+    }
+    vars
+}
+
+/// A TLS query with `{ca_file}` filled in, or without the parameters that name it when the
+/// server's certificate chains to public roots.
+fn tls_query(query: &str, ca_file: Option<&PathBuf>) -> String {
+    let ca = ca_file.map(|p| utf8_percent_encode(&p.display().to_string(), QUERY_PATH).to_string());
+    query
+        .split('&')
+        .filter(|part| !part.is_empty())
+        .filter_map(|part| match &ca {
+            Some(ca) => Some(part.replace("{ca_file}", ca)),
+            None if part.contains("{ca_file}") => None,
+            None => Some(part.to_owned()),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 #[cfg(test)]
@@ -173,32 +233,43 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 5432,
             tls,
+            ca_file: tls.then(|| PathBuf::from("/p/tls/ca.pem")),
             username: user.map(Into::into),
             password: password.map(Secret::new),
             database: db.map(Into::into),
         }
     }
 
-    fn vars(type_name: &str, prefix: &str, e: &Endpoint) -> Vec<(String, String)> {
+    fn flavoured(
+        type_name: &str,
+        prefix: &str,
+        e: &Endpoint,
+        flavour: Option<&str>,
+    ) -> Vec<(String, String)> {
         let catalog = Catalog::builtin().unwrap();
-        render(prefix, catalog.get(type_name).unwrap(), e)
+        render(prefix, catalog.get(type_name).unwrap(), e, flavour)
             .into_iter()
             .map(|v| (v.name, v.value.expose().to_owned()))
             .collect()
     }
 
+    fn vars(type_name: &str, prefix: &str, e: &Endpoint) -> Vec<(String, String)> {
+        flavoured(type_name, prefix, e, None)
+    }
+
     #[test]
-    fn postgres_local_and_cloud() {
+    fn postgres_local_and_tls() {
         let local = vars(
             "postgres",
             "DB",
             &endpoint(false, Some("app"), Some("p@ss/w:rd"), Some("app")),
         );
+        // `postgresql://`: SQLAlchemy refuses `postgres://` (1.4 and later).
         assert_eq!(
             local[0],
             (
                 "DB_URL".into(),
-                "postgres://app:p%40ss%2Fw%3Ard@127.0.0.1:5432/app".into()
+                "postgresql://app:p%40ss%2Fw%3Ard@127.0.0.1:5432/app".into()
             )
         );
         let names: Vec<_> = local.iter().map(|(n, _)| n.as_str()).collect();
@@ -212,18 +283,44 @@ mod tests {
                 "DB_USERNAME",
                 "DB_PASSWORD",
                 "DB_PATH"
-            ]
+            ],
+            "no CA file without TLS"
         );
         assert_eq!(local[5].1, "p@ss/w:rd", "the raw password is not encoded");
         assert_eq!(local[6].1, "/app");
-        let cloud = vars(
+        let tls = vars(
             "postgres",
             "DB",
             &endpoint(true, Some("app"), Some("x"), Some("app")),
         );
+        // Verification, not just encryption: libpq's `require` trusts any certificate.
         assert_eq!(
-            cloud[0].1,
-            "postgres://app:x@127.0.0.1:5432/app?sslmode=require"
+            tls[0].1,
+            "postgresql://app:x@127.0.0.1:5432/app?sslmode=verify-full&sslrootcert=/p/tls/ca.pem"
+        );
+        assert_eq!(tls[7], ("DB_CA_FILE".into(), "/p/tls/ca.pem".into()));
+    }
+
+    #[test]
+    fn flavours_respell_the_url_only() {
+        let e = endpoint(true, Some("app"), Some("p&w"), Some("shop"));
+        let jdbc = flavoured("postgres", "DB", &e, Some("jdbc"));
+        assert_eq!(
+            jdbc[0].1,
+            "jdbc:postgresql://127.0.0.1:5432/shop?user=app&password=p%26w&sslmode=verify-full&sslrootcert=/p/tls/ca.pem"
+        );
+        assert_eq!(jdbc[1].1, "postgresql", "P_SCHEME is the contract's");
+        let maria = flavoured("mariadb", "SQL", &e, Some("jdbc"));
+        assert_eq!(
+            maria[0].1,
+            "jdbc:mariadb://127.0.0.1:5432/shop?user=app&password=p%26w&sslMode=verify-full&serverSslCert=/p/tls/ca.pem"
+        );
+        let alchemy = flavoured("postgres", "DB", &e, Some("sqlalchemy"));
+        assert!(alchemy[0].1.starts_with("postgresql+psycopg://app:p%26w@"));
+        // A flavour the type does not have leaves the default.
+        assert_eq!(
+            flavoured("redis", "KV", &e, Some("jdbc"))[0],
+            vars("redis", "KV", &e)[0]
         );
     }
 
@@ -249,7 +346,22 @@ mod tests {
         );
         assert_eq!(
             my[0].1,
-            "mysql://app:pw@127.0.0.1:5432/shop?ssl-mode=REQUIRED"
+            "mysql://app:pw@127.0.0.1:5432/shop?ssl-mode=VERIFY_IDENTITY&ssl-ca=/p/tls/ca.pem"
+        );
+    }
+
+    #[test]
+    fn public_roots_drop_the_ca_parameters() {
+        // ElastiCache: TLS to public roots, so no CA file and nothing naming one.
+        let mut e = endpoint(true, None, None, None);
+        e.ca_file = None;
+        let mc = vars("memcached", "MC", &e);
+        assert_eq!(mc[0].1, "memcached://127.0.0.1:5432?tls=true");
+        assert_eq!(mc.len(), 7, "no CA file variable");
+        assert_eq!(tls_query("a=1&b={ca_file}&c=2", None), "a=1&c=2");
+        assert_eq!(
+            tls_query("b={ca_file}", Some(&PathBuf::from("/a b/ca.pem"))),
+            "b=/a%20b/ca.pem"
         );
     }
 
@@ -258,9 +370,9 @@ mod tests {
         let catalog = Catalog::builtin().unwrap();
         let mut e = endpoint(false, Some("app"), Some("pw"), Some("app"));
         e.host = "::1".into();
-        let vars = render("DB", catalog.get("postgres").unwrap(), &e);
+        let vars = render("DB", catalog.get("postgres").unwrap(), &e, None);
         assert_eq!(vars[0].value.masked(), "[redacted]");
-        assert_eq!(vars[0].value.expose(), "postgres://app:pw@[::1]:5432/app");
+        assert_eq!(vars[0].value.expose(), "postgresql://app:pw@[::1]:5432/app");
         assert_eq!(vars[2].value.expose(), "::1");
         assert_eq!(format!("{:?}", vars[5].value), "Secret([redacted])");
     }

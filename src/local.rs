@@ -11,7 +11,7 @@ use crate::backend::reconcile::{self, Action, Replace};
 use crate::backend::{self, Live, Runtime, RuntimeKind, Spec, State};
 use crate::error::Error;
 use crate::links::{self, Var};
-use crate::plan::{Plan, Target};
+use crate::plan::{Plan, PlannedLink, Target};
 use crate::progress::Progress;
 use crate::session::Session;
 
@@ -83,11 +83,18 @@ pub async fn live(
     let mut actions = Vec::new();
     for spec in &specs {
         let live = runtime.inspect(spec).await?;
+        // The certificate `up` would use is known only once made: until then, on or off.
+        let tls = spec.local.tls.then(|| {
+            crate::tls::Store::of(spec.project)
+                .server_fingerprint(&spec.resource.name)
+                .unwrap_or_default()
+        });
         let action = reconcile::decide(
             runtime.kind(),
             &spec.local.image,
             &live,
             spec.local.host_port,
+            tls.as_deref(),
         );
         actions.push(LiveAction {
             resource: spec.resource.name.clone(),
@@ -129,6 +136,10 @@ fn action_detail(
             "port {} -> {to}; {data}",
             from.map_or_else(|| "?".into(), |p| p.to_string())
         ),
+        Action::Replace(Replace::Tls { to }) => format!(
+            "TLS {}; {data}",
+            if *to { "on (new certificate)" } else { "off" }
+        ),
         Action::Start => "stopped".to_owned(),
         Action::NoChange => format!("running on {address}:{}", live.port.unwrap_or_default()),
     }
@@ -138,24 +149,30 @@ fn action_detail(
 pub async fn variables(
     session: &Session,
     plan: &Plan,
-    wanted: &[(String, String)],
+    wanted: &[PlannedLink],
 ) -> Result<Vec<Var>, Error> {
     let needed: Vec<Spec<'_>> = backend::specs(plan)
         .into_iter()
-        .filter(|s| wanted.iter().any(|(r, _)| *r == s.resource.name))
+        .filter(|s| wanted.iter().any(|l| l.resource == s.resource.name))
         .collect();
     let runtime = Runtime::select(session.runtime, &needed).await?;
     let endpoints = backend::endpoints(&runtime, &needed).await?;
     let mut vars = Vec::new();
-    for (resource, prefix) in wanted {
+    for link in wanted {
         if let Some((spec, endpoint)) = needed
             .iter()
             .zip(&endpoints)
-            .find(|(s, _)| s.resource.name == *resource)
+            .find(|(s, _)| s.resource.name == link.resource)
         {
-            vars.extend(links::render(prefix, spec.template, endpoint));
+            vars.extend(links::render(
+                &link.prefix,
+                spec.template,
+                endpoint,
+                link.flavour.as_deref(),
+            ));
         }
     }
+    vars.extend(crate::tls::Store::of(&plan.project.name).client_vars_for(&endpoints)?);
     Ok(vars)
 }
 

@@ -2,7 +2,7 @@
 //! version, with which options, and which app services link to them under which prefix.
 //! Every semantic problem is collected here, with where it was written.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::catalog::{Catalog, CloudOption, CloudService, ImageRef, Template};
@@ -92,6 +92,8 @@ pub struct Resource<'c> {
     pub command: Option<Vec<String>>,
     /// `volumes:` of the service: bind mounts (init scripts, config files) and volumes.
     pub mounts: Vec<crate::manifest::Mount>,
+    /// Runs locally with TLS from the project's CA (`x-provision.local.tls`).
+    pub local_tls: bool,
 }
 
 /// Cloud settings with the template's defaults filled in (defined with the cloud diff, which
@@ -121,6 +123,9 @@ pub struct Link {
     pub resource: String,
     /// Variable names start with `{prefix}_`.
     pub prefix: String,
+    /// The spelling of `P_URL` the app's client reads (`x-provision.url`), when the linked
+    /// type has one by that name.
+    pub flavour: Option<String>,
 }
 
 /// `redis` -> `REDIS`, `my-cache.v2` -> `MY_CACHE_V2`.
@@ -236,7 +241,14 @@ pub fn resolve<'c>(
                 // `command:`/`volumes:` problems count for databases only.
                 let deferred_error = service.deferred.iter().any(Problem::is_error);
                 problems.extend(service.deferred.iter().cloned());
-                let resource = resource(service, template, image, &project.name, &mut problems);
+                let resource = resource(
+                    service,
+                    template,
+                    image,
+                    &project.name,
+                    manifest.local_tls.as_ref().is_some_and(|t| t.value),
+                    &mut problems,
+                );
                 if let Some(resource) = resource
                     .filter(|_| !unreadable.contains(service.name.as_str()) && !deferred_error)
                 {
@@ -251,6 +263,10 @@ pub fn resolve<'c>(
         services: manifest.services.iter().map(|s| s.name.as_str()).collect(),
         databases: database_names.iter().map(String::as_str).collect(),
         resources: resources.iter().map(|r| r.name.as_str()).collect(),
+        flavours: resources
+            .iter()
+            .map(|r| (r.name.as_str(), &r.template.url.flavours))
+            .collect(),
     };
     // `a_b` and `a-b` fold to one AWS identifier: two databases cannot share it.
     let mut identifiers: HashMap<&str, &str> = HashMap::new();
@@ -438,6 +454,56 @@ fn classify<'c, 'm>(
     )
 }
 
+/// Whether a database runs locally with TLS: its own `x-provision.local.tls`, else the
+/// project's. Asked for by name on an image family that configures TLS its own way, it is an
+/// error; asked for project-wide, that database runs without and a warning says so.
+fn local_tls(
+    service: &Service,
+    template: &Template,
+    repository: Option<&str>,
+    project_tls: bool,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    let own = service.ext.local_tls.as_ref();
+    let wanted = own.map_or(project_tls, |t| t.value);
+    if !wanted {
+        return false;
+    }
+    let family = template.family(repository.unwrap_or_default());
+    if family.tls {
+        return true;
+    }
+    let image = repository.unwrap_or(&template.name).to_owned();
+    let expected = format!(
+        "false: `{image}` turns TLS on through settings of its own, which provision does not drive; use the official image for local TLS"
+    );
+    match own {
+        Some(t) => problems.push(
+            Problem::error(
+                Some(t.at),
+                t.path.clone(),
+                ProblemKind::InvalidValue {
+                    value: "true".into(),
+                    expected,
+                },
+            )
+            .scoped(Scope::Local),
+        ),
+        None => problems.push(
+            Problem::warning(
+                Some(service.at),
+                format!("services.{}", service.name),
+                ProblemKind::InvalidValue {
+                    value: "x-provision.local.tls: true (project-wide)".into(),
+                    expected: format!("{expected}; `{}` runs without TLS", service.name),
+                },
+            )
+            .scoped(Scope::Local),
+        ),
+    }
+    false
+}
+
 /// The version that follows `prefix` in a tag: `pg16` -> `16`, `0.8.0-pg17` -> `17`.
 fn version_after<'t>(tag: &'t str, prefix: &str) -> Option<&'t str> {
     tag.match_indices(prefix).find_map(|(i, _)| {
@@ -474,11 +540,22 @@ fn resource<'c>(
     template: &'c Arc<Template>,
     image: Option<ImageRef<'_>>,
     project: &str,
+    project_tls: bool,
     problems: &mut Vec<Problem>,
 ) -> Option<Resource<'c>> {
     let path = format!("services.{}", service.name);
     let before = problems.len();
     let ext = &service.ext;
+    if let Some(url) = ext.url.first() {
+        problems.push(Problem::error(
+            Some(url.flavour.at),
+            format!("{path}.x-provision.url"),
+            ProblemKind::InvalidValue {
+                value: url.flavour.value.clone(),
+                expected: "no `url` on a database: it belongs on the app service whose client reads the URL".into(),
+            },
+        ));
+    }
 
     // The version: from the image tag (`16.4-alpine`, or after the family's prefix: `pg16`),
     // else `x-provision.version`, else the default.
@@ -704,6 +781,7 @@ fn resource<'c>(
         }
     }
 
+    let local_tls = local_tls(service, template, image.map(|i| i.repository), project_tls, problems);
     let broken = problems[before..]
         .iter()
         .any(|p| p.is_error() && p.scope == Scope::Both);
@@ -725,6 +803,7 @@ fn resource<'c>(
             .iter()
             .map(|v| v.value.clone())
             .collect(),
+        local_tls,
         local_password: creds.password,
         password_from: creds.password_from,
         command: creds.command,
@@ -889,6 +968,86 @@ struct Names<'m> {
     services: HashSet<&'m str>,
     databases: HashSet<&'m str>,
     resources: HashSet<&'m str>,
+    /// The URL flavours of each resource's type.
+    flavours: HashMap<&'m str, &'m BTreeMap<String, crate::catalog::UrlFlavour>>,
+}
+
+/// The flavour of `P_URL` an app asks for on its link to `target` (written `alias` there): a
+/// choice naming the link, else the one for every link, when the linked type has it.
+fn flavour_for(
+    service: &Service,
+    target: &str,
+    alias: Option<&str>,
+    names: &Names<'_>,
+) -> Option<String> {
+    let choices = &service.ext.url;
+    let chosen = choices
+        .iter()
+        .find(|c| c.link.as_deref().is_some_and(|l| l == target || Some(l) == alias))
+        .or_else(|| choices.iter().find(|c| c.link.is_none()))?;
+    let name = &chosen.flavour.value;
+    names
+        .flavours
+        .get(target)
+        .is_some_and(|f| f.contains_key(name))
+        .then(|| name.clone())
+}
+
+/// `x-provision.url` choices that name no link of the app, or a flavour no linked type has.
+fn url_problems(service: &Service, links: &[Link], names: &Names<'_>, problems: &mut Vec<Problem>) {
+    let all: BTreeSet<&str> = names
+        .flavours
+        .values()
+        .flat_map(|f| f.keys().map(String::as_str))
+        .collect();
+    for choice in &service.ext.url {
+        let flavour = &choice.flavour;
+        let known: BTreeSet<&str> = match &choice.link {
+            Some(link) => {
+                let Some(target) = service
+                    .links
+                    .iter()
+                    .find(|l| l.target == *link || l.alias.as_deref() == Some(link))
+                    .map(|l| l.target.as_str())
+                    .filter(|t| links.iter().any(|l| l.resource == *t))
+                else {
+                    problems.push(Problem::error(
+                        Some(flavour.at),
+                        flavour.path.clone(),
+                        ProblemKind::InvalidValue {
+                            value: link.clone(),
+                            expected: format!(
+                                "a database `{}` links to (`links:` or `depends_on:`)",
+                                service.name
+                            ),
+                        },
+                    ));
+                    continue;
+                };
+                names
+                    .flavours
+                    .get(target)
+                    .map(|f| f.keys().map(String::as_str).collect())
+                    .unwrap_or_default()
+            }
+            None => all.clone(),
+        };
+        if !known.contains(flavour.value.as_str()) {
+            let list: Vec<&str> = known.iter().copied().collect();
+            problems.push(Problem::error(
+                Some(flavour.at),
+                flavour.path.clone(),
+                ProblemKind::InvalidValue {
+                    value: flavour.value.clone(),
+                    expected: if list.is_empty() {
+                        "no flavour: this type's URL is read the same by every client".into()
+                    } else {
+                        format!("one of {}", list.join(", "))
+                    },
+                },
+            ));
+        }
+    }
 }
 
 fn app(
@@ -995,9 +1154,11 @@ fn app(
             continue;
         }
         prefixes.insert(prefix.clone(), link.target.clone());
+        let flavour = flavour_for(service, &link.target, link.alias.as_deref(), names);
         links.push(Link {
             resource: link.target.clone(),
             prefix,
+            flavour,
         });
     }
     let set: BTreeMap<&str, &crate::manifest::Located<EnvVar>> = service
@@ -1028,6 +1189,7 @@ fn app(
         }
     }
     hints::unlinked_by_environment(service, &names.resources, &links, problems);
+    url_problems(service, &links, names, problems);
     App {
         name: service.name.clone(),
         links,
@@ -1166,7 +1328,8 @@ mod tests {
             m.apps[1].links,
             [Link {
                 resource: "pg".into(),
-                prefix: "PG".into()
+                prefix: "PG".into(),
+                flavour: None,
             }]
         );
         // `my` is linked by nobody: the one warning.

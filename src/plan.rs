@@ -95,6 +95,8 @@ pub struct LocalPlan {
     /// any volume on the data path, which then holds the data instead of ours.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<crate::manifest::Mount>,
+    /// Runs with TLS from the project's CA (`x-provision.local.tls`).
+    pub tls: bool,
 }
 
 /// An AWS resource, with every secure default spelt out.
@@ -150,6 +152,9 @@ pub struct ServiceLinks {
 pub struct PlannedLink {
     pub resource: String,
     pub prefix: String,
+    /// The spelling of `P_URL` (`x-provision.url`), when not the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flavour: Option<String>,
     pub variables: Vec<String>,
 }
 
@@ -206,6 +211,7 @@ pub fn plan(
                     password_from: r.password_from.clone(),
                     command: r.command.clone(),
                     mounts: r.mounts.clone(),
+                    tls: r.local_tls,
                 }
             }),
             cloud: (target == Target::Cloud).then(|| cloud_plan(&project, r, &manifest.cloud)),
@@ -220,10 +226,23 @@ pub fn plan(
             links: a
                 .links
                 .iter()
-                .map(|l| PlannedLink {
-                    resource: l.resource.clone(),
-                    prefix: l.prefix.clone(),
-                    variables: crate::links::variables(&l.prefix),
+                .map(|l| {
+                    let mut variables = crate::links::variables(&l.prefix);
+                    // A CA file when the server's certificate chains to a CA of its own:
+                    // RDS's, or the project's for local TLS (ElastiCache's are public).
+                    let own_ca = model.resources.iter().find(|r| r.name == l.resource).is_some_and(|r| match target {
+                        Target::Local => r.local_tls,
+                        Target::Cloud => r.template.cloud.service == crate::catalog::CloudService::Rds,
+                    });
+                    if own_ca {
+                        variables.push(crate::links::variable(&l.prefix, crate::links::CA_FILE));
+                    }
+                    PlannedLink {
+                        resource: l.resource.clone(),
+                        prefix: l.prefix.clone(),
+                        flavour: l.flavour.clone(),
+                        variables,
+                    }
                 })
                 .collect(),
         })

@@ -39,6 +39,8 @@ const LABEL_PASSWORD: &str = "dev.provision.password";
 const LABEL_MAJOR: &str = "dev.provision.major";
 /// On the container: the image's real version, read from its configuration.
 const LABEL_VERSION: &str = "dev.provision.version";
+/// On the container: the fingerprint of the server certificate it runs TLS with.
+const LABEL_TLS: &str = "dev.provision.tls";
 
 /// How long a first pull may take, apart from the readiness wait.
 const PULL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20 * 60);
@@ -118,6 +120,10 @@ struct Setup<'a> {
     data_path: Option<String>,
     port: u16,
     password: Option<Secret>,
+    /// The server's TLS files (`x-provision.local.tls`).
+    tls: Option<crate::tls::ServerFiles>,
+    /// The account the image runs as (its `User`), when it says.
+    user: Option<String>,
 }
 
 impl Setup<'_> {
@@ -355,6 +361,10 @@ impl DockerRuntime {
                 .config
                 .as_ref()
                 .and_then(|cfg| cfg.labels.as_ref()?.get(LABEL_VERSION).cloned()),
+            tls: c
+                .config
+                .as_ref()
+                .and_then(|cfg| cfg.labels.as_ref()?.get(LABEL_TLS).cloned()),
         }
     }
 
@@ -380,7 +390,7 @@ impl DockerRuntime {
         spec: &Spec<'_>,
         family: &Family<'_>,
         progress: &Progress,
-    ) -> Result<Option<String>, Error> {
+    ) -> Result<(Option<String>, Option<String>), Error> {
         let image = &spec.local.image;
         let inspected = match self.docker.inspect_image(image).await {
             Ok(i) => i,
@@ -393,8 +403,10 @@ impl DockerRuntime {
             }
             Err(e) => return Err(call("inspect image", image)(e)),
         };
-        let env = inspected.config.and_then(|c| c.env).unwrap_or_default();
-        Ok(spec.template.version_in_env(family, &env))
+        let config = inspected.config.unwrap_or_default();
+        let user = config.user.filter(|u| !u.is_empty());
+        let env = config.env.unwrap_or_default();
+        Ok((spec.template.version_in_env(family, &env), user))
     }
 
     async fn pull(&self, spec: &Spec<'_>, progress: &Progress) -> Result<(), Error> {
@@ -501,13 +513,23 @@ impl DockerRuntime {
             .iter()
             .map(|(k, v)| format!("{k}={}", fill(v)))
             .collect();
-        let cmd = command(spec, setup.family.args, &fill);
+        let mut cmd = command(spec, setup.family.args, &fill);
+        if let (Some(tls), Some(_)) = (&spec.template.tls, &setup.tls) {
+            let port = spec.local.container_port.to_string();
+            cmd.extend(tls.args.iter().map(|a| {
+                a.replace("{tls_dir}", &tls.container_dir)
+                    .replace("{port}", &port)
+            }));
+        }
         let port = setup.port;
         let mut labels = self.labels(spec);
         labels.insert(LABEL_IMAGE.to_owned(), spec.local.image.clone());
         labels.insert(LABEL_PORT.to_owned(), port.to_string());
         if let Some(version) = &setup.version {
             labels.insert(LABEL_VERSION.to_owned(), version.clone());
+        }
+        if let Some(tls) = &setup.tls {
+            labels.insert(LABEL_TLS.to_owned(), tls.fingerprint.clone());
         }
         let key = format!("{}/tcp", spec.local.container_port);
         let host_config = HostConfig {
@@ -547,7 +569,10 @@ impl DockerRuntime {
             .name(&spec.local.container)
             .build();
         match self.docker.create_container(Some(options), body).await {
-            Ok(_) => self.copy_config_file(spec, setup).await,
+            Ok(_) => {
+                self.copy_config_file(spec, setup).await?;
+                self.copy_tls_files(spec, setup).await
+            }
             // Another `up` is creating it: same name, same configuration. Docker reserves the
             // name before the container exists, so wait (bounded) until it does.
             Err(e) if status_of(&e) == Some(409) => {
@@ -584,6 +609,61 @@ impl DockerRuntime {
             .upload_to_container(name, Some(options), bollard::body_full(archive.into()))
             .await
             .map_err(call("copy the config file into", name))
+    }
+
+    /// Copies the server's TLS files into the created container, owned by the account that
+    /// reads them (PostgreSQL refuses a key that is not its own and private).
+    async fn copy_tls_files(&self, spec: &Spec<'_>, setup: &Setup<'_>) -> Result<(), Error> {
+        let (Some(tls), Some(files)) = (&spec.template.tls, &setup.tls) else {
+            return Ok(());
+        };
+        let name = &spec.local.container;
+        let account = setup.user.as_deref().unwrap_or(&tls.container_user);
+        let (uid, gid) = self.account_ids(name, account).await?;
+        let mut entries = files.contents()?;
+        for file in &tls.files {
+            let text = file.text.replace("{socket_auth}", "trust");
+            entries.push((file.name.as_str(), text.into_bytes(), 0o644));
+        }
+        let dir = tls.container_dir.trim_start_matches('/');
+        let archive = image::files_tar(
+            entries
+                .iter()
+                .map(|(file, bytes, mode)| (format!("{dir}/{file}"), bytes.as_slice(), *mode)),
+            (uid, gid),
+        )
+        .map_err(|e| Error::Docker {
+            op: "write the TLS files of",
+            target: name.clone(),
+            source: Box::new(e),
+        })?;
+        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.docker
+            .upload_to_container(name, Some(options), bollard::body_full(archive.into()))
+            .await
+            .map_err(call("copy the TLS files into", name))
+    }
+
+    /// The user and group ids of `account` in a created container: numeric as the image's
+    /// `User` may give them, else from the image's `/etc/passwd`.
+    async fn account_ids(&self, container: &str, account: &str) -> Result<(u64, u64), Error> {
+        let (user, group) = account.split_once(':').unwrap_or((account, ""));
+        if let Ok(uid) = user.parse::<u64>() {
+            return Ok((uid, group.parse().unwrap_or(uid)));
+        }
+        let options = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default()
+            .path("/etc/passwd")
+            .build();
+        let mut stream = self.docker.download_from_container(container, Some(options));
+        let mut archive = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            archive.extend_from_slice(&chunk.map_err(call("read /etc/passwd of", container))?);
+        }
+        image::passwd_ids(&archive, user).ok_or_else(|| Error::Docker {
+            op: "find the server's account in",
+            target: container.to_owned(),
+            source: format!("no user `{user}` in the image's /etc/passwd").into(),
+        })
     }
 
     async fn start(&self, spec: &Spec<'_>, port: u16) -> Result<(), Error> {
@@ -637,7 +717,18 @@ impl DockerRuntime {
         // The image first, under its own bound: a slow first pull must not use up the wait
         // for readiness, and its real version decides where the data goes.
         let family = spec.template.family(&spec.local.repository);
-        let image_version = self.ensure_image(spec, &family, progress).await?;
+        let (image_version, image_user) = self.ensure_image(spec, &family, progress).await?;
+        let tls = if spec.local.tls {
+            if !family.tls {
+                return Err(Error::TlsUnsupported {
+                    resource: name.clone(),
+                    image: spec.local.image.clone(),
+                });
+            }
+            Some(spec.tls_files(&self.engine().address)?)
+        } else {
+            None
+        };
         let version = image_version
             .clone()
             .unwrap_or_else(|| spec.resource.version.clone());
@@ -707,8 +798,13 @@ impl DockerRuntime {
                 source: Box::new(e),
             })?,
         };
-        let mut action =
-            reconcile::decide(RuntimeKind::Docker, &spec.local.image, &live, Some(port));
+        let mut action = reconcile::decide(
+            RuntimeKind::Docker,
+            &spec.local.image,
+            &live,
+            Some(port),
+            tls.as_ref().map(|t| t.fingerprint.as_str()),
+        );
         if let Action::Replace(why) = &action {
             let why = match why {
                 Replace::Image { from, to } => {
@@ -718,6 +814,8 @@ impl DockerRuntime {
                     "port {} -> {to}",
                     from.map_or_else(|| "?".into(), |p| p.to_string())
                 ),
+                Replace::Tls { to: true } => "TLS on, or a new certificate".to_owned(),
+                Replace::Tls { to: false } => "TLS off".to_owned(),
             };
             let kept = spec
                 .local
@@ -755,6 +853,8 @@ impl DockerRuntime {
                         version: image_version,
                         port,
                         password: password.clone(),
+                        tls,
+                        user: image_user,
                     };
                     self.create(spec, &setup).await?;
                 }

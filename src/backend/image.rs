@@ -105,9 +105,58 @@ pub fn single_file_tar(path: &str, text: &str) -> std::io::Result<Vec<u8>> {
     builder.into_inner()
 }
 
+/// A tar of `(path, bytes, mode)` files owned by `(uid, gid)`, for `upload_to_container`.
+pub fn files_tar<'a>(
+    files: impl IntoIterator<Item = (String, &'a [u8], u32)>,
+    (uid, gid): (u64, u64),
+) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, bytes, mode) in files {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(mode);
+        header.set_uid(uid);
+        header.set_gid(gid);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut header, path.trim_start_matches('/'), bytes)?;
+    }
+    builder.into_inner()
+}
+
+/// `user`'s uid and gid in the `/etc/passwd` inside `archive` (a tar, as the Engine API's
+/// archive download returns it).
+pub fn passwd_ids(archive: &[u8], user: &str) -> Option<(u64, u64)> {
+    let mut tar = tar::Archive::new(archive);
+    let mut entry = tar.entries().ok()?.next()?.ok()?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut entry, &mut text).ok()?;
+    text.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        (fields.next()? == user).then_some(())?;
+        let _password = fields.next()?;
+        Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_tar_carries_owner_and_mode_and_passwd_is_read_back() {
+        let archive = files_tar(
+            [("/etc/passwd".to_owned(), &b"root:x:0:0::/root:/bin/sh\npostgres:x:999:998::/var/lib/postgresql:/bin/bash\n"[..], 0o600)],
+            (7, 8),
+        )
+        .unwrap();
+        let mut tar = tar::Archive::new(archive.as_slice());
+        let entry = tar.entries().unwrap().next().unwrap().unwrap();
+        let header = entry.header();
+        assert_eq!((header.uid().unwrap(), header.gid().unwrap()), (7, 8));
+        assert_eq!(header.mode().unwrap(), 0o600);
+        assert_eq!(passwd_ids(&archive, "postgres"), Some((999, 998)));
+        assert_eq!(passwd_ids(&archive, "redis"), None);
+    }
 
     #[test]
     fn one_image_is_pulled_never_every_tag() {

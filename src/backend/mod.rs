@@ -52,7 +52,11 @@ impl Spec<'_> {
         Endpoint {
             host: host.to_owned(),
             port,
-            tls: false,
+            tls: self.local.tls,
+            ca_file: self
+                .local
+                .tls
+                .then(|| crate::tls::Store::of(self.project).local_ca_file()),
             username: self.resource.username.clone(),
             password,
             database: self.resource.database.clone(),
@@ -61,6 +65,28 @@ impl Spec<'_> {
 }
 
 const LOCALHOST: &str = "127.0.0.1";
+
+impl Spec<'_> {
+    /// The names a local TLS server's certificate carries: this machine's loopback names,
+    /// the database's service name (what apps on `start --containers`' network use), and the
+    /// runtime's address (a remote engine's host).
+    pub fn tls_names(&self, address: &str) -> Vec<String> {
+        let mut names: Vec<String> = ["localhost", LOCALHOST, "::1", &self.resource.name]
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect();
+        if !names.iter().any(|n| n == address) {
+            names.push(address.to_owned());
+        }
+        names
+    }
+
+    /// The local TLS files of this database, made or renewed for `address`.
+    pub fn tls_files(&self, address: &str) -> Result<crate::tls::ServerFiles, Error> {
+        crate::tls::Store::of(self.project)
+            .ensure_local(&self.resource.name, &self.tls_names(address))
+    }
+}
 
 /// Every resource of a local plan with its template.
 pub fn specs(plan: &Plan) -> Vec<Spec<'_>> {
@@ -98,6 +124,8 @@ pub struct Live {
     /// The version it really runs, when known: from the image's configuration (an untagged
     /// `postgres` is whatever `latest` was) or the native server's `--version`.
     pub version: Option<String>,
+    /// It runs with TLS, from the server certificate with this fingerprint.
+    pub tls: Option<String>,
 }
 
 impl Live {
@@ -109,6 +137,7 @@ impl Live {
             data: None,
             image: None,
             version: None,
+            tls: None,
         }
     }
 }
@@ -264,7 +293,13 @@ pub async fn endpoints(runtime: &Runtime, specs: &[Spec<'_>]) -> Result<Vec<Endp
         let live = live?;
         match (live.state, live.port) {
             (State::Running, Some(port)) => {
-                out.push(spec.endpoint_at(runtime.address(), port, live.password));
+                // What the server runs with now, whatever the manifest says since.
+                let mut endpoint = spec.endpoint_at(runtime.address(), port, live.password);
+                endpoint.tls = live.tls.is_some();
+                endpoint.ca_file = endpoint.tls.then(|| {
+                    crate::tls::Store::of(spec.project).local_ca_file()
+                });
+                out.push(endpoint);
             }
             _ => {
                 return Err(Error::NotUp {

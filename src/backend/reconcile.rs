@@ -25,6 +25,8 @@ pub enum Action {
 pub enum Replace {
     Image { from: Option<String>, to: String },
     Port { from: Option<u16>, to: u16 },
+    /// TLS turned on or off, or a new server certificate.
+    Tls { to: bool },
 }
 
 impl Action {
@@ -47,9 +49,26 @@ impl Serialize for Action {
 /// Decides what `up` does. `image` is the image the manifest wants (Docker); `port` the host
 /// port the resource must end up on when that is already known (the manifest's, or one
 /// remembered from an earlier run); `None` keeps whatever port it has.
-pub fn decide(kind: RuntimeKind, image: &str, live: &Live, port: Option<u16>) -> Action {
+/// `tls`: the server certificate's fingerprint when the server must run with TLS (empty when
+/// not known yet: then only on or off is compared), none when without.
+pub fn decide(
+    kind: RuntimeKind,
+    image: &str,
+    live: &Live,
+    port: Option<u16>,
+    tls: Option<&str>,
+) -> Action {
     if live.state == State::Missing {
         return Action::Create;
+    }
+    let tls_differs = match (tls, live.tls.as_deref()) {
+        (None, None) => false,
+        (Some(want), Some(have)) => !want.is_empty() && want != have,
+        _ => true,
+    };
+    // A stopped native server reads its settings when it starts; a container's are fixed.
+    if tls_differs && !(kind == RuntimeKind::Native && live.state == State::Stopped) {
+        return Action::Replace(Replace::Tls { to: tls.is_some() });
     }
     // A container's image is fixed at creation; a native server's binary is whatever is
     // installed, so only Docker compares images.
@@ -95,6 +114,7 @@ mod tests {
             data: None,
             image: Some(image.to_owned()),
             version: None,
+            tls: None,
         }
     }
 
@@ -104,7 +124,7 @@ mod tests {
     fn missing_is_created_on_either_runtime() {
         for kind in [Docker, Native] {
             assert_eq!(
-                decide(kind, "postgres:16", &Live::missing(), Some(5432)),
+                decide(kind, "postgres:16", &Live::missing(), Some(5432), None),
                 Action::Create
             );
         }
@@ -114,14 +134,14 @@ mod tests {
     fn a_new_image_replaces_a_container_but_not_a_native_server() {
         let running = live(State::Running, Some(5432), "postgres:15");
         assert_eq!(
-            decide(Docker, "postgres:16", &running, Some(5432)),
+            decide(Docker, "postgres:16", &running, Some(5432), None),
             Action::Replace(Replace::Image {
                 from: Some("postgres:15".into()),
                 to: "postgres:16".into()
             })
         );
         assert_eq!(
-            decide(Native, "postgres:16", &running, Some(5432)),
+            decide(Native, "postgres:16", &running, Some(5432), None),
             Action::NoChange
         );
     }
@@ -134,8 +154,7 @@ mod tests {
                     Docker,
                     "redis:7",
                     &live(state, Some(6379), "redis:7"),
-                    Some(6380)
-                ),
+                    Some(6380), None),
                 Action::Replace(Replace::Port {
                     from: Some(6379),
                     to: 6380
@@ -147,8 +166,7 @@ mod tests {
                 Native,
                 "redis:7",
                 &live(State::Running, Some(6379), "redis:7"),
-                Some(6380)
-            ),
+                Some(6380), None),
             Action::Replace(Replace::Port {
                 from: Some(6379),
                 to: 6380
@@ -159,8 +177,36 @@ mod tests {
                 Native,
                 "redis:7",
                 &live(State::Stopped, Some(6379), "redis:7"),
-                Some(6380)
-            ),
+                Some(6380), None),
+            Action::Start
+        );
+    }
+
+    #[test]
+    fn tls_on_off_or_a_new_certificate_replaces_a_container() {
+        let mut running = live(State::Running, Some(5432), "postgres:16");
+        let on = |d: Action| d == Action::Replace(Replace::Tls { to: true });
+        assert!(on(decide(Docker, "postgres:16", &running, None, Some(""))));
+        assert!(on(decide(Native, "postgres:16", &running, None, Some("ab"))));
+        running.tls = Some("ab".into());
+        assert_eq!(
+            decide(Docker, "postgres:16", &running, None, Some("ab")),
+            Action::NoChange
+        );
+        // Unknown yet (plan before the first TLS up): on is on.
+        assert_eq!(
+            decide(Docker, "postgres:16", &running, None, Some("")),
+            Action::NoChange
+        );
+        assert!(on(decide(Docker, "postgres:16", &running, None, Some("cd"))));
+        assert_eq!(
+            decide(Docker, "postgres:16", &running, None, None),
+            Action::Replace(Replace::Tls { to: false })
+        );
+        // A stopped native server reads its settings when it starts.
+        running.state = State::Stopped;
+        assert_eq!(
+            decide(Native, "postgres:16", &running, None, None),
             Action::Start
         );
     }
@@ -170,10 +216,10 @@ mod tests {
         let stopped = live(State::Stopped, Some(6379), "redis:7");
         let running = live(State::Running, Some(6379), "redis:7");
         for kind in [Docker, Native] {
-            assert_eq!(decide(kind, "redis:7", &stopped, None), Action::Start);
-            assert_eq!(decide(kind, "redis:7", &running, None), Action::NoChange);
+            assert_eq!(decide(kind, "redis:7", &stopped, None, None), Action::Start);
+            assert_eq!(decide(kind, "redis:7", &running, None, None), Action::NoChange);
             assert_eq!(
-                decide(kind, "redis:7", &running, Some(6379)),
+                decide(kind, "redis:7", &running, Some(6379), None),
                 Action::NoChange
             );
         }

@@ -63,6 +63,8 @@ pub struct Manifest {
     /// Top-level `x-provision.local.apps`: `containers` (true) or `processes` (false), how
     /// `provision start` runs the app services.
     pub apps_in_containers: Option<bool>,
+    /// Top-level `x-provision.local.tls`: local databases run with TLS from a project CA.
+    pub local_tls: Option<Located<bool>>,
     pub services: Vec<Service>,
     /// Shape problems found while reading; the model adds the semantic ones.
     pub problems: Vec<Problem>,
@@ -197,7 +199,20 @@ pub struct Extension {
     pub database: Option<Located<String>>,
     pub username: Option<Located<String>>,
     pub local_port: Option<Located<u16>>,
+    /// `x-provision.local.tls` on a database: overrides the top-level setting.
+    pub local_tls: Option<Located<bool>>,
+    /// `x-provision.url` on an app service: the spelling of `P_URL` its client reads, for
+    /// every link (`url: jdbc`) or per linked service (`url: {db: jdbc}`).
+    pub url: Vec<UrlChoice>,
     pub cloud: CloudOptions,
+}
+
+/// One `x-provision.url` choice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UrlChoice {
+    /// The linked service it is for; none: every link.
+    pub link: Option<String>,
+    pub flavour: Located<String>,
 }
 
 /// A service's `x-provision.cloud:` block.
@@ -344,6 +359,7 @@ pub fn from_root(
         project: None,
         cloud: CloudSettings::default(),
         apps_in_containers: None,
+        local_tls: None,
         services: Vec::new(),
         problems: Vec::new(),
     };
@@ -401,8 +417,11 @@ const TOP_CLOUD_KEYS: &[&str] = &[
     "allow_from",
     "tags",
 ];
-const SERVICE_KEYS: &[&str] = &["type", "version", "database", "username", "local", "cloud"];
-const LOCAL_KEYS: &[&str] = &["port"];
+const SERVICE_KEYS: &[&str] = &[
+    "type", "version", "database", "username", "local", "cloud", "url",
+];
+const LOCAL_KEYS: &[&str] = &["port", "tls"];
+const TOP_LOCAL_KEYS: &[&str] = &["apps", "tls"];
 const CLOUD_KEYS: &[&str] = &[
     "class",
     "storage_gb",
@@ -642,7 +661,11 @@ impl Reader<'_> {
             match key {
                 "project" => manifest.project = self.name(value, &path),
                 "local" => {
-                    for (_, value, path) in self.known_entries(value, &path, &["apps"]) {
+                    for (key, value, path) in self.known_entries(value, &path, TOP_LOCAL_KEYS) {
+                        if key == "tls" {
+                            manifest.local_tls = self.flag(value, &path);
+                            continue;
+                        }
                         let Some(text) = self.text(value, &path) else {
                             continue;
                         };
@@ -986,14 +1009,43 @@ impl Reader<'_> {
                 "database" => ext.database = self.identifier(value, &child),
                 "username" => ext.username = self.identifier(value, &child),
                 "local" => {
-                    for (_, value, child) in self.known_entries(value, &child, LOCAL_KEYS) {
-                        ext.local_port = self.port(value, &child);
+                    for (key, value, child) in self.known_entries(value, &child, LOCAL_KEYS) {
+                        if key == "tls" {
+                            ext.local_tls = self.flag(value, &child);
+                        } else {
+                            ext.local_port = self.port(value, &child);
+                        }
                     }
                 }
+                "url" => ext.url = self.url_choices(value, &child),
                 _ => ext.cloud = self.cloud_options(value, &child),
             }
         }
         ext
+    }
+
+    /// `x-provision.url`: one flavour for every link, or a map of linked service to flavour.
+    fn url_choices(&mut self, node: &Node, path: &str) -> Vec<UrlChoice> {
+        if let Kind::Map(entries) = &node.kind {
+            return entries
+                .iter()
+                .filter_map(|(key, value)| {
+                    let link = key.scalar_text().unwrap_or_default();
+                    let flavour = self.name(value, &format!("{path}.{link}"))?;
+                    Some(UrlChoice {
+                        link: Some(link),
+                        flavour,
+                    })
+                })
+                .collect();
+        }
+        self.name(node, path)
+            .map(|flavour| UrlChoice {
+                link: None,
+                flavour,
+            })
+            .into_iter()
+            .collect()
     }
 
     /// A database or user name: these end up in URLs, SQL and AWS parameters, so keep them to

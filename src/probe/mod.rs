@@ -6,6 +6,7 @@ mod memcached;
 mod mysql;
 mod postgres;
 mod redis;
+mod tls;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

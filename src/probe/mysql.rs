@@ -47,7 +47,13 @@ async fn attempt(endpoint: &Endpoint) -> Result<(), ProbeError> {
         // one query stays `SELECT 1`.
         .max_allowed_packet(Some(4 * 1024 * 1024))
         .wait_timeout(Some(60))
-        .stmt_cache_size(0);
+        .stmt_cache_size(0)
+        // A server that requires TLS is verified against the link's CA, host name included.
+        .ssl_opts(endpoint.tls.then(|| {
+            super::tls::install_provider();
+            mysql_async::SslOpts::default()
+                .with_root_certs(endpoint.ca_file.iter().map(|p| p.clone().into()).collect())
+        }));
     // mysql_common panics on some malformed server replies (a public key that is not PEM,
     // for one). A panic in its own task is an error value here, not a crashed `up`.
     let task = tokio::spawn(async move {

@@ -15,7 +15,19 @@ pub(super) async fn probe(endpoint: &Endpoint) -> Result<(), ProbeError> {
     if let Some(password) = &endpoint.password {
         config.password(password.expose());
     }
-    let (client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(|e| {
+    let connected = if endpoint.tls {
+        config.ssl_mode(tokio_postgres::config::SslMode::Require);
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(
+            std::sync::Arc::unwrap_or_clone(super::tls::config(endpoint)?),
+        );
+        config.connect(tls).await.map(|(c, conn)| (c, tokio::spawn(conn)))
+    } else {
+        config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map(|(c, conn)| (c, tokio::spawn(conn)))
+    };
+    let (client, driver) = connected.map_err(|e| {
         // 28P01 invalid_password, 28000 invalid_authorization_specification (no such
         // role, no pg_hba entry): a server that says so will not change its mind
         // (postgresql.org/docs/current/errcodes-appendix.html).
@@ -28,7 +40,6 @@ pub(super) async fn probe(endpoint: &Endpoint) -> Result<(), ProbeError> {
             ProbeError::new(describe(&e))
         }
     })?;
-    let driver = tokio::spawn(connection);
     let result = client
         .simple_query("SELECT 1")
         .await
@@ -70,11 +81,19 @@ pub(super) async fn create_database(
     if let Some(p) = &admin.password {
         config.password(p.expose());
     }
-    let (client, connection) = config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|e| e.to_string())?;
-    let driver = tokio::spawn(connection);
+    let connected = if admin.tls {
+        config.ssl_mode(tokio_postgres::config::SslMode::Require);
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(
+            std::sync::Arc::unwrap_or_clone(super::tls::config(admin).map_err(|e| e.0)?),
+        );
+        config.connect(tls).await.map(|(c, conn)| (c, tokio::spawn(conn)))
+    } else {
+        config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map(|(c, conn)| (c, tokio::spawn(conn)))
+    };
+    let (client, driver) = connected.map_err(|e| e.to_string())?;
     let exists = client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
         .await

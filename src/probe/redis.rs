@@ -1,6 +1,6 @@
 //! Redis and Valkey: `AUTH` (when there is a password), then `PING`, in RESP.
 
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use super::{ProbeError, Refusal, read_line};
@@ -17,7 +17,17 @@ fn command(parts: &[&str]) -> Vec<u8> {
 }
 
 pub(super) async fn probe(endpoint: &Endpoint) -> Result<(), ProbeError> {
-    let mut stream = TcpStream::connect((endpoint.host.as_str(), endpoint.port)).await?;
+    if endpoint.tls {
+        talk(super::tls::connect(endpoint).await?, endpoint).await
+    } else {
+        talk(TcpStream::connect((endpoint.host.as_str(), endpoint.port)).await?, endpoint).await
+    }
+}
+
+async fn talk<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    endpoint: &Endpoint,
+) -> Result<(), ProbeError> {
     if let Some(password) = &endpoint.password {
         stream
             .write_all(&command(&["AUTH", password.expose()]))

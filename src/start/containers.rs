@@ -210,10 +210,24 @@ pub(super) async fn start(
                     &spec.resource.name,
                     spec.local.container_port,
                 );
-                app.env
-                    .extend(links::render(&link.prefix, spec.template, &endpoint));
+                app.env.extend(links::render(
+                    &link.prefix,
+                    spec.template,
+                    &endpoint,
+                    link.flavour.as_deref(),
+                ));
             }
         }
+        // The CA files are on this machine: the project's TLS directory is mounted at the
+        // same path in the app's container (`tls_mount`).
+        let linked = ready
+            .iter()
+            .zip(&specs)
+            .filter(|(_, s)| service.links.iter().any(|l| l.resource == s.resource.name))
+            .map(|(r, _)| &r.endpoint);
+        app.env.extend(
+            crate::tls::Store::of(&plan.project.name).client_vars_for(linked)?,
+        );
     }
 
     let app_names: Vec<&str> = apps.iter().map(|a| a.service.as_str()).collect();
@@ -427,6 +441,15 @@ fn drain_lines(buf: &mut Vec<u8>, prefix: &Prefix, stream: Stream) {
     }
 }
 
+/// The project's TLS directory, read-only at the same path, for an app whose links verify
+/// against its CA files: the variables name files on this machine.
+fn tls_mount(project: &str, app: &AppContainer) -> Option<Vec<String>> {
+    app.env.iter().any(|v| v.name == "SSL_CERT_FILE").then(|| {
+        let dir = crate::tls::Store::of(project).dir().display().to_string();
+        vec![format!("{dir}:{dir}:ro")]
+    })
+}
+
 async fn create(
     docker: &Docker,
     project: &str,
@@ -474,6 +497,7 @@ async fn create(
         host_config: Some(HostConfig {
             port_bindings: Some(port_bindings),
             network_mode: Some(network.to_owned()),
+            binds: tls_mount(project, app),
             ..HostConfig::default()
         }),
         networking_config: Some(NetworkingConfig {
@@ -703,6 +727,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 54321,
             tls: false,
+            ca_file: None,
             username: Some("u".into()),
             password: Some(crate::secret::Secret::new("pw".to_owned())),
             database: Some("d".into()),

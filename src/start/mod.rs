@@ -230,11 +230,23 @@ async fn start(session: &Session, options: &Options) -> Result<Exit, Error> {
                 .zip(&ready)
                 .find(|(s, _)| s.resource.name == link.resource)
             {
-                process
-                    .env
-                    .extend(links::render(&link.prefix, spec.template, &ready.endpoint));
+                process.env.extend(links::render(
+                    &link.prefix,
+                    spec.template,
+                    &ready.endpoint,
+                    link.flavour.as_deref(),
+                ));
             }
         }
+        // What clients read by themselves to verify the servers this app links to.
+        let linked = ready
+            .iter()
+            .zip(&specs)
+            .filter(|(_, s)| service.links.iter().any(|l| l.resource == s.resource.name))
+            .map(|(r, _)| &r.endpoint);
+        process.env.extend(
+            crate::tls::Store::of(&plan.project.name).client_vars_for(linked)?,
+        );
     }
     supervise(processes, options.grace, &mut signals, &trace).await
 }

@@ -7,6 +7,7 @@
 //! scoped by name and by the `provision:project` tag.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt as _;
 
 use crate::support::{Live, Output, client, unique};
 
@@ -332,11 +333,35 @@ mod needs_emulator {
         );
         assert_eq!(v["PG_HOST"], host);
         assert_eq!(v["PG_PASSWORD"], password);
+        // TLS that verifies: RDS's CA bundle, written where the URL says
+        // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html).
+        let ca = &v["PG_CA_FILE"];
         assert_eq!(
             v["PG_URL"],
-            format!("postgres://app:{password}@{host}:{port}/shop?sslmode=require")
+            format!(
+                "postgresql://app:{password}@{host}:{port}/shop?sslmode=verify-full&sslrootcert={ca}"
+            )
         );
-        assert_eq!(v["MY_URL"].split('?').nth(1), Some("ssl-mode=REQUIRED"));
+        let bundle = std::fs::read_to_string(ca).unwrap();
+        assert!(
+            bundle.contains("-----BEGIN CERTIFICATE-----")
+                && bundle == std::fs::read_to_string(&v["MY_CA_FILE"]).unwrap()
+        );
+        assert_eq!(
+            std::fs::metadata(ca).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        assert_eq!(
+            v["MY_URL"].split('?').nth(1),
+            Some(format!("ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}").as_str())
+        );
+        // ElastiCache's certificates chain to public roots: no CA file of its own.
+        assert!(!v.contains_key("CACHE_CA_FILE"));
+        // What clients read by themselves: libpq, Node, OpenSSL's default bundle (the
+        // system's plus RDS's, so the app's other HTTPS keeps working).
+        assert_eq!(&v["PGSSLROOTCERT"], ca);
+        let openssl = std::fs::read_to_string(&v["SSL_CERT_FILE"]).unwrap();
+        assert!(openssl.starts_with(&bundle) && openssl.len() > bundle.len());
         let kv_secret = boto3(&format!(
             "out(sm.get_secret_value(SecretId='provision/{}/kv')['SecretString'])",
             p.live.name

@@ -261,7 +261,7 @@ mod needs_docker {
         let names: Vec<&str> = v.keys().map(String::as_str).collect();
         assert_eq!(names.len(), 14, "{names:?}");
         assert!(
-            v["PRIMARY_URL"].starts_with("postgres://app:")
+            v["PRIMARY_URL"].starts_with("postgresql://app:")
                 && v["PRIMARY_URL"].ends_with(&format!("@127.0.0.1:{a}/shop"))
         );
         assert_eq!(

@@ -653,6 +653,9 @@ impl Cloud {
             host,
             port,
             tls: true,
+            // RDS certificates chain to AWS's RDS CAs; ElastiCache's to public roots.
+            ca_file: (cloud.service == CloudService::Rds)
+                .then(|| crate::tls::Store::of(&cloud.project).rds_ca_file()),
             username: resource.username.clone(),
             password,
             database: resource.database.clone(),

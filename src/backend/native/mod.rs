@@ -23,6 +23,10 @@ use crate::probe::{self, WaitError};
 use crate::progress::Progress;
 use crate::secret::Secret;
 
+/// In the resource's directory: the fingerprint of the certificate the server was started
+/// with TLS from; absent when it runs without.
+const TLS_RECORD: &str = "tls-fingerprint";
+
 #[derive(Debug)]
 pub struct NativeRuntime {
     root: PathBuf,
@@ -111,6 +115,7 @@ impl NativeRuntime {
                 .then(|| dir.join("data").display().to_string()),
             image: self.stored(spec, "version"),
             version: self.stored(spec, "version"),
+            tls: self.stored(spec, TLS_RECORD),
         })
     }
 
@@ -204,17 +209,36 @@ impl NativeRuntime {
             None => ports::choose(spec.local.container_port)
                 .map_err(io_error(name, "find a free port"))?,
         };
-        let mut action =
-            reconcile::decide(RuntimeKind::Native, &spec.local.image, &live, Some(port));
-        // The manifest moved the port: restart the server there (the data stays).
-        if let Action::Replace(Replace::Port { from, .. }) = &action {
-            progress.say(
-                name,
-                &format!(
-                    "restarting on port {port} (was {})",
+        let tls = if spec.local.tls {
+            if spec.template.tls.is_none() {
+                return Err(Error::TlsUnsupported {
+                    resource: name.to_owned(),
+                    image: spec.template.native.binaries[0].clone(),
+                });
+            }
+            Some(spec.tls_files(super::LOCALHOST)?)
+        } else {
+            None
+        };
+        let mut action = reconcile::decide(
+            RuntimeKind::Native,
+            &spec.local.image,
+            &live,
+            Some(port),
+            tls.as_ref().map(|t| t.fingerprint.as_str()),
+        );
+        // The manifest moved the port or changed TLS: restart the server (the data stays).
+        if let Action::Replace(why) = &action {
+            let why = match why {
+                Replace::Port { from, .. } => format!(
+                    "on port {port} (was {})",
                     from.map_or_else(|| "?".into(), |p| p.to_string())
                 ),
-            );
+                Replace::Tls { to: true } => "with TLS, or a new certificate".to_owned(),
+                Replace::Tls { to: false } => "without TLS".to_owned(),
+                Replace::Image { .. } => String::new(),
+            };
+            progress.say(name, &format!("restarting {why}"));
             self.stop(spec).await?;
             action = Action::Start;
         }
@@ -237,6 +261,7 @@ impl NativeRuntime {
                 bin: &bin,
                 port: Some(port),
                 spec,
+                tls: tls.as_ref(),
             };
             setup::prepare(
                 &values,
@@ -251,6 +276,19 @@ impl NativeRuntime {
                 name,
                 &format!("starting {} on 127.0.0.1:{port}", server.display()),
             );
+            // What the server runs with, for the next `up`, `status` and `env`.
+            let record = dir.join(TLS_RECORD);
+            match &tls {
+                Some(t) => fs::write(&record, &t.fingerprint),
+                None => fs::remove_file(&record).or_else(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                }),
+            }
+            .map_err(io_error(name, "record its TLS setting"))?;
             child = Some(self.spawn(spec, &server, &values, owner)?);
         }
         drop(lock);

@@ -21,13 +21,20 @@ pub(super) struct Values<'a> {
     pub(super) bin: &'a Path,
     pub(super) port: Option<u16>,
     pub(super) spec: &'a Spec<'a>,
+    /// The server's TLS files, copied to `{dir}/tls` (`x-provision.local.tls`).
+    pub(super) tls: Option<&'a crate::tls::ServerFiles>,
 }
 
 impl Values<'_> {
+    fn tls_dir(&self) -> PathBuf {
+        self.dir.join("tls")
+    }
+
     /// Fills `{dir}`, `{data}`, `{bin}`, `{port}`, `{username}`, `{database}` (never the
     /// password: see `with_password`).
     fn fill(&self, text: &str) -> String {
-        text.replace("{dir}", &self.dir.display().to_string())
+        text.replace("{tls_dir}", &self.tls_dir().display().to_string())
+            .replace("{dir}", &self.dir.display().to_string())
             .replace("{data}", &self.data.display().to_string())
             .replace("{bin}", &self.bin.display().to_string())
             .replace(
@@ -131,6 +138,25 @@ pub(super) async fn prepare(
         write_private(&values.dir.join(&file.name), &text, owner)
             .map_err(io_error(name, &format!("write its `{}`", file.name)))?;
     }
+    if let (Some(files), Some(tls)) = (values.tls, &spec.template.tls) {
+        // The server's own copies, owned by its account: PostgreSQL refuses a key that is
+        // not its own and private.
+        let dir = values.tls_dir();
+        make_dir(&dir, 0o700, owner).map_err(io_error(name, "create its `tls` directory"))?;
+        for (file, bytes, _) in files.contents()? {
+            let text = String::from_utf8_lossy(&bytes);
+            write_private(&dir.join(file), &text, owner)
+                .map_err(io_error(name, &format!("write its `tls/{file}`")))?;
+        }
+        for file in &tls.files {
+            // Natively other users share the machine: the socket asks for the password too.
+            let text = values
+                .fill(&file.text)
+                .replace("{socket_auth}", "scram-sha-256");
+            write_private(&dir.join(&file.name), &text, owner)
+                .map_err(io_error(name, &format!("write its `tls/{}`", file.name)))?;
+        }
+    }
     Ok(())
 }
 
@@ -140,6 +166,9 @@ pub(super) fn server_args(values: &Values<'_>, is_root: bool) -> Vec<String> {
     let mut args: Vec<String> = native.args.iter().map(|a| values.fill(a)).collect();
     if is_root {
         args.extend(native.root_args.iter().map(|a| values.fill(a)));
+    }
+    if let (Some(_), Some(tls)) = (values.tls, &values.spec.template.tls) {
+        args.extend(tls.args.iter().map(|a| values.fill(a)));
     }
     args
 }

@@ -568,6 +568,7 @@ mod probe {
             host: "127.0.0.1".into(),
             port,
             tls: false,
+            ca_file: None,
             username: Some("app".into()),
             password: Some(Secret::new(password)),
             database: Some("app".into()),
