@@ -134,6 +134,12 @@ pub struct UrlFlavour {
     /// Replaces the TLS query.
     #[serde(default)]
     pub tls_query: Option<String>,
+    /// `{username}` and `{password}` go in as they are: the client decodes no
+    /// percent-escapes. A query parameter holding one is left out when the value has a
+    /// character that would end it there (`&`, `#`, `?`, a space); the app then passes
+    /// `P_USERNAME` and `P_PASSWORD` to the driver itself.
+    #[serde(default)]
+    pub raw_credentials: bool,
 }
 
 /// How a local server of this type runs with TLS (`x-provision.local.tls`).

@@ -156,7 +156,15 @@ pub fn connect(
             let mariadb = name == "mariadb" || is_mariadb_client(&program);
             let file = option_file(
                 &program,
-                &mysql_options(&at, tls.then_some(ca.as_deref()), mariadb),
+                &mysql_options(
+                    &at,
+                    match (&ca, tls) {
+                        (Some(ca), _) => MysqlTls::Verify(ca),
+                        (None, true) => MysqlTls::On,
+                        (None, false) => MysqlTls::Off,
+                    },
+                    mariadb,
+                ),
             )?;
             let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
             command.arg(format!("--defaults-extra-file=/dev/fd/{fd}"));
@@ -200,8 +208,17 @@ fn is_mariadb_client(program: &Path) -> bool {
 
 /// The option file's text: `[client]` for the connection, `[mysql]` for the database (the
 /// group only the interactive client reads).
-/// `tls`: none for plaintext, else the CA file to verify against (if any).
-fn mysql_options(at: &Address, tls: Option<Option<&str>>, mariadb: bool) -> String {
+/// How the MySQL clients are told about TLS.
+#[derive(Debug, Clone, Copy)]
+enum MysqlTls<'a> {
+    Off,
+    /// Encrypted, certificates from the system's roots.
+    On,
+    /// Encrypted and verified against this CA file, host name included.
+    Verify(&'a str),
+}
+
+fn mysql_options(at: &Address, tls: MysqlTls<'_>, mariadb: bool) -> String {
     // Option-file values may be quoted; a quote or backslash inside is escaped.
     let quote = |v: &str| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
     let mut text = format!(
@@ -212,13 +229,16 @@ fn mysql_options(at: &Address, tls: Option<Option<&str>>, mariadb: bool) -> Stri
         quote(&at.password)
     );
     match (tls, mariadb) {
-        (None, _) => {}
-        (Some(None), true) => text.push_str("ssl\n"),
-        (Some(None), false) => text.push_str("ssl-mode=REQUIRED\n"),
-        (Some(Some(ca)), true) => {
-            text.push_str(&format!("ssl\nssl-ca={}\nssl-verify-server-cert\n", quote(ca)));
+        (MysqlTls::Off, _) => {}
+        (MysqlTls::On, true) => text.push_str("ssl\n"),
+        (MysqlTls::On, false) => text.push_str("ssl-mode=REQUIRED\n"),
+        (MysqlTls::Verify(ca), true) => {
+            text.push_str(&format!(
+                "ssl\nssl-ca={}\nssl-verify-server-cert\n",
+                quote(ca)
+            ));
         }
-        (Some(Some(ca)), false) => {
+        (MysqlTls::Verify(ca), false) => {
             text.push_str(&format!("ssl-mode=VERIFY_IDENTITY\nssl-ca={}\n", quote(ca)));
         }
     }
@@ -267,10 +287,10 @@ mod tests {
             database: "app".into(),
         };
         assert_eq!(
-            mysql_options(&at, None, true),
+            mysql_options(&at, MysqlTls::Off, true),
             "[client]\nhost=\"127.0.0.1\"\nport=3306\nuser=\"app\"\npassword=\"a\\\"b\\\\c\"\n[mysql]\ndatabase=\"app\"\n"
         );
-        assert!(mysql_options(&at, Some(None), false).contains("ssl-mode=REQUIRED\n"));
-        assert!(mysql_options(&at, Some(None), true).contains("\nssl\n"));
+        assert!(mysql_options(&at, MysqlTls::On, false).contains("ssl-mode=REQUIRED\n"));
+        assert!(mysql_options(&at, MysqlTls::On, true).contains("\nssl\n"));
     }
 }

@@ -147,14 +147,28 @@ pub fn render(
     let format = flavour
         .and_then(|f| f.format.as_deref())
         .unwrap_or("{scheme}://{userinfo}{host}:{port}{path}");
+    let raw = flavour.is_some_and(|f| f.raw_credentials);
+    let format = if raw {
+        without_unsafe_credentials(format, &username, password)
+    } else {
+        format.to_owned()
+    };
+    let (user_in, pass_in) = if raw {
+        (username.as_str(), password)
+    } else {
+        (user_enc.as_str(), pass_enc.as_str())
+    };
     let base = format
-        .replace("{scheme}", flavour.and_then(|f| f.scheme.as_deref()).unwrap_or(scheme))
+        .replace(
+            "{scheme}",
+            flavour.and_then(|f| f.scheme.as_deref()).unwrap_or(scheme),
+        )
         .replace("{userinfo}", &userinfo)
         .replace("{host}", &host)
         .replace("{port}", &endpoint.port.to_string())
         .replace("{path}", &path)
-        .replace("{username}", &user_enc)
-        .replace("{password}", &pass_enc);
+        .replace("{username}", user_in)
+        .replace("{password}", pass_in);
     let query = if endpoint.tls {
         tls_query(
             flavour
@@ -200,6 +214,27 @@ pub fn render(
         });
     }
     vars
+}
+
+/// `format` without the query parameters holding a raw credential that would end the
+/// parameter early (a client that decodes no escapes cannot be given it in the URL).
+fn without_unsafe_credentials(format: &str, username: &str, password: &str) -> String {
+    let unsafe_value = |v: &str| v.contains(['&', '#', '?', ' ', '\t', '\n']);
+    let Some((base, query)) = format.split_once('?') else {
+        return format.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|part| {
+            !(part.contains("{username}") && unsafe_value(username)
+                || part.contains("{password}") && unsafe_value(password))
+        })
+        .collect();
+    if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
 }
 
 /// A TLS query with `{ca_file}` filled in, or without the parameters that name it when the
@@ -311,9 +346,21 @@ mod tests {
         );
         assert_eq!(jdbc[1].1, "postgresql", "P_SCHEME is the contract's");
         let maria = flavoured("mariadb", "SQL", &e, Some("jdbc"));
+        // Connector/J decodes no escapes: raw credentials, or none when one would break.
+        let plain = endpoint(true, Some("app"), Some("p+w"), Some("shop"));
+        assert!(
+            flavoured("mariadb", "SQL", &plain, Some("jdbc"))[0]
+                .1
+                .starts_with("jdbc:mariadb://127.0.0.1:5432/shop?user=app&password=p+w&sslMode=verify-full&useSsl=true&serverSslCert=")
+        );
         assert_eq!(
             maria[0].1,
-            "jdbc:mariadb://127.0.0.1:5432/shop?user=app&password=p%26w&sslMode=verify-full&serverSslCert=/p/tls/ca.pem"
+            "jdbc:mariadb://127.0.0.1:5432/shop?user=app&sslMode=verify-full&useSsl=true&serverSslCert=/p/tls/ca.pem"
+        );
+        let mysql2 = flavoured("mysql", "SQL", &plain, Some("mysql2"));
+        assert_eq!(
+            mysql2[0].1,
+            "mysql://app:p%2Bw@127.0.0.1:5432/shop?ssl=%7B%22verifyIdentity%22%3Atrue%7D"
         );
         let alchemy = flavoured("postgres", "DB", &e, Some("sqlalchemy"));
         assert!(alchemy[0].1.starts_with("postgresql+psycopg://app:p%26w@"));

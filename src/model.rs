@@ -408,7 +408,7 @@ fn classify<'c, 'm>(
     let Some(declared) = &service.ext.type_name else {
         return match by_image {
             Some((template, image)) => Class::Database(template, Some(image)),
-            None if service.ext.at.is_some() => {
+            None if service.ext.at.is_some() && !service.ext.is_app_only() => {
                 problems.push(Problem::error(
                     service.ext.at,
                     format!("services.{}.x-provision", service.name),
@@ -781,7 +781,13 @@ fn resource<'c>(
         }
     }
 
-    let local_tls = local_tls(service, template, image.map(|i| i.repository), project_tls, problems);
+    let local_tls = local_tls(
+        service,
+        template,
+        image.map(|i| i.repository),
+        project_tls,
+        problems,
+    );
     let broken = problems[before..]
         .iter()
         .any(|p| p.is_error() && p.scope == Scope::Both);
@@ -983,7 +989,11 @@ fn flavour_for(
     let choices = &service.ext.url;
     let chosen = choices
         .iter()
-        .find(|c| c.link.as_deref().is_some_and(|l| l == target || Some(l) == alias))
+        .find(|c| {
+            c.link
+                .as_deref()
+                .is_some_and(|l| l == target || Some(l) == alias)
+        })
         .or_else(|| choices.iter().find(|c| c.link.is_none()))?;
     let name = &chosen.flavour.value;
     names

@@ -230,10 +230,16 @@ pub fn plan(
                     let mut variables = crate::links::variables(&l.prefix);
                     // A CA file when the server's certificate chains to a CA of its own:
                     // RDS's, or the project's for local TLS (ElastiCache's are public).
-                    let own_ca = model.resources.iter().find(|r| r.name == l.resource).is_some_and(|r| match target {
-                        Target::Local => r.local_tls,
-                        Target::Cloud => r.template.cloud.service == crate::catalog::CloudService::Rds,
-                    });
+                    let own_ca = model
+                        .resources
+                        .iter()
+                        .find(|r| r.name == l.resource)
+                        .is_some_and(|r| match target {
+                            Target::Local => r.local_tls,
+                            Target::Cloud => {
+                                r.template.cloud.service == crate::catalog::CloudService::Rds
+                            }
+                        });
                     if own_ca {
                         variables.push(crate::links::variable(&l.prefix, crate::links::CA_FILE));
                     }

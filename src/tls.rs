@@ -45,9 +45,12 @@ pub struct ServerFiles {
     pub fingerprint: String,
 }
 
+/// A file for a server: its name, contents and mode.
+pub type ServerFile = (&'static str, Vec<u8>, u32);
+
 impl ServerFiles {
-    /// The files a server needs, as (file name, contents, mode).
-    pub fn contents(&self) -> Result<Vec<(&'static str, Vec<u8>, u32)>, Error> {
+    /// The files a server needs.
+    pub fn contents(&self) -> Result<Vec<ServerFile>, Error> {
         Ok(vec![
             ("ca.pem", read(&self.ca)?, 0o644),
             ("server.pem", read(&self.cert)?, 0o644),
@@ -105,9 +108,10 @@ impl Store {
     /// a server certificate can be reissued from the stored key alone.
     fn ca_params(&self) -> Result<CertificateParams, rcgen::Error> {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, format!("provision local CA ({})", self.project));
+        params.distinguished_name.push(
+            DnType::CommonName,
+            format!("provision local CA ({})", self.project),
+        );
         params
             .distinguished_name
             .push(DnType::OrganizationName, "provision");
@@ -134,7 +138,8 @@ impl Store {
                 KeyPair::from_pem(&pem).map_err(|e| failed("read", &key_path)(Box::new(e)))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = KeyPair::generate().map_err(|e| failed("make", &key_path)(Box::new(e)))?;
+                let key =
+                    KeyPair::generate().map_err(|e| failed("make", &key_path)(Box::new(e)))?;
                 let mut params = self
                     .ca_params()
                     .map_err(|e| failed("make", &ca)(Box::new(e)))?;
@@ -178,8 +183,7 @@ impl Store {
                 .parse()
                 .ok()
                 .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok());
-            have == wanted
-                && until.is_some_and(|u| u - now() > time::Duration::days(RENEW_DAYS))
+            have == wanted && until.is_some_and(|u| u - now() > time::Duration::days(RENEW_DAYS))
         });
         if !current || !cert_path.exists() || !key_path.exists() {
             let make = |e: rcgen::Error| failed("make", &cert_path)(Box::new(e));
@@ -355,11 +359,14 @@ fn now() -> time::OffsetDateTime {
 }
 
 fn short_hash(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
     Sha256::digest(bytes)
         .iter()
         .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+        .fold(String::new(), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 /// Where this machine's OpenSSL keeps its CA bundle, if anywhere.
@@ -379,7 +386,10 @@ mod tests {
     fn rds_bundle_is_whole_certificates() {
         let count = RDS_BUNDLE.matches("-----BEGIN CERTIFICATE-----").count();
         assert!(count >= 80, "every region's G1 roots: {count}");
-        assert_eq!(count, RDS_BUNDLE.matches("-----END CERTIFICATE-----").count());
+        assert_eq!(
+            count,
+            RDS_BUNDLE.matches("-----END CERTIFICATE-----").count()
+        );
     }
 
     #[test]

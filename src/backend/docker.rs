@@ -654,7 +654,9 @@ impl DockerRuntime {
         let options = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default()
             .path("/etc/passwd")
             .build();
-        let mut stream = self.docker.download_from_container(container, Some(options));
+        let mut stream = self
+            .docker
+            .download_from_container(container, Some(options));
         let mut archive = Vec::new();
         while let Some(chunk) = stream.next().await {
             archive.extend_from_slice(&chunk.map_err(call("read /etc/passwd of", container))?);

@@ -145,7 +145,12 @@ mod tests {
     #[test]
     fn files_tar_carries_owner_and_mode_and_passwd_is_read_back() {
         let archive = files_tar(
-            [("/etc/passwd".to_owned(), &b"root:x:0:0::/root:/bin/sh\npostgres:x:999:998::/var/lib/postgresql:/bin/bash\n"[..], 0o600)],
+            [(
+                "/etc/passwd".to_owned(),
+                &b"root:x:0:0::/root:/bin/sh\npostgres:x:999:998::/var/lib/postgresql:/bin/bash\n"
+                    [..],
+                0o600,
+            )],
             (7, 8),
         )
         .unwrap();

@@ -296,9 +296,9 @@ pub async fn endpoints(runtime: &Runtime, specs: &[Spec<'_>]) -> Result<Vec<Endp
                 // What the server runs with now, whatever the manifest says since.
                 let mut endpoint = spec.endpoint_at(runtime.address(), port, live.password);
                 endpoint.tls = live.tls.is_some();
-                endpoint.ca_file = endpoint.tls.then(|| {
-                    crate::tls::Store::of(spec.project).local_ca_file()
-                });
+                endpoint.ca_file = endpoint
+                    .tls
+                    .then(|| crate::tls::Store::of(spec.project).local_ca_file());
                 out.push(endpoint);
             }
             _ => {

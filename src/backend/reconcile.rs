@@ -23,10 +23,18 @@ pub enum Action {
 /// Why a resource is replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Replace {
-    Image { from: Option<String>, to: String },
-    Port { from: Option<u16>, to: u16 },
+    Image {
+        from: Option<String>,
+        to: String,
+    },
+    Port {
+        from: Option<u16>,
+        to: u16,
+    },
     /// TLS turned on or off, or a new server certificate.
-    Tls { to: bool },
+    Tls {
+        to: bool,
+    },
 }
 
 impl Action {
@@ -154,7 +162,9 @@ mod tests {
                     Docker,
                     "redis:7",
                     &live(state, Some(6379), "redis:7"),
-                    Some(6380), None),
+                    Some(6380),
+                    None
+                ),
                 Action::Replace(Replace::Port {
                     from: Some(6379),
                     to: 6380
@@ -166,7 +176,9 @@ mod tests {
                 Native,
                 "redis:7",
                 &live(State::Running, Some(6379), "redis:7"),
-                Some(6380), None),
+                Some(6380),
+                None
+            ),
             Action::Replace(Replace::Port {
                 from: Some(6379),
                 to: 6380
@@ -177,7 +189,9 @@ mod tests {
                 Native,
                 "redis:7",
                 &live(State::Stopped, Some(6379), "redis:7"),
-                Some(6380), None),
+                Some(6380),
+                None
+            ),
             Action::Start
         );
     }
@@ -187,7 +201,13 @@ mod tests {
         let mut running = live(State::Running, Some(5432), "postgres:16");
         let on = |d: Action| d == Action::Replace(Replace::Tls { to: true });
         assert!(on(decide(Docker, "postgres:16", &running, None, Some(""))));
-        assert!(on(decide(Native, "postgres:16", &running, None, Some("ab"))));
+        assert!(on(decide(
+            Native,
+            "postgres:16",
+            &running,
+            None,
+            Some("ab")
+        )));
         running.tls = Some("ab".into());
         assert_eq!(
             decide(Docker, "postgres:16", &running, None, Some("ab")),
@@ -198,7 +218,13 @@ mod tests {
             decide(Docker, "postgres:16", &running, None, Some("")),
             Action::NoChange
         );
-        assert!(on(decide(Docker, "postgres:16", &running, None, Some("cd"))));
+        assert!(on(decide(
+            Docker,
+            "postgres:16",
+            &running,
+            None,
+            Some("cd")
+        )));
         assert_eq!(
             decide(Docker, "postgres:16", &running, None, None),
             Action::Replace(Replace::Tls { to: false })
@@ -217,7 +243,10 @@ mod tests {
         let running = live(State::Running, Some(6379), "redis:7");
         for kind in [Docker, Native] {
             assert_eq!(decide(kind, "redis:7", &stopped, None, None), Action::Start);
-            assert_eq!(decide(kind, "redis:7", &running, None, None), Action::NoChange);
+            assert_eq!(
+                decide(kind, "redis:7", &running, None, None),
+                Action::NoChange
+            );
             assert_eq!(
                 decide(kind, "redis:7", &running, Some(6379), None),
                 Action::NoChange

@@ -207,6 +207,20 @@ pub struct Extension {
     pub cloud: CloudOptions,
 }
 
+impl Extension {
+    /// Only keys an app service may have (`url`): the block does not make it a database.
+    pub fn is_app_only(&self) -> bool {
+        !self.url.is_empty()
+            && self.type_name.is_none()
+            && self.version.is_none()
+            && self.database.is_none()
+            && self.username.is_none()
+            && self.local_port.is_none()
+            && self.local_tls.is_none()
+            && self.cloud.given().is_empty()
+    }
+}
+
 /// One `x-provision.url` choice.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UrlChoice {

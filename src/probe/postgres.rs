@@ -17,10 +17,13 @@ pub(super) async fn probe(endpoint: &Endpoint) -> Result<(), ProbeError> {
     }
     let connected = if endpoint.tls {
         config.ssl_mode(tokio_postgres::config::SslMode::Require);
-        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(
-            std::sync::Arc::unwrap_or_clone(super::tls::config(endpoint)?),
-        );
-        config.connect(tls).await.map(|(c, conn)| (c, tokio::spawn(conn)))
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(std::sync::Arc::unwrap_or_clone(
+            super::tls::config(endpoint)?,
+        ));
+        config
+            .connect(tls)
+            .await
+            .map(|(c, conn)| (c, tokio::spawn(conn)))
     } else {
         config
             .connect(tokio_postgres::NoTls)
@@ -83,10 +86,13 @@ pub(super) async fn create_database(
     }
     let connected = if admin.tls {
         config.ssl_mode(tokio_postgres::config::SslMode::Require);
-        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(
-            std::sync::Arc::unwrap_or_clone(super::tls::config(admin).map_err(|e| e.0)?),
-        );
-        config.connect(tls).await.map(|(c, conn)| (c, tokio::spawn(conn)))
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(std::sync::Arc::unwrap_or_clone(
+            super::tls::config(admin).map_err(|e| e.0)?,
+        ));
+        config
+            .connect(tls)
+            .await
+            .map(|(c, conn)| (c, tokio::spawn(conn)))
     } else {
         config
             .connect(tokio_postgres::NoTls)

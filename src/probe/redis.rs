@@ -20,7 +20,11 @@ pub(super) async fn probe(endpoint: &Endpoint) -> Result<(), ProbeError> {
     if endpoint.tls {
         talk(super::tls::connect(endpoint).await?, endpoint).await
     } else {
-        talk(TcpStream::connect((endpoint.host.as_str(), endpoint.port)).await?, endpoint).await
+        talk(
+            TcpStream::connect((endpoint.host.as_str(), endpoint.port)).await?,
+            endpoint,
+        )
+        .await
     }
 }
 

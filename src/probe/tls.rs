@@ -16,7 +16,9 @@ use crate::links::Endpoint;
 /// A client configuration trusting only the endpoint's CA file.
 pub(super) fn config(endpoint: &Endpoint) -> Result<Arc<rustls::ClientConfig>, ProbeError> {
     let Some(ca) = &endpoint.ca_file else {
-        return Err(ProbeError::new("the link requires TLS but names no CA file"));
+        return Err(ProbeError::new(
+            "the link requires TLS but names no CA file",
+        ));
     };
     let mut roots = rustls::RootCertStore::empty();
     let certs = CertificateDer::pem_file_iter(ca)

@@ -225,9 +225,8 @@ pub(super) async fn start(
             .zip(&specs)
             .filter(|(_, s)| service.links.iter().any(|l| l.resource == s.resource.name))
             .map(|(r, _)| &r.endpoint);
-        app.env.extend(
-            crate::tls::Store::of(&plan.project.name).client_vars_for(linked)?,
-        );
+        app.env
+            .extend(crate::tls::Store::of(&plan.project.name).client_vars_for(linked)?);
     }
 
     let app_names: Vec<&str> = apps.iter().map(|a| a.service.as_str()).collect();

@@ -244,9 +244,9 @@ async fn start(session: &Session, options: &Options) -> Result<Exit, Error> {
             .zip(&specs)
             .filter(|(_, s)| service.links.iter().any(|l| l.resource == s.resource.name))
             .map(|(r, _)| &r.endpoint);
-        process.env.extend(
-            crate::tls::Store::of(&plan.project.name).client_vars_for(linked)?,
-        );
+        process
+            .env
+            .extend(crate::tls::Store::of(&plan.project.name).client_vars_for(linked)?);
     }
     supervise(processes, options.grace, &mut signals, &trace).await
 }

@@ -32,7 +32,7 @@ usage() { echo "usage: $0 CLIENT PREFIX (see the header of $0)" >&2; exit 2; }
 client=$1 prefix=$2
 [[ $prefix =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || usage
 
-py=("$home/venv/bin/python" -E -s)
+py=("$home/venv/bin/python" -E -s -B)   # -B: no __pycache__ in the work tree
 java=(java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC)
 case $client in
   psycopg)          cmd=("${py[@]}" "$here/python/psycopg_cell.py") ;;
@@ -86,7 +86,9 @@ fi
 if [ "$rc" = 124 ]; then
   why="timed out after ${PROVISION_CLIENT_TIMEOUT:-60}s"
 else
-  why="exited $rc without an answer: $(grep -v '^\s*$' "$errf" | tail -n 3 | tr '\n' ' ')"
+  first=$(grep -m1 -E 'Error|error|No such file|not found' "$errf" || grep -v '^[[:space:]]*$' "$errf" | tail -n 1)
+  why="exited $rc without an answer: ${first:-no output}"
 fi
+if [ ! -e "$home/.stamp" ]; then why+=" (clients not installed in $home? run tests/support/ensure-clients.sh)"; fi
 printf '{"client":%s,"ok":false,"error":%s}\n' "$(json_string "$client")" "$(json_string "$(redact "$why")")"
 exit 1

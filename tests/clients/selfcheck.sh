@@ -47,13 +47,12 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 support=$(cd "$here/../support" && pwd)
-PGBIN=/usr/lib/postgresql/15/bin
+LIB_TAG=selfcheck
+# shellcheck source=lib.sh
+. "$here/lib.sh"   # ALL_CLIENTS, ENGINE, KNOWN_UNSAFE, certificates, servers
 
 verbose=0
 if [ "${1:-}" = -v ]; then verbose=1; shift; fi
-ALL_CLIENTS=(psycopg psycopg2 sqlalchemy-pg node-pg ruby-pg jdbc-pg
-             sqlalchemy-mysql sqlalchemy-myconnector mysql2 ruby-mysql2 jdbc-mysql
-             redis-py node-redis ioredis ruby-redis)
 if [ $# -gt 0 ]; then CLIENTS=("$@"); else CLIENTS=("${ALL_CLIENTS[@]}"); fi
 COLUMNS_=(good-ip good-dns other-ca wrongname-ip wrongname-dns no-tls)
 
@@ -84,22 +83,12 @@ declare -A FORM=(
   [ruby-mysql2]='mysql://{user}:{pass}@{host}:{port}/{db}'   # not read: the client uses the parts
   [redis-py]=$KV_URL [node-redis]=$KV_URL [ioredis]=$KV_URL [ruby-redis]=$KV_URL
 )
-declare -A ENGINE=(
-  [psycopg]=pg [psycopg2]=pg [sqlalchemy-pg]=pg [node-pg]=pg [ruby-pg]=pg [jdbc-pg]=pg
-  [sqlalchemy-mysql]=my [sqlalchemy-myconnector]=my [mysql2]=my [ruby-mysql2]=my [jdbc-mysql]=my
-  [redis-py]=kv [node-redis]=kv [ioredis]=kv [ruby-redis]=kv
-)
 # Cells that cannot apply, with the reason.
 declare -A NOT_APPLICABLE=(
   [ruby-mysql2/good-dns]='libmariadb connects to "localhost" through the Unix socket, not TCP'
   [ruby-mysql2/wrongname-dns]='libmariadb connects to "localhost" through the Unix socket, not TCP'
 )
-# Known weaknesses of a client, whatever the options: OUTCOME|why.
-MYSQL2_053='Debian ruby-mysql2 0.5.3 on libmariadb 3.3: ssl_mode is ignored ("does not support setting ssl_mode") and sslverify sets a flag libmariadb never reads'
-declare -A KNOWN_UNSAFE=(
-  [ruby-mysql2/wrongname-ip]="enc|$MYSQL2_053: no host name check"
-  [ruby-mysql2/no-tls]="PLAIN|$MYSQL2_053: silently goes on in plain text"
-)
+# Known weaknesses of a client, whatever the options: KNOWN_UNSAFE in lib.sh.
 
 for c in "${CLIENTS[@]}"; do
   [ -n "${ENGINE[$c]:-}" ] || { echo "selfcheck: unknown client '$c' (one of: ${ALL_CLIENTS[*]})" >&2; exit 2; }
@@ -107,26 +96,17 @@ for c in "${CLIENTS[@]}"; do
   if [ -n "${!var:-}" ]; then FORM[$c]=${!var}; fi
 done
 
-say() { printf 'selfcheck: %s\n' "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
-
 "$support/ensure-native.sh"
 "$support/ensure-clients.sh"
 
 USER_=app DB=appdb
 PASSWORD=${SELFCHECK_PASSWORD:-'Tr1cky/pa:ss@w+rd=y%z#q?'}
-case $PASSWORD in *"'"*|*'\'*) die "SELFCHECK_PASSWORD: no ' or \\ please (SQL literals)";; esac
+case $PASSWORD in *"'"*|*\\*) die "SELFCHECK_PASSWORD: no ' or \\ please (SQL literals)";; esac
 
 work=$(mktemp -d /tmp/provision-clients-selfcheck.XXXXXX)
 chmod 755 "$work"
-PIDS=()
 cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
+  stop_servers
   if [ "${SELFCHECK_KEEP:-}" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -143,38 +123,16 @@ urlencode() {  # percent-encode everything but A-Z a-z 0-9 - . _ ~ (as provision
   done
   printf '%s' "$out"
 }
-wait_until() {  # wait_until SECONDS PID LOG CMD...: run CMD until it succeeds, while PID lives
-  local secs=$1 pid=$2 log=$3; shift 3
-  local t=$((SECONDS + secs))
-  until "$@" >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2; die "server (pid $pid) died; log: $log"; }
-    (( SECONDS < t )) || { tail -n 20 "$log" >&2; die "server (pid $pid) not ready in ${secs}s"; }
-    sleep 0.2
-  done
-}
-as() { local u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; }
 
 # ---- certificates -------------------------------------------------------------------------
 t0=$SECONDS
 C=$work/certs
 mkdir -p "$C"
-mkca() {  # mkca NAME CN
-  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$2" \
-    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
-    -keyout "$C/$1.key" -out "$C/$1.pem" 2>/dev/null
-}
-mkcert() {  # mkcert NAME CA CN SAN
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=$3" -keyout "$C/$1.key" -out "$C/$1.csr" 2>/dev/null
-  printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' \
-    "$4" >"$C/$1.ext"
-  openssl x509 -req -in "$C/$1.csr" -CA "$C/$2.pem" -CAkey "$C/$2.key" -CAcreateserial -days 2 \
-    -extfile "$C/$1.ext" -out "$C/$1.pem" 2>/dev/null
-}
-mkca ca "provision selfcheck CA"
-mkca other-ca "provision selfcheck unrelated CA"
-mkcert good ca "provision selfcheck server" "IP:127.0.0.1,DNS:localhost"
-mkcert wrongname ca "wrong.example.invalid" "DNS:wrong.example.invalid"
-mkcert other other-ca "provision selfcheck server" "IP:127.0.0.1,DNS:localhost"
+mkca "$C" ca "/CN=provision selfcheck CA"
+mkca "$C" other-ca "/CN=provision selfcheck unrelated CA"
+mkcert "$C" good ca "provision selfcheck server" "IP:127.0.0.1,DNS:localhost"
+mkcert "$C" wrongname ca "wrong.example.invalid" "DNS:wrong.example.invalid"
+mkcert "$C" other other-ca "provision selfcheck server" "IP:127.0.0.1,DNS:localhost"
 cat "$C/ca.pem" /etc/ssl/certs/ca-certificates.crt >"$C/bundle.pem"
 chmod 644 "$C"/*.pem "$C"/*.key
 # Instances: NAME CERT (CERT empty: no TLS).
@@ -183,84 +141,46 @@ declare -A PORT
 
 # ---- Postgres -----------------------------------------------------------------------------
 install -d -o postgres -g postgres "$work/pg"
-printf '%s\n' "$PASSWORD" >"$work/pg/pw" && chown postgres "$work/pg/pw"
-as postgres "$PGBIN/initdb" -D "$work/pg/template" -U postgres --auth=scram-sha-256 \
-  --pwfile="$work/pg/pw" -E UTF8 --no-sync >"$work/pg/initdb.log" 2>&1 \
-  || { cat "$work/pg/initdb.log" >&2; die "initdb failed"; }
 printf "CREATE ROLE %s LOGIN PASSWORD '%s';\nCREATE DATABASE %s OWNER %s;\n" \
-  "$USER_" "$PASSWORD" "$DB" "$USER_" \
-  | as postgres "$PGBIN/postgres" --single -D "$work/pg/template" postgres \
-    >"$work/pg/single.log" 2>&1 || { cat "$work/pg/single.log" >&2; die "creating the app role failed"; }
+  "$USER_" "$PASSWORD" "$DB" "$USER_" | pg_init "$work/pg/template"
 for inst in "${INSTANCES[@]}"; do
   read -r name cert <<<"$inst"
   d=$work/pg/$name
   cp -a "$work/pg/template" "$d"
   port=$(free_port); PORT[pg/$name]=$port
-  args=(-D "$d" -p "$port" -c listen_addresses=127.0.0.1 -c unix_socket_directories="$d"
-        -c fsync=off -c max_connections=20 -c shared_buffers=16MB -c hba_file="$d/hba.conf")
-  if [ -n "$cert" ]; then
-    install -o postgres -m 600 "$C/$cert.pem" "$d/server.crt"
-    install -o postgres -m 600 "$C/$cert.key" "$d/server.key"
-    echo 'hostssl all all 127.0.0.1/32 scram-sha-256' >"$d/hba.conf"
-    args+=(-c ssl=on -c ssl_cert_file="$d/server.crt" -c ssl_key_file="$d/server.key")
-  else
-    echo 'host all all 127.0.0.1/32 scram-sha-256' >"$d/hba.conf"
-    args+=(-c ssl=off)
-  fi
-  # A simple command, not the function `as`: $! must be the postmaster itself.
-  setpriv --reuid=postgres --regid=postgres --init-groups -- "$PGBIN/postgres" "${args[@]}" >"$d.log" 2>&1 &
-  PIDS+=($!); PG_PIDS+=($!)
+  pg_start "$d" 127.0.0.1 "$port" ${cert:+"$C/$cert.pem" "$C/$cert.key"}
+  PG_PIDS+=("$STARTED_PID")
 done
 # ---- MariaDB ------------------------------------------------------------------------------
-install -d -o mysql -g mysql "$work/my"
-mariadb-install-db --no-defaults --user=mysql --datadir="$work/my/template" \
-  --auth-root-authentication-method=socket --skip-test-db --skip-name-resolve \
-  >"$work/my/install.log" 2>&1 || { cat "$work/my/install.log" >&2; die "mariadb-install-db failed"; }
+my_init "$work/my/template"
 for inst in "${INSTANCES[@]}"; do
   read -r name cert <<<"$inst"
   d=$work/my/$name
   cp -a "$work/my/template" "$d"
   port=$(free_port); PORT[my/$name]=$port
-  args=(--no-defaults --user=mysql --datadir="$d" --port="$port" --bind-address=127.0.0.1
-        --socket="$d.sock" --pid-file="$d.pid" --log-error="$d.log" --skip-name-resolve
-        --skip-log-bin --innodb-buffer-pool-size=16M --max-connections=20)
-  if [ -n "$cert" ]; then
-    install -o mysql -m 600 "$C/$cert.pem" "$d/server.crt"
-    install -o mysql -m 600 "$C/$cert.key" "$d/server.key"
-    args+=(--ssl-cert="$d/server.crt" --ssl-key="$d/server.key" --require-secure-transport=ON)
-  else
-    args+=(--skip-ssl)
-  fi
-  /usr/sbin/mariadbd "${args[@]}" >/dev/null 2>&1 &
-  PIDS+=($!); MY_PIDS+=($!)
+  my_start "$d" 127.0.0.1 "$port" ${cert:+"$C/$cert.pem" "$C/$cert.key"}
+  MY_PIDS+=("$STARTED_PID")
 done
 # ---- Redis --------------------------------------------------------------------------------
 mkdir -p "$work/kv"
+kv_auth_line default "$PASSWORD" >"$work/kv/auth.conf"
 for inst in "${INSTANCES[@]}"; do
   read -r name cert <<<"$inst"
   port=$(free_port); PORT[kv/$name]=$port
-  args=(--bind 127.0.0.1 --requirepass "$PASSWORD" --save '' --appendonly no --dir "$work/kv"
-        --logfile "$work/kv/$name.log" --daemonize no)
-  if [ -n "$cert" ]; then
-    ca=ca; [ "$cert" = other ] && ca=other-ca
-    args+=(--port 0 --tls-port "$port" --tls-cert-file "$C/$cert.pem" --tls-key-file "$C/$cert.key"
-           --tls-ca-cert-file "$C/$ca.pem" --tls-auth-clients no)
-  else
-    args+=(--port "$port")
-  fi
-  redis-server "${args[@]}" >/dev/null 2>&1 &
-  PIDS+=($!); KV_PIDS+=($!)
+  ca=ca; [ "$cert" = other ] && ca=other-ca
+  kv_start "$work/kv" "$name" 127.0.0.1 "$port" "$work/kv/auth.conf" \
+    ${cert:+"$C/$cert.pem" "$C/$cert.key" "$C/$ca.pem"}
+  KV_PIDS+=("$STARTED_PID")
 done
 
 # ---- readiness, and the app user in MariaDB ------------------------------------------------
 i=0
 for inst in "${INSTANCES[@]}"; do
   read -r name _ <<<"$inst"
-  wait_until 60 "${PG_PIDS[$i]}" "$work/pg/$name.log" "$PGBIN/pg_isready" -q -h "$work/pg/$name" -p "${PORT[pg/$name]}"
-  wait_until 60 "${MY_PIDS[$i]}" "$work/my/$name.log" mariadb --no-defaults -S "$work/my/$name.sock" -uroot -e 'SELECT 1'
-  mariadb --no-defaults -S "$work/my/$name.sock" -uroot -e \
-    "CREATE USER '$USER_'@'%' IDENTIFIED BY '$PASSWORD'; CREATE DATABASE $DB; GRANT ALL ON $DB.* TO '$USER_'@'%';"
-  wait_until 20 "${KV_PIDS[$i]}" "$work/kv/$name.log" grep -q 'Ready to accept' "$work/kv/$name.log"
+  pg_wait "${PG_PIDS[$i]}" "$work/pg/$name" "${PORT[pg/$name]}"
+  my_wait "${MY_PIDS[$i]}" "$work/my/$name"
+  my_sql "$work/my/$name" <<<"CREATE USER '$USER_'@'%' IDENTIFIED BY '$PASSWORD'; CREATE DATABASE $DB; GRANT ALL ON $DB.* TO '$USER_'@'%';"
+  kv_wait "${KV_PIDS[$i]}" "$work/kv" "$name"
   i=$((i + 1))
 done
 say "12 servers up in $((SECONDS - t0))s (work dir $work)"
@@ -312,11 +232,7 @@ for client in "${CLIENTS[@]}"; do
     if [ -n "${NOT_APPLICABLE[$client/$col]:-}" ]; then printf ' %-14s' n/a; continue; fi
     line=$(run_cell "$client" "$col")
     OUT[$client/$col]=$line
-    case $line in
-      *'"ok":true'*'"encrypted":true'*) got=enc ;;
-      *'"ok":true'*) got=PLAIN ;;
-      *) got=refused ;;
-    esac
+    got=$(outcome_of "$line")
     want=refused; case $col in good-*) want=enc ;; esac
     known=${KNOWN_UNSAFE[$client/$col]:-}
     if [ -n "$known" ]; then

@@ -11,6 +11,7 @@
 //! `cli` and `fuzz` need nothing but the binary and the library.
 
 mod cli;
+mod clients;
 mod cloud;
 mod corpus;
 mod engine;

@@ -3,7 +3,8 @@
 # root, network to the Debian mirror) to ready:
 #   - Docker Engine running (ensure-docker.sh),
 #   - stand-in images postgres:15 redis:7 mariadb:10.11 memcached:1.6 (../images/build.sh),
-#   - native servers and clients installed but not running (ensure-native.sh).
+#   - native servers and clients installed but not running (ensure-native.sh),
+#   - the client libraries of the client matrix (ensure-clients.sh: PyPI, npm, Ruby, JDBC).
 #
 #   tests/support/ensure-all.sh
 #
@@ -18,7 +19,7 @@ images=$(cd "$here/../images" && pwd)
 say() { printf 'ensure-all: %s\n' "$*" >&2; }
 
 t0=$SECONDS
-mapfile -t pkgs < <("$here/ensure-docker.sh" --list-packages; "$here/ensure-native.sh" --list-packages)
+mapfile -t pkgs < <("$here/ensure-docker.sh" --list-packages; "$here/ensure-native.sh" --list-packages; "$here/ensure-clients.sh" --list-packages)
 mapfile -t image_pkgs < <("$images/build.sh" --list-packages)
 
 # Docker already installed: start it now, so that build.sh can tell whether its
@@ -41,5 +42,6 @@ fi
 
 "$here/ensure-docker.sh"
 "$here/ensure-native.sh"
+"$here/ensure-clients.sh"
 "$images/build.sh"
 if (( SECONDS - t0 > 2 )); then say "ready in $((SECONDS - t0))s"; fi

@@ -59,7 +59,7 @@ rm -f "$stamp"
 say "python venv in $HOME_DIR/venv: $(grep -v '^#' "$clients/python/requirements.txt" | tr '\n' ' ')"
 rm -rf "$HOME_DIR/venv"
 "$PYTHON" -m venv "$HOME_DIR/venv"
-prefixed() { sed 's/^/ensure-clients:   /' >&2; }
+prefixed() { sed '/^[[:space:]]*$/d; s/^/ensure-clients:   /' >&2; }
 "$HOME_DIR/venv/bin/pip" install --quiet --disable-pip-version-check --no-input \
   -r "$clients/python/requirements.txt" 2>&1 | prefixed || die "pip install failed"
 
