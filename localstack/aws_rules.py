@@ -273,7 +273,63 @@ def res_get(account: str, rid: str | None):
     return RESOURCES.get((account, rid))
 
 
+PARAMETER_GROUPS: dict[tuple[str, str], str] = {}  # (account, name) -> family
+
+# The parameters provision sets, with the values RDS allows per engine: a value outside them is
+# InvalidParameterValue. rds.force_ssl 0/1 (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html),
+# MySQL's require_secure_transport 0/1 ("1 (ON)", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/mysql-ssl-connections.require-ssl.html),
+# MariaDB's ON/OFF (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/mariadb-ssl-connections.require-ssl.html).
+PARAMETER_VALUES = {
+    ("postgres", "rds.force_ssl"): {"0", "1"},
+    ("mysql", "require_secure_transport"): {"0", "1"},
+    ("mariadb", "require_secure_transport"): {"ON", "OFF"},
+}
+
+
+def family_engine(family: str) -> str:
+    return re.sub(r"[\d.]+$", "", family)
+
+
+def family_of(engine: str, version: str) -> str:
+    """The parameter group family of an engine version: postgres16, mysql8.0, mariadb10.11
+    (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.html)."""
+    parts = version.split(".")
+    return engine + (parts[0] if engine == "postgres" else ".".join(parts[:2]))
+
+
+def members(p: dict, field: str) -> list[dict]:
+    """`Parameters.member.N.X` query fields as a list of dicts, in N's order."""
+    out: dict[int, dict] = {}
+    for key, value in p.items():
+        m = re.fullmatch(rf"{field}\.(?:member|Parameter)\.(\d+)\.(\w+)", key)
+        if m:
+            out.setdefault(int(m.group(1)), {})[m.group(2)] = value
+    return [out[k] for k in sorted(out)]
+
+
 def before_rds(action: str, p: dict, account: str):
+    if action == "ModifyDBParameterGroup":
+        name = p.get("DBParameterGroupName", "")
+        family = PARAMETER_GROUPS.get((account, name))
+        for m in members(p, "Parameters"):
+            # ParameterName, ParameterValue and ApplyMethod are required per parameter
+            # (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBParameterGroup.html).
+            if m.get("ApplyMethod") not in ("immediate", "pending-reboot"):
+                return query_error("rds", "InvalidParameterValue", f"ApplyMethod is required for parameter {m.get('ParameterName')}")
+            if family is None:
+                continue
+            allowed = PARAMETER_VALUES.get((family_engine(family), m.get("ParameterName")))
+            if allowed is not None and m.get("ParameterValue") not in allowed:
+                return query_error("rds", "InvalidParameterValue", f"Value: {m.get('ParameterValue')} is not a valid value for parameter {m.get('ParameterName')}")
+            if allowed is None and any(k[1] == m.get("ParameterName") for k in PARAMETER_VALUES):
+                return query_error("rds", "InvalidParameterValue", f"Could not find parameter with name: {m.get('ParameterName')}")
+        return None
+    if action == "DeleteDBParameterGroup":
+        name = p.get("DBParameterGroupName", "")
+        in_use = [rid for (acc, rid), res in RESOURCES.items() if acc == account and res.get("kind") == "rds" and res.get("parameter_group") == name]
+        if in_use:
+            return query_error("rds", "InvalidDBParameterGroupState", f"One or more database instances are still members of this parameter group {name}, so the group cannot be deleted")
+        return None
     if action == "CreateDBInstance":
         engine, asked = p.get("Engine", ""), p.get("EngineVersion")
         resolved = resolve_rds_version(engine, asked)
@@ -291,6 +347,13 @@ def before_rds(action: str, p: dict, account: str):
             return query_error("rds", "InvalidParameterValue", f"The parameter MasterUsername is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and underscores; and must not exceed {limit} characters.")
         if user.lower() in RESERVED_USERNAMES.get(engine, set()):
             return query_error("rds", "InvalidParameterValue", f"MasterUsername {user} cannot be used as it is a reserved word used by the engine")
+        group = p.get("DBParameterGroupName")
+        have = PARAMETER_GROUPS.get((account, group)) if group else None
+        want = family_of(engine, resolved)
+        if have is not None and have != want:
+            # A group of another family cannot serve the instance
+            # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.html).
+            return query_error("rds", "InvalidParameterCombination", f"The parameter group {group} with DBParameterGroupFamily {have} can't be used for this instance. Use a parameter group with DBParameterGroupFamily {want}.")
         return None
     if action == "ModifyDBInstance":
         rid = p.get("DBInstanceIdentifier")
@@ -425,9 +488,14 @@ def after_ok(service: str, action: str, p: dict, account: str):
     with LOCK:
         if service == "rds":
             rid = p.get("DBInstanceIdentifier")
-            if action == "CreateDBInstance":
+            if action == "CreateDBParameterGroup":
+                PARAMETER_GROUPS[(account, p.get("DBParameterGroupName", ""))] = p.get("DBParameterGroupFamily", "")
+            elif action == "DeleteDBParameterGroup":
+                PARAMETER_GROUPS.pop((account, p.get("DBParameterGroupName", "")), None)
+            elif action == "CreateDBInstance":
                 res = RESOURCES[(account, rid)] = {
                     "kind": "rds",
+                    "parameter_group": p.get("DBParameterGroupName"),
                     "engine": p.get("Engine"),
                     "version": p.get("EngineVersion"),
                     "storage": int(p.get("AllocatedStorage", "0") or 0),

@@ -39,6 +39,10 @@ PIDFILE="$HOME_DIR/moto-$BACKEND_PORT.pid"
 LOGFILE="$HOME_DIR/moto-$BACKEND_PORT.log"
 RULES_PIDFILE="$HOME_DIR/rules-$PORT.pid"
 RULES_LOGFILE="$HOME_DIR/rules-$PORT.log"
+# The hash of the aws_rules.py the running layer was started from: a changed file (a new
+# checkout, a new rule) restarts it, so tests never meet yesterday's rules.
+RULES_HASHFILE="$HOME_DIR/rules-$PORT.sha256"
+rules_hash() { sha256sum "$HERE/aws_rules.py" | cut -d' ' -f1; }
 LOCKFILE="$HOME_DIR/lock"
 TIMEOUT="${MOTO_START_TIMEOUT:-30}"
 PYTHON="${PYTHON:-python3}"
@@ -176,6 +180,14 @@ cmd_start() {
     fi
 
     if [ "$RULES" = 1 ]; then
+        if rules_answer && [ "$(cat "$RULES_HASHFILE" 2>/dev/null)" != "$(rules_hash)" ]; then
+            local stale
+            if stale="$(pid_from "$RULES_PIDFILE" aws_rules.py)"; then
+                log "the AWS rules layer (PID $stale) runs an older aws_rules.py; restarting it"
+                stop_pid "$stale"
+                rm -f "$RULES_PIDFILE"
+            fi
+        fi
         if rules_answer && moto_answers; then
             log "moto + AWS rules layer already answer on $URL"
             print_env
@@ -216,6 +228,7 @@ cmd_start() {
             env -u MOTO_ACCOUNT_ID "$VENV/bin/moto_server" -H "$HOST" -p "$BACKEND_PORT"
     fi
     if [ "$RULES" = 1 ]; then
+        rules_hash >"$RULES_HASHFILE"
         launch "AWS rules layer on $URL -> $BACKEND_URL" "$RULES_PIDFILE" "$RULES_LOGFILE" rules_answer \
             env AWS_RULES_HOST="$HOST" AWS_RULES_PORT="$PORT" AWS_RULES_BACKEND="$BACKEND_URL" \
             "$VENV/bin/python" "$HERE/aws_rules.py"

@@ -426,6 +426,11 @@ pub struct Cloud {
     /// The parameter group family of a line (`postgres{line}`), by which
     /// DescribeDBEngineVersions / DescribeCacheEngineVersions filter.
     pub family: String,
+    /// Parameters that make the server refuse connections without TLS, set in a parameter
+    /// group of the project's (`{project}-{family}-tls`) that new instances get: RDS's own
+    /// defaults leave plaintext open on MySQL, MariaDB and PostgreSQL before 15.
+    #[serde(default)]
+    pub tls_parameters: BTreeMap<String, String>,
     /// The engine versions AWS offers per supported line, newest last (cited in the template).
     pub versions: BTreeMap<String, Vec<String>>,
     /// RDS `MasterUsername`: its longest length and the words the engine reserves.

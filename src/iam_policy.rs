@@ -84,6 +84,7 @@ pub fn policy(plan: &Plan) -> Policy {
             "rds:DescribeDBInstances",
             "rds:DescribeDBEngineVersions",
             "rds:DescribeDBSubnetGroups",
+            "rds:DescribeDBParameterGroups",
             "rds:ListTagsForResource",
         ]);
         statements.push(allow(
@@ -91,13 +92,26 @@ pub fn policy(plan: &Plan) -> Policy {
             &[
                 "rds:CreateDBInstance",
                 "rds:CreateDBSubnetGroup",
+                "rds:CreateDBParameterGroup",
                 "rds:AddTagsToResource",
             ],
             vec![
                 arn("rds", format!("db:{project}-*")),
                 arn("rds", format!("subgrp:{project}-provision")),
+                arn("rds", format!("pg:{project}-*-tls")),
             ],
             request_tag.clone(),
+        ));
+        // CreateDBInstance names the project's parameter group (refusing plaintext).
+        statements.push(allow(
+            "RdsUseOwnParameterGroup",
+            &[
+                "rds:CreateDBInstance",
+                "rds:ModifyDBParameterGroup",
+                "rds:DeleteDBParameterGroup",
+            ],
+            vec![arn("rds", format!("pg:{project}-*-tls"))],
+            resource_tag.clone(),
         ));
         // CreateDBInstance also names the default parameter and option groups.
         statements.push(allow(

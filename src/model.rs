@@ -1005,6 +1005,10 @@ fn flavour_for(
 
 /// `x-provision.url` choices that name no link of the app, or a flavour no linked type has.
 fn url_problems(service: &Service, links: &[Link], names: &Names<'_>, problems: &mut Vec<Problem>) {
+    // Most apps choose nothing; the rest is linear in the resources.
+    if service.ext.url.is_empty() {
+        return;
+    }
     let all: BTreeSet<&str> = names
         .flavours
         .values()

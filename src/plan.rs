@@ -99,6 +99,30 @@ pub struct LocalPlan {
     pub tls: bool,
 }
 
+/// A DB parameter group provision owns: `{project}-{family}-tls`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParameterGroup {
+    pub name: String,
+    pub family: String,
+    pub parameters: Vec<(String, String)>,
+}
+
+/// The name of a project's parameter group of `family`: letters, digits and single hyphens
+/// (`shop-mysql8-0-tls`), as RDS wants its group names.
+pub fn parameter_group_name(project: &str, family: &str) -> String {
+    let family: String = family
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{project}-{family}-tls")
+}
+
 /// An AWS resource, with every secure default spelt out.
 #[derive(Debug, Clone, Serialize)]
 pub struct CloudPlan {
@@ -129,6 +153,10 @@ pub struct CloudPlan {
     /// The DB or cache subnet group made from `subnet_ids` (none without subnets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subnet_group: Option<String>,
+    /// The DB parameter group that makes the server refuse plaintext, with its family and
+    /// parameters (RDS; see `cloud.tls_parameters` in the templates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter_group: Option<ParameterGroup>,
     pub security_group_ids: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vpc_id: Option<String>,
@@ -217,6 +245,12 @@ pub fn plan(
             cloud: (target == Target::Cloud).then(|| cloud_plan(&project, r, &manifest.cloud)),
         })
         .collect();
+    // By name, once: manifests may have thousands of links.
+    let by_name: std::collections::HashMap<&str, &model::Resource<'_>> = model
+        .resources
+        .iter()
+        .map(|r| (r.name.as_str(), r))
+        .collect();
     let services = model
         .apps
         .iter()
@@ -230,10 +264,8 @@ pub fn plan(
                     let mut variables = crate::links::variables(&l.prefix);
                     // A CA file when the server's certificate chains to a CA of its own:
                     // RDS's, or the project's for local TLS (ElastiCache's are public).
-                    let own_ca = model
-                        .resources
-                        .iter()
-                        .find(|r| r.name == l.resource)
+                    let own_ca = by_name
+                        .get(l.resource.as_str())
                         .is_some_and(|r| match target {
                             Target::Local => r.local_tls,
                             Target::Cloud => {
@@ -281,6 +313,20 @@ fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) 
         project: project.to_owned(),
         resource: r.name.clone(),
         subnet_group: (!settings.subnet_ids.is_empty()).then(|| format!("{project}-provision")),
+        parameter_group: (!r.template.cloud.tls_parameters.is_empty()).then(|| {
+            let family = r.template.cloud.family_of(&r.version_line);
+            ParameterGroup {
+                name: parameter_group_name(project, &family),
+                family,
+                parameters: r
+                    .template
+                    .cloud
+                    .tls_parameters
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            }
+        }),
         service: r.template.cloud.service,
         engine: r.template.cloud.engine.clone(),
         engine_version: r

@@ -42,9 +42,10 @@
 #   ${PREFIX}_USERNAME if set). TLS enforced as on RDS/ElastiCache with in-transit encryption:
 #   Postgres hostssl only, MariaDB require_secure_transport=ON, Redis TLS port only.
 #
-# Every cell runs three ways, servers (re)started once per way, cells of a way in parallel, each
-# as tests/clients/run.sh CLIENT PREFIX with exactly the JSON's variables plus PATH, HOME, LANG
-# (and PROVISION_CLIENTS_HOME if set):
+# Every cell runs three ways, servers (re)started once per way, cells of a way in parallel
+# (CLOUD_SHAPED_JOBS at a time; on no-tls the Redis cells, which only wait for their client's
+# connect timeout, 5-10 s, run on the side), each as tests/clients/run.sh CLIENT PREFIX with
+# exactly the JSON's variables plus PATH, HOME, LANG (and PROVISION_CLIENTS_HOME if set):
 #   good      certificates from the stand-in CAs          expected: ok, encrypted ("enc")
 #   other-ca  certificates from the unrelated CA          expected: refused
 #   no-tls    the same servers without TLS                expected: refused
@@ -56,8 +57,12 @@
 #   {"cells":[{"env":"ENV_JSON","client":"psycopg","prefix":"PG",
 #              "good":{run.sh's JSON},"other_ca":{...},"no_tls":{...},
 #              "outcomes":{"good":"enc","other_ca":"refused","no_tls":"refused"},
+#              "seconds":{"good":0.8,"other_ca":1.0,"no_tls":0.9},
 #              "expected":true,"known":null}, ...],
 #    "ok":true}
+# outcomes: enc (ok, encrypted), PLAIN (ok, NOT encrypted), refused (error). expected: all three
+# as expected. known: null, or "WAY: OUTCOME: why" of the cell's known weaknesses. A Node cell
+# given NODE_EXTRA_CA_CERTS by the harness (see above) also has "harness_env":["NODE_EXTRA_CA_CERTS"].
 # Exit 0 iff every cell behaved as expected; 1 otherwise, or on any error (a missing client or
 # server binary, a CA file the env names that does not exist, ...); 2 on bad usage.
 #
@@ -87,7 +92,7 @@ if [ -z "${CLOUD_SHAPED_WORK:-}" ]; then
   case $1 in -h|--help) usage ;; esac
   [[ $JOBS =~ ^[1-9][0-9]*$ ]] || die "CLOUD_SHAPED_JOBS=$JOBS is not a positive number"
   [ "$(id -u)" = 0 ] || die "needs root (namespaces, bind mounts, servers run as postgres/mysql)"
-  for b in /usr/bin/python3 unshare mount ip getent; do
+  for b in /usr/bin/python3 unshare mount ip getent pgrep; do
     command -v "$b" >/dev/null 2>&1 || die "$b is missing"
   done
   need_servers
@@ -106,17 +111,20 @@ if [ -z "${CLOUD_SHAPED_WORK:-}" ]; then
   outer_cleanup() {
     if [ "${CLOUD_SHAPED_KEEP:-}" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
   }
+  trap outer_cleanup EXIT
+  # The plan (servers, host names, CA files to cover: WORK/plan), checked before any namespace.
+  "${PY[@]}" plan "$work" "$(engines_arg)" "$@" || exit 1
   forward() {  # unshare ignores INT/TERM: pass them to the script inside (PID 1 there)
     local p
     p=$(pgrep -P "$inner" 2>/dev/null | head -n 1 || true)
     [ -n "$p" ] && kill -TERM "$p" 2>/dev/null
     return 0
   }
-  trap outer_cleanup EXIT
   trap forward INT TERM
   # Relative ENV_JSON paths stay valid: the working directory does not change.
-  CLOUD_SHAPED_WORK=$work unshare --net --mount --pid --fork --kill-child --mount-proc \
-    --propagation private -- "$self" "$@" &
+  ns="$(readlink /proc/self/ns/net) $(readlink /proc/self/ns/mnt)"
+  CLOUD_SHAPED_WORK=$work CLOUD_SHAPED_NS=$ns \
+    unshare --net --mount --pid --fork --kill-child --mount-proc --propagation private -- "$self" "$@" &
   inner=$!
   rc=0
   while :; do
@@ -131,7 +139,7 @@ fi
 # =============================================================================================
 [ "$$" = 1 ] || die "internal: CLOUD_SHAPED_WORK is set, but this is not a fresh PID namespace"
 work=$CLOUD_SHAPED_WORK
-[ -d "$work" ] || die "internal: no work directory $work"
+[[ $work == /tmp/provision-cloud-shaped.* ]] && [ -d "$work" ] || die "internal: bad work directory '$work'"
 cleanup() {
   stop_servers
   [ "${CLOUD_SHAPED_KEEP:-}" = 1 ] || rm -rf "$work" 2>/dev/null || true
@@ -140,12 +148,24 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 t0=$SECONDS
 
+[ -n "${CLOUD_SHAPED_NS:-}" ] && [ "$CLOUD_SHAPED_NS" != "$(readlink /proc/self/ns/net) $(readlink /proc/self/ns/mnt)" ] \
+  || die "internal: not in new network and mount namespaces"
 ip link set lo up
-[ "$(ip -o link show | wc -l)" = 1 ] || die "internal: the network namespace has more than lo"
 
-# ---- the plan: servers, hosts, CA files to cover --------------------------------------------
-"${PY[@]}" plan "$work" "$(engines_arg)" "$@" || exit 1
-P=$work/plan
+P=$work/plan   # made outside (cloud_shaped.py plan)
+[ -s "$P/cells.tsv" ] || die "internal: no plan in $work"
+
+# ---- data directories (in the background, while the certificates are made) --------------------
+mapfile -t SERVERS <"$P/servers.tsv"
+INIT_PIDS=()
+for s in "${SERVERS[@]}"; do
+  IFS=$'\t' read -r n engine host port addr <<<"$s"
+  case $engine in
+    pg) install -d -o postgres -g postgres "$work/pg"; pg_init "$work/pg/$n" <"$P/pg-$n.sql" & INIT_PIDS+=($!) ;;
+    my) my_init "$work/my/$n" & INIT_PIDS+=($!) ;;
+    kv) mkdir -p "$work/kv" ;;
+  esac
+done
 
 # ---- certificates ---------------------------------------------------------------------------
 C=$work/ca
@@ -168,11 +188,12 @@ cp /etc/ssl/certs/ca-certificates.crt "$C/system.pem"   # before anything is mou
 chmod 644 "$C"/*.pem
 
 # ---- the namespace's view: /etc/hosts and the CA files --------------------------------------
-{ cat /etc/hosts; echo; echo "# cloud-shaped.sh: the endpoints, in this namespace only"; cat "$P/hosts"; } >"$work/hosts"
+# The endpoints first (the first line naming a host wins), then the machine's own lines.
+{ echo "# cloud-shaped.sh: the endpoints, in this namespace only"; cat "$P/hosts"; echo; cat /etc/hosts; } >"$work/hosts"
 chmod 644 "$work/hosts"
 mount --bind "$work/hosts" /etc/hosts || die "cannot bind-mount /etc/hosts"
 while read -r addr host; do
-  got=$(getent hosts "$host" | awk '{print $1; exit}')
+  got=$(getent hosts "$host" | awk '{print $1; exit}' || true)
   [ "$got" = "$addr" ] || die "getent hosts $host gives '${got:-nothing}', not $addr"
 done <"$P/hosts"
 while IFS=$'\t' read -r roles path names; do
@@ -190,15 +211,7 @@ while IFS=$'\t' read -r roles path names; do
 done <"$P/mounts.tsv"
 
 # ---- servers ----------------------------------------------------------------------------------
-mapfile -t SERVERS <"$P/servers.tsv"
-for s in "${SERVERS[@]}"; do
-  IFS=$'\t' read -r n engine host port addr <<<"$s"
-  case $engine in
-    pg) install -d -o postgres -g postgres "$work/pg"; pg_init "$work/pg/$n" <"$P/pg-$n.sql" ;;
-    my) my_init "$work/my/$n" ;;
-    kv) mkdir -p "$work/kv" ;;
-  esac
-done
+for pid in "${INIT_PIDS[@]}"; do wait "$pid" || die "making a server's data directory failed (above)"; done
 my_users_made=0
 start_servers() {  # start_servers WAY: every server, with the WAY's certificates, and wait
   local way=$1 s n engine host port addr cert key ca pids=()
@@ -237,18 +250,31 @@ run_cell() {  # run_cell CELLROW WAY: run.sh's JSON line -> out/I.WAY.json, its 
   local i path client prefix engine srv node_extra extra=()
   IFS=$'\t' read -r i path client prefix engine srv node_extra <<<"$1"
   [ "$node_extra" = 1 ] && extra=("NODE_EXTRA_CA_CERTS=$C/public-root.pem")
+  local t=$EPOCHREALTIME
   "${PY[@]}" exec "$path" "$client" "$prefix" "$here/run.sh" "${extra[@]}" \
     >"$work/out/$i.$2.json" 2>"$work/out/$i.$2.err" || true
+  echo "$t $EPOCHREALTIME" >"$work/out/$i.$2.time"
 }
-run_way() {  # run_way WAY: all cells, JOBS at a time (a subshell: its jobs are only the cells)
-  local way=$1 row
-  (
-    for row in "${CELLS[@]}"; do
+run_way() {  # run_way WAY: all cells, JOBS at a time, JVM ones first; on no-tls the Redis cells
+            # (which only wait for their client's connect timeout, 5-10 s) on the side, unthrottled
+  local way=$1 row client engine idle=() java=() rest=() pids=()
+  for row in "${CELLS[@]}"; do
+    IFS=$'\t' read -r _ _ client _ engine _ <<<"$row"
+    if [ "$way" = no-tls ] && [ "$engine" = kv ]; then idle+=("$row")
+    elif [[ $client == jdbc-* ]]; then java+=("$row")
+    else rest+=("$row")
+    fi
+  done
+  for row in "${idle[@]}"; do run_cell "$row" "$way" & pids+=($!); done
+  (  # a subshell: its jobs are only these cells
+    for row in "${java[@]}" "${rest[@]}"; do
       while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
       run_cell "$row" "$way" &
     done
     wait
-  )
+  ) &
+  wait "$!" || true   # in the background: a signal's trap runs at once, not after the cells
+  for pid in "${pids[@]}"; do wait "$pid" || true; done  # by PID: the servers are jobs here too
 }
 : >"$work/results.tsv"
 for way in "${WAYS[@]}"; do

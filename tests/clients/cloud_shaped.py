@@ -226,12 +226,13 @@ def plan(work, engines_arg, cells):
             raise Fail(f"{what}: tabs and newlines in CA paths are not supported")
         m = mounts.setdefault(real, [set(), []])
         m[0].update(roles)
-        m[1].append(what)
+        if what not in m[1]:
+            m[1].append(what)
 
     add(SYSTEM_BUNDLE, {"system", "public"}, "the system bundle")
     for path, env in envs.items():
         for k, v in env.items():
-            what = f"{os.path.basename(path)}:{k}"
+            what = k
             if k.endswith("_CA_FILE") or k == "PGSSLROOTCERT":
                 if v:
                     add(v, {"rds"}, what)
@@ -244,7 +245,7 @@ def plan(work, engines_arg, cells):
                     if pk.lower() in URL_CA_PARAMS:
                         pv = unquote(pv) if "%" in pv else pv
                         if pv.startswith("/"):
-                            add(pv, {"rds"}, f"{what} ({pk}=)")
+                            add(pv, {"rds"}, f"{what} {pk}=")
     with open(os.path.join(out, "mounts.tsv"), "w") as f:
         for real, (roles, whats) in mounts.items():
             f.write(f"{'+'.join(r for r in order if r in roles)}\t{real}\t{', '.join(whats)}\n")
@@ -303,12 +304,17 @@ def report(work):
     doc, ok, rows, bad = [], True, [], []
     for c in cells:
         entry = {"env": c["env"], "client": c["client"], "prefix": c["prefix"]}
-        outcomes, expected, known, marks = {}, True, [], []
+        outcomes, seconds, expected, known, marks = {}, {}, True, [], []
         for way in WAYS:
             got, want, kn = results[(c["i"], way)]
             key = way.replace("-", "_")
             entry[key] = line_of(c["i"], way)
             outcomes[key] = got
+            try:
+                t0, t1 = open(os.path.join(work, "out", f"{c['i']}.{way}.time")).read().split()
+                seconds[key] = round(float(t1) - float(t0), 1)
+            except (OSError, ValueError):
+                seconds[key] = None
             mark = got
             if kn:
                 known.append(f"{way}: {want}: {kn}")
@@ -320,6 +326,7 @@ def report(work):
                 bad.append((c, way, want, entry[key]))
             marks.append(mark)
         entry["outcomes"] = outcomes
+        entry["seconds"] = seconds
         entry["expected"] = expected
         entry["known"] = "; ".join(known) if known else None
         if c["node_extra"]:
@@ -336,9 +343,8 @@ def report(work):
     for c, way, want, line in bad:
         err.write(f"! {c['env']}:{c['client']}:{c['prefix']} {way}: want {want}, got "
                   f"{json.dumps(line, separators=(',', ':'))}\n")
-    for entry in doc:
-        if entry["known"]:
-            err.write(f"* {entry['client']}: {entry['known']}\n")
+    for text in dict.fromkeys(f"* {e['client']}: {e['known']}" for e in doc if e["known"]):
+        err.write(text + "\n")
     print(json.dumps({"cells": doc, "ok": ok}, separators=(",", ":")))
     return 0 if ok else 1
 

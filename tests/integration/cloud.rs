@@ -262,6 +262,22 @@ mod needs_emulator {
             p.id("my")
         ));
         assert_eq!(my["Engine"], "mysql");
+        // Servers that refuse plaintext: each instance in the project's parameter group of its
+        // family, with the engine's own switch on (RDS defaults leave it off for MySQL 8.4 and
+        // before: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/mysql-ssl-connections.require-ssl.html).
+        let groups = boto3(&format!(
+            "out({{d['DBInstanceIdentifier']: [d['DBParameterGroups'][0]['DBParameterGroupName'], {{x['ParameterName']: x.get('ParameterValue') for x in rds.describe_db_parameters(DBParameterGroupName=d['DBParameterGroups'][0]['DBParameterGroupName'])['Parameters'] if x['ParameterName'] in ('rds.force_ssl', 'require_secure_transport')}}] for d in rds.describe_db_instances()['DBInstances'] if d['DBInstanceIdentifier'] in ('{}', '{}')}})",
+            p.id("pg"),
+            p.id("my")
+        ));
+        let name = &p.live.name;
+        assert_eq!(
+            groups,
+            serde_json::json!({
+                p.id("pg"): [format!("{name}-postgres16-tls"), {"rds.force_ssl": "1"}],
+                p.id("my"): [format!("{name}-mysql8-4-tls"), {"require_secure_transport": "1"}],
+            })
+        );
         let kv = boto3(&format!(
             "out(ec.describe_replication_groups(ReplicationGroupId='{}')['ReplicationGroups'][0])",
             p.id("kv")
@@ -1240,8 +1256,45 @@ mod needs_emulator {
             "{}",
             out.stderr
         );
-        // Run again: the rest goes.
+        // Run again: the rest goes, the parameter group too.
         p.ok(&["destroy", "--yes", "--skip-final-snapshot"]);
+        let groups = p.boto3(&format!(
+            "out([g['DBParameterGroupName'] for g in rds.describe_db_parameter_groups()['DBParameterGroups'] if g['DBParameterGroupName'].startswith('{}-')])",
+            p.live.name
+        ));
+        assert_eq!(groups, serde_json::json!([]));
+    }
+
+    /// The rules layer refuses what RDS refuses about parameter groups, so a wrong family or
+    /// value would fail here as it would on AWS.
+    #[test]
+    fn parameter_groups_of_another_family_or_with_bad_values_are_refused() {
+        let p = CloudProject::isolated("cpg", "services:\n  a: {image: 'postgres:16'}\n");
+        let out = p.boto3(
+            "rds.create_db_parameter_group(DBParameterGroupName='x-mysql8-0-tls', DBParameterGroupFamily='mysql8.0', Description='t')
+errors = []
+for params in ([{'ParameterName': 'require_secure_transport', 'ParameterValue': 'ON', 'ApplyMethod': 'immediate'}],
+               [{'ParameterName': 'rds.force_ssl', 'ParameterValue': '1', 'ApplyMethod': 'immediate'}]):
+    try:
+        rds.modify_db_parameter_group(DBParameterGroupName='x-mysql8-0-tls', Parameters=params)
+        errors.append('accepted')
+    except Exception as e:
+        errors.append(e.response['Error']['Code'])
+try:
+    rds.create_db_instance(DBInstanceIdentifier='x-a', Engine='postgres', EngineVersion='16.10', DBInstanceClass='db.t4g.micro', AllocatedStorage=20, MasterUsername='app', MasterUserPassword='p' * 16, DBParameterGroupName='x-mysql8-0-tls')
+    errors.append('accepted')
+except Exception as e:
+    errors.append(e.response['Error']['Code'])
+out(errors)",
+        );
+        assert_eq!(
+            out,
+            serde_json::json!([
+                "InvalidParameterValue",
+                "InvalidParameterValue",
+                "InvalidParameterCombination"
+            ])
+        );
     }
 
     /// Memcached in the cloud has in-transit encryption on: its URL says a TLS client is

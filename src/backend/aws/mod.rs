@@ -740,11 +740,13 @@ impl Cloud {
         )
         .await;
         let group = network::delete_group(&self.ec2, project).await;
-        vec![
+        let mut out = vec![
             (format!("DB subnet group {name}"), db),
             (format!("cache subnet group {name}"), cache),
             (format!("security group {name}"), group),
-        ]
+        ];
+        out.extend(rds::delete_parameter_groups(&self.rds, project).await);
+        out
     }
 }
 

@@ -162,6 +162,118 @@ async fn subnet_group(client: &Client, cloud: &CloudPlan) -> Result<Option<Strin
     Ok(Some(name))
 }
 
+/// The project's parameter group that refuses plaintext (`CloudPlan.parameter_group`),
+/// made when missing and set to the template's parameters. Dynamic parameters, applied at
+/// once (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.Modifying.html).
+async fn parameter_group(client: &Client, cloud: &CloudPlan) -> Result<Option<String>, Error> {
+    let Some(group) = &cloud.parameter_group else {
+        return Ok(None);
+    };
+    let name = group.name.as_str();
+    // AWS answers DBParameterGroupNotFound; an empty list means the same.
+    let exists = client
+        .describe_db_parameter_groups()
+        .db_parameter_group_name(name)
+        .send()
+        .await
+        .is_ok_and(|out| !out.db_parameter_groups().is_empty());
+    if !exists {
+        let request = client
+            .create_db_parameter_group()
+            .db_parameter_group_name(name)
+            .db_parameter_group_family(&group.family)
+            .description(format!(
+                "provision: {} refuses connections without TLS (project {})",
+                group.family, cloud.project
+            ))
+            .tags(
+                Tag::builder()
+                    .key(crate::plan::TAG_PROJECT)
+                    .value(&cloud.project)
+                    .build(),
+            )
+            .tags(
+                Tag::builder()
+                    .key(crate::plan::TAG_TYPE)
+                    .value("parameter-group")
+                    .build(),
+            );
+        match request.send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(aws_sdk_rds::operation::create_db_parameter_group::CreateDBParameterGroupError::is_db_parameter_group_already_exists_fault) => {}
+            Err(e) => return Err(sdk_error("create DB parameter group", name)(e)),
+        }
+    }
+    let mut request = client
+        .modify_db_parameter_group()
+        .db_parameter_group_name(name);
+    for (key, value) in &group.parameters {
+        request = request.parameters(
+            aws_sdk_rds::types::Parameter::builder()
+                .parameter_name(key)
+                .parameter_value(value)
+                .apply_method(aws_sdk_rds::types::ApplyMethod::Immediate)
+                .build(),
+        );
+    }
+    request
+        .send()
+        .await
+        .map_err(sdk_error("set the TLS parameters of", name))?;
+    Ok(Some(name.to_owned()))
+}
+
+/// Deletes the project's parameter groups (`{project}-*-tls`, tagged with the project).
+/// AWS refuses while an instance still uses one: reported, and `destroy` run again finishes.
+pub(super) async fn delete_parameter_groups(
+    client: &Client,
+    project: &str,
+) -> Vec<(String, Result<bool, Error>)> {
+    let prefix = format!("{project}-");
+    let mut names = Vec::new();
+    let mut pages = client
+        .describe_db_parameter_groups()
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let Ok(page) = page else { break };
+        for g in page.db_parameter_groups() {
+            if let (Some(name), Some(arn)) =
+                (g.db_parameter_group_name(), g.db_parameter_group_arn())
+                && name.starts_with(&prefix)
+                && name.ends_with("-tls")
+            {
+                names.push((name.to_owned(), arn.to_owned()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (name, arn) in names {
+        let ours = client
+            .list_tags_for_resource()
+            .resource_name(&arn)
+            .send()
+            .await
+            .is_ok_and(|t| {
+                t.tag_list().iter().any(|t| {
+                    t.key() == Some(crate::plan::TAG_PROJECT) && t.value() == Some(project)
+                })
+            });
+        if !ours {
+            continue;
+        }
+        let deleted = client
+            .delete_db_parameter_group()
+            .db_parameter_group_name(&name)
+            .send()
+            .await
+            .map(|_| true)
+            .map_err(sdk_error("delete DB parameter group", &name));
+        out.push((format!("DB parameter group {name}"), deleted));
+    }
+    out
+}
+
 pub(super) async fn create(
     client: &Client,
     resource: &PlannedResource,
@@ -171,6 +283,7 @@ pub(super) async fn create(
 ) -> Result<(), Error> {
     let c = &cloud.config;
     let group = subnet_group(client, cloud).await?;
+    let parameters = parameter_group(client, cloud).await?;
     let mut request = client
         .create_db_instance()
         .db_instance_identifier(&cloud.identifier)
@@ -203,6 +316,7 @@ pub(super) async fn create(
         .set_master_user_password(password.map(|p| p.expose().to_owned()))
         .set_db_name(resource.database.clone())
         .set_db_subnet_group_name(group)
+        .set_db_parameter_group_name(parameters)
         .set_vpc_security_group_ids(
             (!cloud.security_group_ids.is_empty()).then(|| cloud.security_group_ids.clone()),
         );
