@@ -1265,6 +1265,82 @@ mod needs_emulator {
         assert_eq!(groups, serde_json::json!([]));
     }
 
+    /// The exact strings `env --cloud` prints, parsed by the real clients of the client
+    /// matrix: `tests/clients/cloud-shaped.sh` maps the emulator's endpoint names to local TLS
+    /// servers in a namespace of its own, with stand-ins for AWS's CAs bind-mounted over the
+    /// files the variables name (AWS's keys are not ours; see its header), and runs every cell
+    /// against the right CA (encrypted), another CA (refused) and no TLS (refused).
+    #[test]
+    fn cloud_urls_are_what_the_clients_verify() {
+        let p = CloudProject::new(
+            "cclients",
+            "services:
+  web: {build: ., links: [pg, my, 'kv:cache']}
+  alchemy: {build: ., links: [pg, my], x-provision: {url: sqlalchemy}}
+  connector: {build: ., links: [my], x-provision: {url: sqlalchemy-connector}}
+  node: {build: ., links: [my], x-provision: {url: mysql2}}
+  java: {build: ., links: [pg, my], x-provision: {url: jdbc}}
+  pg: {image: 'postgres:16', x-provision: {database: shop}}
+  my: {image: 'mysql:8.4', x-provision: {database: shop}}
+  kv: {image: 'redis:7'}
+",
+        );
+        p.ok(&["up"]);
+        let dir = tempfile::tempdir().unwrap();
+        let mut cells = Vec::new();
+        for (app, clients) in [
+            (
+                "web",
+                &[
+                    ("psycopg", "PG"),
+                    ("psycopg2", "PG"),
+                    ("node-pg", "PG"),
+                    ("ruby-pg", "PG"),
+                    ("ruby-mysql2", "MY"),
+                    ("redis-py", "CACHE"),
+                    ("node-redis", "CACHE"),
+                    ("ioredis", "CACHE"),
+                    ("ruby-redis", "CACHE"),
+                ][..],
+            ),
+            (
+                "alchemy",
+                &[("sqlalchemy-pg", "PG"), ("sqlalchemy-mysql", "MY")][..],
+            ),
+            ("connector", &[("sqlalchemy-myconnector", "MY")][..]),
+            ("node", &[("mysql2", "MY")][..]),
+            ("java", &[("jdbc-pg", "PG"), ("jdbc-mysql", "MY")][..]),
+        ] {
+            let out = p.ok(&["env", "--service", app, "--format", "json"]);
+            let file = dir.path().join(format!("{app}.json"));
+            std::fs::write(&file, &out.stdout).unwrap();
+            for (client, prefix) in clients {
+                cells.push(format!("{}:{client}:{prefix}", file.display()));
+            }
+        }
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/cloud-shaped.sh");
+        let out = std::process::Command::new(&script)
+            .args(&cells)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("no JSON report from cloud-shaped.sh:\n{stderr}"));
+        let cells = report["cells"].as_array().unwrap();
+        assert_eq!(cells.len(), 15, "{stderr}");
+        let unexpected: Vec<&serde_json::Value> =
+            cells.iter().filter(|c| c["expected"] != true).collect();
+        assert!(
+            unexpected.is_empty() && report["ok"] == true && out.status.success(),
+            "cells that did not behave:\n{unexpected:#?}\n{stderr}"
+        );
+        // Not vacuous: every cell connected encrypted with the right CA.
+        for c in cells {
+            assert_eq!(c["good"]["encrypted"], true, "{c}");
+        }
+    }
+
     /// The rules layer refuses what RDS refuses about parameter groups, so a wrong family or
     /// value would fail here as it would on AWS.
     #[test]
