@@ -298,7 +298,8 @@ fn clients_verify_local_tls_on_native_servers() {
 #[test]
 fn local_tls_servers_refuse_plaintext() {
     let manifest = format!(
-        "x-provision: {{local: {{tls: true}}}}\nservices:\n  pg: {{image: 'postgres:15', ports: ['{}:5432']}}\n  my: {{image: 'mariadb:10.11', ports: ['{}:3306']}}\n  kv: {{image: 'redis:7', ports: ['{}:6379']}}\n",
+        "x-provision: {{local: {{tls: true}}}}\nservices:\n  pg: {{image: 'postgres:15', ports: ['{}:5432']}}\n  my: {{image: 'mariadb:10.11', ports: ['{}:3306']}}\n  kv: {{image: 'redis:7', ports: ['{}:6379']}}\n  mc: {{image: 'memcached:1.6', ports: ['{}:11211']}}\n",
+        free_port(),
         free_port(),
         free_port(),
         free_port()
@@ -338,8 +339,45 @@ fn local_tls_servers_refuse_plaintext() {
         "Redis answered in plaintext: {}",
         kv.stdout
     );
+    // `connect` opens each engine's own client with TLS verified against the project's CA.
+    let sql = live.ok(&[
+        "connect",
+        "pg",
+        "--",
+        "-XAtc",
+        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+    ]);
+    assert_eq!(sql.stdout.trim(), "t", "{}", sql.stderr);
+    let my = live.ok(&[
+        "connect",
+        "my",
+        "--",
+        "-N",
+        "-e",
+        "SHOW SESSION STATUS LIKE 'Ssl_cipher'",
+    ]);
+    assert!(my.stdout.contains("Ssl_cipher\tTLS"), "{}", my.stdout);
+    let kv = live.ok(&["connect", "kv", "--", "PING"]);
+    assert_eq!(kv.stdout.trim(), "PONG", "{}", kv.stderr);
+
+    // Memcached with -Z: `up` got its answer over verified TLS (the probe); a plaintext
+    // `version` gets none (https://github.com/memcached/memcached/wiki/TLS).
+    assert!(v["MC_URL"].ends_with("?tls=true"), "{}", v["MC_URL"]);
+    let mut plain =
+        std::net::TcpStream::connect(("127.0.0.1", v["MC_PORT"].parse::<u16>().unwrap())).unwrap();
+    plain
+        .set_read_timeout(Some(std::time::Duration::from_secs(3)))
+        .unwrap();
+    std::io::Write::write_all(&mut plain, b"version\r\n").unwrap();
+    let mut reply = [0u8; 64];
+    let n = std::io::Read::read(&mut plain, &mut reply).unwrap_or(0);
+    assert!(
+        !String::from_utf8_lossy(&reply[..n]).contains("VERSION"),
+        "Memcached answered in plaintext"
+    );
+
     let tls = live.home.join(&live.name).join("tls");
-    for key in ["ca.key", "pg.key", "my.key", "kv.key"] {
+    for key in ["ca.key", "pg.key", "my.key", "kv.key", "mc.key"] {
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(tls.join(key)).unwrap().permissions(),
         );

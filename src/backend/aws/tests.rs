@@ -115,9 +115,32 @@ async fn creating_then_available_is_waited_for_and_adopted() {
         .output(|| instance("backing-up"))
         .output(|| instance("available"))
         .build();
+    // The instance joins the project's parameter group that refuses plaintext.
     let create = mock!(aws_sdk_rds::Client::create_db_instance)
-        .match_requests(|r| r.engine_version() == Some("16.7"))
+        .match_requests(|r| {
+            r.engine_version() == Some("16.7")
+                && r.db_parameter_group_name() == Some("shop-postgres16-tls")
+        })
         .then_output(|| CreateDbInstanceOutput::builder().build());
+    let groups = mock!(aws_sdk_rds::Client::describe_db_parameter_groups).then_output(|| {
+        aws_sdk_rds::operation::describe_db_parameter_groups::DescribeDbParameterGroupsOutput::builder()
+            .db_parameter_groups(
+                aws_sdk_rds::types::DbParameterGroup::builder()
+                    .db_parameter_group_name("shop-postgres16-tls")
+                    .build(),
+            )
+            .build()
+    });
+    let force_ssl = mock!(aws_sdk_rds::Client::modify_db_parameter_group)
+        .match_requests(|r| {
+            r.parameters().iter().any(|p| {
+                p.parameter_name() == Some("rds.force_ssl") && p.parameter_value() == Some("1")
+            })
+        })
+        .then_output(|| {
+            aws_sdk_rds::operation::modify_db_parameter_group::ModifyDbParameterGroupOutput::builder()
+                .build()
+        });
     // AWS's own list wins over the template's table (which says 16.10 here).
     let versions = mock!(aws_sdk_rds::Client::describe_db_engine_versions).then_output(|| {
         DescribeDbEngineVersionsOutput::builder()
@@ -128,7 +151,7 @@ async fn creating_then_available_is_waited_for_and_adopted() {
     let rds = mock_client!(
         aws_sdk_rds,
         RuleMode::MatchAny,
-        [&describe, &create, &versions]
+        [&describe, &create, &versions, &groups, &force_ssl]
     );
     let cloud = cloud_with(rds);
     let p = plan();
@@ -149,6 +172,7 @@ async fn creating_then_available_is_waited_for_and_adopted() {
         Some("shop-db.abc.us-east-1.rds.amazonaws.com")
     );
     assert_eq!(create.num_calls(), 1);
+    assert_eq!(force_ssl.num_calls(), 1);
     assert_eq!(
         describe.num_calls(),
         6,
