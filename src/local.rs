@@ -185,6 +185,8 @@ pub struct StatusRow {
     pub runtime: RuntimeKind,
     pub state: State,
     pub address: Option<String>,
+    /// It runs with TLS from the project's CA.
+    pub tls: bool,
     pub ready: bool,
     pub data: Option<String>,
 }
@@ -200,7 +202,7 @@ pub async fn status(session: &Session) -> Result<Vec<StatusRow>, Error> {
             let ready = match (live.state, live.port) {
                 (State::Running, Some(port)) => crate::probe::probe(
                     spec.template.probe,
-                    &spec.endpoint_at(runtime.address(), port, live.password.clone()),
+                    &spec.live_endpoint(runtime.address(), port, &live),
                     Duration::from_secs(2),
                 )
                 .await
@@ -217,6 +219,7 @@ pub async fn status(session: &Session) -> Result<Vec<StatusRow>, Error> {
                 runtime: runtime.kind(),
                 state: live.state,
                 address: live.port.map(|p| format!("{}:{p}", runtime.address())),
+                tls: live.tls.is_some(),
                 ready,
                 data: live.data,
             })

@@ -196,8 +196,8 @@ pub fn local_status(rows: &[StatusRow]) -> String {
     let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
     let _ = writeln!(
         out,
-        "{:w$}  {:14} {:7} {:8} {:16} {:5}  DATA",
-        "NAME", "TYPE", "RUNTIME", "STATE", "ADDRESS", "READY"
+        "{:w$}  {:14} {:7} {:8} {:16} {:3} {:5}  DATA",
+        "NAME", "TYPE", "RUNTIME", "STATE", "ADDRESS", "TLS", "READY"
     );
     for r in rows {
         let state = match r.state {
@@ -207,12 +207,13 @@ pub fn local_status(rows: &[StatusRow]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:w$}  {:14} {:7} {:8} {:16} {:5}  {}",
+            "{:w$}  {:14} {:7} {:8} {:16} {:3} {:5}  {}",
             r.name,
             r.type_name,
             r.runtime.to_string(),
             state,
             r.address.as_deref().unwrap_or("-"),
+            if r.tls { "yes" } else { "no" },
             if r.ready { "yes" } else { "no" },
             r.data.as_deref().unwrap_or("-")
         );

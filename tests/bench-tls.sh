@@ -13,9 +13,9 @@
 #   tests/bench-tls.sh          # prints a markdown table of medians (min..max) and ratios
 #
 # Needs what tests/support/ensure-all.sh installs. BENCH_RUNS (default 8) sets the cold runs,
-# BENCH_WARM_RUNS (default 30) the warm ones. Uses 127.0.0.1 ports 27432, 27379, 27306 (Docker)
-# and 28432, 28379, 28306 (native), project names bench-tls-*, and a PROVISION_HOME of its
-# own; removes everything it created on exit.
+# BENCH_WARM_RUNS (default 30) the warm ones. Uses 127.0.0.1 ports NN432, NN379, NN306 with NN
+# 27 and 29 (Docker, without and with TLS) and 28 and 30 (native), project names bench-tls-*,
+# and a PROVISION_HOME of its own; removes everything it created on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/provision-target}"
@@ -31,11 +31,12 @@ cargo build --release --locked -q
 bin="$CARGO_TARGET_DIR/release/provision"
 
 work=$(mktemp -d /tmp/bench-tls.XXXXXX)
+chmod 755 "$work"   # native servers run as their own accounts and must reach their data
 export PROVISION_HOME="$work/home"
 cleanup() {
   for p in plain tls; do
     for rt in docker native; do
-      [ -d "$work/$rt-$p" ] && (cd "$work/$rt-$p" && "$bin" --runtime "$rt" down --volumes --yes -q >/dev/null 2>&1 || true)
+      [ -d "$work/$rt-$p" ] && (cd "$work/$rt-$p" && "$bin" -p "bench-tls-$rt-$p" --runtime "$rt" down --volumes --yes -q >/dev/null 2>&1 || true)
     done
   done
   rm -rf "$work"
@@ -52,9 +53,10 @@ services:
   my: {image: 'mariadb:10.11', ports: ['${2}306:3306']}
 EOF
 }
+declare -A PORTS=([docker-plain]=27 [docker-tls]=29 [native-plain]=28 [native-tls]=30)
 for rt in docker native; do
-  prefix=$([ "$rt" = docker ] && echo 27 || echo 28)
   for p in plain tls; do
+    prefix=${PORTS[$rt-$p]}
     mkdir -p "$work/$rt-$p"
     manifest "$([ "$p" = tls ] && echo true || echo false)" "$prefix" >"$work/$rt-$p/compose.yaml"
   done

@@ -81,6 +81,17 @@ impl Spec<'_> {
         names
     }
 
+    /// The endpoint of a running server as it runs now (with TLS or not), whatever the
+    /// manifest says since.
+    pub fn live_endpoint(&self, address: &str, port: u16, live: &Live) -> Endpoint {
+        let mut endpoint = self.endpoint_at(address, port, live.password.clone());
+        endpoint.tls = live.tls.is_some();
+        endpoint.ca_file = endpoint
+            .tls
+            .then(|| crate::tls::Store::of(self.project).local_ca_file());
+        endpoint
+    }
+
     /// The local TLS files of this database, made or renewed for `address`.
     pub fn tls_files(&self, address: &str) -> Result<crate::tls::ServerFiles, Error> {
         crate::tls::Store::of(self.project)
@@ -293,13 +304,7 @@ pub async fn endpoints(runtime: &Runtime, specs: &[Spec<'_>]) -> Result<Vec<Endp
         let live = live?;
         match (live.state, live.port) {
             (State::Running, Some(port)) => {
-                // What the server runs with now, whatever the manifest says since.
-                let mut endpoint = spec.endpoint_at(runtime.address(), port, live.password);
-                endpoint.tls = live.tls.is_some();
-                endpoint.ca_file = endpoint
-                    .tls
-                    .then(|| crate::tls::Store::of(spec.project).local_ca_file());
-                out.push(endpoint);
+                out.push(spec.live_endpoint(runtime.address(), port, &live));
             }
             _ => {
                 return Err(Error::NotUp {
