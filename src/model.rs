@@ -1537,4 +1537,82 @@ mod tests {
         let (_, problems) = model_of("services: {web: {image: node}}\n");
         assert_eq!(problems, [ProblemKind::NoDatabases]);
     }
+
+    #[test]
+    fn url_flavours_for_every_link_or_one() {
+        let (m, problems) = model_of(
+            "services:\n  web: {image: node, links: [pg, my, kv], x-provision: {url: jdbc}}\n  node: {image: node, links: [my, 'pg:main'], x-provision: {url: {my: mysql2}}}\n  pg: {image: postgres}\n  my: {image: mysql}\n  kv: {image: redis}\n",
+        );
+        assert_eq!(problems, []);
+        let flavours = |app: &str| -> Vec<(String, Option<String>)> {
+            m.apps
+                .iter()
+                .find(|a| a.name == app)
+                .unwrap()
+                .links
+                .iter()
+                .map(|l| (l.resource.clone(), l.flavour.clone()))
+                .collect()
+        };
+        // Redis has no `jdbc`: its URL stays the default.
+        assert_eq!(
+            flavours("web"),
+            [
+                ("pg".into(), Some("jdbc".into())),
+                ("my".into(), Some("jdbc".into())),
+                ("kv".into(), None)
+            ]
+        );
+        assert_eq!(
+            flavours("node"),
+            [("my".into(), Some("mysql2".into())), ("pg".into(), None)]
+        );
+    }
+
+    #[test]
+    fn url_flavour_mistakes_are_errors_where_written() {
+        let (m, _) = model_of(
+            "services:\n  web: {image: node, links: [pg], x-provision: {url: jdcb}}\n  api: {image: node, links: [pg], x-provision: {url: {cache: jdbc}}}\n  job: {image: node, links: [kv], x-provision: {url: {kv: jdbc}}}\n  pg: {image: postgres, x-provision: {url: jdbc}}\n  kv: {image: redis}\n",
+        );
+        let errors: Vec<(String, u32, String)> = m
+            .problems
+            .iter()
+            .filter(|p| p.is_error())
+            .map(|p| {
+                let ProblemKind::InvalidValue { value, expected } = &p.kind else {
+                    panic!("{:?}", p.kind)
+                };
+                (
+                    p.path.clone(),
+                    p.at.map_or(0, |a| a.line),
+                    format!("{value}: {expected}"),
+                )
+            })
+            .collect();
+        assert_eq!(errors.len(), 4, "{errors:#?}");
+        assert!(
+            errors
+                .iter()
+                .any(|(path, line, text)| path == "services.web.x-provision.url"
+                    && *line == 2
+                    && text.starts_with("jdcb: one of "))
+        );
+        assert!(errors.iter().any(|(path, line, text)| path
+            == "services.api.x-provision.url.cache"
+            && *line == 3
+            && text.starts_with("cache: a database `api` links to")));
+        assert!(
+            errors
+                .iter()
+                .any(|(path, _, text)| path == "services.job.x-provision.url.kv"
+                    && text == "jdbc: one of redis-py")
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|(path, line, text)| path == "services.pg.x-provision.url"
+                    && *line == 5
+                    && text.contains("belongs on the app service"))
+        );
+    }
 }

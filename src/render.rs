@@ -101,7 +101,10 @@ pub fn plan(plan: &Plan) -> String {
             let links: Vec<String> = s
                 .links
                 .iter()
-                .map(|l| format!("{}_* -> {}", l.prefix, l.resource))
+                .map(|l| match &l.flavour {
+                    Some(f) => format!("{}_* -> {} ({f} URL)", l.prefix, l.resource),
+                    None => format!("{}_* -> {}", l.prefix, l.resource),
+                })
                 .collect();
             let _ = writeln!(out, "  {:width$}  {}", s.service, links.join(", "));
         }
@@ -110,6 +113,18 @@ pub fn plan(plan: &Plan) -> String {
             "  each prefix P gets {}",
             crate::links::variables("P").join(", ")
         );
+        let ca = crate::links::CA_FILE;
+        let with_ca = plan
+            .services
+            .iter()
+            .flat_map(|s| &s.links)
+            .any(|l| l.variables.iter().any(|v| v.ends_with(ca)));
+        if with_ca {
+            let _ = writeln!(
+                out,
+                "  and P_{ca} where the server has a CA of its own (RDS, local TLS), with the client variables PGSSLROOTCERT, NODE_EXTRA_CA_CERTS, SSL_CERT_FILE"
+            );
+        }
     }
     out
 }
