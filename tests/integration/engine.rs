@@ -473,7 +473,8 @@ mod needs_docker {
             out.stderr
         );
         assert!(
-            out.stderr.contains(&format!("  1. {host} (from `DOCKER_HOST`): ")),
+            out.stderr
+                .contains(&format!("  1. {host} (from `DOCKER_HOST`): ")),
             "{}",
             out.stderr
         );
