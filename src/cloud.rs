@@ -76,24 +76,20 @@ pub async fn variables(
     let cloud = connect(plan, session.verbose > 0).await?;
     let names: Vec<&str> = wanted.iter().map(|l| l.resource.as_str()).collect();
     let endpoints = endpoints(&cloud, plan, &names).await?;
+    let rendered = links::render_links(wanted.iter().map(PlannedLink::parts), |name| {
+        let r = plan.resource(name)?;
+        let (_, e) = wanted
+            .iter()
+            .zip(&endpoints)
+            .find(|(l, _)| l.resource == name)?;
+        Some((&*r.template, e.clone()))
+    });
     let tls = crate::tls::Store::of(&plan.project.name);
     // The RDS bundle the links point at, written where they say.
-    if endpoints.iter().any(|e| e.ca_file.is_some()) {
+    if !rendered.ca_files.is_empty() {
         tls.ensure_rds_bundle()?;
     }
-    let mut vars = Vec::new();
-    for (link, endpoint) in wanted.iter().zip(&endpoints) {
-        if let Some(r) = plan.resource(&link.resource) {
-            vars.extend(links::render(
-                &link.prefix,
-                &r.template,
-                endpoint,
-                link.flavour.as_deref(),
-            ));
-        }
-    }
-    vars.extend(tls.client_vars_for(&endpoints)?);
-    Ok(vars)
+    tls.with_client_vars(rendered)
 }
 
 pub async fn status(session: &Session) -> Result<LiveState, Error> {

@@ -237,6 +237,34 @@ fn without_unsafe_credentials(format: &str, username: &str, password: &str) -> S
     }
 }
 
+/// A set of links rendered for one process: their variables, and the CA files their servers'
+/// certificates chain to (for the client variables, [`crate::tls::Store::with_client_vars`]).
+#[derive(Debug, Default)]
+pub struct Rendered {
+    pub vars: Vec<Var>,
+    pub ca_files: Vec<PathBuf>,
+}
+
+/// Renders each of `wanted` (database, prefix, flavour) with the template and endpoint
+/// `lookup` gives for its database; a database it does not know is left out.
+pub fn render_links<'w, 't>(
+    wanted: impl IntoIterator<Item = (&'w str, &'w str, Option<&'w str>)>,
+    mut lookup: impl FnMut(&str) -> Option<(&'t Template, Endpoint)>,
+) -> Rendered {
+    let mut out = Rendered::default();
+    for (resource, prefix, flavour) in wanted {
+        let Some((template, endpoint)) = lookup(resource) else {
+            continue;
+        };
+        out.vars
+            .extend(render(prefix, template, &endpoint, flavour));
+        if let (true, Some(ca)) = (endpoint.tls, endpoint.ca_file) {
+            out.ca_files.push(ca);
+        }
+    }
+    out
+}
+
 /// A TLS query with `{ca_file}` filled in, or without the parameters that name it when the
 /// server's certificate chains to public roots.
 fn tls_query(query: &str, ca_file: Option<&PathBuf>) -> String {

@@ -157,23 +157,14 @@ pub async fn variables(
         .collect();
     let runtime = Runtime::select(session.runtime, &needed).await?;
     let endpoints = backend::endpoints(&runtime, &needed).await?;
-    let mut vars = Vec::new();
-    for link in wanted {
-        if let Some((spec, endpoint)) = needed
+    let rendered = links::render_links(wanted.iter().map(PlannedLink::parts), |name| {
+        needed
             .iter()
             .zip(&endpoints)
-            .find(|(s, _)| s.resource.name == link.resource)
-        {
-            vars.extend(links::render(
-                &link.prefix,
-                spec.template,
-                endpoint,
-                link.flavour.as_deref(),
-            ));
-        }
-    }
-    vars.extend(crate::tls::Store::of(&plan.project.name).client_vars_for(&endpoints)?);
-    Ok(vars)
+            .find(|(s, _)| s.resource.name == name)
+            .map(|(s, e)| (s.template, e.clone()))
+    });
+    crate::tls::Store::of(&plan.project.name).with_client_vars(rendered)
 }
 
 /// One row of `status --local`.

@@ -186,6 +186,13 @@ pub struct PlannedLink {
     pub variables: Vec<String>,
 }
 
+impl PlannedLink {
+    /// (database, prefix, flavour), as [`crate::links::render_links`] takes them.
+    pub fn parts(&self) -> (&str, &str, Option<&str>) {
+        (&self.resource, &self.prefix, self.flavour.as_deref())
+    }
+}
+
 /// Computes the plan, or every error in the manifest that matters for `target`.
 pub fn plan(
     manifest: &Manifest,

@@ -243,18 +243,12 @@ impl Store {
         Ok(path)
     }
 
-    /// [`Self::client_vars`] for a process linked to `endpoints`, from this process's
-    /// environment.
-    pub fn client_vars_for<'e>(
-        &self,
-        endpoints: impl IntoIterator<Item = &'e crate::links::Endpoint>,
-    ) -> Result<Vec<Var>, Error> {
-        let cas: Vec<PathBuf> = endpoints
-            .into_iter()
-            .filter(|e| e.tls)
-            .filter_map(|e| e.ca_file.clone())
-            .collect();
-        self.client_vars(&cas, &|name| std::env::var(name).ok())
+    /// `rendered`'s variables, then the client variables for its CA files (from this
+    /// process's environment, see [`Self::client_vars`]).
+    pub fn with_client_vars(&self, rendered: crate::links::Rendered) -> Result<Vec<Var>, Error> {
+        let mut vars = rendered.vars;
+        vars.extend(self.client_vars(&rendered.ca_files, &|name| std::env::var(name).ok())?);
+        Ok(vars)
     }
 
     /// The variables clients read by themselves, for a process whose links verify against

@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, watch};
 use super::output::{Mux, Prefix, Stream};
 use super::{
     DEFAULT_TIMEOUT, Event, FIRST_BACKOFF, MAX_BACKOFF, Options, STABLE_AFTER, Signals, Stop,
-    Trace, describe, exit_of, policy_name, restarts,
+    Trace, describe, policy_name, restarts,
 };
 use crate::backend::docker::{call, reason, status_of};
 use crate::backend::{self, Runtime, RuntimeChoice, image};
@@ -38,7 +38,7 @@ use crate::error::{Error, Exit};
 use crate::links::{self, Endpoint, Value, Var};
 use crate::manifest::process::{Build, Restart, Words};
 use crate::manifest::{Manifest, Service};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlannedLink};
 use crate::progress::Progress;
 use crate::session::Session;
 
@@ -199,34 +199,21 @@ pub(super) async fn start(
         let Some(service) = plan.services.iter().find(|s| s.service == app.service) else {
             continue;
         };
-        for link in &service.links {
-            if let Some((spec, ready)) = specs
-                .iter()
-                .zip(&ready)
-                .find(|(s, _)| s.resource.name == link.resource)
-            {
-                let endpoint = network_endpoint(
-                    &ready.endpoint,
-                    &spec.resource.name,
-                    spec.local.container_port,
-                );
-                app.env.extend(links::render(
-                    &link.prefix,
-                    spec.template,
-                    &endpoint,
-                    link.flavour.as_deref(),
-                ));
-            }
-        }
         // The CA files are on this machine: the project's TLS directory is mounted at the
         // same path in the app's container (`tls_mount`).
-        let linked = ready
-            .iter()
-            .zip(&specs)
-            .filter(|(_, s)| service.links.iter().any(|l| l.resource == s.resource.name))
-            .map(|(r, _)| &r.endpoint);
+        let rendered = links::render_links(service.links.iter().map(PlannedLink::parts), |name| {
+            specs
+                .iter()
+                .zip(&ready)
+                .find(|(s, _)| s.resource.name == name)
+                .map(|(s, r)| {
+                    let at =
+                        network_endpoint(&r.endpoint, &s.resource.name, s.local.container_port);
+                    (s.template, at)
+                })
+        });
         app.env
-            .extend(crate::tls::Store::of(&plan.project.name).client_vars_for(linked)?);
+            .extend(crate::tls::Store::of(&plan.project.name).with_client_vars(rendered)?);
     }
 
     let app_names: Vec<&str> = apps.iter().map(|a| a.service.as_str()).collect();
@@ -546,25 +533,7 @@ async fn supervise(
         ));
     }
     drop(events_tx);
-    let outcome = tokio::select! {
-        event = events.recv() => match event {
-            Some(Event::Exited(status)) => Ok(exit_of(status)),
-            Some(Event::Failed(e)) => Err(e),
-            None => Ok(Exit::Success),
-        },
-        () = signals.recv() => Err(Error::Interrupted),
-    };
-    let _ = stop_tx.send(Stop::Graceful);
-    loop {
-        tokio::select! {
-            done = tasks.join_next() => if done.is_none() { break },
-            () = signals.recv() => { let _ = stop_tx.send(Stop::Now); }
-        }
-    }
-    match outcome {
-        Err(Error::Interrupted) => Ok(Exit::Interrupted),
-        other => other,
-    }
+    super::outcome(&mut events, &stop_tx, &mut tasks, signals).await
 }
 
 /// Follows the container's output: attached before it starts, so no line is lost.

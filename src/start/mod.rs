@@ -27,7 +27,7 @@ use crate::backend::{self, Runtime};
 use crate::error::{Error, Exit};
 use crate::links;
 use crate::manifest::process::Restart;
-use crate::plan::Target;
+use crate::plan::{PlannedLink, Target};
 use crate::progress::Progress;
 use crate::session::Session;
 
@@ -224,29 +224,17 @@ async fn start(session: &Session, options: &Options) -> Result<Exit, Error> {
         let Some(service) = plan.services.iter().find(|s| s.service == process.name) else {
             continue;
         };
-        for link in &service.links {
-            if let Some((spec, ready)) = specs
+        // With what clients read by themselves to verify the servers it links to.
+        let rendered = links::render_links(service.links.iter().map(PlannedLink::parts), |name| {
+            specs
                 .iter()
                 .zip(&ready)
-                .find(|(s, _)| s.resource.name == link.resource)
-            {
-                process.env.extend(links::render(
-                    &link.prefix,
-                    spec.template,
-                    &ready.endpoint,
-                    link.flavour.as_deref(),
-                ));
-            }
-        }
-        // What clients read by themselves to verify the servers this app links to.
-        let linked = ready
-            .iter()
-            .zip(&specs)
-            .filter(|(_, s)| service.links.iter().any(|l| l.resource == s.resource.name))
-            .map(|(r, _)| &r.endpoint);
+                .find(|(s, _)| s.resource.name == name)
+                .map(|(s, r)| (s.template, r.endpoint.clone()))
+        });
         process
             .env
-            .extend(crate::tls::Store::of(&plan.project.name).client_vars_for(linked)?);
+            .extend(crate::tls::Store::of(&plan.project.name).with_client_vars(rendered)?);
     }
     supervise(processes, options.grace, &mut signals, &trace).await
 }
@@ -291,6 +279,18 @@ async fn supervise(
         }
         trace.mark(&format!("{count} apps spawned"));
     }
+    outcome(&mut events, &stop_tx, &mut tasks, signals).await
+}
+
+/// Waits for the first app that ends the run (or a signal), stops the others (gracefully; a
+/// second Ctrl-C skips the grace period, as in Compose), and says how `start` exits. Both
+/// ways of running apps end here.
+async fn outcome(
+    events: &mut mpsc::UnboundedReceiver<Event>,
+    stop_tx: &watch::Sender<Stop>,
+    tasks: &mut tokio::task::JoinSet<()>,
+    signals: &mut Signals,
+) -> Result<Exit, Error> {
     let outcome = tokio::select! {
         event = events.recv() => match event {
             Some(Event::Exited(status)) => Ok(exit_of(status)),
@@ -300,7 +300,6 @@ async fn supervise(
         () = signals.recv() => Err(Error::Interrupted),
     };
     let _ = stop_tx.send(Stop::Graceful);
-    // A second Ctrl-C skips the grace period, as in Compose.
     loop {
         tokio::select! {
             done = tasks.join_next() => if done.is_none() { break },
