@@ -333,9 +333,12 @@ services:
                 found.rsplit('=').next().unwrap().parse().unwrap()
             })
             .collect();
-        // The stubborn one's grandchild has started once its shell loops.
+        // Each shell prints its group before it forks: wait (bounded) until the polite one's
+        // `sleep` and the stubborn one's grandchild are there too.
         let until = Instant::now() + Duration::from_secs(5);
-        while group_members(pgids[1]).len() < 3 && Instant::now() < until {
+        while (group_members(pgids[0]).len() < 2 || group_members(pgids[1]).len() < 3)
+            && Instant::now() < until
+        {
             std::thread::sleep(Duration::from_millis(20));
         }
         for pgid in &pgids {
