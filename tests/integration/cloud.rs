@@ -266,7 +266,8 @@ mod needs_emulator {
         // family, with the engine's own switch on (RDS defaults leave it off for MySQL 8.4 and
         // before: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/mysql-ssl-connections.require-ssl.html).
         let groups = boto3(&format!(
-            "out({{d['DBInstanceIdentifier']: [d['DBParameterGroups'][0]['DBParameterGroupName'], {{x['ParameterName']: x.get('ParameterValue') for x in rds.describe_db_parameters(DBParameterGroupName=d['DBParameterGroups'][0]['DBParameterGroupName'])['Parameters'] if x['ParameterName'] in ('rds.force_ssl', 'require_secure_transport')}}] for d in rds.describe_db_instances()['DBInstances'] if d['DBInstanceIdentifier'] in ('{}', '{}')}})",
+            // One instance at a time: the shared account holds more than a page of them.
+            "out({{d['DBInstanceIdentifier']: [d['DBParameterGroups'][0]['DBParameterGroupName'], {{x['ParameterName']: x.get('ParameterValue') for x in rds.describe_db_parameters(DBParameterGroupName=d['DBParameterGroups'][0]['DBParameterGroupName'])['Parameters'] if x['ParameterName'] in ('rds.force_ssl', 'require_secure_transport')}}] for i in ('{}', '{}') for d in rds.describe_db_instances(DBInstanceIdentifier=i)['DBInstances']}})",
             p.id("pg"),
             p.id("my")
         ));
@@ -531,12 +532,12 @@ mod needs_emulator {
         let out = p.ok(&["destroy", "--yes"]);
         assert!(out.stderr.contains("final snapshot"), "{}", out.stderr);
         let snapshots = boto3(&format!(
-            "out([s['DBSnapshotIdentifier'] for s in rds.describe_db_snapshots()['DBSnapshots'] if s['DBSnapshotIdentifier'].startswith('{}-')])",
+            "out([s['DBSnapshotIdentifier'] for page in rds.get_paginator('describe_db_snapshots').paginate() for s in page['DBSnapshots'] if s['DBSnapshotIdentifier'].startswith('{}-')])",
             p.live.name
         ));
         assert_eq!(snapshots.as_array().map(Vec::len), Some(2), "{snapshots}");
         let left = boto3(&format!(
-            "out([d['DBInstanceIdentifier'] for d in rds.describe_db_instances()['DBInstances'] if d['DBInstanceIdentifier'].startswith('{}-')])",
+            "out([d['DBInstanceIdentifier'] for page in rds.get_paginator('describe_db_instances').paginate() for d in page['DBInstances'] if d['DBInstanceIdentifier'].startswith('{}-')])",
             p.live.name
         ));
         assert_eq!(left, serde_json::json!([]));
@@ -556,7 +557,7 @@ mod needs_emulator {
         q.ok(&["up"]);
         q.ok(&["destroy", "--yes", "--skip-final-snapshot"]);
         let snapshots = boto3(&format!(
-            "out([s['DBSnapshotIdentifier'] for s in rds.describe_db_snapshots()['DBSnapshots'] if s['DBSnapshotIdentifier'].startswith('{}-')])",
+            "out([s['DBSnapshotIdentifier'] for page in rds.get_paginator('describe_db_snapshots').paginate() for s in page['DBSnapshots'] if s['DBSnapshotIdentifier'].startswith('{}-')])",
             q.live.name
         ));
         assert_eq!(snapshots, serde_json::json!([]));
@@ -1240,7 +1241,7 @@ mod needs_emulator {
             "{}",
             out.stderr
         );
-        let left = p.boto3(&format!("out(sorted(d['DBInstanceIdentifier'] for d in rds.describe_db_instances()['DBInstances'] if d['DBInstanceIdentifier'].startswith('{}-')))", p.live.name));
+        let left = p.boto3(&format!("out(sorted(d['DBInstanceIdentifier'] for page in rds.get_paginator('describe_db_instances').paginate() for d in page['DBInstances'] if d['DBInstanceIdentifier'].startswith('{}-')))", p.live.name));
         let left: Vec<String> = serde_json::from_value(left).unwrap();
         assert_eq!(left.len(), 1, "{left:?}");
         let gone = if left[0] == p.id("a") {
