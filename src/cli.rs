@@ -5,13 +5,14 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::backend::RuntimeChoice;
 use crate::catalog::Catalog;
+use crate::commands::{connect, logs, start};
 use crate::env_format::Format;
 use crate::error::{Error, Exit};
+use crate::local::RuntimeChoice;
 use crate::plan::Target;
 use crate::session::{Session, block_on, confirmed};
-use crate::{cloud, commands, connect, local, logs, start};
+use crate::{cloud, commands, local};
 
 /// Declare an app's databases once in its Compose file; run them on a laptop or on AWS, and
 /// hand the app the same `*_URL` variables either way.

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::backend::engine::Found;
 use crate::catalog::{Catalog, CloudService};
 use crate::error::Error;
+use crate::local::engine::Found;
 use crate::manifest::Manifest;
 use crate::model::{self, Model};
 use crate::plan::Target;

@@ -113,7 +113,7 @@ pub enum Error {
     AsyncRuntime(std::io::Error),
     /// `--runtime docker` and no engine answers: every place looked, in order, and why not.
     DockerUnavailable {
-        tried: Vec<crate::backend::engine::Tried>,
+        tried: Vec<crate::local::engine::Tried>,
     },
     /// `--runtime auto`: neither a Docker engine nor native servers.
     NoRuntime {
@@ -210,7 +210,7 @@ pub enum Error {
     UnsafeChange {
         resource: String,
         identifier: String,
-        changes: Vec<crate::cloud_diff::Change>,
+        changes: Vec<crate::cloud::diff::Change>,
     },
     /// AWS put a resource in a state it will not leave on its own.
     CloudTerminal {
@@ -1067,7 +1067,7 @@ impl std::error::Error for Error {
 /// Prints `error`'s causes, one `Caused by:` line each: the first always, the deeper ones
 /// (library and OS errors under ours) with `-v`.
 /// Every place engine discovery looked, in order, one line each with why it gave no engine.
-pub fn tried_lines(tried: &[crate::backend::engine::Tried]) -> String {
+pub fn tried_lines(tried: &[crate::local::engine::Tried]) -> String {
     let mut out = String::new();
     if tried.is_empty() {
         out.push_str("  nothing to try: no `DOCKER_HOST`, no context, no known socket\n");
@@ -1083,8 +1083,8 @@ pub fn tried_lines(tried: &[crate::backend::engine::Tried]) -> String {
 }
 
 /// The hint for a failed discovery, from what went wrong where.
-pub fn engine_hint(tried: &[crate::backend::engine::Tried]) -> &'static str {
-    use crate::backend::engine::{Reason, Via};
+pub fn engine_hint(tried: &[crate::local::engine::Tried]) -> &'static str {
+    use crate::local::engine::{Reason, Via};
     let reasons = || tried.iter().map(|t| &t.reason);
     if reasons().any(|r| matches!(r, Reason::TlsWithoutVerify)) {
         return "verify the engine's certificate: set `DOCKER_TLS_VERIFY=1` with `ca.pem`, `cert.pem` and `key.pem` in `DOCKER_CERT_PATH` (or give the context its certificates: `docker context update NAME --docker host=...,ca=...,cert=...,key=...`)";
@@ -1109,9 +1109,9 @@ pub fn engine_hint(tried: &[crate::backend::engine::Tried]) -> &'static str {
     "start Docker (Docker Desktop, `sudo systemctl start docker`, `systemctl --user start docker` for rootless, `colima start`, `systemctl --user start podman.socket`), set `DOCKER_HOST` or `DOCKER_CONTEXT`, or use `--runtime native`"
 }
 
-impl std::fmt::Display for crate::backend::engine::Reason {
+impl std::fmt::Display for crate::local::engine::Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use crate::backend::engine::Reason;
+        use crate::local::engine::Reason;
         match self {
             Self::NoSocket => f.write_str("no socket there"),
             Self::NoContext { meta } => {

@@ -5,20 +5,17 @@
 //! [`catalog`] of database types, [`plan`] computes the desired state for a target, and
 //! [`links`] renders the variables from the endpoints a backend reports.
 
-pub mod backend;
 pub mod catalog;
 pub mod cli;
 pub mod cloud;
-pub mod cloud_diff;
 pub mod commands;
-pub mod connect;
+pub mod deadline;
 pub mod doctor;
 pub mod env_format;
 pub mod error;
-pub mod iam_policy;
+pub mod home;
 pub mod links;
 pub mod local;
-pub mod logs;
 pub mod manifest;
 pub mod model;
 pub mod plan;
@@ -28,6 +25,5 @@ pub mod progress;
 pub mod render;
 pub mod secret;
 pub mod session;
-pub mod start;
 pub mod suggest;
 pub mod tls;

@@ -98,7 +98,7 @@ pub struct Resource<'c> {
 
 /// Cloud settings with the template's defaults filled in (defined with the cloud diff, which
 /// compares them with AWS).
-pub use crate::cloud_diff::CloudConfig;
+pub use crate::cloud::diff::CloudConfig;
 
 /// An app service (anything that is not a database) and its links.
 #[derive(Debug, Clone)]

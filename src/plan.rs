@@ -168,7 +168,7 @@ pub struct CloudPlan {
 }
 
 /// The tags that mark an AWS resource as provision's, for one project and resource.
-pub use crate::cloud_diff::{TAG_PROJECT, TAG_RESOURCE, TAG_TYPE};
+pub use crate::cloud::diff::{TAG_PROJECT, TAG_RESOURCE, TAG_TYPE};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceLinks {

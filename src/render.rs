@@ -3,10 +3,10 @@
 
 use std::fmt::Write as _;
 
-use crate::backend::State;
 use crate::catalog::CloudService;
 use crate::cloud::LiveState;
-use crate::cloud_diff::Action;
+use crate::cloud::diff::Action;
+use crate::local::State;
 use crate::local::{LiveActions, StatusRow};
 use crate::plan::{Plan, Target};
 

@@ -5,9 +5,9 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
-use crate::backend::RuntimeChoice;
 use crate::catalog::Catalog;
 use crate::error::{Error, Exit};
+use crate::local::RuntimeChoice;
 use crate::manifest::{self, Manifest};
 use crate::plan::{self, Plan, Target};
 

@@ -69,7 +69,7 @@ pub struct Store {
 impl Store {
     /// `$PROVISION_HOME/<project>/tls`.
     pub fn of(project: &str) -> Self {
-        Self::under(&crate::backend::home::root(), project)
+        Self::under(&crate::home::root(), project)
     }
 
     /// `<root>/<project>/tls`.

@@ -9,7 +9,7 @@ use aws_sdk_rds::types::Filter;
 
 use super::{Change, Observed, Orphan, project_tags, sdk_error};
 use crate::catalog::CloudService;
-use crate::cloud_diff::Field;
+use crate::cloud::diff::Field;
 use crate::error::Error;
 use crate::plan::{CloudPlan, PlannedResource};
 use crate::secret::Secret;

@@ -23,9 +23,9 @@ use tokio::sync::{mpsc, watch};
 
 use self::apps::AppProcess;
 use self::output::{Mux, Prefix, Stream};
-use crate::backend::{self, Runtime};
 use crate::error::{Error, Exit};
 use crate::links;
+use crate::local::{self, Runtime};
 use crate::manifest::process::Restart;
 use crate::plan::{PlannedLink, Target};
 use crate::progress::Progress;
@@ -149,7 +149,7 @@ impl Signals {
 async fn start(session: &Session, options: &Options) -> Result<Exit, Error> {
     let mut signals = Signals::new()?;
     let trace = Trace::new();
-    if options.containers && session.runtime == backend::RuntimeChoice::Native {
+    if options.containers && session.runtime == crate::local::RuntimeChoice::Native {
         return Err(Error::StartContainersNative);
     }
     let (manifest, plan) = session.plan(Target::Local)?;
@@ -182,7 +182,7 @@ async fn start(session: &Session, options: &Options) -> Result<Exit, Error> {
     })?;
 
     // The databases, as `up --local`.
-    let specs = backend::specs(&plan);
+    let specs = local::specs(&plan);
     let names: Vec<&str> = specs.iter().map(|s| s.resource.name.as_str()).collect();
     let progress = Progress::new(session.quiet, &names);
     let up = async {
@@ -194,7 +194,7 @@ async fn start(session: &Session, options: &Options) -> Result<Exit, Error> {
             specs.len(),
             processes.len()
         ));
-        backend::up_all(
+        local::up_all(
             &runtime,
             &specs,
             &progress,

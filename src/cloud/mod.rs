@@ -2,13 +2,15 @@
 //! out endpoints, destroy what is tagged with the project. The AWS calls themselves are in
 //! `backend::aws`.
 
+pub mod aws;
+pub mod diff;
+pub mod iam_policy;
+
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::backend::Deadline;
-use crate::backend::aws::{self, Change, Cloud, Orphan};
-use crate::cloud_diff::{Action, Ownership, diff};
+use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::links::Endpoint;
 use crate::links::{self, Var};
@@ -16,6 +18,8 @@ use crate::plan::Target;
 use crate::plan::{CloudPlan, Plan, PlannedLink, PlannedResource};
 use crate::progress::Progress;
 use crate::session::Session;
+use aws::{Change, Cloud, Orphan};
+use diff::{Action, Ownership, diff};
 
 /// Seconds `up --cloud` waits for every database to become available, unless `--timeout`.
 const DEFAULT_TIMEOUT: u64 = 2400;
@@ -132,11 +136,11 @@ pub async fn destroy(
 /// `iam-policy`: the policy this manifest needs, as a summary or (`--json`) the document.
 pub fn iam_policy(session: &Session, json: bool) -> Result<crate::error::Exit, Error> {
     let (_, plan) = session.plan(Target::Cloud)?;
-    let policy = crate::iam_policy::policy(&plan);
+    let policy = crate::cloud::iam_policy::policy(&plan);
     let text = if json {
         crate::session::json(&policy)?
     } else {
-        crate::iam_policy::render(&policy, &plan.project.name)
+        crate::cloud::iam_policy::render(&policy, &plan.project.name)
     };
     crate::session::print(&text)?;
     Ok(crate::error::Exit::Success)
@@ -362,7 +366,7 @@ async fn delete_tagged(
     let mut done = 0;
     let mut failures = Vec::new();
     for f in &found {
-        if crate::cloud_diff::readiness(&f.status) == crate::cloud_diff::Readiness::Deleting {
+        if crate::cloud::diff::readiness(&f.status) == crate::cloud::diff::Readiness::Deleting {
             progress.note(&format!(
                 "{} {} is already being deleted",
                 f.kind, f.identifier

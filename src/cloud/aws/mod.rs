@@ -27,9 +27,9 @@ use std::collections::HashMap;
 
 use aws_sdk_elasticache::types::AuthTokenUpdateStrategyType;
 
-use super::Deadline;
 use crate::catalog::CloudService;
-use crate::cloud_diff::{Desired, Field, Ownership, Readiness, diff};
+use crate::cloud::diff::{Desired, Field, Ownership, Readiness, diff};
+use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::links::Endpoint;
 use crate::plan::{CloudPlan, PlannedResource};
@@ -37,7 +37,7 @@ use crate::progress::Progress;
 use crate::secret::Secret;
 use secrets::SecretState;
 
-pub use crate::cloud_diff::{Change, Observed};
+pub use crate::cloud::diff::{Change, Observed};
 
 /// The desired state `diff` compares AWS with, from the plan.
 pub fn desired<'a>(resource: &'a PlannedResource, cloud: &'a CloudPlan) -> Desired<'a> {

@@ -21,8 +21,9 @@ use futures_util::StreamExt as _;
 
 use super::image;
 use super::reconcile::{self, Action, Replace};
-use super::{Deadline, Live, Ready, RuntimeKind, Spec, State, ports};
+use super::{Live, Ready, RuntimeKind, Spec, State, ports};
 use crate::catalog::Family;
+use crate::deadline::Deadline;
 use crate::error::{Because, Cause, Error, MajorChange};
 use crate::manifest::MountKind;
 use crate::probe::{self, WaitError};
@@ -494,7 +495,7 @@ impl DockerRuntime {
             .create_volume(request)
             .await
             .map_err(call("create volume", volume))?;
-        super::home::mark_docker(spec.project);
+        crate::home::mark_docker(spec.project);
         Ok(self.volume_labels(volume).await?.unwrap_or_default())
     }
 

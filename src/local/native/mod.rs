@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use self::process::{Account, account, io_error, make_dir, start_time, tail};
 use self::setup::Values;
 use super::reconcile::{self, Action, Replace};
-use super::{Deadline, Live, Ready, RuntimeKind, Spec, State, ports};
+use super::{Live, Ready, RuntimeKind, Spec, State, ports};
 use crate::catalog::StopSignal;
+use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::probe::{self, WaitError};
 use crate::progress::Progress;
@@ -37,7 +38,7 @@ impl NativeRuntime {
     pub fn new() -> Result<Self, Error> {
         let is_root = rustix::process::geteuid().is_root();
         Ok(Self {
-            root: super::home::root(),
+            root: crate::home::root(),
             is_root,
         })
     }
@@ -216,7 +217,7 @@ impl NativeRuntime {
                     image: spec.template.native.binaries[0].clone(),
                 });
             }
-            Some(spec.tls_files(super::LOCALHOST)?)
+            Some(spec.tls_files(super::runtime::LOCALHOST)?)
         } else {
             None
         };

@@ -6,8 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::process::{self, Account, io_error, make_dir, write_private};
-use crate::backend::Spec;
 use crate::error::Error;
+use crate::local::Spec;
 use crate::progress::Progress;
 use crate::secret::Secret;
 

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::backend::Spec;
+use crate::local::Spec;
 use crate::progress::Progress;
 
 /// The first `N.N[.N]` in a `--version` line.

@@ -2,6 +2,10 @@
 //! picks the target's module (`local` or `cloud`, which share their verbs) and renders the
 //! result; `cli` only parses and dispatches here.
 
+pub mod connect;
+pub mod logs;
+pub mod start;
+
 use crate::env_format::{self, Format};
 use crate::error::{Error, Exit};
 use crate::links::Var;
@@ -22,9 +26,9 @@ pub fn doctor(session: &Session, target: Option<Target>, as_json: bool) -> Resul
             )?;
             // Which engine `up --local` would use, unless told to run native servers.
             if targets.contains(&Target::Local)
-                && session.runtime != crate::backend::RuntimeChoice::Native
+                && session.runtime != crate::local::RuntimeChoice::Native
             {
-                let engine = block_on(async { Ok(crate::backend::engine::connect().await) })?;
+                let engine = block_on(async { Ok(crate::local::engine::connect().await) })?;
                 doctor::add_engine(&mut report, engine.as_ref().map(|e| &e.found));
             }
             report

@@ -17,8 +17,8 @@ use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
 use super::Cloud;
-use crate::backend::Deadline;
 use crate::catalog::Catalog;
+use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::manifest;
 use crate::plan::{self, Plan, Target};

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 
-use crate::backend::{self, Runtime, Spec};
+use crate::commands::start::output::{Mux, Prefix, Stream};
 use crate::error::Error;
+use crate::local::{self, Runtime, Spec};
 use crate::plan::Target;
 use crate::session::Session;
-use crate::start::output::{Mux, Prefix, Stream};
 
 /// How often a followed native log is checked for growth.
 const FOLLOW_EVERY: Duration = Duration::from_millis(200);
@@ -28,7 +28,7 @@ pub struct Options {
 
 pub async fn logs(session: &Session, options: &Options) -> Result<(), Error> {
     let (_, plan) = session.plan(Target::Local)?;
-    let all = backend::specs(&plan);
+    let all = local::specs(&plan);
     for name in &options.databases {
         if !all.iter().any(|s| s.resource.name == *name) {
             return Err(Error::UnknownDatabase {

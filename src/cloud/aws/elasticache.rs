@@ -5,7 +5,7 @@ use aws_sdk_elasticache::types::{AuthTokenUpdateStrategyType, Tag};
 
 use super::{Change, Observed, Orphan, project_tags, sdk_error};
 use crate::catalog::CloudService;
-use crate::cloud_diff::Field;
+use crate::cloud::diff::Field;
 use crate::error::Error;
 use crate::plan::{CloudPlan, PlannedResource};
 use crate::secret::Secret;

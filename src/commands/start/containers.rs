@@ -32,10 +32,10 @@ use super::{
     DEFAULT_TIMEOUT, Event, FIRST_BACKOFF, MAX_BACKOFF, Options, STABLE_AFTER, Signals, Stop,
     Trace, describe, policy_name, restarts,
 };
-use crate::backend::docker::{call, reason, status_of};
-use crate::backend::{self, Runtime, RuntimeChoice, image};
 use crate::error::{Error, Exit};
 use crate::links::{self, Endpoint, Value, Var};
+use crate::local::docker::{call, reason, status_of};
+use crate::local::{self, Runtime, RuntimeChoice, image};
 use crate::manifest::process::{Build, Restart, Words};
 use crate::manifest::{Manifest, Service};
 use crate::plan::{Plan, PlannedLink};
@@ -158,7 +158,7 @@ pub(super) async fn start(
         Ok(app_of(&project, service))
     })?;
 
-    let specs = backend::specs(&plan);
+    let specs = local::specs(&plan);
     let names: Vec<&str> = specs.iter().map(|s| s.resource.name.as_str()).collect();
     let progress = Progress::new(session.quiet, &names);
     let runtime = Runtime::select(RuntimeChoice::Docker, &specs).await?;
@@ -171,7 +171,7 @@ pub(super) async fn start(
         specs.len(),
         apps.len()
     ));
-    let up = backend::up_all(
+    let up = local::up_all(
         &runtime,
         &specs,
         &progress,

@@ -2,16 +2,9 @@
 //! containers through the Docker Engine API, or native server processes. Both get-or-create
 //! by deterministic names, so a re-run converges from whatever state an earlier run left.
 
-pub mod aws;
-pub mod docker;
-pub mod engine;
-pub mod home;
-pub mod image;
-pub mod native;
-pub mod ports;
-pub mod reconcile;
+use std::time::Duration;
 
-use std::time::{Duration, Instant};
+use super::{docker, native, ports};
 
 use serde::Serialize;
 
@@ -64,7 +57,7 @@ impl Spec<'_> {
     }
 }
 
-const LOCALHOST: &str = "127.0.0.1";
+pub(crate) const LOCALHOST: &str = "127.0.0.1";
 
 impl Spec<'_> {
     /// The names a local TLS server's certificate carries: this machine's loopback names,
@@ -153,22 +146,6 @@ impl Live {
     }
 }
 
-/// When waiting must end, and the total it was given (for messages).
-#[derive(Debug, Clone, Copy)]
-pub struct Deadline {
-    pub at: Instant,
-    pub total: Duration,
-}
-
-impl Deadline {
-    pub fn after(total: Duration) -> Self {
-        Self {
-            at: Instant::now() + total,
-            total,
-        }
-    }
-}
-
 /// A resource that came up.
 #[derive(Debug, Clone)]
 pub struct Ready {
@@ -227,7 +204,7 @@ impl Runtime {
         // The project's data is in Docker, which does not answer now: empty native servers
         // would split it in two. Say so instead.
         if let (Err(e), Some(spec)) = (&docker, specs.first())
-            && home::docker_marked(spec.project)
+            && crate::home::docker_marked(spec.project)
         {
             return Err(Error::DataInDocker {
                 project: spec.project.to_owned(),

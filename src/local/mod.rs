@@ -1,14 +1,26 @@
 //! The `--local` side of the commands: bring the databases up on this machine (containers or
 //! native servers), show what `up` would do, report their state, hand out their endpoints and
 //! take them down. A peer of `cloud`, with the same verbs; the runtimes themselves are in
-//! `backend`.
+//! `docker`, `native` and `runtime`.
+
+pub mod docker;
+pub mod engine;
+pub mod image;
+pub mod native;
+pub mod ports;
+pub mod reconcile;
+pub mod runtime;
+
+pub use runtime::{
+    Live, Ready, Runtime, RuntimeChoice, RuntimeKind, Spec, State, endpoints, specs, up_all,
+};
 
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::backend::reconcile::{self, Action, Replace};
-use crate::backend::{self, Live, Runtime, RuntimeKind, Spec, State};
+use reconcile::{Action, Replace};
+
 use crate::error::Error;
 use crate::links::{self, Var};
 use crate::plan::{Plan, PlannedLink, Target};
@@ -20,7 +32,7 @@ const DEFAULT_TIMEOUT: u64 = 60;
 
 pub async fn up(session: &Session) -> Result<(), Error> {
     let (_, plan) = session.plan(Target::Local)?;
-    let specs = backend::specs(&plan);
+    let specs = specs(&plan);
     let names: Vec<&str> = specs.iter().map(|s| s.resource.name.as_str()).collect();
     let progress = Progress::new(session.quiet, &names);
     let runtime = Runtime::select(session.runtime, &specs).await?;
@@ -30,7 +42,7 @@ pub async fn up(session: &Session) -> Result<(), Error> {
         runtime.kind(),
         specs.len()
     ));
-    backend::up_all(
+    up_all(
         &runtime,
         &specs,
         &progress,
@@ -71,7 +83,7 @@ pub async fn live(
     plan: &Plan,
     need_verdict: bool,
 ) -> Result<Option<LiveActions>, Error> {
-    let specs = backend::specs(plan);
+    let specs = specs(plan);
     let runtime = match Runtime::select(session.runtime, &specs).await {
         Ok(r) => r,
         Err(e) if need_verdict => return Err(e),
@@ -151,12 +163,12 @@ pub async fn variables(
     plan: &Plan,
     wanted: &[PlannedLink],
 ) -> Result<Vec<Var>, Error> {
-    let needed: Vec<Spec<'_>> = backend::specs(plan)
+    let needed: Vec<Spec<'_>> = specs(plan)
         .into_iter()
         .filter(|s| wanted.iter().any(|l| l.resource == s.resource.name))
         .collect();
     let runtime = Runtime::select(session.runtime, &needed).await?;
-    let endpoints = backend::endpoints(&runtime, &needed).await?;
+    let endpoints = endpoints(&runtime, &needed).await?;
     let rendered = links::render_links(wanted.iter().map(PlannedLink::parts), |name| {
         needed
             .iter()
@@ -184,7 +196,7 @@ pub struct StatusRow {
 
 pub async fn status(session: &Session) -> Result<Vec<StatusRow>, Error> {
     let (_, plan) = session.plan(Target::Local)?;
-    let specs = backend::specs(&plan);
+    let specs = specs(&plan);
     let runtime = Runtime::select(session.runtime, &specs).await?;
     let rows = futures_util::future::join_all(specs.iter().map(|spec| {
         let runtime = &runtime;
@@ -226,7 +238,7 @@ pub async fn status(session: &Session) -> Result<Vec<StatusRow>, Error> {
 /// Returns whether it went ahead.
 pub async fn down(session: &Session, volumes: bool, yes: bool) -> Result<bool, Error> {
     let (_, plan) = session.plan(Target::Local)?;
-    let specs = backend::specs(&plan);
+    let specs = specs(&plan);
     if volumes && !yes {
         let names: Vec<&str> = plan.resources.iter().map(|r| r.name.as_str()).collect();
         let what = format!(
@@ -255,7 +267,7 @@ pub async fn down(session: &Session, volumes: bool, yes: bool) -> Result<bool, E
     });
     let done = crate::error::gather(results, "stopped").map(|_| true);
     if done.is_ok() && volumes && runtime.kind() == RuntimeKind::Docker {
-        backend::home::unmark_docker(&plan.project.name);
+        crate::home::unmark_docker(&plan.project.name);
     }
     done
 }
