@@ -1,18 +1,17 @@
-//! The command line: arguments and dispatch, nothing else. Commands that read both targets the
-//! same way are in `commands`; the target's own verbs in `local` and `cloud`.
+//! The command line: arguments and a one-line dispatch per command, nothing else. Each
+//! command is a file in `commands/`; the targets' own verbs are in `local` and `cloud`.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
 use crate::catalog::Catalog;
-use crate::commands::{connect, logs, start};
+use crate::commands;
 use crate::env_format::Format;
 use crate::error::{Error, Exit};
 use crate::local::RuntimeChoice;
 use crate::plan::Target;
-use crate::session::{Session, block_on, confirmed};
-use crate::{cloud, commands, local};
+use crate::session::Session;
 
 /// Declare an app's databases once in its Compose file; run them on a laptop or on AWS, and
 /// hand the app the same `*_URL` variables either way.
@@ -202,94 +201,59 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
     };
     let target = cli.target().unwrap_or(Target::Local);
     match &cli.command {
-        Some(Command::Doctor { json }) => commands::doctor(&session, cli.target(), *json),
+        Some(Command::Up) | None => commands::up::run(&session, target),
+        Some(Command::Doctor { json }) => commands::doctor::run(&session, cli.target(), *json),
         Some(Command::Plan {
             json,
             detailed_exitcode,
-        }) => commands::plan(&session, target, *json, *detailed_exitcode),
+        }) => commands::plan::run(&session, target, *json, *detailed_exitcode),
         Some(Command::Env { service, format }) => {
-            commands::env(&session, target, service.as_deref(), *format)
+            commands::env::env(&session, target, service.as_deref(), *format)
         }
         Some(Command::Run { service, command }) => {
-            commands::run(&session, target, service.as_deref(), command)
+            commands::env::run(&session, target, service.as_deref(), command)
         }
-        Some(Command::Up) | None => block_on(async {
-            match target {
-                Target::Local => local::up(&session).await,
-                Target::Cloud => cloud::up(&session).await,
-            }
-        })
-        .map(|()| Exit::Success),
-        Some(Command::Status { json }) => commands::status(&session, target, *json),
-        Some(Command::Down { volumes, yes }) => match target {
-            Target::Cloud => Err(Error::LocalOnly {
-                command: "down",
-                cloud: "provision destroy --cloud",
-            }),
-            Target::Local => block_on(local::down(&session, *volumes, *yes)).map(confirmed),
-        },
+        Some(Command::Status { json }) => commands::status::run(&session, target, *json),
+        Some(Command::Down { volumes, yes }) => {
+            commands::down::run(&session, target, *volumes, *yes)
+        }
+        Some(Command::Destroy {
+            yes,
+            skip_final_snapshot,
+        }) => commands::destroy::run(&session, target, *yes, *skip_final_snapshot),
         Some(Command::Start {
             services,
             grace,
             containers,
-        }) => match target {
-            Target::Cloud => Err(Error::StartCloud),
-            Target::Local => start::run(
-                &session,
-                &start::Options {
-                    services: services.clone(),
-                    grace: std::time::Duration::from_secs(*grace),
-                    containers: *containers,
-                },
-            ),
-        },
+        }) => commands::start::run(
+            &session,
+            target,
+            &commands::start::Options {
+                services: services.clone(),
+                grace: std::time::Duration::from_secs(*grace),
+                containers: *containers,
+            },
+        ),
         Some(Command::Connect { database, args }) => {
-            connect::connect(&session, target, database, args)
+            commands::connect::run(&session, target, database, args)
         }
         Some(Command::Logs {
             databases,
             follow,
             tail,
-        }) => match target {
-            Target::Cloud => Err(Error::LocalOnly {
-                command: "logs",
-                cloud: "the AWS console or `aws logs`",
-            }),
-            Target::Local => block_on(logs::logs(
-                &session,
-                &logs::Options {
-                    databases: databases.clone(),
-                    follow: *follow,
-                    tail: *tail,
-                },
-            ))
-            .map(|()| Exit::Success),
-        },
+        }) => commands::logs::run(
+            &session,
+            target,
+            &commands::logs::Options {
+                databases: databases.clone(),
+                follow: *follow,
+                tail: *tail,
+            },
+        ),
+        Some(Command::IamPolicy { json }) => commands::iam_policy::run(&session, *json),
         Some(Command::Completions { shell }) => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            let mut out = Vec::new();
-            clap_complete::generate(*shell, &mut command, "provision", &mut out);
-            crate::session::print(&String::from_utf8_lossy(&out)).map(|()| Exit::Success)
+            commands::completions::completions(*shell, <Cli as clap::CommandFactory>::command())
         }
-        Some(Command::Man) => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-                .render(&mut out)
-                .map_err(Error::Output)?;
-            crate::session::print(&String::from_utf8_lossy(&out)).map(|()| Exit::Success)
-        }
-        Some(Command::IamPolicy { json }) => cloud::iam_policy(&session, *json),
-        Some(Command::Destroy {
-            yes,
-            skip_final_snapshot,
-        }) => match target {
-            Target::Local => Err(Error::NeedsCloud {
-                command: "destroy",
-                local: "provision down --volumes",
-            }),
-            Target::Cloud => {
-                block_on(cloud::destroy(&session, *yes, *skip_final_snapshot)).map(confirmed)
-            }
-        },
+        Some(Command::Man) => commands::completions::man(<Cli as clap::CommandFactory>::command()),
     }
 }

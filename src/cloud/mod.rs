@@ -77,23 +77,30 @@ pub async fn variables(
     plan: &Plan,
     wanted: &[PlannedLink],
 ) -> Result<Vec<Var>, Error> {
-    let cloud = connect(plan, session.verbose > 0).await?;
-    let names: Vec<&str> = wanted.iter().map(|l| l.resource.as_str()).collect();
-    let endpoints = endpoints(&cloud, plan, &names).await?;
+    let mut names: Vec<&str> = wanted.iter().map(|l| l.resource.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let endpoints = live_endpoints(session, plan, &names).await?;
     let rendered = links::render_links(wanted.iter().map(PlannedLink::parts), |name| {
-        let r = plan.resource(name)?;
-        let (_, e) = wanted
-            .iter()
-            .zip(&endpoints)
-            .find(|(l, _)| l.resource == name)?;
-        Some((&*r.template, e.clone()))
+        let at = names.iter().position(|n| *n == name)?;
+        Some((&*plan.resource(name)?.template, endpoints.get(at)?.clone()))
     });
-    let tls = crate::tls::Store::of(&plan.project.name);
-    // The RDS bundle the links point at, written where they say.
-    if !rendered.ca_files.is_empty() {
-        tls.ensure_rds_bundle()?;
+    crate::tls::Store::of(&plan.project.name).with_client_vars(rendered)
+}
+
+/// The endpoints of the named databases, in order, with the RDS CA bundle they name written
+/// where they say: what `connect` hands a client and `variables` renders.
+pub async fn live_endpoints(
+    session: &Session,
+    plan: &Plan,
+    names: &[&str],
+) -> Result<Vec<Endpoint>, Error> {
+    let cloud = connect(plan, session.verbose > 0).await?;
+    let endpoints = endpoints(&cloud, plan, names).await?;
+    if endpoints.iter().any(|e| e.ca_file.is_some()) {
+        crate::tls::Store::of(&plan.project.name).ensure_rds_bundle()?;
     }
-    tls.with_client_vars(rendered)
+    Ok(endpoints)
 }
 
 pub async fn status(session: &Session) -> Result<LiveState, Error> {
@@ -131,19 +138,6 @@ pub async fn destroy(
         progress.note(&format!("nothing on AWS is tagged with project {project}"));
     }
     Ok(true)
-}
-
-/// `iam-policy`: the policy this manifest needs, as a summary or (`--json`) the document.
-pub fn iam_policy(session: &Session, json: bool) -> Result<crate::error::Exit, Error> {
-    let (_, plan) = session.plan(Target::Cloud)?;
-    let policy = crate::cloud::iam_policy::policy(&plan);
-    let text = if json {
-        crate::session::json(&policy)?
-    } else {
-        crate::cloud::iam_policy::render(&policy, &plan.project.name)
-    };
-    crate::session::print(&text)?;
-    Ok(crate::error::Exit::Success)
 }
 
 fn cloud_of(r: &PlannedResource) -> Option<&CloudPlan> {

@@ -21,37 +21,40 @@ use std::process::Command;
 
 use crate::catalog::Probe;
 use crate::error::{Error, Exit};
-use crate::links::Var;
-use crate::model::link_prefix;
+use crate::links::Endpoint;
 use crate::plan::Target;
 use crate::session::{Session, block_on};
 use crate::{cloud, local};
 
-/// What a client needs, from the database's link variables.
+/// What a client needs, from the endpoint the target reports.
 #[derive(Debug)]
 struct Address {
     host: String,
     port: String,
     username: String,
     password: String,
-    /// Without the leading `/`.
+    /// The database (or Redis number) to open; empty for the server's default.
     database: String,
+    /// The CA the server's certificate chains to (RDS's, local TLS's); ElastiCache's chain
+    /// to the system's roots, so it has none.
+    ca: Option<String>,
+    tls: bool,
 }
 
-fn address(vars: &[Var], prefix: &str) -> Address {
-    let get = |suffix: &str| {
-        let name = crate::links::variable(prefix, suffix);
-        vars.iter()
-            .find(|v| v.name == name)
-            .map(|v| v.value.expose().to_owned())
-            .unwrap_or_default()
-    };
-    Address {
-        host: get("HOST"),
-        port: get("PORT"),
-        username: get("USERNAME"),
-        password: get("PASSWORD"),
-        database: get("PATH").trim_start_matches('/').to_owned(),
+impl Address {
+    fn of(endpoint: Endpoint) -> Self {
+        Self {
+            host: endpoint.host,
+            port: endpoint.port.to_string(),
+            username: endpoint.username.unwrap_or_default(),
+            password: endpoint
+                .password
+                .map(|p| p.expose().to_owned())
+                .unwrap_or_default(),
+            database: endpoint.database.unwrap_or_default(),
+            ca: endpoint.ca_file.map(|p| p.display().to_string()),
+            tls: endpoint.tls,
+        }
     }
 }
 
@@ -70,7 +73,7 @@ fn find(programs: &[String]) -> Option<(String, PathBuf)> {
     })
 }
 
-pub fn connect(
+pub fn run(
     session: &Session,
     target: Target,
     database: &str,
@@ -84,28 +87,20 @@ pub fn connect(
         });
     };
     let template = resource.template.clone();
-    let prefix = link_prefix(database);
-    let wanted = [crate::plan::PlannedLink {
-        resource: database.to_owned(),
-        prefix: prefix.clone(),
-        flavour: None,
-        variables: Vec::new(),
-    }];
-    let vars = block_on(async {
+    let names = [database];
+    let endpoint = block_on(async {
         match target {
-            Target::Local => local::variables(session, &plan, &wanted).await,
-            Target::Cloud => cloud::variables(session, &plan, &wanted).await,
+            Target::Local => local::live_endpoints(session, &plan, &names).await,
+            Target::Cloud => cloud::live_endpoints(session, &plan, &names).await,
         }
+    })?
+    .pop()
+    .ok_or_else(|| Error::NotUp {
+        resource: database.to_owned(),
+        cloud: target == Target::Cloud,
     })?;
-    let at = address(&vars, &prefix);
-    // The CA the server's certificate chains to (RDS's, local TLS's); ElastiCache's chain to
-    // the system's roots.
-    let ca_name = crate::links::variable(&prefix, crate::links::CA_FILE);
-    let ca = vars
-        .iter()
-        .find(|v| v.name == ca_name)
-        .map(|v| v.value.expose().to_owned());
-    let tls = target == Target::Cloud || ca.is_some();
+    let at = Address::of(endpoint);
+    let (ca, tls) = (at.ca.clone(), at.tls);
     let client = &template.client;
     if client.programs.is_empty() {
         return Err(Error::NoClient {
@@ -285,6 +280,8 @@ mod tests {
             username: "app".into(),
             password: "a\"b\\c".into(),
             database: "app".into(),
+            ca: None,
+            tls: false,
         };
         assert_eq!(
             mysql_options(&at, MysqlTls::Off, true),

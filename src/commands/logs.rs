@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 
 use crate::commands::start::output::{Mux, Prefix, Stream};
-use crate::error::Error;
+use crate::error::{Error, Exit};
 use crate::local::{self, Runtime, Spec};
 use crate::plan::Target;
 use crate::session::Session;
@@ -26,7 +26,18 @@ pub struct Options {
     pub tail: Option<usize>,
 }
 
-pub async fn logs(session: &Session, options: &Options) -> Result<(), Error> {
+/// Server logs are this machine's: the cloud's are in CloudWatch.
+pub fn run(session: &Session, target: Target, options: &Options) -> Result<Exit, Error> {
+    match target {
+        Target::Cloud => Err(Error::LocalOnly {
+            command: "logs",
+            cloud: "the AWS console or `aws logs`",
+        }),
+        Target::Local => crate::session::block_on(logs(session, options)).map(|()| Exit::Success),
+    }
+}
+
+async fn logs(session: &Session, options: &Options) -> Result<(), Error> {
     let (_, plan) = session.plan(Target::Local)?;
     let all = local::specs(&plan);
     for name in &options.databases {

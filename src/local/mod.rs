@@ -22,7 +22,7 @@ use serde::Serialize;
 use reconcile::{Action, Replace};
 
 use crate::error::Error;
-use crate::links::{self, Var};
+use crate::links::{self, Endpoint, Var};
 use crate::plan::{Plan, PlannedLink, Target};
 use crate::progress::Progress;
 use crate::session::Session;
@@ -157,24 +157,42 @@ fn action_detail(
     }
 }
 
+/// The live endpoints of the named databases, in order: what `connect` hands a client and
+/// `variables` renders.
+pub async fn live_endpoints(
+    session: &Session,
+    plan: &Plan,
+    names: &[&str],
+) -> Result<Vec<Endpoint>, Error> {
+    let all = specs(plan);
+    let mut needed = Vec::with_capacity(names.len());
+    for name in names {
+        let spec = all
+            .iter()
+            .find(|s| s.resource.name == *name)
+            .ok_or_else(|| Error::NotUp {
+                resource: (*name).to_owned(),
+                cloud: false,
+            })?;
+        needed.push(*spec);
+    }
+    let runtime = Runtime::select(session.runtime, &needed).await?;
+    endpoints(&runtime, &needed).await
+}
+
 /// The live endpoints of the databases `wanted` names, as link variables under their prefixes.
 pub async fn variables(
     session: &Session,
     plan: &Plan,
     wanted: &[PlannedLink],
 ) -> Result<Vec<Var>, Error> {
-    let needed: Vec<Spec<'_>> = specs(plan)
-        .into_iter()
-        .filter(|s| wanted.iter().any(|l| l.resource == s.resource.name))
-        .collect();
-    let runtime = Runtime::select(session.runtime, &needed).await?;
-    let endpoints = endpoints(&runtime, &needed).await?;
+    let mut names: Vec<&str> = wanted.iter().map(|l| l.resource.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let endpoints = live_endpoints(session, plan, &names).await?;
     let rendered = links::render_links(wanted.iter().map(PlannedLink::parts), |name| {
-        needed
-            .iter()
-            .zip(&endpoints)
-            .find(|(s, _)| s.resource.name == name)
-            .map(|(s, e)| (s.template, e.clone()))
+        let at = names.iter().position(|n| *n == name)?;
+        Some((&*plan.resource(name)?.template, endpoints.get(at)?.clone()))
     });
     crate::tls::Store::of(&plan.project.name).with_client_vars(rendered)
 }

@@ -94,7 +94,10 @@ pub struct Options {
 
 /// Runs `start` on its own async runtime: the command handles Ctrl-C itself (it must stop
 /// the apps before it exits), so it does not use `session::block_on`.
-pub fn run(session: &Session, options: &Options) -> Result<Exit, Error> {
+pub fn run(session: &Session, target: Target, options: &Options) -> Result<Exit, Error> {
+    if target == Target::Cloud {
+        return Err(Error::StartCloud);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
