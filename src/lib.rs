@@ -18,6 +18,7 @@ pub mod links;
 pub mod local;
 pub mod manifest;
 pub mod model;
+pub mod names;
 pub mod plan;
 pub mod probe;
 pub mod problem;

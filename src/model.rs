@@ -159,17 +159,7 @@ pub fn normalize_project(given: &str) -> String {
 /// The AWS identifier of a resource: `{project}-{service}`, with the service name folded to
 /// the same alphabet.
 pub fn cloud_identifier(project: &str, service: &str) -> String {
-    let service: String = service
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    format!("{project}-{service}")
+    crate::names::cloud_identifier(project, service)
 }
 
 /// Checks an identifier against RDS's or ElastiCache's naming rules.

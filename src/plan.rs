@@ -107,22 +107,6 @@ pub struct ParameterGroup {
     pub parameters: Vec<(String, String)>,
 }
 
-/// The name of a project's parameter group of `family`: letters, digits and single hyphens
-/// (`shop-mysql8-0-tls`), as RDS wants its group names.
-pub fn parameter_group_name(project: &str, family: &str) -> String {
-    let family: String = family
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    format!("{project}-{family}-tls")
-}
-
 /// An AWS resource, with every secure default spelt out.
 #[derive(Debug, Clone, Serialize)]
 pub struct CloudPlan {
@@ -168,7 +152,7 @@ pub struct CloudPlan {
 }
 
 /// The tags that mark an AWS resource as provision's, for one project and resource.
-pub use crate::cloud::diff::{TAG_PROJECT, TAG_RESOURCE, TAG_TYPE};
+use crate::names::{TAG_PROJECT, TAG_RESOURCE, TAG_TYPE};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceLinks {
@@ -233,12 +217,12 @@ pub fn plan(
                     .data_path(&r.version)
                     .map(str::to_owned);
                 LocalPlan {
-                    container: format!("{project}-{}", r.name),
+                    container: crate::names::container(&project, &r.name),
                     image: r.image.clone(),
                     repository: r.repository.clone(),
                     volume: data_path
                         .as_ref()
-                        .map(|_| format!("{project}-{}-data", r.name)),
+                        .map(|_| crate::names::volume(&project, &r.name)),
                     data_path,
                     container_port: r.template.port,
                     host_port: r.local_port,
@@ -312,18 +296,18 @@ fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) 
         settings
             .tags
             .iter()
-            .filter(|(k, _)| !k.starts_with("provision:"))
+            .filter(|(k, _)| !k.starts_with(crate::names::TAG_PREFIX))
             .cloned(),
     );
     CloudPlan {
         identifier: r.identifier.clone(),
         project: project.to_owned(),
         resource: r.name.clone(),
-        subnet_group: (!settings.subnet_ids.is_empty()).then(|| format!("{project}-provision")),
+        subnet_group: (!settings.subnet_ids.is_empty()).then(|| crate::names::network(project)),
         parameter_group: (!r.template.cloud.tls_parameters.is_empty()).then(|| {
             let family = r.template.cloud.family_of(&r.version_line);
             ParameterGroup {
-                name: parameter_group_name(project, &family),
+                name: crate::names::parameter_group(project, &family),
                 family,
                 parameters: r
                     .template
@@ -347,7 +331,7 @@ fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) 
         storage_encrypted: true,
         publicly_accessible: false,
         transit_encryption: true,
-        secret_name: secret_name(project, &r.name),
+        secret_name: crate::names::secret(project, &r.name),
         region: settings.region.as_ref().map(|r| r.value.clone()),
         subnet_ids: settings.subnet_ids.clone(),
         security_group_ids: settings.security_group_ids.clone(),
@@ -359,12 +343,6 @@ fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) 
             .collect(),
         tags,
     }
-}
-
-/// Where a cloud database's generated password lives in Secrets Manager. The only place this
-/// name is built: `up` writes it, `env` reads it, `destroy` deletes it.
-pub fn secret_name(project: &str, resource: &str) -> String {
-    format!("provision/{project}/{resource}")
 }
 
 impl Plan {

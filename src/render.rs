@@ -86,7 +86,7 @@ pub fn plan(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "  passwords: generated, kept in Secrets Manager as {}",
-            crate::plan::secret_name(&plan.project.name, "<database>")
+            crate::names::secret(&plan.project.name, "<database>")
         );
     }
     if !plan.services.is_empty() {

@@ -4,6 +4,7 @@
 //! line a live version belongs to. No I/O: the plan, the AWS backend and the error renderer
 //! all read these types, and this module imports nothing of theirs.
 
+use crate::names::{TAG_PROJECT, TAG_RESOURCE};
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -84,11 +85,6 @@ impl Observed {
         readiness(&self.status)
     }
 }
-
-/// The tags that mark an AWS resource as provision's, for one project and resource.
-pub const TAG_PROJECT: &str = "provision:project";
-pub const TAG_RESOURCE: &str = "provision:resource";
-pub const TAG_TYPE: &str = "provision:type";
 
 /// A field `up` compares and may change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -14,7 +14,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::catalog::CloudService;
-use crate::plan::{Plan, TAG_PROJECT};
+use crate::names::{self, TAG_PROJECT};
+use crate::plan::Plan;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Statement {
@@ -97,8 +98,11 @@ pub fn policy(plan: &Plan) -> Policy {
             ],
             vec![
                 arn("rds", format!("db:{project}-*")),
-                arn("rds", format!("subgrp:{project}-provision")),
-                arn("rds", format!("pg:{project}-*-tls")),
+                arn("rds", format!("subgrp:{}", names::network(project))),
+                arn(
+                    "rds",
+                    format!("pg:{}", names::parameter_group_pattern(project)),
+                ),
             ],
             request_tag.clone(),
         ));
@@ -110,7 +114,10 @@ pub fn policy(plan: &Plan) -> Policy {
                 "rds:ModifyDBParameterGroup",
                 "rds:DeleteDBParameterGroup",
             ],
-            vec![arn("rds", format!("pg:{project}-*-tls"))],
+            vec![arn(
+                "rds",
+                format!("pg:{}", names::parameter_group_pattern(project)),
+            )],
             resource_tag.clone(),
         ));
         // CreateDBInstance also names the default parameter and option groups.
@@ -132,7 +139,7 @@ pub fn policy(plan: &Plan) -> Policy {
             ],
             vec![
                 arn("rds", format!("db:{project}-*")),
-                arn("rds", format!("subgrp:{project}-provision")),
+                arn("rds", format!("subgrp:{}", names::network(project))),
             ],
             resource_tag.clone(),
         ));
@@ -162,7 +169,10 @@ pub fn policy(plan: &Plan) -> Policy {
             vec![
                 arn("elasticache", format!("replicationgroup:{project}-*")),
                 arn("elasticache", format!("cluster:{project}-*")),
-                arn("elasticache", format!("subnetgroup:{project}-provision")),
+                arn(
+                    "elasticache",
+                    format!("subnetgroup:{}", names::network(project)),
+                ),
             ],
             request_tag.clone(),
         ));
@@ -188,7 +198,10 @@ pub fn policy(plan: &Plan) -> Policy {
             vec![
                 arn("elasticache", format!("replicationgroup:{project}-*")),
                 arn("elasticache", format!("cluster:{project}-*")),
-                arn("elasticache", format!("subnetgroup:{project}-provision")),
+                arn(
+                    "elasticache",
+                    format!("subnetgroup:{}", names::network(project)),
+                ),
             ],
             resource_tag.clone(),
         ));
@@ -206,7 +219,7 @@ pub fn policy(plan: &Plan) -> Policy {
         read.push("secretsmanager:ListSecrets");
         let secret = vec![arn(
             "secretsmanager",
-            format!("secret:{}*", crate::plan::secret_name(project, "")),
+            format!("secret:{}*", crate::names::secret(project, "")),
         )];
         statements.push(allow(
             "SecretsCreateTagged",

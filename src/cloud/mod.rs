@@ -178,7 +178,7 @@ async fn converge_all(
             }
             if c.subnet_ids.is_empty() && !network.subnet_ids.is_empty() {
                 c.subnet_ids.clone_from(&network.subnet_ids);
-                c.subnet_group = Some(format!("{}-provision", c.project));
+                c.subnet_group = Some(crate::names::network(&c.project));
             }
             Some((r, c))
         })
@@ -371,7 +371,7 @@ async fn delete_tagged(
         // Memcached keeps nothing to snapshot.
         let snapshot = (!skip_final_snapshot
             && f.service != Some(crate::catalog::CloudService::ElasticacheCluster))
-        .then(|| format!("{}-final-{stamp}", f.identifier));
+        .then(|| crate::names::final_snapshot(&f.identifier, stamp));
         progress.say(
             &f.resource,
             &format!("deleting {} {}", f.kind, f.identifier),
@@ -383,7 +383,7 @@ async fn delete_tagged(
         let secret = match cloud.delete_secret(project, &f.resource).await {
             Ok(deleted) => deleted,
             Err(e) => {
-                failures.push((crate::plan::secret_name(project, &f.resource), e));
+                failures.push((crate::names::secret(project, &f.resource), e));
                 false
             }
         };
@@ -398,7 +398,7 @@ async fn delete_tagged(
             if secret {
                 format!(
                     ", secret {} scheduled for deletion in 7 days",
-                    crate::plan::secret_name(project, &f.resource)
+                    crate::names::secret(project, &f.resource)
                 )
             } else {
                 String::new()
@@ -409,7 +409,7 @@ async fn delete_tagged(
     // was stored).
     let with_database: Vec<String> = found
         .iter()
-        .map(|f| crate::plan::secret_name(project, &f.resource))
+        .map(|f| crate::names::secret(project, &f.resource))
         .collect();
     match cloud.live_secrets(project).await {
         Ok(names) => {

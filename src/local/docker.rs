@@ -31,17 +31,10 @@ use crate::progress::Progress;
 use crate::secret::Secret;
 use std::time::Duration;
 
-const LABEL_PROJECT: &str = "dev.provision.project";
-const LABEL_RESOURCE: &str = "dev.provision.resource";
-const LABEL_IMAGE: &str = "dev.provision.image";
-const LABEL_PORT: &str = "dev.provision.port";
-const LABEL_PASSWORD: &str = "dev.provision.password";
-/// On the volume: the major version line whose server initialised the data.
-const LABEL_MAJOR: &str = "dev.provision.major";
-/// On the container: the image's real version, read from its configuration.
-const LABEL_VERSION: &str = "dev.provision.version";
-/// On the container: the fingerprint of the server certificate it runs TLS with.
-const LABEL_TLS: &str = "dev.provision.tls";
+use crate::names::{
+    LABEL_IMAGE, LABEL_MAJOR, LABEL_PASSWORD, LABEL_PORT, LABEL_PROJECT, LABEL_RESOURCE, LABEL_TLS,
+    LABEL_VERSION,
+};
 
 /// How long a first pull may take, apart from the readiness wait.
 const PULL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20 * 60);

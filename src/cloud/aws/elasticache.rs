@@ -101,7 +101,7 @@ async fn subnet_group(client: &Client, cloud: &CloudPlan) -> Result<Option<Strin
             .set_subnet_ids(Some(cloud.subnet_ids.clone()))
             .tags(
                 Tag::builder()
-                    .key(crate::plan::TAG_PROJECT)
+                    .key(crate::names::TAG_PROJECT)
                     .value(project)
                     .build(),
             );
@@ -415,11 +415,11 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
             continue;
         };
         let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-        if tag(crate::plan::TAG_PROJECT).as_deref() == Some(project) {
+        if tag(crate::names::TAG_PROJECT).as_deref() == Some(project) {
             found.push(Orphan {
                 identifier: c.identifier,
                 kind: c.kind,
-                resource: tag(crate::plan::TAG_RESOURCE).unwrap_or_default(),
+                resource: tag(crate::names::TAG_RESOURCE).unwrap_or_default(),
                 status: c.status,
                 deletion_protection: false,
                 service: Some(c.service),
@@ -477,7 +477,7 @@ pub(super) async fn delete_subnet_group(
     };
     if !tags
         .iter()
-        .any(|(k, v)| k == crate::plan::TAG_PROJECT && v == project)
+        .any(|(k, v)| k == crate::names::TAG_PROJECT && v == project)
     {
         return Ok(false);
     }

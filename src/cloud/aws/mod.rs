@@ -697,7 +697,7 @@ impl Cloud {
     }
 
     pub async fn delete_secret(&self, project: &str, resource: &str) -> Result<bool, Error> {
-        secrets::delete(&self.secrets, &crate::plan::secret_name(project, resource)).await
+        secrets::delete(&self.secrets, &crate::names::secret(project, resource)).await
     }
 
     pub async fn delete_secret_named(&self, name: &str) -> Result<bool, Error> {
@@ -733,7 +733,7 @@ impl Cloud {
     /// AWS refuses while a database still uses one (real deletes take minutes): that is
     /// reported, and `destroy` run again finishes it. Each: (what, deleted?).
     pub async fn delete_network(&self, project: &str) -> Vec<(String, Result<bool, Error>)> {
-        let name = format!("{project}-provision");
+        let name = crate::names::network(project);
         let (db, cache) = futures_util::future::join(
             rds::delete_subnet_group(&self.rds, &name, project),
             elasticache::delete_subnet_group(&self.elasticache, &name, project),

@@ -114,7 +114,7 @@ pub(super) async fn prepare(client: &Client, wanted: &Wanted) -> Result<Prepared
         Some(v) => v,
         None => default_vpc(client, wanted).await?,
     };
-    let name = format!("{}-provision", wanted.project);
+    let name = crate::names::network(&wanted.project);
     let group = owned_group(client, &name, &vpc, &wanted.project).await?;
     converge_ingress(client, &group, wanted).await?;
     prepared.security_group = Some(group);
@@ -192,7 +192,7 @@ async fn owned_group(
         let ours = g
             .tags()
             .iter()
-            .any(|t| t.key() == Some(crate::plan::TAG_PROJECT) && t.value() == Some(project));
+            .any(|t| t.key() == Some(crate::names::TAG_PROJECT) && t.value() == Some(project));
         if !ours {
             return Err(Error::NotOurs {
                 identifier: name.to_owned(),
@@ -217,7 +217,7 @@ async fn owned_group(
                 .resource_type(ResourceType::SecurityGroup)
                 .tags(
                     Tag::builder()
-                        .key(crate::plan::TAG_PROJECT)
+                        .key(crate::names::TAG_PROJECT)
                         .value(project)
                         .build(),
                 )
@@ -318,13 +318,13 @@ fn permission((port, source): &(u16, Source)) -> IpPermission {
 /// The ids of the project's security groups: named `{project}-provision` and tagged with the
 /// project (one per VPC it was made in).
 async fn owned_groups(client: &Client, project: &str) -> Result<Vec<String>, Error> {
-    let name = format!("{project}-provision");
+    let name = crate::names::network(project);
     let found = client
         .describe_security_groups()
         .filters(Filter::builder().name("group-name").values(&name).build())
         .filters(
             Filter::builder()
-                .name(format!("tag:{}", crate::plan::TAG_PROJECT))
+                .name(format!("tag:{}", crate::names::TAG_PROJECT))
                 .values(project)
                 .build(),
         )
@@ -347,7 +347,7 @@ pub(super) async fn find_owned(client: &Client, project: &str) -> Result<Option<
 /// Deletes the project's security group (tagged with it), for `destroy`. AWS refuses while a
 /// database still uses it: reported, and `destroy` run again finishes it.
 pub(super) async fn delete_group(client: &Client, project: &str) -> Result<bool, Error> {
-    let name = format!("{project}-provision");
+    let name = crate::names::network(project);
     let mut deleted = false;
     for id in owned_groups(client, project).await? {
         client

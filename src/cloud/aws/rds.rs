@@ -143,13 +143,13 @@ async fn subnet_group(client: &Client, cloud: &CloudPlan) -> Result<Option<Strin
             .set_subnet_ids(Some(cloud.subnet_ids.clone()))
             .tags(
                 Tag::builder()
-                    .key(crate::plan::TAG_PROJECT)
+                    .key(crate::names::TAG_PROJECT)
                     .value(project)
                     .build(),
             );
         request = request.tags(
             Tag::builder()
-                .key(crate::plan::TAG_TYPE)
+                .key(crate::names::TAG_TYPE)
                 .value("subnet-group")
                 .build(),
         );
@@ -188,13 +188,13 @@ async fn parameter_group(client: &Client, cloud: &CloudPlan) -> Result<Option<St
             ))
             .tags(
                 Tag::builder()
-                    .key(crate::plan::TAG_PROJECT)
+                    .key(crate::names::TAG_PROJECT)
                     .value(&cloud.project)
                     .build(),
             )
             .tags(
                 Tag::builder()
-                    .key(crate::plan::TAG_TYPE)
+                    .key(crate::names::TAG_TYPE)
                     .value("parameter-group")
                     .build(),
             );
@@ -229,7 +229,6 @@ pub(super) async fn delete_parameter_groups(
     client: &Client,
     project: &str,
 ) -> Vec<(String, Result<bool, Error>)> {
-    let prefix = format!("{project}-");
     let mut names = Vec::new();
     let mut pages = client
         .describe_db_parameter_groups()
@@ -240,8 +239,7 @@ pub(super) async fn delete_parameter_groups(
         for g in page.db_parameter_groups() {
             if let (Some(name), Some(arn)) =
                 (g.db_parameter_group_name(), g.db_parameter_group_arn())
-                && name.starts_with(&prefix)
-                && name.ends_with("-tls")
+                && crate::names::is_parameter_group(project, name)
             {
                 names.push((name.to_owned(), arn.to_owned()));
             }
@@ -256,7 +254,7 @@ pub(super) async fn delete_parameter_groups(
             .await
             .is_ok_and(|t| {
                 t.tag_list().iter().any(|t| {
-                    t.key() == Some(crate::plan::TAG_PROJECT) && t.value() == Some(project)
+                    t.key() == Some(crate::names::TAG_PROJECT) && t.value() == Some(project)
                 })
             });
         if !ours {
@@ -402,11 +400,11 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
                     .and_then(|t| t.value())
                     .map(str::to_owned)
             };
-            if tag(crate::plan::TAG_PROJECT).as_deref() == Some(project) {
+            if tag(crate::names::TAG_PROJECT).as_deref() == Some(project) {
                 found.push(Orphan {
                     identifier: db.db_instance_identifier().unwrap_or_default().to_owned(),
                     kind: "RDS instance",
-                    resource: tag(crate::plan::TAG_RESOURCE).unwrap_or_default(),
+                    resource: tag(crate::names::TAG_RESOURCE).unwrap_or_default(),
                     status: db.db_instance_status().unwrap_or_default().to_owned(),
                     deletion_protection: db.deletion_protection().unwrap_or(false),
                     service: Some(CloudService::Rds),
@@ -464,7 +462,7 @@ pub(super) async fn delete_subnet_group(
     let ours = tags
         .tag_list()
         .iter()
-        .any(|t| t.key() == Some(crate::plan::TAG_PROJECT) && t.value() == Some(project));
+        .any(|t| t.key() == Some(crate::names::TAG_PROJECT) && t.value() == Some(project));
     if !ours {
         return Ok(false);
     }

@@ -18,7 +18,7 @@ use crate::plan::CloudPlan;
 use crate::secret::Secret;
 
 /// Marks a secret whose value the database may not have yet.
-pub(super) const TAG_PENDING: &str = "provision:password-pending";
+use crate::names::TAG_PASSWORD_PENDING as TAG_PENDING;
 
 /// What Secrets Manager has under a secret name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,7 @@ pub(super) async fn project_states(
     client: &Client,
     project: &str,
 ) -> Result<HashMap<String, SecretState>, Error> {
-    let prefix = crate::plan::secret_name(project, "");
+    let prefix = crate::names::secret_prefix(project);
     let mut out = HashMap::new();
     let mut pages = client
         .list_secrets()

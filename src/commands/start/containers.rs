@@ -42,9 +42,7 @@ use crate::plan::{Plan, PlannedLink};
 use crate::progress::Progress;
 use crate::session::Session;
 
-const LABEL_PROJECT: &str = "dev.provision.project";
-/// Marks an app container (the database containers carry `dev.provision.resource`).
-const LABEL_APP: &str = "dev.provision.app";
+use crate::names::{LABEL_APP, LABEL_PROJECT};
 
 /// Where an app container's image comes from.
 #[derive(Debug, Clone)]
@@ -69,11 +67,6 @@ struct AppContainer {
     restart: Restart,
 }
 
-/// The project network's name.
-pub fn network_name(project: &str) -> String {
-    format!("{project}-provision")
-}
-
 fn app_of(project: &str, service: &Service) -> Option<AppContainer> {
     let source = match (&service.process.build, &service.image) {
         (Some(b), _) => Source::Build(b.value.clone()),
@@ -81,7 +74,7 @@ fn app_of(project: &str, service: &Service) -> Option<AppContainer> {
         (None, None) => return None,
     };
     let image = match &source {
-        Source::Build(_) => format!("{project}-{}:provision", service.name),
+        Source::Build(_) => crate::names::app_image(project, &service.name),
         Source::Image(i) => i.clone(),
     };
     // Compose splits the string form of `entrypoint:` into words for a container (no shell);
@@ -108,7 +101,7 @@ fn app_of(project: &str, service: &Service) -> Option<AppContainer> {
         .collect();
     Some(AppContainer {
         service: service.name.clone(),
-        container: format!("{project}-{}", service.name),
+        container: crate::names::container(project, &service.name),
         image,
         source,
         entrypoint,
@@ -183,7 +176,7 @@ pub(super) async fn start(
     };
     trace.mark("databases ready");
 
-    let network = network_name(&project);
+    let network = crate::names::network(&project);
     ensure_network(&docker, &network, &project).await?;
     for spec in &specs {
         connect(
