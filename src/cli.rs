@@ -176,6 +176,12 @@ impl Cli {
         self.verbose > 0
     }
 
+    /// Whether this command replaces provision with the caller's program (`run`), which gets
+    /// every descriptor the caller gave, as a shell's `exec` would.
+    pub fn hands_over_descriptors(&self) -> bool {
+        matches!(self.command, Some(Command::Run { .. }))
+    }
+
     /// The target the flags name, if any.
     fn target(&self) -> Option<Target> {
         if self.cloud {

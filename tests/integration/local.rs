@@ -573,6 +573,49 @@ mod needs_native {
 
     engine_roundtrips!("native");
 
+    /// A descriptor provision inherited (here a file the caller's shell holds open on fd 7, as
+    /// a test runner's `flock` was) must not reach the native server it starts: the server
+    /// would hold it for as long as it runs. `run` is the documented exception (its program is
+    /// the caller's), which also shows that the descriptor really was handed to provision.
+    #[test]
+    fn native_servers_inherit_no_descriptor_of_provision() {
+        let port = free_port();
+        let live = Live::new(
+            "nfds",
+            "native",
+            &format!(
+                "services:\n  kv: {{image: 'redis:7', x-provision: {{local: {{port: {port}}}}}}}\n"
+            ),
+        );
+        let held = live.project.dir.join("held-by-the-caller");
+        let script = format!("exec 7>>'{}' && exec \"$@\"", held.display());
+        let wrapper = ["sh", "-c", script.as_str(), "sh"];
+        let up = live.cmd(&["up"]).wrapped(&wrapper).output();
+        assert_eq!(up.code, Some(0), "{}", up.snapshot());
+        let pid = std::fs::read_to_string(live.home.join(&live.name).join("kv/server.pid"))
+            .expect("the native server's pid file");
+        // `PID START-TIME`
+        let pid = pid.split_whitespace().next().unwrap_or_default();
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).expect("the server's descriptors");
+        let open: Vec<std::path::PathBuf> = fds
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .collect();
+        assert!(
+            !open.iter().any(|p| *p == held),
+            "the server holds provision's inherited descriptor: {open:?}"
+        );
+        let run = live
+            .cmd(&["run", "--", "ls", "-l", "/proc/self/fd/"])
+            .wrapped(&wrapper)
+            .output();
+        assert_eq!(run.code, Some(0), "{}", run.snapshot());
+        assert!(
+            run.stdout.contains(&held.display().to_string()),
+            "`run` hands its program the caller's descriptors:\n{}",
+            run.stdout
+        );
+    }
+
     #[test]
     fn a_taken_port_and_a_version_mismatch() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
