@@ -601,7 +601,7 @@ mod needs_native {
             .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
             .collect();
         assert!(
-            !open.iter().any(|p| *p == held),
+            !open.contains(&held),
             "the server holds provision's inherited descriptor: {open:?}"
         );
         let run = live
