@@ -518,7 +518,7 @@ impl Cloud {
         let max = self.max_database?;
         (name.len() > max).then(|| {
             format!(
-                "at most {max} characters (RDS `DBName` for {}; `{name}` has {})",
+                "at most {max} characters (RDS `DBName` for {}; it has {})",
                 self.engine,
                 name.len()
             )

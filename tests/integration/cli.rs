@@ -290,15 +290,20 @@ fn identifier_hints_fit_their_rule_and_mysql_database_names_take_64() {
     let out = project.cmd(&["doctor", "--cloud"]).output();
     assert_eq!(out.code, Some(65), "{}", out.snapshot());
     let errors: Vec<&str> = out
-        .stderr
+        .stdout
         .lines()
-        .filter(|l| l.starts_with("error:"))
+        .filter(|l| l.contains("expected"))
         .collect();
-    assert_eq!(errors.len(), 1, "{}", out.stderr);
+    assert_eq!(errors.len(), 1, "{}", out.snapshot());
     assert!(
         errors[0].contains("services.pg.x-provision.database")
-            && errors[0].contains("at most 63 characters"),
+            && errors[0].contains("at most 63 characters (RDS `DBName` for postgres"),
         "{}",
-        out.stderr
+        out.snapshot()
+    );
+    assert!(
+        out.stdout.contains("Database my maps to RDS instance"),
+        "{}",
+        out.snapshot()
     );
 }
