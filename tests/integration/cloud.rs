@@ -1386,7 +1386,7 @@ out(errors)",
         let out = p.cmd(&["up", "-v"]).output();
         assert_eq!(out.code, Some(65), "{}", out.snapshot());
         assert!(
-            out.stderr.contains("compose.yaml:4:27")
+            out.stderr.contains("compose.yaml:4:19")
                 && out.stderr.contains("RDS refuses `admin` as the master user name"),
             "{}",
             out.stderr
