@@ -1254,7 +1254,10 @@ mod tests {
                 "The parameter group x-mysql8-0-tls with DBParameterGroupFamily mysql8.0 can't be used for this instance.",
                 Some("DBParameterGroupFamily"),
             ),
-            ("DBName must begin with a letter and contain only alphanumeric characters.", Some("DBName")),
+            (
+                "DBName must begin with a letter and contain only alphanumeric characters.",
+                Some("DBName"),
+            ),
             ("Invalid DB instance class: db.t9.huge", None),
             ("", None),
         ];
@@ -1271,8 +1274,11 @@ mod tests {
             "{hint}"
         );
         assert!(!hint.contains("class, version, storage"), "{hint}");
-        let generic = aws_hint(Some("InvalidParameterCombination"), "Invalid DB instance class: db.t9.huge")
-            .unwrap_or_default();
+        let generic = aws_hint(
+            Some("InvalidParameterCombination"),
+            "Invalid DB instance class: db.t9.huge",
+        )
+        .unwrap_or_default();
         assert!(generic.contains("class, version, storage"), "{generic}");
     }
 

@@ -694,10 +694,10 @@ fn resource<'c>(
     // (A name from the environment that no RDS engine takes is reported with the
     // credentials already: once is enough.)
     let reported = |given: bool, name: &str| {
-        !given
-            && !(name.len() <= credentials::MAX_SQL_NAME
-                && name.starts_with(|c: char| c.is_ascii_alphabetic())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        let shape = name.len() <= credentials::MAX_SQL_NAME
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        !given && !shape
     };
     if template.sql
         && let Some(name) = &username

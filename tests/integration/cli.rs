@@ -254,7 +254,9 @@ fn reserved_master_user_names_are_refused_for_the_cloud_where_they_are_written()
     assert_eq!(plan.code, Some(65), "{}", plan.snapshot());
     assert!(
         plan.stderr.contains("compose.yaml:6:7")
-            && plan.stderr.contains("RDS refuses `admin` as the master user name"),
+            && plan
+                .stderr
+                .contains("RDS refuses `admin` as the master user name"),
         "{}",
         plan.stderr
     );

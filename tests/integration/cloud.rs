@@ -1387,7 +1387,9 @@ out(errors)",
         assert_eq!(out.code, Some(65), "{}", out.snapshot());
         assert!(
             out.stderr.contains("compose.yaml:4:19")
-                && out.stderr.contains("RDS refuses `admin` as the master user name"),
+                && out
+                    .stderr
+                    .contains("RDS refuses `admin` as the master user name"),
             "{}",
             out.stderr
         );

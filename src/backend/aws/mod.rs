@@ -383,7 +383,8 @@ impl Cloud {
                         Some(secrets::value(&self.secrets, &cloud.secret_name).await?)
                     }
                     Some(state) => {
-                        let password = secrets::store_new(&self.secrets, cloud, state, false).await?;
+                        let password =
+                            secrets::store_new(&self.secrets, cloud, state, false).await?;
                         stored = Some(state);
                         Some(password)
                     }
@@ -556,7 +557,10 @@ impl Cloud {
             .chain(cloud.subnet_group.clone())
             .filter(|_| cloud.service == CloudService::Rds)
             .collect();
-        let mut groups = self.groups.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut groups = self
+            .groups
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for name in &names {
             *groups.users.entry(name.clone()).or_default() += 1;
         }
@@ -566,7 +570,10 @@ impl Cloud {
     /// Ends this create's use of its groups (`made`: those it created); returns the groups
     /// this run made that no create of this run uses any more.
     fn release_groups(&self, claimed: &[String], made: &[String]) -> Vec<String> {
-        let mut groups = self.groups.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut groups = self
+            .groups
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         groups.made.extend(made.iter().cloned());
         let mut unused = Vec::new();
         for name in claimed {
@@ -627,7 +634,7 @@ impl Cloud {
                 )
             };
             match result {
-                Ok(_) => {
+                Ok(()) => {
                     self.groups
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
