@@ -347,6 +347,9 @@ def before_rds(action: str, p: dict, account: str):
             return query_error("rds", "InvalidParameterValue", f"The parameter MasterUsername is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and underscores; and must not exceed {limit} characters.")
         if user.lower() in RESERVED_USERNAMES.get(engine, set()):
             return query_error("rds", "InvalidParameterValue", f"MasterUsername {user} cannot be used as it is a reserved word used by the engine")
+        for prefix in RESERVED_USERNAME_PREFIXES.get(engine, ()):
+            if user.lower().startswith(prefix):
+                return query_error("rds", "InvalidParameterValue", f'MasterUsername {user} cannot be used because role names starting with "{prefix}" are reserved by the PostgreSQL engine')
         group = p.get("DBParameterGroupName")
         have = PARAMETER_GROUPS.get((account, group)) if group else None
         want = family_of(engine, resolved)
@@ -397,12 +400,28 @@ def before_rds(action: str, p: dict, account: str):
 
 
 RESERVED_USERNAMES = {
-    # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html#RDS_Limits.Constraints:
-    # the accounts RDS itself keeps on each engine.
-    "postgres": {"rdsadmin", "rdsrepladmin", "rds_superuser", "rdstopmgr"},
+    # MasterUsername "Can't be a reserved word for the chosen database engine"
+    # (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html,
+    # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html#RDS_Limits.Constraints).
+    # Which words, from AWS's own refusals and the users RDS keeps on each engine:
+    # - `rdsadmin` on every engine, `admin` on PostgreSQL (and not on MySQL): checked against real
+    #   deployments in https://github.com/aws-cloudformation/cfn-lint/pull/4425; AWS's answer,
+    #   "MasterUsername admin cannot be used as it is a reserved word used by the engine"
+    #   (InvalidParameterValue), in https://github.com/aws/aws-cdk/issues/10579.
+    # - PostgreSQL's `rdsrepladmin`, `rds_superuser`, `rdstopmgr`: roles RDS keeps on the instance
+    #   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.PostgreSQL.CommonDBATasks.Roles.html).
+    # - MySQL's and MariaDB's `rdsrepladmin`: a predefined user RDS creates ("Understanding
+    #   predefined users": https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.MySQL.CommonDBATasks.html#Appendix.MySQL.CommonDBATasks.users).
+    #   (The engines' own `mysql.sys`, `mariadb.sys`... already fail the shape rule above.)
+    "postgres": {"rdsadmin", "admin", "rdsrepladmin", "rds_superuser", "rdstopmgr"},
     "mysql": {"rdsadmin", "rdsrepladmin", "mysql.sys", "mysql.session", "mysql.infoschema"},
     "mariadb": {"rdsadmin", "rdsrepladmin", "mariadb.sys"},
 }
+# PostgreSQL reserves role names starting with `pg_` since 9.6 ("Reserve the "pg_" namespace for
+# roles": https://postgresql.org/message-id/E1aodSE-0007Jp-22%40gemulon.postgresql.org); AWS refuses such a master
+# user: "MasterUsername pg_dba cannot be used because role names starting with "pg_" are
+# reserved by the PostgreSQL engine" (https://github.com/DataShades/ckan-aws-templates/issues/6).
+RESERVED_USERNAME_PREFIXES = {"postgres": ("pg_",)}
 
 
 AUTH_TOKEN = re.compile(r"[A-Za-z0-9!&#$^<>\-]{16,128}")

@@ -438,6 +438,12 @@ pub struct Cloud {
     pub max_username: Option<usize>,
     #[serde(default)]
     pub reserved_usernames: Vec<String>,
+    /// Prefixes no master user name may start with (`pg_` on PostgreSQL).
+    #[serde(default)]
+    pub reserved_username_prefixes: Vec<String>,
+    /// RDS `DBName`: its longest length for this engine (63 on PostgreSQL, 64 on MySQL).
+    #[serde(default)]
+    pub max_database: Option<usize>,
 }
 
 /// The version to ask AWS for, out of those it offers on `line` (the template's table, or
@@ -490,11 +496,33 @@ impl Cloud {
             .any(|r| r.eq_ignore_ascii_case(name))
         {
             return Some(format!(
-                "a name that {} does not reserve (`{name}` is reserved on RDS)",
+                "a name that RDS for {} does not reserve (`{name}` is reserved on RDS)",
+                self.engine
+            ));
+        }
+        if let Some(prefix) = self.reserved_username_prefixes.iter().find(|p| {
+            name.get(..p.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(p))
+        }) {
+            return Some(format!(
+                "a name that does not start with `{prefix}` (RDS for {} reserves names starting with `{prefix}`)",
                 self.engine
             ));
         }
         None
+    }
+
+    /// What is wrong with `name` as the database RDS creates (`DBName`), worded as what is
+    /// expected; the shape is checked where the name is read.
+    pub fn database_rule_broken(&self, name: &str) -> Option<String> {
+        let max = self.max_database?;
+        (name.len() > max).then(|| {
+            format!(
+                "at most {max} characters (RDS `DBName` for {}; it has {})",
+                self.engine,
+                name.len()
+            )
+        })
     }
 
     /// The parameter group family of `line`.

@@ -980,9 +980,83 @@ fn denied_action(code: Option<&str>, message: &str) -> Option<String> {
     action.contains(':').then_some(action)
 }
 
+/// The request parameter an `InvalidParameterValue`/`InvalidParameterCombination` message
+/// names: "The parameter MasterUsername is not a valid identifier", "MasterUsername admin
+/// cannot be used as it is a reserved word used by the engine", "Value: 2 is not a valid
+/// value for parameter rds.force_ssl"; else the first word spelt like an API parameter
+/// (`DBInstanceClass`: capitalised, two capitals or more). `None` when nothing fits.
+fn named_parameter(message: &str) -> Option<String> {
+    let trim = |w: &str| {
+        w.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+            .trim_end_matches('.')
+            .to_owned()
+    };
+    let words: Vec<&str> = message.split_whitespace().collect();
+    // "parameter X", but not "parameter group X" (a DB parameter group's name).
+    let after_parameter = words.windows(2).find_map(|pair| {
+        let next = trim(pair[1]);
+        (pair[0].eq_ignore_ascii_case("parameter")
+            && !matches!(next.as_str(), "group" | "groups" | "value" | "values")
+            && next.chars().any(|c| c.is_ascii_alphabetic()))
+        .then_some(next)
+    });
+    if after_parameter.is_some() {
+        return after_parameter;
+    }
+    words.iter().map(|w| trim(w)).find(|w| {
+        w.starts_with(|c: char| c.is_ascii_uppercase())
+            && w.chars().all(|c| c.is_ascii_alphanumeric())
+            && w.chars().filter(char::is_ascii_uppercase).count() >= 2
+            && w.chars().any(|c| c.is_ascii_lowercase())
+    })
+}
+
+/// Where the manifest sets what an RDS or ElastiCache request parameter carries.
+fn manifest_setting(parameter: &str) -> Option<&'static str> {
+    Some(match parameter {
+        "MasterUsername" => {
+            "the user name (`x-provision.username`, or the image's variable such as `POSTGRES_USER`)"
+        }
+        "DBName" => {
+            "the database name (`x-provision.database`, or the image's variable such as `POSTGRES_DB`)"
+        }
+        "DBInstanceClass" | "CacheNodeType" => "`x-provision.cloud.class`",
+        "AllocatedStorage" => "`x-provision.cloud.storage_gb`",
+        "MaxAllocatedStorage" => "`x-provision.cloud.max_storage_gb`",
+        "EngineVersion" => "the version (the image tag or `x-provision.version`)",
+        "BackupRetentionPeriod" => "`x-provision.cloud.backup_retention_days`",
+        "MultiAZ" => "`x-provision.cloud.multi_az`",
+        "ReplicasPerNodeGroup" | "NumCacheClusters" => "`x-provision.cloud.replicas`",
+        "DBSubnetGroupName" | "CacheSubnetGroupName" | "SubnetIds" => {
+            "`x-provision.cloud.subnet_ids`"
+        }
+        "VpcSecurityGroupIds" | "SecurityGroupIds" => "`x-provision.cloud.allow_from`",
+        _ => return None,
+    })
+}
+
 /// Advice for the AWS errors people meet most.
-fn aws_hint(code: Option<&str>, message: &str) -> Option<&'static str> {
+fn aws_hint(code: Option<&str>, message: &str) -> Option<std::borrow::Cow<'static, str>> {
     let code = code.unwrap_or_default();
+    if code == "InvalidParameterCombination" || code == "InvalidParameterValue" {
+        return Some(match named_parameter(message) {
+            Some(parameter) => match manifest_setting(&parameter) {
+                Some(setting) => format!(
+                    "AWS refused `{parameter}`: change {setting} to a value AWS takes for this engine (`provision doctor --cloud` checks the rules it knows)"
+                )
+                .into(),
+                None => format!(
+                    "AWS refused `{parameter}`: check the setting that gives it against what the engine supports in this region"
+                )
+                .into(),
+            },
+            None => "AWS rejected a setting: check `x-provision.cloud` (class, version, storage) against what the engine supports in this region".into(),
+        });
+    }
+    aws_hint_fixed(code, message).map(std::borrow::Cow::Borrowed)
+}
+
+fn aws_hint_fixed(code: &str, message: &str) -> Option<&'static str> {
     if code.contains("Quota") || code.contains("LimitExceeded") {
         Some(
             "an account quota is reached: delete unused resources or ask AWS for a higher quota (Service Quotas console)",
@@ -1006,10 +1080,6 @@ fn aws_hint(code: Option<&str>, message: &str) -> Option<&'static str> {
         )
     } else if message.contains("region") || code == "InvalidClientTokenId" {
         Some("check the region (`x-provision.cloud.region` or AWS_REGION) and the credentials")
-    } else if code == "InvalidParameterCombination" || code == "InvalidParameterValue" {
-        Some(
-            "AWS rejected a setting: check `x-provision.cloud` (class, version, storage) against what the engine supports in this region",
-        )
     } else {
         None
     }
@@ -1163,6 +1233,55 @@ fn write_log(out: &mut String, log: &str) {
 
 #[cfg(test)]
 mod tests {
+    /// The hint names the parameter AWS named, and where the manifest sets it.
+    #[test]
+    fn invalid_parameter_hints_name_the_parameter() {
+        use super::{aws_hint, named_parameter};
+        let cases = [
+            (
+                "MasterUsername admin cannot be used as it is a reserved word used by the engine",
+                Some("MasterUsername"),
+            ),
+            (
+                "The parameter MasterUsername is not a valid identifier. Identifiers must begin with a letter",
+                Some("MasterUsername"),
+            ),
+            (
+                "Value: 2 is not a valid value for parameter rds.force_ssl",
+                Some("rds.force_ssl"),
+            ),
+            (
+                "The parameter group x-mysql8-0-tls with DBParameterGroupFamily mysql8.0 can't be used for this instance.",
+                Some("DBParameterGroupFamily"),
+            ),
+            (
+                "DBName must begin with a letter and contain only alphanumeric characters.",
+                Some("DBName"),
+            ),
+            ("Invalid DB instance class: db.t9.huge", None),
+            ("", None),
+        ];
+        for (message, want) in cases {
+            assert_eq!(named_parameter(message).as_deref(), want, "{message}");
+        }
+        let hint = aws_hint(
+            Some("InvalidParameterValue"),
+            "MasterUsername admin cannot be used as it is a reserved word used by the engine",
+        )
+        .unwrap_or_default();
+        assert!(
+            hint.contains("`MasterUsername`") && hint.contains("x-provision.username"),
+            "{hint}"
+        );
+        assert!(!hint.contains("class, version, storage"), "{hint}");
+        let generic = aws_hint(
+            Some("InvalidParameterCombination"),
+            "Invalid DB instance class: db.t9.huge",
+        )
+        .unwrap_or_default();
+        assert!(generic.contains("class, version, storage"), "{generic}");
+    }
+
     use super::*;
 
     fn nested() -> Error {

@@ -14,6 +14,8 @@ use crate::suggest::did_you_mean;
 mod credentials;
 mod hints;
 
+pub use credentials::MAX_SQL_NAME;
+
 /// Database and user names when the manifest names none.
 pub const DEFAULT_SQL_NAME: &str = "app";
 
@@ -681,20 +683,47 @@ fn resource<'c>(
     // service's own environment).
     // (A name from the environment that no RDS engine takes is reported with the
     // credentials already: once is enough.)
-    let reported = |name: &str| {
-        ext.username.is_none()
-            && !(name.len() <= 63
-                && name.starts_with(|c: char| c.is_ascii_alphabetic())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    let reported = |given: bool, name: &str| {
+        let shape = name.len() <= credentials::MAX_SQL_NAME
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        !given && !shape
     };
     if template.sql
         && let Some(name) = &username
-        && !reported(name)
+        && !reported(ext.username.is_some(), name)
         && let Some(rule) = template.cloud.username_rule_broken(name)
     {
-        let (at, path) = match &ext.username {
-            Some(g) => (g.at, g.path.clone()),
-            None => (service.at, format!("services.{}", service.name)),
+        // Where the name was written: `x-provision.username`, the image's variable, or (an
+        // image default) the service.
+        let (at, path, variable) = match (&ext.username, &creds.username) {
+            (Some(g), _) => (g.at, g.path.clone(), None),
+            (None, Some(e)) => (e.at, e.path.clone(), creds.username_from.clone()),
+            (None, None) => (service.at, format!("services.{}", service.name), None),
+        };
+        problems.push(
+            Problem::error(
+                Some(at),
+                path,
+                ProblemKind::CloudUsername {
+                    resource: service.name.clone(),
+                    name: name.clone(),
+                    rule,
+                    variable,
+                },
+            )
+            .scoped(Scope::Cloud),
+        );
+    }
+    if template.sql
+        && let Some(name) = &database
+        && !reported(ext.database.is_some(), name)
+        && let Some(rule) = template.cloud.database_rule_broken(name)
+    {
+        let (at, path) = match (&ext.database, &creds.database) {
+            (Some(g), _) => (g.at, g.path.clone()),
+            (None, Some(e)) => (e.at, e.path.clone()),
+            (None, None) => (service.at, format!("services.{}", service.name)),
         };
         problems.push(
             Problem::error(
@@ -1604,5 +1633,56 @@ mod tests {
                     && *line == 5
                     && text.contains("belongs on the app service"))
         );
+    }
+
+    /// RDS reserves `admin`, `rdsadmin` and `pg_*` master users on PostgreSQL; MySQL takes
+    /// `admin`. The problem sits where the name was written (the image's variable here).
+    #[test]
+    fn reserved_master_user_names_are_cloud_errors_where_written() {
+        let (model, _) = model_of(
+            "services:\n  a:\n    image: postgres:16\n    environment:\n      POSTGRES_USER: admin\n  b: {image: 'postgres:16', x-provision: {username: PG_Monitor}}\n  c: {image: 'postgres:16', x-provision: {username: pgadmin}}\n  d: {image: 'mysql:8.4', x-provision: {username: admin}}\n  e: {image: 'mysql:8.4', x-provision: {username: rdsadmin}}\n",
+        );
+        let users: Vec<(&str, String, Pos, Scope)> = model
+            .problems
+            .iter()
+            .filter_map(|p| match &p.kind {
+                ProblemKind::CloudUsername { resource, rule, .. } => {
+                    Some((resource.as_str(), rule.clone(), p.at?, p.scope))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(users.len(), 3, "{users:?}");
+        assert_eq!(users[0].0, "a");
+        assert_eq!(users[0].2, Pos::at(5, 7));
+        assert!(users[0].1.contains("`admin` is reserved"), "{}", users[0].1);
+        assert_eq!(users[1].0, "b");
+        assert!(users[1].1.contains("start with `pg_`"), "{}", users[1].1);
+        assert_eq!(users[2].0, "e");
+        assert!(users.iter().all(|u| u.3 == Scope::Cloud));
+        let hint = model
+            .problems
+            .iter()
+            .find(|p| matches!(p.kind, ProblemKind::CloudUsername { .. }))
+            .and_then(Problem::hint)
+            .unwrap_or_default();
+        assert!(
+            hint.contains("`POSTGRES_USER`") && hint.contains("x-provision.username"),
+            "{hint}"
+        );
+    }
+
+    /// `DBName`: 64 characters on MySQL, 63 on PostgreSQL.
+    #[test]
+    fn database_name_limits_are_per_engine() {
+        let name = format!("d{}", "b".repeat(63));
+        let (model, _) = model_of(&format!(
+            "services:\n  my: {{image: 'mysql:8.4', x-provision: {{database: {name}}}}}\n  pg: {{image: 'postgres:16', x-provision: {{database: {name}}}}}\n"
+        ));
+        let errors: Vec<&Problem> = model.problems.iter().filter(|p| p.is_error()).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "services.pg.x-provision.database");
+        assert_eq!(errors[0].scope, Scope::Cloud);
+        assert_eq!(model.resources[0].database.as_deref(), Some(name.as_str()));
     }
 }

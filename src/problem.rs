@@ -200,6 +200,15 @@ pub enum ProblemKind {
         option: &'static str,
         variable: String,
     },
+    /// A master user name RDS refuses for this engine (too long, wrong characters, reserved).
+    CloudUsername {
+        resource: String,
+        name: String,
+        /// What RDS expects, with the engine.
+        rule: String,
+        /// The image's variable it came from (`POSTGRES_USER`), when it did.
+        variable: Option<String>,
+    },
     /// A `*_PASSWORD_FILE` that provision cannot read on this machine.
     PasswordFile {
         resource: String,
@@ -398,6 +407,14 @@ impl Problem {
             } => format!(
                 "database `{resource}`: `x-provision.{option}` and `{variable}` disagree; `x-provision.{option}` is used"
             ),
+            K::CloudUsername {
+                resource,
+                name,
+                rule,
+                ..
+            } => format!(
+                "database `{resource}`: RDS refuses `{name}` as the master user name; expected {rule}"
+            ),
             K::PasswordFile {
                 resource,
                 variable,
@@ -462,7 +479,13 @@ impl Problem {
             K::LinkToApp { target, .. } => Some(format!("publish a port on `{target}` (`ports: [\"8080:8080\"]`) for an `http://127.0.0.1:PORT` link, or use `depends_on:` for start order only")),
             K::DuplicatePrefix { second, .. } => Some(format!("give one of them an alias, for example `links: [\"{second}:{second}_2\"]`")),
             K::EnvCollision { variable, .. } => Some(format!("remove `{variable}` from `environment:`, or link under an alias (`links: [\"name:alias\"]`)")),
-            K::CloudIdentifier { .. } => Some("the identifier is `{project}-{service}`: shorten the project (`-p` or `x-provision.project`) or the service name".into()),
+            K::CloudIdentifier { rule, .. } => Some(match rule {
+                IdentifierRule::TooLong { .. } => "the identifier is `{project}-{service}`: shorten the project (`-p` or `x-provision.project`) or the service name",
+                IdentifierRule::StartsWithLetter => "the identifier starts with the project name: give a project that starts with a letter (`-p` or `x-provision.project`)",
+                IdentifierRule::DoubleHyphen => "the identifier is `{project}-{service}`, where each character of the service name other than a letter or digit becomes `-`: rename the service so that no two such characters stand together",
+                IdentifierRule::TrailingHyphen => "the identifier is `{project}-{service}`, where each character of the service name other than a letter or digit becomes `-`: rename the service so that it ends in a letter or digit",
+                IdentifierRule::Characters => "the identifier is `{project}-{service}`: use only letters, digits and `-` in the project and the service name",
+            }.into()),
             K::NotLinked { .. } => Some("add it to an app service's `links:` or `depends_on:`, or remove it".into()),
             K::DefaultPassword { .. } => Some("use a strong one from `.env` (`${DB_PASSWORD}`), or remove it: provision then generates a random password and hands it to linked services".into()),
             K::PortNotPublished { .. } => None,
@@ -479,6 +502,14 @@ impl Problem {
                 crate::model::link_prefix(resource)
             )),
             K::CredentialConflict { .. } => Some("remove one of the two, or make them the same".into()),
+            // `x-provision.cloud` has no user name of its own: the local database and the cloud
+            // have the same user, so apps read one `*_USERNAME`.
+            K::CloudUsername { variable: Some(variable), .. } => Some(format!(
+                "choose another name in `{variable}`, for example `app`; the local database and the cloud use the same user (`x-provision.username` sets it for both)"
+            )),
+            K::CloudUsername { .. } => Some(
+                "set `x-provision.username` to another name, for example `app`; the local database and the cloud use the same user".into(),
+            ),
             K::PasswordFile { .. } => Some("declare the file under top-level `secrets:` with `file:` and list it in the service's `secrets:`, or bind-mount it".into()),
             K::LinkByEnvironment { service, resource, .. } => Some(format!(
                 "add `depends_on: [{resource}]` (or `links: [{resource}]`) to `{service}`"

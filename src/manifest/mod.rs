@@ -1067,7 +1067,9 @@ impl Reader<'_> {
     fn identifier(&mut self, node: &Node, path: &str) -> Option<Located<String>> {
         let located = self.name(node, path)?;
         let v = &located.value;
-        let ok = v.len() <= 63
+        // The longest any RDS engine takes (MySQL's `DBName`, 64); each engine's own limit is
+        // checked once the type is known (`max_username`, `max_database` in its template).
+        let ok = v.len() <= crate::model::MAX_SQL_NAME
             && v.starts_with(|c: char| c.is_ascii_alphabetic())
             && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
@@ -1075,7 +1077,7 @@ impl Reader<'_> {
                 node,
                 path,
                 v.clone(),
-                "a letter followed by letters, digits or `_`, at most 63 characters",
+                "a letter followed by letters, digits or `_`, at most 64 characters",
             );
             return None;
         }

@@ -169,6 +169,11 @@ pub(super) fn from_compose(
     out
 }
 
+/// The longest user or database name any RDS engine takes (MySQL's and MariaDB's `DBName`: 64;
+/// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html). Each
+/// engine's own limit is checked with the template (`max_username`, `max_database`).
+pub const MAX_SQL_NAME: usize = 64;
+
 fn sql_names<'e>(
     service: &Service,
     contract: &ComposeEnv,
@@ -208,7 +213,7 @@ fn sql_names<'e>(
     });
     for name in [&out.username, &out.database].into_iter().flatten() {
         // Locally the image takes any name; RDS takes letters, digits and `_` from a letter.
-        let ok = name.value.len() <= 63
+        let ok = name.value.len() <= MAX_SQL_NAME
             && name.value.starts_with(|c: char| c.is_ascii_alphabetic())
             && name
                 .value
@@ -221,7 +226,7 @@ fn sql_names<'e>(
                     name.path.clone(),
                     ProblemKind::InvalidValue {
                         value: name.value.clone(),
-                        expected: "a name for RDS: a letter followed by letters, digits or `_`, at most 63 characters".into(),
+                        expected: format!("a name for RDS: a letter followed by letters, digits or `_`, at most {MAX_SQL_NAME} characters"),
                     },
                 )
                 .scoped(Scope::Cloud),

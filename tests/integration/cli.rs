@@ -237,3 +237,75 @@ fn a_ten_megabyte_manifest_is_fine() {
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["sections"][1]["checks"].as_array().map(Vec::len), Some(i));
 }
+
+/// RDS reserves master user names: `admin` and `pg_*` on PostgreSQL, `rdsadmin` everywhere
+/// (cited in templates/postgres.yml). `doctor --cloud` and `plan --cloud` refuse them where the
+/// name was written, with the rule and the fix; locally the image takes any name.
+#[test]
+fn reserved_master_user_names_are_refused_for_the_cloud_where_they_are_written() {
+    let manifest = "name: shop\nservices:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_USER: admin\n      POSTGRES_PASSWORD: ${DB_PASSWORD:-s3cret-from-env}\n  pg2:\n    image: postgres:16\n    x-provision: {username: pg_app}\n  my:\n    image: mysql:8.4\n    environment: {MYSQL_USER: admin, MYSQL_PASSWORD: x3cret-from-env, MYSQL_ROOT_PASSWORD: r00t-from-env}\n  maria:\n    image: mariadb:11.4\n    x-provision: {username: rdsadmin}\n";
+    let project = Project::with_manifest(manifest);
+    assert_eq!(project.cmd(&["doctor", "--local"]).output().code, Some(0));
+    let out = project.cmd(&["doctor", "--cloud"]).output();
+    assert_eq!(out.code, Some(65), "{}", out.snapshot());
+    insta::assert_snapshot!("bad_reserved_master_user", out.snapshot());
+    assert!(!out.stderr.contains("s3cret"), "{}", out.stderr);
+    let plan = project.cmd(&["plan", "--cloud"]).output();
+    assert_eq!(plan.code, Some(65), "{}", plan.snapshot());
+    assert!(
+        plan.stderr.contains("compose.yaml:6:7")
+            && plan
+                .stderr
+                .contains("RDS refuses `admin` as the master user name"),
+        "{}",
+        plan.stderr
+    );
+}
+
+/// Each identifier rule gets a hint that fits it; RDS's `DBName` is 64 characters on MySQL and
+/// MariaDB, 63 on PostgreSQL (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html).
+#[test]
+fn identifier_hints_fit_their_rule_and_mysql_database_names_take_64() {
+    let project = Project::with_manifest("name: shop\nservices:\n  db_: {image: 'postgres:16'}\n");
+    let out = project.cmd(&["plan", "--cloud"]).output();
+    assert_eq!(out.code, Some(65), "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("ends with `-`")
+            && out.stderr.contains("so that it ends in a letter or digit")
+            && !out.stderr.contains("shorten"),
+        "{}",
+        out.stderr
+    );
+    let project = Project::with_manifest("name: shop\nservices:\n  a__b: {image: 'postgres:16'}\n");
+    let out = project.cmd(&["plan", "--cloud"]).output();
+    assert!(
+        out.stderr.contains("contains `--`")
+            && out.stderr.contains("no two such characters stand together")
+            && !out.stderr.contains("shorten"),
+        "{}",
+        out.stderr
+    );
+    let name64 = format!("d{}", "b".repeat(63));
+    let project = Project::with_manifest(&format!(
+        "name: shop\nservices:\n  my: {{image: 'mysql:8.4', x-provision: {{database: {name64}}}}}\n  pg: {{image: 'postgres:16', x-provision: {{database: {name64}}}}}\n"
+    ));
+    let out = project.cmd(&["doctor", "--cloud"]).output();
+    assert_eq!(out.code, Some(65), "{}", out.snapshot());
+    let errors: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("expected"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", out.snapshot());
+    assert!(
+        errors[0].contains("services.pg.x-provision.database")
+            && errors[0].contains("at most 63 characters (RDS `DBName` for postgres"),
+        "{}",
+        out.snapshot()
+    );
+    assert!(
+        out.stdout.contains("Database my maps to RDS instance"),
+        "{}",
+        out.snapshot()
+    );
+}

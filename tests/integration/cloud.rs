@@ -1374,6 +1374,116 @@ out(errors)",
         );
     }
 
+    /// A master user name RDS reserves (`admin` on PostgreSQL: cited in templates/postgres.yml)
+    /// is refused before any mutating call; the rules layer refuses the reserved names as AWS
+    /// does, so a test that got past `doctor` would meet AWS's answer, not moto's leniency.
+    #[test]
+    fn reserved_master_users_are_refused_before_any_mutating_call() {
+        let p = CloudProject::new(
+            "cresv",
+            "services:\n  db:\n    image: 'postgres:16'\n    environment: {POSTGRES_USER: admin}\n",
+        );
+        let out = p.cmd(&["up", "-v"]).output();
+        assert_eq!(out.code, Some(65), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("compose.yaml:4:19")
+                && out
+                    .stderr
+                    .contains("RDS refuses `admin` as the master user name"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(
+            CloudProject::mutations(&out),
+            Vec::<String>::new(),
+            "{}",
+            out.stderr
+        );
+        let answers = p.boto3(&format!(
+            "codes = []
+for engine, version, user in [('postgres', '16', 'admin'), ('postgres', '16', 'pg_app'), ('postgres', '16', 'PG_x'), ('postgres', '16', 'rdsadmin'), ('mysql', '8.4', 'rdsadmin'), ('mysql', '8.4', 'admin')]:
+    ident = '{id}-' + engine + '-' + user.lower().replace('_', '-')
+    try:
+        rds.create_db_instance(DBInstanceIdentifier=ident, Engine=engine, EngineVersion=version, DBInstanceClass='db.t4g.micro', AllocatedStorage=20, MasterUsername=user, MasterUserPassword='p' * 16)
+        codes.append('accepted')
+        rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
+    except rds.exceptions.ClientError as e:
+        codes.append(e.response['Error']['Code'] + ': ' + e.response['Error']['Message'])
+out(codes)",
+            id = p.id("x")
+        ));
+        let answers: Vec<String> = serde_json::from_value(answers).unwrap();
+        assert_eq!(answers.len(), 6, "{answers:?}");
+        for (i, answer) in answers[..5].iter().enumerate() {
+            assert!(
+                answer.starts_with("InvalidParameterValue: MasterUsername "),
+                "{i}: {answer}"
+            );
+        }
+        assert!(answers[1].contains("starting with \"pg_\""), "{answers:?}");
+        assert_eq!(answers[5], "accepted", "MySQL takes `admin`");
+    }
+
+    /// A create AWS refuses (here: the credentials may not call `CreateDBInstance`) leaves
+    /// nothing this run made for it: not the secret, not the TLS parameter group. What an
+    /// earlier run made stays.
+    #[test]
+    fn a_refused_create_leaves_nothing_of_this_run_behind() {
+        let p = CloudProject::isolated("crefuse", "services:\n  db: {image: 'mysql:8.4'}\n");
+        p.rules("deny", serde_json::json!({"action": "CreateDBInstance"}));
+        let leftovers = |p: &CloudProject| -> serde_json::Value {
+            p.boto3(&format!(
+                "secrets = [s['Name'] for s in sm.list_secrets(IncludePlannedDeletion=True)['SecretList'] if s['Name'].startswith('provision/{name}/')]
+groups = [g['DBParameterGroupName'] for g in rds.describe_db_parameter_groups()['DBParameterGroups'] if g['DBParameterGroupName'].startswith('{name}-')]
+out({{'secrets': secrets, 'groups': groups}})",
+                name = p.live.name
+            ))
+        };
+        let out = p.cmd(&["up", "-v"]).output();
+        assert_eq!(out.code, Some(1), "{}", out.snapshot());
+        let made = CloudProject::mutations(&out);
+        assert!(
+            made.iter().any(|m| m.contains("CreateSecret"))
+                && made.iter().any(|m| m.contains("CreateDBParameterGroup")),
+            "the run made both before its create: {made:?}"
+        );
+        let secret = format!("provision/{}/db", p.live.name);
+        let group = format!("{}-mysql8-4-tls", p.live.name);
+        assert!(
+            out.stderr.contains("removed what this run made for it")
+                && out.stderr.contains(&format!("secret {secret}"))
+                && out.stderr.contains(&format!("DB parameter group {group}")),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(
+            leftovers(&p),
+            serde_json::json!({"secrets": [], "groups": []}),
+            "{}",
+            out.stderr
+        );
+        // What an earlier run made is not this run's to remove.
+        p.boto3(&format!(
+            "sm.create_secret(Name={secret:?}, SecretString='q' * 24)
+rds.create_db_parameter_group(DBParameterGroupName={group:?}, DBParameterGroupFamily='mysql8.4', Description='earlier', Tags=[{{'Key': 'provision:project', 'Value': {name:?}}}])
+out(1)",
+            name = p.live.name
+        ));
+        let again = p.cmd(&["up", "-v"]).output();
+        assert_eq!(again.code, Some(1), "{}", again.snapshot());
+        assert!(
+            !again.stderr.contains("removed what this run made"),
+            "{}",
+            again.stderr
+        );
+        assert_eq!(
+            leftovers(&p),
+            serde_json::json!({"secrets": [secret], "groups": [group]}),
+            "{}",
+            again.stderr
+        );
+    }
+
     /// Memcached in the cloud has in-transit encryption on: its URL says a TLS client is
     /// needed. (The rules layer gives cache clusters AWS's configuration endpoint.)
     #[test]

@@ -121,6 +121,24 @@ pub struct Cloud {
     /// Versions AWS offers per parameter group family, asked once per run (held across the
     /// call, so that parallel creates of one type ask once).
     offered: tokio::sync::Mutex<HashMap<String, Option<Vec<String>>>>,
+    /// The project-wide groups (DB parameter and subnet groups) creates of this run share.
+    groups: std::sync::Mutex<RunGroups>,
+}
+
+/// The DB parameter and subnet groups this run made, and how many of its creates are using
+/// each right now: a create AWS refuses removes a group only when this run made it and no
+/// other create of this run still needs it (never one an earlier run made).
+#[derive(Debug, Default)]
+struct RunGroups {
+    made: std::collections::HashSet<String>,
+    users: HashMap<String, usize>,
+}
+
+/// AWS answered the request with a refusal, so it created nothing: a service error, not a
+/// server fault (after which the resource may exist).
+fn refused(e: &Error) -> bool {
+    matches!(e, Error::Aws { code: Some(code), .. }
+        if !matches!(code.as_str(), "InternalFailure" | "InternalError" | "ServiceUnavailable" | "ServiceUnavailableException"))
 }
 
 /// What one batch of reads found for every planned resource, so that a run where nothing
@@ -202,6 +220,7 @@ impl Cloud {
             region,
             log,
             offered: tokio::sync::Mutex::default(),
+            groups: std::sync::Mutex::default(),
         })
     }
 
@@ -229,6 +248,7 @@ impl Cloud {
                 calls: AtomicUsize::new(0),
             }),
             offered: tokio::sync::Mutex::default(),
+            groups: std::sync::Mutex::default(),
         }
     }
 
@@ -355,13 +375,18 @@ impl Cloud {
         let mut acted = false;
         match &observed {
             None => {
+                // The secret's state before this run stored a password in it, when it did.
+                let mut stored = None;
                 let password = match secret {
                     None => None,
                     Some(SecretState::Present { .. }) => {
                         Some(secrets::value(&self.secrets, &cloud.secret_name).await?)
                     }
                     Some(state) => {
-                        Some(secrets::store_new(&self.secrets, cloud, state, false).await?)
+                        let password =
+                            secrets::store_new(&self.secrets, cloud, state, false).await?;
+                        stored = Some(state);
+                        Some(password)
                     }
                 };
                 let version = self.version_for(resource, cloud).await;
@@ -374,10 +399,19 @@ impl Cloud {
                         cloud.engine
                     ),
                 );
-                match cloud.service {
+                let groups = self.claim_groups(cloud);
+                let mut made = Vec::new();
+                let created = match cloud.service {
                     CloudService::Rds => {
-                        rds::create(&self.rds, resource, cloud, &version, password.as_ref())
-                            .await?;
+                        rds::create(
+                            &self.rds,
+                            resource,
+                            cloud,
+                            &version,
+                            password.as_ref(),
+                            &mut made,
+                        )
+                        .await
                     }
                     CloudService::ElasticacheReplicationGroup => {
                         elasticache::create_group(
@@ -387,11 +421,19 @@ impl Cloud {
                             &version,
                             password.as_ref(),
                         )
-                        .await?;
+                        .await
                     }
                     CloudService::ElasticacheCluster => {
-                        elasticache::create_cluster(&self.elasticache, cloud, &version).await?;
+                        elasticache::create_cluster(&self.elasticache, cloud, &version).await
                     }
+                };
+                let unused = self.release_groups(&groups, &made);
+                if let Err(e) = created {
+                    if refused(&e) {
+                        self.undo_refused_create(name, cloud, stored, &unused, progress)
+                            .await;
+                    }
+                    return Err(e);
                 }
                 if secret == Some(SecretState::Present { pending: true }) {
                     // Created with the stored password: nothing left to reset.
@@ -504,6 +546,125 @@ impl Cloud {
             return Err(foreign);
         }
         Ok(ready)
+    }
+
+    /// Counts this create as a user of the project-wide groups its plan names.
+    fn claim_groups(&self, cloud: &CloudPlan) -> Vec<String> {
+        let names: Vec<String> = cloud
+            .parameter_group
+            .iter()
+            .map(|g| g.name.clone())
+            .chain(cloud.subnet_group.clone())
+            .filter(|_| cloud.service == CloudService::Rds)
+            .collect();
+        let mut groups = self
+            .groups
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for name in &names {
+            *groups.users.entry(name.clone()).or_default() += 1;
+        }
+        names
+    }
+
+    /// Ends this create's use of its groups (`made`: those it created); returns the groups
+    /// this run made that no create of this run uses any more.
+    fn release_groups(&self, claimed: &[String], made: &[String]) -> Vec<String> {
+        let mut groups = self
+            .groups
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        groups.made.extend(made.iter().cloned());
+        let mut unused = Vec::new();
+        for name in claimed {
+            let users = groups.users.entry(name.clone()).or_default();
+            *users = users.saturating_sub(1);
+            if *users == 0 && groups.made.contains(name) {
+                unused.push(name.clone());
+            }
+        }
+        unused
+    }
+
+    /// After AWS refused a create: removes what this run made for it (the secret it stored a
+    /// password in, the groups this run made that nothing else of this run uses), and says
+    /// what it removed. What an earlier run made stays.
+    async fn undo_refused_create(
+        &self,
+        name: &str,
+        cloud: &CloudPlan,
+        stored: Option<SecretState>,
+        groups: &[String],
+        progress: &Progress,
+    ) {
+        let mut removed = Vec::new();
+        let mut kept = Vec::new();
+        match stored {
+            // Made by this run and never given to a database: gone at once, not scheduled.
+            Some(SecretState::Missing) => {
+                match secrets::forget(&self.secrets, &cloud.secret_name).await {
+                    Ok(()) => removed.push(format!("secret {}", cloud.secret_name)),
+                    Err(e) => kept.push(format!("secret {} ({})", cloud.secret_name, e.summary())),
+                }
+            }
+            // Restored by this run: scheduled for deletion again, as it was.
+            Some(SecretState::Scheduled) => {
+                match secrets::delete(&self.secrets, &cloud.secret_name).await {
+                    Ok(_) => removed.push(format!(
+                        "secret {} (scheduled for deletion again, as before)",
+                        cloud.secret_name
+                    )),
+                    Err(e) => kept.push(format!("secret {} ({})", cloud.secret_name, e.summary())),
+                }
+            }
+            Some(SecretState::Present { .. }) | None => {}
+        }
+        for group in groups {
+            let (what, result) = if cloud.subnet_group.as_deref() == Some(group.as_str()) {
+                (
+                    "DB subnet group",
+                    rds::delete_subnet_group(&self.rds, group, &cloud.project)
+                        .await
+                        .map(|_| ()),
+                )
+            } else {
+                (
+                    "DB parameter group",
+                    rds::delete_parameter_group(&self.rds, group).await,
+                )
+            };
+            match result {
+                Ok(()) => {
+                    self.groups
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .made
+                        .remove(group);
+                    removed.push(format!("{what} {group}"));
+                }
+                Err(e) => kept.push(format!("{what} {group} ({})", e.summary())),
+            }
+        }
+        if !removed.is_empty() {
+            progress.say(
+                name,
+                &format!(
+                    "AWS refused to create {}; removed what this run made for it: {}",
+                    cloud.identifier,
+                    removed.join(", ")
+                ),
+            );
+        }
+        if !kept.is_empty() {
+            progress.say(
+                name,
+                &format!(
+                    "warning: AWS refused to create {}; could not remove what this run made for it: {}",
+                    cloud.identifier,
+                    kept.join(", ")
+                ),
+            );
+        }
     }
 
     /// Gives the database the stored password: RDS takes it at once; ElastiCache takes it in

@@ -124,8 +124,13 @@ pub(super) async fn observe(client: &Client, id: &str) -> Result<Option<Observed
     }
 }
 
-/// The DB subnet group named after the project, created when the manifest lists subnets.
-async fn subnet_group(client: &Client, cloud: &CloudPlan) -> Result<Option<String>, Error> {
+/// The DB subnet group named after the project, created when the manifest lists subnets
+/// (then its name goes to `made`).
+async fn subnet_group(
+    client: &Client,
+    cloud: &CloudPlan,
+    made: &mut Vec<String>,
+) -> Result<Option<String>, Error> {
     let Some(name) = cloud.subnet_group.clone() else {
         return Ok(None);
     };
@@ -154,7 +159,7 @@ async fn subnet_group(client: &Client, cloud: &CloudPlan) -> Result<Option<Strin
                 .build(),
         );
         match request.send().await {
-            Ok(_) => {}
+            Ok(_) => made.push(name.clone()),
             Err(e) if e.as_service_error().is_some_and(aws_sdk_rds::operation::create_db_subnet_group::CreateDBSubnetGroupError::is_db_subnet_group_already_exists_fault) => {}
             Err(e) => return Err(sdk_error("create DB subnet group", &name)(e)),
         }
@@ -165,7 +170,12 @@ async fn subnet_group(client: &Client, cloud: &CloudPlan) -> Result<Option<Strin
 /// The project's parameter group that refuses plaintext (`CloudPlan.parameter_group`),
 /// made when missing and set to the template's parameters. Dynamic parameters, applied at
 /// once (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.Modifying.html).
-async fn parameter_group(client: &Client, cloud: &CloudPlan) -> Result<Option<String>, Error> {
+/// A group this call creates goes to `made`.
+async fn parameter_group(
+    client: &Client,
+    cloud: &CloudPlan,
+    made: &mut Vec<String>,
+) -> Result<Option<String>, Error> {
     let Some(group) = &cloud.parameter_group else {
         return Ok(None);
     };
@@ -199,7 +209,7 @@ async fn parameter_group(client: &Client, cloud: &CloudPlan) -> Result<Option<St
                     .build(),
             );
         match request.send().await {
-            Ok(_) => {}
+            Ok(_) => made.push(name.to_owned()),
             Err(e) if e.as_service_error().is_some_and(aws_sdk_rds::operation::create_db_parameter_group::CreateDBParameterGroupError::is_db_parameter_group_already_exists_fault) => {}
             Err(e) => return Err(sdk_error("create DB parameter group", name)(e)),
         }
@@ -221,6 +231,18 @@ async fn parameter_group(client: &Client, cloud: &CloudPlan) -> Result<Option<St
         .await
         .map_err(sdk_error("set the TLS parameters of", name))?;
     Ok(Some(name.to_owned()))
+}
+
+/// Deletes one parameter group (one this run made, for a create AWS then refused). AWS
+/// refuses while an instance uses it.
+pub(super) async fn delete_parameter_group(client: &Client, name: &str) -> Result<(), Error> {
+    client
+        .delete_db_parameter_group()
+        .db_parameter_group_name(name)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(sdk_error("delete DB parameter group", name))
 }
 
 /// Deletes the project's parameter groups (`{project}-*-tls`, tagged with the project).
@@ -278,10 +300,11 @@ pub(super) async fn create(
     cloud: &CloudPlan,
     version: &str,
     password: Option<&Secret>,
+    made: &mut Vec<String>,
 ) -> Result<(), Error> {
     let c = &cloud.config;
-    let group = subnet_group(client, cloud).await?;
-    let parameters = parameter_group(client, cloud).await?;
+    let group = subnet_group(client, cloud, made).await?;
+    let parameters = parameter_group(client, cloud, made).await?;
     let mut request = client
         .create_db_instance()
         .db_instance_identifier(&cloud.identifier)

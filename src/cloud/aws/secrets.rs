@@ -210,6 +210,16 @@ pub(super) async fn mark_pending(client: &Client, name: &str, pending: bool) -> 
     }
 }
 
+/// Deletes a secret at once, without a recovery window: only for one this run created and
+/// no database ever got (its create was refused), so that nothing of the run stays behind.
+pub(super) async fn forget(client: &Client, name: &str) -> Result<(), Error> {
+    match client.delete_secret().secret_id(name).force_delete_without_recovery(true).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(aws_sdk_secretsmanager::operation::delete_secret::DeleteSecretError::is_resource_not_found_exception) => Ok(()),
+        Err(e) => Err(sdk_error("delete secret", name)(e)),
+    }
+}
+
 /// Schedules the secret's deletion (recoverable for 7 days, AWS's default window).
 pub(super) async fn delete(client: &Client, name: &str) -> Result<bool, Error> {
     match client.delete_secret().secret_id(name).recovery_window_in_days(7).send().await {
