@@ -124,7 +124,7 @@ pub fn add_engine(report: &mut Report, engine: Result<&Found, &Error>) {
                 });
             }
             if let Some(last) = problems.last_mut() {
-                last.hint = Some(crate::error::engine_hint(tried).to_owned());
+                last.hint = Some(crate::error::engine::engine_hint(tried).to_owned());
             }
             Check {
                 status: Status::Warn,

@@ -11,6 +11,7 @@ use crate::manifest::{EnvVar, LinkKind, Manifest, Service};
 use crate::problem::{IdentifierRule, Pos, Problem, ProblemKind, Scope};
 use crate::suggest::did_you_mean;
 
+mod cloud;
 mod credentials;
 mod hints;
 
@@ -100,7 +101,7 @@ pub struct Resource<'c> {
 
 /// Cloud settings with the template's defaults filled in (defined with the cloud diff, which
 /// compares them with AWS).
-pub use crate::cloud::diff::CloudConfig;
+pub use cloud::CloudConfig;
 
 /// An app service (anything that is not a database) and its links.
 #[derive(Debug, Clone)]
@@ -130,18 +131,7 @@ pub struct Link {
     pub flavour: Option<String>,
 }
 
-/// `redis` -> `REDIS`, `my-cache.v2` -> `MY_CACHE_V2`.
-pub fn link_prefix(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
+pub use crate::names::link_prefix;
 
 /// Lowercase letters, digits and single `-`, no `-` at either end: what RDS, ElastiCache,
 /// Docker and Compose all accept in a name.

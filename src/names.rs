@@ -30,6 +30,19 @@ pub const LABEL_TLS: &str = "dev.provision.tls";
 /// Marks an app container of `start --containers` (the databases carry `LABEL_RESOURCE`).
 pub const LABEL_APP: &str = "dev.provision.app";
 
+/// `redis` -> `REDIS`, `my-cache.v2` -> `MY_CACHE_V2`.
+pub fn link_prefix(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Lower case letters, digits and `-` for everything else: the alphabet RDS and ElastiCache
 /// identifiers and group names share.
 fn fold(name: &str) -> String {

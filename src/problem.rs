@@ -428,7 +428,7 @@ impl Problem {
                 variable,
             } => format!(
                 "service `{service}` names database `{resource}` in `{variable}` but does not link to it, so it gets no `{}_*` variables",
-                crate::model::link_prefix(resource)
+                crate::names::link_prefix(resource)
             ),
             K::PortNotPublished {
                 resource,
@@ -498,8 +498,8 @@ impl Problem {
             K::IncludeConflict { .. } => Some("rename one of them, or drop the `include:` entry".into()),
             K::FixedPassword { resource, .. } => Some(format!(
                 "keep it out of the file (`${{DB_PASSWORD}}` from `.env`, or a `_FILE` variable with a secret), and let the app read `{}_PASSWORD`/`{}_URL` from provision",
-                crate::model::link_prefix(resource),
-                crate::model::link_prefix(resource)
+                crate::names::link_prefix(resource),
+                crate::names::link_prefix(resource)
             )),
             K::CredentialConflict { .. } => Some("remove one of the two, or make them the same".into()),
             // `x-provision.cloud` has no user name of its own: the local database and the cloud

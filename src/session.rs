@@ -7,9 +7,17 @@ use std::path::PathBuf;
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Exit};
-use crate::local::RuntimeChoice;
 use crate::manifest::{self, Manifest};
 use crate::plan::{self, Plan, Target};
+
+/// `--runtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeChoice {
+    /// Docker (or Podman) when an engine answers, else native servers
+    Auto,
+    Docker,
+    Native,
+}
 
 #[derive(Debug)]
 pub struct Session {

@@ -11,24 +11,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::catalog::CloudService;
-
-/// Cloud settings with the template's defaults filled in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CloudConfig {
-    pub class: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub storage_gb: Option<u32>,
-    /// RDS storage autoscaling's ceiling (`MaxAllocatedStorage`); none: autoscaling off.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_storage_gb: Option<u32>,
-    pub replicas: u32,
-    pub multi_az: bool,
-    pub deletion_protection: bool,
-    pub backup_retention_days: u32,
-    /// RDS: enrol in paid Extended Support when the major version's standard support ends.
-    /// Off unless the manifest opts in (AWS's own default is on).
-    pub extended_support: bool,
-}
+use crate::model::CloudConfig;
 
 /// What AWS says about one resource.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -137,6 +120,18 @@ pub struct Change {
     /// Why it is not safe, when it is not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub why: Option<&'static str>,
+}
+
+impl Change {
+    /// The change as `Error::UnsafeChange` reports it.
+    pub fn held(&self) -> crate::error::HeldChange {
+        crate::error::HeldChange {
+            field: self.field.key(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            why: self.why,
+        }
+    }
 }
 
 /// What `up` would do to one planned resource.

@@ -33,7 +33,7 @@ fn wanted_links(plan: &Plan, service: Option<&str>) -> Result<Vec<PlannedLink>, 
             .iter()
             .map(|r| PlannedLink {
                 resource: r.name.clone(),
-                prefix: crate::model::link_prefix(&r.name),
+                prefix: crate::names::link_prefix(&r.name),
                 flavour: None,
                 variables: Vec::new(),
             })

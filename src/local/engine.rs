@@ -29,6 +29,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use crate::error::engine::{Known, Reason, Tried, Via};
+
 use bollard::Docker;
 use sha2::{Digest as _, Sha256};
 
@@ -119,56 +121,6 @@ impl Env {
     }
 }
 
-/// A socket we look for when no engine was chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Known {
-    Docker,
-    DockerRootless,
-    DockerDesktop,
-    Colima,
-    OrbStack,
-    PodmanRootless,
-    Podman,
-}
-
-/// How a candidate was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Via {
-    DockerHost,
-    /// A context named by `DOCKER_CONTEXT`.
-    ContextEnv(String),
-    /// The current context (`docker context use`), from this `config.json`.
-    ContextCurrent {
-        name: String,
-        config: PathBuf,
-    },
-    Socket(Known),
-    /// The Docker CLI's `config.json`, when it cannot be read.
-    Config(PathBuf),
-}
-
-impl std::fmt::Display for Via {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::DockerHost => f.write_str("from `DOCKER_HOST`"),
-            Self::ContextEnv(name) => write!(f, "context `{name}`, from `DOCKER_CONTEXT`"),
-            Self::ContextCurrent { name, config } => {
-                write!(f, "context `{name}`, current in {}", config.display())
-            }
-            Self::Config(config) => write!(f, "the current context in {}", config.display()),
-            Self::Socket(known) => f.write_str(match known {
-                Known::Docker => "context `default`",
-                Known::DockerRootless => "rootless Docker's socket",
-                Known::DockerDesktop => "Docker Desktop's socket",
-                Known::Colima => "Colima's socket",
-                Known::OrbStack => "OrbStack's socket",
-                Known::PodmanRootless => "rootless Podman's socket",
-                Known::Podman => "Podman's socket",
-            }),
-        }
-    }
-}
-
 /// Certificates for a TLS engine, verified against `ca`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tls {
@@ -207,39 +159,6 @@ pub enum Transport {
     },
 }
 
-/// Why a candidate gave no engine. Worded in `error.rs`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reason {
-    NoSocket,
-    NoContext {
-        meta: PathBuf,
-    },
-    BadFile {
-        path: PathBuf,
-        detail: String,
-    },
-    BadHost {
-        detail: String,
-    },
-    /// TLS without verifying the engine (`DOCKER_TLS` alone, a context's `SkipTLSVerify`).
-    TlsWithoutVerify,
-    MissingCa {
-        path: PathBuf,
-    },
-    NoSsh {
-        detail: String,
-    },
-    SshFailed {
-        detail: String,
-    },
-    NoAnswer {
-        detail: String,
-    },
-    Timeout {
-        seconds: u64,
-    },
-}
-
 /// One place discovery looked, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
@@ -247,14 +166,6 @@ pub struct Candidate {
     pub host: String,
     pub via: Via,
     pub transport: Result<Transport, Reason>,
-}
-
-/// A candidate that gave no engine, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tried {
-    pub host: String,
-    pub via: Via,
-    pub reason: Reason,
 }
 
 /// The engine that answered.

@@ -15,14 +15,7 @@ use crate::plan::{LocalPlan, Plan, PlannedResource};
 use crate::progress::Progress;
 use crate::secret::Secret;
 
-/// `--runtime`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RuntimeChoice {
-    /// Docker (or Podman) when an engine answers, else native servers
-    Auto,
-    Docker,
-    Native,
-}
+pub use crate::session::RuntimeChoice;
 
 /// One resource as a runtime sees it.
 #[derive(Debug, Clone, Copy)]
@@ -203,26 +196,26 @@ impl Runtime {
         }
         // The project's data is in Docker, which does not answer now: empty native servers
         // would split it in two. Say so instead.
-        if let (Err(e), Some(spec)) = (&docker, specs.first())
-            && crate::home::docker_marked(spec.project)
-        {
-            return Err(Error::DataInDocker {
-                project: spec.project.to_owned(),
-                docker: e.summary(),
-            });
-        }
+        let in_docker = specs
+            .first()
+            .filter(|spec| crate::home::docker_marked(spec.project));
         match docker {
             Ok(d) => Ok(Self::Docker(d)),
-            Err(docker_error) => {
+            Err(docker) => {
+                if let Some(spec) = in_docker {
+                    return Err(Error::DataInDocker {
+                        project: spec.project.to_owned(),
+                        docker: Box::new(docker),
+                    });
+                }
                 let missing = native.missing_binaries(specs);
                 if missing.is_empty() {
                     return Ok(Self::Native(native));
                 }
-                let docker = match docker_error {
-                    Error::DockerUnavailable { tried } => crate::error::tried_lines(&tried),
-                    other => other.render(),
-                };
-                Err(Error::NoRuntime { docker, missing })
+                Err(Error::NoRuntime {
+                    docker: Box::new(docker),
+                    missing,
+                })
             }
         }
     }

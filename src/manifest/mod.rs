@@ -11,6 +11,10 @@ pub mod mounts;
 pub mod process;
 pub mod yaml;
 
+/// The longest database or user name read from a file (MySQL's identifier limit); each
+/// engine's own, shorter limit is checked by the model.
+pub const MAX_SQL_NAME: usize = 64;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -1069,7 +1073,7 @@ impl Reader<'_> {
         let v = &located.value;
         // The longest any RDS engine takes (MySQL's `DBName`, 64); each engine's own limit is
         // checked once the type is known (`max_username`, `max_database` in its template).
-        let ok = v.len() <= crate::model::MAX_SQL_NAME
+        let ok = v.len() <= MAX_SQL_NAME
             && v.starts_with(|c: char| c.is_ascii_alphabetic())
             && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {

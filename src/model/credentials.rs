@@ -172,7 +172,7 @@ pub(super) fn from_compose(
 /// The longest user or database name any RDS engine takes (MySQL's and MariaDB's `DBName`: 64;
 /// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html). Each
 /// engine's own limit is checked with the template (`max_username`, `max_database`).
-pub const MAX_SQL_NAME: usize = 64;
+pub use crate::manifest::MAX_SQL_NAME;
 
 fn sql_names<'e>(
     service: &Service,

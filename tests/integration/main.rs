@@ -10,6 +10,7 @@
 //! The one integration-test binary. Modules are grouped by what they need:
 //! `cli` and `fuzz` need nothing but the binary and the library.
 
+mod architecture;
 mod cli;
 mod clients;
 mod cloud;

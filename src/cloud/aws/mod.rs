@@ -478,7 +478,7 @@ impl Cloud {
                     return Err(Error::UnsafeChange {
                         resource: name.to_owned(),
                         identifier: cloud.identifier.clone(),
-                        changes: unsafe_changes,
+                        changes: unsafe_changes.iter().map(Change::held).collect(),
                     });
                 }
                 if changes.is_empty() {

@@ -1,0 +1,259 @@
+//! The wording of the errors of AWS: reaching it, its refusals and the hints they call for, states it will not leave.
+
+use std::fmt::Write as _;
+
+use super::Error;
+
+/// Writes `error` if it is one of this area's; `Error::render_with` decides which area.
+pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
+    match error {
+        Error::AwsUnavailable { what, reason, hint } => {
+            let _ = writeln!(out, "error: cannot reach {what}");
+            let _ = writeln!(out, "Caused by: {reason}");
+            let _ = writeln!(out, "hint: {hint}");
+        }
+        Error::Aws {
+            op,
+            target,
+            code,
+            message,
+            source,
+        } => {
+            let code_text = code
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "error: AWS could not {op} `{target}`{code_text}");
+            if !message.is_empty() {
+                let _ = writeln!(out, "Caused by: {message}");
+            }
+            // The SDK's error and what lies under it (HTTP, connection), with `-v`.
+            if verbose {
+                let mut cause: Option<&(dyn std::error::Error + 'static)> =
+                    source.as_deref().map(|s| s as _);
+                while let Some(c) = cause {
+                    let _ = writeln!(out, "Caused by: {c}");
+                    cause = c.source();
+                }
+            }
+            if let Some(action) = denied_action(code.as_deref(), message) {
+                let _ = writeln!(
+                    out,
+                    "hint: the credentials may not call `{action}`: `provision iam-policy` prints the policy this manifest needs"
+                );
+            } else if let Some(hint) = aws_hint(code.as_deref(), message) {
+                let _ = writeln!(out, "hint: {hint}");
+            }
+        }
+        Error::CloudTerminal {
+            resource,
+            identifier,
+            status,
+            hint,
+        } => {
+            let _ = writeln!(
+                out,
+                "error: {resource}: AWS reports `{identifier}` as `{status}`, which it does not leave on its own"
+            );
+            let _ = writeln!(out, "hint: {hint}");
+        }
+        Error::NoNetwork { region } => {
+            let _ = writeln!(
+                out,
+                "error: the account has no default VPC in {region} and the manifest names no subnets: there is no network to create the databases in"
+            );
+            let _ = writeln!(
+                out,
+                "hint: set `x-provision: {{cloud: {{subnet_ids: [subnet-..., subnet-...], allow_from: [sg-... or 10.0.0.0/16]}}}}` (subnets in at least two availability zones); nothing was created"
+            );
+        }
+        Error::UnsafeChange {
+            resource,
+            identifier,
+            changes,
+        } => {
+            let _ = writeln!(
+                out,
+                "error: {resource}: the manifest asks for changes to `{identifier}` that provision does not make on its own"
+            );
+            for c in changes {
+                let why = c.why.map(|w| format!(" ({w})")).unwrap_or_default();
+                let _ = writeln!(out, "  {}: {} -> {}{why}", c.field, c.from, c.to);
+            }
+            let _ = writeln!(
+                out,
+                "hint: an engine change, a major version upgrade or a smaller disk needs a planned migration (snapshot, upgrade or restore into a new instance); revert the manifest to keep the database as it is"
+            );
+        }
+        Error::CloudTimeout {
+            resource,
+            identifier,
+            status,
+            minutes,
+        } => {
+            let _ = writeln!(
+                out,
+                "error: {resource}: `{identifier}` is still `{status}` after {minutes} min"
+            );
+            let _ = writeln!(
+                out,
+                "hint: AWS keeps working on it; run `provision --cloud` again to keep waiting (it adopts the resource), or raise `--timeout`"
+            );
+        }
+        Error::DeletionProtected { identifiers } => {
+            let _ = writeln!(
+                out,
+                "error: deletion protection is on for {}; nothing was deleted",
+                identifiers.join(", ")
+            );
+            let _ = writeln!(
+                out,
+                "hint: set `x-provision: {{cloud: {{deletion_protection: false}}}}` on those databases and run `provision --cloud`, then `provision destroy --cloud`"
+            );
+        }
+        Error::NotOurs { identifier, owner } => {
+            match owner {
+                Some(owner) => {
+                    let _ = writeln!(
+                        out,
+                        "error: `{identifier}` belongs to `{owner}` (its `provision:` tags), not to this database; provision leaves it alone"
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "error: `{identifier}` exists but was not created by provision (no `provision:` tags); provision leaves it alone"
+                    );
+                }
+            }
+            let _ = writeln!(
+                out,
+                "hint: rename the service or the project (`-p`, `x-provision.project`) so the identifier `{{project}}-{{service}}` is free"
+            );
+        }
+        _ => {}
+    }
+}
+
+/// The IAM action an `AccessDenied` names ("... is not authorized to perform:
+/// rds:CreateDBInstance on resource ...").
+fn denied_action(code: Option<&str>, message: &str) -> Option<String> {
+    let code = code.unwrap_or_default();
+    if !(code.starts_with("AccessDenied") || code.contains("Unauthorized")) {
+        return None;
+    }
+    let (_, rest) = message.split_once("perform: ")?;
+    let action: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == ':' || *c == '-')
+        .collect();
+    action.contains(':').then_some(action)
+}
+
+/// The request parameter an `InvalidParameterValue`/`InvalidParameterCombination` message
+/// names: "The parameter MasterUsername is not a valid identifier", "MasterUsername admin
+/// cannot be used as it is a reserved word used by the engine", "Value: 2 is not a valid
+/// value for parameter rds.force_ssl"; else the first word spelt like an API parameter
+/// (`DBInstanceClass`: capitalised, two capitals or more). `None` when nothing fits.
+pub(super) fn named_parameter(message: &str) -> Option<String> {
+    let trim = |w: &str| {
+        w.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+            .trim_end_matches('.')
+            .to_owned()
+    };
+    let words: Vec<&str> = message.split_whitespace().collect();
+    // "parameter X", but not "parameter group X" (a DB parameter group's name).
+    let after_parameter = words.windows(2).find_map(|pair| {
+        let next = trim(pair[1]);
+        (pair[0].eq_ignore_ascii_case("parameter")
+            && !matches!(next.as_str(), "group" | "groups" | "value" | "values")
+            && next.chars().any(|c| c.is_ascii_alphabetic()))
+        .then_some(next)
+    });
+    if after_parameter.is_some() {
+        return after_parameter;
+    }
+    words.iter().map(|w| trim(w)).find(|w| {
+        w.starts_with(|c: char| c.is_ascii_uppercase())
+            && w.chars().all(|c| c.is_ascii_alphanumeric())
+            && w.chars().filter(char::is_ascii_uppercase).count() >= 2
+            && w.chars().any(|c| c.is_ascii_lowercase())
+    })
+}
+
+/// Where the manifest sets what an RDS or ElastiCache request parameter carries.
+fn manifest_setting(parameter: &str) -> Option<&'static str> {
+    Some(match parameter {
+        "MasterUsername" => {
+            "the user name (`x-provision.username`, or the image's variable such as `POSTGRES_USER`)"
+        }
+        "DBName" => {
+            "the database name (`x-provision.database`, or the image's variable such as `POSTGRES_DB`)"
+        }
+        "DBInstanceClass" | "CacheNodeType" => "`x-provision.cloud.class`",
+        "AllocatedStorage" => "`x-provision.cloud.storage_gb`",
+        "MaxAllocatedStorage" => "`x-provision.cloud.max_storage_gb`",
+        "EngineVersion" => "the version (the image tag or `x-provision.version`)",
+        "BackupRetentionPeriod" => "`x-provision.cloud.backup_retention_days`",
+        "MultiAZ" => "`x-provision.cloud.multi_az`",
+        "ReplicasPerNodeGroup" | "NumCacheClusters" => "`x-provision.cloud.replicas`",
+        "DBSubnetGroupName" | "CacheSubnetGroupName" | "SubnetIds" => {
+            "`x-provision.cloud.subnet_ids`"
+        }
+        "VpcSecurityGroupIds" | "SecurityGroupIds" => "`x-provision.cloud.allow_from`",
+        _ => return None,
+    })
+}
+
+/// Advice for the AWS errors people meet most.
+pub(super) fn aws_hint(
+    code: Option<&str>,
+    message: &str,
+) -> Option<std::borrow::Cow<'static, str>> {
+    let code = code.unwrap_or_default();
+    if code == "InvalidParameterCombination" || code == "InvalidParameterValue" {
+        return Some(match named_parameter(message) {
+            Some(parameter) => match manifest_setting(&parameter) {
+                Some(setting) => format!(
+                    "AWS refused `{parameter}`: change {setting} to a value AWS takes for this engine (`provision doctor --cloud` checks the rules it knows)"
+                )
+                .into(),
+                None => format!(
+                    "AWS refused `{parameter}`: check the setting that gives it against what the engine supports in this region"
+                )
+                .into(),
+            },
+            None => "AWS rejected a setting: check `x-provision.cloud` (class, version, storage) against what the engine supports in this region".into(),
+        });
+    }
+    aws_hint_fixed(code, message).map(std::borrow::Cow::Borrowed)
+}
+
+fn aws_hint_fixed(code: &str, message: &str) -> Option<&'static str> {
+    if code.contains("Quota") || code.contains("LimitExceeded") {
+        Some(
+            "an account quota is reached: delete unused resources or ask AWS for a higher quota (Service Quotas console)",
+        )
+    } else if code.contains("InsufficientDBInstanceCapacity")
+        || code.contains("InsufficientCacheClusterCapacity")
+    {
+        Some(
+            "AWS has no capacity for this class in this zone right now: try another `class`, or later",
+        )
+    } else if code.contains("Throttl") || code == "RequestLimitExceeded" {
+        Some(
+            "AWS is throttling this account; provision retried with backoff. Run it again in a minute",
+        )
+    } else if code == "AccessDenied"
+        || code == "AccessDeniedException"
+        || code.contains("Unauthorized")
+    {
+        Some(
+            "the credentials lack a permission: `provision iam-policy` prints the policy this manifest needs",
+        )
+    } else if message.contains("region") || code == "InvalidClientTokenId" {
+        Some("check the region (`x-provision.cloud.region` or AWS_REGION) and the credentials")
+    } else {
+        None
+    }
+}

@@ -1,0 +1,225 @@
+//! The wording of the errors of the commands themselves: flags and targets, apps, clients, output.
+
+use std::fmt::Write as _;
+
+use super::Error;
+
+/// Writes `error` if it is one of this area's; `Error::render_with` decides which area.
+pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
+    match error {
+        Error::Output(source) => {
+            let _ = writeln!(out, "error: cannot write the output");
+            let _ = writeln!(out, "Caused by: {source}");
+        }
+        Error::AsyncRuntime(source) => {
+            let _ = writeln!(out, "error: cannot start provision's async runtime");
+            let _ = writeln!(out, "Caused by: {source}");
+        }
+        Error::NotUp {
+            resource,
+            cloud: false,
+        } => {
+            let _ = writeln!(out, "error: {resource} is not running");
+            let _ = writeln!(out, "hint: start it with `provision --local`");
+        }
+        Error::NotUp {
+            resource,
+            cloud: true,
+        } => {
+            let _ = writeln!(out, "error: {resource} does not exist on AWS");
+            let _ = writeln!(out, "hint: create it with `provision --cloud`");
+        }
+        Error::UpFailed { failures, ok, done } => {
+            for (_, error) in failures {
+                out.push_str(&error.render_with(verbose));
+            }
+            let names: Vec<&str> = failures.iter().map(|(n, _)| n.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "error: {} of {} databases failed: {}; {ok} {done}",
+                failures.len(),
+                failures.len() + ok,
+                names.join(", ")
+            );
+        }
+        Error::UnknownService { name, known } => {
+            let _ = writeln!(
+                out,
+                "error: `{name}` is not an app service of this manifest"
+            );
+            let suggestion = crate::suggest::did_you_mean(name, known.iter().map(String::as_str));
+            match suggestion {
+                Some(s) => {
+                    let _ = writeln!(out, "hint: did you mean `{s}`?");
+                }
+                None => {
+                    let _ = writeln!(out, "hint: app services: {}", known.join(", "));
+                }
+            }
+        }
+        Error::NeedsConfirmation { what, flag } => {
+            let _ = writeln!(
+                out,
+                "error: {what} needs confirmation, and there is no terminal to ask on"
+            );
+            let _ = writeln!(out, "hint: add `{flag}` if you mean it");
+        }
+        Error::RunCommand { program, source } => {
+            let _ = writeln!(out, "error: cannot run `{program}`");
+            let _ = writeln!(out, "Caused by: {source}");
+        }
+        Error::LocalOnly { command, cloud } => {
+            let _ = writeln!(
+                out,
+                "error: `{command}` works on the local databases, not with `--cloud`"
+            );
+            let _ = writeln!(
+                out,
+                "hint: in the cloud, `{cloud}` deletes the project's databases"
+            );
+        }
+        Error::NeedsCloud { command, local } => {
+            let _ = writeln!(
+                out,
+                "error: `{command}` works on the cloud databases: add `--cloud`"
+            );
+            let _ = writeln!(
+                out,
+                "hint: locally, `{local}` stops the databases and deletes their data"
+            );
+        }
+        Error::Interrupted => {
+            let _ = writeln!(
+                out,
+                "error: interrupted; what was started keeps running or being created, and running the same command again picks up from there"
+            );
+        }
+        Error::StartContainersNative => {
+            let _ = writeln!(
+                out,
+                "error: `start --containers` runs the apps in Docker, and `--runtime native` rules Docker out"
+            );
+            let _ = writeln!(
+                out,
+                "hint: drop `--runtime native` (Docker must be running), or drop `--containers` to run the apps as host processes"
+            );
+        }
+        Error::BuildFailed { service, reason } => {
+            let _ = writeln!(
+                out,
+                "error: the image of app service `{service}` did not build"
+            );
+            let _ = writeln!(out, "Caused by: {reason}");
+            let _ = writeln!(
+                out,
+                "hint: the build's output is above, prefixed `{service} |`; fix the Dockerfile or the `build:` keys"
+            );
+        }
+        Error::StartCloud => {
+            let _ = writeln!(
+                out,
+                "error: `start` runs the app on this machine; there is no `start --cloud`"
+            );
+            let _ = writeln!(
+                out,
+                "hint: to run a program against the cloud databases, use `provision run --cloud --service NAME -- CMD`"
+            );
+        }
+        Error::AppWithoutCommand { service } => {
+            let _ = writeln!(
+                out,
+                "error: `{service}` has no `command:` or `entrypoint:` to run"
+            );
+            let _ = writeln!(
+                out,
+                "hint: give `{service}` a `command:` in the manifest, for example `command: [\"python3\", \"app.py\"]`"
+            );
+        }
+        Error::NoApps { file } => {
+            let _ = writeln!(
+                out,
+                "error: no app service in `{}` has a `command:` to run",
+                file.display()
+            );
+            let _ = writeln!(
+                out,
+                "hint: add `command:` to the services `start` should run; `provision up` starts only the databases"
+            );
+        }
+        Error::AppEnvFile {
+            service,
+            path,
+            reason,
+        } => {
+            let _ = writeln!(
+                out,
+                "error: {service}: cannot read its `env_file` `{}`",
+                path.display()
+            );
+            let _ = writeln!(out, "Caused by: {reason}");
+            let _ = writeln!(
+                out,
+                "hint: create the file, fix it, or mark it `{{path: ..., required: false}}`"
+            );
+        }
+        Error::SpawnApp {
+            service,
+            program,
+            dir,
+            source,
+        } => {
+            let _ = writeln!(
+                out,
+                "error: {service}: cannot start `{program}` in `{}`",
+                dir.display()
+            );
+            let _ = writeln!(out, "Caused by: {source}");
+            let _ = writeln!(
+                out,
+                "hint: check that `{program}` is installed and on PATH, and the service's `command:`"
+            );
+        }
+        Error::ClientMissing {
+            resource,
+            programs,
+            package,
+        } => {
+            let _ = writeln!(
+                out,
+                "error: {resource}: no client to connect with (looked for `{}` on PATH)",
+                programs.join("`, `")
+            );
+            let _ = writeln!(
+                out,
+                "hint: install it, e.g. `sudo apt-get install {package}`"
+            );
+        }
+        Error::NoClient { resource, hint } => {
+            let _ = writeln!(
+                out,
+                "error: {resource}: there is no interactive client for it"
+            );
+            let _ = writeln!(out, "hint: {hint}");
+        }
+        Error::Client {
+            program,
+            what,
+            source,
+        } => {
+            let _ = writeln!(out, "error: cannot {what} for `{program}`");
+            let _ = writeln!(out, "Caused by: {source}");
+        }
+        Error::UnknownDatabase { name, known } => {
+            let _ = writeln!(out, "error: `{name}` is not a database of this manifest");
+            match crate::suggest::did_you_mean(name, known.iter().map(String::as_str)) {
+                Some(s) => {
+                    let _ = writeln!(out, "hint: did you mean `{s}`?");
+                }
+                None => {
+                    let _ = writeln!(out, "hint: the databases are: {}", known.join(", "));
+                }
+            }
+        }
+        _ => {}
+    }
+}
