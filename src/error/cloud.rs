@@ -2,14 +2,34 @@
 
 use std::fmt::Write as _;
 
-use super::Error;
+use super::{AwsMissing, Error};
 
 /// Writes `error` if it is one of this area's; `Error::render_with` decides which area.
 pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
     match error {
-        Error::AwsUnavailable { what, reason, hint } => {
+        Error::AwsUnavailable { missing, reason } => {
+            let (what, hint) = match missing {
+                AwsMissing::Region => (
+                    "a region",
+                    "set `x-provision: {cloud: {region: eu-west-1}}`, or `AWS_REGION`",
+                ),
+                AwsMissing::Credentials => (
+                    "AWS credentials",
+                    "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or log in with `aws sso login`",
+                ),
+                AwsMissing::ValidCredentials => (
+                    "valid AWS credentials",
+                    "refresh or fix the credentials (`aws sts get-caller-identity` shows who you are)",
+                ),
+                AwsMissing::Endpoint => (
+                    "the AWS endpoint",
+                    "check the network; for an emulator, AWS_ENDPOINT_URL (see localstack/README.md)",
+                ),
+            };
             let _ = writeln!(out, "error: cannot reach {what}");
-            let _ = writeln!(out, "Caused by: {reason}");
+            // The SDK's top error ("dispatch failure") says little; its innermost cause
+            // (connection refused, no credentials in the chain) is what to act on.
+            let _ = writeln!(out, "Caused by: {}", super::one_line(&**reason));
             let _ = writeln!(out, "hint: {hint}");
         }
         Error::Aws {

@@ -78,6 +78,18 @@ impl std::error::Error for Because {
     }
 }
 
+/// What AWS access lacks; each has its own wording and hint (in `error/cloud.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsMissing {
+    Region,
+    /// No credentials at all.
+    Credentials,
+    /// Credentials AWS does not accept (expired, wrong key, wrong signature).
+    ValidCredentials,
+    /// The endpoint does not answer.
+    Endpoint,
+}
+
 /// A change the cloud diff found that `up` will not make on its own: the field as the
 /// manifest names it, AWS's value, the manifest's, and why it is held back.
 #[derive(Debug, Clone)]
@@ -208,9 +220,9 @@ pub enum Error {
     Interrupted,
     /// AWS cannot be reached, or we have no credentials or region for it.
     AwsUnavailable {
-        what: String,
-        reason: String,
-        hint: &'static str,
+        missing: AwsMissing,
+        /// What said so: the SDK's error (its chain shows with `-v`), or our own words.
+        reason: Cause,
     },
     /// An AWS call failed; `code` is AWS's error code, `message` AWS's words, `source` the
     /// SDK's error (its chain shows with `-v`).
@@ -496,6 +508,7 @@ impl std::error::Error for Error {
             Self::Docker { source, .. } | Self::Native { source, .. } => Some(&**source),
             Self::TlsFiles { source, .. } => Some(&**source),
             Self::NoRuntime { docker, .. } | Self::DataInDocker { docker, .. } => Some(&**docker),
+            Self::AwsUnavailable { reason, .. } => Some(&**reason),
             Self::Aws {
                 source: Some(source),
                 ..
@@ -503,6 +516,23 @@ impl std::error::Error for Error {
             _ => None,
         }
     }
+}
+
+/// An error and its causes on one line, for a cause recorded as text (a discovery attempt's
+/// reason, an AWS message without a service error): the innermost (the OS's) says the most,
+/// and a cause that repeats its parent's words is said once.
+pub fn one_line(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
 }
 
 /// Prints `error`'s causes, one `Caused by:` line each: the first always, the deeper ones

@@ -20,7 +20,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt as _;
 
 use super::image;
-use super::reconcile::{self, Action, Replace};
+use super::reconcile::{self, Action};
 use super::{Live, Ready, RuntimeKind, Spec, State, ports};
 use crate::catalog::Family;
 use crate::deadline::Deadline;
@@ -802,17 +802,6 @@ impl DockerRuntime {
             tls.as_ref().map(|t| t.fingerprint.as_str()),
         );
         if let Action::Replace(why) = &action {
-            let why = match why {
-                Replace::Image { from, to } => {
-                    format!("image {} -> {to}", from.as_deref().unwrap_or("?"))
-                }
-                Replace::Port { from, to } => format!(
-                    "port {} -> {to}",
-                    from.map_or_else(|| "?".into(), |p| p.to_string())
-                ),
-                Replace::Tls { to: true } => "TLS on, or a new certificate".to_owned(),
-                Replace::Tls { to: false } => "TLS off".to_owned(),
-            };
             let kept = spec
                 .local
                 .volume

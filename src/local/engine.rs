@@ -572,7 +572,7 @@ async fn open(transport: &Transport) -> Result<(Docker, String, Option<Tunnel>),
     let no_answer = |e: &bollard::errors::Error| Reason::NoAnswer {
         detail: match e {
             bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
-            other => chain(other),
+            other => crate::error::one_line(other),
         },
     };
     let (docker, tunnel) = match transport {
@@ -658,7 +658,7 @@ async fn open(transport: &Transport) -> Result<(Docker, String, Option<Tunnel>),
         Ok(Err(e)) => Err(match tunnel.as_ref().and_then(Tunnel::said) {
             // The remote side's reason (say, no access to its socket) is in ssh's output.
             Some(said) => Reason::SshFailed {
-                detail: format!("{}; ssh: {said}", chain(&e)),
+                detail: format!("{}; ssh: {said}", crate::error::one_line(&e)),
             },
             None => no_answer(&e),
         }),
@@ -666,21 +666,6 @@ async fn open(transport: &Transport) -> Result<(Docker, String, Option<Tunnel>),
             seconds: ANSWER_WITHIN.as_secs(),
         }),
     }
-}
-
-/// An error and its causes on one line; the innermost (the OS's) says the most.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(cause) = next {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        next = cause.source();
-    }
-    out
 }
 
 fn join_host_port(host: &str, port: u16) -> String {

@@ -140,18 +140,10 @@ fn action_detail(
                 RuntimeKind::Native => "server",
             }
         ),
-        Action::Replace(Replace::Image { from, to }) => format!(
-            "image {} -> {to}; {data} (a major version change needs a dump and restore first)",
-            from.as_deref().unwrap_or("?")
-        ),
-        Action::Replace(Replace::Port { from, to }) => format!(
-            "port {} -> {to}; {data}",
-            from.map_or_else(|| "?".into(), |p| p.to_string())
-        ),
-        Action::Replace(Replace::Tls { to }) => format!(
-            "TLS {}; {data}",
-            if *to { "on (new certificate)" } else { "off" }
-        ),
+        Action::Replace(why @ Replace::Image { .. }) => {
+            format!("{why}; {data} (a major version change needs a dump and restore first)")
+        }
+        Action::Replace(why) => format!("{why}; {data}"),
         Action::Start => "stopped".to_owned(),
         Action::NoChange => format!("running on {address}:{}", live.port.unwrap_or_default()),
     }

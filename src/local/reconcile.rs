@@ -37,6 +37,23 @@ pub enum Replace {
     },
 }
 
+/// Why, in the words `up` and `plan` print for both runtimes.
+impl std::fmt::Display for Replace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Image { from, to } => {
+                write!(f, "image {} -> {to}", from.as_deref().unwrap_or("?"))
+            }
+            Self::Port { from, to } => match from {
+                Some(from) => write!(f, "port {from} -> {to}"),
+                None => write!(f, "port ? -> {to}"),
+            },
+            Self::Tls { to: true } => f.write_str("TLS on, or a new certificate"),
+            Self::Tls { to: false } => f.write_str("TLS off"),
+        }
+    }
+}
+
 impl Action {
     pub fn label(&self) -> &'static str {
         match self {

@@ -30,7 +30,7 @@ use aws_sdk_elasticache::types::AuthTokenUpdateStrategyType;
 use crate::catalog::CloudService;
 use crate::cloud::diff::{Desired, Field, Ownership, Readiness, diff};
 use crate::deadline::Deadline;
-use crate::error::Error;
+use crate::error::{AwsMissing, Error};
 use crate::links::Endpoint;
 use crate::plan::{CloudPlan, PlannedResource};
 use crate::progress::Progress;
@@ -181,16 +181,14 @@ impl Cloud {
             .region()
             .map(ToString::to_string)
             .ok_or(Error::AwsUnavailable {
-                what: "a region".into(),
+                missing: AwsMissing::Region,
                 reason: "no region in the manifest (`x-provision.cloud.region`) or the environment"
                     .into(),
-                hint: "set `x-provision: {cloud: {region: eu-west-1}}`, or `AWS_REGION`",
             })?;
         if config.credentials_provider().is_none() {
             return Err(Error::AwsUnavailable {
-                what: "AWS credentials".into(),
+                missing: AwsMissing::Credentials,
                 reason: "no credentials provider is configured".into(),
-                hint: "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or log in with `aws sso login`",
             });
         }
         let log = Arc::new(CallLog {
@@ -939,23 +937,20 @@ where
         // Credentials are resolved when the request is sent: a chain that found none fails
         // there, and must not read as a network problem.
         SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_)
-            if chain(&e).to_ascii_lowercase().contains("credential") =>
+            if mentions_credentials(&e) =>
         {
             Error::AwsUnavailable {
-                what: "AWS credentials".into(),
-                reason: chain(&e),
-                hint: "none were found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or log in with `aws sso login`",
+                missing: AwsMissing::Credentials,
+                reason: Box::new(e),
             }
         }
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Error::AwsUnavailable {
-            what: "the AWS endpoint".into(),
-            reason: chain(&e),
-            hint: "check the network; for an emulator, AWS_ENDPOINT_URL (see localstack/README.md)",
+            missing: AwsMissing::Endpoint,
+            reason: Box::new(e),
         },
         SdkError::ConstructionFailure(_) => Error::AwsUnavailable {
-            what: "AWS credentials".into(),
-            reason: chain(&e),
-            hint: "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or log in with `aws sso login`",
+            missing: AwsMissing::Credentials,
+            reason: Box::new(e),
         },
         _ => {
             let (code, message) = match e.as_service_error() {
@@ -963,7 +958,7 @@ where
                     service.code().map(str::to_owned),
                     service.message().unwrap_or_default().to_owned(),
                 ),
-                None => (None, chain(&e)),
+                None => (None, crate::error::one_line(&e)),
             };
             if matches!(
                 code.as_deref(),
@@ -978,9 +973,12 @@ where
                 )
             ) {
                 return Error::AwsUnavailable {
-                    what: "valid AWS credentials".into(),
-                    reason: format!("{}: {message}", code.unwrap_or_default()),
-                    hint: "refresh or fix the credentials (`aws sts get-caller-identity` shows who you are)",
+                    missing: AwsMissing::ValidCredentials,
+                    reason: crate::error::Because::new(
+                        format!("{}: {message}", code.unwrap_or_default()),
+                        e,
+                    )
+                    .into(),
                 };
             }
             Error::Aws {
@@ -1009,15 +1007,12 @@ pub(crate) fn aws_error(
     }
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+/// Whether a credentials chain that found nothing is behind a failure to send: it must not
+/// read as a network problem.
+fn mentions_credentials(e: &dyn std::error::Error) -> bool {
+    crate::error::one_line(e)
+        .to_ascii_lowercase()
+        .contains("credential")
 }
 
 pub(crate) fn project_tags(cloud: &CloudPlan) -> impl Iterator<Item = (&str, &str)> {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use self::process::{Account, account, io_error, make_dir, start_time, tail};
 use self::setup::Values;
-use super::reconcile::{self, Action, Replace};
+use super::reconcile::{self, Action};
 use super::{Live, Ready, RuntimeKind, Spec, State, ports};
 use crate::catalog::StopSignal;
 use crate::deadline::Deadline;
@@ -230,16 +230,7 @@ impl NativeRuntime {
         );
         // The manifest moved the port or changed TLS: restart the server (the data stays).
         if let Action::Replace(why) = &action {
-            let why = match why {
-                Replace::Port { from, .. } => format!(
-                    "on port {port} (was {})",
-                    from.map_or_else(|| "?".into(), |p| p.to_string())
-                ),
-                Replace::Tls { to: true } => "with TLS, or a new certificate".to_owned(),
-                Replace::Tls { to: false } => "without TLS".to_owned(),
-                Replace::Image { .. } => String::new(),
-            };
-            progress.say(name, &format!("restarting {why}"));
+            progress.say(name, &format!("restarting on port {port} ({why})"));
             self.stop(spec).await?;
             action = Action::Start;
         }
