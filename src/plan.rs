@@ -134,6 +134,8 @@ pub struct CloudPlan {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     pub subnet_ids: Vec<String>,
+    /// The name of the subnet groups and the security group provision owns for the project.
+    pub network: String,
     /// The DB or cache subnet group made from `subnet_ids` (none without subnets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subnet_group: Option<String>,
@@ -303,6 +305,7 @@ fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) 
         identifier: r.identifier.clone(),
         project: project.to_owned(),
         resource: r.name.clone(),
+        network: crate::names::network(project),
         subnet_group: (!settings.subnet_ids.is_empty()).then(|| crate::names::network(project)),
         parameter_group: (!r.template.cloud.tls_parameters.is_empty()).then(|| {
             let family = r.template.cloud.family_of(&r.version_line);

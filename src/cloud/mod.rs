@@ -18,7 +18,7 @@ use crate::plan::Target;
 use crate::plan::{CloudPlan, Plan, PlannedLink, PlannedResource};
 use crate::progress::Progress;
 use crate::session::Session;
-use aws::{Change, Cloud, Orphan};
+use aws::{Change, Cloud, Orphan, Placement};
 use diff::{Action, Ownership, diff};
 
 /// Seconds `up --cloud` waits for every database to become available, unless `--timeout`.
@@ -168,26 +168,23 @@ async fn converge_all(
     for warning in &network.warnings {
         progress.note(warning);
     }
-    let planned: Vec<(&PlannedResource, CloudPlan)> = plan
+    let planned: Vec<(&PlannedResource, &CloudPlan, Placement)> = plan
         .resources
         .iter()
         .filter_map(|r| {
-            let mut c = cloud_of(r)?.clone();
-            if let Some(group) = &network.security_group {
-                c.security_group_ids.push(group.clone());
-            }
-            if c.subnet_ids.is_empty() && !network.subnet_ids.is_empty() {
-                c.subnet_ids.clone_from(&network.subnet_ids);
-                c.subnet_group = Some(crate::names::network(&c.project));
-            }
-            Some((r, c))
+            let c = cloud_of(r)?;
+            let placement =
+                Placement::of(c, network.security_group.as_deref(), &network.subnet_ids);
+            Some((r, c, placement))
         })
         .collect();
-    let clouds: Vec<&CloudPlan> = planned.iter().map(|(_, c)| c).collect();
+    let clouds: Vec<&CloudPlan> = planned.iter().map(|(_, c, _)| *c).collect();
     let prefetched = cloud.prefetch(&plan.project.name, &clouds).await;
     let prefetched = &prefetched;
-    let results = futures_util::future::join_all(planned.iter().map(|(r, c)| async move {
-        let result = cloud.converge(r, c, prefetched, progress, deadline).await;
+    let results = futures_util::future::join_all(planned.iter().map(|(r, c, p)| async move {
+        let result = cloud
+            .converge(r, c, p, prefetched, progress, deadline)
+            .await;
         match &result {
             Ok(o) => match (&o.address, o.port) {
                 (Some(host), Some(port)) => {
@@ -277,33 +274,31 @@ async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
     } else {
         None
     };
-    let planned: Vec<(&PlannedResource, CloudPlan)> = plan
+    let planned: Vec<(&PlannedResource, &CloudPlan, Placement)> = plan
         .resources
         .iter()
         .filter_map(|r| {
-            let mut c = cloud_of(r)?.clone();
-            c.security_group_ids.extend(owned.clone());
-            Some((r, c))
+            let c = cloud_of(r)?;
+            Some((r, c, Placement::of(c, owned.as_deref(), &[])))
         })
         .collect();
-    let clouds: Vec<&CloudPlan> = planned.iter().map(|(_, c)| c).collect();
+    let clouds: Vec<&CloudPlan> = planned.iter().map(|(_, c, _)| *c).collect();
     let prefetched = cloud.prefetch(&plan.project.name, &clouds).await;
     let prefetched = &prefetched;
-    let (observed, tagged) = futures_util::future::join(
-        futures_util::future::join_all(
-            planned
-                .iter()
-                .map(|(r, c)| async move { (r, c, cloud.observe_with(c, prefetched).await) }),
-        ),
-        cloud.tagged(&plan.project.name),
-    )
-    .await;
+    let (observed, tagged) =
+        futures_util::future::join(
+            futures_util::future::join_all(planned.iter().map(|(r, c, p)| async move {
+                (r, c, p, cloud.observe_with(c, prefetched).await)
+            })),
+            cloud.tagged(&plan.project.name),
+        )
+        .await;
     let mut resources = Vec::new();
-    for (r, c, o) in observed {
+    for (r, c, placement, o) in observed {
         let o = o?;
         let changes = o
             .as_ref()
-            .map(|o| diff(&aws::desired(r, c), o))
+            .map(|o| diff(&aws::desired(r, c, placement), o))
             .unwrap_or_default();
         let ownership = o
             .as_ref()

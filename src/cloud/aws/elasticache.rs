@@ -1,5 +1,6 @@
 //! ElastiCache: replication groups (Redis, Valkey) and cache clusters (Memcached).
 
+use super::Placement;
 use aws_sdk_elasticache::Client;
 use aws_sdk_elasticache::types::{AuthTokenUpdateStrategyType, Tag};
 
@@ -82,8 +83,12 @@ pub(super) async fn observe_cluster(client: &Client, id: &str) -> Result<Option<
 }
 
 /// The cache subnet group named after the project, created when the manifest lists subnets.
-async fn subnet_group(client: &Client, cloud: &CloudPlan) -> Result<Option<String>, Error> {
-    let Some(name) = cloud.subnet_group.clone() else {
+async fn subnet_group(
+    client: &Client,
+    cloud: &CloudPlan,
+    placement: &Placement,
+) -> Result<Option<String>, Error> {
+    let Some(name) = placement.subnet_group.clone() else {
         return Ok(None);
     };
     let project = cloud.project.as_str();
@@ -98,7 +103,7 @@ async fn subnet_group(client: &Client, cloud: &CloudPlan) -> Result<Option<Strin
             .create_cache_subnet_group()
             .cache_subnet_group_name(&name)
             .cache_subnet_group_description(format!("provision: subnets of project {project}"))
-            .set_subnet_ids(Some(cloud.subnet_ids.clone()))
+            .set_subnet_ids(Some(placement.subnet_ids.clone()))
             .tags(
                 Tag::builder()
                     .key(crate::names::TAG_PROJECT)
@@ -164,11 +169,12 @@ pub(super) async fn create_group(
     client: &Client,
     resource: &PlannedResource,
     cloud: &CloudPlan,
+    placement: &Placement,
     version: &str,
     token: Option<&Secret>,
 ) -> Result<(), Error> {
     let c = &cloud.config;
-    let group = subnet_group(client, cloud).await?;
+    let group = subnet_group(client, cloud, placement).await?;
     let failover = c.multi_az && c.replicas > 0;
     let mut request = client
         .create_replication_group()
@@ -189,7 +195,8 @@ pub(super) async fn create_group(
         .snapshot_retention_limit(i32::try_from(c.backup_retention_days).unwrap_or(7))
         .set_cache_subnet_group_name(group)
         .set_security_group_ids(
-            (!cloud.security_group_ids.is_empty()).then(|| cloud.security_group_ids.clone()),
+            (!placement.security_group_ids.is_empty())
+                .then(|| placement.security_group_ids.clone()),
         );
     for (k, v) in project_tags(cloud) {
         request = request.tags(Tag::builder().key(k).value(v).build());
@@ -204,9 +211,10 @@ pub(super) async fn create_group(
 pub(super) async fn create_cluster(
     client: &Client,
     cloud: &CloudPlan,
+    placement: &Placement,
     version: &str,
 ) -> Result<(), Error> {
-    let group = subnet_group(client, cloud).await?;
+    let group = subnet_group(client, cloud, placement).await?;
     let mut request = client
         .create_cache_cluster()
         .cache_cluster_id(&cloud.identifier)
@@ -217,7 +225,8 @@ pub(super) async fn create_cluster(
         .transit_encryption_enabled(cloud.transit_encryption)
         .set_cache_subnet_group_name(group)
         .set_security_group_ids(
-            (!cloud.security_group_ids.is_empty()).then(|| cloud.security_group_ids.clone()),
+            (!placement.security_group_ids.is_empty())
+                .then(|| placement.security_group_ids.clone()),
         );
     for (k, v) in project_tags(cloud) {
         request = request.tags(Tag::builder().key(k).value(v).build());

@@ -38,9 +38,14 @@ use crate::secret::Secret;
 use secrets::SecretState;
 
 pub use crate::cloud::diff::{Change, Observed};
+pub use network::Placement;
 
 /// The desired state `diff` compares AWS with, from the plan.
-pub fn desired<'a>(resource: &'a PlannedResource, cloud: &'a CloudPlan) -> Desired<'a> {
+pub fn desired<'a>(
+    resource: &'a PlannedResource,
+    cloud: &'a CloudPlan,
+    placement: &'a Placement,
+) -> Desired<'a> {
     Desired {
         service: cloud.service,
         engine: &cloud.engine,
@@ -48,7 +53,7 @@ pub fn desired<'a>(resource: &'a PlannedResource, cloud: &'a CloudPlan) -> Desir
         line: &cloud.version_line,
         major_parts: resource.template.cloud.major_parts,
         config: &cloud.config,
-        security_groups: &cloud.security_group_ids,
+        security_groups: &placement.security_group_ids,
     }
 }
 
@@ -347,6 +352,7 @@ impl Cloud {
         &self,
         resource: &PlannedResource,
         cloud: &CloudPlan,
+        placement: &Placement,
         prefetched: &Prefetched,
         progress: &Progress,
         deadline: Deadline,
@@ -397,7 +403,7 @@ impl Cloud {
                         cloud.engine
                     ),
                 );
-                let groups = self.claim_groups(cloud);
+                let groups = self.claim_groups(cloud, placement);
                 let mut made = Vec::new();
                 let created = match cloud.service {
                     CloudService::Rds => {
@@ -405,6 +411,7 @@ impl Cloud {
                             &self.rds,
                             resource,
                             cloud,
+                            placement,
                             &version,
                             password.as_ref(),
                             &mut made,
@@ -416,19 +423,21 @@ impl Cloud {
                             &self.elasticache,
                             resource,
                             cloud,
+                            placement,
                             &version,
                             password.as_ref(),
                         )
                         .await
                     }
                     CloudService::ElasticacheCluster => {
-                        elasticache::create_cluster(&self.elasticache, cloud, &version).await
+                        elasticache::create_cluster(&self.elasticache, cloud, placement, &version)
+                            .await
                     }
                 };
                 let unused = self.release_groups(&groups, &made);
                 if let Err(e) = created {
                     if refused(&e) {
-                        self.undo_refused_create(name, cloud, stored, &unused, progress)
+                        self.undo_refused_create(name, cloud, placement, stored, &unused, progress)
                             .await;
                     }
                     return Err(e);
@@ -469,7 +478,7 @@ impl Cloud {
                     }
                     _ => {}
                 }
-                let changes = diff(&desired(resource, cloud), current);
+                let changes = diff(&desired(resource, cloud, placement), current);
                 let unsafe_changes: Vec<Change> =
                     changes.iter().filter(|c| !c.safe).cloned().collect();
                 if !unsafe_changes.is_empty() {
@@ -508,7 +517,9 @@ impl Cloud {
                             .await?;
                     }
                     match cloud.service {
-                        CloudService::Rds => rds::modify(&self.rds, cloud, &changes).await?,
+                        CloudService::Rds => {
+                            rds::modify(&self.rds, cloud, placement, &changes).await?;
+                        }
                         CloudService::ElasticacheReplicationGroup => {
                             if changes.iter().any(|c| c.field == Field::Replicas) {
                                 elasticache::change_replicas(&self.elasticache, cloud, current)
@@ -547,12 +558,12 @@ impl Cloud {
     }
 
     /// Counts this create as a user of the project-wide groups its plan names.
-    fn claim_groups(&self, cloud: &CloudPlan) -> Vec<String> {
+    fn claim_groups(&self, cloud: &CloudPlan, placement: &Placement) -> Vec<String> {
         let names: Vec<String> = cloud
             .parameter_group
             .iter()
             .map(|g| g.name.clone())
-            .chain(cloud.subnet_group.clone())
+            .chain(placement.subnet_group.clone())
             .filter(|_| cloud.service == CloudService::Rds)
             .collect();
         let mut groups = self
@@ -591,6 +602,7 @@ impl Cloud {
         &self,
         name: &str,
         cloud: &CloudPlan,
+        placement: &Placement,
         stored: Option<SecretState>,
         groups: &[String],
         progress: &Progress,
@@ -618,7 +630,7 @@ impl Cloud {
             Some(SecretState::Present { .. }) | None => {}
         }
         for group in groups {
-            let (what, result) = if cloud.subnet_group.as_deref() == Some(group.as_str()) {
+            let (what, result) = if placement.subnet_group.as_deref() == Some(group.as_str()) {
                 (
                     "DB subnet group",
                     rds::delete_subnet_group(&self.rds, group, &cloud.project)

@@ -8,6 +8,7 @@
 //! AuthorizeSecurityGroupIngress / RevokeSecurityGroupIngress
 //! (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AuthorizeSecurityGroupIngress.html).
 
+use crate::plan::CloudPlan;
 use std::collections::BTreeSet;
 
 use aws_sdk_ec2::Client;
@@ -42,6 +43,84 @@ pub struct Prepared {
     /// The subnets of `vpc_id` when the manifest names the VPC but no subnets: the subnet
     /// groups are made from them (else the databases would land in the default VPC).
     pub subnet_ids: Vec<String>,
+}
+
+/// Where one database goes, as this run found the network: the plan's own subnets and
+/// security groups, the security group provision owns (`allow_from`), and the subnets of a
+/// VPC the manifest names without subnets. Made once the network is known and handed beside
+/// the plan, which stays as the manifest made it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    pub subnet_ids: Vec<String>,
+    /// The DB or cache subnet group made from `subnet_ids`.
+    pub subnet_group: Option<String>,
+    pub security_group_ids: Vec<String>,
+}
+
+impl Placement {
+    pub fn of(cloud: &CloudPlan, owned_group: Option<&str>, vpc_subnets: &[String]) -> Self {
+        let mut placement = Self {
+            subnet_ids: cloud.subnet_ids.clone(),
+            subnet_group: cloud.subnet_group.clone(),
+            security_group_ids: cloud.security_group_ids.clone(),
+        };
+        placement
+            .security_group_ids
+            .extend(owned_group.map(str::to_owned));
+        if placement.subnet_ids.is_empty() && !vpc_subnets.is_empty() {
+            placement.subnet_ids = vpc_subnets.to_vec();
+            placement.subnet_group = Some(cloud.network.clone());
+        }
+        placement
+    }
+}
+
+#[cfg(test)]
+mod placement_tests {
+    use super::Placement;
+    use crate::catalog::Catalog;
+    use crate::plan::{Target, plan};
+
+    fn cloud_plan(manifest: &str) -> crate::plan::CloudPlan {
+        let m = crate::manifest::from_bytes(
+            manifest.as_bytes(),
+            "compose.yaml".into(),
+            "shop".into(),
+            &|_| None,
+        )
+        .unwrap();
+        let p = plan(
+            &m,
+            &Catalog::builtin().unwrap(),
+            Target::Cloud,
+            Some("shop"),
+        )
+        .unwrap();
+        p.resources[0].cloud.clone().unwrap()
+    }
+
+    #[test]
+    fn the_plan_names_the_network_and_placement_adds_what_the_run_found() {
+        let c = cloud_plan("services:\n  db: {image: 'postgres:16'}\n");
+        assert_eq!(c.network, "shop-provision");
+        assert_eq!(c.subnet_group, None);
+        let p = Placement::of(
+            &c,
+            Some("sg-owned"),
+            &["subnet-a".into(), "subnet-b".into()],
+        );
+        assert_eq!(p.security_group_ids, ["sg-owned"]);
+        assert_eq!(p.subnet_ids, ["subnet-a", "subnet-b"]);
+        assert_eq!(p.subnet_group.as_deref(), Some("shop-provision"));
+        // The manifest's own subnets win over a named VPC's, and its groups are kept.
+        let c = cloud_plan(
+            "x-provision:\n  cloud: {subnet_ids: [subnet-1, subnet-2], security_group_ids: [sg-1]}\nservices:\n  db: {image: 'postgres:16'}\n",
+        );
+        let p = Placement::of(&c, Some("sg-owned"), &["subnet-a".into()]);
+        assert_eq!(p.subnet_ids, ["subnet-1", "subnet-2"]);
+        assert_eq!(p.security_group_ids, ["sg-1", "sg-owned"]);
+        assert_eq!(Placement::of(&c, None, &[]).security_group_ids, ["sg-1"]);
+    }
 }
 
 /// One ingress source: a security group or a CIDR block.

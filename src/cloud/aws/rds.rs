@@ -1,5 +1,6 @@
 //! RDS DB instances.
 
+use super::Placement;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
 
@@ -129,9 +130,10 @@ pub(super) async fn observe(client: &Client, id: &str) -> Result<Option<Observed
 async fn subnet_group(
     client: &Client,
     cloud: &CloudPlan,
+    placement: &Placement,
     made: &mut Vec<String>,
 ) -> Result<Option<String>, Error> {
-    let Some(name) = cloud.subnet_group.clone() else {
+    let Some(name) = placement.subnet_group.clone() else {
         return Ok(None);
     };
     let project = cloud.project.as_str();
@@ -145,7 +147,7 @@ async fn subnet_group(
             .create_db_subnet_group()
             .db_subnet_group_name(&name)
             .db_subnet_group_description(format!("provision: subnets of project {project}"))
-            .set_subnet_ids(Some(cloud.subnet_ids.clone()))
+            .set_subnet_ids(Some(placement.subnet_ids.clone()))
             .tags(
                 Tag::builder()
                     .key(crate::names::TAG_PROJECT)
@@ -298,12 +300,13 @@ pub(super) async fn create(
     client: &Client,
     resource: &PlannedResource,
     cloud: &CloudPlan,
+    placement: &Placement,
     version: &str,
     password: Option<&Secret>,
     made: &mut Vec<String>,
 ) -> Result<(), Error> {
     let c = &cloud.config;
-    let group = subnet_group(client, cloud, made).await?;
+    let group = subnet_group(client, cloud, placement, made).await?;
     let parameters = parameter_group(client, cloud, made).await?;
     let mut request = client
         .create_db_instance()
@@ -339,7 +342,8 @@ pub(super) async fn create(
         .set_db_subnet_group_name(group)
         .set_db_parameter_group_name(parameters)
         .set_vpc_security_group_ids(
-            (!cloud.security_group_ids.is_empty()).then(|| cloud.security_group_ids.clone()),
+            (!placement.security_group_ids.is_empty())
+                .then(|| placement.security_group_ids.clone()),
         );
     for (k, v) in project_tags(cloud) {
         request = request.tags(Tag::builder().key(k).value(v).build());
@@ -355,6 +359,7 @@ pub(super) async fn create(
 pub(super) async fn modify(
     client: &Client,
     cloud: &CloudPlan,
+    placement: &Placement,
     changes: &[Change],
 ) -> Result<(), Error> {
     let c = &cloud.config;
@@ -373,7 +378,7 @@ pub(super) async fn modify(
                 .then(|| i32::try_from(c.max_storage_gb.unwrap_or(0)).unwrap_or(i32::MAX)),
         )
         .set_vpc_security_group_ids(
-            has(Field::SecurityGroups).then(|| cloud.security_group_ids.clone()),
+            has(Field::SecurityGroups).then(|| placement.security_group_ids.clone()),
         )
         .set_multi_az(has(Field::MultiAz).then_some(c.multi_az))
         .set_deletion_protection(has(Field::DeletionProtection).then_some(c.deletion_protection))

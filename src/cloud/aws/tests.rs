@@ -160,6 +160,7 @@ async fn creating_then_available_is_waited_for_and_adopted() {
         .converge(
             r,
             r.cloud.as_ref().unwrap(),
+            &super::Placement::of(r.cloud.as_ref().unwrap(), None, &[]),
             &super::Prefetched::default(),
             &Progress::new(true, &[]),
             Deadline::after(Duration::from_secs(3600)),
@@ -192,6 +193,7 @@ async fn a_resource_still_creating_at_the_deadline_is_a_timeout_that_names_its_s
         .converge(
             r,
             r.cloud.as_ref().unwrap(),
+            &super::Placement::of(r.cloud.as_ref().unwrap(), None, &[]),
             &super::Prefetched::default(),
             &Progress::new(true, &[]),
             Deadline::after(Duration::ZERO),
@@ -225,6 +227,7 @@ async fn a_terminal_status_ends_the_wait_at_once_with_awss_word_and_a_hint() {
         .converge(
             r,
             r.cloud.as_ref().unwrap(),
+            &super::Placement::of(r.cloud.as_ref().unwrap(), None, &[]),
             &super::Prefetched::default(),
             &Progress::new(true, &[]),
             Deadline::after(Duration::from_secs(3600)),
