@@ -734,66 +734,12 @@ impl DockerRuntime {
             Some(volume) => self.ensure_volume(spec, volume, &major).await?,
             None => HashMap::new(),
         };
-        // Data written by one major version is not readable by another: refuse, and leave
-        // it exactly as it is. Volumes made before provision recorded the major are judged
-        // by the version their container ran.
-        let made_by = labels.get(LABEL_MAJOR).cloned().or_else(|| {
-            existing
-                .as_ref()
-                .and_then(|c| {
-                    c.config
-                        .as_ref()?
-                        .labels
-                        .as_ref()?
-                        .get(LABEL_VERSION)
-                        .cloned()
-                })
-                .map(|v| spec.template.major(&v))
-        });
-        if let (Some(made_by), Some(volume)) = (made_by, &spec.local.volume)
-            && made_by != major
-        {
-            return Err(Error::MajorVersionChange(Box::new(MajorChange {
-                resource: name.clone(),
-                volume: volume.clone(),
-                type_name: spec.template.title.clone(),
-                from: made_by,
-                to: major,
-                image: spec.local.image.clone(),
-            })));
-        }
-        let password = labels.get(LABEL_PASSWORD).cloned().map(Secret::new);
-        // The data was initialised with the volume's password; the image ignores a new one.
-        if let (Some(wanted), Some(have), Some(volume)) =
-            (&spec.local.password, &password, &spec.local.volume)
-            && wanted != have
-        {
-            return Err(Error::PasswordChanged {
-                resource: name.clone(),
-                setting: spec
-                    .local
-                    .password_from
-                    .clone()
-                    .unwrap_or_else(|| "the password".to_owned()),
-                store: format!("volume {volume}"),
-            });
-        }
+        let password = Self::check_data(spec, &labels, existing.as_ref(), &major)?;
         let live = match &existing {
             Some(c) => Self::live_of(spec, c, None),
             None => Live::missing(),
         };
-        let port = match reconcile::port(
-            spec.local.host_port,
-            labels.get(LABEL_PORT).and_then(|p| p.parse().ok()),
-            live.port,
-        ) {
-            Some(p) => p,
-            None => ports::choose(spec.local.container_port).map_err(|e| Error::Docker {
-                op: "choose a port for",
-                target: container.clone(),
-                source: Box::new(e),
-            })?,
-        };
+        let port = Self::port_for(spec, &labels, &live)?;
         let mut action = reconcile::decide(
             RuntimeKind::Docker,
             &spec.local.image,
@@ -853,6 +799,100 @@ impl DockerRuntime {
                 self.start(spec, port).await?;
             }
         }
+        self.wait_ready(spec, port, password, progress, timeout)
+            .await
+    }
+
+    /// The host port: the manifest's, else the one the volume or container remembers, else
+    /// a free one (kept from then on).
+    fn port_for(
+        spec: &Spec<'_>,
+        labels: &HashMap<String, String>,
+        live: &Live,
+    ) -> Result<u16, Error> {
+        match reconcile::port(
+            spec.local.host_port,
+            labels.get(LABEL_PORT).and_then(|p| p.parse().ok()),
+            live.port,
+        ) {
+            Some(p) => Ok(p),
+            None => ports::choose(spec.local.container_port).map_err(|e| Error::Docker {
+                op: "choose a port for",
+                target: spec.local.container.clone(),
+                source: Box::new(e),
+            }),
+        }
+    }
+
+    /// Refuses data that cannot be used as the manifest asks, leaving it exactly as it is:
+    /// another major version wrote it (volumes made before provision recorded the major are
+    /// judged by the version their container ran), or it was initialised with another
+    /// password than the file's. Returns the volume's password.
+    fn check_data(
+        spec: &Spec<'_>,
+        labels: &HashMap<String, String>,
+        existing: Option<&bollard::models::ContainerInspectResponse>,
+        major: &str,
+    ) -> Result<Option<Secret>, Error> {
+        let name = &spec.resource.name;
+        // Data written by one major version is not readable by another: refuse, and leave
+        // it exactly as it is. Volumes made before provision recorded the major are judged
+        // by the version their container ran.
+        let made_by = labels.get(LABEL_MAJOR).cloned().or_else(|| {
+            existing
+                .and_then(|c| {
+                    c.config
+                        .as_ref()?
+                        .labels
+                        .as_ref()?
+                        .get(LABEL_VERSION)
+                        .cloned()
+                })
+                .map(|v| spec.template.major(&v))
+        });
+        if let (Some(made_by), Some(volume)) = (made_by, &spec.local.volume)
+            && made_by != major
+        {
+            return Err(Error::MajorVersionChange(Box::new(MajorChange {
+                resource: name.clone(),
+                volume: volume.clone(),
+                type_name: spec.template.title.clone(),
+                from: made_by,
+                to: major.to_owned(),
+                image: spec.local.image.clone(),
+            })));
+        }
+        let password = labels.get(LABEL_PASSWORD).cloned().map(Secret::new);
+        // The data was initialised with the volume's password; the image ignores a new one.
+        if let (Some(wanted), Some(have), Some(volume)) =
+            (&spec.local.password, &password, &spec.local.volume)
+            && wanted != have
+        {
+            return Err(Error::PasswordChanged {
+                resource: name.clone(),
+                setting: spec
+                    .local
+                    .password_from
+                    .clone()
+                    .unwrap_or_else(|| "the password".to_owned()),
+                store: format!("volume {volume}"),
+            });
+        }
+        Ok(password)
+    }
+
+    /// Waits until the server answers a query through the app's address; a container that
+    /// exits or keeps restarting meanwhile ends the wait with its log.
+    async fn wait_ready(
+        &self,
+        spec: &Spec<'_>,
+        port: u16,
+        password: Option<Secret>,
+        progress: &Progress,
+        timeout: Duration,
+    ) -> Result<Ready, Error> {
+        let name = &spec.resource.name;
+        let container = &spec.local.container;
         let deadline = Deadline::after(timeout);
         // Restarts before this wait (a reboot, an earlier crash) say nothing about now.
         let restarts_before = self

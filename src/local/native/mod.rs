@@ -132,95 +132,20 @@ impl NativeRuntime {
         make_dir(&dir, 0o755, None).map_err(io_error(name, "create its directory"))?;
         self.check_reachable(spec)?;
         // One `up` at a time per resource: two would both initialise the same directory.
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join("lock"))
-            .map_err(io_error(name, "open its lock"))?;
-        let lock = tokio::task::spawn_blocking(move || {
-            rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).map(|()| lock)
-        })
-        .await
-        .map_err(|e| Error::Native {
-            resource: name.to_owned(),
-            what: "lock its directory".into(),
-            source: Box::new(e),
-        })?
-        .map_err(|e| Error::Native {
-            resource: name.to_owned(),
-            what: "lock its directory".into(),
-            source: Box::new(std::io::Error::from(e)),
-        })?;
+        let lock = lock_dir(name, &dir).await?;
 
-        let bin = binaries::find(spec).ok_or_else(|| Error::BinaryMissing {
-            resource: name.to_owned(),
-            binaries: spec.template.native.binaries.clone(),
-            searched: spec.template.native.search.clone(),
-        })?;
-        let init_program =
-            binaries::init_program(spec, &bin).map_err(|candidates| Error::BinaryMissing {
-                resource: name.to_owned(),
-                binaries: candidates,
-                searched: vec![],
-            })?;
+        let (bin, init_program) = programs(spec)?;
         let server = bin.join(&spec.template.native.binaries[0]);
         binaries::check_version(spec, &server, &dir, progress).await;
 
-        let password = match self.stored(spec, "password") {
-            // The data was initialised with the stored password; a new one in the file
-            // would lock the app out.
-            Some(p)
-                if spec
-                    .local
-                    .password
-                    .as_ref()
-                    .is_some_and(|w| w.expose() != p) =>
-            {
-                return Err(Error::PasswordChanged {
-                    resource: name.to_owned(),
-                    setting: spec
-                        .local
-                        .password_from
-                        .clone()
-                        .unwrap_or_else(|| "the password".to_owned()),
-                    store: dir.display().to_string(),
-                });
-            }
-            Some(p) => Some(Secret::new(p)),
-            None if spec.template.url.credentials == crate::catalog::Credentials::None => None,
-            None => {
-                // The file's own password when it sets one, else a new one.
-                let p = match &spec.local.password {
-                    Some(p) => p.clone(),
-                    None => Secret::generate().map_err(|e| Error::Native {
-                        resource: name.to_owned(),
-                        what: "generate a password".into(),
-                        source: Box::new(e),
-                    })?,
-                };
-                process::write_private(&dir.join("password"), p.expose(), None)
-                    .map_err(io_error(name, "store its password"))?;
-                Some(p)
-            }
-        };
+        let password = self.password(spec, &dir)?;
         let live = self.inspect(spec)?;
         let port = match reconcile::port(spec.local.host_port, live.port, None) {
             Some(p) => p,
             None => ports::choose(spec.local.container_port)
                 .map_err(io_error(name, "find a free port"))?,
         };
-        let tls = if spec.local.tls {
-            if spec.template.tls.is_none() {
-                return Err(Error::TlsUnsupported {
-                    resource: name.to_owned(),
-                    image: spec.template.native.binaries[0].clone(),
-                });
-            }
-            Some(spec.tls_files(super::runtime::LOCALHOST)?)
-        } else {
-            None
-        };
+        let tls = tls_files(spec)?;
         let mut action = reconcile::decide(
             RuntimeKind::Native,
             &spec.local.image,
@@ -290,80 +215,50 @@ impl NativeRuntime {
             name,
             &format!("waiting for {} to answer a query", spec.template.title),
         );
-        let child = std::sync::Mutex::new(child);
-        let alive = || {
-            let status = child
-                .lock()
-                .ok()
-                .and_then(|mut c| c.as_mut().map(std::process::Child::try_wait));
-            async move {
-                match status {
-                    Some(Ok(Some(code))) => Err(code.to_string()),
-                    _ => Ok(()),
-                }
-            }
-        };
-        // A server that creates only its own database is first asked through that one; the
-        // app's is created once it answers.
-        let bootstrap = spec.template.native.bootstrap_database.as_ref();
-        let first = match bootstrap {
-            Some(db) => crate::links::Endpoint {
-                database: Some(db.clone()),
-                ..endpoint.clone()
-            },
-            None => endpoint.clone(),
-        };
-        let log = || tail(&dir.join("server.log"));
-        let started = Instant::now();
-        match probe::wait_ready(spec.template.probe, &first, deadline.at, alive).await {
-            Ok(_) => {}
-            Err(WaitError::Died(detail)) => {
-                return Err(Error::Exited {
+        let took = wait_ready(spec, &dir, &endpoint, child, deadline).await?;
+        Ok(Ready { endpoint, took })
+    }
+
+    /// The password the data was (or is now) initialised with: stored in the directory, so a
+    /// new one in the file is refused rather than locking the app out.
+    fn password(&self, spec: &Spec<'_>, dir: &Path) -> Result<Option<Secret>, Error> {
+        let name = spec.resource.name.as_str();
+        Ok(match self.stored(spec, "password") {
+            // The data was initialised with the stored password; a new one in the file
+            // would lock the app out.
+            Some(p)
+                if spec
+                    .local
+                    .password
+                    .as_ref()
+                    .is_some_and(|w| w.expose() != p) =>
+            {
+                return Err(Error::PasswordChanged {
                     resource: name.to_owned(),
-                    detail,
-                    log: log(),
+                    setting: spec
+                        .local
+                        .password_from
+                        .clone()
+                        .unwrap_or_else(|| "the password".to_owned()),
+                    store: dir.display().to_string(),
                 });
             }
-            Err(WaitError::Refused(refusal, detail)) => {
-                return Err(Error::Refused {
-                    resource: name.to_owned(),
-                    refusal,
-                    detail,
-                });
+            Some(p) => Some(Secret::new(p)),
+            None if spec.template.url.credentials == crate::catalog::Credentials::None => None,
+            None => {
+                // The file's own password when it sets one, else a new one.
+                let p = match &spec.local.password {
+                    Some(p) => p.clone(),
+                    None => Secret::generate().map_err(|e| Error::Native {
+                        resource: name.to_owned(),
+                        what: "generate a password".into(),
+                        source: Box::new(e),
+                    })?,
+                };
+                process::write_private(&dir.join("password"), p.expose(), None)
+                    .map_err(io_error(name, "store its password"))?;
+                Some(p)
             }
-            Err(WaitError::Timeout { last }) => {
-                return Err(Error::NotReady {
-                    resource: name.to_owned(),
-                    seconds: deadline.total.as_secs(),
-                    last: last.map(|l| l.0).unwrap_or_default(),
-                    log: log(),
-                });
-            }
-        }
-        if bootstrap.is_some() {
-            probe::create_database(
-                spec.template.probe,
-                &first,
-                spec.resource.database.as_deref().unwrap_or("app"),
-            )
-            .await
-            .map_err(|reason| Error::Native {
-                resource: name.to_owned(),
-                what: "create its database".into(),
-                source: reason.into(),
-            })?;
-            probe::probe(spec.template.probe, &endpoint, Duration::from_secs(5))
-                .await
-                .map_err(|e| Error::NotReady {
-                    resource: name.to_owned(),
-                    seconds: deadline.total.as_secs(),
-                    last: e.0,
-                    log: log(),
-                })?;
-        }
-        Ok(Ready {
-            endpoint,
-            took: started.elapsed(),
         })
     }
 
@@ -490,4 +385,143 @@ impl NativeRuntime {
         }
         Ok(done)
     }
+}
+
+/// Holds the resource directory's lock (released when dropped), waiting for another `up`.
+async fn lock_dir(name: &str, dir: &Path) -> Result<fs::File, Error> {
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("lock"))
+        .map_err(io_error(name, "open its lock"))?;
+    tokio::task::spawn_blocking(move || {
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).map(|()| lock)
+    })
+    .await
+    .map_err(|e| Error::Native {
+        resource: name.to_owned(),
+        what: "lock its directory".into(),
+        source: Box::new(e),
+    })?
+    .map_err(|e| Error::Native {
+        resource: name.to_owned(),
+        what: "lock its directory".into(),
+        source: Box::new(std::io::Error::from(e)),
+    })
+}
+
+/// Waits until the server answers a query through the app's address (first through its own
+/// database when it makes only that one, then creating the app's); returns how long it took.
+async fn wait_ready(
+    spec: &Spec<'_>,
+    dir: &Path,
+    endpoint: &crate::links::Endpoint,
+    child: Option<std::process::Child>,
+    deadline: Deadline,
+) -> Result<Duration, Error> {
+    let name = spec.resource.name.as_str();
+    let child = std::sync::Mutex::new(child);
+    let alive = || {
+        let status = child
+            .lock()
+            .ok()
+            .and_then(|mut c| c.as_mut().map(std::process::Child::try_wait));
+        async move {
+            match status {
+                Some(Ok(Some(code))) => Err(code.to_string()),
+                _ => Ok(()),
+            }
+        }
+    };
+    // A server that creates only its own database is first asked through that one; the
+    // app's is created once it answers.
+    let bootstrap = spec.template.native.bootstrap_database.as_ref();
+    let first = match bootstrap {
+        Some(db) => crate::links::Endpoint {
+            database: Some(db.clone()),
+            ..endpoint.clone()
+        },
+        None => endpoint.clone(),
+    };
+    let log = || tail(&dir.join("server.log"));
+    let started = Instant::now();
+    match probe::wait_ready(spec.template.probe, &first, deadline.at, alive).await {
+        Ok(_) => {}
+        Err(WaitError::Died(detail)) => {
+            return Err(Error::Exited {
+                resource: name.to_owned(),
+                detail,
+                log: log(),
+            });
+        }
+        Err(WaitError::Refused(refusal, detail)) => {
+            return Err(Error::Refused {
+                resource: name.to_owned(),
+                refusal,
+                detail,
+            });
+        }
+        Err(WaitError::Timeout { last }) => {
+            return Err(Error::NotReady {
+                resource: name.to_owned(),
+                seconds: deadline.total.as_secs(),
+                last: last.map(|l| l.0).unwrap_or_default(),
+                log: log(),
+            });
+        }
+    }
+    if bootstrap.is_some() {
+        probe::create_database(
+            spec.template.probe,
+            &first,
+            spec.resource.database.as_deref().unwrap_or("app"),
+        )
+        .await
+        .map_err(|reason| Error::Native {
+            resource: name.to_owned(),
+            what: "create its database".into(),
+            source: reason.into(),
+        })?;
+        probe::probe(spec.template.probe, endpoint, Duration::from_secs(5))
+            .await
+            .map_err(|e| Error::NotReady {
+                resource: name.to_owned(),
+                seconds: deadline.total.as_secs(),
+                last: e.0,
+                log: log(),
+            })?;
+    }
+    Ok(started.elapsed())
+}
+
+/// The directory of the server's binaries and the program that initialises its data.
+fn programs(spec: &Spec<'_>) -> Result<(PathBuf, Option<PathBuf>), Error> {
+    let name = spec.resource.name.as_str();
+    let bin = binaries::find(spec).ok_or_else(|| Error::BinaryMissing {
+        resource: name.to_owned(),
+        binaries: spec.template.native.binaries.clone(),
+        searched: spec.template.native.search.clone(),
+    })?;
+    let init_program =
+        binaries::init_program(spec, &bin).map_err(|candidates| Error::BinaryMissing {
+            resource: name.to_owned(),
+            binaries: candidates,
+            searched: vec![],
+        })?;
+    Ok((bin, init_program))
+}
+
+/// The server's TLS files when the manifest asks for TLS, made or renewed for this machine.
+fn tls_files(spec: &Spec<'_>) -> Result<Option<crate::tls::ServerFiles>, Error> {
+    if !spec.local.tls {
+        return Ok(None);
+    }
+    if spec.template.tls.is_none() {
+        return Err(Error::TlsUnsupported {
+            resource: spec.resource.name.clone(),
+            image: spec.template.native.binaries[0].clone(),
+        });
+    }
+    spec.tls_files(super::runtime::LOCALHOST).map(Some)
 }
