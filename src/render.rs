@@ -29,57 +29,7 @@ pub fn plan(plan: &Plan) -> String {
     let _ = writeln!(out, "\nDatabases");
     for r in &plan.resources {
         let kind = format!("{} {}", r.type_name, r.version);
-        let detail = if let Some(local) = &r.local {
-            let port = local.host_port.map_or_else(
-                || {
-                    format!(
-                        "127.0.0.1:{} or the next free port, kept across runs",
-                        local.container_port
-                    )
-                },
-                |p| format!("127.0.0.1:{p}"),
-            );
-            let volume = local.volume.as_ref().map_or_else(
-                || "no volume (in memory)".to_owned(),
-                |v| format!("volume {v}"),
-            );
-            format!(
-                "container {}, image {}, {volume}, {port}",
-                local.container, local.image
-            )
-        } else if let Some(cloud) = &r.cloud {
-            let c = &cloud.config;
-            match cloud.service {
-                CloudService::Rds => format!(
-                    "RDS instance {} ({} {}): {}, {} GiB encrypted, backups {} days, deletion protection {}, Multi-AZ {}, not public",
-                    cloud.identifier,
-                    cloud.engine,
-                    cloud.engine_version,
-                    c.class,
-                    c.storage_gb.unwrap_or_default(),
-                    c.backup_retention_days,
-                    on_off(c.deletion_protection),
-                    on_off(c.multi_az)
-                ),
-                CloudService::ElasticacheReplicationGroup => format!(
-                    "ElastiCache replication group {} ({} {}): {}, {} replicas, TLS and AUTH token, encrypted at rest, backups {} days",
-                    cloud.identifier,
-                    cloud.engine,
-                    cloud.engine_version,
-                    c.class,
-                    c.replicas,
-                    c.backup_retention_days
-                ),
-                CloudService::ElasticacheCluster => {
-                    format!(
-                        "ElastiCache cluster {} ({} {}): {}, TLS in transit",
-                        cloud.identifier, cloud.engine, cloud.engine_version, c.class
-                    )
-                }
-            }
-        } else {
-            String::new()
-        };
+        let detail = database_detail(r);
         let _ = writeln!(out, "  {:width$}  {kind:14} {detail}", r.name);
     }
     if plan.target == Target::Cloud && !plan.resources.is_empty() {
@@ -89,44 +39,105 @@ pub fn plan(plan: &Plan) -> String {
             crate::names::secret(&plan.project.name, "<database>")
         );
     }
-    if !plan.services.is_empty() {
-        let width = plan
-            .services
-            .iter()
-            .map(|s| s.service.len())
-            .max()
-            .unwrap_or(0);
-        let _ = writeln!(out, "\nLinks");
-        for s in &plan.services {
-            let links: Vec<String> = s
-                .links
-                .iter()
-                .map(|l| match &l.flavour {
-                    Some(f) => format!("{}_* -> {} ({f} URL)", l.prefix, l.resource),
-                    None => format!("{}_* -> {}", l.prefix, l.resource),
-                })
-                .collect();
-            let _ = writeln!(out, "  {:width$}  {}", s.service, links.join(", "));
+    links(&mut out, plan);
+    out
+}
+
+/// What one database of the plan is on its target, in a line.
+fn database_detail(r: &crate::plan::PlannedResource) -> String {
+    if let Some(local) = &r.local {
+        let port = local.host_port.map_or_else(
+            || {
+                format!(
+                    "127.0.0.1:{} or the next free port, kept across runs",
+                    local.container_port
+                )
+            },
+            |p| format!("127.0.0.1:{p}"),
+        );
+        let volume = local.volume.as_ref().map_or_else(
+            || "no volume (in memory)".to_owned(),
+            |v| format!("volume {v}"),
+        );
+        format!(
+            "container {}, image {}, {volume}, {port}",
+            local.container, local.image
+        )
+    } else if let Some(cloud) = &r.cloud {
+        let c = &cloud.config;
+        match cloud.service {
+            CloudService::Rds => format!(
+                "RDS instance {} ({} {}): {}, {} GiB encrypted, backups {} days, deletion protection {}, Multi-AZ {}, not public",
+                cloud.identifier,
+                cloud.engine,
+                cloud.engine_version,
+                c.class,
+                c.storage_gb.unwrap_or_default(),
+                c.backup_retention_days,
+                on_off(c.deletion_protection),
+                on_off(c.multi_az)
+            ),
+            CloudService::ElasticacheReplicationGroup => format!(
+                "ElastiCache replication group {} ({} {}): {}, {} replicas, TLS and AUTH token, encrypted at rest, backups {} days",
+                cloud.identifier,
+                cloud.engine,
+                cloud.engine_version,
+                c.class,
+                c.replicas,
+                c.backup_retention_days
+            ),
+            CloudService::ElasticacheCluster => {
+                format!(
+                    "ElastiCache cluster {} ({} {}): {}, TLS in transit",
+                    cloud.identifier, cloud.engine, cloud.engine_version, c.class
+                )
+            }
         }
+    } else {
+        String::new()
+    }
+}
+
+/// The plan's links: each app service's prefixes, and the variables every prefix gets.
+fn links(out: &mut String, plan: &Plan) {
+    if plan.services.is_empty() {
+        return;
+    }
+    let width = plan
+        .services
+        .iter()
+        .map(|s| s.service.len())
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(out, "\nLinks");
+    for s in &plan.services {
+        let links: Vec<String> = s
+            .links
+            .iter()
+            .map(|l| match &l.flavour {
+                Some(f) => format!("{}_* -> {} ({f} URL)", l.prefix, l.resource),
+                None => format!("{}_* -> {}", l.prefix, l.resource),
+            })
+            .collect();
+        let _ = writeln!(out, "  {:width$}  {}", s.service, links.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "  each prefix P gets {}",
+        crate::links::variables("P").join(", ")
+    );
+    let ca = crate::links::CA_FILE;
+    let with_ca = plan
+        .services
+        .iter()
+        .flat_map(|s| &s.links)
+        .any(|l| l.variables.iter().any(|v| v.ends_with(ca)));
+    if with_ca {
         let _ = writeln!(
             out,
-            "  each prefix P gets {}",
-            crate::links::variables("P").join(", ")
+            "  and P_{ca} where the server has a CA of its own (RDS, local TLS), with the client variables PGSSLROOTCERT, NODE_EXTRA_CA_CERTS, SSL_CERT_FILE"
         );
-        let ca = crate::links::CA_FILE;
-        let with_ca = plan
-            .services
-            .iter()
-            .flat_map(|s| &s.links)
-            .any(|l| l.variables.iter().any(|v| v.ends_with(ca)));
-        if with_ca {
-            let _ = writeln!(
-                out,
-                "  and P_{ca} where the server has a CA of its own (RDS, local TLS), with the client variables PGSSLROOTCERT, NODE_EXTRA_CA_CERTS, SSL_CERT_FILE"
-            );
-        }
     }
-    out
 }
 
 /// The live part of `plan --local`.

@@ -305,6 +305,10 @@ pub fn version_change(d: &Desired<'_>, live: &str) -> Option<Change> {
 }
 
 /// What differs, field by field, and whether `up` may apply it in place.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one comparison per field, each with its safety rule beside it"
+)]
 pub fn diff(desired: &Desired<'_>, current: &Observed) -> Vec<Change> {
     let mut changes = Vec::new();
     let version = current

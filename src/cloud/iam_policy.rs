@@ -55,6 +55,10 @@ fn allow(
 }
 
 /// The policy for `plan` (a cloud plan).
+#[allow(
+    clippy::too_many_lines,
+    reason = "one statement per group of actions: the whole policy document reads top to bottom, as AWS shows it"
+)]
 pub fn policy(plan: &Plan) -> Policy {
     let project = plan.project.name.as_str();
     let clouds: Vec<_> = plan

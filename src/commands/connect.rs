@@ -100,7 +100,6 @@ pub fn run(
         cloud: target == Target::Cloud,
     })?;
     let at = Address::of(endpoint);
-    let (ca, tls) = (at.ca.clone(), at.tls);
     let client = &template.client;
     if client.programs.is_empty() {
         return Err(Error::NoClient {
@@ -120,7 +119,28 @@ pub fn run(
     };
     let mut command = Command::new(&program);
     // Held open until `exec`: the option file the MySQL clients read through `/dev/fd/N`.
-    let mut _option_file = None;
+    let _option_file = client_args(&mut command, &template, database, &name, &program, &at)?;
+    command.args(args);
+    let source = command.exec();
+    Err(Error::Client {
+        program: program.display().to_string(),
+        what: "start the client",
+        source,
+    })
+}
+
+/// How the engine's client is told the address, the credentials (never on its command line)
+/// and TLS. Returns the option file the MySQL clients read, which must stay open until `exec`.
+fn client_args(
+    command: &mut Command,
+    template: &crate::catalog::Template,
+    database: &str,
+    name: &str,
+    program: &Path,
+    at: &Address,
+) -> Result<Option<std::fs::File>, Error> {
+    let client = &template.client;
+    let mut held = None;
     match template.probe {
         Probe::Postgres => {
             command
@@ -135,25 +155,25 @@ pub fn run(
                     &at.database,
                 ])
                 .env("PGPASSWORD", &at.password);
-            match &ca {
+            match &at.ca {
                 Some(ca) => {
                     command
                         .env("PGSSLMODE", "verify-full")
                         .env("PGSSLROOTCERT", ca);
                 }
-                None if tls => {
+                None if at.tls => {
                     command.env("PGSSLMODE", "require");
                 }
                 None => {}
             }
         }
         Probe::Mysql => {
-            let mariadb = name == "mariadb" || is_mariadb_client(&program);
+            let mariadb = name == "mariadb" || is_mariadb_client(program);
             let file = option_file(
-                &program,
+                program,
                 &mysql_options(
-                    &at,
-                    match (&ca, tls) {
+                    at,
+                    match (&at.ca, at.tls) {
                         (Some(ca), _) => MysqlTls::Verify(ca),
                         (None, true) => MysqlTls::On,
                         (None, false) => MysqlTls::Off,
@@ -163,17 +183,17 @@ pub fn run(
             )?;
             let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
             command.arg(format!("--defaults-extra-file=/dev/fd/{fd}"));
-            _option_file = Some(file);
+            held = Some(file);
         }
         Probe::Redis => {
             command.args(["-h", &at.host, "-p", &at.port]);
             if !at.password.is_empty() {
                 command.env("REDISCLI_AUTH", &at.password);
             }
-            if tls {
+            if at.tls {
                 command.arg("--tls");
             }
-            if let Some(ca) = &ca {
+            if let Some(ca) = &at.ca {
                 command.args(["--cacert", ca]);
             }
         }
@@ -184,13 +204,7 @@ pub fn run(
             });
         }
     }
-    command.args(args);
-    let source = command.exec();
-    Err(Error::Client {
-        program: program.display().to_string(),
-        what: "start the client",
-        source,
-    })
+    Ok(held)
 }
 
 /// Debian's `mysql` is MariaDB's client under the old name; the two spell TLS differently.

@@ -5,6 +5,10 @@ use std::fmt::Write as _;
 use super::{AwsMissing, Error};
 
 /// Writes `error` if it is one of this area's; `Error::render_with` decides which area.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one arm per error variant: the wording of each error of this area in one place"
+)]
 pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
     match error {
         Error::AwsUnavailable { missing, reason } => {
