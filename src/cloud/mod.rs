@@ -13,9 +13,8 @@ use serde::Serialize;
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::links::Endpoint;
-use crate::links::{self, Var};
 use crate::plan::Target;
-use crate::plan::{CloudPlan, Plan, PlannedLink, PlannedResource};
+use crate::plan::{CloudPlan, Plan, PlannedResource};
 use crate::progress::Progress;
 use crate::session::Session;
 use aws::{Change, Cloud, Orphan, Placement};
@@ -69,23 +68,6 @@ pub async fn live(
         }
         Err(e) => Err(e),
     }
-}
-
-/// The endpoints of the databases `wanted` names, as link variables under their prefixes.
-pub async fn variables(
-    session: &Session,
-    plan: &Plan,
-    wanted: &[PlannedLink],
-) -> Result<Vec<Var>, Error> {
-    let mut names: Vec<&str> = wanted.iter().map(|l| l.resource.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
-    let endpoints = live_endpoints(session, plan, &names).await?;
-    let rendered = links::render_links(wanted.iter().map(PlannedLink::parts), |name| {
-        let at = names.iter().position(|n| *n == name)?;
-        Some((&*plan.resource(name)?.template, endpoints.get(at)?.clone()))
-    });
-    crate::tls::Store::of(&plan.project.name).with_client_vars(rendered)
 }
 
 /// The endpoints of the named databases, in order, with the RDS CA bundle they name written

@@ -4,7 +4,7 @@
 
 use crate::env_format::{self, Format};
 use crate::error::{Error, Exit};
-use crate::links::Var;
+use crate::links::{self, Var};
 use crate::plan::{Plan, PlannedLink, Target};
 use crate::session::{self, Session, block_on};
 use crate::{cloud, local};
@@ -17,12 +17,21 @@ pub fn variables(
 ) -> Result<Vec<Var>, Error> {
     let (_, plan) = session.plan(target)?;
     let wanted = wanted_links(&plan, service)?;
-    block_on(async {
+    let mut names: Vec<&str> = wanted.iter().map(|l| l.resource.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    // Each target reports its endpoints; the link contract renders them the same way.
+    let endpoints = block_on(async {
         match target {
-            Target::Local => local::variables(session, &plan, &wanted).await,
-            Target::Cloud => cloud::variables(session, &plan, &wanted).await,
+            Target::Local => local::live_endpoints(session, &plan, &names).await,
+            Target::Cloud => cloud::live_endpoints(session, &plan, &names).await,
         }
-    })
+    })?;
+    let rendered = links::render_links(wanted.iter().map(PlannedLink::parts), |name| {
+        let at = names.iter().position(|n| *n == name)?;
+        Some((&*plan.resource(name)?.template, endpoints.get(at)?.clone()))
+    });
+    crate::tls::Store::of(&plan.project.name).with_client_vars(rendered)
 }
 
 /// Each link of `service`, or every database under its own prefix in the default spelling.

@@ -864,19 +864,8 @@ impl DockerRuntime {
         }
         let password = labels.get(LABEL_PASSWORD).cloned().map(Secret::new);
         // The data was initialised with the volume's password; the image ignores a new one.
-        if let (Some(wanted), Some(have), Some(volume)) =
-            (&spec.local.password, &password, &spec.local.volume)
-            && wanted != have
-        {
-            return Err(Error::PasswordChanged {
-                resource: name.clone(),
-                setting: spec
-                    .local
-                    .password_from
-                    .clone()
-                    .unwrap_or_else(|| "the password".to_owned()),
-                store: format!("volume {volume}"),
-            });
+        if let (Some(have), Some(volume)) = (&password, &spec.local.volume) {
+            spec.keeps_password(have.expose(), || format!("volume {volume}"))?;
         }
         Ok(password)
     }

@@ -22,8 +22,8 @@ use serde::Serialize;
 use reconcile::{Action, Replace};
 
 use crate::error::Error;
-use crate::links::{self, Endpoint, Var};
-use crate::plan::{Plan, PlannedLink, Target};
+use crate::links::Endpoint;
+use crate::plan::{Plan, Target};
 use crate::progress::Progress;
 use crate::session::Session;
 
@@ -170,23 +170,6 @@ pub async fn live_endpoints(
     }
     let runtime = Runtime::select(session.runtime, &needed).await?;
     endpoints(&runtime, &needed).await
-}
-
-/// The live endpoints of the databases `wanted` names, as link variables under their prefixes.
-pub async fn variables(
-    session: &Session,
-    plan: &Plan,
-    wanted: &[PlannedLink],
-) -> Result<Vec<Var>, Error> {
-    let mut names: Vec<&str> = wanted.iter().map(|l| l.resource.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
-    let endpoints = live_endpoints(session, plan, &names).await?;
-    let rendered = links::render_links(wanted.iter().map(PlannedLink::parts), |name| {
-        let at = names.iter().position(|n| *n == name)?;
-        Some((&*plan.resource(name)?.template, endpoints.get(at)?.clone()))
-    });
-    crate::tls::Store::of(&plan.project.name).with_client_vars(rendered)
 }
 
 /// One row of `status --local`.

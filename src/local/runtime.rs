@@ -78,6 +78,23 @@ impl Spec<'_> {
         endpoint
     }
 
+    /// Refuses a password in the file other than the one the data was initialised with
+    /// (`have`, kept in `store`): the server keeps its first one, so the app would be locked out.
+    pub fn keeps_password(&self, have: &str, store: impl FnOnce() -> String) -> Result<(), Error> {
+        match &self.local.password {
+            Some(wanted) if wanted.expose() != have => Err(Error::PasswordChanged {
+                resource: self.resource.name.clone(),
+                setting: self
+                    .local
+                    .password_from
+                    .clone()
+                    .unwrap_or_else(|| "the password".to_owned()),
+                store: store(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// The local TLS files of this database, made or renewed for `address`.
     pub fn tls_files(&self, address: &str) -> Result<crate::tls::ServerFiles, Error> {
         crate::tls::Store::of(self.project)

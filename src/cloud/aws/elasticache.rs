@@ -194,10 +194,7 @@ pub(super) async fn create_group(
         .set_auth_token(token.map(|t| t.expose().to_owned()))
         .snapshot_retention_limit(i32::try_from(c.backup_retention_days).unwrap_or(7))
         .set_cache_subnet_group_name(group)
-        .set_security_group_ids(
-            (!placement.security_group_ids.is_empty())
-                .then(|| placement.security_group_ids.clone()),
-        );
+        .set_security_group_ids(placement.security_groups());
     for (k, v) in project_tags(cloud) {
         request = request.tags(Tag::builder().key(k).value(v).build());
     }
@@ -224,10 +221,7 @@ pub(super) async fn create_cluster(
         .num_cache_nodes(1)
         .transit_encryption_enabled(cloud.transit_encryption)
         .set_cache_subnet_group_name(group)
-        .set_security_group_ids(
-            (!placement.security_group_ids.is_empty())
-                .then(|| placement.security_group_ids.clone()),
-        );
+        .set_security_group_ids(placement.security_groups());
     for (k, v) in project_tags(cloud) {
         request = request.tags(Tag::builder().key(k).value(v).build());
     }

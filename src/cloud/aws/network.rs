@@ -73,6 +73,11 @@ impl Placement {
         }
         placement
     }
+
+    /// The security groups to send: none at all lets AWS use the VPC's default group.
+    pub fn security_groups(&self) -> Option<Vec<String>> {
+        (!self.security_group_ids.is_empty()).then(|| self.security_group_ids.clone())
+    }
 }
 
 #[cfg(test)]

@@ -341,10 +341,7 @@ pub(super) async fn create(
         .set_db_name(resource.database.clone())
         .set_db_subnet_group_name(group)
         .set_db_parameter_group_name(parameters)
-        .set_vpc_security_group_ids(
-            (!placement.security_group_ids.is_empty())
-                .then(|| placement.security_group_ids.clone()),
-        );
+        .set_vpc_security_group_ids(placement.security_groups());
     for (k, v) in project_tags(cloud) {
         request = request.tags(Tag::builder().key(k).value(v).build());
     }

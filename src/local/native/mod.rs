@@ -226,24 +226,10 @@ impl NativeRuntime {
         Ok(match self.stored(spec, "password") {
             // The data was initialised with the stored password; a new one in the file
             // would lock the app out.
-            Some(p)
-                if spec
-                    .local
-                    .password
-                    .as_ref()
-                    .is_some_and(|w| w.expose() != p) =>
-            {
-                return Err(Error::PasswordChanged {
-                    resource: name.to_owned(),
-                    setting: spec
-                        .local
-                        .password_from
-                        .clone()
-                        .unwrap_or_else(|| "the password".to_owned()),
-                    store: dir.display().to_string(),
-                });
+            Some(p) => {
+                spec.keeps_password(&p, || dir.display().to_string())?;
+                Some(Secret::new(p))
             }
-            Some(p) => Some(Secret::new(p)),
             None if spec.template.url.credentials == crate::catalog::Credentials::None => None,
             None => {
                 // The file's own password when it sets one, else a new one.
