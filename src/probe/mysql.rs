@@ -8,7 +8,7 @@
 //! and sends the password XOR-ed with the scramble, RSA-OAEP encrypted
 //! (<https://dev.mysql.com/doc/dev/mysql-server/latest/page_caching_sha2_authentication_exchanges.html>).
 //! `mysql_async` does that exchange (and MariaDB's `client_ed25519` and `parsec` with the
-//! features enabled in Cargo.toml); `tests/integration/mysql_server.rs` checks it against a
+//! features enabled in Cargo.toml); `tests/integration/mysql8/` checks it against a
 //! server that demands full authentication.
 
 use mysql_async::prelude::Queryable as _;

@@ -44,7 +44,7 @@ impl Run {
         let mut command = Command::new(env!("CARGO_BIN_EXE_provision"));
         command.current_dir(dir).args(args).env("NO_COLOR", "1");
         // Never the machine's real native state (`/var/lib/provision` as root): the native
-        // runtime keeps its data under `PROVISION_HOME` (src/backend/native.rs), and
+        // runtime keeps its data under `PROVISION_HOME` (src/local/native/mod.rs), and
         // `--runtime auto` looks there for the project's databases. Each test gets its own,
         // beside its project directory.
         command.env(
