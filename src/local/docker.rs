@@ -598,11 +598,17 @@ impl DockerRuntime {
                     source: Box::new(e),
                 }
             })?;
+        self.upload(name, archive, "copy the config file into")
+            .await
+    }
+
+    /// Unpacks a tar archive at the container's root (before it first starts).
+    async fn upload(&self, name: &str, archive: Vec<u8>, op: &'static str) -> Result<(), Error> {
         let options = UploadToContainerOptionsBuilder::default().path("/").build();
         self.docker
             .upload_to_container(name, Some(options), bollard::body_full(archive.into()))
             .await
-            .map_err(call("copy the config file into", name))
+            .map_err(call(op, name))
     }
 
     /// Copies the server's TLS files into the created container, owned by the account that
@@ -631,11 +637,7 @@ impl DockerRuntime {
             target: name.clone(),
             source: Box::new(e),
         })?;
-        let options = UploadToContainerOptionsBuilder::default().path("/").build();
-        self.docker
-            .upload_to_container(name, Some(options), bollard::body_full(archive.into()))
-            .await
-            .map_err(call("copy the TLS files into", name))
+        self.upload(name, archive, "copy the TLS files into").await
     }
 
     /// The user and group ids of `account` in a created container: numeric as the image's
