@@ -11,6 +11,8 @@ use crate::manifest::{EnvVar, LinkKind, Manifest, Service};
 use crate::problem::{IdentifierRule, Pos, Problem, ProblemKind, Scope};
 use crate::suggest::did_you_mean;
 
+#[cfg(test)]
+mod compose_rules_tests;
 mod credentials;
 mod hints;
 

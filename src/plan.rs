@@ -223,7 +223,10 @@ pub fn plan(
             template: Arc::clone(r.template),
             version: r.version.clone(),
             database: r.database.clone(),
-            username: r.username.clone(),
+            username: match target {
+                Target::Local => r.username.clone(),
+                Target::Cloud => r.template.cloud_username(r.username.as_deref()),
+            },
             local: (target == Target::Local).then(|| {
                 // Where this image family keeps the data of this version; the backend
                 // decides again from the image's real version once it has the image.

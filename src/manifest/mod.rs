@@ -905,16 +905,16 @@ impl Reader<'_> {
                         continue;
                     };
                     let child = format!("{path}.{name}");
-                    let value = if matches!(v.kind, Kind::Null) {
-                        None
+                    let (value, interpolated) = if matches!(v.kind, Kind::Null) {
+                        (self.bare(&name, k), true)
                     } else {
-                        self.text(v, &child)
+                        (self.text(v, &child), has_substitution(v))
                     };
                     vars.push(Located {
                         value: EnvVar {
                             name,
                             value,
-                            interpolated: has_substitution(v),
+                            interpolated,
                         },
                         at: k.at,
                         path: child,
@@ -927,15 +927,18 @@ impl Reader<'_> {
                     let Some(text) = self.text(item, &child) else {
                         continue;
                     };
-                    let (name, value) = match text.split_once('=') {
-                        Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
-                        None => (text, None),
+                    let (name, value, interpolated) = match text.split_once('=') {
+                        Some((n, v)) => (n.to_owned(), Some(v.to_owned()), has_substitution(item)),
+                        None => {
+                            let value = self.bare(&text, item);
+                            (text, value, true)
+                        }
                     };
                     vars.push(Located {
                         value: EnvVar {
                             name,
                             value,
-                            interpolated: has_substitution(item),
+                            interpolated,
                         },
                         at: item.at,
                         path: child,
@@ -946,6 +949,13 @@ impl Reader<'_> {
             _ => self.wrong_type(node, path, "a list or a map"),
         }
         vars
+    }
+
+    /// A name alone in `environment:` (`- POSTGRES_USER`, `POSTGRES_USER:`): Compose takes
+    /// its value from the shell or the `.env` file, and leaves it unset when neither has it
+    /// (<https://docs.docker.com/reference/compose-file/services/#environment>).
+    fn bare(&self, name: &str, at: &Node) -> Option<String> {
+        (self.vars)(at.at.file, name)
     }
 
     fn ports(&mut self, node: &Node, path: &str) -> Vec<Located<Port>> {

@@ -1,0 +1,139 @@
+//! Compose and image rules that public Compose files rely on for a database's credentials
+//! (issue 19), each with the rule's source.
+
+use std::path::PathBuf;
+
+use crate::catalog::Catalog;
+use crate::manifest::from_bytes;
+use crate::model::{Model, resolve};
+use crate::plan::{Target, plan};
+
+fn catalog() -> &'static Catalog {
+    Box::leak(Box::new(Catalog::builtin().unwrap()))
+}
+
+/// The model of `text`, with `vars` as the shell and `.env` variables.
+fn model_with(text: &str, vars: &'static [(&'static str, &'static str)]) -> Model<'static> {
+    let manifest = from_bytes(
+        text.as_bytes(),
+        PathBuf::from("docker-compose.yml"),
+        "shop".into(),
+        &|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        },
+    )
+    .unwrap();
+    resolve(&manifest, catalog(), None).unwrap()
+}
+
+/// User, database and local password of resource `name`.
+fn creds(m: &Model<'_>, name: &str) -> (Option<String>, Option<String>, Option<String>) {
+    let r = m.resources.iter().find(|r| r.name == name).unwrap();
+    (
+        r.username.clone(),
+        r.database.clone(),
+        r.local_password.as_ref().map(|p| p.expose().to_owned()),
+    )
+}
+
+fn some(u: &str, d: &str, p: &str) -> (Option<String>, Option<String>, Option<String>) {
+    (Some(u.into()), Some(d.into()), Some(p.into()))
+}
+
+/// A name alone in `environment:` takes its value from the shell or `.env`, on a database
+/// as on an app (<https://docs.docker.com/reference/compose-file/services/#environment>:
+/// "Environment variables can be declared by a single key (no value to equals sign). In this
+/// case Compose relies on you to resolve the value").
+#[test]
+fn bare_names_take_the_shell_or_dotenv_value() {
+    let m = model_with(
+        "services:\n  db:\n    image: postgres:16\n    environment:\n      - POSTGRES_USER\n      - POSTGRES_PASSWORD\n      - POSTGRES_DB\n  map:\n    image: postgres:16\n    environment:\n      POSTGRES_USER:\n      POSTGRES_PASSWORD:\n  api:\n    image: node:22\n    depends_on: [db]\n    environment: [POSTGRES_USER, UNSET_HERE]\n",
+        &[
+            ("POSTGRES_USER", "shop"),
+            ("POSTGRES_PASSWORD", "from-dotenv"),
+            ("POSTGRES_DB", "orders"),
+        ],
+    );
+    assert_eq!(creds(&m, "db"), some("shop", "orders", "from-dotenv"));
+    assert_eq!(creds(&m, "map"), some("shop", "shop", "from-dotenv"));
+    // A value from the shell is not written in the file: no fixed-password warning.
+    assert!(
+        !m.problems
+            .iter()
+            .any(|p| matches!(p.kind, crate::problem::ProblemKind::FixedPassword { .. })),
+        "{:?}",
+        m.problems
+    );
+}
+
+/// The most common MySQL sample: root's password and a database, no `MYSQL_USER`; the app
+/// logs in as root with that password (<https://hub.docker.com/_/mysql>:
+/// "MYSQL_ROOT_PASSWORD ... specifies the password that will be set for the MySQL root
+/// superuser account"; "MYSQL_USER, MYSQL_PASSWORD ... are optional").
+#[test]
+fn root_only_mysql_hands_out_root() {
+    let m = model_with(
+        "services:\n  db:\n    image: mysql:8.0\n    environment:\n      MYSQL_ROOT_PASSWORD: ${DB_ROOT_PASSWORD}\n      MYSQL_DATABASE: blog\n  maria:\n    image: mariadb:11.4\n    environment:\n      MARIADB_ROOT_PASSWORD: ${DB_ROOT_PASSWORD}\n      MARIADB_DATABASE: wiki\n  empty:\n    image: mysql:8.4\n    environment:\n      MYSQL_ALLOW_EMPTY_PASSWORD: 'yes'\n      MYSQL_DATABASE: test\n  random:\n    image: mariadb:11.4\n    environment: {MARIADB_RANDOM_ROOT_PASSWORD: 1, MARIADB_DATABASE: app}\n  with_user:\n    image: mysql:8.0\n    environment: {MYSQL_ROOT_PASSWORD: '${DB_ROOT_PASSWORD}', MYSQL_USER: blog, MYSQL_PASSWORD: '${DB_PASSWORD}', MYSQL_DATABASE: blog}\n",
+        &[("DB_ROOT_PASSWORD", "r00t-pw"), ("DB_PASSWORD", "user-pw")],
+    );
+    assert_eq!(creds(&m, "db"), some("root", "blog", "r00t-pw"));
+    assert_eq!(creds(&m, "maria"), some("root", "wiki", "r00t-pw"));
+    // Root without a password, or with one the image picks: root, with provision's password.
+    assert_eq!(
+        creds(&m, "empty"),
+        (Some("root".into()), Some("test".into()), None)
+    );
+    assert_eq!(
+        creds(&m, "random"),
+        (Some("root".into()), Some("app".into()), None)
+    );
+    // A user of its own: that user, as before.
+    assert_eq!(creds(&m, "with_user"), some("blog", "blog", "user-pw"));
+
+    // Locally the container is set up for root (the image refuses `MYSQL_USER=root`); in
+    // the cloud the master user is `admin`.
+    let db = m.resources.iter().find(|r| r.name == "db").unwrap();
+    let family = db
+        .template
+        .family_for(&db.repository, db.username.as_deref());
+    assert!(
+        family.env.contains_key("MYSQL_ROOT_PASSWORD"),
+        "{:?}",
+        family.env
+    );
+    assert!(!family.env.contains_key("MYSQL_USER"), "{:?}", family.env);
+    let text = "services:\n  db:\n    image: mysql:8.0\n    environment: {MYSQL_ROOT_PASSWORD: '${P}', MYSQL_DATABASE: blog}\n";
+    let manifest = from_bytes(
+        text.as_bytes(),
+        PathBuf::from("docker-compose.yml"),
+        "shop".into(),
+        &|n| (n == "P").then(|| "pw".to_owned()),
+    )
+    .unwrap();
+    let local = plan(&manifest, catalog(), Target::Local, None).unwrap();
+    assert_eq!(local.resources[0].username.as_deref(), Some("root"));
+    let cloud = plan(&manifest, catalog(), Target::Cloud, None).unwrap();
+    assert_eq!(cloud.resources[0].username.as_deref(), Some("admin"));
+}
+
+/// `POSTGRES_HOST_AUTH_METHOD: trust` without a user: the image's defaults, user and
+/// database `postgres` (<https://hub.docker.com/_/postgres>, "POSTGRES_HOST_AUTH_METHOD",
+/// "POSTGRES_USER ... If it is not specified, then the default user of postgres will be
+/// used").
+#[test]
+fn trust_without_a_user_means_the_image_defaults() {
+    let m = model_with(
+        "services:\n  db:\n    image: postgres:16-alpine\n    environment:\n      POSTGRES_HOST_AUTH_METHOD: trust\n  named:\n    image: postgres:16\n    environment: {POSTGRES_HOST_AUTH_METHOD: trust, POSTGRES_USER: shop}\n",
+        &[],
+    );
+    assert_eq!(
+        creds(&m, "db"),
+        (Some("postgres".into()), Some("postgres".into()), None)
+    );
+    assert_eq!(
+        creds(&m, "named"),
+        (Some("shop".into()), Some("shop".into()), None)
+    );
+}
