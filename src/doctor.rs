@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::manifest::Manifest;
 use crate::model::{self, Model};
 use crate::plan::Target;
-use crate::problem::{Problem, Scope, Severity};
+use crate::problem::{Problem, ProblemKind, Scope, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -358,12 +358,19 @@ pub fn run(
             } else {
                 format!("Service {} links to {}", app.name, links.join(", "))
             };
-            Some(check(
-                pass,
-                format!("Service {} has invalid links", app.name),
-                &problems,
-                file,
-            ))
+            // "invalid links" only when the links are what is wrong.
+            let only_links = problems.iter().filter(|p| p.is_error()).all(|p| {
+                matches!(
+                    p.kind,
+                    ProblemKind::LinkToMissing { .. } | ProblemKind::LinkToApp { .. }
+                )
+            });
+            let fail = if only_links {
+                format!("Service {} has invalid links", app.name)
+            } else {
+                format!("Service {} has invalid settings", app.name)
+            };
+            Some(check(pass, fail, &problems, file))
         })
         .collect();
     if !link_checks.is_empty() {

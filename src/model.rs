@@ -236,7 +236,8 @@ pub fn resolve<'c>(
     let mut database_names = Vec::new();
     for service in &manifest.services {
         match classify(service, catalog, &mut problems) {
-            Class::App => {}
+            // Compose's warnings about an app's own settings (an unset variable).
+            Class::App => problems.extend(service.app_only.iter().cloned()),
             Class::BrokenDatabase => database_names.push(service.name.clone()),
             Class::Database(template, image) => {
                 database_names.push(service.name.clone());

@@ -83,6 +83,11 @@ pub enum ProblemKind {
     UndefinedVariable {
         name: String,
     },
+    /// An unset variable in an app's `environment:`: empty, as in Compose.
+    UnsetVariable {
+        name: String,
+        service: String,
+    },
     RequiredVariable {
         name: String,
         message: String,
@@ -281,6 +286,9 @@ impl Problem {
             }
             K::UnknownKey { key, .. } => format!("unknown key `{key}` in `{}`", parent(&self.path)),
             K::UndefinedVariable { name } => format!("variable `{name}` is not set"),
+            K::UnsetVariable { name, service } => format!(
+                "variable `{name}` is not set: `{service}` gets an empty string there, as Compose gives it"
+            ),
             K::RequiredVariable { name, message } if message.is_empty() => {
                 format!("variable `{name}` is required")
             }
@@ -442,7 +450,7 @@ impl Problem {
             K::WrongType { .. } | K::InvalidValue { .. } => None,
             K::UnknownKey { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),
             K::UnknownKey { expected, .. } => Some(format!("allowed here: {}", expected.join(", "))),
-            K::UndefinedVariable { name } => Some(format!(
+            K::UndefinedVariable { name } | K::UnsetVariable { name, .. } => Some(format!(
                 "set `{name}` in the environment or in `.env` next to the manifest, or give a default: `${{{name}:-value}}`"
             )),
             K::RequiredVariable { name, .. } => Some(format!("set `{name}` in the environment or in `.env` next to the manifest")),

@@ -153,6 +153,9 @@ pub struct Service {
     /// `volumes:`, `tmpfs:`, `secrets:`): an app service's are Compose's business, so the
     /// model reports them for databases only.
     pub deferred: Vec<Problem>,
+    /// Problems that count for an app service only: Compose's warnings, such as an unset
+    /// variable in `environment:` (an empty string for an app, an error for a database).
+    pub app_only: Vec<Problem>,
     /// How an app service runs (`entrypoint`, `working_dir`, `restart`, `build`, and
     /// `command` in its two forms), for `provision start`.
     pub process: process::Process,
@@ -762,6 +765,7 @@ impl Reader<'_> {
                 secrets: Vec::new(),
                 files: BTreeMap::new(),
                 deferred: Vec::new(),
+                app_only: Vec::new(),
                 process: process::Process::default(),
             };
             // `db:` with nothing under it is a service with no settings; Compose rejects it
@@ -892,6 +896,8 @@ impl Reader<'_> {
             }
             if deferred {
                 service.deferred.extend(self.problems.drain(before..));
+            } else if key == "environment" {
+                self.unset_in_environment(before, service);
             }
         }
     }
@@ -908,7 +914,7 @@ impl Reader<'_> {
                     let (value, interpolated) = if matches!(v.kind, Kind::Null) {
                         (self.bare(&name, k), true)
                     } else {
-                        (self.text(v, &child), has_substitution(v))
+                        (self.env_text(v, &child), has_substitution(v))
                     };
                     vars.push(Located {
                         value: EnvVar {
@@ -924,7 +930,7 @@ impl Reader<'_> {
             Kind::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let child = format!("{path}[{i}]");
-                    let Some(text) = self.text(item, &child) else {
+                    let Some(text) = self.env_text(item, &child) else {
                         continue;
                     };
                     let (name, value, interpolated) = match text.split_once('=') {
@@ -949,6 +955,60 @@ impl Reader<'_> {
             _ => self.wrong_type(node, path, "a list or a map"),
         }
         vars
+    }
+
+    /// An unset `${VAR}` in `environment:` (problems from `before` on): an error for a
+    /// database, whose settings it is; for an app, Compose's rule: an empty string and a
+    /// warning (<https://docs.docker.com/reference/compose-file/interpolation/>: "If an
+    /// environment variable is not set, Compose substitutes with an empty string").
+    fn unset_in_environment(&mut self, before: usize, service: &mut Service) {
+        let mut kept = Vec::new();
+        for problem in self.problems.drain(before..) {
+            match &problem.kind {
+                ProblemKind::UndefinedVariable { name } => {
+                    service.app_only.push(Problem::warning(
+                        problem.at,
+                        problem.path.clone(),
+                        ProblemKind::UnsetVariable {
+                            name: name.clone(),
+                            service: service.name.clone(),
+                        },
+                    ));
+                    service.deferred.push(problem);
+                }
+                _ => kept.push(problem),
+            }
+        }
+        self.problems.extend(kept);
+    }
+
+    /// An `environment:` value: as [`Reader::text`], except that an unset variable is an
+    /// empty string (with an `UndefinedVariable` problem, which
+    /// [`Reader::unset_in_environment`] sorts out).
+    fn env_text(&mut self, node: &Node, path: &str) -> Option<String> {
+        let Kind::Str(text) = &node.kind else {
+            return self.text(node, path);
+        };
+        let file = node.at.file;
+        let vars = self.vars;
+        match interpolate(text, &|name| vars(file, name)) {
+            Err(InterpolationError::Undefined(_)) => {
+                match interpolate::interpolate_lenient(text, &|name| vars(file, name)) {
+                    Ok((value, unset)) => {
+                        for name in unset {
+                            self.problems.push(Problem::error(
+                                Some(node.at),
+                                path,
+                                ProblemKind::UndefinedVariable { name },
+                            ));
+                        }
+                        Some(value)
+                    }
+                    Err(_) => self.text(node, path),
+                }
+            }
+            _ => self.text(node, path),
+        }
     }
 
     /// A name alone in `environment:` (`- POSTGRES_USER`, `POSTGRES_USER:`): Compose takes

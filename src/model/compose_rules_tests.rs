@@ -137,3 +137,67 @@ fn trust_without_a_user_means_the_image_defaults() {
         (Some("shop".into()), Some("shop".into()), None)
     );
 }
+
+/// An unset variable in an app's `environment:` is an empty string with a warning, as in
+/// Compose (<https://docs.docker.com/reference/compose-file/interpolation/>: "If an
+/// environment variable is not set, Compose substitutes with an empty string"); `${VAR:?}`
+/// stays an error as written; on a database, whose settings it is, unset stays an error.
+#[test]
+fn unset_variables_in_an_app_are_empty_with_a_warning() {
+    use crate::problem::{ProblemKind, Severity};
+    let m = model_with(
+        "services:\n  db:\n    image: postgres:16\n    environment: {POSTGRES_PASSWORD: '${DB_PASSWORD}'}\n  web:\n    image: node:22\n    depends_on: [db]\n    environment:\n      SENTRY_DSN: ${SENTRY_DSN}\n      MAIL_URL: smtp://${MAIL_HOST}:25\n",
+        &[("DB_PASSWORD", "pw")],
+    );
+    let unset: Vec<_> = m
+        .problems
+        .iter()
+        .filter_map(|p| match &p.kind {
+            ProblemKind::UnsetVariable { name, service } => {
+                Some((name.as_str(), service.as_str(), p.severity))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        unset,
+        [
+            ("SENTRY_DSN", "web", Severity::Warning),
+            ("MAIL_HOST", "web", Severity::Warning)
+        ]
+    );
+    assert!(!m.problems.iter().any(|p| p.is_error()), "{:?}", m.problems);
+
+    // `:?` is an error as written, on an app too.
+    let manifest = from_bytes(
+        b"services:\n  db: {image: 'postgres:16'}\n  web:\n    image: node:22\n    environment: {KEY: '${KEY:?set KEY}'}\n",
+        PathBuf::from("docker-compose.yml"),
+        "shop".into(),
+        &|_| None,
+    )
+    .unwrap();
+    let m = resolve(&manifest, catalog(), None).unwrap();
+    assert!(
+        m.problems
+            .iter()
+            .any(|p| p.is_error() && matches!(p.kind, ProblemKind::RequiredVariable { .. })),
+        "{:?}",
+        m.problems
+    );
+
+    // A database's unset password is an error (an empty password is never what was meant).
+    let manifest = from_bytes(
+        b"services:\n  db:\n    image: postgres:16\n    environment: {POSTGRES_PASSWORD: '${DB_PASSWORD}'}\n",
+        PathBuf::from("docker-compose.yml"),
+        "shop".into(),
+        &|_| None,
+    )
+    .unwrap();
+    let m = resolve(&manifest, catalog(), None).unwrap();
+    assert!(
+        m.problems.iter().any(|p| p.is_error()
+            && matches!(&p.kind, ProblemKind::UndefinedVariable { name } if name == "DB_PASSWORD")),
+        "{:?}",
+        m.problems
+    );
+}
