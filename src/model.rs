@@ -36,6 +36,7 @@ pub struct Project {
 pub enum ProjectSource {
     Flag,
     Extension,
+    ComposeProjectName,
     ComposeName,
     Directory,
 }
@@ -45,6 +46,7 @@ impl ProjectSource {
         match self {
             Self::Flag => "from `-p`",
             Self::Extension => "from `x-provision.project`",
+            Self::ComposeProjectName => "from `COMPOSE_PROJECT_NAME`",
             Self::ComposeName => "from `name:`",
             Self::Directory => "from the directory name",
         }
@@ -354,11 +356,39 @@ fn project_name(
             source: ProjectSource::Flag,
         });
     }
+    // Compose's order (https://docs.docker.com/compose/how-tos/project-name/): `-p`, then
+    // `COMPOSE_PROJECT_NAME` (the shell, then `.env`), then the top-level `name:`, then the
+    // directory. `x-provision.project`, provision's own setting, comes right after `-p`: a
+    // shell's `COMPOSE_PROJECT_NAME` must not move a project that names itself for provision
+    // (its cloud identifiers are made from it).
+    let from_env = manifest
+        .compose_project_name
+        .as_ref()
+        .map(|value| crate::manifest::Located {
+            value: value.clone(),
+            at: Pos::default(),
+            path: String::new(),
+        });
     for (given, source) in [
-        (&manifest.project, ProjectSource::Extension),
-        (&manifest.name, ProjectSource::ComposeName),
+        (manifest.project.as_ref(), ProjectSource::Extension),
+        (from_env.as_ref(), ProjectSource::ComposeProjectName),
+        (manifest.name.as_ref(), ProjectSource::ComposeName),
     ] {
         if let Some(given) = given {
+            if source == ProjectSource::ComposeProjectName {
+                let name = normalize_project(&given.value);
+                if name.is_empty() {
+                    problems.push(Problem::error(
+                        None,
+                        "COMPOSE_PROJECT_NAME",
+                        ProblemKind::InvalidProject {
+                            given: given.value.clone(),
+                        },
+                    ));
+                    break;
+                }
+                return Ok(Project { name, source });
+            }
             let name = normalize_project(&given.value);
             if name.is_empty() {
                 problems.push(Problem::error(
@@ -1522,6 +1552,41 @@ mod tests {
         let (_, problems) =
             model_of("x-provision: {project: '***'}\nservices: {db: {image: redis}}\n");
         assert!(matches!(&problems[0], ProblemKind::InvalidProject { .. }));
+    }
+
+    /// Compose's order: `-p`, `COMPOSE_PROJECT_NAME` (the shell, then `.env`), `name:`, the
+    /// directory (<https://docs.docker.com/compose/how-tos/project-name/>); provision's own
+    /// `x-provision.project` right after `-p`.
+    #[test]
+    fn compose_project_name_comes_before_name() {
+        let catalog: &'static Catalog = Box::leak(Box::new(Catalog::builtin().unwrap()));
+        let project = |text: &str, flag: Option<&str>| {
+            let manifest = from_bytes(
+                text.as_bytes(),
+                PathBuf::from("compose.yaml"),
+                "dir".into(),
+                &|n| (n == "COMPOSE_PROJECT_NAME").then(|| "From_Env".to_owned()),
+            )
+            .unwrap();
+            let p = resolve(&manifest, catalog, flag).unwrap().project;
+            (p.name, p.source)
+        };
+        let file = "name: from-name\nservices: {db: {image: redis}}\n";
+        assert_eq!(
+            project(file, None),
+            ("from-env".into(), ProjectSource::ComposeProjectName)
+        );
+        assert_eq!(
+            project(file, Some("flag")),
+            ("flag".into(), ProjectSource::Flag)
+        );
+        assert_eq!(
+            project(
+                "x-provision: {project: ours}\nservices: {db: {image: redis}}\n",
+                None
+            ),
+            ("ours".into(), ProjectSource::Extension)
+        );
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub struct Manifest {
     pub name: Option<Located<String>>,
     /// Top-level `x-provision.project`.
     pub project: Option<Located<String>>,
+    /// `COMPOSE_PROJECT_NAME` from the environment or `.env`, when set and not empty.
+    pub compose_project_name: Option<String>,
     pub cloud: CloudSettings,
     /// Top-level `x-provision.local.apps`: `containers` (true) or `processes` (false), how
     /// `provision start` runs the app services.
@@ -374,6 +376,9 @@ pub fn from_root(
         dir_name,
         name: None,
         project: None,
+        // Compose reads it from the shell, then `.env`
+        // (<https://docs.docker.com/compose/how-tos/project-name/>).
+        compose_project_name: vars(0, "COMPOSE_PROJECT_NAME").filter(|v| !v.is_empty()),
         cloud: CloudSettings::default(),
         apps_in_containers: None,
         local_tls: None,
