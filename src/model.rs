@@ -636,7 +636,7 @@ fn resource<'c>(
         problems.push(
             Problem::error(
                 version_at.or(Some(service.at)),
-                version_path,
+                version_path.clone(),
                 ProblemKind::UnsupportedVersion {
                     type_name: template.name.clone(),
                     version: version.clone(),
@@ -645,6 +645,20 @@ fn resource<'c>(
                 },
             )
             .scoped(Scope::Cloud),
+        );
+        // Locally it runs; say so there too, so that `doctor --local` does not pass it
+        // silently when the cloud would refuse it.
+        problems.push(
+            Problem::warning(
+                version_at.or(Some(service.at)),
+                version_path,
+                ProblemKind::VersionNotInCloud {
+                    type_name: template.name.clone(),
+                    version: version.clone(),
+                    supported: template.versions.clone(),
+                },
+            )
+            .scoped(Scope::Local),
         );
     }
 
@@ -1419,8 +1433,13 @@ mod tests {
         assert!(
             matches!(&problems[0], ProblemKind::UnsupportedVersion { version, .. } if version == "9.6")
         );
+        // [1] is the local warning that goes with [0] (`VersionNotInCloud`).
+        assert!(matches!(
+            &problems[1],
+            ProblemKind::VersionNotInCloud { .. }
+        ));
         assert!(
-            matches!(&problems[1], ProblemKind::UnsupportedVersion { version, .. } if version == "5")
+            matches!(&problems[2], ProblemKind::UnsupportedVersion { version, .. } if version == "5")
         );
     }
 

@@ -123,6 +123,12 @@ pub enum ProblemKind {
         nearest: Option<String>,
         supported: Vec<String>,
     },
+    /// A version that runs locally but that the cloud does not offer (a warning locally).
+    VersionNotInCloud {
+        type_name: String,
+        version: String,
+        supported: Vec<String>,
+    },
     OptionNotForType {
         option: String,
         type_name: String,
@@ -322,6 +328,11 @@ impl Problem {
             } => format!(
                 "{type_name} version `{version}` runs locally, but the cloud does not offer it"
             ),
+            K::VersionNotInCloud {
+                type_name, version, ..
+            } => format!(
+                "{type_name} version `{version}` is not one the cloud offers: it runs locally only"
+            ),
             K::OptionNotForType {
                 option, type_name, ..
             } => format!("`{option}` does not apply to {type_name} in the cloud"),
@@ -463,6 +474,7 @@ impl Problem {
             K::TypeConflict { image_type, .. } => Some(format!("remove `x-provision.type` or set it to `{image_type}`")),
             K::UnsupportedVersion { nearest: Some(n), supported, .. } => Some(format!("the nearest the cloud offers is `{n}` (supported: {}); dump and restore to move the data", supported.join(", "))),
             K::UnsupportedVersion { supported, .. } => Some(format!("supported in the cloud: {}", supported.join(", "))),
+            K::VersionNotInCloud { supported, .. } => Some(format!("fine locally; `--cloud` will refuse it (the cloud offers {})", supported.join(", "))),
             K::OptionNotForType { allowed, .. } => Some(format!("options for this type: {}", allowed.join(", "))),
             K::OptionNotForSql { .. } => Some("remove it; the link carries the password only".into()),
             K::LinkToMissing { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),

@@ -201,3 +201,38 @@ fn unset_variables_in_an_app_are_empty_with_a_warning() {
         m.problems
     );
 }
+
+/// A version the cloud does not offer runs locally, and `doctor --local` says it will not
+/// run in the cloud (README, "Versions"; the lines AWS offers are in `templates/*.yml`).
+#[test]
+fn versions_outside_the_cloud_list_warn_locally() {
+    use crate::problem::{ProblemKind, Scope, Severity};
+    let m = model_with(
+        "services:\n  db: {image: 'postgres:12-alpine'}\n  m: {image: 'mariadb:12'}\n  v: {image: 'valkey/valkey:9'}\n  ok: {image: 'postgres:17'}\n",
+        &[],
+    );
+    let found: Vec<_> = m
+        .problems
+        .iter()
+        .filter_map(|p| match &p.kind {
+            ProblemKind::VersionNotInCloud { version, .. } => {
+                Some((version.as_str(), p.severity, p.scope))
+            }
+            ProblemKind::UnsupportedVersion { version, .. } => {
+                Some((version.as_str(), p.severity, p.scope))
+            }
+            _ => None,
+        })
+        .collect();
+    for v in ["12", "9"] {
+        assert!(
+            found.contains(&(v, Severity::Warning, Scope::Local)),
+            "{v}: {found:?}"
+        );
+        assert!(
+            found.contains(&(v, Severity::Error, Scope::Cloud)),
+            "{v}: {found:?}"
+        );
+    }
+    assert_eq!(found.len(), 6, "{found:?}");
+}
