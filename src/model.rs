@@ -15,6 +15,7 @@ use crate::suggest::did_you_mean;
 mod compose_rules_tests;
 mod credentials;
 mod hints;
+mod lookalike;
 
 /// Database and user names when the manifest names none.
 pub const DEFAULT_SQL_NAME: &str = "app";
@@ -239,7 +240,10 @@ pub fn resolve<'c>(
     for service in &manifest.services {
         match classify(service, catalog, &mut problems) {
             // Compose's warnings about an app's own settings (an unset variable).
-            Class::App => problems.extend(service.app_only.iter().cloned()),
+            Class::App => {
+                problems.extend(service.app_only.iter().cloned());
+                lookalike::looks_like_database(service, &mut problems);
+            }
             Class::BrokenDatabase => database_names.push(service.name.clone()),
             Class::Database(template, image) => {
                 database_names.push(service.name.clone());

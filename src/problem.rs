@@ -123,6 +123,12 @@ pub enum ProblemKind {
         nearest: Option<String>,
         supported: Vec<String>,
     },
+    /// An app service whose image looks like a database provision does not know.
+    LooksLikeDatabase {
+        service: String,
+        image: String,
+        type_name: String,
+    },
     /// A version that runs locally but that the cloud does not offer (a warning locally).
     VersionNotInCloud {
         type_name: String,
@@ -328,6 +334,13 @@ impl Problem {
             } => format!(
                 "{type_name} version `{version}` runs locally, but the cloud does not offer it"
             ),
+            K::LooksLikeDatabase {
+                service,
+                image,
+                type_name,
+            } => format!(
+                "`{image}` looks like a {type_name} image that provision does not know: `{service}` is treated as an app"
+            ),
             K::VersionNotInCloud {
                 type_name, version, ..
             } => format!(
@@ -474,6 +487,7 @@ impl Problem {
             K::TypeConflict { image_type, .. } => Some(format!("remove `x-provision.type` or set it to `{image_type}`")),
             K::UnsupportedVersion { nearest: Some(n), supported, .. } => Some(format!("the nearest the cloud offers is `{n}` (supported: {}); dump and restore to move the data", supported.join(", "))),
             K::UnsupportedVersion { supported, .. } => Some(format!("supported in the cloud: {}", supported.join(", "))),
+            K::LooksLikeDatabase { type_name, .. } => Some(format!("if it is a database, add `x-provision: {{type: {type_name}}}` to the service; if it is not, ignore this")),
             K::VersionNotInCloud { supported, .. } => Some(format!("fine locally; `--cloud` will refuse it (the cloud offers {})", supported.join(", "))),
             K::OptionNotForType { allowed, .. } => Some(format!("options for this type: {}", allowed.join(", "))),
             K::OptionNotForSql { .. } => Some("remove it; the link carries the password only".into()),

@@ -236,3 +236,42 @@ fn versions_outside_the_cloud_list_warn_locally() {
     }
     assert_eq!(found.len(), 6, "{found:?}");
 }
+
+/// Images built on the official ones are databases of that type, with the family's data
+/// path and version rule (`templates/*.yml`, `images` and `container.by_image`):
+/// <https://hub.docker.com/r/ankane/pgvector>, <https://github.com/timescale/timescaledb-docker-ha>,
+/// <https://hub.docker.com/r/percona/percona-server>, <https://hub.docker.com/r/redis/redis-stack>.
+#[test]
+fn image_families_built_on_the_official_ones_are_databases() {
+    let m = model_with(
+        "services:\n  a: {image: 'ankane/pgvector:v0.5.1'}\n  b: {image: 'timescale/timescaledb-ha:pg16'}\n  c: {image: 'percona/percona-server:8.0'}\n  d: {image: 'redis/redis-stack:7.2.0-v10'}\n",
+        &[],
+    );
+    let got: Vec<_> = m
+        .resources
+        .iter()
+        .map(|r| {
+            let data = r
+                .template
+                .family(&r.repository)
+                .data_path(&r.version)
+                .map(str::to_owned);
+            (r.name.as_str(), r.template.name.as_str(), data)
+        })
+        .collect();
+    let data = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        got,
+        [
+            ("a", "postgres", data("/var/lib/postgresql/data")),
+            ("b", "postgres", data("/home/postgres/pgdata/data")),
+            ("c", "mysql", data("/var/lib/mysql")),
+            ("d", "redis", data("/data")),
+        ]
+    );
+    // `v0.5.1` is pgvector's version, not Postgres': floating, not Postgres 0.
+    let a = &m.resources[0];
+    assert_ne!(a.version_line, "0");
+    let b = &m.resources[1];
+    assert_eq!(b.version_line, "16");
+}
