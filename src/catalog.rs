@@ -291,6 +291,12 @@ pub struct Family<'t> {
 }
 
 impl Family<'_> {
+    /// Whether the data path depends on the version (a floating tag's is then unknown until
+    /// the image is pulled).
+    pub fn data_path_varies(&self) -> bool {
+        self.data_path.is_some() && !self.data_path_from.is_empty()
+    }
+
     /// Where this family keeps the data of `version`; none for in-memory engines.
     pub fn data_path(&self, version: &str) -> Option<&str> {
         let path = self.data_path?;

@@ -323,7 +323,14 @@ pub fn run(
             let problems = about(Some(name), Scope::Both);
             let detail = resources
                 .get(name.as_str())
-                .map(|r| format!(" ({} {})", r.template.name, r.version))
+                .map(|r| {
+                    // A floating tag's version is the pulled image's: never a default here.
+                    if r.floating {
+                        format!(" ({}, version resolved at pull)", r.template.name)
+                    } else {
+                        format!(" ({} {})", r.template.name, r.version)
+                    }
+                })
                 .unwrap_or_default();
             check(
                 format!("Database {name} is valid{detail}"),

@@ -77,6 +77,9 @@ pub struct Resource<'c> {
     pub repository: String,
     /// As written (`16.4`), or the template's default.
     pub version: String,
+    /// The tag names no version (`latest`, `alpine`, untagged): locally the version is the
+    /// pulled image's, known only once a runtime has it; `version` is the cloud's.
+    pub floating: bool,
     /// The supported line it belongs to (`16`).
     pub version_line: String,
     pub database: Option<String>,
@@ -850,6 +853,7 @@ fn resource<'c>(
         repository,
         version_line: version_line.unwrap_or_else(|| template.major(&version)),
         version,
+        floating,
         database,
         username,
         local_port,

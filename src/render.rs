@@ -28,7 +28,12 @@ pub fn plan(plan: &Plan) -> String {
         .unwrap_or(0);
     let _ = writeln!(out, "\nDatabases");
     for r in &plan.resources {
-        let kind = format!("{} {}", r.type_name, r.version);
+        // A floating tag runs whatever the registry has: say so, never a default.
+        let kind = if r.version_resolved_at_pull {
+            format!("{} (version resolved at pull)", r.type_name)
+        } else {
+            format!("{} {}", r.type_name, r.version)
+        };
         let detail = if let Some(local) = &r.local {
             let port = local.host_port.map_or_else(
                 || {

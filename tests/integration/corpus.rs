@@ -64,7 +64,11 @@ fn plan_summary(dir: &Path) -> String {
             "{}: {} {} ({}), user {}, database {}, password {}",
             r.name,
             r.type_name,
-            r.version,
+            if r.version_resolved_at_pull {
+                "(resolved at pull)"
+            } else {
+                r.version.as_str()
+            },
             local.image,
             r.username.as_deref().unwrap_or("-"),
             r.database.as_deref().unwrap_or("-"),
@@ -74,6 +78,9 @@ fn plan_summary(dir: &Path) -> String {
                 (None, _) => "generated".to_owned(),
             },
         );
+        if local.volume.is_some() && local.data_path.is_none() {
+            let _ = writeln!(out, "  data path: resolved at pull");
+        }
         if let Some(command) = &local.command {
             let _ = writeln!(out, "  command: {command:?}");
         }
