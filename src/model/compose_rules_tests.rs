@@ -275,3 +275,50 @@ fn image_families_built_on_the_official_ones_are_databases() {
     let b = &m.resources[1];
     assert_eq!(b.version_line, "16");
 }
+
+/// A floating tag (`latest`, `alpine`, untagged) runs whatever the registry has: the local
+/// plan says "resolved at pull" and shows no data path that depends on the version (the
+/// official Postgres image moved it in 18: docker-library/postgres pull 1259), never the
+/// default major's.
+#[test]
+fn floating_tags_are_resolved_at_pull_locally() {
+    let text = "services:\n  db: {image: 'postgres:alpine'}\n  pinned: {image: 'postgres:16'}\n  cache: {image: redis}\n";
+    let manifest = from_bytes(
+        text.as_bytes(),
+        PathBuf::from("docker-compose.yml"),
+        "shop".into(),
+        &|_| None,
+    )
+    .unwrap();
+    let local = plan(&manifest, catalog(), Target::Local, None).unwrap();
+    let got: Vec<_> = local
+        .resources
+        .iter()
+        .map(|r| {
+            let l = r.local.as_ref().unwrap();
+            (
+                r.name.as_str(),
+                r.version_resolved_at_pull,
+                l.data_path.as_deref(),
+                l.volume.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("db", true, None, true),
+            ("pinned", false, Some("/var/lib/postgresql/data"), true),
+            // Redis keeps its data in /data whatever the version.
+            ("cache", true, Some("/data"), true),
+        ]
+    );
+    let rendered = crate::render::plan(&local);
+    assert!(
+        rendered.contains("postgres (version resolved at pull)"),
+        "{rendered}"
+    );
+    // The cloud gets the default line, as the FloatingTag warning says.
+    let cloud = plan(&manifest, catalog(), Target::Cloud, None).unwrap();
+    assert!(!cloud.resources[0].version_resolved_at_pull);
+}
