@@ -166,13 +166,10 @@ fn key_name(text: &str) -> Option<(String, &str, bool)> {
 /// `extractVarValue`: the value at the start of `text` and the text after it; `None` for an
 /// unterminated quote.
 fn value(text: &str) -> Option<(Raw, &str)> {
-    let quote = match text.chars().next() {
-        Some(q @ ('"' | '\'')) => q,
-        _ => {
-            let (line, rest) = text.split_once('\n').unwrap_or((text, ""));
-            let line = line.split_once(" #").map_or(line, |(v, _)| v);
-            return Some((Raw::Substituted(line.trim_end().to_owned()), rest));
-        }
+    let Some(quote) = text.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
+        let (line, rest) = text.split_once('\n').unwrap_or((text, ""));
+        let line = line.split_once(" #").map_or(line, |(v, _)| v);
+        return Some((Raw::Substituted(line.trim_end().to_owned()), rest));
     };
     let body = &text[1..];
     let mut chars = String::new();

@@ -166,7 +166,11 @@ fn unset_variables_in_an_app_are_empty_with_a_warning() {
             ("MAIL_HOST", "web", Severity::Warning)
         ]
     );
-    assert!(!m.problems.iter().any(|p| p.is_error()), "{:?}", m.problems);
+    assert!(
+        !m.problems.iter().any(crate::problem::Problem::is_error),
+        "{:?}",
+        m.problems
+    );
 
     // `:?` is an error as written, on an app too.
     let manifest = from_bytes(
