@@ -97,6 +97,39 @@ pub struct ComposeEnv {
     /// (redis-stack's `REDIS_ARGS`).
     #[serde(default)]
     pub args_env: Vec<String>,
+    /// The image's superuser, for files that configure only it (`MYSQL_ROOT_PASSWORD` and
+    /// `MYSQL_DATABASE`, no `MYSQL_USER`): their apps log in as it.
+    #[serde(default)]
+    pub superuser: Option<ComposeSuperuser>,
+    /// Variables that turn the image's password off for its default user
+    /// (`POSTGRES_HOST_AUTH_METHOD: trust`): set (to one of `values`) without a user or
+    /// password, the file means the image's defaults, without a password.
+    #[serde(default)]
+    pub no_password: Option<NoPassword>,
+}
+
+/// How a file configures the image's superuser (`root` in the MySQL and MariaDB images).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComposeSuperuser {
+    /// Its name in the server.
+    pub name: String,
+    /// Its password, the first set wins.
+    pub password: Vec<String>,
+    #[serde(default)]
+    pub password_file: Vec<String>,
+    /// Variables that let it in without a password, or have the image pick a random one:
+    /// the file is root-only, and provision gives root a password of its own.
+    #[serde(default)]
+    pub without_password: Vec<String>,
+}
+
+/// A variable that makes the image's default user passwordless.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoPassword {
+    pub variable: String,
+    pub values: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -193,6 +226,18 @@ pub struct Container {
     pub config_file: Option<ConfigFile>,
     /// Image families with a contract of their own (convox/*, bitnami/*), by repository.
     pub by_image: BTreeMap<String, ImageContract>,
+    /// The env contract when the app's user is the image's superuser (a root-only Compose
+    /// file): the official MySQL image refuses `MYSQL_USER=root`.
+    #[serde(default)]
+    pub superuser: Option<SuperuserEnv>,
+}
+
+/// The image's env contract for its superuser.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuperuserEnv {
+    pub name: String,
+    pub env: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -214,6 +259,9 @@ pub struct ImageContract {
     /// The family turns TLS on through settings of its own, which provision does not drive.
     #[serde(default)]
     pub no_tls: bool,
+    /// As `container.superuser`, for this family.
+    #[serde(default)]
+    pub superuser: Option<SuperuserEnv>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -224,6 +272,9 @@ pub struct ConfigFile {
     /// Placeholders as for `env`, `{password}` included.
     pub text: String,
 }
+
+/// The cloud's master user where the file's app logs in as the image's superuser.
+pub const CLOUD_SUPERUSER: &str = "admin";
 
 /// What one image family needs to run: resolved from the template's defaults and the
 /// family's own entries.
@@ -240,6 +291,12 @@ pub struct Family<'t> {
 }
 
 impl Family<'_> {
+    /// Whether the data path depends on the version (a floating tag's is then unknown until
+    /// the image is pulled).
+    pub fn data_path_varies(&self) -> bool {
+        self.data_path.is_some() && !self.data_path_from.is_empty()
+    }
+
     /// Where this family keeps the data of `version`; none for in-memory engines.
     pub fn data_path(&self, version: &str) -> Option<&str> {
         let path = self.data_path?;
@@ -557,6 +614,45 @@ impl Template {
             .or_else(|| self.compose_env.iter().find(|c| c.images.is_empty()))
     }
 
+    /// The cloud's master user for the app's user `username`. A root-only file's `root`
+    /// becomes `admin` in the cloud (the master user name the RDS console proposes for MySQL
+    /// and MariaDB): RDS's master user is not the engine's `root` (it lacks `SUPER`), RDS
+    /// does not promise that `root` is free as a master user name
+    /// (<https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html#RDS_Limits.Constraints>),
+    /// and the cloud's password is never the file's, so apps read both from the link.
+    pub fn cloud_username(&self, username: Option<&str>) -> Option<String> {
+        let username = username?;
+        let superuser = self
+            .container
+            .superuser
+            .iter()
+            .chain(
+                self.container
+                    .by_image
+                    .values()
+                    .filter_map(|f| f.superuser.as_ref()),
+            )
+            .any(|s| s.name == username);
+        Some(if superuser { CLOUD_SUPERUSER } else { username }.to_owned())
+    }
+
+    /// The image family of a repository for the app's user `username`: the superuser's env
+    /// contract when it is the image's superuser (a root-only Compose file), else
+    /// [`Template::family`]'s.
+    pub fn family_for(&self, repository: &str, username: Option<&str>) -> Family<'_> {
+        let mut family = self.family(repository);
+        let superuser = match self.container.by_image.get(repository) {
+            Some(f) => f.superuser.as_ref(),
+            None => self.container.superuser.as_ref(),
+        };
+        if let (Some(superuser), Some(username)) = (superuser, username)
+            && superuser.name == username
+        {
+            family.env = &superuser.env;
+        }
+        family
+    }
+
     /// The image family of a repository: its env contract, arguments, data path and
     /// version variables, the official image's where it has none of its own.
     pub fn family(&self, repository: &str) -> Family<'_> {
@@ -672,6 +768,17 @@ impl Template {
                     .filter_map(|c| c.config_file.as_ref()),
             )
             .map(|f| &f.text);
+        let superuser_env = self
+            .container
+            .superuser
+            .iter()
+            .chain(
+                self.container
+                    .by_image
+                    .values()
+                    .filter_map(|c| c.superuser.as_ref()),
+            )
+            .flat_map(|s| s.env.values());
         let texts = self
             .container
             .env
@@ -682,6 +789,7 @@ impl Template {
                     .values()
                     .flat_map(|c| c.env.values()),
             )
+            .chain(superuser_env)
             .chain(container_args)
             .chain(config_files)
             .chain(std::iter::once(&self.url.path));

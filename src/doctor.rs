@@ -13,7 +13,7 @@ use crate::local::engine::Found;
 use crate::manifest::Manifest;
 use crate::model::{self, Model};
 use crate::plan::Target;
-use crate::problem::{Problem, Scope, Severity};
+use crate::problem::{Problem, ProblemKind, Scope, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -323,7 +323,14 @@ pub fn run(
             let problems = about(Some(name), Scope::Both);
             let detail = resources
                 .get(name.as_str())
-                .map(|r| format!(" ({} {})", r.template.name, r.version))
+                .map(|r| {
+                    // A floating tag's version is the pulled image's: never a default here.
+                    if r.floating {
+                        format!(" ({}, version resolved at pull)", r.template.name)
+                    } else {
+                        format!(" ({} {})", r.template.name, r.version)
+                    }
+                })
                 .unwrap_or_default();
             check(
                 format!("Database {name} is valid{detail}"),
@@ -358,12 +365,19 @@ pub fn run(
             } else {
                 format!("Service {} links to {}", app.name, links.join(", "))
             };
-            Some(check(
-                pass,
-                format!("Service {} has invalid links", app.name),
-                &problems,
-                file,
-            ))
+            // "invalid links" only when the links are what is wrong.
+            let only_links = problems.iter().filter(|p| p.is_error()).all(|p| {
+                matches!(
+                    p.kind,
+                    ProblemKind::LinkToMissing { .. } | ProblemKind::LinkToApp { .. }
+                )
+            });
+            let fail = if only_links {
+                format!("Service {} has invalid links", app.name)
+            } else {
+                format!("Service {} has invalid settings", app.name)
+            };
+            Some(check(pass, fail, &problems, file))
         })
         .collect();
     if !link_checks.is_empty() {

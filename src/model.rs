@@ -12,8 +12,11 @@ use crate::problem::{IdentifierRule, Pos, Problem, ProblemKind, Scope};
 use crate::suggest::did_you_mean;
 
 mod cloud;
+#[cfg(test)]
+mod compose_rules_tests;
 mod credentials;
 mod hints;
+mod lookalike;
 
 pub use credentials::MAX_SQL_NAME;
 
@@ -37,6 +40,7 @@ pub struct Project {
 pub enum ProjectSource {
     Flag,
     Extension,
+    ComposeProjectName,
     ComposeName,
     Directory,
 }
@@ -46,6 +50,7 @@ impl ProjectSource {
         match self {
             Self::Flag => "from `-p`",
             Self::Extension => "from `x-provision.project`",
+            Self::ComposeProjectName => "from `COMPOSE_PROJECT_NAME`",
             Self::ComposeName => "from `name:`",
             Self::Directory => "from the directory name",
         }
@@ -75,6 +80,9 @@ pub struct Resource<'c> {
     pub repository: String,
     /// As written (`16.4`), or the template's default.
     pub version: String,
+    /// The tag names no version (`latest`, `alpine`, untagged): locally the version is the
+    /// pulled image's, known only once a runtime has it; `version` is the cloud's.
+    pub floating: bool,
     /// The supported line it belongs to (`16`).
     pub version_line: String,
     pub database: Option<String>,
@@ -216,7 +224,11 @@ pub fn resolve<'c>(
     let mut database_names = Vec::new();
     for service in &manifest.services {
         match classify(service, catalog, &mut problems) {
-            Class::App => {}
+            // Compose's warnings about an app's own settings (an unset variable).
+            Class::App => {
+                problems.extend(service.app_only.iter().cloned());
+                lookalike::looks_like_database(service, &mut problems);
+            }
             Class::BrokenDatabase => database_names.push(service.name.clone()),
             Class::Database(template, image) => {
                 database_names.push(service.name.clone());
@@ -333,11 +345,39 @@ fn project_name(
             source: ProjectSource::Flag,
         });
     }
+    // Compose's order (https://docs.docker.com/compose/how-tos/project-name/): `-p`, then
+    // `COMPOSE_PROJECT_NAME` (the shell, then `.env`), then the top-level `name:`, then the
+    // directory. `x-provision.project`, provision's own setting, comes right after `-p`: a
+    // shell's `COMPOSE_PROJECT_NAME` must not move a project that names itself for provision
+    // (its cloud identifiers are made from it).
+    let from_env = manifest
+        .compose_project_name
+        .as_ref()
+        .map(|value| crate::manifest::Located {
+            value: value.clone(),
+            at: Pos::default(),
+            path: String::new(),
+        });
     for (given, source) in [
-        (&manifest.project, ProjectSource::Extension),
-        (&manifest.name, ProjectSource::ComposeName),
+        (manifest.project.as_ref(), ProjectSource::Extension),
+        (from_env.as_ref(), ProjectSource::ComposeProjectName),
+        (manifest.name.as_ref(), ProjectSource::ComposeName),
     ] {
         if let Some(given) = given {
+            if source == ProjectSource::ComposeProjectName {
+                let name = normalize_project(&given.value);
+                if name.is_empty() {
+                    problems.push(Problem::error(
+                        None,
+                        "COMPOSE_PROJECT_NAME",
+                        ProblemKind::InvalidProject {
+                            given: given.value.clone(),
+                        },
+                    ));
+                    break;
+                }
+                return Ok(Project { name, source });
+            }
             let name = normalize_project(&given.value);
             if name.is_empty() {
                 problems.push(Problem::error(
@@ -585,7 +625,7 @@ fn resource<'c>(
         problems.push(
             Problem::error(
                 version_at.or(Some(service.at)),
-                version_path,
+                version_path.clone(),
                 ProblemKind::UnsupportedVersion {
                     type_name: template.name.clone(),
                     version: version.clone(),
@@ -594,6 +634,20 @@ fn resource<'c>(
                 },
             )
             .scoped(Scope::Cloud),
+        );
+        // Locally it runs; say so there too, so that `doctor --local` does not pass it
+        // silently when the cloud would refuse it.
+        problems.push(
+            Problem::warning(
+                version_at.or(Some(service.at)),
+                version_path,
+                ProblemKind::VersionNotInCloud {
+                    type_name: template.name.clone(),
+                    version: version.clone(),
+                    supported: template.versions.clone(),
+                },
+            )
+            .scoped(Scope::Local),
         );
     }
 
@@ -808,6 +862,7 @@ fn resource<'c>(
         repository,
         version_line: version_line.unwrap_or_else(|| template.major(&version)),
         version,
+        floating,
         database,
         username,
         local_port,
@@ -1395,8 +1450,13 @@ mod tests {
         assert!(
             matches!(&problems[0], ProblemKind::UnsupportedVersion { version, .. } if version == "9.6")
         );
+        // [1] is the local warning that goes with [0] (`VersionNotInCloud`).
+        assert!(matches!(
+            &problems[1],
+            ProblemKind::VersionNotInCloud { .. }
+        ));
         assert!(
-            matches!(&problems[1], ProblemKind::UnsupportedVersion { version, .. } if version == "5")
+            matches!(&problems[2], ProblemKind::UnsupportedVersion { version, .. } if version == "5")
         );
     }
 
@@ -1528,6 +1588,41 @@ mod tests {
         let (_, problems) =
             model_of("x-provision: {project: '***'}\nservices: {db: {image: redis}}\n");
         assert!(matches!(&problems[0], ProblemKind::InvalidProject { .. }));
+    }
+
+    /// Compose's order: `-p`, `COMPOSE_PROJECT_NAME` (the shell, then `.env`), `name:`, the
+    /// directory (<https://docs.docker.com/compose/how-tos/project-name/>); provision's own
+    /// `x-provision.project` right after `-p`.
+    #[test]
+    fn compose_project_name_comes_before_name() {
+        let catalog: &'static Catalog = Box::leak(Box::new(Catalog::builtin().unwrap()));
+        let project = |text: &str, flag: Option<&str>| {
+            let manifest = from_bytes(
+                text.as_bytes(),
+                PathBuf::from("compose.yaml"),
+                "dir".into(),
+                &|n| (n == "COMPOSE_PROJECT_NAME").then(|| "From_Env".to_owned()),
+            )
+            .unwrap();
+            let p = resolve(&manifest, catalog, flag).unwrap().project;
+            (p.name, p.source)
+        };
+        let file = "name: from-name\nservices: {db: {image: redis}}\n";
+        assert_eq!(
+            project(file, None),
+            ("from-env".into(), ProjectSource::ComposeProjectName)
+        );
+        assert_eq!(
+            project(file, Some("flag")),
+            ("flag".into(), ProjectSource::Flag)
+        );
+        assert_eq!(
+            project(
+                "x-provision: {project: ours}\nservices: {db: {image: redis}}\n",
+                None
+            ),
+            ("ours".into(), ProjectSource::Extension)
+        );
     }
 
     #[test]

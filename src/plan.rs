@@ -57,6 +57,11 @@ pub struct PlannedResource {
     #[serde(skip)]
     pub template: Arc<Template>,
     pub version: String,
+    /// Locally, the tag names no version (`latest`, `alpine`, untagged): the version and
+    /// where the data goes are the pulled image's, resolved at pull; `version` is then the
+    /// cloud's default line, and only the cloud's.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub version_resolved_at_pull: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -208,23 +213,26 @@ pub fn plan(
             type_name: r.template.name.clone(),
             template: Arc::clone(r.template),
             version: r.version.clone(),
+            version_resolved_at_pull: target == Target::Local && r.floating,
             database: r.database.clone(),
-            username: r.username.clone(),
+            username: match target {
+                Target::Local => r.username.clone(),
+                Target::Cloud => r.template.cloud_username(r.username.as_deref()),
+            },
             local: (target == Target::Local).then(|| {
                 // Where this image family keeps the data of this version; the backend
                 // decides again from the image's real version once it has the image.
-                let data_path = r
-                    .template
-                    .family(&r.repository)
-                    .data_path(&r.version)
-                    .map(str::to_owned);
+                let family = r.template.family(&r.repository);
+                let data_path = family.data_path(&r.version).map(str::to_owned);
+                let has_volume = data_path.is_some();
+                // A floating tag's data path is the pulled image's when it depends on the
+                // version (Postgres 18 moved it): unknown until then, never a guess.
+                let data_path = data_path.filter(|_| !(r.floating && family.data_path_varies()));
                 LocalPlan {
                     container: crate::names::container(&project, &r.name),
                     image: r.image.clone(),
                     repository: r.repository.clone(),
-                    volume: data_path
-                        .as_ref()
-                        .map(|_| crate::names::volume(&project, &r.name)),
+                    volume: has_volume.then(|| crate::names::volume(&project, &r.name)),
                     data_path,
                     container_port: r.template.port,
                     host_port: r.local_port,

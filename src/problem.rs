@@ -83,6 +83,11 @@ pub enum ProblemKind {
     UndefinedVariable {
         name: String,
     },
+    /// An unset variable in an app's `environment:`: empty, as in Compose.
+    UnsetVariable {
+        name: String,
+        service: String,
+    },
     RequiredVariable {
         name: String,
         message: String,
@@ -116,6 +121,18 @@ pub enum ProblemKind {
         version: String,
         /// The supported line closest to the one asked for.
         nearest: Option<String>,
+        supported: Vec<String>,
+    },
+    /// An app service whose image looks like a database provision does not know.
+    LooksLikeDatabase {
+        service: String,
+        image: String,
+        type_name: String,
+    },
+    /// A version that runs locally but that the cloud does not offer (a warning locally).
+    VersionNotInCloud {
+        type_name: String,
+        version: String,
         supported: Vec<String>,
     },
     OptionNotForType {
@@ -290,6 +307,9 @@ impl Problem {
             }
             K::UnknownKey { key, .. } => format!("unknown key `{key}` in `{}`", parent(&self.path)),
             K::UndefinedVariable { name } => format!("variable `{name}` is not set"),
+            K::UnsetVariable { name, service } => format!(
+                "variable `{name}` is not set: `{service}` gets an empty string there, as Compose gives it"
+            ),
             K::RequiredVariable { name, message } if message.is_empty() => {
                 format!("variable `{name}` is required")
             }
@@ -322,6 +342,18 @@ impl Problem {
                 type_name, version, ..
             } => format!(
                 "{type_name} version `{version}` runs locally, but the cloud does not offer it"
+            ),
+            K::LooksLikeDatabase {
+                service,
+                image,
+                type_name,
+            } => format!(
+                "`{image}` looks like a {type_name} image that provision does not know: `{service}` is treated as an app"
+            ),
+            K::VersionNotInCloud {
+                type_name, version, ..
+            } => format!(
+                "{type_name} version `{version}` is not one the cloud offers: it runs locally only"
             ),
             K::OptionNotForType {
                 option, type_name, ..
@@ -459,7 +491,7 @@ impl Problem {
             K::WrongType { .. } | K::InvalidValue { .. } => None,
             K::UnknownKey { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),
             K::UnknownKey { expected, .. } => Some(format!("allowed here: {}", expected.join(", "))),
-            K::UndefinedVariable { name } => Some(format!(
+            K::UndefinedVariable { name } | K::UnsetVariable { name, .. } => Some(format!(
                 "set `{name}` in the environment or in `.env` next to the manifest, or give a default: `${{{name}:-value}}`"
             )),
             K::RequiredVariable { name, .. } => Some(format!("set `{name}` in the environment or in `.env` next to the manifest")),
@@ -472,6 +504,8 @@ impl Problem {
             K::TypeConflict { image_type, .. } => Some(format!("remove `x-provision.type` or set it to `{image_type}`")),
             K::UnsupportedVersion { nearest: Some(n), supported, .. } => Some(format!("the nearest the cloud offers is `{n}` (supported: {}); dump and restore to move the data", supported.join(", "))),
             K::UnsupportedVersion { supported, .. } => Some(format!("supported in the cloud: {}", supported.join(", "))),
+            K::LooksLikeDatabase { type_name, .. } => Some(format!("if it is a database, add `x-provision: {{type: {type_name}}}` to the service; if it is not, ignore this")),
+            K::VersionNotInCloud { supported, .. } => Some(format!("fine locally; `--cloud` will refuse it (the cloud offers {})", supported.join(", "))),
             K::OptionNotForType { allowed, .. } => Some(format!("options for this type: {}", allowed.join(", "))),
             K::OptionNotForSql { .. } => Some("remove it; the link carries the password only".into()),
             K::LinkToMissing { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),

@@ -28,7 +28,12 @@ pub fn plan(plan: &Plan) -> String {
         .unwrap_or(0);
     let _ = writeln!(out, "\nDatabases");
     for r in &plan.resources {
-        let kind = format!("{} {}", r.type_name, r.version);
+        // A floating tag runs whatever the registry has: say so, never a default.
+        let kind = if r.version_resolved_at_pull {
+            format!("{} (version resolved at pull)", r.type_name)
+        } else {
+            format!("{} {}", r.type_name, r.version)
+        };
         let detail = database_detail(r);
         let _ = writeln!(out, "  {:width$}  {kind:14} {detail}", r.name);
     }

@@ -714,7 +714,10 @@ impl DockerRuntime {
         let container = &spec.local.container;
         // The image first, under its own bound: a slow first pull must not use up the wait
         // for readiness, and its real version decides where the data goes.
-        let family = spec.template.family(&spec.local.repository);
+        // A root-only Compose file's app user is the image's superuser: its own contract.
+        let family = spec
+            .template
+            .family_for(&spec.local.repository, spec.resource.username.as_deref());
         let (image_version, image_user) = self.ensure_image(spec, &family, progress).await?;
         let tls = if spec.local.tls {
             if !family.tls {

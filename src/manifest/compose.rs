@@ -50,7 +50,7 @@ pub fn locate_files(
     if !given.is_empty() {
         return Ok(given.to_vec());
     }
-    let dotenv = read_dotenv(&dir.join(".env")).unwrap_or_default();
+    let dotenv = read_dotenv(&dir.join(".env"), env).unwrap_or_default();
     // An empty value counts as unset, at each level.
     let var = |name: &str| {
         env(name).filter(|v| !v.is_empty()).or_else(|| {
@@ -165,10 +165,14 @@ fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// `.env`-style variables from a file; none when it does not exist.
-fn read_dotenv(path: &Path) -> Result<Vec<(String, String)>, std::io::Error> {
+/// `.env`-style variables from a file; none when it does not exist. `env` is the
+/// environment, for `${VAR}` in values and `VAR` lines alone.
+fn read_dotenv(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, std::io::Error> {
     match std::fs::read_to_string(path) {
-        Ok(text) => Ok(envfile::parse(&text)),
+        Ok(text) => Ok(envfile::parse(&text, env)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(e),
     }
@@ -212,7 +216,7 @@ impl Loader<'_> {
     }
 
     fn dotenv(&mut self, path: &Path) -> Result<usize, Error> {
-        let vars = read_dotenv(path).map_err(|source| Error::ReadEnvFile {
+        let vars = read_dotenv(path, self.env).map_err(|source| Error::ReadEnvFile {
             path: path.to_path_buf(),
             source,
         })?;
@@ -399,7 +403,7 @@ impl Loader<'_> {
                     .collect()
             };
             for env_path in env_paths {
-                match read_dotenv(&env_path) {
+                match read_dotenv(&env_path, self.env) {
                     Ok(v) => vars.extend(v),
                     Err(e) => self.problems.push(Problem::error(
                         Some(item.at),
@@ -734,7 +738,15 @@ impl Loader<'_> {
                 match std::fs::read_to_string(&full) {
                     Ok(text) => {
                         for (k, v) in envfile::parse_uninterpolated(&text) {
-                            vars.push((Node::str(k, item.at), Node::str(v, item.at)));
+                            // A name alone is a bare name in `environment:`.
+                            let value = match v {
+                                Some(v) => Node::str(v, item.at),
+                                None => Node {
+                                    kind: Kind::Null,
+                                    at: item.at,
+                                },
+                            };
+                            vars.push((Node::str(k, item.at), value));
                         }
                     }
                     Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}

@@ -1,179 +1,252 @@
-//! The `.env` file next to the manifest, as Compose reads it. Compose's rules
-//! (<https://docs.docker.com/compose/how-tos/environment-variables/variable-interpolation/#env-file-syntax>):
-//! `KEY=value` lines, `#` comments (inline ones after a space for unquoted values, after the
-//! closing quote for quoted ones), an optional `export ` prefix, single quotes literal (`\'`
-//! escapes a quote), double quotes with `\n`, `\r`, `\t`, `\\`, `\"` escapes and `$VAR`
-//! interpolation, quoted values spanning lines.
+//! `.env` and `env_file:` files, as Compose reads them. The rules are those of Compose's own
+//! parser, compose-go's `dotenv` package
+//! (<https://github.com/compose-spec/compose-go/blob/main/dotenv/parser.go>), documented at
+//! <https://docs.docker.com/compose/how-tos/environment-variables/variable-interpolation/#env-file-syntax>
+//! and <https://docs.docker.com/reference/compose-file/services/#env_file-format>:
+//! - a line whose first non-blank character is `#` is a comment, whatever follows (quotes
+//!   included); blank lines are skipped;
+//! - `export ` before a name is dropped; the name ends at `=` (or `:`, YAML style); a line with
+//!   a name alone (`VAR`) takes the value from the environment, and sets nothing when it is
+//!   unset;
+//! - a value starting with `"` or `'` runs to the matching quote, across lines; `\"` (`\'`)
+//!   escapes it; double quotes then read `\n`, `\r`, `\t`, `\\`, `\$`... and `${VAR}`;
+//!   single quotes are literal;
+//! - any other value runs to the end of the line, a ` #` starting a comment, trailing blanks
+//!   trimmed, `${VAR}` substituted;
+//! - substitution takes the environment first, then the file's earlier lines.
 //!
-//! `dotenvy` parses the file: it splits logical lines (quoted values across lines), handles
-//! quotes, escapes and `$VAR`/`${VAR}` (from the process environment, then earlier lines).
-//! Where Compose accepts more than dotenvy (unquoted values with spaces, `\t`/`\r` in double
-//! quotes, `\'` in single quotes), dotenvy rejects the line and [`compose_line`] reads it by
-//! Compose's rule instead, so no line that Compose accepts is lost.
+//! Compose refuses a whole file for one malformed line; here only that line is skipped (the
+//! file is input for interpolation, and a broken line must not hide the manifest's own errors).
 
-/// Parses `.env` text; malformed lines are skipped (the file is optional input for
-/// interpolation, and an unreadable line must not hide the manifest's own errors).
-pub fn parse(text: &str) -> Vec<(String, String)> {
-    let lines = logical_lines(text);
-    let mut items = dotenvy::from_read_iter(text.as_bytes());
-    let mut vars = Vec::new();
-    // dotenvy yields one item per logical line that is not blank or a comment, in order; its
-    // errors carry only part of the line, so the line itself comes from `logical_lines`.
-    // Should the two ever disagree (a key differs), each remaining line is read on its own.
-    let mut aligned = true;
-    for line in lines {
-        let item = if aligned {
-            items.next()
-        } else {
-            dotenvy::from_read_iter(line.as_bytes()).next()
+use super::interpolate::interpolate_lenient;
+
+/// A value as written, before `$` substitution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Raw {
+    /// `VAR` alone: from the environment.
+    Inherited,
+    /// Unquoted or in double quotes (escapes already read): `$` is substituted.
+    Substituted(String),
+    /// In single quotes: literal.
+    Literal(String),
+}
+
+/// Parses `.env` text; `env` answers for the environment (which wins over the file's own
+/// lines in `${VAR}`, as in Compose).
+pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+    let mut vars: Vec<(String, String)> = Vec::new();
+    for (key, raw) in statements(text) {
+        let value = match raw {
+            Raw::Inherited => env(&key),
+            Raw::Literal(v) => Some(v),
+            Raw::Substituted(v) => {
+                let lookup = |name: &str| {
+                    env(name).or_else(|| {
+                        vars.iter()
+                            .rev()
+                            .find(|(k, _)| k == name)
+                            .map(|(_, v)| v.clone())
+                    })
+                };
+                // `${VAR:?}` unset or a malformed `$`: Compose refuses the file; the line.
+                interpolate_lenient(&v, &lookup).ok().map(|(v, _)| v)
+            }
         };
-        match item {
-            Some(Ok((key, value))) if compose_key(line) == Some(key.as_str()) => {
-                vars.push((key, value));
-            }
-            Some(Ok(_)) | None => {
-                aligned = false;
-                if let Some(Ok(pair)) = dotenvy::from_read_iter(line.as_bytes()).next() {
-                    vars.push(pair);
-                } else {
-                    vars.extend(compose_line(line));
-                }
-            }
-            Some(Err(_)) => match compose_line(line) {
-                Some(pair) => vars.push(pair),
-                // An unterminated quote runs to the end of the text: read the rest line by
-                // line, as a person would expect from a file with one broken line.
-                None => vars.extend(line.lines().skip(1).filter_map(compose_line)),
-            },
+        if let Some(value) = value {
+            vars.push((key, value));
         }
     }
     vars
 }
 
-/// Parses an `env_file:` without expanding `$` references: Compose interpolates those
-/// values with the project's variables (`.env`, then the environment), which dotenvy does not
-/// know, and would otherwise replace with nothing.
-pub fn parse_uninterpolated(text: &str) -> Vec<(String, String)> {
-    // A private-use character stands in for `$` while dotenvy reads the text.
-    const DOLLAR: char = '\u{e000}';
-    parse(&text.replace('$', &DOLLAR.to_string()))
+/// Parses an `env_file:` without substituting `$`: Compose interpolates those values with the
+/// project's variables (`.env`, then the environment), which the manifest reader does. A
+/// literal `$` (single quotes, `\$`) comes back as `$$`, so that interpolation leaves it a
+/// `$`; a name alone (`VAR`) comes back without a value, as a bare name in `environment:`.
+pub fn parse_uninterpolated(text: &str) -> Vec<(String, Option<String>)> {
+    statements(text)
         .into_iter()
-        .map(|(k, v)| (k, v.replace(DOLLAR, "$")))
-        .collect()
-}
-
-/// The logical lines of `.env` text that are not blank or comments: a quoted value continues
-/// across newlines until its closing quote (dotenvy's and Compose's rule), an unquoted ` #`
-/// starts a comment that ends the line.
-fn logical_lines(text: &str) -> Vec<&str> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum State {
-        Plain,
-        Space,
-        Escape,
-        Double,
-        DoubleEscape,
-        Single,
-        SingleEscape,
-        Comment,
-    }
-    let mut lines = Vec::new();
-    let mut start = 0;
-    let mut state = State::Plain;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    for (i, c) in text.char_indices() {
-        if c == '\n' && matches!(state, State::Plain | State::Space | State::Comment) {
-            lines.push(&text[start..i]);
-            start = i + 1;
-            state = State::Plain;
-            continue;
-        }
-        state = match (state, c) {
-            (State::Comment, _) => State::Comment,
-            (State::Space, '#') => State::Comment,
-            (State::Plain | State::Space, '\\') => State::Escape,
-            (State::Plain | State::Space, '"') => State::Double,
-            (State::Plain | State::Space, '\'') => State::Single,
-            (State::Plain | State::Space, c) if c.is_whitespace() && c != '\r' => State::Space,
-            (State::Plain | State::Space | State::Escape, _) => State::Plain,
-            (State::Double, '\\') => State::DoubleEscape,
-            (State::Double, '"') | (State::Single, '\'') => State::Plain,
-            (State::Double | State::DoubleEscape, _) => State::Double,
-            (State::Single, '\\') => State::SingleEscape,
-            (State::Single | State::SingleEscape, _) => State::Single,
-        };
-    }
-    if start < text.len() {
-        lines.push(&text[start..]);
-    }
-    lines
-        .into_iter()
-        .filter(|l| {
-            let l = l.trim_start();
-            !l.is_empty() && !l.starts_with('#')
+        .map(|(key, raw)| {
+            let value = match raw {
+                Raw::Inherited => None,
+                Raw::Literal(v) => Some(v.replace('$', "$$")),
+                Raw::Substituted(v) => Some(v),
+            };
+            (key, value)
         })
         .collect()
 }
 
-/// The key of a `KEY=value` line as Compose reads it.
-fn compose_key(line: &str) -> Option<&str> {
-    let line = line.trim_start();
-    let line = line.strip_prefix("export ").unwrap_or(line);
-    let key = line.split_once('=')?.0.trim();
-    (!key.is_empty() && !key.contains(char::is_whitespace)).then_some(key)
+/// Compose's `isSpace`: blanks that do not end a line.
+fn is_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{85}' | '\u{a0}'
+    )
 }
 
-/// One `KEY=value` line by Compose's rules, for the lines dotenvy rejects; `None` for a
-/// comment, a blank or a malformed line.
-fn compose_line(line: &str) -> Option<(String, String)> {
-    let key = compose_key(line)?;
-    let value = line.split_once('=')?.1.trim_start();
-    let value = if let Some(rest) = value.strip_prefix('"') {
-        quoted(rest, '"')?
-    } else if let Some(rest) = value.strip_prefix('\'') {
-        quoted(rest, '\'')?
-    } else {
-        if value.contains('\n') {
-            return None;
+/// The text after the end of the current line (after its `\n`), or nothing.
+fn next_line(text: &str) -> &str {
+    text.split_once('\n').map_or("", |(_, rest)| rest)
+}
+
+/// The statements of the file in order, as compose-go's `parser.parse` finds them.
+fn statements(text: &str) -> Vec<(String, Raw)> {
+    let mut out = Vec::new();
+    let mut rest = text.strip_prefix('\u{feff}').unwrap_or(text);
+    loop {
+        // `getStatementStart`: skip blanks and newlines, and comment lines.
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            break;
         }
-        // Unquoted: a ` #` starts a comment; `#` alone does not.
-        value
-            .split_once(" #")
-            .map_or(value, |(v, _)| v)
-            .trim_end()
-            .to_owned()
-    };
-    Some((key.to_owned(), value))
-}
-
-/// The value inside quotes up to the closing `quote`, with Compose's escapes; `None` when the
-/// quote is not closed or something other than a comment follows it.
-fn quoted(text: &str, quote: char) -> Option<String> {
-    let mut out = String::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                let next = chars.next()?;
-                match (quote, next) {
-                    ('"', 'n') => out.push('\n'),
-                    ('"', 'r') => out.push('\r'),
-                    ('"', 't') => out.push('\t'),
-                    ('"', '\\' | '"' | '$') | ('\'', '\'') => out.push(next),
-                    _ => {
-                        out.push('\\');
-                        out.push(next);
-                    }
-                }
+        if rest.starts_with('#') {
+            rest = next_line(rest);
+            continue;
+        }
+        let Some((key, after, inherited)) = key_name(rest) else {
+            rest = next_line(rest);
+            continue;
+        };
+        if inherited {
+            out.push((key, Raw::Inherited));
+            rest = after;
+            continue;
+        }
+        match value(after) {
+            Some((raw, after)) => {
+                out.push((key, raw));
+                rest = after;
             }
-            c if c == quote => {
-                let rest = chars.as_str().trim();
-                return (rest.is_empty() || rest.starts_with('#')).then_some(out);
-            }
-            c => out.push(c),
+            // An unterminated quote: Compose refuses the file; skip the line.
+            None => rest = next_line(after),
         }
     }
+    out
+}
+
+/// `locateKeyName`: the name, the text after its `=` (blanks skipped) and whether the name
+/// stood alone; `None` for a line that is not `NAME=...`.
+fn key_name(text: &str) -> Option<(String, &str, bool)> {
+    let mut src = text;
+    if let Some(after) = src.strip_prefix("export")
+        && after.starts_with(char::is_whitespace)
+    {
+        src = after.trim_start_matches(is_space);
+    }
+    let mut end = None;
+    for (i, c) in src.char_indices() {
+        if is_space(c) {
+            continue;
+        }
+        match c {
+            '=' | ':' | '\n' => {
+                end = Some((i, c));
+                break;
+            }
+            '_' | '.' | '-' | '[' | ']' => {}
+            c if c.is_alphanumeric() => {}
+            _ => return None,
+        }
+    }
+    // A name alone on the last line, without a newline: alone as well.
+    let (i, c) = end.unwrap_or((src.len(), '\n'));
+    let key = src[..i].trim_end();
+    if key.is_empty() || key.contains(char::is_whitespace) {
+        return None;
+    }
+    let after = src.get(i + c.len_utf8()..).unwrap_or("");
+    Some((
+        key.to_owned(),
+        after.trim_start_matches(is_space),
+        c == '\n',
+    ))
+}
+
+/// `extractVarValue`: the value at the start of `text` and the text after it; `None` for an
+/// unterminated quote.
+fn value(text: &str) -> Option<(Raw, &str)> {
+    let Some(quote) = text.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
+        let (line, rest) = text.split_once('\n').unwrap_or((text, ""));
+        let line = line.split_once(" #").map_or(line, |(v, _)| v);
+        return Some((Raw::Substituted(line.trim_end().to_owned()), rest));
+    };
+    let body = &text[1..];
+    let mut chars = String::new();
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        if c != quote {
+            if !escaped && c == '\\' {
+                escaped = true;
+                continue;
+            }
+            if escaped {
+                escaped = false;
+                chars.push('\\');
+            }
+            chars.push(c);
+            continue;
+        }
+        if escaped {
+            escaped = false;
+            chars.push(c);
+            continue;
+        }
+        let rest = &body[i + c.len_utf8()..];
+        let raw = if quote == '"' {
+            Raw::Substituted(escapes(&chars))
+        } else {
+            Raw::Literal(chars)
+        };
+        return Some((raw, rest));
+    }
     None
+}
+
+/// Compose's `expandEscapes` in double quotes: `\a \b \f \n \r \t \v \" \\`, `\$` for a
+/// literal `$` (written `$$` for the substitution that follows) and `\0` + three octal digits;
+/// any other backslash stays as written.
+fn escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let mut chars = after.chars();
+        let (replacement, used) = match chars.next() {
+            Some('a') => ("\u{7}".to_owned(), 1),
+            Some('b') => ("\u{8}".to_owned(), 1),
+            Some('f') => ("\u{c}".to_owned(), 1),
+            Some('n') => ("\n".to_owned(), 1),
+            Some('r') => ("\r".to_owned(), 1),
+            Some('t') => ("\t".to_owned(), 1),
+            Some('v') => ("\u{b}".to_owned(), 1),
+            Some('"') => ("\"".to_owned(), 1),
+            Some('\\') => ("\\".to_owned(), 1),
+            Some('$') => ("$$".to_owned(), 1),
+            Some('0') => octal(after),
+            _ => ("\\".to_owned(), 0),
+        };
+        out.push_str(&replacement);
+        rest = &after[used..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `\0NNN` (the regex takes `0` and up to three digits; Go reads three octal digits up to
+/// 377, else the text stays).
+fn octal(after: &str) -> (String, usize) {
+    let digits: String = after[1..]
+        .chars()
+        .take(3)
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let taken = 1 + digits.len();
+    match u8::from_str_radix(&digits, 8) {
+        Ok(byte) if digits.len() == 3 => (char::from(byte).to_string(), taken),
+        _ => (format!("\\{}", &after[..taken]), taken),
+    }
 }
 
 #[cfg(test)]
@@ -182,13 +255,17 @@ mod uninterpolated_tests {
 
     #[test]
     fn references_are_left_for_compose_to_interpolate() {
-        let vars = parse_uninterpolated("A=${DB_PASSWORD}\nB=\"x $Y\"\nC='$lit'\n");
+        let vars = parse_uninterpolated("A=${DB_PASSWORD}\nB=\"x $Y\"\nC='$lit'\nD\n");
+        let text = |s: &str| Some(s.to_owned());
         assert_eq!(
             vars,
             [
-                ("A".to_owned(), "${DB_PASSWORD}".to_owned()),
-                ("B".to_owned(), "x $Y".to_owned()),
-                ("C".to_owned(), "$lit".to_owned())
+                ("A".to_owned(), text("${DB_PASSWORD}")),
+                ("B".to_owned(), text("x $Y")),
+                // Literal: escaped for the interpolation that follows.
+                ("C".to_owned(), text("$$lit")),
+                // A name alone: from the environment, as a bare name in `environment:`.
+                ("D".to_owned(), None),
             ]
         );
     }
@@ -196,7 +273,9 @@ mod uninterpolated_tests {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    fn parse(text: &str) -> Vec<(String, String)> {
+        super::parse(text, &|_| None)
+    }
 
     fn one(text: &str) -> String {
         let vars = parse(text);
@@ -292,5 +371,183 @@ mod tests {
         assert!(vars.iter().any(|(k, v)| k == "B" && v == "2"), "{vars:?}");
         assert!(vars.iter().any(|(k, v)| k == "C" && v == "3"), "{vars:?}");
         assert!(!vars.iter().any(|(k, _)| k == "A"), "{vars:?}");
+    }
+}
+
+/// Compose's env-file rules as its parser applies them
+/// (<https://github.com/compose-spec/compose-go/blob/main/dotenv/parser.go>,
+/// <https://docs.docker.com/compose/how-tos/environment-variables/variable-interpolation/#env-file-syntax>).
+#[cfg(test)]
+mod compose_rules_tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    fn parse(text: &str) -> Vec<(String, String)> {
+        super::parse(text, &|name| {
+            (name == "FROM_SHELL").then(|| "shell".to_owned())
+        })
+    }
+
+    /// A comment line is a comment whatever it holds: an apostrophe in `# it's` used to open a
+    /// quote that swallowed the lines after it (issue 19).
+    #[test]
+    fn a_comment_line_with_quotes_is_only_a_comment() {
+        let text = "# Database settings. Don't commit this file, it's yours.\nPOSTGRES_USER=shop\n  # the \"app\" password\nPOSTGRES_PASSWORD=s3cret\n#'\nPOSTGRES_DB=orders\n";
+        assert_eq!(
+            parse(text),
+            [
+                ("POSTGRES_USER".to_owned(), "shop".to_owned()),
+                ("POSTGRES_PASSWORD".to_owned(), "s3cret".to_owned()),
+                ("POSTGRES_DB".to_owned(), "orders".to_owned()),
+            ]
+        );
+    }
+
+    /// A quote only opens a quoted value at the start of the value; elsewhere it is text.
+    #[test]
+    fn quotes_inside_unquoted_values_are_text() {
+        let text =
+            "TITLE=Bob's shop # it's a comment\nNEXT=1\nMSG=say \"hi\"\nHASH=a#b'c\nAFTER=2\n";
+        assert_eq!(
+            parse(text),
+            [
+                ("TITLE".to_owned(), "Bob's shop".to_owned()),
+                ("NEXT".to_owned(), "1".to_owned()),
+                ("MSG".to_owned(), "say \"hi\"".to_owned()),
+                ("HASH".to_owned(), "a#b'c".to_owned()),
+                ("AFTER".to_owned(), "2".to_owned()),
+            ]
+        );
+    }
+
+    /// `VAR` alone takes the environment's value, and sets nothing when that is unset;
+    /// `VAR: value` is read as `VAR=value`; `export` is dropped; a quoted value may be
+    /// followed by a comment holding quotes.
+    #[test]
+    fn names_alone_yaml_style_and_export() {
+        let text = "FROM_SHELL\nNOT_IN_SHELL\nYAML_STYLE: yes\nexport EXPORTED=1\nQ=\"x\" # it's \"quoted\"\nLAST=z\n";
+        assert_eq!(
+            parse(text),
+            [
+                ("FROM_SHELL".to_owned(), "shell".to_owned()),
+                ("YAML_STYLE".to_owned(), "yes".to_owned()),
+                ("EXPORTED".to_owned(), "1".to_owned()),
+                ("Q".to_owned(), "x".to_owned()),
+                ("LAST".to_owned(), "z".to_owned()),
+            ]
+        );
+        // The environment wins in `${VAR}`, then earlier lines; unset is empty.
+        assert_eq!(
+            parse("FROM_SHELL=file\nA=${FROM_SHELL}-${UNSET}\n")[1].1,
+            "shell-"
+        );
+        // `\$` and `$$` are a literal `$`; escapes in double quotes only.
+        assert_eq!(parse("A=\"\\$x $$y\\a\"\n")[0].1, "$x $y\u{7}");
+        assert_eq!(parse("A=\"\\0101\"\n")[0].1, "A");
+    }
+
+    #[derive(Debug, Clone)]
+    enum Syntax {
+        Unquoted,
+        Single,
+        Double,
+    }
+
+    /// How a value can be written under Compose's rules, if it can in this syntax.
+    fn write_value(value: &str, syntax: &Syntax) -> Option<String> {
+        match syntax {
+            Syntax::Unquoted => {
+                let ok = !value.contains('\n')
+                    && !value.contains(" #")
+                    && !value.starts_with(['\'', '"'])
+                    && value.trim() == value
+                    && !value.ends_with(['\u{b}', '\u{c}']);
+                ok.then(|| value.replace('$', "$$"))
+            }
+            // `\'` is a quote; any other backslash is kept as written, so a value with one
+            // could end in an escape.
+            Syntax::Single => {
+                (!value.contains('\\')).then(|| format!("'{}'", value.replace('\'', "\\'")))
+            }
+            Syntax::Double => {
+                let mut out = String::from("\"");
+                for c in value.chars() {
+                    match c {
+                        '\\' => out.push_str("\\\\"),
+                        '"' => out.push_str("\\\""),
+                        '$' => out.push_str("$$"),
+                        '\t' => out.push_str("\\t"),
+                        c => out.push(c),
+                    }
+                }
+                out.push('"');
+                Some(out)
+            }
+        }
+    }
+
+    fn comment() -> impl Strategy<Value = String> {
+        "[ ]{0,3}#[a-z '\"#=$\\\\]{0,20}"
+    }
+
+    fn entry() -> impl Strategy<Value = (String, String, Syntax, bool, String, String)> {
+        (
+            "[A-Z_][A-Z0-9_]{0,8}",
+            "[a-zA-Z0-9 '\"#=:$\\\\{}\\n\\té]{0,16}",
+            prop_oneof![
+                Just(Syntax::Unquoted),
+                Just(Syntax::Single),
+                Just(Syntax::Double)
+            ],
+            any::<bool>(),
+            // Around `=`.
+            "[ ]{0,2}",
+            // After the value: nothing, or a comment (after a blank).
+            prop_oneof![
+                Just(String::new()),
+                comment().prop_map(|c| format!(" {}", c.trim_start()))
+            ],
+        )
+    }
+
+    proptest! {
+        /// Any file written by Compose's rules (values in the syntaxes that can hold them,
+        /// `export`, blanks around `=`, comment lines and inline comments holding quotes,
+        /// blank lines) reads back as the variables written.
+        #[test]
+        fn reads_back_what_compose_rules_wrote(
+            entries in proptest::collection::vec(entry(), 0..12),
+            comments in proptest::collection::vec(comment(), 12),
+            crlf in any::<bool>(),
+        ) {
+            let mut text = String::new();
+            let mut want = BTreeMap::new();
+            let newline = if crlf { "\r\n" } else { "\n" };
+            for (i, (key, value, syntax, export, blank, after)) in entries.iter().enumerate() {
+                text.push_str(&comments[i]);
+                text.push_str(newline);
+                if i % 3 == 0 {
+                    text.push_str(newline);
+                }
+                let Some(written) = write_value(value, syntax)
+                    .or_else(|| write_value(value, &Syntax::Double))
+                else {
+                    continue;
+                };
+                // `KEY= # note` is the value `# note` in Compose: a comment needs a value
+                // before it.
+                let after = if value.is_empty() && matches!(syntax, Syntax::Unquoted) {
+                    ""
+                } else {
+                    after.as_str()
+                };
+                let export = if *export { "export " } else { "" };
+                text.push_str(&format!("{export}{key}{blank}={blank}{written}{after}{newline}"));
+                want.insert(key.clone(), value.clone());
+            }
+            let got: BTreeMap<String, String> = super::parse(&text, &|_| None).into_iter().collect();
+            prop_assert_eq!(got, want, "{:?}", text);
+        }
     }
 }

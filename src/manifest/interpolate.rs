@@ -1,8 +1,10 @@
 //! Compose's `${VAR}` substitution: `${VAR}`, `$VAR`, `${VAR:-default}`, `${VAR-default}`,
 //! `${VAR:?message}`, `${VAR?message}`, `${VAR:+alt}`, `${VAR+alt}` and `$$` for a literal `$`.
 //!
-//! One deliberate difference: Compose warns and substitutes an empty string for an unset
-//! variable; here it is an error, because an empty password or port is never what was meant.
+//! An unset variable: Compose warns and substitutes an empty string
+//! (<https://docs.docker.com/reference/compose-file/interpolation/>). [`interpolate`] makes it
+//! an error, for the fields where an empty value is never what was meant (a database's
+//! settings, ports); [`interpolate_lenient`] follows Compose and names what was unset.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InterpolationError {
@@ -16,8 +18,38 @@ pub fn interpolate(
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, InterpolationError> {
-    interpolate_at(text, lookup, 0)
+    interpolate_at(
+        text,
+        lookup,
+        &|name| Err(InterpolationError::Undefined(name.to_owned())),
+        0,
+    )
 }
+
+/// As Compose does: an unset `${VAR}` or `$VAR` is an empty string; the names that were
+/// unset come back with the text (for a warning). `${VAR:?message}` is still an error.
+pub fn interpolate_lenient(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(String, Vec<String>), InterpolationError> {
+    let unset = std::cell::RefCell::new(Vec::new());
+    let out = interpolate_at(
+        text,
+        lookup,
+        &|name| {
+            let mut unset = unset.borrow_mut();
+            if !unset.iter().any(|n| n == name) {
+                unset.push(name.to_owned());
+            }
+            Ok(String::new())
+        },
+        0,
+    )?;
+    Ok((out, unset.into_inner()))
+}
+
+/// What an unset variable without an operator becomes: an error, or (Compose) empty.
+type OnUnset<'a> = &'a dyn Fn(&str) -> Result<String, InterpolationError>;
 
 /// Defaults may nest (`${A:-${B}}`), but not without bound: a crafted manifest must not
 /// exhaust the stack.
@@ -26,6 +58,7 @@ const MAX_NESTING: usize = 16;
 fn interpolate_at(
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
+    unset: OnUnset<'_>,
     depth: usize,
 ) -> Result<String, InterpolationError> {
     if depth > MAX_NESTING {
@@ -44,7 +77,7 @@ fn interpolate_at(
             rest = tail;
         } else if let Some(body_and_tail) = after.strip_prefix('{') {
             let end = matching_brace(body_and_tail).ok_or(InterpolationError::Malformed)?;
-            out.push_str(&braced(&body_and_tail[..end], lookup, depth)?);
+            out.push_str(&braced(&body_and_tail[..end], lookup, unset, depth)?);
             rest = &body_and_tail[end + 1..];
         } else {
             let len = name_len(after);
@@ -52,9 +85,10 @@ fn interpolate_at(
                 return Err(InterpolationError::Malformed);
             }
             let name = &after[..len];
-            out.push_str(
-                &lookup(name).ok_or_else(|| InterpolationError::Undefined(name.to_owned()))?,
-            );
+            match lookup(name) {
+                Some(value) => out.push_str(&value),
+                None => out.push_str(&unset(name)?),
+            }
             rest = &after[len..];
         }
     }
@@ -97,6 +131,7 @@ fn matching_brace(s: &str) -> Option<usize> {
 fn braced(
     body: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
+    unset: OnUnset<'_>,
     depth: usize,
 ) -> Result<String, InterpolationError> {
     let len = name_len(body);
@@ -106,13 +141,16 @@ fn braced(
     let (name, op) = body.split_at(len);
     let value = lookup(name);
     let set_nonempty = value.as_deref().is_some_and(|v| !v.is_empty());
-    let nested = |t: &str| interpolate_at(t, lookup, depth + 1);
+    let nested = |t: &str| interpolate_at(t, lookup, unset, depth + 1);
     let required = |message: &str| InterpolationError::Required {
         name: name.to_owned(),
         message: message.to_owned(),
     };
     Ok(match op {
-        "" => value.ok_or_else(|| InterpolationError::Undefined(name.to_owned()))?,
+        "" => match value {
+            Some(v) => v,
+            None => unset(name)?,
+        },
         _ if op.starts_with(":-") => {
             if set_nonempty {
                 value.unwrap_or_default()
@@ -200,6 +238,16 @@ mod tests {
         assert_eq!(run("${}"), Err(InterpolationError::Malformed));
         assert_eq!(run("$ 5"), Err(InterpolationError::Malformed));
         assert_eq!(run("${USER!x}"), Err(InterpolationError::Malformed));
+        // Compose's rule: empty, with the names for a warning; `:?` stays an error.
+        let lenient = |t: &str| interpolate_lenient(t, &|n| (n == "USER").then(|| "alice".into()));
+        assert_eq!(
+            lenient("a${NOPE}b$NOPE-$USER-${OTHER}"),
+            Ok(("ab-alice-".into(), vec!["NOPE".into(), "OTHER".into()]))
+        );
+        assert!(matches!(
+            lenient("${NOPE:?set it}"),
+            Err(InterpolationError::Required { .. })
+        ));
         let deep = format!("{}x{}", "${A:-".repeat(10_000), "}".repeat(10_000));
         assert_eq!(
             run(&deep),

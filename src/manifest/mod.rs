@@ -63,6 +63,8 @@ pub struct Manifest {
     pub name: Option<Located<String>>,
     /// Top-level `x-provision.project`.
     pub project: Option<Located<String>>,
+    /// `COMPOSE_PROJECT_NAME` from the environment or `.env`, when set and not empty.
+    pub compose_project_name: Option<String>,
     pub cloud: CloudSettings,
     /// Top-level `x-provision.local.apps`: `containers` (true) or `processes` (false), how
     /// `provision start` runs the app services.
@@ -157,6 +159,9 @@ pub struct Service {
     /// `volumes:`, `tmpfs:`, `secrets:`): an app service's are Compose's business, so the
     /// model reports them for databases only.
     pub deferred: Vec<Problem>,
+    /// Problems that count for an app service only: Compose's warnings, such as an unset
+    /// variable in `environment:` (an empty string for an app, an error for a database).
+    pub app_only: Vec<Problem>,
     /// How an app service runs (`entrypoint`, `working_dir`, `restart`, `build`, and
     /// `command` in its two forms), for `provision start`.
     pub process: process::Process,
@@ -375,6 +380,9 @@ pub fn from_root(
         dir_name,
         name: None,
         project: None,
+        // Compose reads it from the shell, then `.env`
+        // (<https://docs.docker.com/compose/how-tos/project-name/>).
+        compose_project_name: vars(0, "COMPOSE_PROJECT_NAME").filter(|v| !v.is_empty()),
         cloud: CloudSettings::default(),
         apps_in_containers: None,
         local_tls: None,
@@ -766,6 +774,7 @@ impl Reader<'_> {
                 secrets: Vec::new(),
                 files: BTreeMap::new(),
                 deferred: Vec::new(),
+                app_only: Vec::new(),
                 process: process::Process::default(),
             };
             // `db:` with nothing under it is a service with no settings; Compose rejects it
@@ -896,6 +905,8 @@ impl Reader<'_> {
             }
             if deferred {
                 service.deferred.extend(self.problems.drain(before..));
+            } else if key == "environment" {
+                self.unset_in_environment(before, service);
             }
         }
     }
@@ -909,16 +920,16 @@ impl Reader<'_> {
                         continue;
                     };
                     let child = format!("{path}.{name}");
-                    let value = if matches!(v.kind, Kind::Null) {
-                        None
+                    let (value, interpolated) = if matches!(v.kind, Kind::Null) {
+                        (self.bare(&name, k), true)
                     } else {
-                        self.text(v, &child)
+                        (self.env_text(v, &child), has_substitution(v))
                     };
                     vars.push(Located {
                         value: EnvVar {
                             name,
                             value,
-                            interpolated: has_substitution(v),
+                            interpolated,
                         },
                         at: k.at,
                         path: child,
@@ -928,18 +939,21 @@ impl Reader<'_> {
             Kind::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let child = format!("{path}[{i}]");
-                    let Some(text) = self.text(item, &child) else {
+                    let Some(text) = self.env_text(item, &child) else {
                         continue;
                     };
-                    let (name, value) = match text.split_once('=') {
-                        Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
-                        None => (text, None),
+                    let (name, value, interpolated) = match text.split_once('=') {
+                        Some((n, v)) => (n.to_owned(), Some(v.to_owned()), has_substitution(item)),
+                        None => {
+                            let value = self.bare(&text, item);
+                            (text, value, true)
+                        }
                     };
                     vars.push(Located {
                         value: EnvVar {
                             name,
                             value,
-                            interpolated: has_substitution(item),
+                            interpolated,
                         },
                         at: item.at,
                         path: child,
@@ -950,6 +964,67 @@ impl Reader<'_> {
             _ => self.wrong_type(node, path, "a list or a map"),
         }
         vars
+    }
+
+    /// An unset `${VAR}` in `environment:` (problems from `before` on): an error for a
+    /// database, whose settings it is; for an app, Compose's rule: an empty string and a
+    /// warning (<https://docs.docker.com/reference/compose-file/interpolation/>: "If an
+    /// environment variable is not set, Compose substitutes with an empty string").
+    fn unset_in_environment(&mut self, before: usize, service: &mut Service) {
+        let mut kept = Vec::new();
+        for problem in self.problems.drain(before..) {
+            match &problem.kind {
+                ProblemKind::UndefinedVariable { name } => {
+                    service.app_only.push(Problem::warning(
+                        problem.at,
+                        problem.path.clone(),
+                        ProblemKind::UnsetVariable {
+                            name: name.clone(),
+                            service: service.name.clone(),
+                        },
+                    ));
+                    service.deferred.push(problem);
+                }
+                _ => kept.push(problem),
+            }
+        }
+        self.problems.extend(kept);
+    }
+
+    /// An `environment:` value: as [`Reader::text`], except that an unset variable is an
+    /// empty string (with an `UndefinedVariable` problem, which
+    /// [`Reader::unset_in_environment`] sorts out).
+    fn env_text(&mut self, node: &Node, path: &str) -> Option<String> {
+        let Kind::Str(text) = &node.kind else {
+            return self.text(node, path);
+        };
+        let file = node.at.file;
+        let vars = self.vars;
+        match interpolate(text, &|name| vars(file, name)) {
+            Err(InterpolationError::Undefined(_)) => {
+                match interpolate::interpolate_lenient(text, &|name| vars(file, name)) {
+                    Ok((value, unset)) => {
+                        for name in unset {
+                            self.problems.push(Problem::error(
+                                Some(node.at),
+                                path,
+                                ProblemKind::UndefinedVariable { name },
+                            ));
+                        }
+                        Some(value)
+                    }
+                    Err(_) => self.text(node, path),
+                }
+            }
+            _ => self.text(node, path),
+        }
+    }
+
+    /// A name alone in `environment:` (`- POSTGRES_USER`, `POSTGRES_USER:`): Compose takes
+    /// its value from the shell or the `.env` file, and leaves it unset when neither has it
+    /// (<https://docs.docker.com/reference/compose-file/services/#environment>).
+    fn bare(&self, name: &str, at: &Node) -> Option<String> {
+        (self.vars)(at.at.file, name)
     }
 
     fn ports(&mut self, node: &Node, path: &str) -> Vec<Located<Port>> {

@@ -111,6 +111,12 @@ impl Node {
 /// How deep the manifest may nest.
 pub const MAX_DEPTH: usize = 32;
 
+/// How many YAML events aliases may replay in all: what every alias expands to, summed. A
+/// large Compose file with a shared block merged into each of 100 services replays a few
+/// thousand; an alias bomb (each level of anchors aliasing the one before ten times) needs
+/// billions.
+pub const MAX_REPLAYED_EVENTS: usize = 1_000_000;
+
 /// A YAML syntax error, with the parser's own message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
@@ -124,14 +130,27 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     // The defaults suit hand-written configs; a generated manifest of thousands of services
     // needs more nodes. Compose files nest about 6 levels; 32 keeps a debug build's 2 MiB
     // test-thread stack safe (each level costs tens of KiB there).
+    //
+    // Anchors and aliases: Compose sets no limit on how many aliases a file has, and real
+    // files merge one shared block into every service (`<<: *defaults`, ~140 aliases to ~10
+    // anchors in one public file), which the parser's alias-to-anchor ratio heuristic
+    // refuses. Alias bombs are bounded instead by what they expand to: the events replayed
+    // from aliases ([`MAX_REPLAYED_EVENTS`]) and how deeply aliases nest.
     let budget = serde_saphyr::budget! {
         max_events: 50_000_000,
         max_nodes: 20_000_000,
         max_total_scalar_bytes: 256 * 1024 * 1024,
         max_depth: MAX_DEPTH,
+        enforce_alias_anchor_ratio: false,
+        max_recorded_anchor_events: MAX_REPLAYED_EVENTS,
+    };
+    let alias_limits = serde_saphyr::alias_limits! {
+        max_total_replayed_events: MAX_REPLAYED_EVENTS,
+        max_replay_stack_depth: MAX_DEPTH,
     };
     let options = serde_saphyr::options! {
         budget: budget,
+        alias_limits: alias_limits,
         with_snippet: false,
     };
     match serde_saphyr::from_str_with_options::<Option<Spanned<Kind>>>(text, options) {
@@ -153,6 +172,10 @@ fn syntax_error(error: &serde_saphyr::Error) -> SyntaxError {
     let mut message = error.without_snippet().to_string();
     if message.contains("budget breached: Depth") || message.contains("recursion limit exceeded") {
         message = format!("nested more than {MAX_DEPTH} levels deep");
+    } else if is_alias_bomb(&message) {
+        message = format!(
+            "anchors and aliases expand to more than {MAX_REPLAYED_EVENTS} YAML nodes (an alias bomb?); write the repeated blocks out, or nest fewer aliases"
+        );
     }
     // The parser appends its own "at line X column Y"; we print positions as file:line:col.
     if let Some(cut) = message.find(" at line ") {
@@ -162,6 +185,14 @@ fn syntax_error(error: &serde_saphyr::Error) -> SyntaxError {
         message: message.trim().trim_end_matches('.').to_owned(),
         at,
     }
+}
+
+/// The parser's errors for aliases that expand too far.
+fn is_alias_bomb(message: &str) -> bool {
+    let message = message.to_lowercase();
+    message.contains("recordedanchor")
+        || (message.contains("alias")
+            && (message.contains("limit") || message.contains("exceeded")))
 }
 
 impl<'de> Deserialize<'de> for Kind {
@@ -313,6 +344,58 @@ mod tests {
                 Kind::Str("8080".into())
             ]
         );
+    }
+
+    /// Compose sets no limit on aliases (<https://docs.docker.com/reference/compose-file/fragments/>,
+    /// <https://docs.docker.com/reference/compose-file/extension/>): a self-hosted stack
+    /// merging shared blocks into every service, 140 aliases to 10 anchors, the shape of
+    /// public files that the parser's alias-to-anchor ratio used to refuse.
+    #[test]
+    fn many_aliases_to_few_anchors_are_fine() {
+        let mut text = String::from(
+            "x-restart: &restart unless-stopped\nx-logging: &logging\n  driver: json-file\n  options: {max-size: 10m}\nx-env: &env\n  DATABASE_URL: postgres://app:app@db/app\n  REDIS_URL: redis://cache:6379/0\nx-depends: &depends\n  - db\n  - cache\nx-common: &common\n  image: example/app:1.4\n  restart: *restart\n  logging: *logging\nx-healthcheck: &healthcheck\n  test: [CMD, true]\n  interval: 30s\nx-ulimits: &ulimits\n  nofile: {soft: 65536, hard: 65536}\nx-labels: &labels\n  com.example.stack: demo\nx-tmpfs: &tmpfs [/tmp]\nx-volumes: &volumes\n  - ./config:/etc/app:ro\nservices:\n  db: {image: 'postgres:16', restart: *restart, logging: *logging}\n  cache: {image: 'redis:7', restart: *restart, logging: *logging}\n",
+        );
+        let mut aliases = 4;
+        for i in 0..17 {
+            text.push_str(&format!(
+                "  worker-{i}:\n    <<: *common\n    command: run worker {i}\n    environment:\n      <<: *env\n      QUEUE: q{i}\n    depends_on: *depends\n    healthcheck: *healthcheck\n    ulimits: *ulimits\n    labels: *labels\n    tmpfs: *tmpfs\n    volumes: *volumes\n"
+            ));
+            aliases += 8;
+        }
+        assert!(aliases >= 140, "{aliases}");
+        let root = ok(&text);
+        let worker = root
+            .get("services")
+            .and_then(|s| s.get("worker-16"))
+            .unwrap();
+        assert_eq!(
+            worker.get("image").unwrap().kind,
+            Kind::Str("example/app:1.4".into())
+        );
+        assert!(
+            worker
+                .get("environment")
+                .unwrap()
+                .get("REDIS_URL")
+                .is_some()
+        );
+    }
+
+    /// Alias bombs are still refused, by what they expand to, with a message that says so.
+    #[test]
+    fn an_alias_bomb_is_refused_clearly() {
+        let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..10 {
+            let prev = format!("*a{}", i - 1);
+            text.push_str(&format!(
+                "a{i}: &a{i} [{}]\n",
+                [prev.as_str(); 10].join(", ")
+            ));
+        }
+        text.push_str("services:\n  bomb: {image: postgres, labels: *a9}\n");
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("alias bomb"), "{err:?}");
+        assert!(err.at.is_some(), "{err:?}");
     }
 
     #[test]

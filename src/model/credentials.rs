@@ -53,22 +53,43 @@ pub(super) fn from_compose(
                 .filter(|v| v.value.value.as_deref().is_some_and(|x| !x.is_empty()))
         })
     };
-    let configured = [
-        &contract.username,
-        &contract.database,
-        &contract.password,
-        &contract.password_file,
-    ]
-    .iter()
-    .any(|names| names.iter().any(|n| env.contains_key(n.as_str())));
+    // `POSTGRES_HOST_AUTH_METHOD: trust` alone configures the image too: its defaults.
+    let no_password = contract.no_password.as_ref().is_some_and(|n| {
+        env.get(n.variable.as_str())
+            .and_then(|v| v.value.value.as_deref())
+            .is_some_and(|v| n.values.iter().any(|x| x == v))
+    });
+    let configured = no_password
+        || [
+            &contract.username,
+            &contract.database,
+            &contract.password,
+            &contract.password_file,
+        ]
+        .iter()
+        .any(|names| names.iter().any(|n| env.contains_key(n.as_str())));
 
+    // A root-only file: no user of its own, but the superuser's settings.
+    let superuser = root_only(contract, &find);
     if template.sql {
         sql_names(service, contract, configured, &find, &mut out, problems);
+        if let Some((superuser, var)) = superuser {
+            out.username = Some(Located {
+                value: superuser.name.clone(),
+                at: var.at,
+                path: var.path.clone(),
+            });
+            out.username_from = Some(var.value.name.clone());
+        }
     }
+    let (password_names, password_file_names) = match superuser {
+        Some((s, _)) => (&s.password, &s.password_file),
+        None => (&contract.password, &contract.password_file),
+    };
 
     // The password: a variable, a variable naming a file, or a server flag.
     let resource = service.name.clone();
-    if let Some(var) = find(&contract.password) {
+    if let Some(var) = find(password_names) {
         let value = var.value.value.clone().unwrap_or_default();
         if !var.value.interpolated && !well_known.contains(&value.to_lowercase().as_str()) {
             problems.push(Problem::warning(
@@ -84,7 +105,7 @@ pub(super) fn from_compose(
         out.password_from = Some(var.value.name.clone());
         return out;
     }
-    if let Some(var) = find(&contract.password_file) {
+    if let Some(var) = find(password_file_names) {
         let name = &var.value.name;
         let detail = match service.files.get(name) {
             Some(FileValue::Read(secret)) => {
@@ -173,6 +194,26 @@ pub(super) fn from_compose(
 /// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html). Each
 /// engine's own limit is checked with the template (`max_username`, `max_database`).
 pub use crate::manifest::MAX_SQL_NAME;
+
+/// The superuser a root-only file configures, with the variable that says so: no user of
+/// the image's own (`MYSQL_USER`), but its root password, or a root without one
+/// (<https://hub.docker.com/_/mysql>, "MYSQL_ROOT_PASSWORD", "MYSQL_ALLOW_EMPTY_PASSWORD",
+/// "MYSQL_RANDOM_ROOT_PASSWORD"). Its apps log in as root with that password; where the file
+/// lets root in without one, or has the image pick it, provision gives root a password of
+/// its own, which the links carry.
+fn root_only<'c, 'e>(
+    contract: &'c ComposeEnv,
+    find: &dyn Fn(&[String]) -> Option<&'e Located<EnvVar>>,
+) -> Option<(&'c crate::catalog::ComposeSuperuser, &'e Located<EnvVar>)> {
+    let superuser = contract.superuser.as_ref()?;
+    if find(&contract.username).is_some() {
+        return None;
+    }
+    let var = find(&superuser.password)
+        .or_else(|| find(&superuser.password_file))
+        .or_else(|| find(&superuser.without_password))?;
+    Some((superuser, var))
+}
 
 fn sql_names<'e>(
     service: &Service,
@@ -354,11 +395,9 @@ mod model_tests {
             "services:\n  maria:\n    image: mariadb:11.4\n    environment: {MYSQL_USER: old, MARIADB_USER: new, MYSQL_DATABASE: wp, MYSQL_PASSWORD: '${REDIS_PASSWORD}'}\n  my:\n    image: mysql:8.4\n    environment: {MYSQL_ROOT_PASSWORD: '${REDIS_PASSWORD}', MYSQL_DATABASE: shop}\n",
         );
         assert_eq!(creds(&m, "maria"), some("new", "wp", "from-env"));
-        // Without MYSQL_USER the image creates no app user: ours is created.
-        assert_eq!(
-            creds(&m, "my"),
-            (Some("app".into()), Some("shop".into()), None)
-        );
+        // Without MYSQL_USER the file's apps log in as root, with root's password
+        // (model/compose_rules_tests.rs, issue 19).
+        assert_eq!(creds(&m, "my"), some("root", "shop", "from-env"));
     }
 
     // https://github.com/bitnami/containers/tree/main/bitnami/postgresql and .../redis:

@@ -8,6 +8,21 @@
 //! https://docs.docker.com/reference/compose-file/include/,
 //! https://docs.docker.com/reference/compose-file/services/#extends,
 //! https://docs.docker.com/compose/how-tos/environment-variables/envvars/#compose_file.
+//!
+//! Rules the files of issue 19 exercise, as public files rely on them:
+//! - `php-root-mysql`: a root-only MySQL (https://hub.docker.com/_/mysql, MYSQL_ROOT_PASSWORD)
+//!   and a `.env` whose comments hold quotes
+//!   (https://github.com/compose-spec/compose-go/blob/main/dotenv/parser.go);
+//! - `selfhosted-anchors`: ~150 aliases to 9 anchors with merge keys
+//!   (https://docs.docker.com/reference/compose-file/fragments/), bare names in a database's
+//!   `environment:` (https://docs.docker.com/reference/compose-file/services/#environment),
+//!   `COMPOSE_PROJECT_NAME` in `.env` (https://docs.docker.com/compose/how-tos/project-name/),
+//!   an unset variable in an app (https://docs.docker.com/reference/compose-file/interpolation/),
+//!   a floating `redis:alpine`;
+//! - `geo-trust-vendor`: `POSTGRES_HOST_AUTH_METHOD: trust` (https://hub.docker.com/_/postgres),
+//!   MariaDB with `MARIADB_ALLOW_EMPTY_ROOT_PASSWORD`
+//!   (https://mariadb.com/kb/en/mariadb-server-docker-official-image-environment-variables/),
+//!   and a vendor Postgres image provision does not know.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -64,7 +79,11 @@ fn plan_summary(dir: &Path) -> String {
             "{}: {} {} ({}), user {}, database {}, password {}",
             r.name,
             r.type_name,
-            r.version,
+            if r.version_resolved_at_pull {
+                "(resolved at pull)"
+            } else {
+                r.version.as_str()
+            },
             local.image,
             r.username.as_deref().unwrap_or("-"),
             r.database.as_deref().unwrap_or("-"),
@@ -74,6 +93,9 @@ fn plan_summary(dir: &Path) -> String {
                 (None, _) => "generated".to_owned(),
             },
         );
+        if local.volume.is_some() && local.data_path.is_none() {
+            let _ = writeln!(out, "  data path: resolved at pull");
+        }
         if let Some(command) = &local.command {
             let _ = writeln!(out, "  command: {command:?}");
         }

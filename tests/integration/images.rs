@@ -275,6 +275,41 @@ mod needs_docker {
         assert!(env.contains("MARIADB_RANDOM_ROOT_PASSWORD=yes"), "{env}");
     }
 
+    /// A root-only file (MARIADB_ROOT_PASSWORD and MARIADB_DATABASE, no MARIADB_USER): its
+    /// app logs in as root with that password, so the link hands out root, and the container
+    /// is set up for root alone (hub.docker.com/_/mariadb; https://mariadb.com/kb/en/mariadb-server-docker-official-image-environment-variables/).
+    #[test]
+    fn a_root_only_mariadb_file_hands_out_root() {
+        let port = free_port();
+        let manifest = format!(
+            "services:\n  app:\n    build: .\n    links: [db]\n  db:\n    image: 'mariadb:10.11'\n    environment:\n      MARIADB_ROOT_PASSWORD: Root-only-pw-1\n      MARIADB_DATABASE: wiki\n    x-provision: {{local: {{port: {port}}}}}\n"
+        );
+        let live = Live::new("rootonly", "docker", &manifest);
+        live.ok(&["up"]);
+        let vars = live.vars(&["--service", "app"]);
+        assert_eq!(vars["DB_USERNAME"], "root");
+        assert_eq!(vars["DB_PASSWORD"], "Root-only-pw-1");
+        let as_root = client(
+            "mariadb",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+                "-u",
+                "root",
+                "-pRoot-only-pw-1",
+                "-e",
+                "SELECT DATABASE()",
+                "wiki",
+            ],
+        );
+        assert_eq!(as_root.code, Some(0), "{}", as_root.snapshot());
+        let env = inspect(&format!("{}-db", live.name), "{{json .Config.Env}}");
+        assert!(!env.contains("MARIADB_USER="), "{env}");
+        assert!(!env.contains("MARIADB_RANDOM_ROOT_PASSWORD"), "{env}");
+    }
+
     /// A container that restarted once, long ago, is not crash-looping: `up` after a stop
     /// waits for it as for any other start.
     #[test]
