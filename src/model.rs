@@ -14,6 +14,7 @@ use crate::suggest::did_you_mean;
 mod cloud;
 mod credentials;
 mod hints;
+pub mod stage;
 
 pub use credentials::MAX_SQL_NAME;
 

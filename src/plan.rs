@@ -46,6 +46,9 @@ pub struct Plan {
     /// Every app service, linked or not (`services` lists only those with links).
     #[serde(skip)]
     pub apps: Vec<String>,
+    /// The stage the cloud side works on (the default stage locally).
+    #[serde(skip)]
+    pub stage: StagePlan,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -111,10 +114,16 @@ pub struct ParameterGroup {
 #[derive(Debug, Clone, Serialize)]
 pub struct CloudPlan {
     pub identifier: String,
-    /// The project and the resource, as the `provision:*` tags name them: what makes an AWS
-    /// resource with this identifier ours.
+    /// The project, stage and resource, as the `provision:*` tags name them: what makes an
+    /// AWS resource with this identifier ours.
     pub project: String,
+    pub stage: Stage,
     pub resource: String,
+    /// `standard`, or `ephemeral` for a preview stage (its settings are already in `config`).
+    pub profile: Profile,
+    /// When `gc` may delete the stage (the `provision:expires-at` tag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
     pub service: CloudService,
     pub engine: String,
     /// The AWS engine version `up` sends when it creates the resource, resolved from the
@@ -154,7 +163,8 @@ pub struct CloudPlan {
 }
 
 /// The tags that mark an AWS resource as provision's, for one project and resource.
-use crate::names::{TAG_PROJECT, TAG_RESOURCE, TAG_TYPE};
+use crate::names::{Stage, TAG_EXPIRES_AT, TAG_PROJECT, TAG_RESOURCE, TAG_STAGE, TAG_TYPE};
+pub use crate::model::stage::{Profile, StagePlan};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceLinks {
@@ -179,12 +189,24 @@ impl PlannedLink {
     }
 }
 
-/// Computes the plan, or every error in the manifest that matters for `target`.
+/// Computes the plan, or every error in the manifest that matters for `target`, on the
+/// default stage.
 pub fn plan(
     manifest: &Manifest,
     catalog: &Catalog,
     target: Target,
     project_flag: Option<&str>,
+) -> Result<Plan, Error> {
+    plan_staged(manifest, catalog, target, project_flag, &StagePlan::default())
+}
+
+/// [`plan`] on a stage: the cloud side's identifiers, names, tags and settings are the stage's.
+pub fn plan_staged(
+    manifest: &Manifest,
+    catalog: &Catalog,
+    target: Target,
+    project_flag: Option<&str>,
+    stage: &StagePlan,
 ) -> Result<Plan, Error> {
     let model = model::resolve(manifest, catalog, project_flag)?;
     let relevant: Vec<Problem> = model
@@ -235,7 +257,8 @@ pub fn plan(
                     tls: r.local_tls,
                 }
             }),
-            cloud: (target == Target::Cloud).then(|| cloud_plan(&project, r, &manifest.cloud)),
+            cloud: (target == Target::Cloud)
+                .then(|| cloud_plan(&project, stage, r, &manifest.cloud)),
         })
         .collect();
     // By name, once: manifests may have thousands of links.
@@ -285,15 +308,36 @@ pub fn plan(
         services,
         warnings: relevant,
         apps: model.apps.iter().map(|a| a.name.clone()).collect(),
+        stage: stage.clone(),
     })
 }
 
-fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) -> CloudPlan {
+fn cloud_plan(
+    project: &str,
+    stage: &StagePlan,
+    r: &model::Resource<'_>,
+    settings: &CloudSettings,
+) -> CloudPlan {
     let mut tags = vec![
         (TAG_PROJECT.to_owned(), project.to_owned()),
         (TAG_RESOURCE.to_owned(), r.name.clone()),
         (TAG_TYPE.to_owned(), r.template.name.clone()),
     ];
+    // The default stage's resources carry no stage tag: they predate stages.
+    if let Some(s) = stage.stage.tag() {
+        tags.push((TAG_STAGE.to_owned(), s.to_owned()));
+    }
+    if let Some(at) = &stage.expires_at {
+        tags.push((TAG_EXPIRES_AT.to_owned(), at.clone()));
+    }
+    let service = r.template.cloud.service;
+    let kind = match service {
+        CloudService::Rds => crate::names::Kind::RdsInstance,
+        CloudService::ElasticacheReplicationGroup => crate::names::Kind::ReplicationGroup,
+        CloudService::ElasticacheCluster => crate::names::Kind::CacheCluster,
+    };
+    let st = &stage.stage;
+    let network = crate::names::stage_network(project, st);
     tags.extend(
         settings
             .tags
@@ -302,15 +346,18 @@ fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) 
             .cloned(),
     );
     CloudPlan {
-        identifier: r.identifier.clone(),
+        identifier: crate::names::stage_identifier(project, st, &r.name, kind),
         project: project.to_owned(),
+        stage: st.clone(),
         resource: r.name.clone(),
-        network: crate::names::network(project),
-        subnet_group: (!settings.subnet_ids.is_empty()).then(|| crate::names::network(project)),
+        profile: stage.profile,
+        expires_at: stage.expires_at.clone(),
+        subnet_group: (!settings.subnet_ids.is_empty()).then(|| network.clone()),
+        network,
         parameter_group: (!r.template.cloud.tls_parameters.is_empty()).then(|| {
             let family = r.template.cloud.family_of(&r.version_line);
             ParameterGroup {
-                name: crate::names::parameter_group(project, &family),
+                name: crate::names::stage_parameter_group(project, st, &family),
                 family,
                 parameters: r
                     .template
@@ -330,11 +377,11 @@ fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) 
             .unwrap_or_else(|| r.version.clone()),
         asked_version: r.version.clone(),
         version_line: r.version_line.clone(),
-        config: r.cloud.clone(),
+        config: stage.profile.apply(r.cloud.clone(), service),
         storage_encrypted: true,
         publicly_accessible: false,
         transit_encryption: true,
-        secret_name: crate::names::secret(project, &r.name),
+        secret_name: crate::names::stage_secret(project, st, &r.name),
         region: settings.region.as_ref().map(|r| r.value.clone()),
         subnet_ids: settings.subnet_ids.clone(),
         security_group_ids: settings.security_group_ids.clone(),

@@ -101,6 +101,10 @@ pub fn policy(plan: &Plan) -> Policy {
                 arn("rds", format!("subgrp:{}", names::network(project))),
                 arn(
                     "rds",
+                    format!("subgrp:{}", names::stage_network_pattern(project)),
+                ),
+                arn(
+                    "rds",
                     format!("pg:{}", names::parameter_group_pattern(project)),
                 ),
             ],
@@ -140,6 +144,10 @@ pub fn policy(plan: &Plan) -> Policy {
             vec![
                 arn("rds", format!("db:{project}-*")),
                 arn("rds", format!("subgrp:{}", names::network(project))),
+                arn(
+                    "rds",
+                    format!("subgrp:{}", names::stage_network_pattern(project)),
+                ),
             ],
             resource_tag.clone(),
         ));
@@ -173,6 +181,10 @@ pub fn policy(plan: &Plan) -> Policy {
                     "elasticache",
                     format!("subnetgroup:{}", names::network(project)),
                 ),
+                arn(
+                    "elasticache",
+                    format!("subnetgroup:{}", names::stage_network_pattern(project)),
+                ),
             ],
             request_tag.clone(),
         ));
@@ -201,6 +213,10 @@ pub fn policy(plan: &Plan) -> Policy {
                 arn(
                     "elasticache",
                     format!("subnetgroup:{}", names::network(project)),
+                ),
+                arn(
+                    "elasticache",
+                    format!("subnetgroup:{}", names::stage_network_pattern(project)),
                 ),
             ],
             resource_tag.clone(),
