@@ -381,7 +381,11 @@ mod tests {
         assert_eq!(stage("default"), d);
         assert_eq!(stage("Default"), d);
         assert_eq!(d.tag(), None);
-        for kind in [Kind::RdsInstance, Kind::ReplicationGroup, Kind::CacheCluster] {
+        for kind in [
+            Kind::RdsInstance,
+            Kind::ReplicationGroup,
+            Kind::CacheCluster,
+        ] {
             assert_eq!(stage_identifier("shop", &d, "db", kind), "shop-db");
             assert_eq!(
                 stage_identifier("shop", &d, "Cache_1.a", kind),
@@ -450,7 +454,11 @@ mod tests {
             stage("pr-1234"),
         ];
         let services = ["orders-database", "orders-database-2", "sessions", "db"];
-        for kind in [Kind::RdsInstance, Kind::ReplicationGroup, Kind::CacheCluster] {
+        for kind in [
+            Kind::RdsInstance,
+            Kind::ReplicationGroup,
+            Kind::CacheCluster,
+        ] {
             let mut seen = std::collections::HashSet::new();
             for s in &stages {
                 for service in services {
@@ -464,7 +472,12 @@ mod tests {
         }
         // The hash is of the parts, so it is the same on every machine and release: pinned.
         assert_eq!(
-            stage_identifier(project, &stages[0], "orders-database", Kind::ReplicationGroup),
+            stage_identifier(
+                project,
+                &stages[0],
+                "orders-database",
+                Kind::ReplicationGroup
+            ),
             format!(
                 "a-rather-long-project-name-feat-{}",
                 short_hash(&key(project, stages[0].name(), "orders-database"))

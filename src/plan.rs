@@ -162,9 +162,9 @@ pub struct CloudPlan {
     pub tags: Vec<(String, String)>,
 }
 
+pub use crate::model::stage::{Profile, StagePlan};
 /// The tags that mark an AWS resource as provision's, for one project and resource.
 use crate::names::{Stage, TAG_EXPIRES_AT, TAG_PROJECT, TAG_RESOURCE, TAG_STAGE, TAG_TYPE};
-pub use crate::model::stage::{Profile, StagePlan};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceLinks {
@@ -197,7 +197,13 @@ pub fn plan(
     target: Target,
     project_flag: Option<&str>,
 ) -> Result<Plan, Error> {
-    plan_staged(manifest, catalog, target, project_flag, &StagePlan::default())
+    plan_staged(
+        manifest,
+        catalog,
+        target,
+        project_flag,
+        &StagePlan::default(),
+    )
 }
 
 /// [`plan`] on a stage: the cloud side's identifiers, names, tags and settings are the stage's.
@@ -497,6 +503,70 @@ mod tests {
         assert_eq!(
             p.resource("mc").unwrap().cloud.as_ref().unwrap().service,
             CloudService::ElasticacheCluster
+        );
+    }
+
+    #[test]
+    fn a_stage_plans_its_own_names_tags_and_profile() {
+        let catalog = Catalog::builtin().unwrap();
+        let manifest = from_bytes(
+            SHOP.as_bytes(),
+            PathBuf::from("compose.yaml"),
+            "shop".into(),
+            &|_| None,
+        )
+        .unwrap();
+        let default = plan(&manifest, &catalog, Target::Cloud, None).unwrap();
+        let stage = StagePlan {
+            stage: Stage::named("feature/Login").unwrap(),
+            expires_at: Some("2026-12-05T10:00:00Z".into()),
+            profile: Profile::Ephemeral,
+        };
+        let staged = plan_staged(&manifest, &catalog, Target::Cloud, None, &stage).unwrap();
+        let (d, s) = (
+            default.resource("db").unwrap().cloud.as_ref().unwrap(),
+            staged.resource("db").unwrap().cloud.as_ref().unwrap(),
+        );
+        // The default stage: today's names, no stage tag, the manifest's own settings.
+        assert_eq!(
+            (d.identifier.as_str(), d.secret_name.as_str()),
+            ("shop-db", "provision/shop/db")
+        );
+        assert_eq!(d.network, "shop-provision");
+        assert_eq!(
+            d.parameter_group.as_ref().unwrap().name,
+            "shop-postgres16-tls"
+        );
+        assert!(
+            !d.tags
+                .iter()
+                .any(|(k, _)| k == TAG_STAGE || k == TAG_EXPIRES_AT)
+        );
+        assert_eq!(d.config.class, "db.m7g.large");
+        // The stage: its own names, tags, and the ephemeral profile over the manifest's class.
+        assert_eq!(s.identifier, "shop-feature-login-db");
+        assert_eq!(s.secret_name, "provision/shop/feature-login/db");
+        assert_eq!(s.network, "shop-feature-login-provision");
+        assert_eq!(
+            s.subnet_group.as_deref(),
+            Some("shop-feature-login-provision")
+        );
+        assert_eq!(
+            s.parameter_group.as_ref().unwrap().name,
+            "shop-feature-login-postgres16-tls"
+        );
+        assert!(s.tags.contains(&(TAG_STAGE.into(), "feature-login".into())));
+        assert!(
+            s.tags
+                .contains(&(TAG_EXPIRES_AT.into(), "2026-12-05T10:00:00Z".into()))
+        );
+        assert_eq!(s.config.class, "db.t4g.micro");
+        assert!(!s.config.multi_az && !s.config.deletion_protection);
+        assert_eq!(s.config.backup_retention_days, 1);
+        let cache = staged.resource("cache").unwrap().cloud.as_ref().unwrap();
+        assert_eq!(
+            (cache.identifier.as_str(), cache.config.class.as_str()),
+            ("shop-feature-login-cache", "cache.t4g.micro")
         );
     }
 

@@ -144,7 +144,16 @@ pub async fn destroy(
     let progress = Progress::new(session.quiet, &[]);
     let found = cloud.tagged(&project).await?;
     let found: Vec<Orphan> = found.into_iter().filter(|f| f.stage == stage).collect();
-    let done = delete_stage(&cloud, &project, &stage, found, skip_final_snapshot, true, &progress).await?;
+    let done = delete_stage(
+        &cloud,
+        &project,
+        &stage,
+        found,
+        skip_final_snapshot,
+        true,
+        &progress,
+    )
+    .await?;
     if done == 0 {
         progress.note(&format!(
             "nothing on AWS is tagged with project {project} on stage {stage}"
@@ -316,9 +325,9 @@ async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
             .as_ref()
             .map(|o| diff(&aws::desired(r, c, placement), o))
             .unwrap_or_default();
-        let ownership = o
-            .as_ref()
-            .map_or(Ownership::Unknown, |o| o.ownership(&c.project, &c.stage, &c.resource));
+        let ownership = o.as_ref().map_or(Ownership::Unknown, |o| {
+            o.ownership(&c.project, &c.stage, &c.resource)
+        });
         let action = Action::decide(o.is_some(), &ownership, &changes);
         resources.push(LiveResource {
             resource: r.name.clone(),

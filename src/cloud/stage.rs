@@ -61,8 +61,7 @@ pub fn group(found: Vec<Orphan>, now: i64) -> Vec<StageInfo> {
 /// never expires: `gc` deletes only what proves it may.
 pub fn is_expired(r: &Orphan, now: i64) -> bool {
     !r.stage.is_default()
-        && r
-            .expires_at
+        && r.expires_at
             .as_deref()
             .and_then(parse_timestamp)
             .is_some_and(|at| at <= now)
@@ -115,9 +114,21 @@ pub async fn gc(
             continue;
         }
         if !dry_run {
-            match delete(&cloud, &project, &info.stage, expired.clone(), skip_final_snapshot, whole, &progress).await {
+            match delete(
+                &cloud,
+                &project,
+                &info.stage,
+                expired.clone(),
+                skip_final_snapshot,
+                whole,
+                &progress,
+            )
+            .await
+            {
                 Ok(n) => done += n,
-                Err(Error::UpFailed { failures: f, ok, .. }) => {
+                Err(Error::UpFailed {
+                    failures: f, ok, ..
+                }) => {
                     done += ok;
                     failures.extend(f);
                 }
@@ -156,7 +167,16 @@ async fn delete(
     whole: bool,
     progress: &Progress,
 ) -> Result<usize, Error> {
-    super::delete_stage(cloud, project, stage, found, skip_final_snapshot, whole, progress).await
+    super::delete_stage(
+        cloud,
+        project,
+        stage,
+        found,
+        skip_final_snapshot,
+        whole,
+        progress,
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -180,8 +200,14 @@ mod tests {
     #[test]
     fn only_a_stage_whose_tag_is_past_expires() {
         let now = parse_timestamp("2026-12-05T00:00:00Z").unwrap();
-        assert!(is_expired(&res(Some("pr-1"), Some("2026-12-04T00:00:00Z")), now));
-        assert!(!is_expired(&res(Some("pr-1"), Some("2026-12-06T00:00:00Z")), now));
+        assert!(is_expired(
+            &res(Some("pr-1"), Some("2026-12-04T00:00:00Z")),
+            now
+        ));
+        assert!(!is_expired(
+            &res(Some("pr-1"), Some("2026-12-06T00:00:00Z")),
+            now
+        ));
         assert!(!is_expired(&res(Some("pr-1"), None), now));
         assert!(!is_expired(&res(Some("pr-1"), Some("soon")), now));
         // The default stage never expires, whatever its tags say.
@@ -207,6 +233,9 @@ mod tests {
                 ("pr-2", 1, true, Some(4 * 86_400))
             ]
         );
-        assert_eq!(stages[1].expires_at.as_deref(), Some("2026-12-04T00:00:00Z"));
+        assert_eq!(
+            stages[1].expires_at.as_deref(),
+            Some("2026-12-04T00:00:00Z")
+        );
     }
 }

@@ -27,7 +27,11 @@ pub fn run(session: &Session, target: Target, json: bool) -> Result<Exit, Error>
 
 /// `3d 4h`, `2h 5m`, `40s`.
 pub fn age(seconds: i64) -> String {
-    let (d, h, m) = (seconds / 86_400, seconds % 86_400 / 3600, seconds % 3600 / 60);
+    let (d, h, m) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3600,
+        seconds % 3600 / 60,
+    );
     if d > 0 {
         format!("{d}d {h}h")
     } else if h > 0 {
@@ -59,7 +63,11 @@ fn render(stages: &[cloud::stage::StageInfo]) -> String {
             }
         );
         for r in &s.resources {
-            let _ = writeln!(out, "  {} {} ({}) {}", r.kind, r.identifier, r.resource, r.status);
+            let _ = writeln!(
+                out,
+                "  {} {} ({}) {}",
+                r.kind, r.identifier, r.resource, r.status
+            );
         }
     }
     out

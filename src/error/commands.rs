@@ -23,7 +23,10 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
                 out,
                 "error: `--stage auto` found no CI system (none of GITHUB_ACTIONS, GITLAB_CI, BUILDKITE, CIRCLECI is set, or it names no branch)"
             );
-            let _ = writeln!(out, "hint: name the stage: `--stage NAME` or `PROVISION_STAGE=NAME`");
+            let _ = writeln!(
+                out,
+                "hint: name the stage: `--stage NAME` or `PROVISION_STAGE=NAME`"
+            );
         }
         Error::InvalidTtl { given } => {
             let _ = writeln!(out, "error: `{given}` is not a time to live");

@@ -761,7 +761,12 @@ impl Reader<'_> {
                 }
                 out.profile = Some(v);
             } else if crate::names::parse_ttl(&v.value).is_none() {
-                self.invalid(value, &path, v.value, "a time to live: `30m`, `12h`, `3d` or `2w`");
+                self.invalid(
+                    value,
+                    &path,
+                    v.value,
+                    "a time to live: `30m`, `12h`, `3d` or `2w`",
+                );
             } else {
                 out.ttl = Some(v);
             }

@@ -53,7 +53,9 @@ pub fn from_ci(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
         return set("CIRCLE_PULL_REQUEST")
             .and_then(|url| {
                 let n = url.trim_end_matches('/').rsplit('/').next()?.to_owned();
-                n.chars().all(|c| c.is_ascii_digit()).then(|| format!("pr-{n}"))
+                n.chars()
+                    .all(|c| c.is_ascii_digit())
+                    .then(|| format!("pr-{n}"))
             })
             .or_else(|| set("CIRCLE_BRANCH"));
     }
@@ -90,14 +92,23 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     }
     let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<u32>().ok();
     let month = time::Month::try_from(u8::try_from(num(5..7)?).ok()?).ok()?;
-    let date = time::Date::from_calendar_date(i32::try_from(num(0..4)?).ok()?, month, u8::try_from(num(8..10)?).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(
+        i32::try_from(num(0..4)?).ok()?,
+        month,
+        u8::try_from(num(8..10)?).ok()?,
+    )
+    .ok()?;
     let clock = time::Time::from_hms(
         u8::try_from(num(11..13)?).ok()?,
         u8::try_from(num(14..16)?).ok()?,
         u8::try_from(num(17..19)?).ok()?,
     )
     .ok()?;
-    Some(time::PrimitiveDateTime::new(date, clock).assume_utc().unix_timestamp())
+    Some(
+        time::PrimitiveDateTime::new(date, clock)
+            .assume_utc()
+            .unix_timestamp(),
+    )
 }
 
 /// Now, in seconds since the epoch (the one clock `--ttl`, `gc` and `stages` read).
@@ -193,7 +204,9 @@ pub fn stage_plan(
         None => None,
         Some(t) => {
             let secs = parse_ttl(&t).ok_or(Error::InvalidTtl { given: t })?;
-            Some(timestamp(now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX))))
+            Some(timestamp(
+                now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)),
+            ))
         }
     };
     Ok(StagePlan {
@@ -208,7 +221,12 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
     }
 
     #[test]
@@ -216,27 +234,91 @@ mod tests {
         let none = env_of(&[]);
         assert_eq!(resolve(None, None, &none).unwrap(), Stage::default());
         assert_eq!(resolve(None, Some("qa"), &none).unwrap().name(), "qa");
-        assert_eq!(resolve(Some("PR 7"), Some("qa"), &none).unwrap().name(), "pr-7");
-        assert_eq!(resolve(Some("default"), Some("qa"), &none).unwrap(), Stage::default());
-        assert!(matches!(resolve(Some("//"), None, &none), Err(Error::InvalidStage { .. })));
-        assert!(matches!(resolve(Some("auto"), None, &none), Err(Error::NoCiStage)));
+        assert_eq!(
+            resolve(Some("PR 7"), Some("qa"), &none).unwrap().name(),
+            "pr-7"
+        );
+        assert_eq!(
+            resolve(Some("default"), Some("qa"), &none).unwrap(),
+            Stage::default()
+        );
+        assert!(matches!(
+            resolve(Some("//"), None, &none),
+            Err(Error::InvalidStage { .. })
+        ));
+        assert!(matches!(
+            resolve(Some("auto"), None, &none),
+            Err(Error::NoCiStage)
+        ));
     }
 
     #[test]
     fn auto_reads_each_ci() {
         let cases: &[(&'static [(&'static str, &'static str)], &str)] = &[
-            (&[("GITHUB_ACTIONS", "true"), ("GITHUB_HEAD_REF", "feature/Login"), ("GITHUB_REF_NAME", "12/merge")], "feature-login"),
-            (&[("GITHUB_ACTIONS", "true"), ("GITHUB_HEAD_REF", ""), ("GITHUB_REF_NAME", "main")], "main"),
-            (&[("GITLAB_CI", "true"), ("CI_MERGE_REQUEST_IID", "42"), ("CI_COMMIT_REF_SLUG", "fix-it")], "mr-42"),
-            (&[("GITLAB_CI", "true"), ("CI_COMMIT_REF_SLUG", "fix-it")], "fix-it"),
-            (&[("BUILDKITE", "true"), ("BUILDKITE_PULL_REQUEST", "false"), ("BUILDKITE_BRANCH", "dev")], "dev"),
-            (&[("BUILDKITE", "true"), ("BUILDKITE_PULL_REQUEST", "9"), ("BUILDKITE_BRANCH", "dev")], "pr-9"),
-            (&[("CIRCLECI", "true"), ("CIRCLE_PULL_REQUEST", "https://github.com/o/r/pull/77"), ("CIRCLE_BRANCH", "x")], "pr-77"),
-            (&[("CIRCLECI", "true"), ("CIRCLE_BRANCH", "Release/2.0")], "release-2-0"),
+            (
+                &[
+                    ("GITHUB_ACTIONS", "true"),
+                    ("GITHUB_HEAD_REF", "feature/Login"),
+                    ("GITHUB_REF_NAME", "12/merge"),
+                ],
+                "feature-login",
+            ),
+            (
+                &[
+                    ("GITHUB_ACTIONS", "true"),
+                    ("GITHUB_HEAD_REF", ""),
+                    ("GITHUB_REF_NAME", "main"),
+                ],
+                "main",
+            ),
+            (
+                &[
+                    ("GITLAB_CI", "true"),
+                    ("CI_MERGE_REQUEST_IID", "42"),
+                    ("CI_COMMIT_REF_SLUG", "fix-it"),
+                ],
+                "mr-42",
+            ),
+            (
+                &[("GITLAB_CI", "true"), ("CI_COMMIT_REF_SLUG", "fix-it")],
+                "fix-it",
+            ),
+            (
+                &[
+                    ("BUILDKITE", "true"),
+                    ("BUILDKITE_PULL_REQUEST", "false"),
+                    ("BUILDKITE_BRANCH", "dev"),
+                ],
+                "dev",
+            ),
+            (
+                &[
+                    ("BUILDKITE", "true"),
+                    ("BUILDKITE_PULL_REQUEST", "9"),
+                    ("BUILDKITE_BRANCH", "dev"),
+                ],
+                "pr-9",
+            ),
+            (
+                &[
+                    ("CIRCLECI", "true"),
+                    ("CIRCLE_PULL_REQUEST", "https://github.com/o/r/pull/77"),
+                    ("CIRCLE_BRANCH", "x"),
+                ],
+                "pr-77",
+            ),
+            (
+                &[("CIRCLECI", "true"), ("CIRCLE_BRANCH", "Release/2.0")],
+                "release-2-0",
+            ),
         ];
         for (pairs, want) in cases {
             let env = env_of(pairs);
-            assert_eq!(resolve(Some("auto"), None, &env).unwrap().name(), *want, "{pairs:?}");
+            assert_eq!(
+                resolve(Some("auto"), None, &env).unwrap().name(),
+                *want,
+                "{pairs:?}"
+            );
         }
     }
 
@@ -252,7 +334,10 @@ mod tests {
         assert_eq!(timestamp(0), "1970-01-01T00:00:00Z");
         assert_eq!(timestamp(1_796_464_800), "2026-12-05T10:00:00Z");
         assert_eq!(parse_timestamp("2026-12-05T10:00:00Z"), Some(1_796_464_800));
-        assert_eq!(parse_timestamp("2026-12-05T10:00:00.5Z"), Some(1_796_464_800));
+        assert_eq!(
+            parse_timestamp("2026-12-05T10:00:00.5Z"),
+            Some(1_796_464_800)
+        );
         assert_eq!(parse_timestamp("tomorrow"), None);
         assert_eq!(parse_timestamp("2026-13-05T10:00:00Z"), None);
     }

@@ -454,9 +454,7 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
                     identifier: db.db_instance_identifier().unwrap_or_default().to_owned(),
                     kind: "RDS instance",
                     resource: tag(crate::names::TAG_RESOURCE).unwrap_or_default(),
-                    stage: crate::names::Stage::of_tag(
-                        tag(crate::names::TAG_STAGE).as_deref(),
-                    ),
+                    stage: crate::names::Stage::of_tag(tag(crate::names::TAG_STAGE).as_deref()),
                     expires_at: tag(crate::names::TAG_EXPIRES_AT),
                     created: db
                         .instance_create_time()
