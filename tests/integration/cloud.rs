@@ -1818,3 +1818,54 @@ mod stages_need_emulator {
         );
     }
 }
+
+mod concurrency_needs_emulator {
+    use super::*;
+
+    #[test]
+    fn two_ups_of_one_stage_at_once_converge_to_one_of_everything() {
+        let p = CloudProject::isolated(
+            "cconc",
+            "x-provision:\n  cloud:\n    stages: {ttl: 1d}\nservices:\n  db: {image: 'postgres:16'}\n  kv: {image: 'redis:7'}\n",
+        );
+        // A long `creating` phase, so that the second run meets the first one's resources
+        // half made.
+        p.rules("config", serde_json::json!({"creating_seconds": 3}));
+        let name = p.live.name.clone();
+        let outs: Vec<Output> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| p.cmd(&["up", "--stage", "pr-9"]).output()))
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        for out in &outs {
+            assert_eq!(out.code, Some(0), "{}", out.snapshot());
+        }
+        let counts = p.boto3(&format!(
+            "out([len([d for d in rds.describe_db_instances()['DBInstances'] if d['DBInstanceIdentifier'] == '{name}-pr-9-db']), len([g for g in ec.describe_replication_groups()['ReplicationGroups'] if g['ReplicationGroupId'] == '{name}-pr-9-kv']), sorted(s['Name'] for s in sm.list_secrets(MaxResults=100)['SecretList'] if s['Name'].startswith('provision/{name}/'))])"
+        ));
+        assert_eq!(
+            counts,
+            serde_json::json!([
+                1,
+                1,
+                [
+                    format!("provision/{name}/pr-9/db"),
+                    format!("provision/{name}/pr-9/kv")
+                ]
+            ])
+        );
+        assert_eq!(
+            p.requests("CreateDBInstance").len(),
+            1,
+            "one create, the other adopted it"
+        );
+        assert_eq!(p.requests("CreateReplicationGroup").len(), 1);
+        // The secret opens the database: the password both runs agreed on is the database's.
+        let password = p.vars(&["--stage", "pr-9"])["DB_PASSWORD"].clone();
+        assert_eq!(
+            p.rules_state()["resources"][format!("{name}-pr-9-db")]["credentials"],
+            serde_json::json!([password])
+        );
+    }
+}
