@@ -216,7 +216,11 @@ impl Kind {
 fn short_hash(key: &str) -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(key.as_bytes());
-    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+    digest.iter().take(4).fold(String::new(), |mut out, b| {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 /// `full` + `suffix` when that fits in `max`; otherwise the head of `full`, `-`, a hash of
