@@ -235,6 +235,9 @@ def before(service: str, action: str, params: dict, account: str):
             return json_error("AccessDeniedException", message)
         code = "UnauthorizedOperation" if service == "ec2" else "AccessDenied"
         return query_error(service, code, message, 403)
+    refused = name_rules(service, action, params)
+    if refused is not None:
+        return refused
     if service == "rds":
         return before_rds(action, params, account)
     if service == "elasticache":
@@ -242,6 +245,66 @@ def before(service: str, action: str, params: dict, account: str):
     if service == "secretsmanager":
         return before_secrets(action, params, account)
     return None
+
+
+# Identifier rules per kind, which moto does not check: letters, digits and hyphens, a letter
+# first, no two hyphens together, none at the end, and a length limit of the kind's own.
+#   DBInstanceIdentifier 1-63 (API_CreateDBInstance.html; the same for restores,
+#     API_RestoreDBInstanceFromDBSnapshot.html):
+#     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html
+#   DBParameterGroupName 1-255: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBParameterGroup.html
+#   ReplicationGroupId 1-40: https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateReplicationGroup.html
+#   CacheClusterId 1-50: https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateCacheCluster.html
+#   CacheSubnetGroupName up to 255: https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateCacheSubnetGroup.html
+# DBSubnetGroupName (up to 255 letters, digits, periods, underscores, spaces or hyphens:
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSubnetGroup.html) and
+# a security group's GroupName (up to 255:
+# https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html) only by length.
+NAME_RULES = {
+    ("rds", "CreateDBInstance"): ("DBInstanceIdentifier", 63, True),
+    ("rds", "RestoreDBInstanceFromDBSnapshot"): ("DBInstanceIdentifier", 63, True),
+    ("rds", "CreateDBParameterGroup"): ("DBParameterGroupName", 255, True),
+    ("rds", "CreateDBSubnetGroup"): ("DBSubnetGroupName", 255, False),
+    ("elasticache", "CreateReplicationGroup"): ("ReplicationGroupId", 40, True),
+    ("elasticache", "CreateCacheCluster"): ("CacheClusterId", 50, True),
+    ("elasticache", "CreateCacheSubnetGroup"): ("CacheSubnetGroupName", 255, True),
+    ("ec2", "CreateSecurityGroup"): ("GroupName", 255, False),
+}
+IDENTIFIER = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|-(?!-))*")
+# Tags: keys up to 128 characters, values up to 256, at most 50 per resource
+# (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Tagging.html,
+# https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Tagging-Resources.html).
+TAG_KEY_MAX, TAG_VALUE_MAX, TAGS_MAX = 128, 256, 50
+
+
+def name_rules(service: str, action: str, p: dict):
+    rule = NAME_RULES.get((service, action))
+    if rule is not None:
+        field, limit, strict = rule
+        name = p.get(field, "")
+        bad = not name or len(name) > limit
+        if strict and not bad:
+            bad = not IDENTIFIER.fullmatch(name) or name.endswith("-")
+        if bad:
+            code = "InvalidParameterValue"
+            return query_error(service, code, f"Invalid {field}: {name!r}. It must be 1 to {limit} letters, digits or hyphens, start with a letter, and not contain two consecutive hyphens or end with one.")
+    tags = [t for key, t in tag_fields(p).items()]
+    if len(tags) > TAGS_MAX:
+        return query_error(service, "TagQuotaPerResourceExceeded", f"at most {TAGS_MAX} tags per resource")
+    for t in tags:
+        if len(t.get("Key", "")) > TAG_KEY_MAX or len(t.get("Value", "")) > TAG_VALUE_MAX:
+            return query_error(service, "InvalidParameterValue", f"Tag {t.get('Key')!r}: keys are at most {TAG_KEY_MAX} characters, values {TAG_VALUE_MAX}")
+    return None
+
+
+def tag_fields(p: dict) -> dict:
+    """`Tags.Tag.N.Key` / `Tags.member.N.Key` (and EC2's `TagSpecification.1.Tag.N.Key`)."""
+    out: dict[str, dict] = {}
+    for key, value in p.items():
+        m = re.fullmatch(r"(.*Tags?)\.(?:member\.|Tag\.)?(\d+)\.(Key|Value)", key)
+        if m:
+            out.setdefault(f"{m.group(1)}.{m.group(2)}", {})[m.group(3)] = value
+    return out
 
 
 DELETED_SECRETS: set[tuple[str, str]] = set()  # (account, secret name) scheduled for deletion

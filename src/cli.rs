@@ -52,6 +52,17 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = RuntimeChoice::Auto)]
     runtime: RuntimeChoice,
 
+    /// The cloud stage: an isolated set of the project's AWS resources (a branch's, a pull
+    /// request's); `auto` takes it from the CI environment (default: `PROVISION_STAGE`, then
+    /// `x-provision.cloud.stage`, else the default stage, whose resources keep their names)
+    #[arg(long, global = true, value_name = "NAME")]
+    stage: Option<String>,
+
+    /// How long the stage lives after this command (`30m`, `12h`, `3d`, `2w`): tags it
+    /// `provision:expires-at` for `provision gc --cloud`
+    #[arg(long, global = true, value_name = "DURATION")]
+    ttl: Option<String>,
+
     /// Seconds to wait for every database to be ready (default: 60 locally, 2400 in the cloud)
     #[arg(long, global = true, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
     timeout: Option<u64>,
@@ -159,7 +170,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Delete this project's cloud databases (found by tag), with final snapshots by default
+    /// List the project's stages on AWS: their resources, age and expiry
+    Stages {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the project's expired stages (their `provision:expires-at` tags are past)
+    Gc {
+        /// Only say what would be deleted
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete without final snapshots (a preview's profile keeps none anyway)
+        #[arg(long)]
+        skip_final_snapshot: bool,
+    },
+    /// Delete this project's cloud databases on the stage (found by tag), with final
+    /// snapshots by default
     Destroy {
         /// Do not ask
         #[arg(long)]
@@ -203,6 +229,8 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
         verbose: cli.verbose,
         runtime: cli.runtime,
         timeout: cli.timeout,
+        stage: cli.stage.clone(),
+        ttl: cli.ttl.clone(),
         catalog: Catalog::builtin().map_err(Error::Template)?,
     };
     let target = cli.target().unwrap_or(Target::Local);
@@ -227,6 +255,11 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
             yes,
             skip_final_snapshot,
         }) => commands::destroy::run(&session, target, *yes, *skip_final_snapshot),
+        Some(Command::Stages { json }) => commands::stages::run(&session, target, *json),
+        Some(Command::Gc {
+            dry_run,
+            skip_final_snapshot,
+        }) => commands::gc::run(&session, target, *dry_run, *skip_final_snapshot),
         Some(Command::Start {
             services,
             grace,

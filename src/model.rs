@@ -17,6 +17,7 @@ mod compose_rules_tests;
 mod credentials;
 mod hints;
 mod lookalike;
+pub mod stage;
 
 pub use credentials::MAX_SQL_NAME;
 

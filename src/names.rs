@@ -14,6 +14,11 @@ pub const TAG_TYPE: &str = "provision:type";
 pub const TAG_PASSWORD_PENDING: &str = "provision:password-pending";
 /// The prefix of every provision tag: the user's own `tags:` may not use it.
 pub const TAG_PREFIX: &str = "provision:";
+/// The stage a resource belongs to; absent on the default stage's resources (they predate
+/// stages, and keep their identifiers and tags).
+pub const TAG_STAGE: &str = "provision:stage";
+/// When `gc` may delete a stage (RFC 3339, UTC), from `--ttl` or the ephemeral profile.
+pub const TAG_EXPIRES_AT: &str = "provision:expires-at";
 
 /// Docker labels on the database containers and volumes provision makes.
 pub const LABEL_PROJECT: &str = "dev.provision.project";
@@ -102,6 +107,239 @@ pub fn secret_prefix(project: &str) -> String {
     format!("provision/{project}/")
 }
 
+/// A stage: one isolated set of a project's cloud resources (a branch's, a pull request's).
+/// The default stage (`None` inside) has the names and tags from before stages existed, so
+/// existing resources stay where they are. Any other is a slug: lower-case letters, digits
+/// and single `-`, at most [`MAX_STAGE`] characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Stage(Option<String>);
+
+/// What `--stage default` (and the default stage in listings) is called.
+pub const DEFAULT_STAGE: &str = "default";
+/// A longer stage name is shortened (with a hash) so that it stays readable in identifiers.
+pub const MAX_STAGE: usize = 40;
+
+impl Stage {
+    /// The stage a name the user (or CI) gave selects: slugged (`feature/Login_v2` ->
+    /// `feature-login-v2`); `default` is the default stage. `None`: nothing usable was left.
+    pub fn named(raw: &str) -> Option<Self> {
+        let slug = slug(raw);
+        if slug.is_empty() {
+            None
+        } else if slug == DEFAULT_STAGE {
+            Some(Self(None))
+        } else {
+            let key = slug.clone();
+            Some(Self(Some(fit(slug, &key, MAX_STAGE, ""))))
+        }
+    }
+
+    /// The stage a `provision:stage` tag names (absent: the default stage).
+    pub fn of_tag(tag: Option<&str>) -> Self {
+        Self(tag.filter(|t| *t != DEFAULT_STAGE).map(str::to_owned))
+    }
+
+    pub fn is_default(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The value of the `provision:stage` tag: none on the default stage.
+    pub fn tag(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
+    pub fn name(&self) -> &str {
+        self.0.as_deref().unwrap_or(DEFAULT_STAGE)
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl serde::Serialize for Stage {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// Lower-case letters and digits, every run of anything else one `-`, none at either end.
+pub fn slug(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_owned()
+}
+
+/// The kinds of AWS name provision makes, each with its own length limit. All share the
+/// alphabet letters, digits and `-`, a letter first, no `--`, no trailing `-`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// DBInstanceIdentifier: 1-63
+    /// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html).
+    RdsInstance,
+    /// ReplicationGroupId: 1-40
+    /// (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateReplicationGroup.html).
+    ReplicationGroup,
+    /// CacheClusterId: 1-50
+    /// (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateCacheCluster.html).
+    CacheCluster,
+    /// DBParameterGroupName 1-255
+    /// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBParameterGroup.html);
+    /// DBSubnetGroupName and CacheSubnetGroupName at most 255
+    /// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSubnetGroup.html,
+    /// https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateCacheSubnetGroup.html);
+    /// a security group's GroupName up to 255
+    /// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html).
+    Group,
+}
+
+impl Kind {
+    pub fn max_len(self) -> usize {
+        match self {
+            Self::RdsInstance => 63,
+            Self::ReplicationGroup => 40,
+            Self::CacheCluster => 50,
+            Self::Group => 255,
+        }
+    }
+}
+
+/// Eight hex digits of SHA-256 of `key`: what tells two shortened names apart.
+fn short_hash(key: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    digest.iter().take(4).fold(String::new(), |mut out, b| {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// `full` + `suffix` when that fits in `max`; otherwise the head of `full`, `-`, a hash of
+/// `key` (the unshortened parts, so distinct inputs stay distinct), then `suffix`. Always the
+/// same for the same input; never a `-` before the hash doubled or left trailing.
+fn fit(full: String, key: &str, max: usize, suffix: &str) -> String {
+    if full.len() + suffix.len() <= max {
+        return full + suffix;
+    }
+    let hash = short_hash(key);
+    let keep = max.saturating_sub(hash.len() + 1 + suffix.len());
+    let head = full.get(..keep).unwrap_or(&full).trim_end_matches('-');
+    format!("{head}-{hash}{suffix}")
+}
+
+/// The key a shortened name's hash is taken of: unambiguous, unlike the joined name.
+fn key(project: &str, stage: &str, rest: &str) -> String {
+    format!("{project}\n{stage}\n{rest}")
+}
+
+/// A database's AWS identifier on a stage: the default stage's is [`cloud_identifier`]
+/// (unchanged); another's is `{project}-{stage}-{service}`, shortened with a hash to fit
+/// `kind`'s limit.
+pub fn stage_identifier(project: &str, stage: &Stage, service: &str, kind: Kind) -> String {
+    match stage.tag() {
+        None => cloud_identifier(project, service),
+        Some(s) => fit(
+            format!("{project}-{s}-{}", fold(service)),
+            &key(project, s, service),
+            kind.max_len(),
+            "",
+        ),
+    }
+}
+
+/// The stage's DB parameter group of `family`: `{project}-{stage}-{family}-tls`.
+pub fn stage_parameter_group(project: &str, stage: &Stage, family: &str) -> String {
+    match stage.tag() {
+        None => parameter_group(project, family),
+        Some(s) => fit(
+            format!("{project}-{s}-{}", fold(family)),
+            &key(project, s, family),
+            Kind::Group.max_len(),
+            "-tls",
+        ),
+    }
+}
+
+/// The stage's subnet groups and security group: `{project}-{stage}-provision`.
+pub fn stage_network(project: &str, stage: &Stage) -> String {
+    match stage.tag() {
+        None => network(project),
+        Some(s) => fit(
+            format!("{project}-{s}"),
+            &key(project, s, ""),
+            Kind::Group.max_len(),
+            "-provision",
+        ),
+    }
+}
+
+/// The stage's secret of a database: `provision/{project}/{stage}/{database}` (the default
+/// stage's is [`secret`], unchanged).
+pub fn stage_secret(project: &str, stage: &Stage, resource: &str) -> String {
+    match stage.tag() {
+        None => secret(project, resource),
+        Some(s) => format!("provision/{project}/{s}/{resource}"),
+    }
+}
+
+/// Whether a secret name of the project (under [`secret_prefix`]) is one of `stage`'s:
+/// the default stage's have no `/` after the prefix, a stage's one.
+pub fn is_stage_secret(project: &str, stage: &Stage, name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(&secret_prefix(project)) else {
+        return false;
+    };
+    match stage.tag() {
+        None => !rest.contains('/'),
+        Some(s) => rest
+            .strip_prefix(s)
+            .and_then(|r| r.strip_prefix('/'))
+            .is_some_and(|db| !db.is_empty() && !db.contains('/')),
+    }
+}
+
+/// Whether a resource's tags prove it is `project`'s on `stage` (the default stage's carry
+/// no stage tag).
+pub fn owned<'t>(tag: impl Fn(&str) -> Option<&'t str>, project: &str, stage: &Stage) -> bool {
+    tag(TAG_PROJECT) == Some(project) && Stage::of_tag(tag(TAG_STAGE)) == *stage
+}
+
+/// A time to live (`--ttl`, `x-provision.cloud.stages.ttl`), for the `provision:expires-at` tag:
+/// `30m`, `12h`, `3d`, `2w` as seconds; none for anything else (or zero).
+pub fn parse_ttl(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let unit = match text.chars().last()? {
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 604_800,
+        _ => return None,
+    };
+    let n: u64 = text.get(..text.len() - 1)?.parse().ok()?;
+    (n > 0).then_some(n.checked_mul(unit)?)
+}
+
+/// What every identifier of the project's starts with, on any stage (a shortened one keeps
+/// at least this much of `{project}-`): the cheap filter before tags are read.
+pub fn identifier_prefix(project: &str) -> String {
+    let full = format!("{project}-");
+    let keep = Kind::ReplicationGroup.max_len() - 9;
+    full.get(..keep.min(full.len())).unwrap_or(&full).to_owned()
+}
+
+/// Every name of the project's stages' networks, as an IAM resource pattern.
+pub fn stage_network_pattern(project: &str) -> String {
+    format!("{project}-*-provision")
+}
+
 /// A local database's container, and an app's under `start --containers` (a service name is
 /// either a database or an app, never both).
 pub fn container(project: &str, resource: &str) -> String {
@@ -135,6 +373,159 @@ mod tests {
         assert_eq!(container("shop", "db"), "shop-db");
         assert_eq!(volume("shop", "db"), "shop-db-data");
         assert!(TAG_PASSWORD_PENDING.starts_with(TAG_PREFIX));
+    }
+
+    fn stage(name: &str) -> Stage {
+        Stage::named(name).unwrap()
+    }
+
+    #[test]
+    fn the_default_stage_keeps_todays_names() {
+        let d = Stage::default();
+        assert_eq!(stage("default"), d);
+        assert_eq!(stage("Default"), d);
+        assert_eq!(d.tag(), None);
+        for kind in [
+            Kind::RdsInstance,
+            Kind::ReplicationGroup,
+            Kind::CacheCluster,
+        ] {
+            assert_eq!(stage_identifier("shop", &d, "db", kind), "shop-db");
+            assert_eq!(
+                stage_identifier("shop", &d, "Cache_1.a", kind),
+                "shop-cache-1-a"
+            );
+        }
+        assert_eq!(
+            stage_parameter_group("shop", &d, "postgres16"),
+            "shop-postgres16-tls"
+        );
+        assert_eq!(stage_network("shop", &d), "shop-provision");
+        assert_eq!(stage_secret("shop", &d, "db"), "provision/shop/db");
+    }
+
+    #[test]
+    fn stage_names_are_slugs() {
+        assert_eq!(stage("feature/Login_v2").name(), "feature-login-v2");
+        assert_eq!(stage("--PR  42--").name(), "pr-42");
+        assert_eq!(stage("42").name(), "42");
+        assert_eq!(Stage::named("///"), None);
+        assert_eq!(Stage::named(""), None);
+        let long = stage(&"very-long-branch-name-".repeat(5));
+        assert!(long.name().len() <= MAX_STAGE, "{long}");
+        assert_ne!(
+            long,
+            stage(&format!("{}x", "very-long-branch-name-".repeat(5)))
+        );
+    }
+
+    #[test]
+    fn a_stage_has_names_of_its_own() {
+        let s = stage("pr-7");
+        assert_eq!(
+            stage_identifier("shop", &s, "db", Kind::RdsInstance),
+            "shop-pr-7-db"
+        );
+        assert_eq!(
+            stage_parameter_group("shop", &s, "postgres16"),
+            "shop-pr-7-postgres16-tls"
+        );
+        assert_eq!(stage_network("shop", &s), "shop-pr-7-provision");
+        assert_eq!(stage_secret("shop", &s, "db"), "provision/shop/pr-7/db");
+        assert!(is_parameter_group(
+            "shop",
+            &stage_parameter_group("shop", &s, "mysql8.0")
+        ));
+    }
+
+    fn valid(name: &str, max: usize) -> bool {
+        name.len() <= max
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !name.contains("--")
+            && !name.ends_with('-')
+    }
+
+    #[test]
+    fn long_identifiers_are_shortened_stable_distinct_and_within_each_limit() {
+        let project = "a-rather-long-project-name";
+        let stages = [
+            stage("feature/add-the-new-checkout-flow-for-europe"),
+            stage("feature/add-the-new-checkout-flow-for-europe-2"),
+            stage("renovate/all-minor-and-patch"),
+            stage("pr-1234"),
+        ];
+        let services = ["orders-database", "orders-database-2", "sessions", "db"];
+        for kind in [
+            Kind::RdsInstance,
+            Kind::ReplicationGroup,
+            Kind::CacheCluster,
+        ] {
+            let mut seen = std::collections::HashSet::new();
+            for s in &stages {
+                for service in services {
+                    let id = stage_identifier(project, s, service, kind);
+                    assert!(valid(&id, kind.max_len()), "{id} ({kind:?})");
+                    assert!(id.starts_with(project), "{id}");
+                    assert_eq!(id, stage_identifier(project, s, service, kind), "stable");
+                    assert!(seen.insert(id.clone()), "{id} collides");
+                }
+            }
+        }
+        // The hash is of the parts, so it is the same on every machine and release: pinned.
+        assert_eq!(
+            stage_identifier(
+                project,
+                &stages[0],
+                "orders-database",
+                Kind::ReplicationGroup
+            ),
+            format!(
+                "a-rather-long-project-name-feat-{}",
+                short_hash(&key(project, stages[0].name(), "orders-database"))
+            )
+        );
+        // Short enough: not shortened at all.
+        assert_eq!(
+            stage_identifier("shop", &stage("pr-1234"), "db", Kind::ReplicationGroup),
+            "shop-pr-1234-db"
+        );
+        for s in &stages {
+            let g = stage_parameter_group(project, s, "postgres16");
+            assert!(valid(&g, 255) && g.ends_with("-tls"), "{g}");
+            let n = stage_network(project, s);
+            assert!(valid(&n, 255) && n.ends_with("-provision"), "{n}");
+        }
+    }
+
+    #[test]
+    fn secrets_belong_to_one_stage() {
+        let d = Stage::default();
+        let s = stage("pr-7");
+        assert!(is_stage_secret("shop", &d, "provision/shop/db"));
+        assert!(!is_stage_secret("shop", &d, "provision/shop/pr-7/db"));
+        assert!(is_stage_secret("shop", &s, "provision/shop/pr-7/db"));
+        assert!(!is_stage_secret("shop", &s, "provision/shop/pr-70/db"));
+        assert!(!is_stage_secret("shop", &s, "provision/shop/db"));
+        assert!(!is_stage_secret("shop", &s, "provision/shopping/pr-7/db"));
+    }
+
+    #[test]
+    fn ownership_includes_the_stage() {
+        let tags = |stage: Option<&'static str>| {
+            move |k: &str| match k {
+                TAG_PROJECT => Some("shop"),
+                TAG_STAGE => stage,
+                _ => None,
+            }
+        };
+        assert!(owned(tags(None), "shop", &Stage::default()));
+        assert!(!owned(tags(None), "shop", &stage("pr-7")));
+        assert!(owned(tags(Some("pr-7")), "shop", &stage("pr-7")));
+        assert!(!owned(tags(Some("pr-7")), "shop", &Stage::default()));
+        assert!(!owned(tags(Some("pr-7")), "other", &stage("pr-7")));
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct Plan {
     /// Every app service, linked or not (`services` lists only those with links).
     #[serde(skip)]
     pub apps: Vec<String>,
+    /// The stage the cloud side works on (the default stage locally).
+    #[serde(skip)]
+    pub stage: StagePlan,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -116,10 +119,16 @@ pub struct ParameterGroup {
 #[derive(Debug, Clone, Serialize)]
 pub struct CloudPlan {
     pub identifier: String,
-    /// The project and the resource, as the `provision:*` tags name them: what makes an AWS
-    /// resource with this identifier ours.
+    /// The project, stage and resource, as the `provision:*` tags name them: what makes an
+    /// AWS resource with this identifier ours.
     pub project: String,
+    pub stage: Stage,
     pub resource: String,
+    /// `standard`, or `ephemeral` for a preview stage (its settings are already in `config`).
+    pub profile: Profile,
+    /// When `gc` may delete the stage (the `provision:expires-at` tag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
     pub service: CloudService,
     pub engine: String,
     /// The AWS engine version `up` sends when it creates the resource, resolved from the
@@ -158,8 +167,9 @@ pub struct CloudPlan {
     pub tags: Vec<(String, String)>,
 }
 
+pub use crate::model::stage::{Profile, StagePlan};
 /// The tags that mark an AWS resource as provision's, for one project and resource.
-use crate::names::{TAG_PROJECT, TAG_RESOURCE, TAG_TYPE};
+use crate::names::{Stage, TAG_EXPIRES_AT, TAG_PROJECT, TAG_RESOURCE, TAG_STAGE, TAG_TYPE};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceLinks {
@@ -184,12 +194,30 @@ impl PlannedLink {
     }
 }
 
-/// Computes the plan, or every error in the manifest that matters for `target`.
+/// Computes the plan, or every error in the manifest that matters for `target`, on the
+/// default stage.
 pub fn plan(
     manifest: &Manifest,
     catalog: &Catalog,
     target: Target,
     project_flag: Option<&str>,
+) -> Result<Plan, Error> {
+    plan_staged(
+        manifest,
+        catalog,
+        target,
+        project_flag,
+        &StagePlan::default(),
+    )
+}
+
+/// [`plan`] on a stage: the cloud side's identifiers, names, tags and settings are the stage's.
+pub fn plan_staged(
+    manifest: &Manifest,
+    catalog: &Catalog,
+    target: Target,
+    project_flag: Option<&str>,
+    stage: &StagePlan,
 ) -> Result<Plan, Error> {
     let model = model::resolve(manifest, catalog, project_flag)?;
     let relevant: Vec<Problem> = model
@@ -243,7 +271,8 @@ pub fn plan(
                     tls: r.local_tls,
                 }
             }),
-            cloud: (target == Target::Cloud).then(|| cloud_plan(&project, r, &manifest.cloud)),
+            cloud: (target == Target::Cloud)
+                .then(|| cloud_plan(&project, stage, r, &manifest.cloud)),
         })
         .collect();
     // By name, once: manifests may have thousands of links.
@@ -293,15 +322,36 @@ pub fn plan(
         services,
         warnings: relevant,
         apps: model.apps.iter().map(|a| a.name.clone()).collect(),
+        stage: stage.clone(),
     })
 }
 
-fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) -> CloudPlan {
+fn cloud_plan(
+    project: &str,
+    stage: &StagePlan,
+    r: &model::Resource<'_>,
+    settings: &CloudSettings,
+) -> CloudPlan {
     let mut tags = vec![
         (TAG_PROJECT.to_owned(), project.to_owned()),
         (TAG_RESOURCE.to_owned(), r.name.clone()),
         (TAG_TYPE.to_owned(), r.template.name.clone()),
     ];
+    // The default stage's resources carry no stage tag: they predate stages.
+    if let Some(s) = stage.stage.tag() {
+        tags.push((TAG_STAGE.to_owned(), s.to_owned()));
+    }
+    if let Some(at) = &stage.expires_at {
+        tags.push((TAG_EXPIRES_AT.to_owned(), at.clone()));
+    }
+    let service = r.template.cloud.service;
+    let kind = match service {
+        CloudService::Rds => crate::names::Kind::RdsInstance,
+        CloudService::ElasticacheReplicationGroup => crate::names::Kind::ReplicationGroup,
+        CloudService::ElasticacheCluster => crate::names::Kind::CacheCluster,
+    };
+    let st = &stage.stage;
+    let network = crate::names::stage_network(project, st);
     tags.extend(
         settings
             .tags
@@ -310,15 +360,18 @@ fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) 
             .cloned(),
     );
     CloudPlan {
-        identifier: r.identifier.clone(),
+        identifier: crate::names::stage_identifier(project, st, &r.name, kind),
         project: project.to_owned(),
+        stage: st.clone(),
         resource: r.name.clone(),
-        network: crate::names::network(project),
-        subnet_group: (!settings.subnet_ids.is_empty()).then(|| crate::names::network(project)),
+        profile: stage.profile,
+        expires_at: stage.expires_at.clone(),
+        subnet_group: (!settings.subnet_ids.is_empty()).then(|| network.clone()),
+        network,
         parameter_group: (!r.template.cloud.tls_parameters.is_empty()).then(|| {
             let family = r.template.cloud.family_of(&r.version_line);
             ParameterGroup {
-                name: crate::names::parameter_group(project, &family),
+                name: crate::names::stage_parameter_group(project, st, &family),
                 family,
                 parameters: r
                     .template
@@ -338,11 +391,11 @@ fn cloud_plan(project: &str, r: &model::Resource<'_>, settings: &CloudSettings) 
             .unwrap_or_else(|| r.version.clone()),
         asked_version: r.version.clone(),
         version_line: r.version_line.clone(),
-        config: r.cloud.clone(),
+        config: stage.profile.apply(r.cloud.clone(), service),
         storage_encrypted: true,
         publicly_accessible: false,
         transit_encryption: true,
-        secret_name: crate::names::secret(project, &r.name),
+        secret_name: crate::names::stage_secret(project, st, &r.name),
         region: settings.region.as_ref().map(|r| r.value.clone()),
         subnet_ids: settings.subnet_ids.clone(),
         security_group_ids: settings.security_group_ids.clone(),
@@ -458,6 +511,70 @@ mod tests {
         assert_eq!(
             p.resource("mc").unwrap().cloud.as_ref().unwrap().service,
             CloudService::ElasticacheCluster
+        );
+    }
+
+    #[test]
+    fn a_stage_plans_its_own_names_tags_and_profile() {
+        let catalog = Catalog::builtin().unwrap();
+        let manifest = from_bytes(
+            SHOP.as_bytes(),
+            PathBuf::from("compose.yaml"),
+            "shop".into(),
+            &|_| None,
+        )
+        .unwrap();
+        let default = plan(&manifest, &catalog, Target::Cloud, None).unwrap();
+        let stage = StagePlan {
+            stage: Stage::named("feature/Login").unwrap(),
+            expires_at: Some("2026-12-05T10:00:00Z".into()),
+            profile: Profile::Ephemeral,
+        };
+        let staged = plan_staged(&manifest, &catalog, Target::Cloud, None, &stage).unwrap();
+        let (d, s) = (
+            default.resource("db").unwrap().cloud.as_ref().unwrap(),
+            staged.resource("db").unwrap().cloud.as_ref().unwrap(),
+        );
+        // The default stage: today's names, no stage tag, the manifest's own settings.
+        assert_eq!(
+            (d.identifier.as_str(), d.secret_name.as_str()),
+            ("shop-db", "provision/shop/db")
+        );
+        assert_eq!(d.network, "shop-provision");
+        assert_eq!(
+            d.parameter_group.as_ref().unwrap().name,
+            "shop-postgres16-tls"
+        );
+        assert!(
+            !d.tags
+                .iter()
+                .any(|(k, _)| k == TAG_STAGE || k == TAG_EXPIRES_AT)
+        );
+        assert_eq!(d.config.class, "db.m7g.large");
+        // The stage: its own names, tags, and the ephemeral profile over the manifest's class.
+        assert_eq!(s.identifier, "shop-feature-login-db");
+        assert_eq!(s.secret_name, "provision/shop/feature-login/db");
+        assert_eq!(s.network, "shop-feature-login-provision");
+        assert_eq!(
+            s.subnet_group.as_deref(),
+            Some("shop-feature-login-provision")
+        );
+        assert_eq!(
+            s.parameter_group.as_ref().unwrap().name,
+            "shop-feature-login-postgres16-tls"
+        );
+        assert!(s.tags.contains(&(TAG_STAGE.into(), "feature-login".into())));
+        assert!(
+            s.tags
+                .contains(&(TAG_EXPIRES_AT.into(), "2026-12-05T10:00:00Z".into()))
+        );
+        assert_eq!(s.config.class, "db.t4g.micro");
+        assert!(!s.config.multi_az && !s.config.deletion_protection);
+        assert_eq!(s.config.backup_retention_days, 1);
+        let cache = staged.resource("cache").unwrap().cloud.as_ref().unwrap();
+        assert_eq!(
+            (cache.identifier.as_str(), cache.config.class.as_str()),
+            ("shop-feature-login-cache", "cache.t4g.micro")
         );
     }
 

@@ -29,6 +29,10 @@ pub struct Session {
     pub runtime: RuntimeChoice,
     /// `--timeout` in seconds; each target has its own default.
     pub timeout: Option<u64>,
+    /// `--stage` / `PROVISION_STAGE` as given (`auto` included); the cloud side's stage.
+    pub stage: Option<String>,
+    /// `--ttl` as given.
+    pub ttl: Option<String>,
     pub catalog: Catalog,
 }
 
@@ -47,13 +51,41 @@ impl Session {
     /// The plan for `target`, with its warnings printed on stderr (unless `--quiet`).
     pub fn plan(&self, target: Target) -> Result<(Manifest, Plan), Error> {
         let manifest = self.load()?;
-        let plan = plan::plan(&manifest, &self.catalog, target, self.project.as_deref())?;
+        let stage = match target {
+            Target::Cloud => self.stage_plan(&manifest)?,
+            Target::Local => plan::StagePlan::default(),
+        };
+        let plan = plan::plan_staged(
+            &manifest,
+            &self.catalog,
+            target,
+            self.project.as_deref(),
+            &stage,
+        )?;
         if !self.quiet {
             for warning in &plan.warnings {
                 eprint!("{}", warning.render(&manifest.file));
             }
         }
         Ok((manifest, plan))
+    }
+
+    /// The stage the flags, the environment and the manifest select, with its expiry from now.
+    pub fn stage_plan(&self, manifest: &Manifest) -> Result<plan::StagePlan, Error> {
+        use crate::model::stage;
+        let env = |name: &str| std::env::var(name).ok();
+        let from_env = env("PROVISION_STAGE").filter(|s| !s.trim().is_empty());
+        let chosen = stage::resolve(
+            self.stage.as_deref().or(from_env.as_deref()),
+            manifest.cloud.stage.as_ref().map(|s| s.value.as_str()),
+            &env,
+        )?;
+        stage::stage_plan(
+            chosen,
+            manifest.cloud.stages.as_ref(),
+            self.ttl.as_deref(),
+            stage::now(),
+        )
     }
 
     /// `plan` without a runtime or AWS: the desired state still shows; stderr says why no more.

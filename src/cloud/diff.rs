@@ -4,7 +4,7 @@
 //! line a live version belongs to. No I/O: the plan, the AWS backend and the error renderer
 //! all read these types, and this module imports nothing of theirs.
 
-use crate::names::{TAG_PROJECT, TAG_RESOURCE};
+use crate::names::{Stage, TAG_PROJECT, TAG_RESOURCE, TAG_STAGE};
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -43,24 +43,26 @@ pub struct Observed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ownership {
     Ours,
-    /// Tagged for another project or resource (`project/resource`), or for no one.
+    /// Tagged for another project, stage or resource (`project/resource`, or
+    /// `project/stage/resource` on a stage other than the default), or for no one.
     Foreign(Option<String>),
     /// Its tags cannot be read yet (a cache that is not `available`).
     Unknown,
 }
 
 impl Observed {
-    pub fn ownership(&self, project: &str, resource: &str) -> Ownership {
+    pub fn ownership(&self, project: &str, stage: &Stage, resource: &str) -> Ownership {
         let Some(tags) = &self.tags else {
             return Ownership::Unknown;
         };
         let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-        if tag(TAG_PROJECT) == Some(project) && tag(TAG_RESOURCE) == Some(resource) {
+        if crate::names::owned(tag, project, stage) && tag(TAG_RESOURCE) == Some(resource) {
             Ownership::Ours
         } else {
-            Ownership::Foreign(
-                tag(TAG_PROJECT).map(|p| format!("{p}/{}", tag(TAG_RESOURCE).unwrap_or("?"))),
-            )
+            Ownership::Foreign(tag(TAG_PROJECT).map(|p| {
+                let stage = tag(TAG_STAGE).map(|s| format!("{s}/")).unwrap_or_default();
+                format!("{p}/{stage}{}", tag(TAG_RESOURCE).unwrap_or("?"))
+            }))
         }
     }
 

@@ -105,6 +105,10 @@ pub fn policy(plan: &Plan) -> Policy {
                 arn("rds", format!("subgrp:{}", names::network(project))),
                 arn(
                     "rds",
+                    format!("subgrp:{}", names::stage_network_pattern(project)),
+                ),
+                arn(
+                    "rds",
                     format!("pg:{}", names::parameter_group_pattern(project)),
                 ),
             ],
@@ -144,6 +148,10 @@ pub fn policy(plan: &Plan) -> Policy {
             vec![
                 arn("rds", format!("db:{project}-*")),
                 arn("rds", format!("subgrp:{}", names::network(project))),
+                arn(
+                    "rds",
+                    format!("subgrp:{}", names::stage_network_pattern(project)),
+                ),
             ],
             resource_tag.clone(),
         ));
@@ -177,6 +185,10 @@ pub fn policy(plan: &Plan) -> Policy {
                     "elasticache",
                     format!("subnetgroup:{}", names::network(project)),
                 ),
+                arn(
+                    "elasticache",
+                    format!("subnetgroup:{}", names::stage_network_pattern(project)),
+                ),
             ],
             request_tag.clone(),
         ));
@@ -205,6 +217,10 @@ pub fn policy(plan: &Plan) -> Policy {
                 arn(
                     "elasticache",
                     format!("subnetgroup:{}", names::network(project)),
+                ),
+                arn(
+                    "elasticache",
+                    format!("subnetgroup:{}", names::stage_network_pattern(project)),
                 ),
             ],
             resource_tag.clone(),

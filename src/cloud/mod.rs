@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod diff;
 pub mod iam_policy;
+pub mod stage;
 
 use std::time::Duration;
 
@@ -99,9 +100,17 @@ pub async fn destroy(
 ) -> Result<bool, Error> {
     let (_, plan) = session.plan(Target::Cloud)?;
     let project = plan.project.name.clone();
+    let stage = plan.stage.stage.clone();
+    // A preview's profile keeps no final snapshot.
+    let skip_final_snapshot = skip_final_snapshot || !plan.stage.profile.final_snapshot();
     if !yes {
+        let on = if stage.is_default() {
+            String::new()
+        } else {
+            format!(" on stage `{stage}`")
+        };
         let question = format!(
-            "This deletes every AWS database tagged with project `{project}`{}.",
+            "This deletes every AWS database tagged with project `{project}`{on}{}.",
             if skip_final_snapshot {
                 ", WITHOUT final snapshots"
             } else {
@@ -115,9 +124,22 @@ pub async fn destroy(
     }
     let cloud = connect(&plan, session.verbose > 0).await?;
     let progress = Progress::new(session.quiet, &[]);
-    let done = delete_tagged(&cloud, &project, skip_final_snapshot, &progress).await?;
+    let found = cloud.tagged(&project).await?;
+    let found: Vec<Orphan> = found.into_iter().filter(|f| f.stage == stage).collect();
+    let done = delete_stage(
+        &cloud,
+        &project,
+        &stage,
+        found,
+        skip_final_snapshot,
+        true,
+        &progress,
+    )
+    .await?;
     if done == 0 {
-        progress.note(&format!("nothing on AWS is tagged with project {project}"));
+        progress.note(&format!(
+            "nothing on AWS is tagged with project {project} on stage {stage}"
+        ));
     }
     Ok(true)
 }
@@ -188,6 +210,7 @@ fn wanted_network(plan: &Plan, region: &str) -> aws::network::Wanted {
     let first = clouds.first();
     aws::network::Wanted {
         project: plan.project.name.clone(),
+        stage: plan.stage.stage.clone(),
         region: region.to_owned(),
         vpc_id: first.and_then(|c| c.vpc_id.clone()),
         subnet_ids: first.map(|c| c.subnet_ids.clone()).unwrap_or_default(),
@@ -252,7 +275,9 @@ async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
         .filter_map(cloud_of)
         .any(|c| !c.allow_from.is_empty())
     {
-        cloud.owned_security_group(&plan.project.name).await?
+        cloud
+            .owned_security_group(&plan.project.name, &plan.stage.stage)
+            .await?
     } else {
         None
     };
@@ -282,9 +307,9 @@ async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
             .as_ref()
             .map(|o| diff(&aws::desired(r, c, placement), o))
             .unwrap_or_default();
-        let ownership = o
-            .as_ref()
-            .map_or(Ownership::Unknown, |o| o.ownership(&c.project, &c.resource));
+        let ownership = o.as_ref().map_or(Ownership::Unknown, |o| {
+            o.ownership(&c.project, &c.stage, &c.resource)
+        });
         let action = Action::decide(o.is_some(), &ownership, &changes);
         resources.push(LiveResource {
             resource: r.name.clone(),
@@ -301,7 +326,7 @@ async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
     let planned: Vec<&str> = resources.iter().map(|r| r.identifier.as_str()).collect();
     let orphaned = tagged?
         .into_iter()
-        .filter(|o| !planned.contains(&o.identifier.as_str()))
+        .filter(|o| o.stage == plan.stage.stage && !planned.contains(&o.identifier.as_str()))
         .collect();
     Ok(LiveState {
         region: cloud.region.clone(),
@@ -310,17 +335,20 @@ async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
     })
 }
 
-/// Deletes every resource tagged with the project (never found by name alone), refusing all
-/// of it if any has deletion protection on; then what provision made around them: secrets
-/// whose database never came to exist, the subnet groups. One failure does not stop the
+/// Deletes `found`, resources whose tags prove they are the project's on `stage` (never
+/// found by name alone), refusing all of it if any has deletion protection on; then, with
+/// `surroundings`, what provision made around them: the stage's secrets whose database never
+/// came to exist, its subnet, security and parameter groups. One failure does not stop the
 /// others: each is reported. Prints a line per thing done; returns how many.
-async fn delete_tagged(
+pub(crate) async fn delete_stage(
     cloud: &Cloud,
     project: &str,
+    stage: &crate::names::Stage,
+    found: Vec<Orphan>,
     skip_final_snapshot: bool,
+    surroundings: bool,
     progress: &Progress,
 ) -> Result<usize, Error> {
-    let found = cloud.tagged(project).await?;
     let protected: Vec<String> = found
         .iter()
         .filter(|f| f.deletion_protection)
@@ -357,10 +385,11 @@ async fn delete_tagged(
             failures.push((f.identifier.clone(), e));
             continue;
         }
-        let secret = match cloud.delete_secret(project, &f.resource).await {
+        let secret_name = crate::names::stage_secret(project, stage, &f.resource);
+        let secret = match cloud.delete_secret(project, stage, &f.resource).await {
             Ok(deleted) => deleted,
             Err(e) => {
-                failures.push((crate::names::secret(project, &f.resource), e));
+                failures.push((secret_name.clone(), e));
                 false
             }
         };
@@ -373,22 +402,22 @@ async fn delete_tagged(
                 .map(|s| format!(", final snapshot {s}"))
                 .unwrap_or_default(),
             if secret {
-                format!(
-                    ", secret {} scheduled for deletion in 7 days",
-                    crate::names::secret(project, &f.resource)
-                )
+                format!(", secret {secret_name} scheduled for deletion in 7 days")
             } else {
                 String::new()
             }
         ));
     }
+    if !surroundings {
+        return finish(failures, done);
+    }
     // Secrets of databases that never came to exist (a create that failed after the secret
     // was stored).
     let with_database: Vec<String> = found
         .iter()
-        .map(|f| crate::names::secret(project, &f.resource))
+        .map(|f| crate::names::stage_secret(project, stage, &f.resource))
         .collect();
-    match cloud.live_secrets(project).await {
+    match cloud.live_secrets(project, stage).await {
         Ok(names) => {
             for name in names.into_iter().filter(|n| !with_database.contains(n)) {
                 match cloud.delete_secret_named(&name).await {
@@ -406,7 +435,7 @@ async fn delete_tagged(
         Err(e) => failures.push((format!("secrets of {project}"), e)),
     }
     // The subnet groups named after the project, once nothing of it uses them.
-    for (what, result) in cloud.delete_network(project).await {
+    for (what, result) in cloud.delete_network(project, stage).await {
         match result {
             Ok(true) => {
                 done += 1;
@@ -416,6 +445,10 @@ async fn delete_tagged(
             Err(e) => failures.push((what, e)),
         }
     }
+    finish(failures, done)
+}
+
+fn finish(failures: Vec<(String, Error)>, done: usize) -> Result<usize, Error> {
     if failures.is_empty() {
         Ok(done)
     } else {

@@ -15,6 +15,37 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
             let _ = writeln!(out, "error: cannot write the output");
             let _ = writeln!(out, "Caused by: {source}");
         }
+        Error::InvalidStage { given } => {
+            let _ = writeln!(out, "error: `{given}` cannot be a stage name");
+            let _ = writeln!(
+                out,
+                "hint: use letters, digits and `-`, for example `--stage pr-42`, or `--stage auto` in CI"
+            );
+        }
+        Error::NoCiStage => {
+            let _ = writeln!(
+                out,
+                "error: `--stage auto` found no CI system (none of GITHUB_ACTIONS, GITLAB_CI, BUILDKITE, CIRCLECI is set, or it names no branch)"
+            );
+            let _ = writeln!(
+                out,
+                "hint: name the stage: `--stage NAME` or `PROVISION_STAGE=NAME`"
+            );
+        }
+        Error::InvalidTtl { given } => {
+            let _ = writeln!(out, "error: `{given}` is not a time to live");
+            let _ = writeln!(
+                out,
+                "hint: a whole number and a unit: `30m`, `12h`, `3d` or `2w`"
+            );
+        }
+        Error::TtlOnDefaultStage { given } => {
+            let _ = writeln!(
+                out,
+                "error: `--ttl {given}` on the default stage: the default stage never expires"
+            );
+            let _ = writeln!(out, "hint: name a stage: `--stage NAME --ttl {given}`");
+        }
         Error::AsyncRuntime(source) => {
             let _ = writeln!(out, "error: cannot start provision's async runtime");
             let _ = writeln!(out, "Caused by: {source}");

@@ -133,6 +133,14 @@ pub enum Error {
     },
     /// `-p` normalises to nothing usable.
     InvalidProjectFlag { given: String },
+    /// `--stage` (or `PROVISION_STAGE`, `x-provision.cloud.stage`) slugs to nothing.
+    InvalidStage { given: String },
+    /// `--stage auto` outside a CI system provision knows.
+    NoCiStage,
+    /// `--ttl` (or `x-provision.cloud.ttl`) is not `N` + `m`, `h`, `d` or `w`.
+    InvalidTtl { given: String },
+    /// `--ttl` without a stage: the default stage never expires.
+    TtlOnDefaultStage { given: String },
     /// A template built into the binary is broken: a bug, never the user's doing.
     Template(crate::catalog::TemplateError),
     /// Writing to stdout failed (for example a closed pipe).
@@ -333,7 +341,11 @@ impl Error {
             | Self::ReadEnvFile { .. }
             | Self::ManifestInvalid { .. }
             | Self::NoNetwork { .. } => Exit::Manifest,
-            Self::InvalidProjectFlag { .. } => Exit::Usage,
+            Self::InvalidProjectFlag { .. }
+            | Self::InvalidStage { .. }
+            | Self::NoCiStage
+            | Self::InvalidTtl { .. }
+            | Self::TtlOnDefaultStage { .. } => Exit::Usage,
             Self::DockerUnavailable { .. }
             | Self::AwsUnavailable { .. }
             | Self::NoRuntime { .. }
@@ -441,6 +453,10 @@ impl Error {
             | Self::DeletionProtected { .. }
             | Self::NotOurs { .. } => cloud::render,
             Self::Output(_)
+            | Self::InvalidStage { .. }
+            | Self::NoCiStage
+            | Self::InvalidTtl { .. }
+            | Self::TtlOnDefaultStage { .. }
             | Self::AsyncRuntime(_)
             | Self::NotUp { .. }
             | Self::UpFailed { .. }

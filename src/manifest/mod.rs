@@ -134,6 +134,19 @@ pub struct CloudSettings {
     pub subnet_ids: Vec<String>,
     pub security_group_ids: Vec<String>,
     pub tags: Vec<(String, String)>,
+    /// The stage when neither `--stage` nor `PROVISION_STAGE` names one.
+    pub stage: Option<Located<String>>,
+    /// `x-provision.cloud.stages`: the ephemeral profile for every stage but the default.
+    pub stages: Option<StagesSettings>,
+}
+
+/// `x-provision.cloud.stages`: what a preview stage gets (see `model::stage::Profile`).
+#[derive(Debug, Clone, Default)]
+pub struct StagesSettings {
+    /// `ephemeral` (the default once the block is there) or `standard`.
+    pub profile: Option<Located<String>>,
+    /// How long a stage lives after its last `up` (`3d`), unless `--ttl`.
+    pub ttl: Option<Located<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -442,7 +455,10 @@ const TOP_CLOUD_KEYS: &[&str] = &[
     "security_group_ids",
     "allow_from",
     "tags",
+    "stage",
+    "stages",
 ];
+const STAGES_KEYS: &[&str] = &["profile", "ttl"];
 const SERVICE_KEYS: &[&str] = &[
     "type", "version", "database", "username", "local", "cloud", "url",
 ];
@@ -711,6 +727,8 @@ impl Reader<'_> {
                                 manifest.cloud.security_group_ids = self.strings(value, &path);
                             }
                             "vpc_id" => manifest.cloud.vpc_id = self.name(value, &path),
+                            "stage" => manifest.cloud.stage = self.name(value, &path),
+                            "stages" => manifest.cloud.stages = Some(self.stages(value, &path)),
                             "allow_from" => {
                                 if let Some(items) = self.list(value, &path) {
                                     for (i, item) in items.iter().enumerate() {
@@ -736,6 +754,32 @@ impl Reader<'_> {
                 }
             }
         }
+    }
+
+    fn stages(&mut self, node: &Node, path: &str) -> StagesSettings {
+        let mut out = StagesSettings::default();
+        for (key, value, path) in self.known_entries(node, path, STAGES_KEYS) {
+            let Some(v) = self.name(value, &path) else {
+                continue;
+            };
+            if key == "profile" {
+                if v.value != "ephemeral" && v.value != "standard" {
+                    self.invalid(value, &path, v.value, "`ephemeral` or `standard`");
+                    continue;
+                }
+                out.profile = Some(v);
+            } else if crate::names::parse_ttl(&v.value).is_none() {
+                self.invalid(
+                    value,
+                    &path,
+                    v.value,
+                    "a time to live: `30m`, `12h`, `3d` or `2w`",
+                );
+            } else {
+                out.ttl = Some(v);
+            }
+        }
+        out
     }
 
     fn services(&mut self, node: &Node) -> Vec<Service> {

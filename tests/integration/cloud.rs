@@ -1556,3 +1556,316 @@ fn doctor_cloud_checks_master_usernames_subnets_and_allow_from() {
     let local = p.cmd(&["doctor", "--local"]).output();
     assert_eq!(local.code, Some(0), "{}", local.snapshot());
 }
+
+/// Stages (issue 16): isolation, names, destroy of one stage, `gc`, two `up`s at once.
+mod stages_need_emulator {
+    use super::*;
+
+    const TWO: &str = "x-provision:\n  cloud:\n    stages: {ttl: 3d}\nservices:\n  db: {image: 'postgres:16'}\n  kv: {image: 'redis:7'}\n";
+
+    fn tags_of_instance(p: &CloudProject, id: &str) -> BTreeMap<String, String> {
+        let v = p.boto3(&format!(
+            "d = rds.describe_db_instances(DBInstanceIdentifier='{id}')['DBInstances'][0]\nout({{t['Key']: t['Value'] for t in d.get('TagList', [])}})"
+        ));
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn instances(p: &CloudProject) -> Vec<String> {
+        let v = p.boto3(&format!(
+            "out(sorted(d['DBInstanceIdentifier'] for page in rds.get_paginator('describe_db_instances').paginate() for d in page['DBInstances'] if d['DBInstanceIdentifier'].startswith('{}-') and d['DBInstanceStatus'] != 'deleting'))",
+            p.live.name
+        ));
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn secrets(p: &CloudProject) -> Vec<String> {
+        let v = p.boto3(&format!(
+            "out(sorted(s['Name'] for s in sm.list_secrets(IncludePlannedDeletion=False, MaxResults=100)['SecretList'] if s['Name'].startswith('provision/{}/')))",
+            p.live.name
+        ));
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn two_stages_side_by_side_share_nothing_and_one_is_destroyed_alone() {
+        let p = CloudProject::isolated("cstg", TWO);
+        let name = p.live.name.clone();
+        p.ok(&["up"]);
+        p.ok(&["up", "--stage", "feature/Login"]);
+        p.ok(&["up"]);
+        // The default stage keeps today's identifiers and tags; the stage has its own.
+        assert_eq!(
+            instances(&p),
+            [format!("{name}-db"), format!("{name}-feature-login-db")]
+        );
+        let default_tags = tags_of_instance(&p, &format!("{name}-db"));
+        assert!(
+            !default_tags.contains_key("provision:stage"),
+            "{default_tags:?}"
+        );
+        assert!(!default_tags.contains_key("provision:expires-at"));
+        let staged = tags_of_instance(&p, &format!("{name}-feature-login-db"));
+        assert_eq!(staged["provision:stage"], "feature-login");
+        assert_eq!(staged["provision:project"], name);
+        assert!(staged["provision:expires-at"].ends_with('Z'), "{staged:?}");
+        // The ephemeral profile (x-provision.cloud.stages) on the stage only.
+        let both = p.boto3(&format!(
+            "out([(d['DBInstanceClass'], d['MultiAZ'], d['BackupRetentionPeriod'], d['DeletionProtection']) for d in rds.describe_db_instances()['DBInstances'] if d['DBInstanceIdentifier'] in ('{name}-db', '{name}-feature-login-db')])"
+        ));
+        let both: Vec<(String, bool, u32, bool)> = serde_json::from_value(both).unwrap();
+        assert!(
+            both.contains(&("db.t4g.micro".into(), false, 1, false)),
+            "{both:?}"
+        );
+        assert!(
+            both.iter().any(|b| b.3),
+            "the default stage keeps deletion protection: {both:?}"
+        );
+        let groups = p.boto3(&format!(
+            "out(sorted(g['ReplicationGroupId'] for g in ec.describe_replication_groups()['ReplicationGroups'] if g['ReplicationGroupId'].startswith('{name}-')))"
+        ));
+        assert_eq!(
+            groups,
+            serde_json::json!([format!("{name}-feature-login-kv"), format!("{name}-kv")])
+        );
+        assert_eq!(
+            secrets(&p),
+            [
+                format!("provision/{name}/db"),
+                format!("provision/{name}/feature-login/db"),
+                format!("provision/{name}/feature-login/kv"),
+                format!("provision/{name}/kv"),
+            ]
+        );
+        // Each stage's plan sees its own resources only: nothing orphaned, nothing to do.
+        for stage in ["default", "feature-login"] {
+            let plan = p.ok(&["plan", "--json", "--stage", stage]);
+            let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+            assert_eq!(
+                v["live"]["orphaned"],
+                serde_json::json!([]),
+                "{stage}: {}",
+                plan.stdout
+            );
+        }
+        let listed = p.ok(&["stages", "--json"]);
+        let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+        let names: Vec<&str> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["stage"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["default", "feature-login"]);
+        assert_eq!(listed[1]["resources"].as_array().unwrap().len(), 2);
+
+        // Destroying the stage removes all of it (no final snapshot: a preview) and nothing else.
+        let out = p.ok(&["destroy", "--yes", "--stage", "feature-login"]);
+        assert!(!out.stderr.contains("final snapshot"), "{}", out.stderr);
+        assert_eq!(instances(&p), [format!("{name}-db")]);
+        assert_eq!(
+            secrets(&p),
+            [
+                format!("provision/{name}/db"),
+                format!("provision/{name}/kv")
+            ]
+        );
+        let plan = p.ok(&["plan", "--json", "--detailed-exitcode"]);
+        assert!(
+            plan.stdout.contains("no_change") || plan.code == Some(0),
+            "{}",
+            plan.stdout
+        );
+    }
+
+    #[test]
+    fn long_names_are_shortened_within_each_kind_and_stay_stable() {
+        let p = CloudProject::isolated(
+            "clong",
+            "x-provision:\n  cloud:\n    stages: {profile: standard}\nservices:\n  orders-database: {image: 'postgres:16', x-provision: {cloud: {deletion_protection: false}}}\n  sessions: {image: 'redis:7'}\n  mc: {image: 'memcached:1.6'}\n",
+        );
+        let stage = "renovate/all-minor-and-patch-updates-for-the-whole-monorepo";
+        p.ok(&["up", "--stage", stage]);
+        let plan = p.ok(&["plan", "--json", "--stage", stage]);
+        let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+        let ids: Vec<String> = v["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["cloud"]["identifier"].as_str().unwrap().to_owned())
+            .collect();
+        for (id, max) in ids.iter().zip([63, 40, 50]) {
+            assert!(
+                id.len() <= max && !id.contains("--") && !id.ends_with('-'),
+                "{id}"
+            );
+        }
+        // AWS has exactly those (the rules layer refuses longer ones), and a re-run adopts them.
+        let g = p.boto3(&format!("out(ec.describe_replication_groups(ReplicationGroupId='{}')['ReplicationGroups'][0]['ReplicationGroupId'])", ids[1]));
+        assert_eq!(g, serde_json::json!(ids[1]));
+        let again = p.ok(&["up", "-v", "--stage", stage]);
+        assert_eq!(
+            CloudProject::mutations(&again),
+            Vec::<String>::new(),
+            "{}",
+            again.stderr
+        );
+    }
+
+    #[test]
+    fn gc_deletes_only_this_projects_expired_stages() {
+        let manifest = "x-provision:\n  cloud:\n    stages: {ttl: 1d}\nservices:\n  db: {image: 'postgres:16'}\n";
+        let p = CloudProject::isolated("cgc", manifest);
+        let name = p.live.name.clone();
+        p.ok(&["up", "--stage", "old"]);
+        p.ok(&["up", "--stage", "fresh"]);
+        // Another project in the same account, with an expired stage of its own.
+        let mut other = CloudProject::new("cgcother", manifest);
+        other.account.clone_from(&p.account);
+        other.ok(&["up", "--stage", "old"]);
+        // Expire `old` of both projects; an untagged instance with a matching name is there too.
+        let past = "2020-01-01T00:00:00Z";
+        for id in [
+            format!("{name}-old-db"),
+            format!("{}-old-db", other.live.name),
+        ] {
+            p.boto3(&format!(
+                "arn = rds.describe_db_instances(DBInstanceIdentifier='{id}')['DBInstances'][0]['DBInstanceArn']\nrds.add_tags_to_resource(ResourceName=arn, Tags=[{{'Key': 'provision:expires-at', 'Value': '{past}'}}])\nout(0)"
+            ));
+        }
+        p.boto3(&format!(
+            "rds.create_db_instance(DBInstanceIdentifier='{name}-stray-db', Engine='postgres', DBInstanceClass='db.t4g.micro', MasterUsername='x', MasterUserPassword='password1234', AllocatedStorage=20)\nout(0)"
+        ));
+
+        let dry = p.ok(&["gc", "--dry-run"]);
+        assert!(
+            dry.stdout.contains(&format!(
+                "would delete stage old: RDS instance {name}-old-db"
+            )),
+            "{}",
+            dry.stdout
+        );
+        assert_eq!(dry.stdout.lines().count(), 1, "{}", dry.stdout);
+        assert_eq!(instances(&p).len(), 3, "a dry run deletes nothing");
+
+        let out = p.ok(&["gc"]);
+        assert!(
+            out.stdout
+                .contains(&format!("deleted stage old: RDS instance {name}-old-db")),
+            "{}",
+            out.stdout
+        );
+        assert_eq!(
+            instances(&p),
+            [format!("{name}-fresh-db"), format!("{name}-stray-db")]
+        );
+        assert_eq!(instances(&other), [format!("{}-old-db", other.live.name)]);
+        assert_eq!(secrets(&p), [format!("provision/{name}/fresh/db")]);
+        let again = p.ok(&["gc"]);
+        assert!(
+            again
+                .stdout
+                .contains("no stage of this project has expired"),
+            "{}",
+            again.stdout
+        );
+    }
+
+    #[test]
+    fn stage_flags_are_checked() {
+        let p = CloudProject::new("cflag", "services:\n  db: {image: 'postgres:16'}\n");
+        let out = p
+            .cmd(&["plan", "--stage", "auto"])
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITLAB_CI")
+            .env_remove("BUILDKITE")
+            .env_remove("CIRCLECI")
+            .output();
+        assert_eq!(out.code, Some(2), "{}", out.snapshot());
+        assert!(out.stderr.contains("found no CI system"), "{}", out.stderr);
+        let out = p.cmd(&["plan", "--ttl", "3d"]).output();
+        assert_eq!(out.code, Some(2), "{}", out.snapshot());
+        assert!(
+            out.stderr.contains("the default stage never expires"),
+            "{}",
+            out.stderr
+        );
+        let out = p.cmd(&["plan", "--stage", "x", "--ttl", "soon"]).output();
+        assert_eq!(out.code, Some(2), "{}", out.snapshot());
+        let out = p
+            .cmd(&["plan", "--json", "--stage", "auto"])
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_HEAD_REF", "Fix/Bug_12")
+            .output();
+        assert_eq!(out.code, Some(0), "{}", out.snapshot());
+        assert!(
+            out.stdout.contains(&format!(
+                "\"identifier\": \"{}-fix-bug-12-db\"",
+                p.live.name
+            )),
+            "{}",
+            out.stdout
+        );
+        let out = p
+            .cmd(&["plan", "--json"])
+            .env("PROVISION_STAGE", "qa")
+            .output();
+        assert!(
+            out.stdout
+                .contains(&format!("\"identifier\": \"{}-qa-db\"", p.live.name)),
+            "{}",
+            out.stdout
+        );
+    }
+}
+
+mod concurrency_needs_emulator {
+    use super::*;
+
+    #[test]
+    fn two_ups_of_one_stage_at_once_converge_to_one_of_everything() {
+        let p = CloudProject::isolated(
+            "cconc",
+            "x-provision:\n  cloud:\n    stages: {ttl: 1d}\nservices:\n  db: {image: 'postgres:16'}\n  kv: {image: 'redis:7'}\n",
+        );
+        // A long `creating` phase, so that the second run meets the first one's resources
+        // half made.
+        p.rules("config", serde_json::json!({"creating_seconds": 3}));
+        let name = p.live.name.clone();
+        let outs: Vec<Output> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| p.cmd(&["up", "--stage", "pr-9"]).output()))
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        for out in &outs {
+            assert_eq!(out.code, Some(0), "{}", out.snapshot());
+        }
+        let counts = p.boto3(&format!(
+            "out([len([d for d in rds.describe_db_instances()['DBInstances'] if d['DBInstanceIdentifier'] == '{name}-pr-9-db']), len([g for g in ec.describe_replication_groups()['ReplicationGroups'] if g['ReplicationGroupId'] == '{name}-pr-9-kv']), sorted(s['Name'] for s in sm.list_secrets(MaxResults=100)['SecretList'] if s['Name'].startswith('provision/{name}/'))])"
+        ));
+        assert_eq!(
+            counts,
+            serde_json::json!([
+                1,
+                1,
+                [
+                    format!("provision/{name}/pr-9/db"),
+                    format!("provision/{name}/pr-9/kv")
+                ]
+            ])
+        );
+        assert_eq!(
+            p.requests("CreateDBInstance").len(),
+            1,
+            "one create, the other adopted it"
+        );
+        assert_eq!(p.requests("CreateReplicationGroup").len(), 1);
+        // The secret opens the database: the password both runs agreed on is the database's.
+        let password = p.vars(&["--stage", "pr-9"])["DB_PASSWORD"].clone();
+        assert_eq!(
+            p.rules_state()["resources"][format!("{name}-pr-9-db")]["credentials"],
+            serde_json::json!([password])
+        );
+    }
+}

@@ -99,7 +99,7 @@ async fn subnet_group(
         .await
         .is_err()
     {
-        let request = client
+        let mut request = client
             .create_cache_subnet_group()
             .cache_subnet_group_name(&name)
             .cache_subnet_group_description(format!("provision: subnets of project {project}"))
@@ -110,6 +110,14 @@ async fn subnet_group(
                     .value(project)
                     .build(),
             );
+        if let Some(stage) = cloud.stage.tag() {
+            request = request.tags(
+                Tag::builder()
+                    .key(crate::names::TAG_STAGE)
+                    .value(stage)
+                    .build(),
+            );
+        }
         match request.send().await {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(aws_sdk_elasticache::operation::create_cache_subnet_group::CreateCacheSubnetGroupError::is_cache_subnet_group_already_exists_fault) => {}
@@ -352,12 +360,17 @@ struct Candidate {
     status: String,
     kind: &'static str,
     service: CloudService,
+    created: Option<String>,
+}
+
+fn rfc3339(t: Option<&aws_smithy_types::DateTime>) -> Option<String> {
+    t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
 }
 
 pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>, Error> {
     // Identifiers are `{project}-{resource}`: only those can be ours, so only their tags are
     // read (never every group in the region).
-    let prefix = format!("{project}-");
+    let prefix = crate::names::identifier_prefix(project);
     let mut candidates = Vec::new();
     let mut groups = client.describe_replication_groups().into_paginator().send();
     while let Some(page) = groups.next().await {
@@ -376,6 +389,7 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
                 status: g.status().unwrap_or_default().to_owned(),
                 kind: "ElastiCache replication group",
                 service: CloudService::ElasticacheReplicationGroup,
+                created: rfc3339(g.replication_group_create_time()),
             });
         }
     }
@@ -401,6 +415,7 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
                 status: c.cache_cluster_status().unwrap_or_default().to_owned(),
                 kind: "ElastiCache cluster",
                 service: CloudService::ElasticacheCluster,
+                created: rfc3339(c.cache_cluster_create_time()),
             });
         }
     }
@@ -423,6 +438,9 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
                 identifier: c.identifier,
                 kind: c.kind,
                 resource: tag(crate::names::TAG_RESOURCE).unwrap_or_default(),
+                stage: crate::names::Stage::of_tag(tag(crate::names::TAG_STAGE).as_deref()),
+                expires_at: tag(crate::names::TAG_EXPIRES_AT),
+                created: c.created,
                 status: c.status,
                 deletion_protection: false,
                 service: Some(c.service),
@@ -463,6 +481,7 @@ pub(super) async fn delete_subnet_group(
     client: &Client,
     name: &str,
     project: &str,
+    stage: &crate::names::Stage,
 ) -> Result<bool, Error> {
     let Ok(found) = client
         .describe_cache_subnet_groups()
@@ -478,10 +497,8 @@ pub(super) async fn delete_subnet_group(
     let Ok(tags) = tags_of(client, arn).await else {
         return Ok(false);
     };
-    if !tags
-        .iter()
-        .any(|(k, v)| k == crate::names::TAG_PROJECT && v == project)
-    {
+    let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    if !crate::names::owned(tag, project, stage) {
         return Ok(false);
     }
     client

@@ -61,7 +61,7 @@ pub fn desired<'a>(
 /// project `a` with service `b-c` and project `a-b` with service `c` would otherwise share one
 /// database.
 pub fn foreign(observed: &Observed, cloud: &CloudPlan) -> Option<Error> {
-    match observed.ownership(&cloud.project, &cloud.resource) {
+    match observed.ownership(&cloud.project, &cloud.stage, &cloud.resource) {
         Ownership::Foreign(owner) => Some(Error::NotOurs {
             identifier: cloud.identifier.clone(),
             owner,
@@ -76,6 +76,14 @@ pub struct Orphan {
     pub identifier: String,
     pub kind: &'static str,
     pub resource: String,
+    /// Its `provision:stage` tag (absent: the default stage).
+    pub stage: crate::names::Stage,
+    /// Its `provision:expires-at` tag, as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// When AWS says it was created (RFC 3339), where it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
     pub status: String,
     #[serde(skip)]
     pub deletion_protection: bool,
@@ -633,7 +641,7 @@ impl Cloud {
             let (what, result) = if placement.subnet_group.as_deref() == Some(group.as_str()) {
                 (
                     "DB subnet group",
-                    rds::delete_subnet_group(&self.rds, group, &cloud.project)
+                    rds::delete_subnet_group(&self.rds, group, &cloud.project, &cloud.stage)
                         .await
                         .map(|_| ()),
                 )
@@ -867,20 +875,35 @@ impl Cloud {
         }
     }
 
-    pub async fn delete_secret(&self, project: &str, resource: &str) -> Result<bool, Error> {
-        secrets::delete(&self.secrets, &crate::names::secret(project, resource)).await
+    pub async fn delete_secret(
+        &self,
+        project: &str,
+        stage: &crate::names::Stage,
+        resource: &str,
+    ) -> Result<bool, Error> {
+        secrets::delete(
+            &self.secrets,
+            &crate::names::stage_secret(project, stage, resource),
+        )
+        .await
     }
 
     pub async fn delete_secret_named(&self, name: &str) -> Result<bool, Error> {
         secrets::delete(&self.secrets, name).await
     }
 
-    /// The project's secrets that are not scheduled for deletion.
-    pub async fn live_secrets(&self, project: &str) -> Result<Vec<String>, Error> {
+    /// The stage's secrets that are not scheduled for deletion.
+    pub async fn live_secrets(
+        &self,
+        project: &str,
+        stage: &crate::names::Stage,
+    ) -> Result<Vec<String>, Error> {
         let mut names: Vec<String> = secrets::project_states(&self.secrets, project)
             .await?
             .into_iter()
-            .filter(|(_, s)| *s != SecretState::Scheduled)
+            .filter(|(n, s)| {
+                *s != SecretState::Scheduled && crate::names::is_stage_secret(project, stage, n)
+            })
             .map(|(n, _)| n)
             .collect();
         names.sort();
@@ -888,8 +911,12 @@ impl Cloud {
     }
 
     /// The security group provision owns for the project, if it exists (no call creates it).
-    pub async fn owned_security_group(&self, project: &str) -> Result<Option<String>, Error> {
-        network::find_owned(&self.ec2, project).await
+    pub async fn owned_security_group(
+        &self,
+        project: &str,
+        stage: &crate::names::Stage,
+    ) -> Result<Option<String>, Error> {
+        network::find_owned(&self.ec2, project, stage).await
     }
 
     /// Checks and makes the network (see `network`): before anything is created.
@@ -903,20 +930,24 @@ impl Cloud {
     /// Deletes the DB and cache subnet groups named after the project (`{project}-provision`).
     /// AWS refuses while a database still uses one (real deletes take minutes): that is
     /// reported, and `destroy` run again finishes it. Each: (what, deleted?).
-    pub async fn delete_network(&self, project: &str) -> Vec<(String, Result<bool, Error>)> {
-        let name = crate::names::network(project);
+    pub async fn delete_network(
+        &self,
+        project: &str,
+        stage: &crate::names::Stage,
+    ) -> Vec<(String, Result<bool, Error>)> {
+        let name = crate::names::stage_network(project, stage);
         let (db, cache) = futures_util::future::join(
-            rds::delete_subnet_group(&self.rds, &name, project),
-            elasticache::delete_subnet_group(&self.elasticache, &name, project),
+            rds::delete_subnet_group(&self.rds, &name, project, stage),
+            elasticache::delete_subnet_group(&self.elasticache, &name, project, stage),
         )
         .await;
-        let group = network::delete_group(&self.ec2, project).await;
+        let group = network::delete_group(&self.ec2, project, stage).await;
         let mut out = vec![
             (format!("DB subnet group {name}"), db),
             (format!("cache subnet group {name}"), cache),
             (format!("security group {name}"), group),
         ];
-        out.extend(rds::delete_parameter_groups(&self.rds, project).await);
+        out.extend(rds::delete_parameter_groups(&self.rds, project, stage).await);
         out
     }
 }

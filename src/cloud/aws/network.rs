@@ -23,6 +23,7 @@ use crate::error::Error;
 #[derive(Debug, Clone, Default)]
 pub struct Wanted {
     pub project: String,
+    pub stage: crate::names::Stage,
     pub region: String,
     pub vpc_id: Option<String>,
     pub subnet_ids: Vec<String>,
@@ -198,8 +199,8 @@ pub(super) async fn prepare(client: &Client, wanted: &Wanted) -> Result<Prepared
         Some(v) => v,
         None => default_vpc(client, wanted).await?,
     };
-    let name = crate::names::network(&wanted.project);
-    let group = owned_group(client, &name, &vpc, &wanted.project).await?;
+    let name = crate::names::stage_network(&wanted.project, &wanted.stage);
+    let group = owned_group(client, &name, &vpc, &wanted.project, &wanted.stage).await?;
     converge_ingress(client, &group, wanted).await?;
     prepared.security_group = Some(group);
     Ok(prepared)
@@ -264,6 +265,7 @@ async fn owned_group(
     name: &str,
     vpc: &str,
     project: &str,
+    stage: &crate::names::Stage,
 ) -> Result<String, Error> {
     let found = client
         .describe_security_groups()
@@ -273,11 +275,7 @@ async fn owned_group(
         .await
         .map_err(sdk_error("describe security group", name))?;
     if let Some(g) = found.security_groups().first() {
-        let ours = g
-            .tags()
-            .iter()
-            .any(|t| t.key() == Some(crate::names::TAG_PROJECT) && t.value() == Some(project));
-        if !ours {
+        if !crate::names::owned(|k| tag_of(g.tags(), k), project, stage) {
             return Err(Error::NotOurs {
                 identifier: name.to_owned(),
                 owner: None,
@@ -291,23 +289,24 @@ async fn owned_group(
             source: None,
         });
     }
+    let mut tags = TagSpecification::builder()
+        .resource_type(ResourceType::SecurityGroup)
+        .tags(
+            Tag::builder()
+                .key(crate::names::TAG_PROJECT)
+                .value(project)
+                .build(),
+        )
+        .tags(Tag::builder().key("Name").value(name).build());
+    if let Some(s) = stage.tag() {
+        tags = tags.tags(Tag::builder().key(crate::names::TAG_STAGE).value(s).build());
+    }
     let out = client
         .create_security_group()
         .group_name(name)
         .description(format!("provision: database access for project {project}"))
         .vpc_id(vpc)
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .tags(
-                    Tag::builder()
-                        .key(crate::names::TAG_PROJECT)
-                        .value(project)
-                        .build(),
-                )
-                .tags(Tag::builder().key("Name").value(name).build())
-                .build(),
-        )
+        .tag_specifications(tags.build())
         .send()
         .await
         .map_err(sdk_error("create security group", name))?;
@@ -401,8 +400,12 @@ fn permission((port, source): &(u16, Source)) -> IpPermission {
 
 /// The ids of the project's security groups: named `{project}-provision` and tagged with the
 /// project (one per VPC it was made in).
-async fn owned_groups(client: &Client, project: &str) -> Result<Vec<String>, Error> {
-    let name = crate::names::network(project);
+async fn owned_groups(
+    client: &Client,
+    project: &str,
+    stage: &crate::names::Stage,
+) -> Result<Vec<String>, Error> {
+    let name = crate::names::stage_network(project, stage);
     let found = client
         .describe_security_groups()
         .filters(Filter::builder().name("group-name").values(&name).build())
@@ -418,22 +421,40 @@ async fn owned_groups(client: &Client, project: &str) -> Result<Vec<String>, Err
     Ok(found
         .security_groups()
         .iter()
+        .filter(|g| crate::names::owned(|k| tag_of(g.tags(), k), project, stage))
         .filter_map(|g| g.group_id())
         .map(str::to_owned)
         .collect())
 }
 
 /// The id of the project's security group.
-pub(super) async fn find_owned(client: &Client, project: &str) -> Result<Option<String>, Error> {
-    Ok(owned_groups(client, project).await?.into_iter().next())
+pub(super) async fn find_owned(
+    client: &Client,
+    project: &str,
+    stage: &crate::names::Stage,
+) -> Result<Option<String>, Error> {
+    Ok(owned_groups(client, project, stage)
+        .await?
+        .into_iter()
+        .next())
+}
+
+fn tag_of<'t>(tags: &'t [Tag], key: &str) -> Option<&'t str> {
+    tags.iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
 }
 
 /// Deletes the project's security group (tagged with it), for `destroy`. AWS refuses while a
 /// database still uses it: reported, and `destroy` run again finishes it.
-pub(super) async fn delete_group(client: &Client, project: &str) -> Result<bool, Error> {
-    let name = crate::names::network(project);
+pub(super) async fn delete_group(
+    client: &Client,
+    project: &str,
+    stage: &crate::names::Stage,
+) -> Result<bool, Error> {
+    let name = crate::names::stage_network(project, stage);
     let mut deleted = false;
-    for id in owned_groups(client, project).await? {
+    for id in owned_groups(client, project, stage).await? {
         client
             .delete_security_group()
             .group_id(&id)

@@ -160,6 +160,14 @@ async fn subnet_group(
                 .value("subnet-group")
                 .build(),
         );
+        if let Some(stage) = cloud.stage.tag() {
+            request = request.tags(
+                Tag::builder()
+                    .key(crate::names::TAG_STAGE)
+                    .value(stage)
+                    .build(),
+            );
+        }
         match request.send().await {
             Ok(_) => made.push(name.clone()),
             Err(e) if e.as_service_error().is_some_and(aws_sdk_rds::operation::create_db_subnet_group::CreateDBSubnetGroupError::is_db_subnet_group_already_exists_fault) => {}
@@ -190,7 +198,7 @@ async fn parameter_group(
         .await
         .is_ok_and(|out| !out.db_parameter_groups().is_empty());
     if !exists {
-        let request = client
+        let mut request = client
             .create_db_parameter_group()
             .db_parameter_group_name(name)
             .db_parameter_group_family(&group.family)
@@ -210,6 +218,14 @@ async fn parameter_group(
                     .value("parameter-group")
                     .build(),
             );
+        if let Some(stage) = cloud.stage.tag() {
+            request = request.tags(
+                Tag::builder()
+                    .key(crate::names::TAG_STAGE)
+                    .value(stage)
+                    .build(),
+            );
+        }
         match request.send().await {
             Ok(_) => made.push(name.to_owned()),
             Err(e) if e.as_service_error().is_some_and(aws_sdk_rds::operation::create_db_parameter_group::CreateDBParameterGroupError::is_db_parameter_group_already_exists_fault) => {}
@@ -252,6 +268,7 @@ pub(super) async fn delete_parameter_group(client: &Client, name: &str) -> Resul
 pub(super) async fn delete_parameter_groups(
     client: &Client,
     project: &str,
+    stage: &crate::names::Stage,
 ) -> Vec<(String, Result<bool, Error>)> {
     let mut names = Vec::new();
     let mut pages = client
@@ -277,9 +294,13 @@ pub(super) async fn delete_parameter_groups(
             .send()
             .await
             .is_ok_and(|t| {
-                t.tag_list().iter().any(|t| {
-                    t.key() == Some(crate::names::TAG_PROJECT) && t.value() == Some(project)
-                })
+                let tag = |key: &str| {
+                    t.tag_list()
+                        .iter()
+                        .find(|t| t.key() == Some(key))
+                        .and_then(|t| t.value())
+                };
+                crate::names::owned(tag, project, stage)
             });
         if !ours {
             continue;
@@ -430,6 +451,11 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
                     identifier: db.db_instance_identifier().unwrap_or_default().to_owned(),
                     kind: "RDS instance",
                     resource: tag(crate::names::TAG_RESOURCE).unwrap_or_default(),
+                    stage: crate::names::Stage::of_tag(tag(crate::names::TAG_STAGE).as_deref()),
+                    expires_at: tag(crate::names::TAG_EXPIRES_AT),
+                    created: db
+                        .instance_create_time()
+                        .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
                     status: db.db_instance_status().unwrap_or_default().to_owned(),
                     deletion_protection: db.deletion_protection().unwrap_or(false),
                     service: Some(CloudService::Rds),
@@ -462,6 +488,7 @@ pub(super) async fn delete_subnet_group(
     client: &Client,
     name: &str,
     project: &str,
+    stage: &crate::names::Stage,
 ) -> Result<bool, Error> {
     let Ok(found) = client
         .describe_db_subnet_groups()
@@ -484,11 +511,13 @@ pub(super) async fn delete_subnet_group(
         .send()
         .await
         .map_err(sdk_error("list tags of", name))?;
-    let ours = tags
-        .tag_list()
-        .iter()
-        .any(|t| t.key() == Some(crate::names::TAG_PROJECT) && t.value() == Some(project));
-    if !ours {
+    let tag = |key: &str| {
+        tags.tag_list()
+            .iter()
+            .find(|t| t.key() == Some(key))
+            .and_then(|t| t.value())
+    };
+    if !crate::names::owned(tag, project, stage) {
         return Ok(false);
     }
     client
