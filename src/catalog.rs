@@ -712,6 +712,10 @@ impl Template {
     }
 
     /// Checks what serde cannot: references between fields.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one check per template rule, each with the message a template author needs"
+    )]
     fn validate(&self) -> Result<(), String> {
         if self.images.is_empty() {
             return Err("`images` is empty".into());

@@ -217,18 +217,14 @@ impl<'m> Index<'m> {
     }
 }
 
-/// Runs every check for the given targets.
-pub fn run(
+/// The manifest's own checks: what was read, general settings, the project, its databases.
+fn manifest_checks(
     manifest: &Manifest,
-    catalog: &Catalog,
-    targets: &[Target],
-    project_flag: Option<&str>,
-) -> Result<Report, Error> {
-    let model = model::resolve(manifest, catalog, project_flag)?;
-    let file = manifest.file.as_path();
-    let index = Index::new(&model);
+    model: &model::Model<'_>,
+    index: &Index<'_>,
+    file: &Path,
+) -> Vec<Check> {
     let about = |name: Option<&str>, scope: Scope| index.about(name, scope);
-
     // The other files merged in (overrides, includes, extends), so a user sees what was read.
     let others: Vec<String> = manifest
         .files
@@ -305,18 +301,18 @@ pub fn run(
             file,
         ));
     }
+    manifest_checks
+}
 
-    let mut sections = vec![Section {
-        title: "Manifest",
-        checks: manifest_checks,
-    }];
-
+/// One check per service meant as a database.
+fn database_checks(model: &model::Model<'_>, index: &Index<'_>, file: &Path) -> Vec<Check> {
+    let about = |name: Option<&str>, scope: Scope| index.about(name, scope);
     let resources: HashMap<&str, &model::Resource<'_>> = model
         .resources
         .iter()
         .map(|r| (r.name.as_str(), r))
         .collect();
-    let database_checks: Vec<Check> = model
+    model
         .databases
         .iter()
         .map(|name| {
@@ -339,15 +335,13 @@ pub fn run(
                 file,
             )
         })
-        .collect();
-    if !database_checks.is_empty() {
-        sections.push(Section {
-            title: "Databases",
-            checks: database_checks,
-        });
-    }
+        .collect()
+}
 
-    let link_checks: Vec<Check> = model
+/// One check per app service with links or problems.
+fn link_checks(model: &model::Model<'_>, index: &Index<'_>, file: &Path) -> Vec<Check> {
+    let about = |name: Option<&str>, scope: Scope| index.about(name, scope);
+    model
         .apps
         .iter()
         .filter_map(|app| {
@@ -379,7 +373,35 @@ pub fn run(
             };
             Some(check(pass, fail, &problems, file))
         })
-        .collect();
+        .collect()
+}
+
+/// Runs every check for the given targets.
+pub fn run(
+    manifest: &Manifest,
+    catalog: &Catalog,
+    targets: &[Target],
+    project_flag: Option<&str>,
+) -> Result<Report, Error> {
+    let model = model::resolve(manifest, catalog, project_flag)?;
+    let file = manifest.file.as_path();
+    let index = Index::new(&model);
+
+    let manifest_checks = manifest_checks(manifest, &model, &index, file);
+    let mut sections = vec![Section {
+        title: "Manifest",
+        checks: manifest_checks,
+    }];
+
+    let database_checks = database_checks(&model, &index, file);
+    if !database_checks.is_empty() {
+        sections.push(Section {
+            title: "Databases",
+            checks: database_checks,
+        });
+    }
+
+    let link_checks = link_checks(&model, &index, file);
     if !link_checks.is_empty() {
         sections.push(Section {
             title: "Links",

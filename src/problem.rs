@@ -292,6 +292,10 @@ impl Problem {
     }
 
     /// One line: what is wrong, without location.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one arm per problem kind: the wording of every manifest problem in one place"
+    )]
     pub fn message(&self) -> String {
         use ProblemKind as K;
         match &self.kind {

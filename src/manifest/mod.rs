@@ -833,6 +833,10 @@ impl Reader<'_> {
         services
     }
 
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one arm per Compose service key, in the order of the Compose specification"
+    )]
     fn service_fields(&mut self, fields: &[(Node, Node)], path: &str, service: &mut Service) {
         for (key, value) in fields {
             let Some(key) = key.scalar_text() else {

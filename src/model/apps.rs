@@ -176,34 +176,7 @@ pub(super) fn app(
             continue;
         }
         if !names.databases.contains(link.target.as_str()) {
-            // `depends_on:` between app services only orders their start: not a link. A
-            // `links:` entry to an app that publishes a port is an HTTP link (as Convox's
-            // links between services were); without a port there is nothing to point at.
-            let published = || {
-                manifest
-                    .services
-                    .iter()
-                    .find(|s| s.name == link.target)
-                    .and_then(|s| s.ports.iter().find_map(|p| p.value.published))
-            };
-            if link.kind == LinkKind::Links
-                && let Some(port) = published()
-            {
-                app_links.push(AppLink {
-                    service: link.target.clone(),
-                    prefix: link_prefix(link.alias.as_deref().unwrap_or(&link.target)),
-                    port,
-                });
-            } else if link.kind == LinkKind::Links {
-                problems.push(Problem::error(
-                    Some(link.at),
-                    link.path.clone(),
-                    ProblemKind::LinkToApp {
-                        service: service.name.clone(),
-                        target: link.target.clone(),
-                    },
-                ));
-            }
+            app_link(service, manifest, link, &mut app_links, problems);
             continue;
         }
         if !names.resources.contains(link.target.as_str()) {
@@ -247,12 +220,66 @@ pub(super) fn app(
             flavour,
         });
     }
+    env_collisions(service, &links, &app_links, problems);
+    hints::unlinked_by_environment(service, &names.resources, &links, problems);
+    url_problems(service, &links, names, problems);
+    App {
+        name: service.name.clone(),
+        links,
+        app_links,
+    }
+}
+
+/// A link to another app service. `depends_on:` between app services only orders their start:
+/// not a link. A `links:` entry to an app that publishes a port is an HTTP link (as Convox's
+/// links between services were); without a port there is nothing to point at.
+fn app_link(
+    service: &Service,
+    manifest: &Manifest,
+    link: &crate::manifest::LinkRef,
+    app_links: &mut Vec<AppLink>,
+    problems: &mut Vec<Problem>,
+) {
+    let published = || {
+        manifest
+            .services
+            .iter()
+            .find(|s| s.name == link.target)
+            .and_then(|s| s.ports.iter().find_map(|p| p.value.published))
+    };
+    if link.kind == LinkKind::Links
+        && let Some(port) = published()
+    {
+        app_links.push(AppLink {
+            service: link.target.clone(),
+            prefix: link_prefix(link.alias.as_deref().unwrap_or(&link.target)),
+            port,
+        });
+    } else if link.kind == LinkKind::Links {
+        problems.push(Problem::error(
+            Some(link.at),
+            link.path.clone(),
+            ProblemKind::LinkToApp {
+                service: service.name.clone(),
+                target: link.target.clone(),
+            },
+        ));
+    }
+}
+
+/// A variable the file sets that a link also sets: the link's value wins (the app gets what
+/// provision started); the author should know.
+fn env_collisions(
+    service: &Service,
+    links: &[Link],
+    app_links: &[AppLink],
+    problems: &mut Vec<Problem>,
+) {
     let set: BTreeMap<&str, &crate::manifest::Located<EnvVar>> = service
         .environment
         .iter()
         .map(|v| (v.value.name.as_str(), v))
         .collect();
-    // The link's value wins (the app gets what provision started); the author should know.
     let linked = links
         .iter()
         .map(|l| (&l.prefix, &l.resource))
@@ -273,12 +300,5 @@ pub(super) fn app(
                 ));
             }
         }
-    }
-    hints::unlinked_by_environment(service, &names.resources, &links, problems);
-    url_problems(service, &links, names, problems);
-    App {
-        name: service.name.clone(),
-        links,
-        app_links,
     }
 }

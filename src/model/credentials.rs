@@ -53,21 +53,7 @@ pub(super) fn from_compose(
                 .filter(|v| v.value.value.as_deref().is_some_and(|x| !x.is_empty()))
         })
     };
-    // `POSTGRES_HOST_AUTH_METHOD: trust` alone configures the image too: its defaults.
-    let no_password = contract.no_password.as_ref().is_some_and(|n| {
-        env.get(n.variable.as_str())
-            .and_then(|v| v.value.value.as_deref())
-            .is_some_and(|v| n.values.iter().any(|x| x == v))
-    });
-    let configured = no_password
-        || [
-            &contract.username,
-            &contract.database,
-            &contract.password,
-            &contract.password_file,
-        ]
-        .iter()
-        .any(|names| names.iter().any(|n| env.contains_key(n.as_str())));
+    let configured = configures_image(contract, &env);
 
     // A root-only file: no user of its own, but the superuser's settings.
     let superuser = root_only(contract, &find);
@@ -106,57 +92,14 @@ pub(super) fn from_compose(
         return out;
     }
     if let Some(var) = find(password_file_names) {
-        let name = &var.value.name;
-        let detail = match service.files.get(name) {
-            Some(FileValue::Read(secret)) => {
-                out.password = Some(secret.clone());
-                out.password_from = Some(name.clone());
-                return out;
-            }
-            Some(FileValue::Unreadable { path, reason }) => {
-                format!("names `{}`, which cannot be read: {reason}", path.display())
-            }
-            Some(FileValue::Unmapped) | None => format!(
-                "points at `{}` in the container, which no `secrets:` entry or bind mount of `{resource}` provides",
-                var.value.value.as_deref().unwrap_or_default()
-            ),
-        };
-        problems.push(
-            Problem::warning(
-                Some(var.at),
-                var.path.clone(),
-                ProblemKind::PasswordFile {
-                    resource,
-                    variable: name.clone(),
-                    detail,
-                },
-            )
-            .scoped(Scope::Local),
-        );
+        password_from_file(service, var, &mut out, problems);
         return out;
     }
     // Server arguments in a variable (`REDIS_ARGS: --requirepass x`).
-    if let Some(flag) = &contract.password_flag
-        && let Some(var) = find(&contract.args_env)
+    if let Some(var) = find(&contract.args_env)
+        && password_from_args(contract, var, &resource, well_known, &mut out, problems)
     {
-        let words =
-            crate::manifest::mounts::split_words(var.value.value.as_deref().unwrap_or_default())
-                .unwrap_or_default();
-        if let (_, Some(password)) = take_flag(&words, flag) {
-            if !var.value.interpolated && !well_known.contains(&password.to_lowercase().as_str()) {
-                problems.push(Problem::warning(
-                    Some(var.at),
-                    var.path.clone(),
-                    ProblemKind::FixedPassword {
-                        resource: resource.clone(),
-                        variable: var.value.name.clone(),
-                    },
-                ));
-            }
-            out.password = Some(Secret::new(password));
-            out.password_from = Some(format!("{}: {flag}", var.value.name));
-            return out;
-        }
+        return out;
     }
     if let (Some(flag), Some(command)) = (&contract.password_flag, &service.command) {
         let (rest, password) = take_flag(&command.value, flag);
@@ -194,6 +137,98 @@ pub(super) fn from_compose(
 /// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html). Each
 /// engine's own limit is checked with the template (`max_username`, `max_database`).
 pub use crate::manifest::MAX_SQL_NAME;
+
+/// Whether the file sets any of the image's own credential variables (then the image's
+/// defaults apply to the rest, as the image would apply them). `POSTGRES_HOST_AUTH_METHOD:
+/// trust` alone configures the image too.
+fn configures_image(contract: &ComposeEnv, env: &HashMap<&str, &Located<EnvVar>>) -> bool {
+    let no_password = contract.no_password.as_ref().is_some_and(|n| {
+        env.get(n.variable.as_str())
+            .and_then(|v| v.value.value.as_deref())
+            .is_some_and(|v| n.values.iter().any(|x| x == v))
+    });
+    no_password
+        || [
+            &contract.username,
+            &contract.database,
+            &contract.password,
+            &contract.password_file,
+        ]
+        .iter()
+        .any(|names| names.iter().any(|n| env.contains_key(n.as_str())))
+}
+
+/// The password from a `*_FILE` variable: the file its `secrets:` entry or bind mount gives,
+/// or a warning saying why it cannot be read (the local password is then provision's own).
+fn password_from_file(
+    service: &Service,
+    var: &Located<EnvVar>,
+    out: &mut Credentials,
+    problems: &mut Vec<Problem>,
+) {
+    let resource = service.name.clone();
+    let name = &var.value.name;
+    let detail = match service.files.get(name) {
+        Some(FileValue::Read(secret)) => {
+            out.password = Some(secret.clone());
+            out.password_from = Some(name.clone());
+            return;
+        }
+        Some(FileValue::Unreadable { path, reason }) => {
+            format!("names `{}`, which cannot be read: {reason}", path.display())
+        }
+        Some(FileValue::Unmapped) | None => format!(
+            "points at `{}` in the container, which no `secrets:` entry or bind mount of `{resource}` provides",
+            var.value.value.as_deref().unwrap_or_default()
+        ),
+    };
+    problems.push(
+        Problem::warning(
+            Some(var.at),
+            var.path.clone(),
+            ProblemKind::PasswordFile {
+                resource,
+                variable: name.clone(),
+                detail,
+            },
+        )
+        .scoped(Scope::Local),
+    );
+}
+
+/// The password from server arguments in a variable (`REDIS_ARGS: --requirepass x`), when
+/// the type takes one as a flag. Returns whether it found one.
+fn password_from_args(
+    contract: &ComposeEnv,
+    var: &Located<EnvVar>,
+    resource: &str,
+    well_known: &[&str],
+    out: &mut Credentials,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    let Some(flag) = &contract.password_flag else {
+        return false;
+    };
+    let words =
+        crate::manifest::mounts::split_words(var.value.value.as_deref().unwrap_or_default())
+            .unwrap_or_default();
+    if let (_, Some(password)) = take_flag(&words, flag) {
+        if !var.value.interpolated && !well_known.contains(&password.to_lowercase().as_str()) {
+            problems.push(Problem::warning(
+                Some(var.at),
+                var.path.clone(),
+                ProblemKind::FixedPassword {
+                    resource: resource.to_owned(),
+                    variable: var.value.name.clone(),
+                },
+            ));
+        }
+        out.password = Some(Secret::new(password));
+        out.password_from = Some(format!("{}: {flag}", var.value.name));
+        return true;
+    }
+    false
+}
 
 /// The superuser a root-only file configures, with the variable that says so: no user of
 /// the image's own (`MYSQL_USER`), but its root password, or a root without one

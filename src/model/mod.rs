@@ -127,26 +127,7 @@ pub fn resolve<'c>(
             .map(|r| (r.name.as_str(), &r.template.url.flavours))
             .collect(),
     };
-    // `a_b` and `a-b` fold to one AWS identifier: two databases cannot share it.
-    let mut identifiers: HashMap<&str, &str> = HashMap::new();
-    for r in &resources {
-        if let Some(first) = identifiers.insert(r.identifier.as_str(), r.name.as_str()) {
-            problems.push(
-                Problem::error(
-                    Some(r.at),
-                    format!("services.{}", r.name),
-                    ProblemKind::InvalidValue {
-                        value: r.name.clone(),
-                        expected: format!(
-                            "a name whose cloud identifier `{}` differs from `{first}`'s",
-                            r.identifier
-                        ),
-                    },
-                )
-                .scoped(Scope::Cloud),
-            );
-        }
-    }
+    shared_identifiers(&resources, &mut problems);
     network_problems(manifest, &resources, &mut problems);
     let apps: Vec<App> = manifest
         .services
@@ -191,6 +172,29 @@ pub fn resolve<'c>(
         problems,
         service_names: manifest.services.iter().map(|s| s.name.clone()).collect(),
     })
+}
+
+/// `a_b` and `a-b` fold to one AWS identifier: two databases cannot share it.
+fn shared_identifiers(resources: &[Resource<'_>], problems: &mut Vec<Problem>) {
+    let mut identifiers: HashMap<&str, &str> = HashMap::new();
+    for r in resources {
+        if let Some(first) = identifiers.insert(r.identifier.as_str(), r.name.as_str()) {
+            problems.push(
+                Problem::error(
+                    Some(r.at),
+                    format!("services.{}", r.name),
+                    ProblemKind::InvalidValue {
+                        value: r.name.clone(),
+                        expected: format!(
+                            "a name whose cloud identifier `{}` differs from `{first}`'s",
+                            r.identifier
+                        ),
+                    },
+                )
+                .scoped(Scope::Cloud),
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -222,8 +222,81 @@ pub(super) fn resource<'c>(
         ));
     }
 
-    // The version: from the image tag (`16.4-alpine`, or after the family's prefix: `pg16`),
-    // else `x-provision.version`, else the default.
+    let Version {
+        number: version,
+        line: version_line,
+        floating,
+    } = version_of(service, template, image, &path, problems);
+    let (repository, image_name) = image_name(service, template, image, &version);
+    // What the service's own `environment:`/`command:` fix, as its image reads them.
+    let creds = credentials::from_compose(
+        service,
+        template,
+        &repository,
+        WELL_KNOWN_PASSWORDS,
+        problems,
+    );
+
+    let (database, username) = sql_names(service, template, &creds, problems);
+    let local_port = local_port(service, template, problems);
+    let cloud = cloud_config(service, template, problems);
+    let identifier = identifier_of(service, template, project, problems);
+    default_password_warnings(service, problems);
+
+    let local_tls = local_tls(
+        service,
+        template,
+        image.map(|i| i.repository),
+        project_tls,
+        problems,
+    );
+    let broken = problems[before..]
+        .iter()
+        .any(|p| p.is_error() && p.scope == Scope::Both);
+    (!broken).then(|| Resource {
+        name: service.name.clone(),
+        at: service.at,
+        template,
+        image: image_name,
+        repository,
+        version_line: version_line.unwrap_or_else(|| template.major(&version)),
+        version,
+        floating,
+        database,
+        username,
+        local_port,
+        cloud,
+        identifier,
+        environment: service
+            .environment
+            .iter()
+            .map(|v| v.value.clone())
+            .collect(),
+        local_tls,
+        local_password: creds.password,
+        password_from: creds.password_from,
+        command: creds.command,
+        mounts: service.volumes.iter().map(|m| m.value.clone()).collect(),
+    })
+}
+
+/// The version a database runs: from the image tag (`16.4-alpine`, or after the family's
+/// prefix: `pg16`), else `x-provision.version`, else the template's default; with the cloud's
+/// version line, and whether the tag floats (locally the registry's, in the cloud the default).
+struct Version {
+    number: String,
+    line: Option<String>,
+    floating: bool,
+}
+
+fn version_of(
+    service: &Service,
+    template: &Template,
+    image: Option<ImageRef<'_>>,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) -> Version {
+    let ext = &service.ext;
     let tag_version = image.and_then(|i| {
         let prefix = template
             .container
@@ -244,7 +317,7 @@ pub(super) fn resource<'c>(
             format!("{path}.image"),
         ),
         (None, Some(v)) => (v.value.clone(), Some(v.at), v.path.clone()),
-        (None, None) => (template.default_version.clone(), None, path.clone()),
+        (None, None) => (template.default_version.clone(), None, path.to_owned()),
     };
     // `postgres`, `redis:latest`, `postgres:alpine`: locally whatever the registry has today,
     // in the cloud the default line. Say so before the two drift apart.
@@ -294,6 +367,21 @@ pub(super) fn resource<'c>(
         );
     }
 
+    Version {
+        number: version,
+        line: version_line,
+        floating,
+    }
+}
+
+/// The repository and the image to run locally, with a tag.
+fn image_name(
+    service: &Service,
+    template: &Template,
+    image: Option<ImageRef<'_>>,
+    version: &str,
+) -> (String, String) {
+    let ext = &service.ext;
     let repository = image.map_or_else(|| template.images[0].clone(), |i| i.repository.to_owned());
     let image_name = match (&service.image, image.and_then(|i| i.tag), &ext.version) {
         (Some(written), Some(_), _) => written.value.clone(),
@@ -307,15 +395,18 @@ pub(super) fn resource<'c>(
         (None, _, _) => format!("{}:{version}", template.images[0]),
     };
 
-    // What the service's own `environment:`/`command:` fix, as its image reads them.
-    let creds = credentials::from_compose(
-        service,
-        template,
-        &repository,
-        WELL_KNOWN_PASSWORDS,
-        problems,
-    );
+    (repository, image_name)
+}
 
+/// The database and user names, for engines that have them, and RDS's rules for the names the
+/// cloud will use.
+fn sql_names(
+    service: &Service,
+    template: &Template,
+    creds: &credentials::Credentials,
+    problems: &mut Vec<Problem>,
+) -> (Option<String>, Option<String>) {
+    let ext = &service.ext;
     // SQL names: only for engines that have databases and users. `x-provision` wins over
     // the image's variables; the image's variables over our default.
     let mut sql_name = |given: &Option<crate::manifest::Located<String>>,
@@ -366,65 +457,21 @@ pub(super) fn resource<'c>(
         &creds.username_from,
         "username",
     );
-    // RDS's MasterUsername rules, for the name the cloud will use (written, or from the
-    // service's own environment).
-    // (A name from the environment that no RDS engine takes is reported with the
-    // credentials already: once is enough.)
-    let reported = |given: bool, name: &str| {
-        let shape = name.len() <= credentials::MAX_SQL_NAME
-            && name.starts_with(|c: char| c.is_ascii_alphabetic())
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        !given && !shape
-    };
-    if template.sql
-        && let Some(name) = &username
-        && !reported(ext.username.is_some(), name)
-        && let Some(rule) = template.cloud.username_rule_broken(name)
-    {
-        // Where the name was written: `x-provision.username`, the image's variable, or (an
-        // image default) the service.
-        let (at, path, variable) = match (&ext.username, &creds.username) {
-            (Some(g), _) => (g.at, g.path.clone(), None),
-            (None, Some(e)) => (e.at, e.path.clone(), creds.username_from.clone()),
-            (None, None) => (service.at, format!("services.{}", service.name), None),
-        };
-        problems.push(
-            Problem::error(
-                Some(at),
-                path,
-                ProblemKind::CloudUsername {
-                    resource: service.name.clone(),
-                    name: name.clone(),
-                    rule,
-                    variable,
-                },
-            )
-            .scoped(Scope::Cloud),
-        );
-    }
-    if template.sql
-        && let Some(name) = &database
-        && !reported(ext.database.is_some(), name)
-        && let Some(rule) = template.cloud.database_rule_broken(name)
-    {
-        let (at, path) = match (&ext.database, &creds.database) {
-            (Some(g), _) => (g.at, g.path.clone()),
-            (None, Some(e)) => (e.at, e.path.clone()),
-            (None, None) => (service.at, format!("services.{}", service.name)),
-        };
-        problems.push(
-            Problem::error(
-                Some(at),
-                path,
-                ProblemKind::InvalidValue {
-                    value: name.clone(),
-                    expected: rule,
-                },
-            )
-            .scoped(Scope::Cloud),
-        );
-    }
+    cloud_name_problems(
+        service,
+        template,
+        creds,
+        database.as_ref(),
+        username.as_ref(),
+        problems,
+    );
+    (database, username)
+}
 
+/// The host port the manifest fixes: `x-provision.local.port`, else the published port of the
+/// database's own port; a file that publishes only others gets a warning.
+fn local_port(service: &Service, template: &Template, problems: &mut Vec<Problem>) -> Option<u16> {
+    let ext = &service.ext;
     let published: Vec<_> = service
         .ports
         .iter()
@@ -451,8 +498,17 @@ pub(super) fn resource<'c>(
             .scoped(Scope::Local),
         );
     }
+    local_port
+}
 
-    let cloud = cloud_config(service, template, problems);
+/// The cloud identifier, checked against the rules of the AWS resource it names.
+fn identifier_of(
+    service: &Service,
+    template: &Template,
+    project: &str,
+    problems: &mut Vec<Problem>,
+) -> String {
+    let path = format!("services.{}", service.name);
     let identifier = cloud_identifier(project, &service.name);
     if !project.is_empty()
         && let Some(rule) = identifier_rule_broken(&identifier, template.cloud.service)
@@ -470,7 +526,11 @@ pub(super) fn resource<'c>(
             .scoped(Scope::Cloud),
         );
     }
+    identifier
+}
 
+/// Passwords that scanners try first get a warning wherever the file sets one.
+fn default_password_warnings(service: &Service, problems: &mut Vec<Problem>) {
     for var in &service.environment {
         let is_password = var.value.name.contains("PASSWORD") || var.value.name.contains("PASS");
         if let (true, Some(value)) = (is_password, &var.value.value)
@@ -486,40 +546,75 @@ pub(super) fn resource<'c>(
             ));
         }
     }
+}
 
-    let local_tls = local_tls(
-        service,
-        template,
-        image.map(|i| i.repository),
-        project_tls,
-        problems,
-    );
-    let broken = problems[before..]
-        .iter()
-        .any(|p| p.is_error() && p.scope == Scope::Both);
-    (!broken).then(|| Resource {
-        name: service.name.clone(),
-        at: service.at,
-        template,
-        image: image_name,
-        repository,
-        version_line: version_line.unwrap_or_else(|| template.major(&version)),
-        version,
-        floating,
-        database,
-        username,
-        local_port,
-        cloud,
-        identifier,
-        environment: service
-            .environment
-            .iter()
-            .map(|v| v.value.clone())
-            .collect(),
-        local_tls,
-        local_password: creds.password,
-        password_from: creds.password_from,
-        command: creds.command,
-        mounts: service.volumes.iter().map(|m| m.value.clone()).collect(),
-    })
+/// RDS's MasterUsername and DBName rules, for the names the cloud will use (written, or from
+/// the service's own environment), reported where each was written.
+fn cloud_name_problems(
+    service: &Service,
+    template: &Template,
+    creds: &credentials::Credentials,
+    database: Option<&String>,
+    username: Option<&String>,
+    problems: &mut Vec<Problem>,
+) {
+    let ext = &service.ext;
+    // RDS's MasterUsername rules, for the name the cloud will use (written, or from the
+    // service's own environment).
+    // (A name from the environment that no RDS engine takes is reported with the
+    // credentials already: once is enough.)
+    let reported = |given: bool, name: &str| {
+        let shape = name.len() <= credentials::MAX_SQL_NAME
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        !given && !shape
+    };
+    if template.sql
+        && let Some(name) = username
+        && !reported(ext.username.is_some(), name)
+        && let Some(rule) = template.cloud.username_rule_broken(name)
+    {
+        // Where the name was written: `x-provision.username`, the image's variable, or (an
+        // image default) the service.
+        let (at, path, variable) = match (&ext.username, &creds.username) {
+            (Some(g), _) => (g.at, g.path.clone(), None),
+            (None, Some(e)) => (e.at, e.path.clone(), creds.username_from.clone()),
+            (None, None) => (service.at, format!("services.{}", service.name), None),
+        };
+        problems.push(
+            Problem::error(
+                Some(at),
+                path,
+                ProblemKind::CloudUsername {
+                    resource: service.name.clone(),
+                    name: name.clone(),
+                    rule,
+                    variable,
+                },
+            )
+            .scoped(Scope::Cloud),
+        );
+    }
+    if template.sql
+        && let Some(name) = database
+        && !reported(ext.database.is_some(), name)
+        && let Some(rule) = template.cloud.database_rule_broken(name)
+    {
+        let (at, path) = match (&ext.database, &creds.database) {
+            (Some(g), _) => (g.at, g.path.clone()),
+            (None, Some(e)) => (e.at, e.path.clone()),
+            (None, None) => (service.at, format!("services.{}", service.name)),
+        };
+        problems.push(
+            Problem::error(
+                Some(at),
+                path,
+                ProblemKind::InvalidValue {
+                    value: name.clone(),
+                    expected: rule,
+                },
+            )
+            .scoped(Scope::Cloud),
+        );
+    }
 }

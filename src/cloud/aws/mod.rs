@@ -356,6 +356,10 @@ impl Cloud {
 
     /// Creates what is missing, applies safe changes in an order AWS accepts (waiting for
     /// `available` between them), finishes any password reset, and waits until available.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "create, adopt or modify one resource, top to bottom: the stages work in flight changes its create path, so it is split after that lands"
+    )]
     pub async fn converge(
         &self,
         resource: &PlannedResource,

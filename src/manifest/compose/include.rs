@@ -31,28 +31,7 @@ impl Loader<'_> {
         };
         for (i, item) in items.iter().enumerate() {
             let path = format!("include[{i}]");
-            // Short form: a path; long form: {path: one or a list, project_directory, env_file}.
-            let (paths, project_dir, env_files): (Vec<&Node>, Option<&Node>, Vec<&Node>) =
-                match &item.kind {
-                    Kind::Map(_) => {
-                        let paths = match item.get("path") {
-                            Some(Node {
-                                kind: Kind::Seq(p), ..
-                            }) => p.iter().collect(),
-                            Some(p) => vec![p],
-                            None => Vec::new(),
-                        };
-                        let env_files = match item.get("env_file") {
-                            Some(Node {
-                                kind: Kind::Seq(e), ..
-                            }) => e.iter().collect(),
-                            Some(e) => vec![e],
-                            None => Vec::new(),
-                        };
-                        (paths, item.get("project_directory"), env_files)
-                    }
-                    _ => (vec![item], None, Vec::new()),
-                };
+            let (paths, project_dir, env_files) = entry_parts(item);
             let mut resolved = Vec::new();
             for p in paths {
                 // Remote includes (a Git URL, `oci://`) are valid Compose that provision does
@@ -84,32 +63,7 @@ impl Loader<'_> {
                     .map(Path::to_path_buf)
                     .unwrap_or_default(),
             };
-            // Its variables: `env_file` if given, else its project directory's `.env`.
-            let mut vars = Vec::new();
-            let env_paths: Vec<PathBuf> = if env_files.is_empty() {
-                vec![project_dir.join(".env")]
-            } else {
-                env_files
-                    .iter()
-                    .filter_map(|e| self.path_in(e, &path).map(|(_, full)| full))
-                    .collect()
-            };
-            for env_path in env_paths {
-                match read_dotenv(&env_path, self.env) {
-                    Ok(v) => vars.extend(v),
-                    Err(e) => self.problems.push(Problem::error(
-                        Some(item.at),
-                        path.clone(),
-                        ProblemKind::FileUnreadable {
-                            what: "env file",
-                            path: env_path.display().to_string(),
-                            reason: e.to_string(),
-                        },
-                    )),
-                }
-            }
-            self.dotenvs.push(vars);
-            let env_set = self.dotenvs.len() - 1;
+            let env_set = self.include_vars(item, &path, &env_files, &project_dir);
 
             let mut included: Option<Node> = None;
             let mut inner_stack = stack.to_vec();
@@ -160,6 +114,42 @@ impl Loader<'_> {
                 .unwrap_or_default();
             self.copy_services(root, included, &shown);
         }
+    }
+
+    /// An included project's variables: its `env_file`s if given, else its project
+    /// directory's `.env`. Returns the index of its variable set.
+    fn include_vars(
+        &mut self,
+        item: &Node,
+        path: &str,
+        env_files: &[&Node],
+        project_dir: &Path,
+    ) -> usize {
+        let mut vars = Vec::new();
+        let env_paths: Vec<PathBuf> = if env_files.is_empty() {
+            vec![project_dir.join(".env")]
+        } else {
+            env_files
+                .iter()
+                .filter_map(|e| self.path_in(e, path).map(|(_, full)| full))
+                .collect()
+        };
+        for env_path in env_paths {
+            match read_dotenv(&env_path, self.env) {
+                Ok(v) => vars.extend(v),
+                Err(e) => self.problems.push(Problem::error(
+                    Some(item.at),
+                    path,
+                    ProblemKind::FileUnreadable {
+                        what: "env file",
+                        path: env_path.display().to_string(),
+                        reason: e.to_string(),
+                    },
+                )),
+            }
+        }
+        self.dotenvs.push(vars);
+        self.dotenvs.len() - 1
     }
 
     /// Copies the included project's services (and the secrets, volumes, networks and
@@ -261,6 +251,45 @@ impl Loader<'_> {
         }
     }
 
+    /// The services of the file an `extends:` names (read once and shared), its canonical
+    /// path, and its path as written; `None` after a problem was recorded.
+    fn extended_file(
+        &mut self,
+        f: &Node,
+        path: &str,
+    ) -> Option<(std::rc::Rc<Node>, String, String)> {
+        let (shown, full) = self.path_in(f, path)?;
+        let key = canonical(&full);
+        let services_of = |root: &Node| {
+            std::rc::Rc::new(root.get("services").cloned().unwrap_or(Node {
+                kind: Kind::Map(Vec::new()),
+                at: root.at,
+            }))
+        };
+        let base = if let Some(node) = self.cache.get(&key) {
+            node.clone()
+        } else {
+            let dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
+            let env_set = self
+                .file_env
+                .get(usize::from(f.at.file))
+                .copied()
+                .unwrap_or(0);
+            match self.read(&shown, &full, &dir, env_set) {
+                Ok((_, node)) => {
+                    let base = services_of(&node);
+                    self.cache.insert(key.clone(), base.clone());
+                    base
+                }
+                Err(e) => {
+                    self.unreadable(f.at, path, "extended file", &shown, &e);
+                    return None;
+                }
+            }
+        };
+        Some((base, key.display().to_string(), shown.display().to_string()))
+    }
+
     /// The service `name` (definition `service`) with its `extends:` chain merged in.
     /// `services` is the map it was defined in; `context` names that file ("" for the
     /// project's own files); `stack` the chain so far, for cycles.
@@ -296,41 +325,11 @@ impl Loader<'_> {
         };
         // Where the base service is defined: another file (its services, shared), or the
         // same map (borrowed: a file of many services must not be copied at each step).
-        let other_file: Option<(std::rc::Rc<Node>, String, String)> = match file_node {
-            Some(f) => {
-                let Some((shown, full)) = self.path_in(f, &path) else {
-                    return service;
-                };
-                let key = canonical(&full);
-                let services_of = |root: &Node| {
-                    std::rc::Rc::new(root.get("services").cloned().unwrap_or(Node {
-                        kind: Kind::Map(Vec::new()),
-                        at: root.at,
-                    }))
-                };
-                let base = if let Some(node) = self.cache.get(&key) {
-                    node.clone()
-                } else {
-                    let dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
-                    let env_set = self
-                        .file_env
-                        .get(usize::from(f.at.file))
-                        .copied()
-                        .unwrap_or(0);
-                    match self.read(&shown, &full, &dir, env_set) {
-                        Ok((_, node)) => {
-                            let base = services_of(&node);
-                            self.cache.insert(key.clone(), base.clone());
-                            base
-                        }
-                        Err(e) => {
-                            self.unreadable(f.at, &path, "extended file", &shown, &e);
-                            return service;
-                        }
-                    }
-                };
-                Some((base, key.display().to_string(), shown.display().to_string()))
-            }
+        let other_file = match file_node {
+            Some(f) => match self.extended_file(f, &path) {
+                Some(found) => Some(found),
+                None => return service,
+            },
             None => None,
         };
         let (base_services, base_context, base_file_shown): (&Node, String, Option<String>) =
@@ -380,5 +379,30 @@ impl Loader<'_> {
         let base = self.extend(base_services, &base_context, &base_name, base, stack);
         stack.pop();
         merge_service(base, service, &self.tags)
+    }
+}
+
+/// An `include:` entry's parts. Short form: a path; long form: `{path: one or a list,
+/// project_directory, env_file}`.
+fn entry_parts(item: &Node) -> (Vec<&Node>, Option<&Node>, Vec<&Node>) {
+    match &item.kind {
+        Kind::Map(_) => (
+            one_or_list(item.get("path")),
+            item.get("project_directory"),
+            one_or_list(item.get("env_file")),
+        ),
+        _ => (vec![item], None, Vec::new()),
+    }
+}
+
+/// A value written as one item or a list of them.
+fn one_or_list(node: Option<&Node>) -> Vec<&Node> {
+    match node {
+        Some(Node {
+            kind: Kind::Seq(items),
+            ..
+        }) => items.iter().collect(),
+        Some(n) => vec![n],
+        None => Vec::new(),
     }
 }
