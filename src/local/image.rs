@@ -69,8 +69,10 @@ impl PullProgress {
         let current: u64 = self.layers.values().map(|l| l.0).sum();
         let total: u64 = self.layers.values().map(|l| l.1).sum();
         let megabytes = |b: u64| {
-            // Display only: the precision lost above 2^52 bytes does not matter.
-            #[allow(clippy::cast_precision_loss)]
+            #[allow(
+                clippy::cast_precision_loss,
+                reason = "display only: the precision lost above 2^52 bytes does not matter"
+            )]
             let mb = b as f64 / 1_000_000.0;
             mb
         };
