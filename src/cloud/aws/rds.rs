@@ -143,31 +143,12 @@ async fn subnet_group(
         .send()
         .await;
     if exists.is_err() {
-        let mut request = client
+        let request = client
             .create_db_subnet_group()
             .db_subnet_group_name(&name)
             .db_subnet_group_description(format!("provision: subnets of project {project}"))
             .set_subnet_ids(Some(placement.subnet_ids.clone()))
-            .tags(
-                Tag::builder()
-                    .key(crate::names::TAG_PROJECT)
-                    .value(project)
-                    .build(),
-            );
-        request = request.tags(
-            Tag::builder()
-                .key(crate::names::TAG_TYPE)
-                .value("subnet-group")
-                .build(),
-        );
-        if let Some(stage) = cloud.stage.tag() {
-            request = request.tags(
-                Tag::builder()
-                    .key(crate::names::TAG_STAGE)
-                    .value(stage)
-                    .build(),
-            );
-        }
+            .set_tags(Some(group_tags(cloud, "subnet-group")));
         match request.send().await {
             Ok(_) => made.push(name.clone()),
             Err(e) if e.as_service_error().is_some_and(aws_sdk_rds::operation::create_db_subnet_group::CreateDBSubnetGroupError::is_db_subnet_group_already_exists_fault) => {}
@@ -198,7 +179,7 @@ async fn parameter_group(
         .await
         .is_ok_and(|out| !out.db_parameter_groups().is_empty());
     if !exists {
-        let mut request = client
+        let request = client
             .create_db_parameter_group()
             .db_parameter_group_name(name)
             .db_parameter_group_family(&group.family)
@@ -206,26 +187,7 @@ async fn parameter_group(
                 "provision: {} refuses connections without TLS (project {})",
                 group.family, cloud.project
             ))
-            .tags(
-                Tag::builder()
-                    .key(crate::names::TAG_PROJECT)
-                    .value(&cloud.project)
-                    .build(),
-            )
-            .tags(
-                Tag::builder()
-                    .key(crate::names::TAG_TYPE)
-                    .value("parameter-group")
-                    .build(),
-            );
-        if let Some(stage) = cloud.stage.tag() {
-            request = request.tags(
-                Tag::builder()
-                    .key(crate::names::TAG_STAGE)
-                    .value(stage)
-                    .build(),
-            );
-        }
+            .set_tags(Some(group_tags(cloud, "parameter-group")));
         match request.send().await {
             Ok(_) => made.push(name.to_owned()),
             Err(e) if e.as_service_error().is_some_and(aws_sdk_rds::operation::create_db_parameter_group::CreateDBParameterGroupError::is_db_parameter_group_already_exists_fault) => {}
@@ -527,4 +489,19 @@ pub(super) async fn delete_subnet_group(
         .await
         .map(|_| true)
         .map_err(sdk_error("delete DB subnet group", name))
+}
+
+/// The tags of a group provision makes for a project (and stage): what proves it is theirs
+/// when `destroy` or `gc` looks for it.
+fn group_tags(cloud: &CloudPlan, kind: &str) -> Vec<Tag> {
+    let mut tags = vec![
+        (crate::names::TAG_PROJECT, cloud.project.as_str()),
+        (crate::names::TAG_TYPE, kind),
+    ];
+    if let Some(stage) = cloud.stage.tag() {
+        tags.push((crate::names::TAG_STAGE, stage));
+    }
+    tags.into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
