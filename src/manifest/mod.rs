@@ -209,6 +209,9 @@ pub struct Extension {
     /// every link (`url: jdbc`) or per linked service (`url: {db: jdbc}`).
     pub url: Vec<UrlChoice>,
     pub cloud: CloudOptions,
+    /// `x-provision.seed` on a database: a file or directory applied once after creation
+    /// (`src/local/seed.rs`), relative to the manifest's directory.
+    pub seed: Option<Located<String>>,
 }
 
 impl Extension {
@@ -436,7 +439,7 @@ const TOP_CLOUD_KEYS: &[&str] = &[
     "tags",
 ];
 const SERVICE_KEYS: &[&str] = &[
-    "type", "version", "database", "username", "local", "cloud", "url",
+    "type", "version", "database", "username", "local", "cloud", "url", "seed",
 ];
 const LOCAL_KEYS: &[&str] = &["port", "tls"];
 const TOP_LOCAL_KEYS: &[&str] = &["apps", "tls"];
@@ -1036,6 +1039,7 @@ impl Reader<'_> {
                     }
                 }
                 "url" => ext.url = self.url_choices(value, &child),
+                "seed" => ext.seed = self.string(value, &child),
                 _ => ext.cloud = self.cloud_options(value, &child),
             }
         }
