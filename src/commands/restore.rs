@@ -7,7 +7,12 @@ use crate::local;
 use crate::plan::Target;
 use crate::session::{Session, block_on};
 
-pub fn run(session: &Session, target: Target, database: &str, input: Option<&Path>) -> Result<Exit, Error> {
+pub fn run(
+    session: &Session,
+    target: Target,
+    database: &str,
+    input: Option<&Path>,
+) -> Result<Exit, Error> {
     if target == Target::Cloud {
         return Err(DataError::NotInCloud { command: "restore" }.into());
     }

@@ -57,7 +57,10 @@ impl From<DataError> for Error {
 impl DataError {
     pub(super) fn exit(&self) -> Exit {
         match self {
-            Self::NoData { .. } | Self::DumpToTerminal { .. } | Self::NotInCloud { .. } | Self::SeedKind { .. } => Exit::Usage,
+            Self::NoData { .. }
+            | Self::DumpToTerminal { .. }
+            | Self::NotInCloud { .. }
+            | Self::SeedKind { .. } => Exit::Usage,
             Self::File { .. } => Exit::Manifest,
             Self::ToolFailed { .. }
             | Self::Stream { .. }
@@ -71,7 +74,10 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
     let Error::Data(e) = error else { return };
     match &**e {
         DataError::NoData { resource, title } => {
-            let _ = writeln!(out, "error: {resource}: {title} keeps no data to dump, restore or seed");
+            let _ = writeln!(
+                out,
+                "error: {resource}: {title} keeps no data to dump, restore or seed"
+            );
         }
         DataError::ToolFailed {
             resource,
@@ -80,8 +86,18 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
             code,
             stderr,
         } => {
-            let _ = writeln!(out, "error: {resource}: `{program}` failed to {what} (exit code {code})");
-            for line in stderr.lines().rev().take(12).collect::<Vec<_>>().into_iter().rev() {
+            let _ = writeln!(
+                out,
+                "error: {resource}: `{program}` failed to {what} (exit code {code})"
+            );
+            for line in stderr
+                .lines()
+                .rev()
+                .take(12)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+            {
                 let _ = writeln!(out, "  {line}");
             }
         }
@@ -99,7 +115,10 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
             let _ = writeln!(out, "Caused by: {source}");
         }
         DataError::DumpToTerminal { resource, suffix } => {
-            let _ = writeln!(out, "error: {resource}: a dump is binary and stdout is a terminal");
+            let _ = writeln!(
+                out,
+                "error: {resource}: a dump is binary and stdout is a terminal"
+            );
             let _ = writeln!(
                 out,
                 "hint: write it to a file with `-o {resource}.{suffix}`, or pipe it: `provision dump {resource} > {resource}.{suffix}`"
@@ -139,7 +158,10 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
             let _ = write!(out, "Caused by: {}", cause.render_with(verbose));
         }
         DataError::NotInCloud { command } => {
-            let _ = writeln!(out, "error: `provision {command}` works on local databases only");
+            let _ = writeln!(
+                out,
+                "error: `provision {command}` works on local databases only"
+            );
             let _ = writeln!(out, "hint: drop `--cloud`");
         }
     }

@@ -128,16 +128,19 @@ fn command(
             .replace("{options}", "/dev/fd/3")
             .replace("{tls_dir}", &at.tls_dir)
     };
-    let mut args: Vec<String> = argv.iter().map(|a| fill(a)).collect();
+    let mut filled: Vec<String> = argv.iter().map(|a| fill(a)).collect();
     let tls = live.tls.is_some();
-    if tls && !tools.tls_args.is_empty() && args.len() > 1 {
+    if tls && !tools.tls_args.is_empty() && filled.len() > 1 {
         let extra: Vec<String> = tools.tls_args.iter().map(|a| fill(a)).collect();
-        args.splice(1..1, extra);
+        filled.splice(1..1, extra);
     }
     let mut env = Vec::new();
     let options = argv.iter().any(|a| a.contains("{options}"));
     if options {
-        env.push(("PROVISION_OPTIONS".to_owned(), mysql_options(spec, &password, at, tls, &args)));
+        env.push((
+            "PROVISION_OPTIONS".to_owned(),
+            mysql_options(spec, &password, at, tls, &filled),
+        ));
     }
     if let Some(var) = &tools.password_env
         && !password.is_empty()
@@ -147,7 +150,7 @@ fn command(
     if tls && spec.template.probe == crate::catalog::Probe::Postgres {
         env.push(("PGSSLMODE".to_owned(), "require".to_owned()));
     }
-    (args, env)
+    (filled, env)
 }
 
 /// The MySQL tools' option file: the connection and the password (quoted, as option files
@@ -163,7 +166,11 @@ fn mysql_options(spec: &Spec<'_>, password: &str, at: &At, tls: bool, args: &[St
     );
     if tls {
         let mariadb = args.first().is_some_and(|p| p.starts_with("mariadb"));
-        text.push_str(if mariadb { "ssl\n" } else { "ssl-mode=REQUIRED\n" });
+        text.push_str(if mariadb {
+            "ssl\n"
+        } else {
+            "ssl-mode=REQUIRED\n"
+        });
     }
     text
 }
@@ -179,10 +186,10 @@ pub async fn run_tool(
 ) -> Result<Outcome, Error> {
     let tools = tools(spec)?;
     let at = at(runtime, spec, live)?;
-    let (args, env) = command(spec, live, tools, argv, &at);
+    let (program, env) = command(spec, live, tools, argv, &at);
     match runtime {
-        Runtime::Docker(d) => exec(d, spec, &spec.local.container, args, env, input, sink).await,
-        Runtime::Native(_) => spawn(spec, args, env, input, sink).await,
+        Runtime::Docker(d) => exec(d, spec, &spec.local.container, program, env, input, sink).await,
+        Runtime::Native(_) => spawn(spec, program, env, input, sink).await,
     }
 }
 
@@ -195,10 +202,15 @@ pub async fn offline_script(
     script: &str,
     input: Input,
 ) -> Result<Outcome, Error> {
-    let mut args = vec!["sh".to_owned(), "-c".to_owned(), script.to_owned(), "sh".to_owned()];
+    let mut args = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        script.to_owned(),
+        "sh".to_owned(),
+    ];
     match runtime {
         Runtime::Docker(d) => {
-            let path = d.data_path_of(spec).await?;
+            let path = d.data_path_of(spec)?;
             args.push(path.clone());
             let helper = d.start_data_helper(spec, &path).await?;
             let result = exec(d, spec, &helper, args, Vec::new(), input, Sink::Capture).await;
@@ -232,10 +244,7 @@ fn keep_tail(buffer: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Copies `input` into `to`, then closes it (the tool sees end of file).
-async fn feed(
-    input: Input,
-    mut to: impl AsyncWrite + Unpin,
-) -> std::io::Result<u64> {
+async fn feed(input: Input, mut to: impl AsyncWrite + Unpin) -> std::io::Result<u64> {
     let copied = match input {
         Input::None => 0,
         Input::Bytes(b) => {
@@ -276,7 +285,12 @@ async fn exec(
 ) -> Result<Outcome, Error> {
     let started = Instant::now();
     let program = args.first().cloned().unwrap_or_default();
-    let mut cmd = vec!["sh".to_owned(), "-c".to_owned(), WRAPPER.to_owned(), "sh".to_owned()];
+    let mut cmd = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        WRAPPER.to_owned(),
+        "sh".to_owned(),
+    ];
     cmd.extend(args);
     let client = docker.client();
     let call = |op: &'static str| super::docker::call(op, container);
@@ -305,11 +319,17 @@ async fn exec(
         )
         .await
         .map_err(call("run a data tool in"))?;
-    let StartExecResults::Attached { mut output, input: stdin } = started_exec else {
-        return Err(call("attach to a data tool in")(bollard::errors::Error::DockerResponseServerError {
-            status_code: 500,
-            message: "the exec started detached".to_owned(),
-        }));
+    let StartExecResults::Attached {
+        mut output,
+        input: stdin,
+    } = started_exec
+    else {
+        return Err(call("attach to a data tool in")(
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 500,
+                message: "the exec started detached".to_owned(),
+            },
+        ));
     };
     let feeding = async {
         if matches!(input, Input::None) {
@@ -325,7 +345,9 @@ async fn exec(
         let mut out_bytes = 0u64;
         let mut sink = sink;
         while let Some(frame) = output.next().await {
-            match frame.map_err(|e| failed(spec, &program, "read its output", std::io::Error::other(e)))? {
+            match frame
+                .map_err(|e| failed(spec, &program, "read its output", std::io::Error::other(e)))?
+            {
                 bollard::container::LogOutput::StdOut { message }
                 | bollard::container::LogOutput::Console { message } => {
                     out_bytes += message.len() as u64;
@@ -337,12 +359,16 @@ async fn exec(
                             .map_err(|e| failed(spec, &program, "write its output", e))?,
                     }
                 }
-                bollard::container::LogOutput::StdErr { message } => keep_tail(&mut stderr, &message),
+                bollard::container::LogOutput::StdErr { message } => {
+                    keep_tail(&mut stderr, &message);
+                }
                 bollard::container::LogOutput::StdIn { .. } => {}
             }
         }
         if let Sink::Writer(w) = &mut sink {
-            w.flush().await.map_err(|e| failed(spec, &program, "write its output", e))?;
+            w.flush()
+                .await
+                .map_err(|e| failed(spec, &program, "write its output", e))?;
         }
         Ok::<_, Error>((stdout, stderr, out_bytes))
     };
@@ -391,10 +417,7 @@ async fn spawn(
         .arg("sh")
         .args(&args)
         .envs(env)
-        .env(
-            "PATH",
-            std::env::join_paths(path).unwrap_or_default(),
-        )
+        .env("PATH", std::env::join_paths(path).unwrap_or_default())
         .stdin(if matches!(input, Input::None) {
             Stdio::null()
         } else {

@@ -938,7 +938,7 @@ impl DockerRuntime {
     }
 
     /// Where the database's data is mounted in its containers.
-    pub async fn data_path_of(&self, spec: &Spec<'_>) -> Result<String, Error> {
+    pub fn data_path_of(&self, spec: &Spec<'_>) -> Result<String, Error> {
         let family = spec.template.family(&spec.local.repository);
         family
             .data_path(&spec.resource.version)

@@ -48,13 +48,18 @@ pub async fn apply(p: &Picked<'_>, files: &[PathBuf], progress: &Progress) -> Re
     let tools = data::tools(&p.spec)?;
     let name = p.spec.resource.name.as_str();
     for file in files {
-        let text = file.display().to_string();
-        let argv: Vec<String> = if text.ends_with(".sql.gz") {
-            let mut a = vec!["sh".to_owned(), "-c".to_owned(), "gzip -dc | \"$@\"".to_owned(), "sh".to_owned()];
+        let text = file.display().to_string().to_ascii_lowercase();
+        let argv: Vec<String> = if has_suffix(&text, ".sql.gz") {
+            let mut a = vec![
+                "sh".to_owned(),
+                "-c".to_owned(),
+                "gzip -dc | \"$@\"".to_owned(),
+                "sh".to_owned(),
+            ];
             a.extend(tools.run.iter().cloned());
             a
-        } else if text.ends_with(".sql") && p.spec.template.sql
-            || text.ends_with(".redis") && !p.spec.template.sql
+        } else if has_suffix(&text, ".sql") && p.spec.template.sql
+            || has_suffix(&text, ".redis") && !p.spec.template.sql
         {
             tools.run.clone()
         } else {
@@ -64,12 +69,22 @@ pub async fn apply(p: &Picked<'_>, files: &[PathBuf], progress: &Progress) -> Re
             }
             .into());
         };
-        let reader = tokio::fs::File::open(file).await.map_err(|source| DataError::File {
-            op: "open",
-            path: file.clone(),
-            source,
-        })?;
-        let o = data::run_tool(&p.runtime, &p.spec, &p.live, &argv, Input::Reader(Box::new(reader)), Sink::Capture).await?;
+        let reader = tokio::fs::File::open(file)
+            .await
+            .map_err(|source| DataError::File {
+                op: "open",
+                path: file.clone(),
+                source,
+            })?;
+        let o = data::run_tool(
+            &p.runtime,
+            &p.spec,
+            &p.live,
+            &argv,
+            Input::Reader(Box::new(reader)),
+            Sink::Capture,
+        )
+        .await?;
         let stdout = String::from_utf8_lossy(&o.stdout);
         // redis-cli reading commands goes on after an error and exits 0: its replies say.
         let redis_error = (!p.spec.template.sql)
@@ -77,7 +92,11 @@ pub async fn apply(p: &Picked<'_>, files: &[PathBuf], progress: &Progress) -> Re
                 stdout
                     .lines()
                     .enumerate()
-                    .find(|(_, l)| l.starts_with("ERR") || l.starts_with("WRONGTYPE") || l.starts_with("(error)"))
+                    .find(|(_, l)| {
+                        l.starts_with("ERR")
+                            || l.starts_with("WRONGTYPE")
+                            || l.starts_with("(error)")
+                    })
                     .map(|(n, l)| format!("reply {}: {l}", n + 1))
             })
             .flatten();
@@ -103,7 +122,11 @@ pub async fn apply(p: &Picked<'_>, files: &[PathBuf], progress: &Progress) -> Re
 }
 
 /// After `reset`: the seed again, when the manifest has one.
-pub async fn after_reset(manifest: &Manifest, p: &Picked<'_>, progress: &Progress) -> Result<(), Error> {
+pub async fn after_reset(
+    manifest: &Manifest,
+    p: &Picked<'_>,
+    progress: &Progress,
+) -> Result<(), Error> {
     let files = files(manifest, &p.spec.resource.name)?;
     apply(p, &files, progress).await
 }
@@ -121,7 +144,15 @@ pub async fn seed(session: &crate::session::Session, database: &str) -> Result<(
     let files = files(&manifest, database)?;
     let progress = Progress::new(session.quiet, &[database]);
     if files.is_empty() {
-        progress.say(database, "no `x-provision.seed` in the manifest: nothing to apply");
+        progress.say(
+            database,
+            "no `x-provision.seed` in the manifest: nothing to apply",
+        );
     }
     apply(&p, &files, &progress).await
+}
+
+/// `name` (lower case) ends in `suffix`.
+fn has_suffix(name: &str, suffix: &str) -> bool {
+    name.len() > suffix.len() && name.get(name.len() - suffix.len()..) == Some(suffix)
 }

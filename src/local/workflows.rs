@@ -115,7 +115,8 @@ pub async fn dump(session: &Session, database: &str, output: Option<&Path>) -> R
         }
         _ => (Sink::Writer(Box::new(tokio::io::stdout())), None),
     };
-    let outcome = data::run_tool(&p.runtime, &p.spec, &p.live, &tools.dump, Input::None, sink).await;
+    let outcome =
+        data::run_tool(&p.runtime, &p.spec, &p.live, &tools.dump, Input::None, sink).await;
     let outcome = match outcome {
         Ok(o) if o.code == 0 => o,
         other => {
@@ -190,14 +191,36 @@ pub async fn restore(session: &Session, database: &str, input: Option<&Path>) ->
             let file = tokio::fs::File::create(&aside)
                 .await
                 .map_err(file_error("create", &aside))?;
-            let o = data::run_tool(&p.runtime, &p.spec, &p.live, &tools.dump, Input::None, Sink::Writer(Box::new(file))).await?;
+            let o = data::run_tool(
+                &p.runtime,
+                &p.spec,
+                &p.live,
+                &tools.dump,
+                Input::None,
+                Sink::Writer(Box::new(file)),
+            )
+            .await?;
             data::check(&p.spec, "dump the data before the restore", &tools.dump, &o)?;
             std::fs::rename(&aside, &backup).map_err(file_error("rename into place", &backup))?;
-            progress.say(database, &format!("kept the current data in {} until the restore is done", backup.display()));
+            progress.say(
+                database,
+                &format!(
+                    "kept the current data in {} until the restore is done",
+                    backup.display()
+                ),
+            );
         }
     }
     data::crash_point("restore-before-load");
-    let outcome = data::run_tool(&p.runtime, &p.spec, &p.live, &tools.restore, reader, Sink::Capture).await?;
+    let outcome = data::run_tool(
+        &p.runtime,
+        &p.spec,
+        &p.live,
+        &tools.restore,
+        reader,
+        Sink::Capture,
+    )
+    .await?;
     data::check(&p.spec, "restore the dump", &tools.restore, &outcome)?;
     data::crash_point("restore-loaded");
     if keep {
@@ -205,7 +228,11 @@ pub async fn restore(session: &Session, database: &str, input: Option<&Path>) ->
     }
     progress.say(
         database,
-        &format!("restored {} in {:.1}s", megabytes(outcome.bytes_in), outcome.took.as_secs_f64()),
+        &format!(
+            "restored {} in {:.1}s",
+            megabytes(outcome.bytes_in),
+            outcome.took.as_secs_f64()
+        ),
     );
     Ok(())
 }
@@ -213,7 +240,9 @@ pub async fn restore(session: &Session, database: &str, input: Option<&Path>) ->
 /// Where a MySQL restore keeps the data from before it: the project's directory in
 /// provision's home, whichever runtime.
 fn backup_path(p: &Picked<'_>) -> PathBuf {
-    let dir = crate::home::root().join(p.spec.project).join(&p.spec.resource.name);
+    let dir = crate::home::root()
+        .join(p.spec.project)
+        .join(&p.spec.resource.name);
     let _ = std::fs::create_dir_all(&dir);
     dir.join("before-restore.sql")
 }
@@ -255,20 +284,43 @@ async fn restore_offline(
     }
     data::crash_point("restore-started");
     let live = p.runtime.inspect(&p.spec).await?;
-    let cleanup = ["sh".to_owned(), "-c".to_owned(), "rm -rf \"$1/appendonlydir.provision-old\"".to_owned(), "sh".to_owned(), data_path(p).await?];
-    let o = data::run_tool(&p.runtime, &p.spec, &live, &cleanup, Input::None, Sink::Capture).await?;
-    data::check(&p.spec, "remove the data from before the restore", &cleanup, &o)?;
+    let cleanup = [
+        "sh".to_owned(),
+        "-c".to_owned(),
+        "rm -rf \"$1/appendonlydir.provision-old\"".to_owned(),
+        "sh".to_owned(),
+        data_path(p)?,
+    ];
+    let o = data::run_tool(
+        &p.runtime,
+        &p.spec,
+        &live,
+        &cleanup,
+        Input::None,
+        Sink::Capture,
+    )
+    .await?;
+    data::check(
+        &p.spec,
+        "remove the data from before the restore",
+        &cleanup,
+        &o,
+    )?;
     progress.say(
         name,
-        &format!("restored {} in {:.1}s", megabytes(outcome.bytes_in), outcome.took.as_secs_f64()),
+        &format!(
+            "restored {} in {:.1}s",
+            megabytes(outcome.bytes_in),
+            outcome.took.as_secs_f64()
+        ),
     );
     Ok(())
 }
 
 /// The data directory as the tools see it (in the container, or on this machine).
-async fn data_path(p: &Picked<'_>) -> Result<String, Error> {
+fn data_path(p: &Picked<'_>) -> Result<String, Error> {
     match &p.runtime {
-        Runtime::Docker(d) => d.data_path_of(&p.spec).await,
+        Runtime::Docker(d) => d.data_path_of(&p.spec),
         Runtime::Native(n) => Ok(n.data_dir(&p.spec).display().to_string()),
     }
 }
@@ -304,7 +356,15 @@ pub async fn wipe(p: &Picked<'_>) -> Result<(), Error> {
         "{database}",
         p.spec.resource.database.as_deref().unwrap_or_default(),
     );
-    let o = data::run_tool(&p.runtime, &p.spec, &p.live, &tools.run, Input::Bytes(text.into_bytes()), Sink::Capture).await?;
+    let o = data::run_tool(
+        &p.runtime,
+        &p.spec,
+        &p.live,
+        &tools.run,
+        Input::Bytes(text.into_bytes()),
+        Sink::Capture,
+    )
+    .await?;
     data::check(&p.spec, "empty the database", &tools.run, &o)?;
     if p.spec.template.probe == crate::catalog::Probe::Redis
         && !String::from_utf8_lossy(&o.stdout).trim().starts_with("OK")

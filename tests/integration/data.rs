@@ -1,8 +1,8 @@
 //! `dump`, `restore`, `reset` and `seed` against real servers, on Docker (`needs_docker`)
 //! and native servers (`needs_native`), checked with real clients on the host.
 
-use std::collections::BTreeMap;
 use crate::support::{Live, client, free_port};
+use std::collections::BTreeMap;
 
 fn manifest(image: &str, port: u16, seed: &str) -> String {
     format!(
@@ -14,13 +14,36 @@ fn manifest(image: &str, port: u16, seed: &str) -> String {
 fn query(engine: &str, v: &BTreeMap<String, String>, text: &str) -> String {
     let g = |k: &str| v[&format!("STORE_{k}")].clone();
     let out = match engine {
-        "postgres" => client("psql", &[&g("URL"), "-X", "-v", "ON_ERROR_STOP=1", "-tAc", text]),
+        "postgres" => client(
+            "psql",
+            &[&g("URL"), "-X", "-v", "ON_ERROR_STOP=1", "-tAc", text],
+        ),
         "mariadb" => client(
             "mariadb",
-            &["-h", &g("HOST"), "-P", &g("PORT"), "-u", &g("USERNAME"), &format!("-p{}", g("PASSWORD")), &g("PATH")[1..], "-N", "-e", text],
+            &[
+                "-h",
+                &g("HOST"),
+                "-P",
+                &g("PORT"),
+                "-u",
+                &g("USERNAME"),
+                &format!("-p{}", g("PASSWORD")),
+                &g("PATH")[1..],
+                "-N",
+                "-e",
+                text,
+            ],
         ),
         _ => {
-            let mut args = vec!["-h".to_owned(), g("HOST"), "-p".to_owned(), g("PORT"), "-a".to_owned(), g("PASSWORD"), "--no-auth-warning".to_owned()];
+            let mut args = vec![
+                "-h".to_owned(),
+                g("HOST"),
+                "-p".to_owned(),
+                g("PORT"),
+                "-a".to_owned(),
+                g("PASSWORD"),
+                "--no-auth-warning".to_owned(),
+            ];
             args.extend(text.split(' ').map(str::to_owned));
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             client("redis-cli", &args)
@@ -35,17 +58,30 @@ fn query(engine: &str, v: &BTreeMap<String, String>, text: &str) -> String {
 fn contents(engine: &str, v: &BTreeMap<String, String>) -> String {
     match engine {
         "postgres" => {
-            let out = client("pg_dump", &["--no-owner", "--no-privileges", &v["STORE_URL"]]);
+            let out = client(
+                "pg_dump",
+                &["--no-owner", "--no-privileges", &v["STORE_URL"]],
+            );
             assert_eq!(out.code, Some(0), "{}", out.snapshot());
             out.stdout
                 .lines()
-                .filter(|l| !l.starts_with("--") && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+                .filter(|l| {
+                    !l.starts_with("--")
+                        && !l.starts_with("\\restrict")
+                        && !l.starts_with("\\unrestrict")
+                })
                 .collect::<Vec<_>>()
                 .join("\n")
         }
-        "mariadb" => query(engine, v, "SELECT id, v FROM items ORDER BY id; SELECT COUNT(*) FROM items"),
+        "mariadb" => query(
+            engine,
+            v,
+            "SELECT id, v FROM items ORDER BY id; SELECT COUNT(*) FROM items",
+        ),
         _ => {
-            let mut keys: Vec<String> = (0..50).map(|i| query(engine, v, &format!("GET key:{i}"))).collect();
+            let mut keys: Vec<String> = (0..50)
+                .map(|i| query(engine, v, &format!("GET key:{i}")))
+                .collect();
             keys.push(query(engine, v, "DBSIZE"));
             keys.join(",")
         }
@@ -55,10 +91,18 @@ fn contents(engine: &str, v: &BTreeMap<String, String>) -> String {
 fn fill(engine: &str, v: &BTreeMap<String, String>) {
     match engine {
         "postgres" => {
-            query(engine, v, "CREATE TABLE items (id int PRIMARY KEY, v text, at timestamptz DEFAULT '2026-01-01'); CREATE INDEX ON items (v); INSERT INTO items (id, v) SELECT g, md5(g::text) FROM generate_series(1, 5000) g; CREATE VIEW few AS SELECT * FROM items WHERE id < 10");
+            query(
+                engine,
+                v,
+                "CREATE TABLE items (id int PRIMARY KEY, v text, at timestamptz DEFAULT '2026-01-01'); CREATE INDEX ON items (v); INSERT INTO items (id, v) SELECT g, md5(g::text) FROM generate_series(1, 5000) g; CREATE VIEW few AS SELECT * FROM items WHERE id < 10",
+            );
         }
         "mariadb" => {
-            query(engine, v, "CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'it''s')");
+            query(
+                engine,
+                v,
+                "CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'it''s')",
+            );
         }
         _ => {
             for i in 0..50 {
@@ -103,7 +147,11 @@ fn dump_and_restore(runtime: &'static str, engine: &str, image: &str) {
     assert_ne!(contents(engine, &v), before);
     live.ok(&["restore", "store", file.to_str().unwrap()]);
     let v = live.vars(&["--service", "app"]);
-    assert_eq!(contents(engine, &v), before, "restore brings the dump's contents back");
+    assert_eq!(
+        contents(engine, &v),
+        before,
+        "restore brings the dump's contents back"
+    );
 
     // A fresh database, restored from stdin.
     let other = Live::new(engine, runtime, &manifest(image, free_port(), ""));
@@ -114,7 +162,11 @@ fn dump_and_restore(runtime: &'static str, engine: &str, image: &str) {
         .output();
     assert_eq!(out.code, Some(0), "restore from stdin: {}", out.snapshot());
     let w = other.vars(&["--service", "app"]);
-    assert_eq!(contents(engine, &w), before, "a fresh database restored from the dump");
+    assert_eq!(
+        contents(engine, &w),
+        before,
+        "a fresh database restored from the dump"
+    );
 }
 
 /// reset empties the database and keeps port and password; the seed is applied again; a
@@ -123,12 +175,20 @@ fn reset_and_seed(runtime: &'static str, engine: &str, image: &str) {
     let port = free_port();
     let (seed, bad) = match engine {
         "redis" => ("SET seeded yes\nSET other 2\n", "SET ok 1\nINCR\n"),
-        _ => ("CREATE TABLE seeded (v text);\nINSERT INTO seeded VALUES ('yes');\n", "CREATE TABLE half (v text);\nINSERT INTO nowhere VALUES (1);\n"),
+        _ => (
+            "CREATE TABLE seeded (v text);\nINSERT INTO seeded VALUES ('yes');\n",
+            "CREATE TABLE half (v text);\nINSERT INTO nowhere VALUES (1);\n",
+        ),
     };
     let ext = if engine == "redis" { "redis" } else { "sql" };
-    let live = Live::new(engine, runtime, &manifest(image, port, &format!(", seed: seed/01.{ext}")));
+    let live = Live::new(
+        engine,
+        runtime,
+        &manifest(image, port, &format!(", seed: seed/01.{ext}")),
+    );
     std::fs::create_dir(live.project.dir.join("seed")).unwrap();
-    live.project.write(&format!("seed/01.{ext}"), seed.as_bytes());
+    live.project
+        .write(&format!("seed/01.{ext}"), seed.as_bytes());
     live.ok(&["up"]);
     live.ok(&["seed", "store"]);
     let v = live.vars(&["--service", "app"]);
@@ -139,36 +199,82 @@ fn reset_and_seed(runtime: &'static str, engine: &str, image: &str) {
     assert_eq!(seeded(&v), "yes");
     fill(engine, &v);
     let out = live.cmd(&["reset", "store"]).output();
-    assert_eq!(out.code, Some(2), "reset without --yes and no terminal: {}", out.snapshot());
+    assert_eq!(
+        out.code,
+        Some(2),
+        "reset without --yes and no terminal: {}",
+        out.snapshot()
+    );
     live.ok(&["reset", "store", "--yes"]);
     let after = live.vars(&["--service", "app"]);
     assert_eq!(after["STORE_PORT"], v["STORE_PORT"]);
-    assert_eq!(after["STORE_PASSWORD"], v["STORE_PASSWORD"], "reset keeps the password");
+    assert_eq!(
+        after["STORE_PASSWORD"], v["STORE_PASSWORD"],
+        "reset keeps the password"
+    );
     assert_eq!(seeded(&after), "yes", "reset seeds again");
     match engine {
         "redis" => assert_eq!(query(engine, &after, "DBSIZE"), "2", "only the seed's keys"),
         _ => {
             let out = match engine {
-                "postgres" => client("psql", &[&after["STORE_URL"], "-tAc", "SELECT count(*) FROM items"]),
-                _ => client("mariadb", &["-h", &after["STORE_HOST"], "-P", &after["STORE_PORT"], "-u", &after["STORE_USERNAME"], &format!("-p{}", after["STORE_PASSWORD"]), "app", "-e", "SELECT count(*) FROM items"]),
+                "postgres" => client(
+                    "psql",
+                    &[&after["STORE_URL"], "-tAc", "SELECT count(*) FROM items"],
+                ),
+                _ => client(
+                    "mariadb",
+                    &[
+                        "-h",
+                        &after["STORE_HOST"],
+                        "-P",
+                        &after["STORE_PORT"],
+                        "-u",
+                        &after["STORE_USERNAME"],
+                        &format!("-p{}", after["STORE_PASSWORD"]),
+                        "app",
+                        "-e",
+                        "SELECT count(*) FROM items",
+                    ],
+                ),
             };
-            assert_ne!(out.code, Some(0), "items is gone after reset: {}", out.snapshot());
+            assert_ne!(
+                out.code,
+                Some(0),
+                "items is gone after reset: {}",
+                out.snapshot()
+            );
         }
     }
     // A failing seed file: named, with the engine's line; the database left empty.
-    live.project.write(&format!("seed/01.{ext}"), bad.as_bytes());
+    live.project
+        .write(&format!("seed/01.{ext}"), bad.as_bytes());
     let out = live.cmd(&["seed", "store"]).output();
     assert_eq!(out.code, Some(1), "{}", out.snapshot());
     assert!(out.stderr.contains("01."), "names the file: {}", out.stderr);
     match engine {
-        "postgres" => assert!(out.stderr.contains(":2: ERROR"), "psql's line: {}", out.stderr),
+        "postgres" => assert!(
+            out.stderr.contains(":2: ERROR"),
+            "psql's line: {}",
+            out.stderr
+        ),
         "mariadb" => assert!(out.stderr.contains("at line 2"), "the line: {}", out.stderr),
-        _ => assert!(out.stderr.contains("reply 2"), "the reply's line: {}", out.stderr),
+        _ => assert!(
+            out.stderr.contains("reply 2"),
+            "the reply's line: {}",
+            out.stderr
+        ),
     }
     let v = live.vars(&["--service", "app"]);
     match engine {
         "redis" => assert_eq!(query(engine, &v, "DBSIZE"), "0", "emptied, not half-seeded"),
-        "postgres" => assert_eq!(query(engine, &v, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), "0"),
+        "postgres" => assert_eq!(
+            query(
+                engine,
+                &v,
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+            ),
+            "0"
+        ),
         _ => assert_eq!(query(engine, &v, "SHOW TABLES"), ""),
     }
 }
@@ -201,7 +307,11 @@ macro_rules! data_tests {
         }
         #[test]
         fn memcached_has_no_data() {
-            let live = crate::support::Live::new("mc", $runtime, &super::manifest("memcached:1.6", crate::support::free_port(), ""));
+            let live = crate::support::Live::new(
+                "mc",
+                $runtime,
+                &super::manifest("memcached:1.6", crate::support::free_port(), ""),
+            );
             live.ok(&["up"]);
             let out = live.cmd(&["dump", "store", "-o", "/dev/null"]).output();
             assert_eq!(out.code, Some(2), "{}", out.snapshot());
@@ -250,7 +360,11 @@ fn killed_restore(runtime: &'static str) {
     let file = live.project.dir.join("store.dump");
     live.ok(&["dump", "store", "-o", file.to_str().unwrap()]);
     damage("postgres", &v);
-    query("postgres", &v, "INSERT INTO items (id, v) VALUES (77, 'kept')");
+    query(
+        "postgres",
+        &v,
+        "INSERT INTO items (id, v) VALUES (77, 'kept')",
+    );
     let before = contents("postgres", &v);
     let bytes = std::fs::read(&file).unwrap();
     let mut child = live.cmd(&["restore", "store", "-"]).spawn_with_stdin();
@@ -265,7 +379,11 @@ fn killed_restore(runtime: &'static str) {
     // The server rolls the transaction back once the tool's connection goes.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let active = query("postgres", &v, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_restore'");
+        let active = query(
+            "postgres",
+            &v,
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_restore'",
+        );
         if active == "0" || std::time::Instant::now() > deadline {
             break;
         }
@@ -293,16 +411,28 @@ fn redis_cut_points(runtime: &'static str) {
             .cmd(&["restore", "store", file.to_str().unwrap()])
             .env("PROVISION_TEST_CRASH_AT", step)
             .output();
-        assert_eq!(out.code, None, "{step}: provision aborted itself: {}", out.snapshot());
+        assert_eq!(
+            out.code,
+            None,
+            "{step}: provision aborted itself: {}",
+            out.snapshot()
+        );
         // After the cut: `up` serves either the old data or the new, never nothing.
         live.ok(&["up"]);
         let v = live.vars(&["--service", "app"]);
         let now = contents("redis", &v);
         let old = query("redis", &v, "GET old-data");
-        assert!(now == wanted || old == "here", "{step}: neither old nor new data: {now}");
+        assert!(
+            now == wanted || old == "here",
+            "{step}: neither old nor new data: {now}"
+        );
         // The re-run converges on the dump's contents.
         live.ok(&["restore", "store", file.to_str().unwrap()]);
         let v = live.vars(&["--service", "app"]);
-        assert_eq!(contents("redis", &v), wanted, "{step}: the re-run converges");
+        assert_eq!(
+            contents("redis", &v),
+            wanted,
+            "{step}: the re-run converges"
+        );
     }
 }
