@@ -48,6 +48,43 @@ pub struct Template {
     /// per image family: the first entry naming the repository, else the one naming none.
     #[serde(default)]
     pub compose_env: Vec<ComposeEnv>,
+    /// The engine's own tools for dump, restore and seed (`src/local/data.rs`); none: the
+    /// engine keeps no data (Memcached).
+    #[serde(default)]
+    pub data: Option<DataTools>,
+}
+
+/// How `dump`, `restore`, `seed` and `reset` run the engine's own programs where the server
+/// is (in its container, or beside the native binaries). Arguments take `{host}`, `{port}`,
+/// `{username}`, `{database}`, `{options}` (a MySQL option file with the connection and the
+/// password, readable only by the tool) and `{dir}` (the data directory, offline steps).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataTools {
+    /// The environment variable the tools read the password from; none: `{options}` carries it.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Writes the whole database to stdout, streaming.
+    pub dump: Vec<String>,
+    /// Reads a dump on stdin into the running server (none: `restore_offline`).
+    #[serde(default)]
+    pub restore: Vec<String>,
+    /// A shell script run in the data directory (`$1`) with the server stopped, the dump on
+    /// stdin: for engines that load their data only from files at start (Redis).
+    #[serde(default)]
+    pub restore_offline: Option<String>,
+    /// Runs commands read from stdin, stopping at the first error (seed files, reset).
+    #[serde(default)]
+    pub run: Vec<String>,
+    /// What `reset` sends to `run` to empty the database, keeping the database and its user.
+    #[serde(default)]
+    pub wipe: String,
+    /// Added to the connection arguments when the server runs with TLS (`{tls_dir}`: where
+    /// the CA is).
+    #[serde(default)]
+    pub tls_args: Vec<String>,
+    /// The suffix of a dump file by default (`dump` without `-o` on a terminal).
+    pub suffix: String,
 }
 
 /// An engine's own command-line client; how to pass it an address and credentials follows

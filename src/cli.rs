@@ -157,6 +157,35 @@ enum Command {
         #[arg(long, value_name = "N")]
         tail: Option<usize>,
     },
+    /// Write one database's dump (pg_dump -Fc, mariadb-dump, Redis RDB) to a file or stdout
+    Dump {
+        /// The database service
+        database: String,
+        /// The file (default: stdout); written aside and renamed when complete
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Load a dump made by `provision dump` into one database (crash-safe)
+    Restore {
+        /// The database service
+        database: String,
+        /// The dump file, or `-` for stdin (the default)
+        #[arg(value_name = "FILE")]
+        input: Option<PathBuf>,
+    },
+    /// Empty one database and apply its seed again; its port, password and TLS stay
+    Reset {
+        /// The database service
+        database: String,
+        /// Do not ask
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Apply one database's `x-provision.seed` files now
+    Seed {
+        /// The database service
+        database: String,
+    },
     /// Print a shell completion script (e.g. `provision completions bash > ~/.local/share/bash-completion/completions/provision`)
     Completions {
         #[arg(value_enum)]
@@ -289,6 +318,16 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
                 tail: *tail,
             },
         ),
+        Some(Command::Dump { database, output }) => {
+            commands::dump::run(&session, target, database, output.as_deref())
+        }
+        Some(Command::Restore { database, input }) => {
+            commands::restore::run(&session, target, database, input.as_deref())
+        }
+        Some(Command::Reset { database, yes }) => {
+            commands::reset::run(&session, target, database, *yes)
+        }
+        Some(Command::Seed { database }) => commands::seed::run(&session, target, database),
         Some(Command::IamPolicy { json }) => commands::iam_policy::run(&session, *json),
         Some(Command::Completions { shell }) => {
             commands::completions::completions(*shell, <Cli as clap::CommandFactory>::command())

@@ -351,6 +351,11 @@ pub fn volume(project: &str, resource: &str) -> String {
     format!("{project}-{resource}-data")
 }
 
+/// The short-lived container that works on a stopped database's volume (a Redis restore).
+pub fn data_helper(container: &str) -> String {
+    format!("{container}-provision-data")
+}
+
 /// The image `start --containers` builds for an app service with `build:`.
 pub fn app_image(project: &str, service: &str) -> String {
     format!("{project}-{service}:provision")

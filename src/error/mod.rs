@@ -3,6 +3,7 @@
 
 mod cloud;
 mod commands;
+mod data;
 pub mod engine;
 mod local;
 mod manifest;
@@ -331,7 +332,11 @@ pub enum Error {
     },
     /// `x-provision.local.tls` on an image family that configures TLS its own way.
     TlsUnsupported { resource: String, image: String },
+    /// `dump`, `restore`, `seed`, `reset`: see `data.rs`.
+    Data(Box<DataError>),
 }
+
+pub use data::DataError;
 
 impl Error {
     pub fn exit(&self) -> Exit {
@@ -369,6 +374,7 @@ impl Error {
             | Self::NoLogs { .. }
             | Self::TlsFiles { .. } => Exit::Failure,
             Self::TlsUnsupported { .. } => Exit::Usage,
+            Self::Data(e) => e.exit(),
             Self::Interrupted => Exit::Interrupted,
             Self::UpFailed { failures, ok, .. } => {
                 // Every resource failed for the same missing service: say that, not "failure".
@@ -444,6 +450,7 @@ impl Error {
             | Self::TlsFiles { .. }
             | Self::TlsUnsupported { .. }
             | Self::NoLogs { .. } => local::render,
+            Self::Data(_) => data::render,
             Self::AwsUnavailable { .. }
             | Self::Aws { .. }
             | Self::CloudTerminal { .. }

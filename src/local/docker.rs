@@ -942,6 +942,65 @@ impl DockerRuntime {
         }
     }
 
+    /// Where the database's data is mounted in its containers.
+    pub fn data_path_of(&self, spec: &Spec<'_>) -> Result<String, Error> {
+        let family = spec.template.family(&spec.local.repository);
+        family
+            .data_path(&spec.resource.version)
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Docker {
+                op: "find the data path of",
+                target: spec.local.container.clone(),
+                source: "the image family keeps no data".into(),
+            })
+    }
+
+    /// Starts a short-lived container of the database's image, as root, with its data mounted
+    /// where the server has it (the server's own container removed): for steps that must
+    /// change the data's files while no server runs (`data::offline_script`).
+    pub async fn start_data_helper(&self, spec: &Spec<'_>, path: &str) -> Result<String, Error> {
+        let name = crate::names::data_helper(&spec.local.container);
+        self.remove_container(&name).await?;
+        let body = ContainerCreateBody {
+            image: Some(spec.local.image.clone()),
+            entrypoint: Some(vec![
+                "sh".to_owned(),
+                "-c".to_owned(),
+                "while sleep 3600; do :; done".to_owned(),
+            ]),
+            cmd: Some(Vec::new()),
+            user: Some("0".to_owned()),
+            labels: Some(HashMap::from([(
+                LABEL_PROJECT.to_owned(),
+                spec.project.to_owned(),
+            )])),
+            host_config: Some(HostConfig {
+                binds: Some(binds(spec, Some(path))),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(call("create container", &name))?;
+        self.docker
+            .start_container(&name, None)
+            .await
+            .map_err(call("start container", &name))?;
+        Ok(name)
+    }
+
+    pub async fn remove_data_helper(&self, name: &str) -> Result<(), Error> {
+        let remove = RemoveContainerOptionsBuilder::default().force(true).build();
+        match self.docker.remove_container(name, Some(remove)).await {
+            Ok(()) => Ok(()),
+            Err(e) if status_of(&e) == Some(404) => Ok(()),
+            Err(e) => Err(call("remove container", name)(e)),
+        }
+    }
+
     pub async fn down(&self, spec: &Spec<'_>, volumes: bool) -> Result<String, Error> {
         let container = &spec.local.container;
         // Only ever remove what carries this project's and this database's labels.

@@ -3,6 +3,7 @@
 //! take them down. A peer of `cloud`, with the same verbs; the runtimes themselves are in
 //! `docker`, `native` and `runtime`.
 
+pub mod data;
 pub mod docker;
 pub mod engine;
 pub mod image;
@@ -10,6 +11,8 @@ pub mod native;
 pub mod ports;
 pub mod reconcile;
 pub mod runtime;
+pub mod seed;
+pub mod workflows;
 
 pub use runtime::{
     Live, Ready, Runtime, RuntimeChoice, RuntimeKind, Spec, State, endpoints, specs, up_all,

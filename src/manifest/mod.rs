@@ -227,6 +227,9 @@ pub struct Extension {
     /// every link (`url: jdbc`) or per linked service (`url: {db: jdbc}`).
     pub url: Vec<UrlChoice>,
     pub cloud: CloudOptions,
+    /// `x-provision.seed` on a database: a file or directory applied once after creation
+    /// (`src/local/seed.rs`), relative to the manifest's directory.
+    pub seed: Option<Located<String>>,
 }
 
 impl Extension {
@@ -460,7 +463,7 @@ const TOP_CLOUD_KEYS: &[&str] = &[
 ];
 const STAGES_KEYS: &[&str] = &["profile", "ttl"];
 const SERVICE_KEYS: &[&str] = &[
-    "type", "version", "database", "username", "local", "cloud", "url",
+    "type", "version", "database", "username", "local", "cloud", "url", "seed",
 ];
 const LOCAL_KEYS: &[&str] = &["port", "tls"];
 const TOP_LOCAL_KEYS: &[&str] = &["apps", "tls"];
@@ -1159,6 +1162,7 @@ impl Reader<'_> {
                     }
                 }
                 "url" => ext.url = self.url_choices(value, &child),
+                "seed" => ext.seed = self.string(value, &child),
                 _ => ext.cloud = self.cloud_options(value, &child),
             }
         }

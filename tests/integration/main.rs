@@ -18,6 +18,7 @@ mod cli;
 mod clients;
 mod cloud;
 mod corpus;
+mod data;
 mod engine;
 mod fuzz;
 mod images;

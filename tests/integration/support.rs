@@ -108,6 +108,22 @@ impl Run {
         Self { command }
     }
 
+    /// Its stdin from this file.
+    pub(crate) fn stdin_from(mut self, file: std::fs::File) -> Self {
+        self.command.stdin(file);
+        self
+    }
+
+    /// Starts it with stdin, stdout and stderr piped.
+    pub(crate) fn spawn_with_stdin(mut self) -> std::process::Child {
+        self.command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start provision")
+    }
+
     /// Starts it with stdout and stderr piped, for commands that run until stopped.
     pub(crate) fn spawn(mut self) -> std::process::Child {
         self.command

@@ -47,6 +47,11 @@ impl NativeRuntime {
         self.root.join(spec.project).join(&spec.resource.name)
     }
 
+    /// The server's data directory.
+    pub fn data_dir(&self, spec: &Spec<'_>) -> PathBuf {
+        self.dir(spec).join("data")
+    }
+
     /// The server's output (stdout and stderr), for `logs`.
     pub fn log_path(&self, spec: &Spec<'_>) -> PathBuf {
         self.dir(spec).join("server.log")
@@ -479,6 +484,11 @@ async fn wait_ready(
             })?;
     }
     Ok(started.elapsed())
+}
+
+/// The directory of the server's binaries, where its own tools (`pg_dump`) sit too.
+pub fn binary_dir(spec: &Spec<'_>) -> Option<PathBuf> {
+    binaries::find(spec)
 }
 
 /// The directory of the server's binaries and the program that initialises its data.

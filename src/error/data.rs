@@ -1,0 +1,168 @@
+//! The wording of the errors of the data workflows: `dump`, `restore`, `seed`, `reset`.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use super::{Error, Exit};
+
+/// What went wrong working with a database's data, with what it was and where.
+#[derive(Debug)]
+pub enum DataError {
+    /// The engine keeps no data (Memcached).
+    NoData { resource: String, title: String },
+    /// An engine tool exited with a failure.
+    ToolFailed {
+        resource: String,
+        what: String,
+        program: String,
+        code: i64,
+        stderr: String,
+    },
+    /// Streaming to or from a tool failed.
+    Stream {
+        resource: String,
+        program: String,
+        what: String,
+        source: std::io::Error,
+    },
+    /// A dump file (or a seed file) could not be opened, read or written.
+    File {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `dump` with stdout on a terminal and no `-o`.
+    DumpToTerminal { resource: String, suffix: String },
+    /// A seed file failed; the database is left unseeded (and emptied) for the next try.
+    SeedFailed {
+        resource: String,
+        file: PathBuf,
+        code: i64,
+        detail: String,
+    },
+    /// A seed file of a kind the engine cannot run.
+    SeedKind { resource: String, file: PathBuf },
+    /// The restored server did not come back; the previous data was put back.
+    RolledBack { resource: String, cause: Box<Error> },
+    /// The command works on local databases only.
+    NotInCloud { command: &'static str },
+}
+
+impl From<DataError> for Error {
+    fn from(e: DataError) -> Self {
+        Self::Data(Box::new(e))
+    }
+}
+
+impl DataError {
+    pub(super) fn exit(&self) -> Exit {
+        match self {
+            Self::NoData { .. }
+            | Self::DumpToTerminal { .. }
+            | Self::NotInCloud { .. }
+            | Self::SeedKind { .. } => Exit::Usage,
+            Self::File { .. } => Exit::Manifest,
+            Self::ToolFailed { .. }
+            | Self::Stream { .. }
+            | Self::SeedFailed { .. }
+            | Self::RolledBack { .. } => Exit::Failure,
+        }
+    }
+}
+
+pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
+    let Error::Data(e) = error else { return };
+    match &**e {
+        DataError::NoData { resource, title } => {
+            let _ = writeln!(
+                out,
+                "error: {resource}: {title} keeps no data to dump, restore or seed"
+            );
+        }
+        DataError::ToolFailed {
+            resource,
+            what,
+            program,
+            code,
+            stderr,
+        } => {
+            let _ = writeln!(
+                out,
+                "error: {resource}: `{program}` failed to {what} (exit code {code})"
+            );
+            for line in stderr
+                .lines()
+                .rev()
+                .take(12)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+            {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        DataError::Stream {
+            resource,
+            program,
+            what,
+            source,
+        } => {
+            let _ = writeln!(out, "error: {resource}: `{program}`: cannot {what}");
+            let _ = writeln!(out, "Caused by: {source}");
+        }
+        DataError::File { op, path, source } => {
+            let _ = writeln!(out, "error: cannot {op} `{}`", path.display());
+            let _ = writeln!(out, "Caused by: {source}");
+        }
+        DataError::DumpToTerminal { resource, suffix } => {
+            let _ = writeln!(
+                out,
+                "error: {resource}: a dump is binary and stdout is a terminal"
+            );
+            let _ = writeln!(
+                out,
+                "hint: write it to a file with `-o {resource}.{suffix}`, or pipe it: `provision dump {resource} > {resource}.{suffix}`"
+            );
+        }
+        DataError::SeedFailed {
+            resource,
+            file,
+            code,
+            detail,
+        } => {
+            let _ = writeln!(
+                out,
+                "error: {resource}: seed file `{}` failed (exit code {code})",
+                file.display()
+            );
+            for line in detail.lines().take(12) {
+                let _ = writeln!(out, "  {line}");
+            }
+            let _ = writeln!(
+                out,
+                "hint: the database was emptied and stays unseeded: fix the file and run `provision up` again (or `provision seed {resource}`)"
+            );
+        }
+        DataError::SeedKind { resource, file } => {
+            let _ = writeln!(
+                out,
+                "error: {resource}: cannot seed from `{}`: this engine takes .sql, .sql.gz and .sh files (Redis and Valkey: .redis)",
+                file.display()
+            );
+        }
+        DataError::RolledBack { resource, cause } => {
+            let _ = writeln!(
+                out,
+                "error: {resource}: the server did not come up on the restored data; the previous data is back in place and serving"
+            );
+            let _ = write!(out, "Caused by: {}", cause.render_with(verbose));
+        }
+        DataError::NotInCloud { command } => {
+            let _ = writeln!(
+                out,
+                "error: `provision {command}` works on local databases only"
+            );
+            let _ = writeln!(out, "hint: drop `--cloud`");
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! The local data verbs: `dump`, `restore` and `reset` of one database, on Docker and
+//! native alike, through the engine's own tools (`data`).
+//!
+//! Crash safety: a restore never destroys the old data before the new is in place. Postgres
+//! restores in one transaction (`pg_restore --single-transaction`): killed part way, the
+//! server rolls it back. Redis loads a new AOF directory built aside and swapped in by
+//! renames, the old one kept until the server answers on the new. MariaDB/MySQL dumps are
+//! plain SQL the server cannot apply atomically: a restore first takes a dump of what is
+//! there (`before-restore.sql`, next to the data), kept until the restore has finished, and
+//! a restore killed part way is finished by running it again.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::data::{self, Input, Sink};
+use super::{Live, Runtime, Spec, State, specs};
+use crate::error::{DataError, Error};
+use crate::plan::Target;
+use crate::progress::Progress;
+use crate::session::Session;
+
+/// Seconds a restarted database has to answer again.
+const RESTART_TIMEOUT: u64 = 60;
+
+/// One database picked by name, its runtime, and what it runs as now.
+#[derive(Debug)]
+pub struct Picked<'a> {
+    pub spec: Spec<'a>,
+    pub runtime: Runtime,
+    pub live: Live,
+}
+
+pub async fn pick<'a>(
+    session: &Session,
+    plan: &'a crate::plan::Plan,
+    database: &str,
+) -> Result<Picked<'a>, Error> {
+    let all = specs(plan);
+    let Some(spec) = all.iter().find(|s| s.resource.name == database).copied() else {
+        return Err(Error::UnknownDatabase {
+            name: database.to_owned(),
+            known: plan.resources.iter().map(|r| r.name.clone()).collect(),
+        });
+    };
+    data::tools(&spec)?;
+    let runtime = Runtime::select(session.runtime, &[spec]).await?;
+    let live = runtime.inspect(&spec).await?;
+    Ok(Picked {
+        spec,
+        runtime,
+        live,
+    })
+}
+
+fn running(p: &Picked<'_>) -> Result<(), Error> {
+    if p.live.state == State::Running {
+        Ok(())
+    } else {
+        Err(Error::NotUp {
+            resource: p.spec.resource.name.clone(),
+            cloud: false,
+        })
+    }
+}
+
+fn file_error<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |source| {
+        DataError::File {
+            op,
+            path: path.to_owned(),
+            source,
+        }
+        .into()
+    }
+}
+
+/// A file beside `path` named `.NAME.partial`: written there and renamed into place once
+/// complete, so a killed dump never leaves a truncated file under the real name.
+fn partial(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.partial"))
+}
+
+fn megabytes(bytes: u64) -> String {
+    #[allow(clippy::cast_precision_loss, reason = "a figure for people")]
+    let mb = bytes as f64 / 1_000_000.0;
+    format!("{mb:.1} MB")
+}
+
+/// `provision dump DB [-o FILE]`: the engine's dump of the running database, streamed to
+/// FILE (written aside and renamed when complete) or stdout.
+pub async fn dump(session: &Session, database: &str, output: Option<&Path>) -> Result<(), Error> {
+    let (_, plan) = session.plan(Target::Local)?;
+    let p = pick(session, &plan, database).await?;
+    running(&p)?;
+    let tools = data::tools(&p.spec)?;
+    let to_stdout = output.is_none_or(|o| o == Path::new("-"));
+    if to_stdout && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return Err(DataError::DumpToTerminal {
+            resource: database.to_owned(),
+            suffix: tools.suffix.clone(),
+        }
+        .into());
+    }
+    let (sink, aside): (Sink, Option<(PathBuf, PathBuf)>) = match output {
+        Some(path) if !to_stdout => {
+            let aside = partial(path);
+            let file = tokio::fs::File::create(&aside)
+                .await
+                .map_err(file_error("create", &aside))?;
+            (Sink::Writer(Box::new(file)), Some((aside, path.to_owned())))
+        }
+        _ => (Sink::Writer(Box::new(tokio::io::stdout())), None),
+    };
+    let outcome =
+        data::run_tool(&p.runtime, &p.spec, &p.live, &tools.dump, Input::None, sink).await;
+    let outcome = match outcome {
+        Ok(o) if o.code == 0 => o,
+        other => {
+            if let Some((aside, _)) = &aside {
+                let _ = std::fs::remove_file(aside);
+            }
+            let o = other?;
+            data::check(&p.spec, "dump the database", &tools.dump, &o)?;
+            o
+        }
+    };
+    if let Some((aside, path)) = &aside {
+        let file = tokio::fs::File::open(aside)
+            .await
+            .map_err(file_error("open", aside))?;
+        file.sync_all().await.map_err(file_error("sync", aside))?;
+        std::fs::rename(aside, path).map_err(file_error("rename into place", path))?;
+    }
+    if !session.quiet {
+        eprintln!(
+            "{database}: dumped {} in {:.1}s{}",
+            megabytes(outcome.bytes_out),
+            outcome.took.as_secs_f64(),
+            output
+                .filter(|_| !to_stdout)
+                .map(|o| format!(" to {}", o.display()))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// The input of `restore`: a file, or stdin for `-` or none.
+async fn open_input(input: Option<&Path>) -> Result<Input, Error> {
+    match input {
+        Some(path) if path != Path::new("-") => {
+            let file = tokio::fs::File::open(path)
+                .await
+                .map_err(file_error("open", path))?;
+            Ok(Input::Reader(Box::new(file)))
+        }
+        _ => Ok(Input::Reader(Box::new(tokio::io::stdin()))),
+    }
+}
+
+/// `provision restore DB [FILE|-]`: the dump into the database, replacing what the dump
+/// holds, crash-safely (see the module's comment).
+pub async fn restore(session: &Session, database: &str, input: Option<&Path>) -> Result<(), Error> {
+    let (_, plan) = session.plan(Target::Local)?;
+    let p = pick(session, &plan, database).await?;
+    let tools = data::tools(&p.spec)?;
+    let progress = Progress::new(session.quiet, &[database]);
+    let reader = open_input(input).await?;
+    if let Some(script) = &tools.restore_offline {
+        return restore_offline(session, &p, script, reader, &progress).await;
+    }
+    running(&p)?;
+    // Plain SQL cannot be applied atomically: keep what is there until the restore is done.
+    let keep = p.spec.template.probe == crate::catalog::Probe::Mysql;
+    let backup = backup_path(&p);
+    if keep {
+        if backup.exists() {
+            progress.say(
+                database,
+                &format!(
+                    "an earlier restore did not finish; the data from before it is kept in {}",
+                    backup.display()
+                ),
+            );
+        } else {
+            let aside = partial(&backup);
+            let file = tokio::fs::File::create(&aside)
+                .await
+                .map_err(file_error("create", &aside))?;
+            let o = data::run_tool(
+                &p.runtime,
+                &p.spec,
+                &p.live,
+                &tools.dump,
+                Input::None,
+                Sink::Writer(Box::new(file)),
+            )
+            .await?;
+            data::check(&p.spec, "dump the data before the restore", &tools.dump, &o)?;
+            std::fs::rename(&aside, &backup).map_err(file_error("rename into place", &backup))?;
+            progress.say(
+                database,
+                &format!(
+                    "kept the current data in {} until the restore is done",
+                    backup.display()
+                ),
+            );
+        }
+    }
+    data::crash_point("restore-before-load");
+    let outcome = data::run_tool(
+        &p.runtime,
+        &p.spec,
+        &p.live,
+        &tools.restore,
+        reader,
+        Sink::Capture,
+    )
+    .await?;
+    data::check(&p.spec, "restore the dump", &tools.restore, &outcome)?;
+    data::crash_point("restore-loaded");
+    if keep {
+        std::fs::remove_file(&backup).map_err(file_error("remove", &backup))?;
+    }
+    progress.say(
+        database,
+        &format!(
+            "restored {} in {:.1}s",
+            megabytes(outcome.bytes_in),
+            outcome.took.as_secs_f64()
+        ),
+    );
+    Ok(())
+}
+
+/// Where a MySQL restore keeps the data from before it: the project's directory in
+/// provision's home, whichever runtime.
+fn backup_path(p: &Picked<'_>) -> PathBuf {
+    let dir = crate::home::root()
+        .join(p.spec.project)
+        .join(&p.spec.resource.name);
+    let _ = std::fs::create_dir_all(&dir);
+    dir.join("before-restore.sql")
+}
+
+/// Redis: stop, build the new data aside and swap it in, start; the old data goes only once
+/// the server answers on the new, and comes back if it does not.
+async fn restore_offline(
+    session: &Session,
+    p: &Picked<'_>,
+    script: &str,
+    reader: Input,
+    progress: &Progress,
+) -> Result<(), Error> {
+    let name = p.spec.resource.name.as_str();
+    let timeout = Duration::from_secs(session.timeout.unwrap_or(RESTART_TIMEOUT));
+    progress.say(name, "stopping the server to load the dump");
+    p.runtime.down(&p.spec, false).await?;
+    data::crash_point("restore-stopped");
+    let outcome = data::offline_script(&p.runtime, &p.spec, script, reader).await?;
+    if outcome.code != 0 {
+        // Nothing was swapped: the old data is untouched; bring it back up.
+        let _ = p.runtime.up(&p.spec, progress, timeout).await;
+        return data::check(&p.spec, "load the dump", &["sh".to_owned()], &outcome);
+    }
+    data::crash_point("restore-swapped");
+    match p.runtime.up(&p.spec, progress, timeout).await {
+        Ok(_) => {}
+        Err(cause) => {
+            p.runtime.down(&p.spec, false).await?;
+            let back = "set -e; cd \"$1\"; if [ -d appendonlydir.provision-old ]; then rm -rf appendonlydir.provision-failed; mv appendonlydir appendonlydir.provision-failed; mv appendonlydir.provision-old appendonlydir; fi";
+            data::offline_script(&p.runtime, &p.spec, back, Input::None).await?;
+            p.runtime.up(&p.spec, progress, timeout).await?;
+            return Err(DataError::RolledBack {
+                resource: name.to_owned(),
+                cause: Box::new(cause),
+            }
+            .into());
+        }
+    }
+    data::crash_point("restore-started");
+    let live = p.runtime.inspect(&p.spec).await?;
+    let cleanup = [
+        "sh".to_owned(),
+        "-c".to_owned(),
+        "rm -rf \"$1/appendonlydir.provision-old\"".to_owned(),
+        "sh".to_owned(),
+        data_path(p)?,
+    ];
+    let o = data::run_tool(
+        &p.runtime,
+        &p.spec,
+        &live,
+        &cleanup,
+        Input::None,
+        Sink::Capture,
+    )
+    .await?;
+    data::check(
+        &p.spec,
+        "remove the data from before the restore",
+        &cleanup,
+        &o,
+    )?;
+    progress.say(
+        name,
+        &format!(
+            "restored {} in {:.1}s",
+            megabytes(outcome.bytes_in),
+            outcome.took.as_secs_f64()
+        ),
+    );
+    Ok(())
+}
+
+/// The data directory as the tools see it (in the container, or on this machine).
+fn data_path(p: &Picked<'_>) -> Result<String, Error> {
+    match &p.runtime {
+        Runtime::Docker(d) => d.data_path_of(&p.spec),
+        Runtime::Native(n) => Ok(n.data_dir(&p.spec).display().to_string()),
+    }
+}
+
+/// `provision reset DB`: the database emptied in place by the engine (Postgres: every
+/// schema, in one transaction; MariaDB/MySQL: the database dropped and created again, its
+/// grants kept; Redis: `FLUSHALL`), so port, password and TLS stay as they are; then seeded.
+pub async fn reset(session: &Session, database: &str, yes: bool) -> Result<bool, Error> {
+    let (manifest, plan) = session.plan(Target::Local)?;
+    let p = pick(session, &plan, database).await?;
+    running(&p)?;
+    if !yes {
+        let what = format!("deleting the data of {database}");
+        let question = format!(
+            "This deletes every table and key of `{database}` in project `{}`.",
+            plan.project.name
+        );
+        if !session.confirm(what, &question, &plan.project.name, "--yes")? {
+            return Ok(false);
+        }
+    }
+    wipe(&p).await?;
+    let progress = Progress::new(session.quiet, &[database]);
+    progress.say(database, "emptied; port, password and TLS are unchanged");
+    super::seed::after_reset(&manifest, &p, &progress).await?;
+    Ok(true)
+}
+
+/// Empties the database with the engine's `wipe` commands.
+pub async fn wipe(p: &Picked<'_>) -> Result<(), Error> {
+    let tools = data::tools(&p.spec)?;
+    let text = tools.wipe.replace(
+        "{database}",
+        p.spec.resource.database.as_deref().unwrap_or_default(),
+    );
+    let o = data::run_tool(
+        &p.runtime,
+        &p.spec,
+        &p.live,
+        &tools.run,
+        Input::Bytes(text.into_bytes()),
+        Sink::Capture,
+    )
+    .await?;
+    data::check(&p.spec, "empty the database", &tools.run, &o)?;
+    if p.spec.template.probe == crate::catalog::Probe::Redis
+        && !String::from_utf8_lossy(&o.stdout).trim().starts_with("OK")
+    {
+        return Err(DataError::ToolFailed {
+            resource: p.spec.resource.name.clone(),
+            what: "empty the database".to_owned(),
+            program: tools.run.first().cloned().unwrap_or_default(),
+            code: 0,
+            stderr: String::from_utf8_lossy(&o.stdout).into_owned(),
+        }
+        .into());
+    }
+    Ok(())
+}
