@@ -131,7 +131,7 @@ pub struct CloudPlan {
     pub expires_at: Option<String>,
     /// `--ttl` was given: `up` may then move an existing expiry earlier, not only later.
     #[serde(skip)]
-    pub expiry_given: bool,
+    pub expiry_rule: crate::model::stage::ExpiryRule,
     pub service: CloudService,
     pub engine: String,
     /// The AWS engine version `up` sends when it creates the resource, resolved from the
@@ -369,7 +369,11 @@ fn cloud_plan(
         resource: r.name.clone(),
         profile: stage.profile,
         expires_at: stage.expires_at.clone(),
-        expiry_given: stage.ttl_given,
+        expiry_rule: if stage.ttl_given {
+            crate::model::stage::ExpiryRule::AsGiven
+        } else {
+            crate::model::stage::ExpiryRule::LaterOnly
+        },
         subnet_group: (!settings.subnet_ids.is_empty()).then(|| network.clone()),
         network,
         parameter_group: (!r.template.cloud.tls_parameters.is_empty()).then(|| {

@@ -142,6 +142,15 @@ pub enum Profile {
     Ephemeral,
 }
 
+/// How `up` may move the expiry of a resource that has one: later only (the profile's ttl),
+/// or to exactly what `--ttl` asked, earlier too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExpiryRule {
+    #[default]
+    LaterOnly,
+    AsGiven,
+}
+
 /// The preview's classes: the smallest Graviton burstable ones
 /// (https://aws.amazon.com/rds/instance-types/, https://aws.amazon.com/elasticache/pricing/).
 pub const EPHEMERAL_RDS_CLASS: &str = "db.t4g.micro";

@@ -33,7 +33,7 @@ impl Cloud {
         let Some(at) = crate::cloud::stage::expiry_update(
             have,
             cloud.expires_at.as_deref(),
-            cloud.expiry_given,
+            cloud.expiry_rule == crate::model::stage::ExpiryRule::AsGiven,
         ) else {
             return Ok(());
         };
