@@ -30,13 +30,24 @@ impl Live {
     }
 }
 
+/// `plan --format`: the forms other than text and `--json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// A pull-request comment: changes, costs, link variable names (never a value)
+    Markdown,
+}
+
 /// `plan`: the desired state, then what `up` would change where the target can be read.
 pub fn run(
     session: &Session,
     target: Target,
     as_json: bool,
+    format: Option<PlanFormat>,
     detailed_exitcode: bool,
 ) -> Result<Exit, Error> {
+    if format == Some(PlanFormat::Markdown) && target != Target::Cloud {
+        return Err(Error::MarkdownNeedsCloud);
+    }
     let (_, plan) = session.plan(target)?;
     let live = block_on(async {
         Ok(match target {
@@ -52,7 +63,13 @@ pub fn run(
         Target::Cloud => Some(estimate(&plan)?),
         Target::Local => None,
     };
-    let text = if as_json {
+    let text = if format == Some(PlanFormat::Markdown) {
+        let live = match &live {
+            Some(Live::Cloud(l)) => Some(l),
+            _ => None,
+        };
+        render::markdown::plan(&plan, live, cost.as_ref())
+    } else if as_json {
         let mut value = serde_json::to_value(&plan).map_err(|e| Error::Output(e.into()))?;
         if let (Some(live), Some(object)) = (&live, value.as_object_mut()) {
             let live = serde_json::to_value(live).map_err(|e| Error::Output(e.into()))?;

@@ -113,6 +113,29 @@ fn plan_cloud_shows_a_dated_cost_estimate() {
     assert_eq!(v["cost"]["monthly_total"], 0.0);
 }
 
+/// The pull-request comment, without AWS to read: desired changes unknown, costs, names.
+#[test]
+fn plan_cloud_markdown_for_a_pull_request() {
+    let out = snapshot!(
+        "plan_cloud_markdown",
+        SHOP,
+        &["plan", "--cloud", "--format", "markdown", "--stage", "pr-7"]
+    );
+    assert_eq!(out.code, Some(0));
+    assert!(out.stdout.contains("| `db` |"), "{}", out.stdout);
+    assert!(out.stdout.contains("`DB_PASSWORD`"), "{}", out.stdout);
+    let project = Project::with_manifest(SHOP);
+    let local = project
+        .cmd(&["plan", "--local", "--format", "markdown"])
+        .output();
+    assert_eq!(local.code, Some(2), "{}", local.snapshot());
+    assert!(
+        local.stderr.contains("--cloud --format markdown"),
+        "{}",
+        local.stderr
+    );
+}
+
 #[test]
 fn plan_json_is_machine_readable() {
     let out = snapshot!("plan_cloud_json", SHOP, &["plan", "--cloud", "--json"]);

@@ -1816,6 +1816,60 @@ mod stages_need_emulator {
         }
     }
 
+    /// The markdown plan of a live stage: AWS's state, costs, variable names, and not one
+    /// secret value, endpoint or URL (a pull-request comment is public).
+    #[test]
+    fn the_markdown_plan_shows_live_changes_and_no_secret() {
+        let p = CloudProject::isolated("cmd", TWO);
+        let name = p.live.name.clone();
+        p.ok(&["up", "--stage", "pr-3"]);
+        let out = p.ok(&["plan", "--format", "markdown", "--stage", "pr-3"]);
+        let md = &out.stdout;
+        assert!(
+            md.contains(&format!("RDS instance `{name}-pr-3-db`")) && md.contains("no change"),
+            "{md}"
+        );
+        assert!(md.contains("**Estimated cost**"), "{md}");
+        // What would reveal the database: every secret value and every endpoint AWS has.
+        let values = p.boto3(&format!(
+            "vals = [sm.get_secret_value(SecretId=s['Name'])['SecretString'] for s in sm.list_secrets()['SecretList'] if s['Name'].startswith('provision/{name}/pr-3/')]\n\
+             d = rds.describe_db_instances(DBInstanceIdentifier='{name}-pr-3-db')['DBInstances'][0]\n\
+             out(vals + [d['Endpoint']['Address']])"
+        ));
+        let values: Vec<String> = serde_json::from_value(values).unwrap();
+        assert_eq!(values.len(), 3, "{values:?}");
+        for v in &values {
+            assert!(!v.is_empty());
+            // A secret holds JSON or a bare password: check the password itself, too.
+            let inner: Vec<String> = serde_json::from_str::<serde_json::Value>(v)
+                .ok()
+                .and_then(|j| j.as_object().cloned())
+                .map_or_else(
+                    || vec![v.clone()],
+                    |o| {
+                        o.values()
+                            .filter_map(|x| x.as_str().map(str::to_owned))
+                            .filter(|x| x.len() >= 12)
+                            .collect()
+                    },
+                );
+            for secret in inner {
+                assert!(!md.contains(&secret), "a value is in the comment: {md}");
+            }
+        }
+        assert!(!md.contains("://"), "no URL in the comment: {md}");
+        // Changed from outside: the comment shows the change AWS would get.
+        p.boto3(&format!(
+            "rds.modify_db_instance(DBInstanceIdentifier='{name}-pr-3-db', BackupRetentionPeriod=5, ApplyImmediately=True)\nout(0)"
+        ));
+        let out = p.ok(&["plan", "--format", "markdown", "--stage", "pr-3"]);
+        assert!(
+            out.stdout.contains("backup_retention_days 5 → 1"),
+            "{}",
+            out.stdout
+        );
+    }
+
     #[test]
     fn gc_deletes_only_this_projects_expired_stages() {
         let manifest = "x-provision:\n  cloud:\n    stages: {ttl: 1d}\nservices:\n  db: {image: 'postgres:16'}\n";
