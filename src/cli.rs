@@ -119,6 +119,10 @@ enum Command {
         /// Print the plan as JSON on stdout
         #[arg(long)]
         json: bool,
+        /// `markdown`: the cloud plan as a pull-request comment (changes, costs, variable
+        /// names; never a value)
+        #[arg(long, value_enum, conflicts_with = "json")]
+        format: Option<crate::commands::plan::PlanFormat>,
         /// Exit 0 with no changes, 2 with changes, 1 on error (as Terraform)
         #[arg(long)]
         detailed_exitcode: bool,
@@ -268,8 +272,9 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
         Some(Command::Doctor { json }) => commands::doctor::run(&session, cli.target(), *json),
         Some(Command::Plan {
             json,
+            format,
             detailed_exitcode,
-        }) => commands::plan::run(&session, target, *json, *detailed_exitcode),
+        }) => commands::plan::run(&session, target, *json, *format, *detailed_exitcode),
         Some(Command::Env { service, format }) => {
             commands::env::env(&session, target, service.as_deref(), *format)
         }

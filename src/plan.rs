@@ -129,6 +129,9 @@ pub struct CloudPlan {
     /// When `gc` may delete the stage (the `provision:expires-at` tag).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// `--ttl` was given: `up` may then move an existing expiry earlier, not only later.
+    #[serde(skip)]
+    pub expiry_rule: crate::model::stage::ExpiryRule,
     pub service: CloudService,
     pub engine: String,
     /// The AWS engine version `up` sends when it creates the resource, resolved from the
@@ -366,6 +369,11 @@ fn cloud_plan(
         resource: r.name.clone(),
         profile: stage.profile,
         expires_at: stage.expires_at.clone(),
+        expiry_rule: if stage.ttl_given {
+            crate::model::stage::ExpiryRule::AsGiven
+        } else {
+            crate::model::stage::ExpiryRule::LaterOnly
+        },
         subnet_group: (!settings.subnet_ids.is_empty()).then(|| network.clone()),
         network,
         parameter_group: (!r.template.cloud.tls_parameters.is_empty()).then(|| {
@@ -528,6 +536,7 @@ mod tests {
         let stage = StagePlan {
             stage: Stage::named("feature/Login").unwrap(),
             expires_at: Some("2026-12-05T10:00:00Z".into()),
+            ttl_given: false,
             profile: Profile::Ephemeral,
         };
         let staged = plan_staged(&manifest, &catalog, Target::Cloud, None, &stage).unwrap();

@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+pub mod markdown;
+
 use crate::catalog::CloudService;
 use crate::cloud::LiveState;
 use crate::cloud::diff::Action;

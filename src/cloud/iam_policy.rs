@@ -144,6 +144,8 @@ pub fn policy(plan: &Plan) -> Policy {
                 "rds:ModifyDBInstance",
                 "rds:DeleteDBInstance",
                 "rds:DeleteDBSubnetGroup",
+                // A stage's expiry moved by a later `up --ttl`.
+                "rds:AddTagsToResource",
             ],
             vec![
                 arn("rds", format!("db:{project}-*")),
@@ -210,6 +212,7 @@ pub fn policy(plan: &Plan) -> Policy {
                 "elasticache:DeleteReplicationGroup",
                 "elasticache:DeleteCacheCluster",
                 "elasticache:DeleteCacheSubnetGroup",
+                "elasticache:AddTagsToResource",
             ],
             vec![
                 arn("elasticache", format!("replicationgroup:{project}-*")),

@@ -3,6 +3,7 @@
 //! `backend::aws`.
 
 pub mod aws;
+pub mod cost;
 pub mod diff;
 pub mod iam_policy;
 pub mod stage;

@@ -67,6 +67,23 @@ pub fn is_expired(r: &Orphan, now: i64) -> bool {
             .is_some_and(|at| at <= now)
 }
 
+/// The `provision:expires-at` value `up` writes on a resource that already exists, if any.
+/// A CI job re-runs `up --ttl 3d` on every push, so a preview lives three days after its last
+/// push: the expiry moves later whenever the plan's is later. It moves earlier only when
+/// `--ttl` was given (`given`), never from the profile's default alone, so a plain `up`
+/// never brings a stage's collection closer. A tag that does not parse (one written by hand,
+/// which `gc` never treats as expired) is replaced only when `--ttl` was given.
+pub fn expiry_update(current: Option<&str>, wanted: Option<&str>, given: bool) -> Option<String> {
+    let wanted = wanted?;
+    let Some(current) = current else {
+        return Some(wanted.to_owned());
+    };
+    let (Some(have), Some(want)) = (parse_timestamp(current), parse_timestamp(wanted)) else {
+        return (given && current != wanted).then(|| wanted.to_owned());
+    };
+    (want > have || (given && want < have)).then(|| wanted.to_owned())
+}
+
 pub async fn list(session: &Session) -> Result<Vec<StageInfo>, Error> {
     let (_, plan) = session.plan(Target::Cloud)?;
     let cloud = super::connect(&plan, session.verbose > 0).await?;
@@ -195,6 +212,40 @@ mod tests {
             deletion_protection: false,
             service: None,
         }
+    }
+
+    #[test]
+    fn an_expiry_moves_later_on_every_up_and_earlier_only_when_asked() {
+        let (early, late) = ("2026-12-04T00:00:00Z", "2026-12-07T00:00:00Z");
+        // Each push re-runs `up --ttl 3d`: the preview lives on.
+        assert_eq!(
+            expiry_update(Some(early), Some(late), true).as_deref(),
+            Some(late)
+        );
+        assert_eq!(
+            expiry_update(Some(early), Some(late), false).as_deref(),
+            Some(late)
+        );
+        // A shorter `--ttl` was asked for; the profile's default alone never shortens.
+        assert_eq!(
+            expiry_update(Some(late), Some(early), true).as_deref(),
+            Some(early)
+        );
+        assert_eq!(expiry_update(Some(late), Some(early), false), None);
+        // The same value: no call.
+        assert_eq!(expiry_update(Some(late), Some(late), true), None);
+        // No expiry wanted: the tag stays; none yet: it is written.
+        assert_eq!(expiry_update(Some(late), None, true), None);
+        assert_eq!(
+            expiry_update(None, Some(late), false).as_deref(),
+            Some(late)
+        );
+        // A hand-written tag (never collected) is replaced only on request.
+        assert_eq!(expiry_update(Some("never"), Some(late), false), None);
+        assert_eq!(
+            expiry_update(Some("never"), Some(late), true).as_deref(),
+            Some(late)
+        );
     }
 
     #[test]

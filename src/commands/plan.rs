@@ -30,13 +30,24 @@ impl Live {
     }
 }
 
+/// `plan --format`: the forms other than text and `--json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// A pull-request comment: changes, costs, link variable names (never a value)
+    Markdown,
+}
+
 /// `plan`: the desired state, then what `up` would change where the target can be read.
 pub fn run(
     session: &Session,
     target: Target,
     as_json: bool,
+    format: Option<PlanFormat>,
     detailed_exitcode: bool,
 ) -> Result<Exit, Error> {
+    if format == Some(PlanFormat::Markdown) && target != Target::Cloud {
+        return Err(Error::MarkdownNeedsCloud);
+    }
     let (_, plan) = session.plan(target)?;
     let live = block_on(async {
         Ok(match target {
@@ -48,15 +59,32 @@ pub fn run(
                 .map(Live::Cloud),
         })
     })?;
-    let text = if as_json {
+    let cost = match target {
+        Target::Cloud => Some(estimate(&plan)?),
+        Target::Local => None,
+    };
+    let text = if format == Some(PlanFormat::Markdown) {
+        let live = match &live {
+            Some(Live::Cloud(l)) => Some(l),
+            _ => None,
+        };
+        render::markdown::plan(&plan, live, cost.as_ref())
+    } else if as_json {
         let mut value = serde_json::to_value(&plan).map_err(|e| Error::Output(e.into()))?;
         if let (Some(live), Some(object)) = (&live, value.as_object_mut()) {
             let live = serde_json::to_value(live).map_err(|e| Error::Output(e.into()))?;
             object.insert("live".into(), live);
         }
+        if let (Some(cost), Some(object)) = (&cost, value.as_object_mut()) {
+            let cost = serde_json::to_value(cost).map_err(|e| Error::Output(e.into()))?;
+            object.insert("cost".into(), cost);
+        }
         session::json(&value)?
     } else {
         let mut text = render::plan(&plan);
+        if let Some(cost) = &cost {
+            text.push_str(&cloud::cost::render(cost, previews(&plan)));
+        }
         if let Some(live) = &live {
             text.push_str(&live.render());
         }
@@ -69,4 +97,26 @@ pub fn run(
     } else {
         Exit::Success
     })
+}
+
+/// The cost estimate of a cloud plan, in the plan's region, else the environment's.
+fn estimate(plan: &crate::plan::Plan) -> Result<cloud::cost::Estimate, Error> {
+    let table = cloud::cost::PriceTable::builtin().map_err(Error::Template)?;
+    let from_env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()));
+    let region = plan
+        .resources
+        .iter()
+        .find_map(|r| r.cloud.as_ref()?.region.clone())
+        .or(from_env);
+    Ok(cloud::cost::estimate(plan, region.as_deref(), &table))
+}
+
+/// Whether the plan is a preview's (a stage that expires): its cost is shown per day as well.
+fn previews(plan: &crate::plan::Plan) -> bool {
+    plan.resources
+        .iter()
+        .filter_map(|r| r.cloud.as_ref())
+        .any(|c| c.expires_at.is_some())
 }

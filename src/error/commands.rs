@@ -46,6 +46,13 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
             );
             let _ = writeln!(out, "hint: name a stage: `--stage NAME --ttl {given}`");
         }
+        Error::MarkdownNeedsCloud => {
+            let _ = writeln!(
+                out,
+                "error: `plan --format markdown` describes the cloud plan only"
+            );
+            let _ = writeln!(out, "hint: `provision plan --cloud --format markdown`");
+        }
         Error::AsyncRuntime(source) => {
             let _ = writeln!(out, "error: cannot start provision's async runtime");
             let _ = writeln!(out, "Caused by: {source}");

@@ -142,6 +142,8 @@ pub enum Error {
     InvalidTtl { given: String },
     /// `--ttl` without a stage: the default stage never expires.
     TtlOnDefaultStage { given: String },
+    /// `plan --format markdown` without `--cloud`: the comment describes cloud resources.
+    MarkdownNeedsCloud,
     /// A template built into the binary is broken: a bug, never the user's doing.
     Template(crate::catalog::TemplateError),
     /// Writing to stdout failed (for example a closed pipe).
@@ -350,7 +352,8 @@ impl Error {
             | Self::InvalidStage { .. }
             | Self::NoCiStage
             | Self::InvalidTtl { .. }
-            | Self::TtlOnDefaultStage { .. } => Exit::Usage,
+            | Self::TtlOnDefaultStage { .. }
+            | Self::MarkdownNeedsCloud => Exit::Usage,
             Self::DockerUnavailable { .. }
             | Self::AwsUnavailable { .. }
             | Self::NoRuntime { .. }
@@ -464,6 +467,7 @@ impl Error {
             | Self::NoCiStage
             | Self::InvalidTtl { .. }
             | Self::TtlOnDefaultStage { .. }
+            | Self::MarkdownNeedsCloud
             | Self::AsyncRuntime(_)
             | Self::NotUp { .. }
             | Self::UpFailed { .. }

@@ -124,6 +124,8 @@ pub struct StagePlan {
     pub stage: Stage,
     /// The `provision:expires-at` value (RFC 3339), for a stage with a time to live.
     pub expires_at: Option<String>,
+    /// Whether `--ttl` was given: only then may `up` move an existing expiry earlier.
+    pub ttl_given: bool,
     pub profile: Profile,
 }
 
@@ -138,6 +140,15 @@ pub enum Profile {
     /// A preview: the smallest Graviton class, single-AZ, no replicas, 1-day backups, no
     /// deletion protection, no final snapshot on destroy, an expiry.
     Ephemeral,
+}
+
+/// How `up` may move the expiry of a resource that has one: later only (the profile's ttl),
+/// or to exactly what `--ttl` asked, earlier too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExpiryRule {
+    #[default]
+    LaterOnly,
+    AsGiven,
 }
 
 /// The preview's classes: the smallest Graviton burstable ones
@@ -196,6 +207,7 @@ pub fn stage_plan(
         Some(s) if s.profile.as_ref().is_none_or(|p| p.value == "ephemeral") => Profile::Ephemeral,
         _ => Profile::Standard,
     };
+    let ttl_given = ttl.is_some();
     let ttl = ttl.map(str::to_owned).or_else(|| {
         let own = stages.and_then(|s| s.ttl.as_ref()).map(|t| t.value.clone());
         own.or_else(|| (profile == Profile::Ephemeral).then(|| EPHEMERAL_TTL.to_owned()))
@@ -212,6 +224,7 @@ pub fn stage_plan(
     Ok(StagePlan {
         stage,
         expires_at,
+        ttl_given,
         profile,
     })
 }

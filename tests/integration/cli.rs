@@ -73,6 +73,69 @@ fn plan_local_and_cloud() {
     assert!(out.stdout.contains("RDS instance shop-db"));
 }
 
+/// A preview stage's plan: the ephemeral profile's classes, the cost per day as well, and the
+/// JSON's estimate with the table's date; a region the table does not list has no price.
+#[test]
+fn plan_cloud_shows_a_dated_cost_estimate() {
+    let manifest = "x-provision:\n  cloud:\n    stages: {ttl: 3d}\nservices:\n  db: {image: 'postgres:16', x-provision: {cloud: {storage_gb: 30}}}\n  kv: {image: 'redis:7'}\n";
+    let out = snapshot!(
+        "plan_cloud_preview",
+        manifest,
+        &["plan", "--cloud", "--stage", "pr-7"]
+    );
+    assert_eq!(out.code, Some(0));
+    // 0.016 * 730 + 30 * 0.115 = 15.13 a month; 15.13 * 24 / 730 = 0.50 a day.
+    assert!(
+        out.stdout.contains("15.13/month (0.50/day)"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("estimate"), "{}", out.stdout);
+    let project = Project::with_manifest(manifest);
+    let json = project
+        .cmd(&["plan", "--cloud", "--json", "--stage", "pr-7"])
+        .output();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let cost = &v["cost"];
+    assert_eq!(cost["estimate"], true);
+    assert_eq!(cost["prices_date"].as_str().map(str::len), Some(10));
+    assert_eq!(cost["databases"][0]["monthly"], 15.13);
+    assert_eq!(cost["databases"][0]["daily"], 0.5);
+    assert!(cost["databases"][1]["no_price"].is_string(), "{cost}");
+    assert_eq!(cost["unpriced"], 1);
+    assert_eq!(cost["monthly_total"], 15.13);
+    let elsewhere = project
+        .cmd(&["plan", "--cloud", "--json"])
+        .env("AWS_REGION", "ap-south-2")
+        .output();
+    let v: serde_json::Value = serde_json::from_str(&elsewhere.stdout).unwrap();
+    assert_eq!(v["cost"]["unpriced"], 2, "{}", elsewhere.stdout);
+    assert_eq!(v["cost"]["monthly_total"], 0.0);
+}
+
+/// The pull-request comment, without AWS to read: desired changes unknown, costs, names.
+#[test]
+fn plan_cloud_markdown_for_a_pull_request() {
+    let out = snapshot!(
+        "plan_cloud_markdown",
+        SHOP,
+        &["plan", "--cloud", "--format", "markdown", "--stage", "pr-7"]
+    );
+    assert_eq!(out.code, Some(0));
+    assert!(out.stdout.contains("| `db` |"), "{}", out.stdout);
+    assert!(out.stdout.contains("`DB_PASSWORD`"), "{}", out.stdout);
+    let project = Project::with_manifest(SHOP);
+    let local = project
+        .cmd(&["plan", "--local", "--format", "markdown"])
+        .output();
+    assert_eq!(local.code, Some(2), "{}", local.snapshot());
+    assert!(
+        local.stderr.contains("--cloud --format markdown"),
+        "{}",
+        local.stderr
+    );
+}
+
 #[test]
 fn plan_json_is_machine_readable() {
     let out = snapshot!("plan_cloud_json", SHOP, &["plan", "--cloud", "--json"]);

@@ -1712,6 +1712,164 @@ mod stages_need_emulator {
         );
     }
 
+    /// The expiry tags of a stage's instance and replication group, as boto3 reads them.
+    fn expiries(p: &CloudProject, stage: &str) -> (String, String) {
+        let name = &p.live.name;
+        let v = p.boto3(&format!(
+            "d = rds.describe_db_instances(DBInstanceIdentifier='{name}-{stage}-db')['DBInstances'][0]\n\
+             g = ec.describe_replication_groups(ReplicationGroupId='{name}-{stage}-kv')['ReplicationGroups'][0]\n\
+             gt = ec.list_tags_for_resource(ResourceName=g['ARN'])['TagList']\n\
+             k = 'provision:expires-at'\n\
+             out([[t['Value'] for t in d['TagList'] if t['Key'] == k][0], [t['Value'] for t in gt if t['Key'] == k][0]])"
+        ));
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// Sets both resources' expiry tags by hand, as if an earlier `up` had written `at`.
+    fn set_expiries(p: &CloudProject, stage: &str, at: &str) {
+        let name = &p.live.name;
+        p.boto3(&format!(
+            "d = rds.describe_db_instances(DBInstanceIdentifier='{name}-{stage}-db')['DBInstances'][0]\n\
+             g = ec.describe_replication_groups(ReplicationGroupId='{name}-{stage}-kv')['ReplicationGroups'][0]\n\
+             tag = [{{'Key': 'provision:expires-at', 'Value': '{at}'}}]\n\
+             rds.add_tags_to_resource(ResourceName=d['DBInstanceArn'], Tags=tag)\n\
+             ec.add_tags_to_resource(ResourceName=g['ARN'], Tags=tag)\n\
+             out(0)"
+        ));
+    }
+
+    fn unix(at: &str) -> i64 {
+        provision::model::stage::parse_timestamp(at).unwrap_or_else(|| panic!("not RFC 3339: {at}"))
+    }
+
+    #[test]
+    fn a_later_up_with_a_ttl_moves_the_expiry_so_an_open_preview_is_not_collected() {
+        // The profile's own ttl is short; CI passes `--ttl 3d` on every push.
+        let manifest = "x-provision:\n  cloud:\n    stages: {ttl: 1h}\nservices:\n  db: {image: 'postgres:16'}\n  kv: {image: 'redis:7'}\n";
+        let p = CloudProject::isolated("cttl", manifest);
+        let now = || {
+            i64::try_from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs(),
+            )
+            .unwrap()
+        };
+        p.ok(&["up", "--stage", "pr-1", "--ttl", "3d"]);
+        // The first push was long ago: its expiry has passed, and gc would collect the stage.
+        set_expiries(&p, "pr-1", "2020-01-01T00:00:00Z");
+        let dry = p.ok(&["gc", "--dry-run"]);
+        assert!(
+            dry.stdout.contains("would delete stage pr-1"),
+            "{}",
+            dry.stdout
+        );
+
+        // The next push: the expiry is three days from this run, on both kinds.
+        let before = now();
+        let out = p.ok(&["up", "-v", "--stage", "pr-1", "--ttl", "3d"]);
+        assert!(
+            out.stderr.contains("now expires at")
+                && out.stderr.contains("(was 2020-01-01T00:00:00Z)"),
+            "{}",
+            out.stderr
+        );
+        // One tag call per database, nothing else mutating.
+        let mutations = CloudProject::mutations(&out);
+        assert_eq!(
+            mutations
+                .iter()
+                .filter(|m| m.contains("AddTagsToResource"))
+                .count(),
+            2,
+            "{mutations:?}"
+        );
+        assert!(
+            mutations.iter().all(|m| m.contains("AddTagsToResource")),
+            "{mutations:?}"
+        );
+        let (db, kv) = expiries(&p, "pr-1");
+        for at in [&db, &kv] {
+            let at = unix(at);
+            assert!(
+                at >= before + 3 * 86_400 && at <= now() + 3 * 86_400,
+                "{db} {kv}"
+            );
+        }
+        let dry = p.ok(&["gc", "--dry-run"]);
+        assert!(
+            dry.stdout.contains("no stage of this project has expired"),
+            "{}",
+            dry.stdout
+        );
+
+        // A plain `up` (the profile's 1h) never brings the expiry closer.
+        p.ok(&["up", "--stage", "pr-1"]);
+        assert_eq!(expiries(&p, "pr-1"), (db.clone(), kv.clone()));
+        // An explicit shorter `--ttl` does.
+        p.ok(&["up", "--stage", "pr-1", "--ttl", "2h"]);
+        let (db2, kv2) = expiries(&p, "pr-1");
+        for at in [&db2, &kv2] {
+            let at = unix(at);
+            assert!(at <= now() + 2 * 3600 && at > now() + 3600, "{db2} {kv2}");
+        }
+    }
+
+    /// The markdown plan of a live stage: AWS's state, costs, variable names, and not one
+    /// secret value, endpoint or URL (a pull-request comment is public).
+    #[test]
+    fn the_markdown_plan_shows_live_changes_and_no_secret() {
+        let p = CloudProject::isolated("cmd", TWO);
+        let name = p.live.name.clone();
+        p.ok(&["up", "--stage", "pr-3"]);
+        let out = p.ok(&["plan", "--format", "markdown", "--stage", "pr-3"]);
+        let md = &out.stdout;
+        assert!(
+            md.contains(&format!("RDS instance `{name}-pr-3-db`")) && md.contains("no change"),
+            "{md}"
+        );
+        assert!(md.contains("**Estimated cost**"), "{md}");
+        // What would reveal the database: every secret value and every endpoint AWS has.
+        let values = p.boto3(&format!(
+            "vals = [sm.get_secret_value(SecretId=s['Name'])['SecretString'] for s in sm.list_secrets()['SecretList'] if s['Name'].startswith('provision/{name}/pr-3/')]\n\
+             d = rds.describe_db_instances(DBInstanceIdentifier='{name}-pr-3-db')['DBInstances'][0]\n\
+             out(vals + [d['Endpoint']['Address']])"
+        ));
+        let values: Vec<String> = serde_json::from_value(values).unwrap();
+        assert_eq!(values.len(), 3, "{values:?}");
+        for v in &values {
+            assert!(!v.is_empty());
+            // A secret holds JSON or a bare password: check the password itself, too.
+            let inner: Vec<String> = serde_json::from_str::<serde_json::Value>(v)
+                .ok()
+                .and_then(|j| j.as_object().cloned())
+                .map_or_else(
+                    || vec![v.clone()],
+                    |o| {
+                        o.values()
+                            .filter_map(|x| x.as_str().map(str::to_owned))
+                            .filter(|x| x.len() >= 12)
+                            .collect()
+                    },
+                );
+            for secret in inner {
+                assert!(!md.contains(&secret), "a value is in the comment: {md}");
+            }
+        }
+        assert!(!md.contains("://"), "no URL in the comment: {md}");
+        // Changed from outside: the comment shows the change AWS would get.
+        p.boto3(&format!(
+            "rds.modify_db_instance(DBInstanceIdentifier='{name}-pr-3-db', BackupRetentionPeriod=5, ApplyImmediately=True)\nout(0)"
+        ));
+        let out = p.ok(&["plan", "--format", "markdown", "--stage", "pr-3"]);
+        assert!(
+            out.stdout.contains("backup_retention_days 5 → 1"),
+            "{}",
+            out.stdout
+        );
+    }
+
     #[test]
     fn gc_deletes_only_this_projects_expired_stages() {
         let manifest = "x-provision:\n  cloud:\n    stages: {ttl: 1d}\nservices:\n  db: {image: 'postgres:16'}\n";

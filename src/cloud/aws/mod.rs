@@ -4,6 +4,7 @@
 //! AWS is the state. Passwords live in Secrets Manager under `provision/{project}/{resource}`.
 
 mod elasticache;
+mod expiry;
 pub mod network;
 mod rds;
 mod secrets;
@@ -490,6 +491,7 @@ impl Cloud {
                     }
                     _ => {}
                 }
+                self.refresh_expiry(name, cloud, current, progress).await?;
                 let changes = diff(&desired(resource, cloud, placement), current);
                 let unsafe_changes: Vec<Change> =
                     changes.iter().filter(|c| !c.safe).cloned().collect();
