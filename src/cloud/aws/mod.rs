@@ -357,10 +357,6 @@ impl Cloud {
 
     /// Creates what is missing, applies safe changes in an order AWS accepts (waiting for
     /// `available` between them), finishes any password reset, and waits until available.
-    #[allow(
-        clippy::too_many_lines,
-        reason = "create, adopt or modify one resource, top to bottom: the stages work in flight changes its create path, so it is split after that lands"
-    )]
     pub async fn converge(
         &self,
         resource: &PlannedResource,
@@ -388,109 +384,16 @@ impl Cloud {
             None
         };
         // A password the database must be given (a lost secret, an interrupted reset).
-        let mut reset: Option<Secret> = None;
-        let mut acted = false;
-        match &observed {
+        let (acted, reset) = match &observed {
             None => {
-                // The secret's state before this run stored a password in it, when it did.
-                let mut stored = None;
-                let password = match secret {
-                    None => None,
-                    Some(SecretState::Present { .. }) => {
-                        Some(secrets::value(&self.secrets, &cloud.secret_name).await?)
-                    }
-                    Some(state) => {
-                        let password =
-                            secrets::store_new(&self.secrets, cloud, state, false).await?;
-                        stored = Some(state);
-                        Some(password)
-                    }
-                };
-                let version = self.version_for(resource, cloud).await;
-                progress.say(
-                    name,
-                    &format!(
-                        "creating {} {} ({} {version})",
-                        kind(cloud.service),
-                        cloud.identifier,
-                        cloud.engine
-                    ),
-                );
-                let groups = self.claim_groups(cloud, placement);
-                let mut made = Vec::new();
-                let created = match cloud.service {
-                    CloudService::Rds => {
-                        rds::create(
-                            &self.rds,
-                            resource,
-                            cloud,
-                            placement,
-                            &version,
-                            password.as_ref(),
-                            &mut made,
-                        )
-                        .await
-                    }
-                    CloudService::ElasticacheReplicationGroup => {
-                        elasticache::create_group(
-                            &self.elasticache,
-                            resource,
-                            cloud,
-                            placement,
-                            &version,
-                            password.as_ref(),
-                        )
-                        .await
-                    }
-                    CloudService::ElasticacheCluster => {
-                        elasticache::create_cluster(&self.elasticache, cloud, placement, &version)
-                            .await
-                    }
-                };
-                let unused = self.release_groups(&groups, &made);
-                if let Err(e) = created {
-                    if refused(&e) {
-                        self.undo_refused_create(name, cloud, placement, stored, &unused, progress)
-                            .await;
-                    }
-                    return Err(e);
-                }
-                if secret == Some(SecretState::Present { pending: true }) {
-                    // Created with the stored password: nothing left to reset.
-                    secrets::mark_pending(&self.secrets, &cloud.secret_name, false).await?;
-                }
-                acted = true;
+                self.create(resource, cloud, placement, secret, progress)
+                    .await?;
+                (true, None)
             }
             Some(current) => {
-                match secret {
-                    Some(state @ (SecretState::Missing | SecretState::Scheduled)) => {
-                        progress.say(
-                            name,
-                            &format!(
-                                "warning: secret {} was {}; recreated it and reset the password of {}",
-                                cloud.secret_name,
-                                if state == SecretState::Missing {
-                                    "missing"
-                                } else {
-                                    "scheduled for deletion"
-                                },
-                                cloud.identifier
-                            ),
-                        );
-                        reset = Some(secrets::store_new(&self.secrets, cloud, state, true).await?);
-                    }
-                    Some(SecretState::Present { pending: true }) => {
-                        progress.say(
-                            name,
-                            &format!(
-                                "warning: finishing an interrupted password reset of {} (secret {})",
-                                cloud.identifier, cloud.secret_name
-                            ),
-                        );
-                        reset = Some(secrets::value(&self.secrets, &cloud.secret_name).await?);
-                    }
-                    _ => {}
-                }
+                let reset = self
+                    .password_to_restore(name, cloud, secret, progress)
+                    .await?;
                 self.refresh_expiry(name, cloud, current, progress).await?;
                 let changes = diff(&desired(resource, cloud, placement), current);
                 let unsafe_changes: Vec<Change> =
@@ -516,44 +419,16 @@ impl Cloud {
                     if current.readiness() == Readiness::Available && reset.is_none() {
                         return Ok(current.clone());
                     }
+                    (false, reset)
                 } else {
-                    let list: Vec<String> = changes
-                        .iter()
-                        .map(|c| format!("{} {} -> {}", c.field, c.from, c.to))
-                        .collect();
-                    progress.say(
-                        name,
-                        &format!("modifying {}: {}", cloud.identifier, list.join(", ")),
-                    );
-                    // AWS takes changes only from an available resource.
-                    if current.readiness() != Readiness::Available {
-                        self.wait_available(name, cloud, progress, deadline, false)
-                            .await?;
-                    }
-                    match cloud.service {
-                        CloudService::Rds => {
-                            rds::modify(&self.rds, cloud, placement, &changes).await?;
-                        }
-                        CloudService::ElasticacheReplicationGroup => {
-                            if changes.iter().any(|c| c.field == Field::Replicas) {
-                                elasticache::change_replicas(&self.elasticache, cloud, current)
-                                    .await?;
-                                if elasticache::modifies_group(&changes) {
-                                    self.wait_available(name, cloud, progress, deadline, false)
-                                        .await?;
-                                }
-                            }
-                            if elasticache::modifies_group(&changes) {
-                                elasticache::modify_group(&self.elasticache, cloud, &changes)
-                                    .await?;
-                            }
-                        }
-                        CloudService::ElasticacheCluster => {}
-                    }
-                    acted = true;
+                    self.modify(
+                        name, cloud, placement, current, &changes, progress, deadline,
+                    )
+                    .await?;
+                    (true, reset)
                 }
             }
-        }
+        };
         let mut ready = self
             .wait_available(name, cloud, progress, deadline, acted)
             .await?;
@@ -569,6 +444,176 @@ impl Cloud {
             return Err(foreign);
         }
         Ok(ready)
+    }
+
+    /// Creates a missing resource: the password first (stored in its secret, or the stored one
+    /// reused), then the resource with the groups its plan names. A create AWS refuses undoes
+    /// what this run made for it.
+    async fn create(
+        &self,
+        resource: &PlannedResource,
+        cloud: &CloudPlan,
+        placement: &Placement,
+        secret: Option<SecretState>,
+        progress: &Progress,
+    ) -> Result<(), Error> {
+        let name = resource.name.as_str();
+        // The secret's state before this run stored a password in it, when it did.
+        let mut stored = None;
+        let password = match secret {
+            None => None,
+            Some(SecretState::Present { .. }) => {
+                Some(secrets::value(&self.secrets, &cloud.secret_name).await?)
+            }
+            Some(state) => {
+                let password = secrets::store_new(&self.secrets, cloud, state, false).await?;
+                stored = Some(state);
+                Some(password)
+            }
+        };
+        let version = self.version_for(resource, cloud).await;
+        progress.say(
+            name,
+            &format!(
+                "creating {} {} ({} {version})",
+                kind(cloud.service),
+                cloud.identifier,
+                cloud.engine
+            ),
+        );
+        let groups = self.claim_groups(cloud, placement);
+        let mut made = Vec::new();
+        let created = match cloud.service {
+            CloudService::Rds => {
+                rds::create(
+                    &self.rds,
+                    resource,
+                    cloud,
+                    placement,
+                    &version,
+                    password.as_ref(),
+                    &mut made,
+                )
+                .await
+            }
+            CloudService::ElasticacheReplicationGroup => {
+                elasticache::create_group(
+                    &self.elasticache,
+                    resource,
+                    cloud,
+                    placement,
+                    &version,
+                    password.as_ref(),
+                )
+                .await
+            }
+            CloudService::ElasticacheCluster => {
+                elasticache::create_cluster(&self.elasticache, cloud, placement, &version).await
+            }
+        };
+        let unused = self.release_groups(&groups, &made);
+        if let Err(e) = created {
+            if refused(&e) {
+                self.undo_refused_create(name, cloud, placement, stored, &unused, progress)
+                    .await;
+            }
+            return Err(e);
+        }
+        if secret == Some(SecretState::Present { pending: true }) {
+            // Created with the stored password: nothing left to reset.
+            secrets::mark_pending(&self.secrets, &cloud.secret_name, false).await?;
+        }
+        Ok(())
+    }
+
+    /// The password an existing resource must be given, from its secret's state: a secret that
+    /// was lost or scheduled for deletion is made anew (the password reset follows), an
+    /// interrupted reset is finished.
+    async fn password_to_restore(
+        &self,
+        name: &str,
+        cloud: &CloudPlan,
+        secret: Option<SecretState>,
+        progress: &Progress,
+    ) -> Result<Option<Secret>, Error> {
+        Ok(match secret {
+            Some(state @ (SecretState::Missing | SecretState::Scheduled)) => {
+                progress.say(
+                    name,
+                    &format!(
+                        "warning: secret {} was {}; recreated it and reset the password of {}",
+                        cloud.secret_name,
+                        if state == SecretState::Missing {
+                            "missing"
+                        } else {
+                            "scheduled for deletion"
+                        },
+                        cloud.identifier
+                    ),
+                );
+                Some(secrets::store_new(&self.secrets, cloud, state, true).await?)
+            }
+            Some(SecretState::Present { pending: true }) => {
+                progress.say(
+                    name,
+                    &format!(
+                        "warning: finishing an interrupted password reset of {} (secret {})",
+                        cloud.identifier, cloud.secret_name
+                    ),
+                );
+                Some(secrets::value(&self.secrets, &cloud.secret_name).await?)
+            }
+            _ => None,
+        })
+    }
+
+    /// Applies safe changes in an order AWS accepts, waiting for `available` before each.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one resource's plan, placement, live state and changes, and the run's progress and deadline"
+    )]
+    async fn modify(
+        &self,
+        name: &str,
+        cloud: &CloudPlan,
+        placement: &Placement,
+        current: &Observed,
+        changes: &[Change],
+        progress: &Progress,
+        deadline: Deadline,
+    ) -> Result<(), Error> {
+        let list: Vec<String> = changes
+            .iter()
+            .map(|c| format!("{} {} -> {}", c.field, c.from, c.to))
+            .collect();
+        progress.say(
+            name,
+            &format!("modifying {}: {}", cloud.identifier, list.join(", ")),
+        );
+        // AWS takes changes only from an available resource.
+        if current.readiness() != Readiness::Available {
+            self.wait_available(name, cloud, progress, deadline, false)
+                .await?;
+        }
+        match cloud.service {
+            CloudService::Rds => {
+                rds::modify(&self.rds, cloud, placement, changes).await?;
+            }
+            CloudService::ElasticacheReplicationGroup => {
+                if changes.iter().any(|c| c.field == Field::Replicas) {
+                    elasticache::change_replicas(&self.elasticache, cloud, current).await?;
+                    if elasticache::modifies_group(changes) {
+                        self.wait_available(name, cloud, progress, deadline, false)
+                            .await?;
+                    }
+                }
+                if elasticache::modifies_group(changes) {
+                    elasticache::modify_group(&self.elasticache, cloud, changes).await?;
+                }
+            }
+            CloudService::ElasticacheCluster => {}
+        }
+        Ok(())
     }
 
     /// Counts this create as a user of the project-wide groups its plan names.
