@@ -12,9 +12,10 @@
 
 use std::path::PathBuf;
 
+use super::Located;
 use super::interpolate::interpolate;
+use super::reader::Reader;
 use super::yaml::{Kind, Node};
-use super::{Located, Reader};
 
 /// How an app service runs, as written.
 #[derive(Debug, Clone, Default, PartialEq)]
