@@ -390,20 +390,12 @@ async fn exec(
         .await
         .map_err(call("read the exit code of a data tool in"))?;
     let code = inspected.exit_code.unwrap_or(-1);
-    // A tool that stops reading (it failed) breaks the pipe: its own error says why.
-    let bytes_in = match fed {
-        Ok(n) => n,
-        Err(_) if code != 0 => 0,
-        Err(e) => return Err(failed(spec, &program, "send it the input", e)),
-    };
-    Ok(Outcome {
-        code,
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    let output = Output {
         stdout,
-        bytes_in,
+        stderr,
         bytes_out,
-        took: started.elapsed(),
-    })
+    };
+    Outcome::of(code, fed, output, started, spec, &program)
 }
 
 /// The native tools: the server's own binary directory first on `PATH` (Debian keeps
@@ -483,19 +475,12 @@ async fn spawn(
         .await
         .map_err(|e| failed(spec, &program, "wait for it", e))?;
     let code = i64::from(status.code().unwrap_or(-1));
-    let bytes_in = match fed {
-        Ok(n) => n,
-        Err(_) if code != 0 => 0,
-        Err(e) => return Err(failed(spec, &program, "send it the input", e)),
-    };
-    Ok(Outcome {
-        code,
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    let output = Output {
         stdout,
-        bytes_in,
+        stderr,
         bytes_out,
-        took: started.elapsed(),
-    })
+    };
+    Outcome::of(code, fed, output, started, spec, &program)
 }
 
 /// An outcome that failed, as an error naming the tool and its last words.
@@ -519,5 +504,39 @@ pub fn crash_point(step: &str) {
     if std::env::var("PROVISION_TEST_CRASH_AT").is_ok_and(|s| s == step) {
         eprintln!("provision: PROVISION_TEST_CRASH_AT={step}: aborting here");
         std::process::abort();
+    }
+}
+
+/// What a tool wrote: stdout (when captured), the tail of stderr, and how much stdout carried.
+struct Output {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    bytes_out: u64,
+}
+
+impl Outcome {
+    /// How a tool ended, on either runtime. A tool that stops reading (it failed) breaks the
+    /// pipe: its own exit code and error say why, not the broken pipe.
+    fn of(
+        code: i64,
+        fed: std::io::Result<u64>,
+        output: Output,
+        started: Instant,
+        spec: &Spec<'_>,
+        program: &str,
+    ) -> Result<Self, Error> {
+        let bytes_in = match fed {
+            Ok(n) => n,
+            Err(_) if code != 0 => 0,
+            Err(e) => return Err(failed(spec, program, "send it the input", e)),
+        };
+        Ok(Self {
+            code,
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            stdout: output.stdout,
+            bytes_in,
+            bytes_out: output.bytes_out,
+            took: started.elapsed(),
+        })
     }
 }
