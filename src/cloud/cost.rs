@@ -86,43 +86,87 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// What one resource is billed on: a plan's settings, or what AWS reports of a live resource
+/// (`provision stages`). Both are priced by [`estimate_billed`], so `plan` and `stages` can
+/// never disagree on the arithmetic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Billed {
+    pub service: CloudService,
+    pub class: String,
+    /// Billed instances or nodes: a Multi-AZ standby counts, as do replicas.
+    pub nodes: u32,
+    pub storage_gb: Option<u32>,
+    /// RDS's storage type; only gp3 has a price in the table (what `up` creates).
+    pub storage_type: Option<String>,
+    pub multi_az: bool,
+}
+
 /// The estimate of every cloud database of `plan`, in `region` (the plan's, else the
 /// environment's; none: nothing has a price).
 pub fn estimate(plan: &Plan, region: Option<&str>, table: &PriceTable) -> Estimate {
-    let prices = region.and_then(|r| table.regions.get(r));
-    let mut databases = Vec::new();
-    let mut raw = Vec::new();
-    for r in &plan.resources {
-        let Some(cloud) = &r.cloud else { continue };
+    let items = plan.resources.iter().filter_map(|r| {
+        let cloud = r.cloud.as_ref()?;
         let c = &cloud.config;
-        let region = cloud.region.as_deref().or(region);
-        let prices = cloud
-            .region
-            .as_deref()
-            .map_or(prices, |r| table.regions.get(r));
         let (nodes, storage_gb, multi_az) = match cloud.service {
             CloudService::Rds => (if c.multi_az { 2 } else { 1 }, c.storage_gb, c.multi_az),
             CloudService::ElasticacheReplicationGroup => (1 + c.replicas, None, c.multi_az),
             CloudService::ElasticacheCluster => (1, None, false),
         };
-        let figure = price(cloud.service, &c.class, nodes, storage_gb, prices, table);
+        let billed = Billed {
+            service: cloud.service,
+            class: c.class.clone(),
+            nodes,
+            storage_gb,
+            storage_type: None,
+            multi_az,
+        };
+        Some((r.name.clone(), cloud.region.clone(), billed))
+    });
+    estimate_billed(items, region, table)
+}
+
+/// The estimate of `items` (a name, its own region if it has one, what it is billed on), in
+/// `region` where an item names none.
+pub fn estimate_billed(
+    items: impl IntoIterator<Item = (String, Option<String>, Billed)>,
+    region: Option<&str>,
+    table: &PriceTable,
+) -> Estimate {
+    let mut databases = Vec::new();
+    let mut raw = Vec::new();
+    for (name, own_region, b) in items {
+        let region = own_region.as_deref().or(region);
+        let prices = region.and_then(|r| table.regions.get(r));
+        let storage_priced = b
+            .storage_type
+            .as_deref()
+            .is_none_or(|t| t.eq_ignore_ascii_case("gp3"));
+        let figure = if storage_priced {
+            price(b.service, &b.class, b.nodes, b.storage_gb, prices, table)
+        } else {
+            None
+        };
         let no_price = match (&figure, region) {
             (Some(_), _) => None,
             (None, None) => Some("no region to price in".to_owned()),
+            (None, Some(_)) if !storage_priced => Some(format!(
+                "no price for {} storage in templates/prices.yml",
+                b.storage_type.as_deref().unwrap_or("?")
+            )),
             (None, Some(region)) => Some(format!(
                 "no price for {} in {region} in templates/prices.yml",
-                c.class
+                b.class
             )),
         };
         raw.push(figure);
         databases.push(DatabaseCost {
-            resource: r.name.clone(),
-            class: c.class.clone(),
-            nodes,
-            storage_gb,
-            multi_az,
+            resource: name,
+            class: b.class,
+            nodes: b.nodes,
+            storage_gb: b.storage_gb,
+            multi_az: b.multi_az,
             monthly: figure.map(round2),
-            daily: figure.map(|m| round2(m * 24.0 / table.hours_per_month)),
+            daily: figure.map(|m| round2(daily(m, table))),
             no_price,
         });
     }
@@ -136,8 +180,25 @@ pub fn estimate(plan: &Plan, region: Option<&str>, table: &PriceTable) -> Estima
         unpriced: databases.iter().filter(|d| d.monthly.is_none()).count(),
         databases,
         monthly_total: round2(monthly),
-        daily_total: round2(monthly * 24.0 / table.hours_per_month),
+        daily_total: round2(daily(monthly, table)),
     }
+}
+
+/// A month's figure per day: a month is `hours_per_month` hours, a day 24.
+fn daily(monthly: f64, table: &PriceTable) -> f64 {
+    monthly * 24.0 / table.hours_per_month
+}
+
+/// The region an estimate is in: the plan's (`x-provision.cloud.region`), else the
+/// environment's (`AWS_REGION`, `AWS_DEFAULT_REGION`), as the SDK picks it.
+pub fn region(plan: &Plan) -> Option<String> {
+    let from_env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()));
+    plan.resources
+        .iter()
+        .find_map(|r| r.cloud.as_ref()?.region.clone())
+        .or(from_env)
 }
 
 /// The monthly figure: instance or node hours (each billed instance: a Multi-AZ standby, each
@@ -270,5 +331,131 @@ mod tests {
             None
         );
         assert!((round2(16.6 * 24.0 / 730.0) - 0.55).abs() < 1e-9);
+    }
+
+    fn billed(service: CloudService, class: &str, nodes: u32, gb: Option<u32>) -> Billed {
+        Billed {
+            service,
+            class: class.into(),
+            nodes,
+            storage_gb: gb,
+            storage_type: None,
+            multi_az: nodes > 1 && service == CloudService::Rds,
+        }
+    }
+
+    #[test]
+    fn a_stages_estimate_adds_up_per_month_and_per_day_and_names_what_has_no_price() {
+        let t = table();
+        let e = estimate_billed(
+            [
+                // 0.02 * 730 + 20 * 0.1 = 16.6 a month; 16.6 * 24 / 730 = 0.5458 a day.
+                (
+                    "shop-pr-7-db".to_owned(),
+                    None,
+                    billed(CloudService::Rds, "db.a", 1, Some(20)),
+                ),
+                // 2 nodes * 0.01 * 730 = 14.6 a month; 0.48 a day.
+                (
+                    "shop-pr-7-kv".to_owned(),
+                    None,
+                    billed(
+                        CloudService::ElasticacheReplicationGroup,
+                        "cache.a",
+                        2,
+                        None,
+                    ),
+                ),
+                // Not in the table: left out of the total, said so.
+                (
+                    "shop-pr-7-mc".to_owned(),
+                    None,
+                    billed(CloudService::ElasticacheCluster, "cache.zz", 1, None),
+                ),
+                // gp2 storage: the table prices gp3 only, so no figure rather than a wrong one.
+                (
+                    "shop-pr-7-old".to_owned(),
+                    None,
+                    Billed {
+                        storage_type: Some("gp2".into()),
+                        ..billed(CloudService::Rds, "db.a", 1, Some(20))
+                    },
+                ),
+                // Its own region, which the table lacks.
+                (
+                    "shop-pr-7-eu".to_owned(),
+                    Some("r2".to_owned()),
+                    billed(CloudService::Rds, "db.a", 1, Some(20)),
+                ),
+            ],
+            Some("r1"),
+            &t,
+        );
+        let figures: Vec<_> = e
+            .databases
+            .iter()
+            .map(|d| (d.monthly, d.daily, d.no_price.as_deref()))
+            .collect();
+        assert_eq!(
+            figures,
+            [
+                (Some(16.6), Some(0.55), None),
+                (Some(14.6), Some(0.48), None),
+                (
+                    None,
+                    None,
+                    Some("no price for cache.zz in r1 in templates/prices.yml")
+                ),
+                (
+                    None,
+                    None,
+                    Some("no price for gp2 storage in templates/prices.yml")
+                ),
+                (
+                    None,
+                    None,
+                    Some("no price for db.a in r2 in templates/prices.yml")
+                ),
+            ]
+        );
+        // Totals from the unrounded figures: 31.2 a month, 31.2 * 24 / 730 = 1.0257 a day.
+        assert!((e.monthly_total - 31.2).abs() < 1e-9, "{}", e.monthly_total);
+        assert!((e.daily_total - 1.03).abs() < 1e-9, "{}", e.daily_total);
+        assert_eq!(e.unpriced, 3);
+        assert_eq!(e.prices_date, "2026-12-03");
+        // No region at all: nothing is priced, and each says why.
+        let none = estimate_billed(
+            [(
+                "x".to_owned(),
+                None,
+                billed(CloudService::Rds, "db.a", 1, None),
+            )],
+            None,
+            &t,
+        );
+        assert_eq!(
+            none.databases[0].no_price.as_deref(),
+            Some("no region to price in")
+        );
+        assert!(none.monthly_total.abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_preview_costs_a_thirtieth_and_a_bit_of_a_month_per_day() {
+        let t = table();
+        // 730 hours a month: a day is 24/730 of it, whatever the month.
+        assert!((daily(730.0, &t) - 24.0).abs() < 1e-9);
+        let e = estimate_billed(
+            [(
+                "db".to_owned(),
+                None,
+                billed(CloudService::Rds, "db.a", 1, None),
+            )],
+            Some("r1"),
+            &t,
+        );
+        // 0.02 an hour: 14.60 a month, 0.48 a day (24 hours).
+        assert_eq!(e.databases[0].monthly, Some(14.6));
+        assert_eq!(e.databases[0].daily, Some(0.48));
     }
 }

@@ -27,10 +27,19 @@ pub struct StageInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     pub expired: bool,
+    /// What its resources cost, estimated from what AWS reports of each (class, nodes,
+    /// storage) with the price table `plan` uses (`cloud::cost`).
+    pub cost: super::cost::Estimate,
 }
 
-/// Groups the project's tagged resources by stage, the default stage first.
-pub fn group(found: Vec<Orphan>, now: i64) -> Vec<StageInfo> {
+/// Groups the project's tagged resources by stage, the default stage first, each priced in
+/// `region` from `table`.
+pub fn group(
+    found: Vec<Orphan>,
+    now: i64,
+    region: Option<&str>,
+    table: &super::cost::PriceTable,
+) -> Vec<StageInfo> {
     let mut by: BTreeMap<Stage, Vec<Orphan>> = BTreeMap::new();
     for f in found {
         by.entry(f.stage.clone()).or_default().push(f);
@@ -46,12 +55,20 @@ pub fn group(found: Vec<Orphan>, now: i64) -> Vec<StageInfo> {
                 .filter_map(|r| r.expires_at.clone())
                 .min_by_key(|t| parse_timestamp(t).unwrap_or(i64::MAX));
             let expired = !stage.is_default() && resources.iter().all(|r| is_expired(r, now));
+            let cost = super::cost::estimate_billed(
+                resources
+                    .iter()
+                    .filter_map(|r| Some((r.identifier.clone(), None, r.billed.clone()?))),
+                region,
+                table,
+            );
             StageInfo {
                 stage,
                 resources,
                 age_seconds: created.map(|c| now.saturating_sub(c)),
                 expires_at,
                 expired,
+                cost,
             }
         })
         .collect()
@@ -88,7 +105,9 @@ pub async fn list(session: &Session) -> Result<Vec<StageInfo>, Error> {
     let (_, plan) = session.plan(Target::Cloud)?;
     let cloud = super::connect(&plan, session.verbose > 0).await?;
     let found = cloud.tagged(&plan.project.name).await?;
-    Ok(group(found, now()))
+    let table = super::cost::PriceTable::builtin().map_err(Error::Template)?;
+    let region = super::cost::region(&plan);
+    Ok(group(found, now(), region.as_deref(), &table))
 }
 
 /// What `gc` did or, with `--dry-run`, would do.
@@ -111,13 +130,15 @@ pub async fn gc(
     let cloud = super::connect(&plan, session.verbose > 0).await?;
     let found = cloud.tagged(&project).await?;
     let at = now();
+    // `gc` decides on tags alone; the estimate is for `stages`.
+    let table = super::cost::PriceTable::builtin().map_err(Error::Template)?;
     let progress = Progress::new(session.quiet, &[]);
     let mut out = Vec::new();
     let mut failures = Vec::new();
     let mut done = 0;
     // A preview (the manifest's `stages:` profile) keeps no final snapshot.
     let skip_final_snapshot = skip_final_snapshot || ephemeral_previews(&manifest);
-    for info in group(found, at) {
+    for info in group(found, at, None, &table) {
         if info.stage.is_default() {
             continue;
         }
@@ -211,6 +232,7 @@ mod tests {
             status: "available".into(),
             deletion_protection: false,
             service: None,
+            billed: None,
         }
     }
 
@@ -263,6 +285,7 @@ mod tests {
         assert!(!is_expired(&res(Some("pr-1"), Some("soon")), now));
         // The default stage never expires, whatever its tags say.
         assert!(!is_expired(&res(None, Some("2026-12-04T00:00:00Z")), now));
+        let table = crate::cloud::cost::PriceTable::builtin().unwrap();
         let stages = group(
             vec![
                 res(None, None),
@@ -271,6 +294,8 @@ mod tests {
                 res(Some("pr-2"), Some("2026-12-04T00:00:00Z")),
             ],
             now,
+            Some("us-east-1"),
+            &table,
         );
         let summary: Vec<_> = stages
             .iter()

@@ -70,9 +70,81 @@ pub fn env(
     service: Option<&str>,
     format: Format,
 ) -> Result<Exit, Error> {
+    if format == Format::Github {
+        return github(session, target, service);
+    }
     let vars = variables(session, target, service)?;
     session::print(&env_format::render(&vars, format))?;
     Ok(Exit::Success)
+}
+
+/// `env --format github`, in a GitHub Actions `run:` step: the masks on stdout, where the
+/// runner reads workflow commands, and the variables appended to the file `GITHUB_ENV` names,
+/// which the runner reads into the later steps' environment when this step ends. So
+/// `provision env --cloud --format github` on its own line just works, and no secret value is
+/// ever on stdout unmasked or on stderr. Checked before AWS is asked: where the variables
+/// would go, and that stdout is not that file (the README's old `>> "$GITHUB_ENV"`).
+fn github(session: &Session, target: Target, service: Option<&str>) -> Result<Exit, Error> {
+    use std::io::Write as _;
+    let path = std::env::var_os("GITHUB_ENV")
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .ok_or(Error::GithubEnvUnset)?;
+    let write_error = |source| Error::WriteGithubEnv {
+        path: path.clone(),
+        source,
+    };
+    // The runner creates the file before the step starts (actions/toolkit's
+    // `issueFileCommand` refuses a missing one, too): a missing file is not GitHub's.
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .map_err(write_error)?;
+    if same_file(&file, &std::io::stdout()) {
+        return Err(Error::GithubEnvIsStdout { path });
+    }
+    let vars = variables(session, target, service)?;
+    let delimiter = env_format::github_delimiter()
+        .map_err(|e| write_error(std::io::Error::other(e.to_string())))?;
+    let parts = env_format::github(&vars, &delimiter)
+        .map_err(|(name, reason)| Error::GithubEnvRefused { name, reason })?;
+    // Masks first: from here on the runner hides the values in all the job prints. Unlike
+    // other output, a closed stdout is an error here: without the masks, no variables.
+    let mut out = std::io::stdout().lock();
+    out.write_all(parts.masks.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(Error::Output)?;
+    drop(out);
+    let mut file = file;
+    file.write_all(parts.env_file.as_bytes())
+        .and_then(|()| file.flush())
+        .map_err(write_error)?;
+    if !session.quiet {
+        let names: Vec<&str> = vars.iter().map(|v| v.name.as_str()).collect();
+        let secrets = vars
+            .iter()
+            .filter(|v| matches!(v.value, links::Value::Secret(_)))
+            .count();
+        eprintln!(
+            "wrote {} variables to GITHUB_ENV for the job's next steps ({secrets} secret values masked): {}",
+            vars.len(),
+            names.join(", ")
+        );
+    }
+    Ok(Exit::Success)
+}
+
+/// Whether `file` and `stdout` are one file (the same device and inode).
+fn same_file(file: &std::fs::File, stdout: &std::io::Stdout) -> bool {
+    use std::os::fd::AsFd as _;
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(out) = stdout.as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    match (file.metadata(), std::fs::File::from(out).metadata()) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// `run`: replaces this process with the program, the variables added to its environment.

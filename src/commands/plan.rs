@@ -102,14 +102,7 @@ pub fn run(
 /// The cost estimate of a cloud plan, in the plan's region, else the environment's.
 fn estimate(plan: &crate::plan::Plan) -> Result<cloud::cost::Estimate, Error> {
     let table = cloud::cost::PriceTable::builtin().map_err(Error::Template)?;
-    let from_env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()));
-    let region = plan
-        .resources
-        .iter()
-        .find_map(|r| r.cloud.as_ref()?.region.clone())
-        .or(from_env);
+    let region = cloud::cost::region(plan);
     Ok(cloud::cost::estimate(plan, region.as_deref(), &table))
 }
 

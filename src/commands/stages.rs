@@ -51,7 +51,7 @@ fn render(stages: &[cloud::stage::StageInfo]) -> String {
     for s in stages {
         let _ = writeln!(
             out,
-            "{}  {} resource{}  age {}  {}",
+            "{}  {} resource{}  age {}  {}  {}",
             s.stage,
             s.resources.len(),
             if s.resources.len() == 1 { "" } else { "s" },
@@ -60,15 +60,56 @@ fn render(stages: &[cloud::stage::StageInfo]) -> String {
                 (Some(at), true) => format!("expired {at}"),
                 (Some(at), false) => format!("expires {at}"),
                 (None, _) => "no expiry".to_owned(),
-            }
+            },
+            stage_cost(&s.cost, s.resources.len()),
         );
         for r in &s.resources {
+            let price = s
+                .cost
+                .databases
+                .iter()
+                .find(|d| d.resource == r.identifier)
+                .map_or_else(
+                    || "no price".to_owned(),
+                    |d| match d.monthly {
+                        Some(m) => format!("{m:.2}/month"),
+                        None => d.no_price.clone().unwrap_or_else(|| "no price".into()),
+                    },
+                );
             let _ = writeln!(
                 out,
-                "  {} {} ({}) {}",
+                "  {} {} ({}) {}  {price}",
                 r.kind, r.identifier, r.resource, r.status
             );
         }
     }
+    if let Some(first) = stages.first() {
+        let e = &first.cost;
+        let _ = writeln!(
+            out,
+            "(estimates: on-demand {} prices copied on {}, {}; see templates/prices.yml)",
+            e.region.as_deref().unwrap_or("no region"),
+            e.prices_date,
+            e.currency
+        );
+    }
     out
+}
+
+/// A stage's estimated cost: per month and per day, and how many of its resources have no
+/// price (never a guess for them).
+fn stage_cost(e: &crate::cloud::cost::Estimate, resources: usize) -> String {
+    // Resources AWS reported nothing billable for (no class) have no entry at all.
+    let unpriced = e.unpriced + resources.saturating_sub(e.databases.len());
+    if unpriced == resources {
+        return "no price".to_owned();
+    }
+    let mut text = format!(
+        "est. {:.2}/month ({:.2}/day)",
+        e.monthly_total, e.daily_total
+    );
+    if unpriced > 0 {
+        let _ = write!(text, ", {unpriced} without a price");
+    }
+    text
 }

@@ -53,6 +53,52 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
             );
             let _ = writeln!(out, "hint: `provision plan --cloud --format markdown`");
         }
+        Error::GithubEnvUnset => {
+            let _ = writeln!(
+                out,
+                "error: `--format github` writes to the file `GITHUB_ENV` names, and `GITHUB_ENV` is not set"
+            );
+            let _ = writeln!(
+                out,
+                "hint: run it in a GitHub Actions `run:` step; elsewhere use `--format dotenv` or `--format shell`, or `provision run -- CMD`"
+            );
+        }
+        Error::GithubEnvIsStdout { path } => {
+            let _ = writeln!(
+                out,
+                "error: stdout is the file `GITHUB_ENV` names ({}): the masks would land in it",
+                path.display()
+            );
+            let _ = writeln!(
+                out,
+                "hint: drop the `>> \"$GITHUB_ENV\"`: `provision env --format github` appends the variables to that file itself and prints the masks on stdout, where the runner reads them"
+            );
+        }
+        Error::WriteGithubEnv { path, source } => {
+            let _ = writeln!(
+                out,
+                "error: cannot append the variables to `GITHUB_ENV` ({})",
+                path.display()
+            );
+            let _ = writeln!(out, "Caused by: {source}");
+        }
+        Error::GithubEnvRefused { name, reason } => {
+            let (why, hint) = match reason {
+                crate::env_format::GithubRefusal::Name => (
+                    "its name is not one the runner reads back as written",
+                    "hand the variables over with `provision run -- CMD` instead",
+                ),
+                crate::env_format::GithubRefusal::Delimiter => (
+                    "its value contains the delimiter that would end it in the file",
+                    "run the command again: the delimiter is new on every run",
+                ),
+            };
+            let _ = writeln!(
+                out,
+                "error: `{name}` cannot be written to `GITHUB_ENV`: {why}; nothing was written"
+            );
+            let _ = writeln!(out, "hint: {hint}");
+        }
         Error::AsyncRuntime(source) => {
             let _ = writeln!(out, "error: cannot start provision's async runtime");
             let _ = writeln!(out, "Caused by: {source}");

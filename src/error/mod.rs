@@ -144,6 +144,21 @@ pub enum Error {
     TtlOnDefaultStage { given: String },
     /// `plan --format markdown` without `--cloud`: the comment describes cloud resources.
     MarkdownNeedsCloud,
+    /// `env --format github` with no `GITHUB_ENV` to write to: not in a GitHub Actions step.
+    GithubEnvUnset,
+    /// `env --format github >> "$GITHUB_ENV"`: the masks would land in the file, where the
+    /// runner cannot read them (and would refuse the file).
+    GithubEnvIsStdout { path: PathBuf },
+    /// Appending to the file `GITHUB_ENV` names failed.
+    WriteGithubEnv {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A variable `GITHUB_ENV` cannot carry safely; names it, never its value.
+    GithubEnvRefused {
+        name: String,
+        reason: crate::env_format::GithubRefusal,
+    },
     /// A template built into the binary is broken: a bug, never the user's doing.
     Template(crate::catalog::TemplateError),
     /// Writing to stdout failed (for example a closed pipe).
@@ -353,7 +368,10 @@ impl Error {
             | Self::NoCiStage
             | Self::InvalidTtl { .. }
             | Self::TtlOnDefaultStage { .. }
-            | Self::MarkdownNeedsCloud => Exit::Usage,
+            | Self::MarkdownNeedsCloud
+            | Self::GithubEnvUnset
+            | Self::GithubEnvIsStdout { .. } => Exit::Usage,
+            Self::WriteGithubEnv { .. } | Self::GithubEnvRefused { .. } => Exit::Failure,
             Self::DockerUnavailable { .. }
             | Self::AwsUnavailable { .. }
             | Self::NoRuntime { .. }
@@ -468,6 +486,10 @@ impl Error {
             | Self::InvalidTtl { .. }
             | Self::TtlOnDefaultStage { .. }
             | Self::MarkdownNeedsCloud
+            | Self::GithubEnvUnset
+            | Self::GithubEnvIsStdout { .. }
+            | Self::WriteGithubEnv { .. }
+            | Self::GithubEnvRefused { .. }
             | Self::AsyncRuntime(_)
             | Self::NotUp { .. }
             | Self::UpFailed { .. }
@@ -530,7 +552,8 @@ impl std::error::Error for Error {
         match self {
             Self::ReadManifest { source, .. }
             | Self::ReadEnvFile { source, .. }
-            | Self::RunCommand { source, .. } => Some(source),
+            | Self::RunCommand { source, .. }
+            | Self::WriteGithubEnv { source, .. } => Some(source),
             Self::Output(source) | Self::AsyncRuntime(source) => Some(source),
             Self::Docker { source, .. } | Self::Native { source, .. } => Some(&**source),
             Self::TlsFiles { source, .. } => Some(&**source),

@@ -11,6 +11,8 @@ use std::os::unix::fs::PermissionsExt as _;
 
 use crate::support::{Live, Output, client, unique};
 
+mod recipes;
+
 fn emulator() -> String {
     std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
         panic!("AWS_ENDPOINT_URL is not set: start the emulator with `eval \"$(localstack/moto.sh start)\"` (tests/run.sh does)")

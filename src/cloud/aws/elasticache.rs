@@ -361,6 +361,7 @@ struct Candidate {
     kind: &'static str,
     service: CloudService,
     created: Option<String>,
+    billed: Option<crate::cloud::cost::Billed>,
 }
 
 fn rfc3339(t: Option<&aws_smithy_types::DateTime>) -> Option<String> {
@@ -390,6 +391,17 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
                 kind: "ElastiCache replication group",
                 service: CloudService::ElasticacheReplicationGroup,
                 created: rfc3339(g.replication_group_create_time()),
+                // Every member cluster is a billed node: the primary and each replica.
+                billed: g.cache_node_type().map(|class| crate::cloud::cost::Billed {
+                    service: CloudService::ElasticacheReplicationGroup,
+                    class: class.to_owned(),
+                    nodes: u32::try_from(g.member_clusters().len().max(1)).unwrap_or(u32::MAX),
+                    storage_gb: None,
+                    storage_type: None,
+                    multi_az: g
+                        .multi_az()
+                        .is_some_and(|m| *m == aws_sdk_elasticache::types::MultiAzStatus::Enabled),
+                }),
             });
         }
     }
@@ -416,6 +428,18 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
                 kind: "ElastiCache cluster",
                 service: CloudService::ElasticacheCluster,
                 created: rfc3339(c.cache_cluster_create_time()),
+                billed: c.cache_node_type().map(|class| crate::cloud::cost::Billed {
+                    service: CloudService::ElasticacheCluster,
+                    class: class.to_owned(),
+                    nodes: c
+                        .num_cache_nodes()
+                        .and_then(|n| u32::try_from(n).ok())
+                        .unwrap_or(1)
+                        .max(1),
+                    storage_gb: None,
+                    storage_type: None,
+                    multi_az: false,
+                }),
             });
         }
     }
@@ -444,6 +468,7 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
                 status: c.status,
                 deletion_protection: false,
                 service: Some(c.service),
+                billed: c.billed,
             });
         }
     }

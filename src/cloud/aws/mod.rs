@@ -90,6 +90,9 @@ pub struct Orphan {
     pub deletion_protection: bool,
     #[serde(skip)]
     pub service: Option<CloudService>,
+    /// What AWS reports it is billed on (class, nodes, storage), for `stages`' estimate.
+    #[serde(skip)]
+    pub billed: Option<crate::cloud::cost::Billed>,
 }
 
 /// Counts and (with `-v`) prints every AWS call, so that a re-run's "no mutating call" can be

@@ -421,6 +421,20 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
                     status: db.db_instance_status().unwrap_or_default().to_owned(),
                     deletion_protection: db.deletion_protection().unwrap_or(false),
                     service: Some(CloudService::Rds),
+                    billed: db.db_instance_class().map(|class| {
+                        let multi_az = db.multi_az().unwrap_or(false);
+                        crate::cloud::cost::Billed {
+                            service: CloudService::Rds,
+                            class: class.to_owned(),
+                            // A Multi-AZ standby is billed like the primary.
+                            nodes: if multi_az { 2 } else { 1 },
+                            storage_gb: db
+                                .allocated_storage()
+                                .and_then(|gb| u32::try_from(gb).ok()),
+                            storage_type: db.storage_type().map(str::to_owned),
+                            multi_az,
+                        }
+                    }),
                 });
             }
         }
