@@ -274,6 +274,12 @@ pub enum Error {
         identifier: String,
         owner: Option<String>,
     },
+    /// A stage's first create cannot be restored from what `from_snapshot` names.
+    Restore {
+        resource: String,
+        identifier: String,
+        problem: Box<SnapshotProblem>,
+    },
     /// A cloud-only command without `--cloud`.
     NeedsCloud {
         command: &'static str,
@@ -338,6 +344,7 @@ pub enum Error {
     Data(Box<DataError>),
 }
 
+pub use cloud::SnapshotProblem;
 pub use data::DataError;
 
 impl Error {
@@ -407,6 +414,7 @@ impl Error {
             | Self::CloudTerminal { .. }
             | Self::CloudTimeout { .. }
             | Self::DeletionProtected { .. }
+            | Self::Restore { .. }
             | Self::NotOurs { .. } => Exit::Failure,
         }
     }
@@ -461,6 +469,7 @@ impl Error {
             | Self::UnsafeChange { .. }
             | Self::CloudTimeout { .. }
             | Self::DeletionProtected { .. }
+            | Self::Restore { .. }
             | Self::NotOurs { .. } => cloud::render,
             Self::Output(_)
             | Self::InvalidStage { .. }
