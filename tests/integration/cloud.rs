@@ -1499,6 +1499,99 @@ out(1)",
     }
 }
 
+/// The rules layer's own rules for snapshots and restores, checked with boto3 alone (no
+/// provision): a layer that let everything through would fail each step. Each rule cites its
+/// AWS page in `localstack/aws_rules.py` (`snapshot_rules`): API_CreateDBSnapshot.html,
+/// API_RestoreDBInstanceFromDBSnapshot.html, API_CreateSnapshot.html,
+/// API_CreateReplicationGroup.html (SnapshotName).
+mod snapshot_rules_need_emulator {
+    use super::*;
+
+    #[test]
+    fn the_layer_enforces_snapshot_and_restore_rules() {
+        let p = CloudProject::isolated("crul", "services: {}\n");
+        let v = p.boto3(r#"
+import time, botocore
+def code(f):
+    try:
+        f()
+        return "accepted"
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+def wait(f):
+    for _ in range(100):
+        if f():
+            return True
+        time.sleep(0.1)
+    return False
+r = {}
+rds.create_db_instance(DBInstanceIdentifier="src-db", Engine="postgres", EngineVersion="16", DBInstanceClass="db.t4g.micro", AllocatedStorage=30, MasterUsername="app", MasterUserPassword="first-password-1", CopyTagsToSnapshot=True, StorageEncrypted=True)
+r["snapshot_of_creating_instance"] = code(lambda: rds.create_db_snapshot(DBInstanceIdentifier="src-db", DBSnapshotIdentifier="s0"))
+wait(lambda: rds.describe_db_instances(DBInstanceIdentifier="src-db")["DBInstances"][0]["DBInstanceStatus"] == "available")
+r["bad_snapshot_identifier"] = code(lambda: rds.create_db_snapshot(DBInstanceIdentifier="src-db", DBSnapshotIdentifier="bad--id"))
+rds.create_db_snapshot(DBInstanceIdentifier="src-db", DBSnapshotIdentifier="s1")
+r["fresh_snapshot_status"] = rds.describe_db_snapshots(DBSnapshotIdentifier="s1")["DBSnapshots"][0]["Status"]
+r["restore_from_creating"] = code(lambda: rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="new-db", DBSnapshotIdentifier="s1"))
+wait(lambda: rds.describe_db_snapshots(DBSnapshotIdentifier="s1")["DBSnapshots"][0]["Status"] == "available")
+r["restore_missing_snapshot"] = code(lambda: rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="new-db", DBSnapshotIdentifier="no-such"))
+r["restore_without_snapshot"] = code(lambda: rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="new-db"))
+r["restore_smaller_storage"] = code(lambda: rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="new-db", DBSnapshotIdentifier="s1", AllocatedStorage=20))
+r["restore_other_engine"] = code(lambda: rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="new-db", DBSnapshotIdentifier="s1", Engine="mysql"))
+r["restore_bad_identifier"] = code(lambda: rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="new--db", DBSnapshotIdentifier="s1"))
+# boto3 itself refuses parameters the action does not have: send one anyway, as a client
+# built from another model might.
+def with_password(request, **kwargs):
+    request.data["MasterUserPassword"] = "other-password-2"
+rds.meta.events.register("before-sign.rds.RestoreDBInstanceFromDBSnapshot", with_password)
+r["restore_with_password"] = code(lambda: rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="new-db", DBSnapshotIdentifier="s1"))
+rds.meta.events.unregister("before-sign.rds.RestoreDBInstanceFromDBSnapshot", with_password)
+r["restore_ok"] = code(lambda: rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="new-db", DBSnapshotIdentifier="s1", AllocatedStorage=40))
+r["restored_status"] = rds.describe_db_instances(DBInstanceIdentifier="new-db")["DBInstances"][0]["DBInstanceStatus"]
+ec.create_replication_group(ReplicationGroupId="src-kv", ReplicationGroupDescription="d", Engine="valkey", EngineVersion="8.0", CacheNodeType="cache.t4g.micro")
+r["cache_snapshot_of_creating"] = code(lambda: ec.create_snapshot(ReplicationGroupId="src-kv", SnapshotName="k1"))
+wait(lambda: ec.describe_replication_groups(ReplicationGroupId="src-kv")["ReplicationGroups"][0]["Status"] == "available")
+ec.create_snapshot(ReplicationGroupId="src-kv", SnapshotName="k1")
+r["cache_snapshot_status"] = ec.describe_snapshots(SnapshotName="k1")["Snapshots"][0]["SnapshotStatus"]
+r["seed_from_creating"] = code(lambda: ec.create_replication_group(ReplicationGroupId="new-kv", ReplicationGroupDescription="d", Engine="valkey", CacheNodeType="cache.t4g.micro", SnapshotName="k1"))
+wait(lambda: ec.describe_snapshots(SnapshotName="k1")["Snapshots"][0]["SnapshotStatus"] == "available")
+r["seed_from_missing"] = code(lambda: ec.create_replication_group(ReplicationGroupId="new-kv", ReplicationGroupDescription="d", Engine="valkey", CacheNodeType="cache.t4g.micro", SnapshotName="no-such"))
+r["seed_other_engine"] = code(lambda: ec.create_replication_group(ReplicationGroupId="new-kv", ReplicationGroupDescription="d", Engine="redis", CacheNodeType="cache.t4g.micro", SnapshotName="k1"))
+r["seed_ok"] = code(lambda: ec.create_replication_group(ReplicationGroupId="new-kv", ReplicationGroupDescription="d", Engine="valkey", CacheNodeType="cache.t4g.micro", SnapshotName="k1"))
+out(r)
+"#);
+        let want = serde_json::json!({
+            "snapshot_of_creating_instance": "InvalidDBInstanceState",
+            "bad_snapshot_identifier": "InvalidParameterValue",
+            "fresh_snapshot_status": "creating",
+            "restore_from_creating": "InvalidDBSnapshotState",
+            "restore_missing_snapshot": "DBSnapshotNotFound",
+            "restore_without_snapshot": "MissingParameter",
+            "restore_smaller_storage": "InvalidParameterValue",
+            "restore_other_engine": "InvalidParameterCombination",
+            "restore_bad_identifier": "InvalidParameterValue",
+            "restore_with_password": "InvalidParameterCombination",
+            "restore_ok": "accepted",
+            "restored_status": "creating",
+            "cache_snapshot_of_creating": "InvalidReplicationGroupState",
+            "cache_snapshot_status": "creating",
+            "seed_from_creating": "InvalidSnapshotState",
+            "seed_from_missing": "SnapshotNotFoundFault",
+            "seed_other_engine": "InvalidParameterCombination",
+            "seed_ok": "accepted",
+        });
+        assert_eq!(v, want);
+        // The restored instance keeps the snapshot's password until someone changes it; the
+        // layer records where it came from.
+        let state = p.rules_state();
+        assert_eq!(state["resources"]["new-db"]["restored_from"], "s1");
+        assert_eq!(
+            state["resources"]["new-db"]["credentials"],
+            serde_json::json!(["first-password-1"])
+        );
+        assert_eq!(state["resources"]["new-kv"]["restored_from"], "k1");
+    }
+}
+
 /// `provision iam-policy --json` prints the policy document for the manifest, no AWS needed.
 #[test]
 fn iam_policy_prints_a_scoped_policy_document() {
