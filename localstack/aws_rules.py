@@ -152,6 +152,8 @@ THROTTLE: dict[str, dict[str, int]] = {}  # account -> action -> remaining throt
 DENY: dict[str, set[str]] = {}  # account -> actions answered with AccessDenied
 RESOURCES: dict[tuple[str, str], dict] = {}  # (account, id) -> state
 REQUESTS: dict[str, list] = {}  # account -> recorded mutating requests (no secrets)
+# (account, "rds" | "elasticache", snapshot name) -> engine, version, storage, credentials, phases
+SNAPSHOTS: dict[tuple[str, str, str], dict] = {}
 
 SECRET_PARAMS = {"MasterUserPassword", "AuthToken", "SecretString", "SecretBinary"}
 
@@ -212,7 +214,7 @@ def xml_escape(s: str) -> str:
 # Rules applied before moto sees a request. Each returns an error response, or None.
 
 
-def before(service: str, action: str, params: dict, account: str):
+def before(service: str, action: str, params: dict, account: str, snapshot: dict | None = None):
     cfg = config(account)
     # Throttling on demand. AWS answers `Throttling` ("Rate exceeded", HTTP 400) for query APIs
     # and `ThrottlingException` for JSON ones; SDKs retry both
@@ -235,9 +237,18 @@ def before(service: str, action: str, params: dict, account: str):
             return json_error("AccessDeniedException", message)
         code = "UnauthorizedOperation" if service == "ec2" else "AccessDenied"
         return query_error(service, code, message, 403)
+    for alternatives in REQUIRED.get((service, action), []):
+        if not any(params.get(a) for a in alternatives):
+            return query_error(service, "MissingParameter", f"The request must contain the parameter {' or '.join(alternatives)}")
     refused = name_rules(service, action, params)
     if refused is not None:
         return refused
+    if (service, action) in (("rds", "RestoreDBInstanceFromDBSnapshot"), ("rds", "CreateDBSnapshot"), ("elasticache", "CreateSnapshot")) or (
+        service == "elasticache" and action == "CreateReplicationGroup" and params.get("SnapshotName")
+    ):
+        refused = snapshot_rules(service, action, params, account, snapshot)
+        if refused is not None:
+            return refused
     if service == "rds":
         return before_rds(action, params, account)
     if service == "elasticache":
@@ -269,7 +280,29 @@ NAME_RULES = {
     ("elasticache", "CreateCacheCluster"): ("CacheClusterId", 50, True),
     ("elasticache", "CreateCacheSubnetGroup"): ("CacheSubnetGroupName", 255, True),
     ("ec2", "CreateSecurityGroup"): ("GroupName", 255, False),
+    # DBSnapshotIdentifier: 1-255 letters, digits or hyphens, a letter first, no `--`, no
+    # trailing `-` (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSnapshot.html).
+    ("rds", "CreateDBSnapshot"): ("DBSnapshotIdentifier", 255, True),
 }
+# Parameters AWS requires, answered with MissingParameter when absent
+# (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/CommonErrors.html):
+#   RestoreDBInstanceFromDBSnapshot: DBInstanceIdentifier "Required: Yes"; DBSnapshotIdentifier
+#     "Must be specified when DBClusterSnapshotIdentifier isn't specified"
+#     (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBInstanceFromDBSnapshot.html)
+#   CreateDBSnapshot: DBInstanceIdentifier and DBSnapshotIdentifier "Required: Yes" (API_CreateDBSnapshot.html)
+#   ElastiCache CreateSnapshot: SnapshotName "Required: Yes", and a ReplicationGroupId or CacheClusterId
+#     (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateSnapshot.html)
+REQUIRED = {
+    ("rds", "RestoreDBInstanceFromDBSnapshot"): [("DBInstanceIdentifier",), ("DBSnapshotIdentifier", "DBClusterSnapshotIdentifier")],
+    ("rds", "CreateDBSnapshot"): [("DBInstanceIdentifier",), ("DBSnapshotIdentifier",)],
+    ("elasticache", "CreateSnapshot"): [("SnapshotName",), ("ReplicationGroupId", "CacheClusterId")],
+}
+# What RestoreDBInstanceFromDBSnapshot does not take: the restored instance keeps the snapshot's
+# engine version, encryption, master user and master password; none of these is among the
+# action's request parameters (API_RestoreDBInstanceFromDBSnapshot.html, "Request Parameters";
+# the password is changed afterwards with ModifyDBInstance MasterUserPassword). AWS would not
+# apply them; this layer refuses them, so a client that believes it set one fails loudly.
+NOT_ON_RESTORE = ("MasterUserPassword", "MasterUsername", "EngineVersion", "StorageEncrypted", "KmsKeyId")
 IDENTIFIER = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|-(?!-))*")
 # Tags: keys up to 128 characters, values up to 256, at most 50 per resource
 # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Tagging.html,
@@ -462,6 +495,90 @@ def before_rds(action: str, p: dict, account: str):
     return None
 
 
+def snapshot_of(account: str, service: str, name: str, backend: dict | None) -> dict | None:
+    """A snapshot as AWS would describe it now: what this layer recorded when it was taken
+    (its `creating` phase included), else what moto has (an automated snapshot moto made)."""
+    with LOCK:
+        rec = SNAPSHOTS.get((account, service, name))
+        if rec is not None:
+            return {**rec, "status": status_of(rec)}
+    return backend
+
+
+def snapshot_rules(service: str, action: str, p: dict, account: str, backend: dict | None):
+    if (service, action) == ("rds", "CreateDBSnapshot"):
+        res = res_get(account, p.get("DBInstanceIdentifier"))
+        # "InvalidDBInstanceState: The DB instance isn't in a valid state" (a snapshot is taken
+        # of an available instance) (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSnapshot.html).
+        if res is not None and status_of(res) not in ("available", "storage-optimization"):
+            return query_error("rds", "InvalidDBInstanceState", f"Cannot create a snapshot because the database instance {p.get('DBInstanceIdentifier')} is not currently in the available state.")
+        return None
+    if (service, action) == ("elasticache", "CreateSnapshot"):
+        rid = p.get("ReplicationGroupId") or p.get("CacheClusterId")
+        res = res_get(account, rid)
+        if res is not None:
+            # "This operation is valid for Valkey or Redis OSS only"; the cache must be
+            # available: InvalidReplicationGroupState / InvalidCacheClusterState
+            # (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateSnapshot.html).
+            if res.get("engine") == "memcached":
+                return query_error("elasticache", "InvalidParameterCombination", "Snapshots are supported for Valkey and Redis OSS only.")
+            if status_of(res) != "available":
+                code = "InvalidReplicationGroupState" if p.get("ReplicationGroupId") else "InvalidCacheClusterState"
+                return query_error("elasticache", code, f"{rid} is not in the available state.")
+        return None
+    if (service, action) == ("rds", "RestoreDBInstanceFromDBSnapshot"):
+        for key in NOT_ON_RESTORE:
+            if key in p:
+                return query_error("rds", "InvalidParameterCombination", f"{key} cannot be set when restoring from a DB snapshot: the restored instance keeps the snapshot's; change it with ModifyDBInstance once the instance is available.")
+        sid = p.get("DBSnapshotIdentifier", "")
+        name = sid.rsplit(":snapshot:", 1)[-1] if sid.startswith("arn:") else sid
+        snap = snapshot_of(account, "rds", name, backend)
+        if snap is None:
+            # DBSnapshotNotFound (404): "DBSnapshotIdentifier doesn't refer to an existing DB
+            # snapshot" (API_RestoreDBInstanceFromDBSnapshot.html, Errors).
+            return query_error("rds", "DBSnapshotNotFound", f"DBSnapshot {sid} not found.", 404)
+        if snap["status"] != "available":
+            # InvalidDBSnapshotState (400) (API_RestoreDBInstanceFromDBSnapshot.html, Errors):
+            # only an available snapshot is restored.
+            return query_error("rds", "InvalidDBSnapshotState", f"DBSnapshot {sid} is not in the available state (it is {snap['status']}).")
+        engine = p.get("Engine")
+        # Engine: "Must be compatible with the engine of the source. For example, you can
+        # restore a MariaDB 10.1 DB instance from a MySQL 5.6 snapshot." (API page, Engine).
+        if engine and engine != snap.get("engine") and not (snap.get("engine") == "mysql" and engine == "mariadb"):
+            return query_error("rds", "InvalidParameterCombination", f"The engine {engine} is not compatible with the snapshot's engine {snap.get('engine')}.")
+        if "AllocatedStorage" in p and snap.get("storage") and int(p["AllocatedStorage"]) < int(snap["storage"]):
+            # AllocatedStorage follows CreateDBInstance's allocation rules and must hold the
+            # snapshot's data ("Be sure to allocate enough storage for your new DB instance so
+            # that the restore operation can succeed", API page, AllocatedStorage); storage never
+            # shrinks (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.ModifyingExisting.html).
+            return query_error("rds", "InvalidParameterValue", "The allocated storage size can't be less than the source snapshot or backup size.")
+        group = p.get("DBParameterGroupName")
+        have = PARAMETER_GROUPS.get((account, group)) if group else None
+        want = family_of(snap.get("engine") or "", snap.get("version") or "") if snap.get("version") else None
+        if have is not None and want is not None and have != want:
+            return query_error("rds", "InvalidParameterCombination", f"The parameter group {group} with DBParameterGroupFamily {have} can't be used for this instance. Use a parameter group with DBParameterGroupFamily {want}.")
+        p["_snapshot"] = snap
+        return None
+    if service == "elasticache" and action == "CreateReplicationGroup":
+        name = p.get("SnapshotName", "")
+        snap = snapshot_of(account, "elasticache", name, backend)
+        # SnapshotName: "The name of a snapshot from which to restore data into the new
+        # replication group" (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateReplicationGroup.html):
+        # it must exist (SnapshotNotFoundFault, 404) and be available; moto accepts any name.
+        if snap is None:
+            return query_error("elasticache", "SnapshotNotFoundFault", f"Snapshot {name} not found.", 404)
+        if snap["status"] != "available":
+            return query_error("elasticache", "InvalidSnapshotState", f"Snapshot {name} is not in the available state (it is {snap['status']}).")
+        # A Valkey or Redis OSS backup seeds a Valkey or Redis OSS cache, Redis OSS into Valkey
+        # included (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/backups-restoring.html).
+        engine = p.get("Engine", "redis")
+        if snap.get("engine") and engine != snap["engine"] and not (snap["engine"] == "redis" and engine == "valkey"):
+            return query_error("elasticache", "InvalidParameterCombination", f"A {snap['engine']} snapshot cannot seed a {engine} replication group.")
+        p["_snapshot"] = snap
+        return None
+    return None
+
+
 RESERVED_USERNAMES = {
     # MasterUsername "Can't be a reserved word for the chosen database engine"
     # (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html,
@@ -561,7 +678,7 @@ def before_elasticache(action: str, p: dict, account: str):
 def record(account: str, service: str, action: str, params: dict):
     if not re.match(r"(Create|Modify|Delete|Put|Restore|Increase|Decrease|Add|Remove|Authorize|Revoke|Rotate)", action):
         return
-    safe = {k: ("[redacted]" if k in SECRET_PARAMS else v) for k, v in params.items()}
+    safe = {k: ("[redacted]" if k in SECRET_PARAMS else v) for k, v in params.items() if not k.startswith("_")}
     REQUESTS.setdefault(account, []).append({"service": service, "action": action, "params": safe})
 
 
@@ -599,6 +716,33 @@ def after_ok(service: str, action: str, p: dict, account: str):
                 set_phases(res, phases)
             elif action == "DeleteDBInstance":
                 RESOURCES.pop((account, rid), None)
+            elif action == "CreateDBSnapshot":
+                src = res_get(account, rid) or {}
+                snap = SNAPSHOTS[(account, "rds", p.get("DBSnapshotIdentifier", ""))] = {
+                    "instance": rid,
+                    "engine": src.get("engine"),
+                    "version": src.get("version"),
+                    "storage": src.get("storage"),
+                    # The data, and with it the master user's password at this moment.
+                    "passwords": list(src.get("passwords", [])),
+                }
+                # A snapshot is `creating` before it is `available`
+                # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_CreateSnapshot.html).
+                set_phases(snap, [(cfg["creating_seconds"], "creating")])
+            elif action == "RestoreDBInstanceFromDBSnapshot":
+                snap = p.get("_snapshot") or {}
+                source = res_get(account, snap.get("instance")) or {}
+                res = RESOURCES[(account, rid)] = {
+                    "kind": "rds",
+                    "parameter_group": p.get("DBParameterGroupName"),
+                    "engine": snap.get("engine"),
+                    "version": snap.get("version"),
+                    "storage": int(p.get("AllocatedStorage") or snap.get("storage") or 0),
+                    # A restore keeps the snapshot's master password.
+                    "passwords": list(snap.get("passwords") or source.get("passwords", [])),
+                    "restored_from": p.get("DBSnapshotIdentifier"),
+                }
+                set_phases(res, [(cfg["creating_seconds"], "creating")])
         elif service == "secretsmanager" and p.get("SecretId"):
             key = (account, secret_name(p["SecretId"]))
             if action == "DeleteSecret" and not p.get("ForceDeleteWithoutRecovery"):
@@ -606,14 +750,26 @@ def after_ok(service: str, action: str, p: dict, account: str):
             elif action in ("DeleteSecret", "RestoreSecret"):
                 DELETED_SECRETS.discard(key)
         elif service == "elasticache":
+            if action == "CreateSnapshot":
+                rid = p.get("ReplicationGroupId") or p.get("CacheClusterId")
+                src = res_get(account, rid) or {}
+                snap = SNAPSHOTS[(account, "elasticache", p.get("SnapshotName", ""))] = {
+                    "group": rid,
+                    "engine": src.get("engine"),
+                    "version": src.get("version"),
+                }
+                # `creating`, then `available` (API_Snapshot.html: SnapshotStatus).
+                set_phases(snap, [(cfg["creating_seconds"], "creating")])
             if action in ("CreateReplicationGroup", "CreateCacheCluster"):
                 rid = p.get("ReplicationGroupId") or p.get("CacheClusterId")
                 res = RESOURCES[(account, rid)] = {
                     "kind": "replicationgroup" if action == "CreateReplicationGroup" else "cluster",
                     "engine": p.get("Engine"),
                     "version": p.get("EngineVersion"),
+                    # A snapshot holds data, not the AUTH token: the new group's token is its own.
                     "tokens": [p["AuthToken"]] if "AuthToken" in p else [],
                     "rotated": False,
+                    "restored_from": p.get("SnapshotName"),
                 }
                 set_phases(res, [(cfg["creating_seconds"], "creating")])
             elif action in ("ModifyReplicationGroup", "IncreaseReplicaCount", "DecreaseReplicaCount"):
@@ -641,6 +797,28 @@ def after_ok(service: str, action: str, p: dict, account: str):
                 rid = p.get("ReplicationGroupId") or p.get("CacheClusterId")
                 if (res := res_get(account, rid)) is not None:
                     res["forced"] = "deleting"
+
+
+SNAPSHOT_BLOCKS = {"rds": ("DBSnapshot", "DBSnapshotIdentifier", "Status"), "elasticache": ("Snapshot", "SnapshotName", "SnapshotStatus")}
+
+
+def rewrite_snapshots(service: str, body: str, account: str) -> str:
+    """Snapshot statuses as AWS would report them now (moto's are `available` at once)."""
+    if service not in SNAPSHOT_BLOCKS:
+        return body
+    block, id_tag, status_tag = SNAPSHOT_BLOCKS[service]
+
+    def one(m: re.Match) -> str:
+        inner = m.group(1)
+        idm = re.search(rf"<{id_tag}>([^<]*)</{id_tag}>", inner)
+        with LOCK:
+            rec = SNAPSHOTS.get((account, service, idm.group(1))) if idm else None
+            status = status_of(rec) if rec is not None else None
+        if status is None:
+            return m.group(0)
+        return f"<{block}>" + re.sub(rf"<{status_tag}>[^<]*</{status_tag}>", f"<{status_tag}>{status}</{status_tag}>", inner) + f"</{block}>"
+
+    return re.sub(rf"<{block}>(.*?)</{block}>", one, body, flags=re.S)
 
 
 BLOCKS = {
@@ -879,6 +1057,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 DENY.clear()
                 THROTTLE.clear()
                 RESOURCES.clear()
+                SNAPSHOTS.clear()
                 REQUESTS.clear()
                 DELETED_SECRETS.clear()
         account, tell_moto = account_of(self.headers)
@@ -902,11 +1081,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(*describe_cache_engine_versions(params))
 
         original = dict(params)
-        refused = before(service, action, params, account)
+        backend_snapshot = None
+        if (service, action) == ("rds", "RestoreDBInstanceFromDBSnapshot") or (
+            service == "elasticache" and action == "CreateReplicationGroup" and params.get("SnapshotName")
+        ):
+            backend_snapshot = self.backend_snapshot(service, params, account, tell_moto)
+        refused = before(service, action, params, account, backend_snapshot)
         if refused is not None:
             return self.send(*refused)
         if params != original and "x-www-form-urlencoded" in ctype:
-            body = urllib.parse.urlencode(params).encode()
+            body = urllib.parse.urlencode({k: v for k, v in params.items() if not k.startswith("_")}).encode()
 
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "transfer-encoding", "connection", "expect")}
         if tell_moto:
@@ -927,10 +1111,38 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with LOCK:
                 record(account, service, action, params)
         if service in ("rds", "elasticache") and rbody:
-            rbody = rewrite(service, rbody.decode("utf-8", "replace"), account).encode()
+            text = rewrite(service, rbody.decode("utf-8", "replace"), account)
+            rbody = rewrite_snapshots(service, text, account).encode()
         if service == "secretsmanager" and status >= 400:
             rbody = rewrite_secrets_error(status, rbody)
         self.send(status, rheaders, rbody)
+
+    def backend_snapshot(self, service: str, params: dict, account: str, tell_moto: bool) -> dict | None:
+        """The snapshot a restore names, as moto has it (None: moto has none)."""
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "transfer-encoding", "connection", "expect")}
+        if tell_moto:
+            headers["x-moto-account-id"] = account
+        if service == "rds":
+            sid = params.get("DBSnapshotIdentifier", "")
+            query = {"Action": "DescribeDBSnapshots", "Version": "2014-10-31", "DBSnapshotIdentifier": sid.rsplit(":snapshot:", 1)[-1]}
+            block, fields = "DBSnapshot", {"status": "Status", "engine": "Engine", "version": "EngineVersion", "storage": "AllocatedStorage", "instance": "DBInstanceIdentifier"}
+        else:
+            query = {"Action": "DescribeSnapshots", "Version": "2015-02-02", "SnapshotName": params.get("SnapshotName", "")}
+            block, fields = "Snapshot", {"status": "SnapshotStatus", "engine": "Engine", "version": "EngineVersion", "group": "ReplicationGroupId"}
+        req = urllib.request.Request(BACKEND + "/", data=urllib.parse.urlencode(query).encode(), headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                body = r.read().decode()
+        except (urllib.error.URLError, OSError):
+            return None
+        m = re.search(rf"<{block}>(.*?)</{block}>", body, re.S)
+        if not m:
+            return None
+        out = {}
+        for key, tag in fields.items():
+            v = re.search(rf"<{tag}>([^<]*)</{tag}>", m.group(1))
+            out[key] = v.group(1) if v else None
+        return out
 
     def replica_count(self, action: str, params: dict, account: str, headers: dict):
         """IncreaseReplicaCount / DecreaseReplicaCount, which moto answers with HTTP 500
@@ -1001,17 +1213,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
                             "storage": r.get("storage"),
                             "credentials": r.get("passwords", r.get("tokens", [])),
                             "rotated": r.get("rotated"),
+                            "restored_from": r.get("restored_from"),
                         }
                         for (acc, rid), r in RESOURCES.items()
                         if acc == account
                     },
                     "requests": REQUESTS.get(account, []),
+                    "snapshots": {
+                        f"{svc}:{name}": {"status": status_of(r), "credentials": r.get("passwords", [])}
+                        for (acc, svc, name), r in SNAPSHOTS.items()
+                        if acc == account
+                    },
                 }
             elif url.path == "/_rules/reset":
                 CONFIG.clear()
                 DENY.clear()
                 THROTTLE.clear()
                 RESOURCES.clear()
+                SNAPSHOTS.clear()
                 REQUESTS.clear()
                 DELETED_SECRETS.clear()
                 out = {"ok": True}

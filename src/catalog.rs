@@ -472,10 +472,12 @@ pub enum CloudOption {
     BackupRetentionDays,
     MaxStorageGb,
     ExtendedSupport,
+    /// Seed a stage's first create from a snapshot (`latest-of:STAGE` or an identifier).
+    FromSnapshot,
 }
 
 impl CloudOption {
-    pub const ALL: [CloudOption; 8] = [
+    pub const ALL: [CloudOption; 9] = [
         Self::Class,
         Self::StorageGb,
         Self::MaxStorageGb,
@@ -484,6 +486,7 @@ impl CloudOption {
         Self::DeletionProtection,
         Self::BackupRetentionDays,
         Self::ExtendedSupport,
+        Self::FromSnapshot,
     ];
 
     pub fn key(self) -> &'static str {
@@ -496,6 +499,7 @@ impl CloudOption {
             Self::BackupRetentionDays => "backup_retention_days",
             Self::MaxStorageGb => "max_storage_gb",
             Self::ExtendedSupport => "extended_support",
+            Self::FromSnapshot => "from_snapshot",
         }
     }
 }

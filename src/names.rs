@@ -114,6 +114,10 @@ pub fn secret_prefix(project: &str) -> String {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Stage(Option<String>);
 
+/// `x-provision.cloud.from_snapshot: latest-of:STAGE`: the newest snapshot of that stage's
+/// instance of the same database.
+pub const LATEST_OF: &str = "latest-of:";
+
 /// What `--stage default` (and the default stage in listings) is called.
 pub const DEFAULT_STAGE: &str = "default";
 /// A longer stage name is shortened (with a hash) so that it stays readable in identifiers.

@@ -168,6 +168,53 @@ pub struct CloudPlan {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allow_from: Vec<String>,
     pub tags: Vec<(String, String)>,
+    /// What the first create restores from (`x-provision.cloud.from_snapshot`); none on the
+    /// stage it names (the source) and without the setting. Once the resource exists it has
+    /// no effect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_snapshot: Option<RestoreSource>,
+}
+
+/// Where a restore's snapshot comes from, as identifiers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RestoreSource {
+    /// The newest available snapshot (manual or automated) of `identifier`: the same
+    /// database of the same project on `stage`.
+    LatestOf { stage: Stage, identifier: String },
+    /// This snapshot.
+    Snapshot { identifier: String },
+}
+
+impl RestoreSource {
+    /// What `plan` says a create does with it.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::LatestOf { stage, identifier } => {
+                format!("restore from the newest snapshot of {identifier} (stage {stage})")
+            }
+            Self::Snapshot { identifier } => format!("restore from snapshot {identifier}"),
+        }
+    }
+}
+
+/// The restore source of a resource on `stage`, from the manifest's `from_snapshot`.
+fn restore_source(
+    project: &str,
+    stage: &Stage,
+    r: &model::Resource<'_>,
+    kind: crate::names::Kind,
+) -> Option<RestoreSource> {
+    match r.cloud.from_snapshot.as_ref()? {
+        crate::model::SnapshotSpec::LatestOf(source) if source == stage => None,
+        crate::model::SnapshotSpec::LatestOf(source) => Some(RestoreSource::LatestOf {
+            stage: source.clone(),
+            identifier: crate::names::stage_identifier(project, source, &r.name, kind),
+        }),
+        crate::model::SnapshotSpec::Named(id) => Some(RestoreSource::Snapshot {
+            identifier: id.clone(),
+        }),
+    }
 }
 
 pub use crate::model::stage::{Profile, StagePlan};
@@ -363,6 +410,7 @@ fn cloud_plan(
             .cloned(),
     );
     CloudPlan {
+        from_snapshot: restore_source(project, st, r, kind),
         identifier: crate::names::stage_identifier(project, st, &r.name, kind),
         project: project.to_owned(),
         stage: st.clone(),
@@ -598,6 +646,110 @@ mod tests {
             problems
                 .iter()
                 .any(|p| matches!(p.kind, crate::problem::ProblemKind::CloudIdentifier { .. }))
+        );
+    }
+
+    fn staged(text: &str, stage: &str) -> Result<Plan, Error> {
+        let catalog = Catalog::builtin().unwrap();
+        let manifest = from_bytes(
+            text.as_bytes(),
+            PathBuf::from("compose.yaml"),
+            "shop".into(),
+            &|_| None,
+        )
+        .unwrap();
+        let stage = StagePlan {
+            stage: Stage::named(stage).unwrap(),
+            ..StagePlan::default()
+        };
+        plan_staged(&manifest, &catalog, Target::Cloud, None, &stage)
+    }
+
+    #[test]
+    fn from_snapshot_names_the_source_stages_identifier_and_not_on_the_source_itself() {
+        let text = "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {from_snapshot: 'latest-of:Main'}}}\n  kv: {image: 'redis:7', x-provision: {cloud: {from_snapshot: automatic.shop-kv-2026-12-01}}}\n";
+        let pr = staged(text, "pr-7").unwrap();
+        let db = pr.resource("db").unwrap().cloud.as_ref().unwrap();
+        assert_eq!(
+            db.from_snapshot,
+            Some(RestoreSource::LatestOf {
+                stage: Stage::named("main").unwrap(),
+                identifier: "shop-main-db".into(),
+            })
+        );
+        assert_eq!(
+            db.from_snapshot.as_ref().unwrap().describe(),
+            "restore from the newest snapshot of shop-main-db (stage main)"
+        );
+        let kv = pr.resource("kv").unwrap().cloud.as_ref().unwrap();
+        assert_eq!(
+            kv.from_snapshot,
+            Some(RestoreSource::Snapshot {
+                identifier: "automatic.shop-kv-2026-12-01".into()
+            })
+        );
+        // The source stage is created as usual: it is what the others are seeded from.
+        let main = staged(text, "main").unwrap();
+        let db = main.resource("db").unwrap().cloud.as_ref().unwrap();
+        assert_eq!(db.from_snapshot, None);
+        // Seeding from the default stage.
+        let text = "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {from_snapshot: 'latest-of:default'}}}\n";
+        let db = staged(text, "pr-7").unwrap();
+        let db = db.resource("db").unwrap().cloud.as_ref().unwrap();
+        assert_eq!(
+            db.from_snapshot,
+            Some(RestoreSource::LatestOf {
+                stage: Stage::default(),
+                identifier: "shop-db".into(),
+            })
+        );
+        assert!(
+            plan_of(text, Target::Cloud).unwrap().resources[0]
+                .cloud
+                .as_ref()
+                .unwrap()
+                .from_snapshot
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn bad_from_snapshot_values_are_problems_where_they_are_written() {
+        for (value, line_col) in [
+            ("'latest-of:'", "3:67"),
+            ("'latest-of://'", "3:67"),
+            ("'my snapshot'", "3:67"),
+            ("'-starts-with-a-hyphen'", "3:67"),
+            ("12", "3:67"),
+        ] {
+            let text = format!(
+                "services:\n  web: {{build: .}}\n  db: {{image: 'postgres:16', x-provision: {{cloud: {{from_snapshot: {value}}}}}}}\n"
+            );
+            let Err(Error::ManifestInvalid { problems, file }) = plan_of(&text, Target::Cloud)
+            else {
+                panic!("{value}: expected a problem")
+            };
+            let shown: Vec<String> = problems.iter().map(|p| p.render(&file)).collect();
+            assert!(
+                shown
+                    .iter()
+                    .any(|p| p.contains(&format!("compose.yaml:{line_col}"))
+                        && p.contains("from_snapshot")
+                        && p.contains("latest-of:STAGE")),
+                "{value}: {shown:?}"
+            );
+        }
+        // Memcached keeps no data to snapshot.
+        let text = "services:\n  mc: {image: 'memcached:1.6', x-provision: {cloud: {from_snapshot: 'latest-of:main'}}}\n";
+        let Err(Error::ManifestInvalid { problems, .. }) = plan_of(text, Target::Cloud) else {
+            panic!("expected a problem")
+        };
+        assert!(
+            problems.iter().any(|p| matches!(
+                &p.kind,
+                crate::problem::ProblemKind::OptionNotForType { option, .. } if option == "from_snapshot"
+            )),
+            "{problems:?}"
         );
     }
 }

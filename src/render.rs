@@ -71,37 +71,46 @@ fn database_detail(r: &crate::plan::PlannedResource) -> String {
             local.container, local.image
         )
     } else if let Some(cloud) = &r.cloud {
-        let c = &cloud.config;
-        match cloud.service {
-            CloudService::Rds => format!(
-                "RDS instance {} ({} {}): {}, {} GiB encrypted, backups {} days, deletion protection {}, Multi-AZ {}, not public",
-                cloud.identifier,
-                cloud.engine,
-                cloud.engine_version,
-                c.class,
-                c.storage_gb.unwrap_or_default(),
-                c.backup_retention_days,
-                on_off(c.deletion_protection),
-                on_off(c.multi_az)
-            ),
-            CloudService::ElasticacheReplicationGroup => format!(
-                "ElastiCache replication group {} ({} {}): {}, {} replicas, TLS and AUTH token, encrypted at rest, backups {} days",
-                cloud.identifier,
-                cloud.engine,
-                cloud.engine_version,
-                c.class,
-                c.replicas,
-                c.backup_retention_days
-            ),
-            CloudService::ElasticacheCluster => {
-                format!(
-                    "ElastiCache cluster {} ({} {}): {}, TLS in transit",
-                    cloud.identifier, cloud.engine, cloud.engine_version, c.class
-                )
-            }
+        let detail = cloud_detail(cloud);
+        match &cloud.from_snapshot {
+            Some(source) => format!("{detail}; first create: {}", source.describe()),
+            None => detail,
         }
     } else {
         String::new()
+    }
+}
+
+/// What one cloud database of the plan is, in a line.
+fn cloud_detail(cloud: &crate::plan::CloudPlan) -> String {
+    let c = &cloud.config;
+    match cloud.service {
+        CloudService::Rds => format!(
+            "RDS instance {} ({} {}): {}, {} GiB encrypted, backups {} days, deletion protection {}, Multi-AZ {}, not public",
+            cloud.identifier,
+            cloud.engine,
+            cloud.engine_version,
+            c.class,
+            c.storage_gb.unwrap_or_default(),
+            c.backup_retention_days,
+            on_off(c.deletion_protection),
+            on_off(c.multi_az)
+        ),
+        CloudService::ElasticacheReplicationGroup => format!(
+            "ElastiCache replication group {} ({} {}): {}, {} replicas, TLS and AUTH token, encrypted at rest, backups {} days",
+            cloud.identifier,
+            cloud.engine,
+            cloud.engine_version,
+            c.class,
+            c.replicas,
+            c.backup_retention_days
+        ),
+        CloudService::ElasticacheCluster => {
+            format!(
+                "ElastiCache cluster {} ({} {}): {}, TLS in transit",
+                cloud.identifier, cloud.engine, cloud.engine_version, c.class
+            )
+        }
     }
 }
 
@@ -181,7 +190,10 @@ pub fn cloud_live(live: &LiveState) -> String {
         .unwrap_or(0);
     for r in &live.resources {
         let detail = match r.action {
-            Action::Create => format!("new {} {}", r.kind, r.identifier),
+            Action::Create => match &r.restore {
+                Some(restore) => format!("new {} {}, {restore}", r.kind, r.identifier),
+                None => format!("new {} {}", r.kind, r.identifier),
+            },
             Action::Conflict => format!(
                 "{} {} exists but belongs to another project or to no one; provision will not touch it",
                 r.kind, r.identifier

@@ -478,6 +478,7 @@ mod tests {
             deletion_protection: true,
             backup_retention_days: 7,
             extended_support: false,
+            from_snapshot: None,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod cost;
 pub mod diff;
 pub mod iam_policy;
+pub mod restore;
 pub mod stage;
 
 use std::time::Duration;
@@ -249,6 +250,10 @@ pub struct LiveResource {
     pub status: Option<String>,
     pub endpoint: Option<String>,
     pub changes: Vec<Change>,
+    /// For a create with `from_snapshot`: the snapshot it would restore from, or why it
+    /// cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -293,16 +298,21 @@ async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
     let clouds: Vec<&CloudPlan> = planned.iter().map(|(_, c, _)| *c).collect();
     let prefetched = cloud.prefetch(&plan.project.name, &clouds).await;
     let prefetched = &prefetched;
-    let (observed, tagged) =
-        futures_util::future::join(
-            futures_util::future::join_all(planned.iter().map(|(r, c, p)| async move {
-                (r, c, p, cloud.observe_with(c, prefetched).await)
-            })),
-            cloud.tagged(&plan.project.name),
-        )
-        .await;
+    let (observed, tagged) = futures_util::future::join(
+        futures_util::future::join_all(planned.iter().map(|(r, c, p)| async move {
+            let observed = cloud.observe_with(c, prefetched).await;
+            // A create seeded from a snapshot: which one, read now (only then).
+            let restore = match &observed {
+                Ok(None) => cloud.restore_preview(r, c).await,
+                _ => None,
+            };
+            (r, c, p, observed, restore)
+        })),
+        cloud.tagged(&plan.project.name),
+    )
+    .await;
     let mut resources = Vec::new();
-    for (r, c, placement, o) in observed {
+    for (r, c, placement, o, restore) in observed {
         let o = o?;
         let changes = o
             .as_ref()
@@ -322,6 +332,7 @@ async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
                 .as_ref()
                 .and_then(|o| Some(format!("{}:{}", o.address.as_ref()?, o.port?))),
             changes,
+            restore,
         });
     }
     let planned: Vec<&str> = resources.iter().map(|r| r.identifier.as_str()).collect();

@@ -155,6 +155,11 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
                 "hint: rename the service or the project (`-p`, `x-provision.project`) so the identifier `{{project}}-{{service}}` is free"
             );
         }
+        Error::Restore {
+            resource,
+            identifier,
+            problem,
+        } => restore(resource, identifier, problem, out),
         _ => {}
     }
 }
@@ -280,4 +285,98 @@ fn aws_hint_fixed(code: &str, message: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// Why a stage's first create cannot be restored from `from_snapshot` (`cloud::restore`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotProblem {
+    /// `latest-of:STAGE` and that stage has neither the instance nor a snapshot of it.
+    SourceMissing { stage: String, source: String },
+    /// The source identifier is taken by someone else's resource.
+    SourceNotOurs {
+        source: String,
+        owner: Option<String>,
+    },
+    /// The source is there, but no snapshot of it is `available` (`pending`: those still
+    /// being made, with their status).
+    NoneAvailable {
+        stage: String,
+        source: String,
+        pending: Vec<String>,
+    },
+    /// A named snapshot that AWS does not have.
+    NotFound { snapshot: String },
+    /// A named snapshot that is not `available` yet.
+    NotAvailable { snapshot: String, status: String },
+    /// The snapshot cannot become this database as the manifest describes it.
+    Mismatch {
+        snapshot: String,
+        what: &'static str,
+        have: String,
+        want: String,
+    },
+}
+
+fn restore(resource: &str, identifier: &str, problem: &SnapshotProblem, out: &mut String) {
+    let head = format!("error: `{resource}` ({identifier}) cannot be created from a snapshot");
+    let (why, hint) = match problem {
+        SnapshotProblem::SourceMissing { stage, source } => (
+            format!("stage `{stage}` has no `{source}` and no snapshot of it"),
+            format!(
+                "bring the source stage up first (`provision up --cloud --stage {stage}`), or set `from_snapshot` to a snapshot identifier"
+            ),
+        ),
+        SnapshotProblem::SourceNotOurs { source, owner } => (
+            match owner {
+                Some(owner) => format!("`{source}` belongs to `{owner}` (its `provision:` tags), not to this project"),
+                None => format!("`{source}` was not created by provision (no `provision:` tags)"),
+            },
+            "name a snapshot of your own in `from_snapshot`".to_owned(),
+        ),
+        SnapshotProblem::NoneAvailable {
+            stage,
+            source,
+            pending,
+        } => (
+            if pending.is_empty() {
+                format!("`{source}` (stage `{stage}`) has no snapshot yet")
+            } else {
+                format!(
+                    "no snapshot of `{source}` (stage `{stage}`) is available yet: {}",
+                    pending.join(", ")
+                )
+            },
+            if pending.is_empty() {
+                format!(
+                    "take one (`aws rds create-db-snapshot --db-instance-identifier {source} --db-snapshot-identifier {source}-seed`, or `aws elasticache create-snapshot --replication-group-id {source} --snapshot-name {source}-seed`), or wait for the first automated backup"
+                )
+            } else {
+                "run `provision up --cloud` again once the snapshot is `available`".to_owned()
+            },
+        ),
+        SnapshotProblem::NotFound { snapshot } => (
+            format!("AWS has no snapshot `{snapshot}` in this account and region"),
+            "check the identifier (`aws rds describe-db-snapshots`, `aws elasticache describe-snapshots`); a shared snapshot is named by its ARN".to_owned(),
+        ),
+        SnapshotProblem::NotAvailable { snapshot, status } => (
+            format!("snapshot `{snapshot}` is `{status}`, not `available`"),
+            "run `provision up --cloud` again once it is `available`".to_owned(),
+        ),
+        SnapshotProblem::Mismatch {
+            snapshot,
+            what,
+            have,
+            want,
+        } => (
+            format!("snapshot `{snapshot}` has {what} {have}; the manifest asks for {want}"),
+            match *what {
+                "engine" | "major version" => "seed from a snapshot of the same engine and major version (upgrade the source stage first), or change the manifest's version".to_owned(),
+                "storage" => "set `x-provision.cloud.storage_gb` to at least the snapshot's size: a restore cannot allocate less".to_owned(),
+                "storage encryption" => "copy the snapshot with encryption (`aws rds copy-db-snapshot --kms-key-id ...`) and name the copy in `from_snapshot`".to_owned(),
+                _ => "a restored instance keeps the snapshot's master user: set `x-provision.username` to it, or seed from another snapshot".to_owned(),
+            },
+        ),
+    };
+    let _ = writeln!(out, "{head}: {why}");
+    let _ = writeln!(out, "hint: {hint}");
 }

@@ -289,6 +289,12 @@ pub enum Error {
         identifier: String,
         owner: Option<String>,
     },
+    /// A stage's first create cannot be restored from what `from_snapshot` names.
+    Restore {
+        resource: String,
+        identifier: String,
+        problem: Box<SnapshotProblem>,
+    },
     /// A cloud-only command without `--cloud`.
     NeedsCloud {
         command: &'static str,
@@ -353,6 +359,7 @@ pub enum Error {
     Data(Box<DataError>),
 }
 
+pub use cloud::SnapshotProblem;
 pub use data::DataError;
 
 impl Error {
@@ -425,6 +432,7 @@ impl Error {
             | Self::CloudTerminal { .. }
             | Self::CloudTimeout { .. }
             | Self::DeletionProtected { .. }
+            | Self::Restore { .. }
             | Self::NotOurs { .. } => Exit::Failure,
         }
     }
@@ -479,6 +487,7 @@ impl Error {
             | Self::UnsafeChange { .. }
             | Self::CloudTimeout { .. }
             | Self::DeletionProtected { .. }
+            | Self::Restore { .. }
             | Self::NotOurs { .. } => cloud::render,
             Self::Output(_)
             | Self::InvalidStage { .. }

@@ -264,6 +264,8 @@ pub struct CloudOptions {
     pub backup_retention_days: Option<Located<u32>>,
     pub max_storage_gb: Option<Located<u32>>,
     pub extended_support: Option<Located<bool>>,
+    /// `from_snapshot`: what a stage's first create of this database restores from.
+    pub from_snapshot: Option<Located<String>>,
 }
 
 impl CloudOptions {
@@ -285,6 +287,7 @@ impl CloudOptions {
             ),
             (O::MaxStorageGb, at(self.max_storage_gb.as_ref())),
             (O::ExtendedSupport, at(self.extended_support.as_ref())),
+            (O::FromSnapshot, at(self.from_snapshot.as_ref())),
         ]
         .into_iter()
         .filter_map(|(option, at)| at.map(|(pos, path)| (option, pos, path)))

@@ -41,6 +41,7 @@ const CLOUD_KEYS: &[&str] = &[
     "backup_retention_days",
     "max_storage_gb",
     "extended_support",
+    "from_snapshot",
 ];
 
 pub(super) struct Reader<'v> {
@@ -811,6 +812,7 @@ impl Reader<'_> {
                         self.number(value, &child, 21, 65536, "a size in GiB (21-65536)");
                 }
                 "extended_support" => options.extended_support = self.flag(value, &child),
+                "from_snapshot" => options.from_snapshot = self.snapshot_source(value, &child),
                 _ => {
                     options.backup_retention_days =
                         self.number(value, &child, 0, 35, "a number of days (0-35)");
@@ -818,6 +820,35 @@ impl Reader<'_> {
             }
         }
         options
+    }
+
+    /// `from_snapshot`: `latest-of:STAGE` (the newest snapshot of that stage's instance of the
+    /// same database) or a snapshot identifier as AWS names them: a manual one
+    /// (`shop-main-db-2026-12-01`), an automated one (`rds:shop-db-2026-12-01-03-10`,
+    /// `automatic.shop-kv-2026-12-01-03-10`) or a shared snapshot's ARN.
+    pub(super) fn snapshot_source(&mut self, node: &Node, path: &str) -> Option<Located<String>> {
+        let located = self.string(node, path)?;
+        let v = located.value.trim();
+        let ok = match v.strip_prefix(crate::names::LATEST_OF) {
+            Some(stage) => crate::names::Stage::named(stage).is_some(),
+            None => {
+                (1..=255).contains(&v.len())
+                    && v.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && v.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.' | '/' | '_')
+                    })
+            }
+        };
+        if !ok {
+            self.invalid(
+                node,
+                path,
+                located.value.clone(),
+                "`latest-of:STAGE` (the newest snapshot of that stage's database) or a snapshot identifier (a letter first, then letters, digits, `-`, `:`, `.`; at most 255)",
+            );
+            return None;
+        }
+        Some(located)
     }
 }
 

@@ -27,6 +27,31 @@ pub struct CloudConfig {
     /// RDS: enrol in paid Extended Support when the major version's standard support ends.
     /// Off unless the manifest opts in (AWS's own default is on).
     pub extended_support: bool,
+    /// What a stage's first create restores from (`x-provision.cloud.from_snapshot`); the plan
+    /// turns it into identifiers (`CloudPlan.from_snapshot`).
+    #[serde(skip)]
+    pub from_snapshot: Option<SnapshotSpec>,
+}
+
+/// `x-provision.cloud.from_snapshot` as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotSpec {
+    /// `latest-of:STAGE`: the newest available snapshot of that stage's instance of the same
+    /// database. Has no effect on that stage itself (it is the source).
+    LatestOf(crate::names::Stage),
+    /// A snapshot identifier (or a shared snapshot's ARN), on every stage's first create.
+    Named(String),
+}
+
+impl SnapshotSpec {
+    /// Reads what the manifest reader accepted (`manifest::reader::snapshot_source`).
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        match text.strip_prefix(crate::names::LATEST_OF) {
+            Some(stage) => crate::names::Stage::named(stage).map(Self::LatestOf),
+            None => (!text.is_empty()).then(|| Self::Named(text.to_owned())),
+        }
+    }
 }
 
 /// The AWS identifier of a resource: `{project}-{service}`, with the service name folded to
@@ -105,12 +130,12 @@ pub(super) fn network_problems(
     }
 }
 
-pub(super) fn cloud_config(
-    service: &Service,
+/// An `x-provision.cloud` option the type has no use for (`replicas` on Postgres).
+fn options_not_for_type(
+    given: &crate::manifest::CloudOptions,
     template: &Template,
     problems: &mut Vec<Problem>,
-) -> CloudConfig {
-    let given = &service.ext.cloud;
+) {
     let allowed = &template.cloud.options;
     for (option, at, path) in given.given() {
         if !allowed.contains(&option) {
@@ -132,6 +157,15 @@ pub(super) fn cloud_config(
             );
         }
     }
+}
+
+pub(super) fn cloud_config(
+    service: &Service,
+    template: &Template,
+    problems: &mut Vec<Problem>,
+) -> CloudConfig {
+    let given = &service.ext.cloud;
+    options_not_for_type(given, template, problems);
     if let (Some(size), Some(min), Some(max)) = (
         &given.storage_gb,
         template.cloud.min_storage_gb,
@@ -211,5 +245,9 @@ pub(super) fn cloud_config(
         backup_retention_days: given.backup_retention_days.as_ref().map_or(7, |b| b.value),
         max_storage_gb: given.max_storage_gb.as_ref().map(|m| m.value),
         extended_support: given.extended_support.as_ref().is_some_and(|e| e.value),
+        from_snapshot: given
+            .from_snapshot
+            .as_ref()
+            .and_then(|s| SnapshotSpec::parse(&s.value)),
     }
 }

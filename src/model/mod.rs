@@ -38,7 +38,7 @@ pub struct Model<'c> {
 }
 
 pub use apps::{App, AppLink, Link};
-pub use cloud::{CloudConfig, cloud_identifier, identifier_rule_broken};
+pub use cloud::{CloudConfig, SnapshotSpec, cloud_identifier, identifier_rule_broken};
 pub use project::{Project, ProjectSource, normalize_project};
 pub use resource::Resource;
 

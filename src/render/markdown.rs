@@ -33,7 +33,10 @@ pub fn plan(plan: &Plan, live: Option<&LiveState>, cost: Option<&Estimate>) -> S
         let live_row = live.and_then(|l| l.resources.iter().find(|x| x.resource == r.name));
         let change = match live_row {
             None => "unknown (AWS not read)".to_owned(),
-            Some(l) if l.changes.is_empty() => l.action.to_string(),
+            Some(l) if l.changes.is_empty() => match &l.restore {
+                Some(restore) => format!("{} ({restore})", l.action),
+                None => l.action.to_string(),
+            },
             Some(l) => {
                 let list: Vec<String> = l
                     .changes

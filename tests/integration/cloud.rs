@@ -1501,6 +1501,99 @@ out(1)",
     }
 }
 
+/// The rules layer's own rules for snapshots and restores, checked with boto3 alone (no
+/// provision): a layer that let everything through would fail each step. Each rule cites its
+/// AWS page in `localstack/aws_rules.py` (`snapshot_rules`): API_CreateDBSnapshot.html,
+/// API_RestoreDBInstanceFromDBSnapshot.html, API_CreateSnapshot.html,
+/// API_CreateReplicationGroup.html (SnapshotName).
+mod snapshot_rules_need_emulator {
+    use super::*;
+
+    #[test]
+    fn the_layer_enforces_snapshot_and_restore_rules() {
+        let p = CloudProject::isolated("crul", "services: {}\n");
+        let v = p.boto3(r#"
+import time, botocore
+def code(f):
+    try:
+        f()
+        return "accepted"
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+def wait(f):
+    for _ in range(100):
+        if f():
+            return True
+        time.sleep(0.1)
+    return False
+r = {}
+rds.create_db_instance(DBInstanceIdentifier="src-db", Engine="postgres", EngineVersion="16", DBInstanceClass="db.t4g.micro", AllocatedStorage=30, MasterUsername="app", MasterUserPassword="first-password-1", CopyTagsToSnapshot=True, StorageEncrypted=True)
+r["snapshot_of_creating_instance"] = code(lambda: rds.create_db_snapshot(DBInstanceIdentifier="src-db", DBSnapshotIdentifier="s0"))
+wait(lambda: rds.describe_db_instances(DBInstanceIdentifier="src-db")["DBInstances"][0]["DBInstanceStatus"] == "available")
+r["bad_snapshot_identifier"] = code(lambda: rds.create_db_snapshot(DBInstanceIdentifier="src-db", DBSnapshotIdentifier="bad--id"))
+rds.create_db_snapshot(DBInstanceIdentifier="src-db", DBSnapshotIdentifier="s1")
+r["fresh_snapshot_status"] = rds.describe_db_snapshots(DBSnapshotIdentifier="s1")["DBSnapshots"][0]["Status"]
+r["restore_from_creating"] = code(lambda: rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="new-db", DBSnapshotIdentifier="s1"))
+wait(lambda: rds.describe_db_snapshots(DBSnapshotIdentifier="s1")["DBSnapshots"][0]["Status"] == "available")
+r["restore_missing_snapshot"] = code(lambda: rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="new-db", DBSnapshotIdentifier="no-such"))
+r["restore_without_snapshot"] = code(lambda: rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="new-db"))
+r["restore_smaller_storage"] = code(lambda: rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="new-db", DBSnapshotIdentifier="s1", AllocatedStorage=20))
+r["restore_other_engine"] = code(lambda: rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="new-db", DBSnapshotIdentifier="s1", Engine="mysql"))
+r["restore_bad_identifier"] = code(lambda: rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="new--db", DBSnapshotIdentifier="s1"))
+# boto3 itself refuses parameters the action does not have: send one anyway, as a client
+# built from another model might.
+def with_password(request, **kwargs):
+    request.data["MasterUserPassword"] = "other-password-2"
+rds.meta.events.register("before-sign.rds.RestoreDBInstanceFromDBSnapshot", with_password)
+r["restore_with_password"] = code(lambda: rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="new-db", DBSnapshotIdentifier="s1"))
+rds.meta.events.unregister("before-sign.rds.RestoreDBInstanceFromDBSnapshot", with_password)
+r["restore_ok"] = code(lambda: rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="new-db", DBSnapshotIdentifier="s1", AllocatedStorage=40))
+r["restored_status"] = rds.describe_db_instances(DBInstanceIdentifier="new-db")["DBInstances"][0]["DBInstanceStatus"]
+ec.create_replication_group(ReplicationGroupId="src-kv", ReplicationGroupDescription="d", Engine="valkey", EngineVersion="8.0", CacheNodeType="cache.t4g.micro")
+r["cache_snapshot_of_creating"] = code(lambda: ec.create_snapshot(ReplicationGroupId="src-kv", SnapshotName="k1"))
+wait(lambda: ec.describe_replication_groups(ReplicationGroupId="src-kv")["ReplicationGroups"][0]["Status"] == "available")
+ec.create_snapshot(ReplicationGroupId="src-kv", SnapshotName="k1")
+r["cache_snapshot_status"] = ec.describe_snapshots(SnapshotName="k1")["Snapshots"][0]["SnapshotStatus"]
+r["seed_from_creating"] = code(lambda: ec.create_replication_group(ReplicationGroupId="new-kv", ReplicationGroupDescription="d", Engine="valkey", CacheNodeType="cache.t4g.micro", SnapshotName="k1"))
+wait(lambda: ec.describe_snapshots(SnapshotName="k1")["Snapshots"][0]["SnapshotStatus"] == "available")
+r["seed_from_missing"] = code(lambda: ec.create_replication_group(ReplicationGroupId="new-kv", ReplicationGroupDescription="d", Engine="valkey", CacheNodeType="cache.t4g.micro", SnapshotName="no-such"))
+r["seed_other_engine"] = code(lambda: ec.create_replication_group(ReplicationGroupId="new-kv", ReplicationGroupDescription="d", Engine="redis", CacheNodeType="cache.t4g.micro", SnapshotName="k1"))
+r["seed_ok"] = code(lambda: ec.create_replication_group(ReplicationGroupId="new-kv", ReplicationGroupDescription="d", Engine="valkey", CacheNodeType="cache.t4g.micro", SnapshotName="k1"))
+out(r)
+"#);
+        let want = serde_json::json!({
+            "snapshot_of_creating_instance": "InvalidDBInstanceState",
+            "bad_snapshot_identifier": "InvalidParameterValue",
+            "fresh_snapshot_status": "creating",
+            "restore_from_creating": "InvalidDBSnapshotState",
+            "restore_missing_snapshot": "DBSnapshotNotFound",
+            "restore_without_snapshot": "MissingParameter",
+            "restore_smaller_storage": "InvalidParameterValue",
+            "restore_other_engine": "InvalidParameterCombination",
+            "restore_bad_identifier": "InvalidParameterValue",
+            "restore_with_password": "InvalidParameterCombination",
+            "restore_ok": "accepted",
+            "restored_status": "creating",
+            "cache_snapshot_of_creating": "InvalidReplicationGroupState",
+            "cache_snapshot_status": "creating",
+            "seed_from_creating": "InvalidSnapshotState",
+            "seed_from_missing": "SnapshotNotFoundFault",
+            "seed_other_engine": "InvalidParameterCombination",
+            "seed_ok": "accepted",
+        });
+        assert_eq!(v, want);
+        // The restored instance keeps the snapshot's password until someone changes it; the
+        // layer records where it came from.
+        let state = p.rules_state();
+        assert_eq!(state["resources"]["new-db"]["restored_from"], "s1");
+        assert_eq!(
+            state["resources"]["new-db"]["credentials"],
+            serde_json::json!(["first-password-1"])
+        );
+        assert_eq!(state["resources"]["new-kv"]["restored_from"], "k1");
+    }
+}
+
 /// `provision iam-policy --json` prints the policy document for the manifest, no AWS needed.
 #[test]
 fn iam_policy_prints_a_scoped_policy_document() {
@@ -1870,6 +1963,231 @@ mod stages_need_emulator {
             "{}",
             out.stdout
         );
+    }
+
+    const SEEDED: &str = "x-provision:\n  cloud:\n    stages: {ttl: 3d}\nservices:\n  db: {image: 'postgres:16', x-provision: {cloud: {from_snapshot: 'latest-of:main'}}}\n  kv: {image: 'redis:7', x-provision: {cloud: {from_snapshot: 'latest-of:main'}}}\n";
+
+    /// A manual snapshot of `main`'s instance and group, taken with boto3, waited for.
+    fn snapshot_main(p: &CloudProject, tag: &str) -> (String, String) {
+        let name = &p.live.name;
+        let (db, kv) = (
+            format!("{name}-main-db-{tag}"),
+            format!("{name}-main-kv-{tag}"),
+        );
+        p.boto3(&format!(
+            r#"
+import time
+rds.create_db_snapshot(DBInstanceIdentifier="{name}-main-db", DBSnapshotIdentifier="{db}")
+ec.create_snapshot(ReplicationGroupId="{name}-main-kv", SnapshotName="{kv}")
+for _ in range(100):
+    a = rds.describe_db_snapshots(DBSnapshotIdentifier="{db}")["DBSnapshots"][0]["Status"]
+    b = ec.describe_snapshots(SnapshotName="{kv}")["Snapshots"][0]["SnapshotStatus"]
+    if a == b == "available":
+        break
+    time.sleep(0.1)
+out([a, b])
+"#
+        ));
+        (db, kv)
+    }
+
+    fn secret_value(p: &CloudProject, name: &str) -> String {
+        p.boto3(&format!(
+            "out(sm.get_secret_value(SecretId='{name}')['SecretString'])"
+        ))
+        .as_str()
+        .unwrap()
+        .to_owned()
+    }
+
+    /// Seeding a preview from `main` (README, "CI and preview environments"): the newest
+    /// snapshot of main's instance (a manual one, newer than the automated one moto makes at
+    /// create), restored with RestoreDBInstanceFromDBSnapshot
+    /// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBInstanceFromDBSnapshot.html)
+    /// with the preview's own tags and network; then the master password reset to the
+    /// preview's own secret (ModifyDBInstance MasterUserPassword, ApplyImmediately), so main's
+    /// password does not open it; the cache seeded with SnapshotName and its own token. What
+    /// AWS did is read from boto3 and the rules layer's record (which snapshot, which
+    /// passwords open the instance), not from provision.
+    #[test]
+    fn a_preview_is_restored_from_mains_newest_snapshot_with_its_own_password() {
+        let p = CloudProject::isolated("cseed", SEEDED);
+        let name = p.live.name.clone();
+        // Before main exists: a clear error, and nothing is created.
+        let early = p.cmd(&["up", "--stage", "pr-1"]).output();
+        assert_eq!(early.code, Some(1), "{}", early.snapshot());
+        assert!(
+            early.stderr.contains("stage `main` has no")
+                && early.stderr.contains("provision up --cloud --stage main"),
+            "{}",
+            early.stderr
+        );
+        assert!(instances(&p).is_empty());
+        // main is created as usual: from_snapshot names it, so it is the source.
+        let main = p.ok(&["up", "--stage", "main"]);
+        assert!(!main.stderr.contains("snapshot"), "{}", main.stderr);
+        // Before a manual snapshot: main's instance has the automated one moto (like AWS,
+        // after the first backup window) made; main's cache has none yet, which plan says.
+        let plan = p.ok(&["plan", "--stage", "pr-1"]);
+        assert!(
+            plan.stdout
+                .contains(&format!("restore from snapshot rds:{name}-main-db-"))
+                && plan.stdout.contains("(automated"),
+            "{}",
+            plan.stdout
+        );
+        assert!(
+            plan.stdout.contains(&format!(
+                "`{name}-main-kv` (stage `main`) has no snapshot yet"
+            )),
+            "{}",
+            plan.stdout
+        );
+        let (db_snap, kv_snap) = snapshot_main(&p, "seed");
+        let plan = p.ok(&["plan", "--stage", "pr-1"]);
+        assert!(
+            plan.stdout
+                .contains(&format!("restore from snapshot {db_snap} (manual")),
+            "{}",
+            plan.stdout
+        );
+        assert!(
+            plan.stdout
+                .contains(&format!("restore from snapshot {kv_snap}")),
+            "{}",
+            plan.stdout
+        );
+
+        let up = p.ok(&["up", "--stage", "pr-1", "-v"]);
+        let (preview, source) = (format!("{name}-pr-1-db"), format!("{name}-main-db"));
+        let state = p.rules_state();
+        assert_eq!(
+            state["resources"][&preview]["restored_from"],
+            db_snap.as_str()
+        );
+        assert_eq!(
+            state["resources"][format!("{name}-pr-1-kv")]["restored_from"],
+            kv_snap.as_str()
+        );
+        let restores = p.requests("RestoreDBInstanceFromDBSnapshot");
+        assert_eq!(restores.len(), 1, "{restores:?}");
+        let r = &restores[0];
+        assert_eq!(r["DBSnapshotIdentifier"], db_snap.as_str());
+        assert_eq!(r["DBInstanceClass"], "db.t4g.micro");
+        assert_eq!(r["PubliclyAccessible"], "false");
+        assert_eq!(r["StorageType"], "gp3");
+        assert!(
+            r["DBParameterGroupName"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{name}-pr-1-")),
+            "{r}"
+        );
+        // Its tags are the preview's own, not main's (copied to main's snapshot).
+        let tags = tags_of_instance(&p, &preview);
+        assert_eq!(tags["provision:stage"], "pr-1", "{tags:?}");
+        assert_eq!(tags["provision:resource"], "db");
+        assert!(tags.contains_key("provision:expires-at"));
+        // Its own secret, and only that opens it: main's password was reset away.
+        let (mine, mains) = (
+            secret_value(&p, &format!("provision/{name}/pr-1/db")),
+            secret_value(&p, &format!("provision/{name}/main/db")),
+        );
+        assert_ne!(mine, mains);
+        assert_eq!(
+            state["resources"][&source]["credentials"],
+            serde_json::json!([mains])
+        );
+        assert_eq!(
+            state["resources"][&preview]["credentials"],
+            serde_json::json!([mine]),
+            "the preview opens with its own secret only"
+        );
+        let resets: Vec<_> = p
+            .requests("ModifyDBInstance")
+            .into_iter()
+            .filter(|m| m["DBInstanceIdentifier"] == preview.as_str())
+            .collect();
+        assert!(
+            resets
+                .iter()
+                .any(|m| m["MasterUserPassword"] == "[redacted]" && m["ApplyImmediately"] == "true"),
+            "{resets:?}"
+        );
+        assert!(
+            !up.stderr.contains(&mine) && !up.stderr.contains(&mains),
+            "no secret in the output"
+        );
+        // The cache: its own AUTH token from the start.
+        let kv_token = secret_value(&p, &format!("provision/{name}/pr-1/kv"));
+        assert_eq!(
+            state["resources"][format!("{name}-pr-1-kv")]["credentials"],
+            serde_json::json!([kv_token])
+        );
+        let kv_restores: Vec<_> = p
+            .requests("CreateReplicationGroup")
+            .into_iter()
+            .filter(|c| c["ReplicationGroupId"] == format!("{name}-pr-1-kv").as_str())
+            .collect();
+        assert_eq!(kv_restores[0]["SnapshotName"], kv_snap.as_str());
+
+        // Once created, from_snapshot has no further effect: a re-run changes nothing (but
+        // the preview's expiry, which every `up` of a stage with a ttl moves later), even
+        // with a newer snapshot of main.
+        snapshot_main(&p, "later");
+        let again = p.ok(&["up", "--stage", "pr-1", "-v"]);
+        let changed: Vec<String> = CloudProject::mutations(&again)
+            .into_iter()
+            .filter(|m| !m.ends_with(".AddTagsToResource"))
+            .collect();
+        assert_eq!(changed, Vec::<String>::new(), "{}", again.stderr);
+        assert!(again.stderr.contains("now expires at"), "{}", again.stderr);
+        let plan = p.ok(&["plan", "--json", "--stage", "pr-1", "--detailed-exitcode"]);
+        assert_eq!(plan.code, Some(0), "{}", plan.stdout);
+    }
+
+    /// A run killed right after AWS accepted the restore (before the password reset) is
+    /// finished by the next run: the secret was tagged pending first, so the instance never
+    /// stays on main's password.
+    #[test]
+    fn a_restore_killed_before_the_password_reset_is_finished_by_the_next_run() {
+        let p = CloudProject::isolated("ckill", SEEDED);
+        let name = p.live.name.clone();
+        p.ok(&["up", "--stage", "main"]);
+        snapshot_main(&p, "seed");
+        for step in ["restore-requested", "restore-available"] {
+            let stage = format!("k-{}", &step[8..]);
+            let killed = p
+                .cmd(&["up", "--stage", &stage])
+                .env("PROVISION_TEST_CRASH_AT", step)
+                .output();
+            assert_ne!(killed.code, Some(0), "{step}: {}", killed.snapshot());
+            assert!(killed.stderr.contains(step), "{}", killed.stderr);
+            let preview = format!("{name}-{stage}-db");
+            let before = p.rules_state();
+            let mine = secret_value(&p, &format!("provision/{name}/{stage}/db"));
+            assert_ne!(
+                before["resources"][&preview]["credentials"],
+                serde_json::json!([mine]),
+                "{step}: killed before the reset"
+            );
+            let out = p.ok(&["up", "--stage", &stage]);
+            assert!(
+                out.stderr.contains("interrupted password reset"),
+                "{step}: {}",
+                out.stderr
+            );
+            let after = p.rules_state();
+            assert_eq!(
+                after["resources"][&preview]["credentials"],
+                serde_json::json!([mine]),
+                "{step}"
+            );
+            assert_eq!(
+                after["resources"][&preview]["restored_from"],
+                format!("{name}-main-db-seed").as_str()
+            );
+        }
     }
 
     #[test]

@@ -180,6 +180,7 @@ pub(super) async fn create_group(
     placement: &Placement,
     version: &str,
     token: Option<&Secret>,
+    snapshot: Option<&str>,
 ) -> Result<(), Error> {
     let c = &cloud.config;
     let group = subnet_group(client, cloud, placement).await?;
@@ -202,7 +203,12 @@ pub(super) async fn create_group(
         .set_auth_token(token.map(|t| t.expose().to_owned()))
         .snapshot_retention_limit(i32::try_from(c.backup_retention_days).unwrap_or(7))
         .set_cache_subnet_group_name(group)
-        .set_security_group_ids(placement.security_groups());
+        .set_security_group_ids(placement.security_groups())
+        // Seeded from a snapshot: its data, with this stage's own AUTH token (a snapshot holds
+        // the data, not the token), so the source stage's token never opens it
+        // (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateReplicationGroup.html:
+        // SnapshotName).
+        .set_snapshot_name(snapshot.map(str::to_owned));
     for (k, v) in project_tags(cloud) {
         request = request.tags(Tag::builder().key(k).value(v).build());
     }
@@ -237,6 +243,57 @@ pub(super) async fn create_cluster(
         Ok(_) => Ok(()),
         Err(e) if e.as_service_error().is_some_and(aws_sdk_elasticache::operation::create_cache_cluster::CreateCacheClusterError::is_cache_cluster_already_exists_fault) => Ok(()),
         Err(e) => Err(sdk_error("create ElastiCache cluster", &cloud.identifier)(e)),
+    }
+}
+
+/// What the seeding of a stage needs to know of one cache snapshot.
+fn snapshot_info(s: &aws_sdk_elasticache::types::Snapshot) -> crate::cloud::restore::SnapshotInfo {
+    crate::cloud::restore::SnapshotInfo {
+        identifier: s.snapshot_name().unwrap_or_default().to_owned(),
+        automated: s.snapshot_source() == Some("automated"),
+        status: s.snapshot_status().unwrap_or("unknown").to_owned(),
+        created: s
+            .node_snapshots()
+            .iter()
+            .filter_map(|n| n.snapshot_create_time())
+            .map(aws_smithy_types::DateTime::secs)
+            .min(),
+        engine: s.engine().map(str::to_owned),
+        engine_version: s.engine_version().map(str::to_owned),
+        ..crate::cloud::restore::SnapshotInfo::default()
+    }
+}
+
+/// Every snapshot of a replication group, manual and automated (`SnapshotSource`)
+/// (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_DescribeSnapshots.html).
+pub(super) async fn snapshots_of(
+    client: &Client,
+    group: &str,
+) -> Result<Vec<crate::cloud::restore::SnapshotInfo>, Error> {
+    let mut out = Vec::new();
+    let mut pages = client
+        .describe_snapshots()
+        .replication_group_id(group)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => out.extend(page.snapshots().iter().map(snapshot_info)),
+            Err(e) if e.as_service_error().is_some_and(aws_sdk_elasticache::operation::describe_snapshots::DescribeSnapshotsError::is_snapshot_not_found_fault) => break,
+            Err(e) => return Err(sdk_error("list snapshots of ElastiCache replication group", group)(e)),
+        }
+    }
+    Ok(out)
+}
+
+pub(super) async fn snapshot_named(
+    client: &Client,
+    name: &str,
+) -> Result<Option<crate::cloud::restore::SnapshotInfo>, Error> {
+    match client.describe_snapshots().snapshot_name(name).send().await {
+        Ok(out) => Ok(out.snapshots().first().map(snapshot_info)),
+        Err(e) if e.as_service_error().is_some_and(aws_sdk_elasticache::operation::describe_snapshots::DescribeSnapshotsError::is_snapshot_not_found_fault) => Ok(None),
+        Err(e) => Err(sdk_error("describe ElastiCache snapshot", name)(e)),
     }
 }
 

@@ -7,6 +7,7 @@ mod elasticache;
 mod expiry;
 pub mod network;
 mod rds;
+mod restore;
 mod secrets;
 #[cfg(test)]
 mod tests;
@@ -387,11 +388,13 @@ impl Cloud {
             None
         };
         // A password the database must be given (a lost secret, an interrupted reset).
-        let (acted, reset) = match &observed {
+        let (acted, reset, restored) = match &observed {
             None => {
-                self.create(resource, cloud, placement, secret, progress)
+                let reset = self
+                    .create(resource, cloud, placement, secret, progress)
                     .await?;
-                (true, None)
+                let restored = reset.is_some();
+                (true, reset, restored)
             }
             Some(current) => {
                 let reset = self
@@ -422,19 +425,25 @@ impl Cloud {
                     if current.readiness() == Readiness::Available && reset.is_none() {
                         return Ok(current.clone());
                     }
-                    (false, reset)
+                    (false, reset, false)
                 } else {
                     self.modify(
                         name, cloud, placement, current, &changes, progress, deadline,
                     )
                     .await?;
-                    (true, reset)
+                    (true, reset, false)
                 }
             }
         };
         let mut ready = self
             .wait_available(name, cloud, progress, deadline, acted)
             .await?;
+        if restored {
+            restore::crash_point("restore-available");
+            ready = self
+                .settle_restored(name, resource, cloud, placement, ready, progress, deadline)
+                .await?;
+        }
         if let Some(password) = reset {
             self.reset_password(name, cloud, &password, progress, deadline)
                 .await?;
@@ -451,7 +460,10 @@ impl Cloud {
 
     /// Creates a missing resource: the password first (stored in its secret, or the stored one
     /// reused), then the resource with the groups its plan names. A create AWS refuses undoes
-    /// what this run made for it.
+    /// what this run made for it. With `from_snapshot`, the snapshot is found (and checked)
+    /// before anything is made; an RDS restore keeps the snapshot's password, so the stored
+    /// one is marked pending first and returned: the caller gives it to the instance once it
+    /// is `available`.
     async fn create(
         &self,
         resource: &PlannedResource,
@@ -459,34 +471,54 @@ impl Cloud {
         placement: &Placement,
         secret: Option<SecretState>,
         progress: &Progress,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<Secret>, Error> {
         let name = resource.name.as_str();
+        let snapshot = self.snapshot_for(resource, cloud).await?;
+        let restoring_rds = snapshot.is_some() && cloud.service == CloudService::Rds;
         // The secret's state before this run stored a password in it, when it did.
         let mut stored = None;
         let password = match secret {
             None => None,
-            Some(SecretState::Present { .. }) => {
+            Some(SecretState::Present { pending }) => {
+                if restoring_rds && !pending {
+                    secrets::mark_pending(&self.secrets, &cloud.secret_name, true).await?;
+                }
                 Some(secrets::value(&self.secrets, &cloud.secret_name).await?)
             }
             Some(state) => {
-                let password = secrets::store_new(&self.secrets, cloud, state, false).await?;
+                let password =
+                    secrets::store_new(&self.secrets, cloud, state, restoring_rds).await?;
                 stored = Some(state);
                 Some(password)
             }
         };
+        if restoring_rds {
+            restore::crash_point("restore-secret-stored");
+        }
         let version = self.version_for(resource, cloud).await;
         progress.say(
             name,
-            &format!(
-                "creating {} {} ({} {version})",
-                kind(cloud.service),
-                cloud.identifier,
-                cloud.engine
-            ),
+            &match &snapshot {
+                Some(s) => format!(
+                    "creating {} {} from snapshot {}",
+                    kind(cloud.service),
+                    cloud.identifier,
+                    s.describe()
+                ),
+                None => format!(
+                    "creating {} {} ({} {version})",
+                    kind(cloud.service),
+                    cloud.identifier,
+                    cloud.engine
+                ),
+            },
         );
         let groups = self.claim_groups(cloud, placement);
         let mut made = Vec::new();
         let created = match cloud.service {
+            CloudService::Rds if let Some(s) = &snapshot => {
+                rds::restore(&self.rds, cloud, placement, &s.identifier, &mut made).await
+            }
             CloudService::Rds => {
                 rds::create(
                     &self.rds,
@@ -507,6 +539,7 @@ impl Cloud {
                     placement,
                     &version,
                     password.as_ref(),
+                    snapshot.as_ref().map(|s| s.identifier.as_str()),
                 )
                 .await
             }
@@ -522,11 +555,15 @@ impl Cloud {
             }
             return Err(e);
         }
+        if restoring_rds {
+            restore::crash_point("restore-requested");
+            return Ok(password);
+        }
         if secret == Some(SecretState::Present { pending: true }) {
             // Created with the stored password: nothing left to reset.
             secrets::mark_pending(&self.secrets, &cloud.secret_name, false).await?;
         }
-        Ok(())
+        Ok(None)
     }
 
     /// The password an existing resource must be given, from its secret's state: a secret that

@@ -336,6 +336,124 @@ pub(super) async fn create(
     }
 }
 
+/// What the seeding of a stage needs to know of one DB snapshot.
+fn snapshot_info(s: &aws_sdk_rds::types::DbSnapshot) -> crate::cloud::restore::SnapshotInfo {
+    crate::cloud::restore::SnapshotInfo {
+        identifier: s.db_snapshot_identifier().unwrap_or_default().to_owned(),
+        automated: s.snapshot_type() == Some("automated"),
+        status: s.status().unwrap_or("unknown").to_owned(),
+        created: s
+            .snapshot_create_time()
+            .map(aws_smithy_types::DateTime::secs),
+        engine: s.engine().map(str::to_owned),
+        engine_version: s.engine_version().map(str::to_owned),
+        storage_gb: s.allocated_storage().and_then(|g| u32::try_from(g).ok()),
+        encrypted: s.encrypted(),
+        master_username: s.master_username().map(str::to_owned),
+        tags: s
+            .tag_list()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Every snapshot of an instance, manual and automated: DescribeDBSnapshots returns both
+/// when no `SnapshotType` is given
+/// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBSnapshots.html).
+/// Each carries its `TagList`, so ownership needs no second call.
+pub(super) async fn snapshots_of(
+    client: &Client,
+    instance: &str,
+) -> Result<Vec<crate::cloud::restore::SnapshotInfo>, Error> {
+    let mut out = Vec::new();
+    let mut pages = client
+        .describe_db_snapshots()
+        .db_instance_identifier(instance)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => out.extend(page.db_snapshots().iter().map(snapshot_info)),
+            // No snapshot (and, on AWS, no such instance) reads as an empty list.
+            Err(e) if e.as_service_error().is_some_and(aws_sdk_rds::operation::describe_db_snapshots::DescribeDBSnapshotsError::is_db_snapshot_not_found_fault) => break,
+            Err(e) => return Err(sdk_error("list snapshots of RDS instance", instance)(e)),
+        }
+    }
+    Ok(out)
+}
+
+/// One snapshot by identifier (a shared one by its ARN, which needs `IncludeShared`).
+pub(super) async fn snapshot_named(
+    client: &Client,
+    id: &str,
+) -> Result<Option<crate::cloud::restore::SnapshotInfo>, Error> {
+    let request = client
+        .describe_db_snapshots()
+        .db_snapshot_identifier(id)
+        .include_shared(id.starts_with("arn:"));
+    match request.send().await {
+        Ok(out) => Ok(out.db_snapshots().first().map(snapshot_info)),
+        Err(e) if e.as_service_error().is_some_and(aws_sdk_rds::operation::describe_db_snapshots::DescribeDBSnapshotsError::is_db_snapshot_not_found_fault) => Ok(None),
+        Err(e) => Err(sdk_error("describe DB snapshot", id)(e)),
+    }
+}
+
+/// Creates the instance from a snapshot, with everything `create` gives a new instance that
+/// RestoreDBInstanceFromDBSnapshot takes: class, gp3 storage of the manifest's size, subnet
+/// group, security groups, the TLS parameter group, no public access, Multi-AZ, backups,
+/// deletion protection, `CopyTagsToSnapshot`, Extended Support, and this stage's tags (given
+/// tags replace the snapshot's). What a restore cannot set it keeps from the snapshot: the
+/// engine version, encryption, the master user and its password (which `up` resets to this
+/// stage's secret once the instance is `available`)
+/// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBInstanceFromDBSnapshot.html).
+pub(super) async fn restore(
+    client: &Client,
+    cloud: &CloudPlan,
+    placement: &Placement,
+    snapshot: &str,
+    made: &mut Vec<String>,
+) -> Result<(), Error> {
+    let c = &cloud.config;
+    let group = subnet_group(client, cloud, placement, made).await?;
+    let parameters = parameter_group(client, cloud, made).await?;
+    let mut request = client
+        .restore_db_instance_from_db_snapshot()
+        .db_instance_identifier(&cloud.identifier)
+        .db_snapshot_identifier(snapshot)
+        .db_instance_class(&c.class)
+        .storage_type("gp3")
+        .set_allocated_storage(c.storage_gb.map(|g| i32::try_from(g).unwrap_or(i32::MAX)))
+        .publicly_accessible(cloud.publicly_accessible)
+        .multi_az(c.multi_az)
+        .backup_retention_period(i32::try_from(c.backup_retention_days).unwrap_or(7))
+        .copy_tags_to_snapshot(true)
+        .deletion_protection(c.deletion_protection)
+        .auto_minor_version_upgrade(true)
+        .engine_lifecycle_support(if c.extended_support {
+            "open-source-rds-extended-support"
+        } else {
+            "open-source-rds-extended-support-disabled"
+        })
+        .set_db_subnet_group_name(group)
+        .set_db_parameter_group_name(parameters)
+        .set_vpc_security_group_ids(placement.security_groups());
+    for (k, v) in project_tags(cloud) {
+        request = request.tags(Tag::builder().key(k).value(v).build());
+    }
+    match request.send().await {
+        Ok(_) => Ok(()),
+        // Another run restored it a moment ago: adopt it.
+        Err(e) if e.as_service_error().is_some_and(aws_sdk_rds::operation::restore_db_instance_from_db_snapshot::RestoreDBInstanceFromDBSnapshotError::is_db_instance_already_exists_fault) => Ok(()),
+        Err(e) => Err(sdk_error("restore RDS instance", &cloud.identifier)(e)),
+    }
+}
+
 pub(super) async fn modify(
     client: &Client,
     cloud: &CloudPlan,
