@@ -85,6 +85,19 @@ pub struct DataTools {
     pub tls_args: Vec<String>,
     /// The suffix of a dump file by default (`dump` without `-o` on a terminal).
     pub suffix: String,
+    /// `upgrade`'s check: a tool and what it reads on stdin that print what the database
+    /// holds, one `name<TAB>count` line per table (SQL) or the server's `INFO keyspace`
+    /// (`db0:keys=N,...`), so the old and the new server are compared by real queries.
+    #[serde(default)]
+    pub counts: Option<Counts>,
+}
+
+/// A query run by a tool, its answer on stdout (`DataTools::counts`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Counts {
+    pub run: Vec<String>,
+    pub input: String,
 }
 
 /// An engine's own command-line client; how to pass it an address and credentials follows

@@ -71,7 +71,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Bring every database up and wait until each accepts a query (the default command)
-    Up,
+    Up {
+        /// First move local data of an older major version to the manifest's (`upgrade`)
+        #[arg(long)]
+        upgrade: bool,
+    },
     /// Print the link variables of one app service, or of every database
     Env {
         /// The app service whose links to print (default: every database, prefixed by its name)
@@ -185,6 +189,15 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Move one local database to the manifest's newer major version (dump, restore into new
+    /// data, verify, switch), keeping the old data until `--cleanup`
+    Upgrade {
+        /// The database service
+        database: String,
+        /// Delete the old data an upgrade kept (only once the new is verified and serving)
+        #[arg(long)]
+        cleanup: bool,
+    },
     /// Apply one database's `x-provision.seed` files now
     Seed {
         /// The database service
@@ -268,7 +281,8 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
     };
     let target = cli.target().unwrap_or(Target::Local);
     match &cli.command {
-        Some(Command::Up) | None => commands::up::run(&session, target),
+        Some(Command::Up { upgrade }) => commands::up::run(&session, target, *upgrade),
+        None => commands::up::run(&session, target, false),
         Some(Command::Doctor { json }) => commands::doctor::run(&session, cli.target(), *json),
         Some(Command::Plan {
             json,
@@ -333,6 +347,9 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
             commands::reset::run(&session, target, database, *yes)
         }
         Some(Command::Seed { database }) => commands::seed::run(&session, target, database),
+        Some(Command::Upgrade { database, cleanup }) => {
+            commands::upgrade::run(&session, target, database, *cleanup)
+        }
         Some(Command::IamPolicy { json }) => commands::iam_policy::run(&session, *json),
         Some(Command::Completions { shell }) => {
             commands::completions::completions(*shell, <Cli as clap::CommandFactory>::command())

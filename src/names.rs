@@ -28,6 +28,8 @@ pub const LABEL_PORT: &str = "dev.provision.port";
 pub const LABEL_PASSWORD: &str = "dev.provision.password";
 /// On the volume: the major version line whose server initialised the data.
 pub const LABEL_MAJOR: &str = "dev.provision.major";
+/// On a volume an upgrade made: the volume whose data it was made from.
+pub const LABEL_UPGRADE_OF: &str = "dev.provision.upgrade-of";
 /// On the container: the image's real version, read from its configuration.
 pub const LABEL_VERSION: &str = "dev.provision.version";
 /// On the container: the fingerprint of the server certificate it runs TLS with.
@@ -360,6 +362,19 @@ pub fn data_helper(container: &str) -> String {
     format!("{container}-provision-data")
 }
 
+/// The data volume a major version upgrade writes (`shop-db-data-v18`): a new volume beside
+/// the old one, which stays until `upgrade --cleanup`. The major in the name keeps a later
+/// upgrade (18 -> 19) from meeting the leftovers of this one.
+pub fn upgraded_volume(project: &str, resource: &str, major: &str) -> String {
+    format!("{project}-{resource}-data-v{}", fold(major))
+}
+
+/// The short-lived servers of an upgrade, on ports apps do not use: `side` is `from` (the old
+/// image on the old data, to dump it) or `to` (the new image on the new data, to restore).
+pub fn upgrade_container(container: &str, side: &str) -> String {
+    format!("{container}-provision-upgrade-{side}")
+}
+
 /// The image `start --containers` builds for an app service with `build:`.
 pub fn app_image(project: &str, service: &str) -> String {
     format!("{project}-{service}:provision")
@@ -381,6 +396,12 @@ mod tests {
         assert!(secret("shop", "db").starts_with(&secret_prefix("shop")));
         assert_eq!(container("shop", "db"), "shop-db");
         assert_eq!(volume("shop", "db"), "shop-db-data");
+        assert_eq!(upgraded_volume("shop", "db", "18"), "shop-db-data-v18");
+        assert_eq!(upgraded_volume("shop", "db", "8.0"), "shop-db-data-v8-0");
+        assert_eq!(
+            upgrade_container("shop-db", "from"),
+            "shop-db-provision-upgrade-from"
+        );
         assert!(TAG_PASSWORD_PENDING.starts_with(TAG_PREFIX));
     }
 

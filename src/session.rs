@@ -55,13 +55,16 @@ impl Session {
             Target::Cloud => self.stage_plan(&manifest)?,
             Target::Local => plan::StagePlan::default(),
         };
-        let plan = plan::plan_staged(
+        let mut plan = plan::plan_staged(
             &manifest,
             &self.catalog,
             target,
             self.project.as_deref(),
             &stage,
         )?;
+        if target == Target::Local {
+            crate::local::upgrade::point_at_upgraded(&mut plan);
+        }
         if !self.quiet {
             for warning in &plan.warnings {
                 eprint!("{}", warning.render(&manifest.file));

@@ -21,3 +21,4 @@ pub mod stages;
 pub mod start;
 pub mod status;
 pub mod up;
+pub mod upgrade;

@@ -96,10 +96,17 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
                 out,
                 "  a server of another major version cannot read it; nothing was changed"
             );
-            let _ = writeln!(
-                out,
-                "hint: keep the image at {from}, or move the data: dump it with the {from} image (`provision run -- pg_dump`/`mysqldump`), then `provision down --volumes`, `provision up` with the new image, and restore the dump"
-            );
+            if super::upgrade::compare_majors(from, to).is_lt() {
+                let _ = writeln!(
+                    out,
+                    "hint: `provision upgrade {resource}` (or `provision up --upgrade`) moves the data to {to} by dump and restore into a new volume, keeping `{volume}` until `provision upgrade {resource} --cleanup`; or keep the image at {from}"
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "hint: keep the image at {from}: a server does not read data of a newer major, and provision does not downgrade"
+                );
+            }
         }
         Error::PasswordChanged {
             resource,

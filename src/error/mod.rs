@@ -7,6 +7,7 @@ mod data;
 pub mod engine;
 mod local;
 mod manifest;
+mod upgrade;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -357,10 +358,13 @@ pub enum Error {
     TlsUnsupported { resource: String, image: String },
     /// `dump`, `restore`, `seed`, `reset`: see `data.rs`.
     Data(Box<DataError>),
+    /// `upgrade`: see `upgrade.rs`.
+    Upgrade(Box<UpgradeError>),
 }
 
 pub use cloud::SnapshotProblem;
 pub use data::DataError;
+pub use upgrade::{UpgradeError, compare_majors};
 
 impl Error {
     pub fn exit(&self) -> Exit {
@@ -403,6 +407,7 @@ impl Error {
             | Self::TlsFiles { .. } => Exit::Failure,
             Self::TlsUnsupported { .. } => Exit::Usage,
             Self::Data(e) => e.exit(),
+            Self::Upgrade(e) => e.exit(),
             Self::Interrupted => Exit::Interrupted,
             Self::UpFailed { failures, ok, .. } => {
                 // Every resource failed for the same missing service: say that, not "failure".
@@ -480,6 +485,7 @@ impl Error {
             | Self::TlsUnsupported { .. }
             | Self::NoLogs { .. } => local::render,
             Self::Data(_) => data::render,
+            Self::Upgrade(_) => upgrade::render,
             Self::AwsUnavailable { .. }
             | Self::Aws { .. }
             | Self::CloudTerminal { .. }

@@ -262,7 +262,7 @@ impl DockerRuntime {
     }
 
     /// This resource's volume labels, if the volume exists and is ours.
-    async fn our_volume(
+    pub async fn our_volume(
         &self,
         spec: &Spec<'_>,
         volume: &str,
@@ -998,6 +998,59 @@ impl DockerRuntime {
             Ok(()) => Ok(()),
             Err(e) if status_of(&e) == Some(404) => Ok(()),
             Err(e) => Err(call("remove container", name)(e)),
+        }
+    }
+
+    /// The version of the manifest's image, from its configuration (pulled if missing).
+    pub async fn image_version(
+        &self,
+        spec: &Spec<'_>,
+        progress: &Progress,
+    ) -> Result<Option<String>, Error> {
+        let family = spec
+            .template
+            .family_for(&spec.local.repository, spec.resource.username.as_deref());
+        Ok(self.ensure_image(spec, &family, progress).await?.0)
+    }
+
+    /// Creates a volume of this resource with `labels` beside the ownership labels (an
+    /// upgrade's new data, which takes the old data's port and password).
+    pub async fn create_volume(
+        &self,
+        spec: &Spec<'_>,
+        volume: &str,
+        labels: HashMap<String, String>,
+    ) -> Result<(), Error> {
+        let mut all = labels;
+        all.extend(self.labels(spec));
+        let request = VolumeCreateRequest {
+            name: Some(volume.to_owned()),
+            labels: Some(all),
+            ..Default::default()
+        };
+        self.docker
+            .create_volume(request)
+            .await
+            .map(|_| ())
+            .map_err(call("create volume", volume))
+    }
+
+    /// Deletes one of this resource's volumes (never another's); a missing one is fine.
+    pub async fn remove_volume(&self, spec: &Spec<'_>, volume: &str) -> Result<(), Error> {
+        if self.our_volume(spec, volume).await?.is_none() {
+            return Ok(());
+        }
+        match self
+            .docker
+            .remove_volume(
+                volume,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if status_of(&e) == Some(404) => Ok(()),
+            Err(e) => Err(call("remove volume", volume)(e)),
         }
     }
 

@@ -3,7 +3,8 @@
 # packages, because no image registry is reachable:
 #
 #   postgres:15  redis:7  mariadb:10.11  memcached:1.6  (the official images' contracts)
-#   postgres:18  (18's data layout)  bitnami/redis:7.0  (Bitnami's contract)
+#   postgres:18  (18's data layout)  mariadb:11.4  (a newer tag, 10.11's server)
+#   bitnami/redis:7.0  (Bitnami's contract)
 #   postgres:latest -> postgres:18, redis:latest -> redis:7  (floating tags, retagged)
 #
 #   tests/images/build.sh           build what is missing or out of date
@@ -51,6 +52,7 @@ IMAGE_SPECS=(
   postgres:18=postgres+postgres18
   redis:7=redis
   mariadb:10.11=mariadb
+  mariadb:11.4=mariadb+mariadb11
   memcached:1.6=memcached
   bitnami/redis:7.0=bitnami-redis
 )

@@ -335,6 +335,13 @@ mod needs_docker {
     fn redis_restore_cut_at_each_step_converges() {
         super::redis_cut_points("docker");
     }
+
+    /// MariaDB: cut before and after the load; the data from before is kept on disk until a
+    /// re-run finishes, which converges on the dump's contents.
+    #[test]
+    fn mariadb_restore_cut_at_each_step_converges() {
+        super::mariadb_cut_points("docker");
+    }
 }
 
 mod needs_native {
@@ -434,5 +441,41 @@ fn redis_cut_points(runtime: &'static str) {
             wanted,
             "{step}: the re-run converges"
         );
+    }
+}
+
+fn mariadb_cut_points(runtime: &'static str) {
+    let live = Live::new("mcut", runtime, &manifest("mariadb:10.11", free_port(), ""));
+    live.ok(&["up"]);
+    let v = live.vars(&["--service", "app"]);
+    fill("mariadb", &v);
+    let wanted = contents("mariadb", &v);
+    let file = live.project.dir.join("store.sql");
+    live.ok(&["dump", "store", "-o", file.to_str().unwrap()]);
+    let backup = live.home.join(&live.name).join("store/before-restore.sql");
+    for step in ["restore-before-load", "restore-loaded"] {
+        query("mariadb", &v, "DELETE FROM items WHERE id > 1");
+        query("mariadb", &v, "INSERT INTO items VALUES (9, 'old-data')");
+        let out = live
+            .cmd(&["restore", "store", file.to_str().unwrap()])
+            .env("PROVISION_TEST_CRASH_AT", step)
+            .output();
+        assert_eq!(out.code, None, "{step}: aborted: {}", out.snapshot());
+        // The data from before the restore is on disk, whole, until a re-run finishes.
+        let kept = std::fs::read_to_string(&backup).unwrap_or_default();
+        assert!(kept.contains("old-data"), "{step}: the old data is kept");
+        let now = contents("mariadb", &v);
+        match step {
+            "restore-before-load" => assert!(now.contains("old-data"), "{step}: untouched: {now}"),
+            _ => assert_eq!(now, wanted, "{step}: loaded"),
+        }
+        let out = live.ok(&["restore", "store", file.to_str().unwrap()]);
+        assert!(
+            out.stderr.contains("did not finish"),
+            "{step}: the re-run says so: {}",
+            out.stderr
+        );
+        assert_eq!(contents("mariadb", &v), wanted, "{step}: converged");
+        assert!(!backup.exists(), "{step}: the kept data goes once done");
     }
 }

@@ -26,3 +26,4 @@ mod local;
 mod mysql8;
 mod start;
 mod support;
+mod upgrade;
