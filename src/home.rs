@@ -41,3 +41,23 @@ pub fn unmark_docker(project: &str) {
 pub fn docker_marked(project: &str) -> bool {
     docker_marker(project).exists()
 }
+
+/// The record of a local major version upgrade of one database (`local::upgrade` writes it).
+pub fn upgrade_record(project: &str, resource: &str) -> PathBuf {
+    root().join(project).join(resource).join("upgrade.json")
+}
+
+/// The volume that holds a database's data according to its upgrade record: the old one
+/// while the upgrade is under way, the new one from the moment its data was verified. `None`
+/// without a (readable) record. Read here, below `session` and `local`, so that every local
+/// command's plan follows the switch.
+pub fn upgraded_volume(project: &str, resource: &str) -> Option<String> {
+    let bytes = std::fs::read(upgrade_record(project, resource)).ok()?;
+    let record: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let key = if record.get("step")?.as_str()? == "started" {
+        "old_volume"
+    } else {
+        "new_volume"
+    };
+    record.get(key)?.as_str().map(str::to_owned)
+}

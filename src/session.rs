@@ -63,7 +63,15 @@ impl Session {
             &stage,
         )?;
         if target == Target::Local {
-            crate::local::upgrade::point_at_upgraded(&mut plan);
+            // A database moved by `provision upgrade` keeps its data in the upgrade's volume.
+            let project = plan.project.name.clone();
+            for r in &mut plan.resources {
+                if let Some(local) = r.local.as_mut().filter(|l| l.volume.is_some())
+                    && let Some(volume) = crate::home::upgraded_volume(&project, &r.name)
+                {
+                    local.volume = Some(volume);
+                }
+            }
         }
         if !self.quiet {
             for warning in &plan.warnings {

@@ -145,7 +145,10 @@ fn action_detail(
             }
         ),
         Action::Replace(why @ Replace::Image { .. }) => {
-            format!("{why}; {data} (a major version change needs a dump and restore first)")
+            format!(
+                "{why}; {data} (a major version change needs `provision upgrade {}` first)",
+                spec.resource.name
+            )
         }
         Action::Replace(why) => format!("{why}; {data}"),
         Action::Start => "stopped".to_owned(),

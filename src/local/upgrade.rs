@@ -14,10 +14,10 @@
 //! 5. the old volume stays until `upgrade --cleanup`, which refuses before step 4.
 //!
 //! The record of progress is `upgrade.json` in the database's directory of provision's home,
-//! written atomically. A run killed at any point converges on the next `provision upgrade`:
-//! before `verified` the partial new data is removed and the old server started again, then
-//! the upgrade starts over from the untouched old volume; from `verified` on the switch is
-//! finished. A step that fails puts the old database back as it was and names the step.
+//! written atomically; `home::upgraded_volume` reads it for every local command's plan. A run
+//! killed at any point converges on the next `provision upgrade`: before `verified` the
+//! partial new data is removed and the old server started again, then the upgrade starts
+//! over from the untouched old volume; from `verified` on the switch is finished. A step that fails puts the old database back as it was and names the step.
 //!
 //! Which major wrote the data is the volume's `dev.provision.major` label, set from the
 //! image's own configuration (`PG_MAJOR`, `MARIADB_VERSION`, ...) when the volume was made:
@@ -36,7 +36,7 @@ use super::docker::DockerRuntime;
 use super::{Runtime, Spec};
 use crate::error::{DataError, Error, UpgradeError, compare_majors};
 use crate::names::{LABEL_MAJOR, LABEL_PASSWORD, LABEL_PORT, LABEL_UPGRADE_OF};
-use crate::plan::{LocalPlan, Plan, PlannedResource, Target};
+use crate::plan::{LocalPlan, PlannedResource, Target};
 use crate::progress::Progress;
 use crate::session::Session;
 
@@ -78,7 +78,7 @@ fn dir(project: &str, resource: &str) -> PathBuf {
 }
 
 fn record_path(project: &str, resource: &str) -> PathBuf {
-    dir(project, resource).join("upgrade.json")
+    crate::home::upgrade_record(project, resource)
 }
 
 /// The old server's dump, kept until the switch (a resumed run does not need it again).
@@ -132,31 +132,6 @@ impl Record {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(file_error("remove", &path)(e)),
-        }
-    }
-}
-
-/// Points every database whose upgrade was verified at its new data, for every local
-/// command alike (`up`, `env`, `dump`, `down`, ...): called by `Session::plan`. A record that
-/// cannot be read leaves the plan as it is; `up` then refuses the old data's major and says
-/// to run `upgrade`.
-pub fn point_at_upgraded(plan: &mut Plan) {
-    let project = plan.project.name.clone();
-    for r in &mut plan.resources {
-        let Some(local) = r.local.as_mut() else {
-            continue;
-        };
-        if local.volume.is_none() {
-            continue;
-        }
-        // Under way, the data is still the old volume's (which may itself be an earlier
-        // upgrade's); from `verified` on, the new one's.
-        if let Ok(Some(record)) = Record::load(&project, &r.name) {
-            local.volume = Some(if record.step == Step::Started {
-                record.old_volume
-            } else {
-                record.new_volume
-            });
         }
     }
 }

@@ -3,7 +3,7 @@
 # packages, because no image registry is reachable:
 #
 #   postgres:15  redis:7  mariadb:10.11  memcached:1.6  (the official images' contracts)
-#   postgres:18  (18's data layout)  mariadb:11.4  (a newer tag, 10.11's server)
+#   postgres:18  (18's data layout)  mariadb:11.4, redis:6  (other majors' tags, for upgrades)
 #   bitnami/redis:7.0  (Bitnami's contract)
 #   postgres:latest -> postgres:18, redis:latest -> redis:7  (floating tags, retagged)
 #
@@ -51,6 +51,7 @@ IMAGE_SPECS=(
   postgres:15=postgres
   postgres:18=postgres+postgres18
   redis:7=redis
+  redis:6=redis+redis6
   mariadb:10.11=mariadb
   mariadb:11.4=mariadb+mariadb11
   memcached:1.6=memcached

@@ -326,3 +326,74 @@ fn mariadb_10_11_to_11_4_keeps_every_row() {
     assert!(!volume_exists(&format!("{}-store-data", live.name)));
     assert_eq!(snapshot(&after), before);
 }
+
+/// Redis 6 (the `redis:6` stand-in: 7.0's server labelled 6.2) -> 7: the RDB dumped by the old
+/// server is the new data's AOF base, loaded before the new server starts (Redis loads RDB
+/// files of older versions: "Redis dump file is 100% backwards compatible", redis-rdb-tools'
+/// RDB_Version_History; never newer ones: "Can't handle RDB format version"). Keys per
+/// database counted by both servers (`INFO keyspace`).
+#[test]
+fn redis_6_to_7_keeps_every_key() {
+    let port = free_port();
+    let live = Live::new("upgr", "docker", &manifest("redis:6", port));
+    let _guard = Volumes(vec![
+        format!("{}-store-data", live.name),
+        format!("{}-store-data-v7", live.name),
+    ]);
+    live.ok(&["up"]);
+    let v = live.vars(&["--service", "app"]);
+    let cli = |v: &BTreeMap<String, String>, args: &[&str]| {
+        let mut all = vec![
+            "-h",
+            v["STORE_HOST"].as_str(),
+            "-p",
+            v["STORE_PORT"].as_str(),
+            "-a",
+            v["STORE_PASSWORD"].as_str(),
+            "--no-auth-warning",
+        ];
+        all.extend_from_slice(args);
+        let out = client("redis-cli", &all);
+        assert_eq!(out.code, Some(0), "{args:?}: {}", out.snapshot());
+        out.stdout.trim().to_owned()
+    };
+    for i in 0..40 {
+        cli(&v, &["SET", &format!("k{i}"), &format!("v{i}")]);
+    }
+    cli(&v, &["-n", "3", "RPUSH", "list", "a", "b", "c"]);
+    live.project
+        .write("compose.yaml", manifest("redis:7", port).as_bytes());
+    let out = live.ok(&["upgrade", "store"]);
+    assert!(
+        out.stderr.contains("2 databases and 41 keys"),
+        "{}",
+        out.stderr
+    );
+    let after = live.vars(&["--service", "app"]);
+    assert_eq!(after["STORE_PORT"], port.to_string());
+    assert_eq!(cli(&after, &["DBSIZE"]), "40");
+    assert_eq!(cli(&after, &["GET", "k39"]), "v39");
+    assert_eq!(
+        cli(&after, &["-n", "3", "LRANGE", "list", "0", "-1"]),
+        "a\nb\nc"
+    );
+    assert!(volume_exists(&format!("{}-store-data", live.name)));
+    live.ok(&["upgrade", "store", "--cleanup"]);
+    assert!(!volume_exists(&format!("{}-store-data", live.name)));
+}
+
+/// Natively there is one installed version of each server: refused, with the steps by hand.
+#[test]
+fn a_native_upgrade_is_refused_with_the_steps() {
+    let live = Live::new("upgn", "native", &manifest("postgres:15", free_port()));
+    live.ok(&["up"]);
+    let out = live.cmd(&["upgrade", "store"]).output();
+    assert_eq!(out.code, Some(2), "{}", out.snapshot());
+    assert!(
+        out.stderr
+            .contains("native servers run the one version installed")
+            && out.stderr.contains("provision dump store"),
+        "{}",
+        out.stderr
+    );
+}
