@@ -476,7 +476,17 @@ fn the_github_actions_recipe_brings_a_pull_requests_stage_up_masks_its_secrets_a
         "{}",
         plan.summary
     );
-    assert!(plan.summary.contains("/day"), "{}", plan.summary);
+    assert!(
+        plan.summary.contains("| database | per month | per day |"),
+        "{}",
+        plan.summary
+    );
+    // db.t4g.micro has a price; the preview's cache.t4g.micro has none in the table.
+    assert!(
+        plan.summary.contains("| `redis` | no price | no price |"),
+        "{}",
+        plan.summary
+    );
 
     // GITHUB_ENV has every link variable, exactly as `provision env` gives them.
     let want = link_vars(&p, stage);
@@ -790,7 +800,8 @@ fn the_gitlab_ci_recipe_brings_a_merge_requests_stage_up_and_its_stop_job_remove
         preview_job["environment"]["name"],
         stop_job["environment"]["name"]
     );
-    let oidc_lines = 2;
+    // The OIDC item of `.provision`'s before_script, in every job.
+    let oidc_lines = 1;
 
     // The merge request pipeline: preview, then test (which needs it).
     let mr = predefined("merge_request_event");
