@@ -476,7 +476,17 @@ fn the_github_actions_recipe_brings_a_pull_requests_stage_up_masks_its_secrets_a
         "{}",
         plan.summary
     );
-    assert!(plan.summary.contains("/day"), "{}", plan.summary);
+    assert!(
+        plan.summary.contains("| database | per month | per day |"),
+        "{}",
+        plan.summary
+    );
+    // db.t4g.micro has a price; the preview's cache.t4g.micro has none in the table.
+    assert!(
+        plan.summary.contains("| `redis` | no price | no price |"),
+        "{}",
+        plan.summary
+    );
 
     // GITHUB_ENV has every link variable, exactly as `provision env` gives them.
     let want = link_vars(&p, stage);
@@ -555,6 +565,64 @@ fn the_github_actions_recipe_brings_a_pull_requests_stage_up_masks_its_secrets_a
     );
     assert_eq!(old.code, Some(0), "{old:?}");
     expire(&p, "old-pr");
+    // `stages --json` prices each stage from what AWS reports of it (read here with boto3):
+    // the table's db.t4g.micro and gp3 figures for the instance, "no price" for the cache
+    // node type the table lacks.
+    let live = p.boto3(
+        "d = rds.describe_db_instances(DBInstanceIdentifier='shop-old-pr-db')['DBInstances'][0]\n\
+         g = ec.describe_replication_groups(ReplicationGroupId='shop-old-pr-redis')['ReplicationGroups'][0]\n\
+         out([d['DBInstanceClass'], d['AllocatedStorage'], d.get('StorageType'), g.get('CacheNodeType')])",
+    );
+    assert_eq!(live[0], "db.t4g.micro", "{live}");
+    assert_eq!(live[2], "gp3", "{live}");
+    let gb = live[1].as_f64().unwrap();
+    let ran = bash(
+        &[],
+        "provision stages --cloud --json",
+        &p.live.project.dir,
+        &env,
+    );
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    let stages: Value = serde_json::from_str(&ran.stdout).unwrap();
+    let old = stages
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "old-pr")
+        .unwrap();
+    let cost = &old["cost"];
+    assert_eq!(cost["estimate"], true);
+    assert_eq!(cost["prices_date"], "2026-12-03");
+    let monthly = 0.016 * 730.0 + gb * 0.115;
+    let entry = |id: &str| {
+        cost["databases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["resource"] == id)
+            .unwrap()
+            .clone()
+    };
+    let db = entry("shop-old-pr-db");
+    assert!(
+        (db["monthly"].as_f64().unwrap() - (monthly * 100.0).round() / 100.0).abs() < 1e-9,
+        "{cost}"
+    );
+    let daily = (monthly * 24.0 / 730.0 * 100.0).round() / 100.0;
+    assert!(
+        (db["daily"].as_f64().unwrap() - daily).abs() < 1e-9,
+        "{cost}"
+    );
+    let cache = entry("shop-old-pr-redis");
+    assert_eq!(cache["class"], live[3], "{cost}");
+    assert!(
+        cache["no_price"]
+            .as_str()
+            .unwrap()
+            .starts_with("no price for "),
+        "{cost}"
+    );
+    assert_eq!(cost["unpriced"], 1);
 
     // The pull request is closed: its stage goes, whole; the expired one is not touched yet.
     let destroy = run_github_job(
@@ -589,6 +657,14 @@ fn the_github_actions_recipe_brings_a_pull_requests_stage_up_masks_its_secrets_a
         .unwrap()
         .stdout;
     assert!(out.contains("deleted stage old-pr"), "{out}");
+    // `stages` (text) before `gc`: the stage's estimate per month and per day, and the
+    // resource without a price said so.
+    let line = out.lines().find(|l| l.starts_with("old-pr ")).unwrap();
+    assert!(
+        line.contains("est. ") && line.contains("/day), 1 without a price"),
+        "{out}"
+    );
+    assert!(out.contains("prices copied on 2026-12-03"), "{out}");
     assert_eq!(stage_on_aws(&p, "old-pr"), Vec::<String>::new());
 }
 
@@ -790,7 +866,8 @@ fn the_gitlab_ci_recipe_brings_a_merge_requests_stage_up_and_its_stop_job_remove
         preview_job["environment"]["name"],
         stop_job["environment"]["name"]
     );
-    let oidc_lines = 2;
+    // The OIDC item of `.provision`'s before_script, in every job.
+    let oidc_lines = 1;
 
     // The merge request pipeline: preview, then test (which needs it).
     let mr = predefined("merge_request_event");
