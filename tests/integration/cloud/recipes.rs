@@ -659,9 +659,9 @@ fn the_github_actions_recipe_brings_a_pull_requests_stage_up_masks_its_secrets_a
     assert!(out.contains("deleted stage old-pr"), "{out}");
     // `stages` (text) before `gc`: the stage's estimate per month and per day, and the
     // resource without a price said so.
-    let line = out.lines().find(|l| l.starts_with("old-pr ")).unwrap();
+    let stage_line = out.lines().find(|l| l.starts_with("old-pr ")).unwrap();
     assert!(
-        line.contains("est. ") && line.contains("/day), 1 without a price"),
+        stage_line.contains("est. ") && stage_line.contains("/day), 1 without a price"),
         "{out}"
     );
     assert!(out.contains("prices copied on 2026-12-03"), "{out}");
