@@ -70,8 +70,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Bring every database up and wait until each accepts a query (the default command)
-    Up,
+    /// Bring every database up and wait until each accepts a query (the default command),
+    /// then run the app services' `x-provision.migrate` commands
+    Up {
+        /// Do not run the `x-provision.migrate` commands
+        #[arg(long)]
+        no_migrate: bool,
+    },
     /// Print the link variables of one app service, or of every database
     Env {
         /// The app service whose links to print (default: every database, prefixed by its name)
@@ -140,6 +145,9 @@ enum Command {
         /// network, instead of host processes
         #[arg(long)]
         containers: bool,
+        /// Do not run the `x-provision.migrate` commands before the apps
+        #[arg(long)]
+        no_migrate: bool,
     },
     /// Open the database's own client (psql, mysql, redis-cli) on its address
     Connect {
@@ -268,7 +276,8 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
     };
     let target = cli.target().unwrap_or(Target::Local);
     match &cli.command {
-        Some(Command::Up) | None => commands::up::run(&session, target),
+        Some(Command::Up { no_migrate }) => commands::up::run(&session, target, !*no_migrate),
+        None => commands::up::run(&session, target, true),
         Some(Command::Doctor { json }) => commands::doctor::run(&session, cli.target(), *json),
         Some(Command::Plan {
             json,
@@ -298,6 +307,7 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
             services,
             grace,
             containers,
+            no_migrate,
         }) => commands::start::run(
             &session,
             target,
@@ -305,6 +315,7 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
                 services: services.clone(),
                 grace: std::time::Duration::from_secs(*grace),
                 containers: *containers,
+                migrate: !*no_migrate,
             },
         ),
         Some(Command::Connect { database, args }) => {
