@@ -318,7 +318,10 @@ mod tests {
                 &|n| (n == "PORT").then(|| "8080".to_owned()),
             );
             match m {
-                Ok(m) => Ok(m.services[0].ext.migrate.clone().map(|w| w.value)),
+                Ok(m) if m.problems.is_empty() => {
+                    Ok(m.services[0].ext.migrate.clone().map(|w| w.value))
+                }
+                Ok(m) => Err(format!("{:?}", m.problems)),
                 Err(e) => Err(format!("{e:?}")),
             }
         };

@@ -18,7 +18,7 @@ fn manifest(port: u16, migrate: &str, marker: &str) -> String {
     build: ./web
     links: [db]
     environment: {{GREETING: hello}}
-    command: [sh, -c, 'touch {marker}; psql \"$DB_URL\" -X -tAc \"SELECT string_agg(v, '','' ORDER BY v) FROM items\"']
+    command: [sh, -c, 'touch {marker}; psql \"$$DB_URL\" -X -tAc \"SELECT string_agg(v, '','' ORDER BY v) FROM items\"']
     x-provision:
       migrate: {migrate}
   db:
@@ -46,7 +46,7 @@ fn migrations_run_before_apps(runtime: &'static str) {
         runtime,
         &manifest(
             free_port(),
-            "'pwd > ../migrate.pwd; env > ../migrate.env; psql \"$DB_URL\" -X -v ON_ERROR_STOP=1 -qc \"CREATE TABLE items (v text); INSERT INTO items VALUES (''a''), (''b'')\" && echo migrated'",
+            "'pwd > ../migrate.pwd; env > ../migrate.env; psql \"$$DB_URL\" -X -v ON_ERROR_STOP=1 -qc \"CREATE TABLE items (v text); INSERT INTO items VALUES (''a''), (''b'')\" && echo migrated'",
             marker,
         ),
     );
