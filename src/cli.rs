@@ -70,11 +70,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Bring every database up and wait until each accepts a query (the default command)
+    /// Bring every database up and wait until each accepts a query (the default command),
+    /// then run the app services' `x-provision.migrate` commands
     Up {
         /// First move local data of an older major version to the manifest's (`upgrade`)
         #[arg(long)]
         upgrade: bool,
+        /// Do not run the `x-provision.migrate` commands
+        #[arg(long)]
+        no_migrate: bool,
     },
     /// Print the link variables of one app service, or of every database
     Env {
@@ -144,6 +148,9 @@ enum Command {
         /// network, instead of host processes
         #[arg(long)]
         containers: bool,
+        /// Do not run the `x-provision.migrate` commands before the apps
+        #[arg(long)]
+        no_migrate: bool,
     },
     /// Open the database's own client (psql, mysql, redis-cli) on its address
     Connect {
@@ -281,8 +288,18 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
     };
     let target = cli.target().unwrap_or(Target::Local);
     match &cli.command {
-        Some(Command::Up { upgrade }) => commands::up::run(&session, target, *upgrade),
-        None => commands::up::run(&session, target, false),
+        Some(Command::Up {
+            upgrade,
+            no_migrate,
+        }) => commands::up::run(
+            &session,
+            target,
+            commands::up::Options {
+                upgrade: *upgrade,
+                migrate: !*no_migrate,
+            },
+        ),
+        None => commands::up::run(&session, target, commands::up::Options::default()),
         Some(Command::Doctor { json }) => commands::doctor::run(&session, cli.target(), *json),
         Some(Command::Plan {
             json,
@@ -312,6 +329,7 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
             services,
             grace,
             containers,
+            no_migrate,
         }) => commands::start::run(
             &session,
             target,
@@ -319,6 +337,7 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
                 services: services.clone(),
                 grace: std::time::Duration::from_secs(*grace),
                 containers: *containers,
+                migrate: !*no_migrate,
             },
         ),
         Some(Command::Connect { database, args }) => {

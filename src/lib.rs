@@ -17,6 +17,7 @@ pub mod home;
 pub mod links;
 pub mod local;
 pub mod manifest;
+pub mod meter;
 pub mod model;
 pub mod names;
 pub mod plan;

@@ -1,11 +1,12 @@
-//! `provision dump DB [-o FILE]`: the engine's own dump of one local database, streamed.
+//! `provision dump DB [-o FILE]`: the engine's own dump of one database, streamed (local, or
+//! `--cloud` from this machine over verified TLS).
 
 use std::path::Path;
 
-use crate::error::{DataError, Error, Exit};
-use crate::local;
+use crate::error::{Error, Exit};
 use crate::plan::Target;
 use crate::session::{Session, block_on};
+use crate::{cloud, local};
 
 pub fn run(
     session: &Session,
@@ -13,8 +14,11 @@ pub fn run(
     database: &str,
     output: Option<&Path>,
 ) -> Result<Exit, Error> {
-    if target == Target::Cloud {
-        return Err(DataError::NotInCloud { command: "dump" }.into());
-    }
-    block_on(local::workflows::dump(session, database, output)).map(|()| Exit::Success)
+    block_on(async {
+        match target {
+            Target::Local => local::workflows::dump(session, database, output).await,
+            Target::Cloud => cloud::data::dump(session, database, output).await,
+        }
+    })
+    .map(|()| Exit::Success)
 }

@@ -13,6 +13,7 @@ pub mod env;
 pub mod gc;
 pub mod iam_policy;
 pub mod logs;
+pub mod migrate;
 pub mod plan;
 pub mod reset;
 pub mod restore;

@@ -1,11 +1,12 @@
-//! `provision restore DB [FILE|-]`: a dump back into one local database, crash-safely.
+//! `provision restore DB [FILE|-]`: a dump back into one database (local, or `--cloud` from
+//! this machine over verified TLS), crash-safely.
 
 use std::path::Path;
 
-use crate::error::{DataError, Error, Exit};
-use crate::local;
+use crate::error::{Error, Exit};
 use crate::plan::Target;
 use crate::session::{Session, block_on};
+use crate::{cloud, local};
 
 pub fn run(
     session: &Session,
@@ -13,8 +14,11 @@ pub fn run(
     database: &str,
     input: Option<&Path>,
 ) -> Result<Exit, Error> {
-    if target == Target::Cloud {
-        return Err(DataError::NotInCloud { command: "restore" }.into());
-    }
-    block_on(local::workflows::restore(session, database, input)).map(|()| Exit::Success)
+    block_on(async {
+        match target {
+            Target::Local => local::workflows::restore(session, database, input).await,
+            Target::Cloud => cloud::data::restore(session, database, input).await,
+        }
+    })
+    .map(|()| Exit::Success)
 }

@@ -46,6 +46,22 @@ pub enum DataError {
     RolledBack { resource: String, cause: Box<Error> },
     /// The command works on local databases only.
     NotInCloud { command: &'static str },
+    /// `dump`/`restore --cloud` of Redis or Valkey: ElastiCache refuses replication to clients.
+    CloudRedis { resource: String },
+    /// An app service's `x-provision.migrate` ended with a failure: nothing after it ran.
+    MigrationFailed {
+        service: String,
+        command: String,
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+    /// An app service's `x-provision.migrate` could not be started.
+    MigrationSpawn {
+        service: String,
+        program: String,
+        dir: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl From<DataError> for Error {
@@ -60,12 +76,15 @@ impl DataError {
             Self::NoData { .. }
             | Self::DumpToTerminal { .. }
             | Self::NotInCloud { .. }
+            | Self::CloudRedis { .. }
             | Self::SeedKind { .. } => Exit::Usage,
             Self::File { .. } => Exit::Manifest,
             Self::ToolFailed { .. }
             | Self::Stream { .. }
             | Self::SeedFailed { .. }
-            | Self::RolledBack { .. } => Exit::Failure,
+            | Self::RolledBack { .. }
+            | Self::MigrationFailed { .. }
+            | Self::MigrationSpawn { .. } => Exit::Failure,
         }
     }
 }
@@ -164,5 +183,59 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
             );
             let _ = writeln!(out, "hint: drop `--cloud`");
         }
+        DataError::CloudRedis { .. }
+        | DataError::MigrationFailed { .. }
+        | DataError::MigrationSpawn { .. } => render_more(e, out),
+    }
+}
+
+/// The wording of `--cloud` data refusals and of `x-provision.migrate` failures.
+fn render_more(e: &DataError, out: &mut String) {
+    match e {
+        DataError::CloudRedis { resource } => {
+            let _ = writeln!(
+                out,
+                "error: {resource}: ElastiCache cannot be dumped or restored over the wire: it makes `sync`, `bgsave` and `replicaof` unavailable"
+            );
+            let _ = writeln!(
+                out,
+                "hint: use ElastiCache's snapshots (export one to S3, or seed a new cache from an RDB file in S3); see https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/ClientConfig.RestrictedCommands.html"
+            );
+        }
+        DataError::MigrationFailed {
+            service,
+            command,
+            code,
+            signal,
+        } => {
+            let how = match (code, signal) {
+                (Some(c), _) => format!("exited with status {c}"),
+                (None, Some(s)) => format!("was killed by signal {s}"),
+                (None, None) => "failed".to_owned(),
+            };
+            let _ = writeln!(out, "error: {service}: migration `{command}` {how}");
+            let _ = writeln!(
+                out,
+                "hint: its output is above, prefixed `{service}:migrate |`; fix it and run again, or skip migrations with `--no-migrate`"
+            );
+        }
+        DataError::MigrationSpawn {
+            service,
+            program,
+            dir,
+            source,
+        } => {
+            let _ = writeln!(
+                out,
+                "error: {service}: cannot start the migration `{program}` in `{}`",
+                dir.display()
+            );
+            let _ = writeln!(out, "Caused by: {source}");
+            let _ = writeln!(
+                out,
+                "hint: `x-provision.migrate` runs on this machine, in the service's `working_dir:` or `build:` directory"
+            );
+        }
+        _ => {}
     }
 }

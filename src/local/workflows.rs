@@ -105,18 +105,24 @@ pub async fn dump(session: &Session, database: &str, output: Option<&Path>) -> R
         }
         .into());
     }
+    let meter = crate::meter::Meter::new(database, session.quiet, None);
     let (sink, aside): (Sink, Option<(PathBuf, PathBuf)>) = match output {
         Some(path) if !to_stdout => {
             let aside = partial(path);
             let file = tokio::fs::File::create(&aside)
                 .await
                 .map_err(file_error("create", &aside))?;
+            let file = meter.writer(file);
             (Sink::Writer(Box::new(file)), Some((aside, path.to_owned())))
         }
-        _ => (Sink::Writer(Box::new(tokio::io::stdout())), None),
+        _ => (
+            Sink::Writer(Box::new(meter.writer(tokio::io::stdout()))),
+            None,
+        ),
     };
     let outcome =
         data::run_tool(&p.runtime, &p.spec, &p.live, &tools.dump, Input::None, sink).await;
+    meter.finish();
     let outcome = match outcome {
         Ok(o) if o.code == 0 => o,
         other => {
@@ -149,16 +155,28 @@ pub async fn dump(session: &Session, database: &str, output: Option<&Path>) -> R
     Ok(())
 }
 
-/// The input of `restore`: a file, or stdin for `-` or none.
-async fn open_input(input: Option<&Path>) -> Result<Input, Error> {
+/// The input of `restore`: a file, or stdin for `-` or none; counted by a meter that knows
+/// a file's size.
+async fn open_input(
+    input: Option<&Path>,
+    database: &str,
+    quiet: bool,
+) -> Result<(Input, crate::meter::Meter), Error> {
+    use crate::meter::Meter;
     match input {
         Some(path) if path != Path::new("-") => {
             let file = tokio::fs::File::open(path)
                 .await
                 .map_err(file_error("open", path))?;
-            Ok(Input::Reader(Box::new(file)))
+            let size = file.metadata().await.ok().map(|m| m.len());
+            let meter = Meter::new(database, quiet, size);
+            Ok((Input::Reader(Box::new(meter.reader(file))), meter))
         }
-        _ => Ok(Input::Reader(Box::new(tokio::io::stdin()))),
+        _ => {
+            let meter = Meter::new(database, quiet, None);
+            let stdin = meter.reader(tokio::io::stdin());
+            Ok((Input::Reader(Box::new(stdin)), meter))
+        }
     }
 }
 
@@ -169,7 +187,7 @@ pub async fn restore(session: &Session, database: &str, input: Option<&Path>) ->
     let p = pick(session, &plan, database).await?;
     let tools = data::tools(&p.spec)?;
     let progress = Progress::new(session.quiet, &[database]);
-    let reader = open_input(input).await?;
+    let (reader, meter) = open_input(input, database, session.quiet).await?;
     if let Some(script) = &tools.restore_offline {
         return restore_offline(session, &p, script, reader, &progress).await;
     }
@@ -220,7 +238,9 @@ pub async fn restore(session: &Session, database: &str, input: Option<&Path>) ->
         reader,
         Sink::Capture,
     )
-    .await?;
+    .await;
+    meter.finish();
+    let outcome = outcome?;
     data::check(&p.spec, "restore the dump", &tools.restore, &outcome)?;
     data::crash_point("restore-loaded");
     if keep {

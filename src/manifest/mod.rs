@@ -229,12 +229,15 @@ pub struct Extension {
     /// `x-provision.seed` on a database: a file or directory applied once after creation
     /// (`src/local/seed.rs`), relative to the manifest's directory.
     pub seed: Option<Located<String>>,
+    /// `x-provision.migrate` on an app service: a command (Compose's `command:` forms) run
+    /// with its link variables after `up` and before `start` runs apps (`src/commands/migrate.rs`).
+    pub migrate: Option<Located<process::Words>>,
 }
 
 impl Extension {
-    /// Only keys an app service may have (`url`): the block does not make it a database.
+    /// Only keys an app service may have (`url`, `migrate`): the block does not make it a database.
     pub fn is_app_only(&self) -> bool {
-        !self.url.is_empty()
+        (!self.url.is_empty() || self.migrate.is_some())
             && self.type_name.is_none()
             && self.version.is_none()
             && self.database.is_none()

@@ -161,6 +161,33 @@ impl Reader<'_> {
         Some(policy)
     }
 
+    /// `x-provision.migrate`: a command in either of Compose's `command:` forms, not empty
+    /// (a migration that runs nothing is a mistake worth a `file:line:col`).
+    pub(super) fn migrate(&mut self, node: &Node, path: &str) -> Option<Located<Words>> {
+        let words = match &node.kind {
+            Kind::Null => return None,
+            Kind::Map(_) => {
+                self.wrong_type(node, path, "a command: a string or a list of strings");
+                return None;
+            }
+            _ => self.words(node, path)?,
+        };
+        let empty = match &words {
+            Words::Shell(line) => line.trim().is_empty(),
+            Words::List(list) => list.first().is_none_or(|w| w.trim().is_empty()),
+        };
+        if empty {
+            self.invalid(
+                node,
+                path,
+                node.scalar_text().unwrap_or_default(),
+                "a command to run, for example `migrate: [\"alembic\", \"upgrade\", \"head\"]`",
+            );
+            return None;
+        }
+        Some(located(words, node, path))
+    }
+
     fn build(&mut self, node: &Node, path: &str) -> Option<Build> {
         let Kind::Map(entries) = &node.kind else {
             let context = self.text(node, path)?;
@@ -280,5 +307,46 @@ mod tests {
         assert!(problems[0].contains("sometimes"));
         let (p, _) = process_of("services:\n  web:\n    restart: \"no\"\n");
         assert_eq!(p.restart.unwrap().value, Restart::No);
+    }
+    #[test]
+    fn migrate_forms_and_problems() {
+        let read = |text: &str| {
+            let m = from_bytes(
+                text.as_bytes(),
+                PathBuf::from("compose.yaml"),
+                "shop".into(),
+                &|n| (n == "PORT").then(|| "8080".to_owned()),
+            );
+            match m {
+                Ok(m) if m.problems.is_empty() => {
+                    Ok(m.services[0].ext.migrate.clone().map(|w| w.value))
+                }
+                Ok(m) => Err(format!("{:?}", m.problems)),
+                Err(e) => Err(format!("{e:?}")),
+            }
+        };
+        assert_eq!(
+            read(
+                "services:\n  web:\n    x-provision: {migrate: \"./migrate up --port ${PORT}\"}\n"
+            ),
+            Ok(Some(Words::Shell("./migrate up --port 8080".into())))
+        );
+        assert_eq!(
+            read("services:\n  web:\n    x-provision:\n      migrate: [alembic, upgrade, head]\n"),
+            Ok(Some(Words::List(vec![
+                "alembic".into(),
+                "upgrade".into(),
+                "head".into()
+            ])))
+        );
+        // A map, an empty list, an empty string: each a problem at its place (line 4, col 16).
+        for bad in ["{run: x}", "[]", "''"] {
+            let e = read(&format!(
+                "services:\n  web:\n    x-provision:\n      migrate: {bad}\n"
+            ))
+            .unwrap_err();
+            assert!(e.contains("line: 4") || e.contains("line: 3"), "{bad}: {e}");
+            assert!(e.contains("migrate"), "{bad}: {e}");
+        }
     }
 }

@@ -28,7 +28,7 @@ const TOP_CLOUD_KEYS: &[&str] = &[
 ];
 const STAGES_KEYS: &[&str] = &["profile", "ttl"];
 const SERVICE_KEYS: &[&str] = &[
-    "type", "version", "database", "username", "local", "cloud", "url", "seed",
+    "type", "version", "database", "username", "local", "cloud", "url", "seed", "migrate",
 ];
 const LOCAL_KEYS: &[&str] = &["port", "tls"];
 const TOP_LOCAL_KEYS: &[&str] = &["apps", "tls"];
@@ -740,6 +740,7 @@ impl Reader<'_> {
                 }
                 "url" => ext.url = self.url_choices(value, &child),
                 "seed" => ext.seed = self.string(value, &child),
+                "migrate" => ext.migrate = self.migrate(value, &child),
                 _ => ext.cloud = self.cloud_options(value, &child),
             }
         }

@@ -97,6 +97,17 @@ pub fn resolve<'c>(
             Class::BrokenDatabase => database_names.push(service.name.clone()),
             Class::Database(template, image) => {
                 database_names.push(service.name.clone());
+                if let Some(m) = &service.ext.migrate {
+                    problems.push(Problem::error(
+                        Some(m.at),
+                        m.path.clone(),
+                        ProblemKind::InvalidValue {
+                            value: "migrate".to_owned(),
+                            expected: "`migrate` on an app service: it runs with the app's links"
+                                .to_owned(),
+                        },
+                    ));
+                }
                 // `command:`/`volumes:` problems count for databases only.
                 let deferred_error = service.deferred.iter().any(Problem::is_error);
                 problems.extend(service.deferred.iter().cloned());

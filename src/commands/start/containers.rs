@@ -175,6 +175,7 @@ pub(super) async fn start(
         () = signals.recv() => return Err(Error::Interrupted),
     };
     trace.mark("databases ready");
+    super::migrate(session, options, &manifest, &plan, signals).await?;
 
     let network = crate::names::network(&project);
     ensure_network(&docker, &network, &project).await?;

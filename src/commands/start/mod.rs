@@ -90,6 +90,8 @@ pub struct Options {
     pub grace: Duration,
     /// Run the apps as Docker containers on a project network (`--containers`).
     pub containers: bool,
+    /// Run the app services' `x-provision.migrate` first (not with `--no-migrate`).
+    pub migrate: bool,
 }
 
 /// Runs `start` on its own async runtime: the command handles Ctrl-C itself (it must stop
@@ -127,7 +129,7 @@ impl Trace {
 
 /// SIGINT and SIGTERM, as one stream. Registered before anything starts, so that a signal
 /// never finds the default disposition (which would kill provision and strand the apps).
-struct Signals {
+pub(super) struct Signals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
 }
@@ -210,6 +212,7 @@ async fn start(session: &Session, options: &Options) -> Result<Exit, Error> {
         () = signals.recv() => return Err(Error::Interrupted),
     };
     trace.mark("databases ready");
+    migrate(session, options, &manifest, &plan, &mut signals).await?;
 
     // Links to other apps: their published ports on this machine.
     let model = crate::model::resolve(&manifest, &session.catalog, session.project.as_deref())?;
@@ -240,6 +243,27 @@ async fn start(session: &Session, options: &Options) -> Result<Exit, Error> {
             .extend(crate::tls::Store::of(&plan.project.name).with_client_vars(rendered)?);
     }
     supervise(processes, options.grace, &mut signals, &trace).await
+}
+
+/// The migrations (`x-provision.migrate`), once the databases answer and before any app
+/// starts; a failing one ends `start` with no app started. On this machine in both modes:
+/// a migration runs like `provision run`, against the databases' host addresses.
+pub(super) async fn migrate(
+    session: &Session,
+    options: &Options,
+    manifest: &crate::manifest::Manifest,
+    plan: &crate::plan::Plan,
+    signals: &mut Signals,
+) -> Result<(), Error> {
+    if !options.migrate {
+        return Ok(());
+    }
+    let run = super::migrate::run_all(session, Target::Local, manifest, plan, Stream::Stdout);
+    tokio::select! {
+        done = run => done,
+        // Dropping the run kills the migration (`kill_on_drop`).
+        () = signals.recv() => Err(Error::Interrupted),
+    }
 }
 
 /// What a supervised app reports to `start`.
