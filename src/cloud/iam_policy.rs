@@ -76,6 +76,15 @@ pub fn policy(plan: &Plan) -> Policy {
         .iter()
         .any(|c| c.service != CloudService::ElasticacheCluster);
     let network = clouds.iter().any(|c| !c.allow_from.is_empty());
+    // `from_snapshot` on any stage (it has no effect on the stage it names, but the same
+    // manifest seeds the others).
+    let seeds = |service: fn(CloudService) -> bool| {
+        clouds
+            .iter()
+            .any(|c| service(c.service) && c.config.from_snapshot.is_some())
+    };
+    let rds_seeds = seeds(|s| s == CloudService::Rds);
+    let cache_seeds = seeds(|s| s == CloudService::ElasticacheReplicationGroup);
     let request_tag =
         Some(json!({"StringEquals": {format!("aws:RequestTag/{TAG_PROJECT}"): project}}));
     let resource_tag =
@@ -157,6 +166,46 @@ pub fn policy(plan: &Plan) -> Policy {
             ],
             resource_tag.clone(),
         ));
+        if rds_seeds {
+            read.push("rds:DescribeDBSnapshots");
+            // RestoreDBInstanceFromDBSnapshot authorizes the new instance (`db`, with
+            // aws:RequestTag), the snapshot (`snapshot`, with aws:ResourceTag: provision's
+            // instances copy their tags to every snapshot), and the groups it names
+            // (`pg`, `subgrp`, `og`) (Service Authorization Reference, Amazon RDS:
+            // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html).
+            statements.push(allow(
+                "RdsRestoreTagged",
+                &[
+                    "rds:RestoreDBInstanceFromDBSnapshot",
+                    "rds:AddTagsToResource",
+                ],
+                vec![arn("rds", format!("db:{project}-*"))],
+                request_tag.clone(),
+            ));
+            statements.push(allow(
+                "RdsRestoreFromOwnSnapshots",
+                &["rds:RestoreDBInstanceFromDBSnapshot"],
+                vec![
+                    arn("rds", "snapshot:*".into()),
+                    arn(
+                        "rds",
+                        format!("pg:{}", names::parameter_group_pattern(project)),
+                    ),
+                    arn("rds", format!("subgrp:{}", names::network(project))),
+                    arn(
+                        "rds",
+                        format!("subgrp:{}", names::stage_network_pattern(project)),
+                    ),
+                ],
+                resource_tag.clone(),
+            ));
+            statements.push(allow(
+                "RdsRestoreDefaultGroups",
+                &["rds:RestoreDBInstanceFromDBSnapshot"],
+                vec![arn("rds", "og:default:*".into())],
+                None,
+            ));
+        }
         statements.push(allow(
             "RdsFinalSnapshots",
             &["rds:CreateDBSnapshot", "rds:AddTagsToResource"],
@@ -228,6 +277,24 @@ pub fn policy(plan: &Plan) -> Policy {
             ],
             resource_tag.clone(),
         ));
+        if cache_seeds {
+            read.push("elasticache:DescribeSnapshots");
+            // CreateReplicationGroup with SnapshotName also authorizes the snapshot
+            // (`snapshot`) (Service Authorization Reference, Amazon ElastiCache:
+            // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticache.html).
+            // By name rather than tag: a snapshot taken by hand or automatically need not carry
+            // the cache's tags. Manual ones of the project are `{project}-*` by convention,
+            // automatic ones `automatic.{group}-{date}`.
+            statements.push(allow(
+                "ElastiCacheSeedFromOwnSnapshots",
+                &["elasticache:CreateReplicationGroup"],
+                vec![
+                    arn("elasticache", format!("snapshot:{project}-*")),
+                    arn("elasticache", format!("snapshot:automatic.{project}-*")),
+                ],
+                None,
+            ));
+        }
         statements.push(allow(
             "ElastiCacheFinalSnapshots",
             &[
@@ -383,5 +450,37 @@ mod tests {
                 && text.contains("elasticache:IncreaseReplicaCount")
         );
         assert!(!text.contains("rds:CreateDBInstance"));
+        assert!(!text.contains("RestoreDBInstance") && !text.contains("DescribeSnapshots"));
+    }
+
+    #[test]
+    fn seeding_from_snapshots_is_allowed_only_from_the_projects_own() {
+        let p = policy(&plan_of(
+            "x-provision: {cloud: {region: eu-west-1}}\nservices:\n  db: {image: 'postgres:16', x-provision: {cloud: {from_snapshot: 'latest-of:main'}}}\n  kv: {image: 'redis:7', x-provision: {cloud: {from_snapshot: 'latest-of:main'}}}\n",
+        ));
+        let by_sid = |sid: &str| p.statements.iter().find(|s| s.sid == sid).unwrap();
+        let tagged = by_sid("RdsRestoreTagged");
+        assert_eq!(tagged.resources, ["arn:aws:rds:eu-west-1:*:db:shop-*"]);
+        assert_eq!(
+            tagged.condition.as_ref().unwrap().to_string(),
+            r#"{"StringEquals":{"aws:RequestTag/provision:project":"shop"}}"#
+        );
+        let own = by_sid("RdsRestoreFromOwnSnapshots");
+        assert!(own.resources.iter().any(|r| r.ends_with(":snapshot:*")));
+        assert_eq!(
+            own.condition.as_ref().unwrap().to_string(),
+            r#"{"StringEquals":{"aws:ResourceTag/provision:project":"shop"}}"#
+        );
+        let cache = by_sid("ElastiCacheSeedFromOwnSnapshots");
+        assert_eq!(
+            cache.resources,
+            [
+                "arn:aws:elasticache:eu-west-1:*:snapshot:shop-*",
+                "arn:aws:elasticache:eu-west-1:*:snapshot:automatic.shop-*"
+            ]
+        );
+        let read = by_sid("ReadOnly");
+        assert!(read.actions.contains(&"rds:DescribeDBSnapshots"));
+        assert!(read.actions.contains(&"elasticache:DescribeSnapshots"));
     }
 }

@@ -127,7 +127,7 @@ pub async fn destroy(
     }
     let cloud = connect(&plan, session.verbose > 0).await?;
     let progress = Progress::new(session.quiet, &[]);
-    let found = cloud.tagged(&project).await?;
+    let found = cloud.tagged_on(&project, Some(&stage), &[]).await?;
     let found: Vec<Orphan> = found.into_iter().filter(|f| f.stage == stage).collect();
     let done = delete_stage(
         &cloud,
@@ -299,6 +299,8 @@ async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
     let clouds: Vec<&CloudPlan> = planned.iter().map(|(_, c, _)| *c).collect();
     let prefetched = cloud.prefetch(&plan.project.name, &clouds).await;
     let prefetched = &prefetched;
+    // The planned caches are read by their own describe: the orphan search skips them.
+    let known: Vec<String> = clouds.iter().map(|c| c.identifier.clone()).collect();
     let (observed, tagged) = futures_util::future::join(
         futures_util::future::join_all(planned.iter().map(|(r, c, p)| async move {
             let observed = cloud.observe_with(c, prefetched).await;
@@ -309,7 +311,7 @@ async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
             };
             (r, c, p, observed, restore)
         })),
-        cloud.tagged(&plan.project.name),
+        cloud.tagged_on(&plan.project.name, Some(&plan.stage.stage), &known),
     )
     .await;
     let mut resources = Vec::new();

@@ -188,10 +188,7 @@ pub(super) async fn create_group(
     let mut request = client
         .create_replication_group()
         .replication_group_id(&cloud.identifier)
-        .replication_group_description(format!(
-            "provision: {} of project {}",
-            resource.name, cloud.project
-        ))
+        .replication_group_description(description(&resource.name, &cloud.project, &cloud.stage))
         .engine(&cloud.engine)
         .engine_version(version)
         .cache_node_type(&c.class)
@@ -425,7 +422,40 @@ fn rfc3339(t: Option<&aws_smithy_types::DateTime>) -> Option<String> {
     t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
 }
 
-pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>, Error> {
+/// A replication group's description: `provision: {resource} of project {project}`, and on a
+/// stage other than the default ` on stage {stage}`. Not proof of anything (tags are), but it
+/// lets one stage's orphan search pass over another stage's groups without a
+/// `ListTagsForResource` each, which AWS answers one resource at a time
+/// (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ListTagsForResource.html).
+fn description(resource: &str, project: &str, stage: &crate::names::Stage) -> String {
+    match stage.tag() {
+        None => format!("provision: {resource} of project {project}"),
+        Some(s) => format!("provision: {resource} of project {project} on stage {s}"),
+    }
+}
+
+/// Whether a group's description says it is provision's for `project` on a stage other than
+/// `stage`: only then is it passed over unread. Anything else (another wording, a description
+/// from before stages, a description naming this stage) has its tags read.
+fn describes_another_stage(text: &str, project: &str, stage: &crate::names::Stage) -> bool {
+    let Some(rest) = text.strip_prefix("provision: ") else {
+        return false;
+    };
+    let Some((_, tail)) = rest.rsplit_once(&format!(" of project {project} on stage ")) else {
+        return false;
+    };
+    crate::names::Stage::named(tail).is_some_and(|s| s.name() == tail && s != *stage)
+}
+
+/// The project's caches, proven by their tags. `only`: a search for one stage's, which passes
+/// over groups whose description names another stage; `known`: identifiers the caller has
+/// read already (skipped).
+pub(super) async fn tagged(
+    client: &Client,
+    project: &str,
+    only: Option<&crate::names::Stage>,
+    known: &[String],
+) -> Result<Vec<Orphan>, Error> {
     // Identifiers are `{project}-{resource}`: only those can be ours, so only their tags are
     // read (never every group in the region).
     let prefix = crate::names::identifier_prefix(project);
@@ -437,7 +467,12 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
             let Some(arn) = g.arn() else { continue };
             if !g
                 .replication_group_id()
-                .is_some_and(|id| id.starts_with(&prefix))
+                .is_some_and(|id| id.starts_with(&prefix) && !known.iter().any(|k| k == id))
+            {
+                continue;
+            }
+            if let (Some(stage), Some(text)) = (only, g.description())
+                && describes_another_stage(text, project, stage)
             {
                 continue;
             }
@@ -474,7 +509,7 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
             let Some(arn) = c.arn() else { continue };
             if !c
                 .cache_cluster_id()
-                .is_some_and(|id| id.starts_with(&prefix))
+                .is_some_and(|id| id.starts_with(&prefix) && !known.iter().any(|k| k == id))
             {
                 continue;
             }
@@ -590,4 +625,37 @@ pub(super) async fn delete_subnet_group(
         .await
         .map(|_| true)
         .map_err(sdk_error("delete cache subnet group", name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names::Stage;
+
+    #[test]
+    fn only_a_description_naming_another_stage_passes_a_group_over() {
+        let (main, pr) = (Stage::default(), Stage::named("pr-1").unwrap());
+        let staged = description("kv", "shop", &pr);
+        assert_eq!(staged, "provision: kv of project shop on stage pr-1");
+        assert!(describes_another_stage(&staged, "shop", &main));
+        assert!(!describes_another_stage(&staged, "shop", &pr));
+        // Another project, the default stage's wording, or a wording provision never writes:
+        // the tags are read.
+        assert!(!describes_another_stage(&staged, "shop-api", &main));
+        assert!(!describes_another_stage(
+            &description("kv", "shop", &main),
+            "shop",
+            &pr
+        ));
+        assert!(!describes_another_stage(
+            "my cache on stage pr-1",
+            "shop",
+            &main
+        ));
+        assert!(!describes_another_stage(
+            "provision: kv of project shop on stage PR 1",
+            "shop",
+            &main
+        ));
+    }
 }

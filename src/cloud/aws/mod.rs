@@ -934,9 +934,22 @@ impl Cloud {
 
     /// Every resource tagged `provision:project=project`, as (identifier, kind, resource tag).
     pub async fn tagged(&self, project: &str) -> Result<Vec<Orphan>, Error> {
+        self.tagged_on(project, None, &[]).await
+    }
+
+    /// As `tagged`, for one stage's search: with `only`, caches whose description says they
+    /// belong to another stage are passed over without reading their tags (see
+    /// `elasticache::tagged`); `known` identifiers (read already) are skipped. What is
+    /// returned is still proven by tags.
+    pub async fn tagged_on(
+        &self,
+        project: &str,
+        only: Option<&crate::names::Stage>,
+        known: &[String],
+    ) -> Result<Vec<Orphan>, Error> {
         let (mut found, caches) = futures_util::future::join(
             rds::tagged(&self.rds, project),
-            elasticache::tagged(&self.elasticache, project),
+            elasticache::tagged(&self.elasticache, project, only, known),
         )
         .await;
         if let Ok(found) = &mut found {
