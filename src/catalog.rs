@@ -472,10 +472,11 @@ pub enum CloudOption {
     BackupRetentionDays,
     MaxStorageGb,
     ExtendedSupport,
+    IamAuth,
 }
 
 impl CloudOption {
-    pub const ALL: [CloudOption; 8] = [
+    pub const ALL: [CloudOption; 9] = [
         Self::Class,
         Self::StorageGb,
         Self::MaxStorageGb,
@@ -484,6 +485,7 @@ impl CloudOption {
         Self::DeletionProtection,
         Self::BackupRetentionDays,
         Self::ExtendedSupport,
+        Self::IamAuth,
     ];
 
     pub fn key(self) -> &'static str {
@@ -496,6 +498,7 @@ impl CloudOption {
             Self::BackupRetentionDays => "backup_retention_days",
             Self::MaxStorageGb => "max_storage_gb",
             Self::ExtendedSupport => "extended_support",
+            Self::IamAuth => "iam_auth",
         }
     }
 }

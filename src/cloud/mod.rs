@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod cost;
 pub mod diff;
+pub mod iam_auth;
 pub mod iam_policy;
 pub mod stage;
 

@@ -264,6 +264,8 @@ pub struct CloudOptions {
     pub backup_retention_days: Option<Located<u32>>,
     pub max_storage_gb: Option<Located<u32>>,
     pub extended_support: Option<Located<bool>>,
+    /// RDS IAM database authentication: links hand out a 15-minute token, not a password.
+    pub iam_auth: Option<Located<bool>>,
 }
 
 impl CloudOptions {
@@ -285,6 +287,7 @@ impl CloudOptions {
             ),
             (O::MaxStorageGb, at(self.max_storage_gb.as_ref())),
             (O::ExtendedSupport, at(self.extended_support.as_ref())),
+            (O::IamAuth, at(self.iam_auth.as_ref())),
         ]
         .into_iter()
         .filter_map(|(option, at)| at.map(|(pos, path)| (option, pos, path)))

@@ -41,6 +41,7 @@ const CLOUD_KEYS: &[&str] = &[
     "backup_retention_days",
     "max_storage_gb",
     "extended_support",
+    "iam_auth",
 ];
 
 pub(super) struct Reader<'v> {
@@ -811,6 +812,7 @@ impl Reader<'_> {
                         self.number(value, &child, 21, 65536, "a size in GiB (21-65536)");
                 }
                 "extended_support" => options.extended_support = self.flag(value, &child),
+                "iam_auth" => options.iam_auth = self.flag(value, &child),
                 _ => {
                     options.backup_retention_days =
                         self.number(value, &child, 0, 35, "a number of days (0-35)");

@@ -2027,3 +2027,7 @@ mod concurrency_needs_emulator {
         );
     }
 }
+
+/// IAM database authentication: the token, the diff, `run`'s token file.
+#[path = "cloud/iam_auth.rs"]
+mod iam_auth_needs_emulator;
