@@ -426,8 +426,14 @@ impl Cloud {
                             current.status
                         ),
                     );
-                    // Nothing to do and nothing to wait for: no second describe.
+                    // Nothing to do and nothing to wait for: no second describe. The IAM
+                    // user is still made, so that a run from where the database is
+                    // reachable finishes what an earlier run could not (its SQL is idempotent).
                     if current.readiness() == Readiness::Available && reset.is_none() {
+                        if current.iam_auth == Some(true) {
+                            self.ensure_iam_user(resource, cloud, current, progress)
+                                .await?;
+                        }
                         return Ok(current.clone());
                     }
                     (false, reset)
