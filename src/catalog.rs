@@ -485,12 +485,13 @@ pub enum CloudOption {
     BackupRetentionDays,
     MaxStorageGb,
     ExtendedSupport,
+    IamAuth,
     /// Seed a stage's first create from a snapshot (`latest-of:STAGE` or an identifier).
     FromSnapshot,
 }
 
 impl CloudOption {
-    pub const ALL: [CloudOption; 9] = [
+    pub const ALL: [CloudOption; 10] = [
         Self::Class,
         Self::StorageGb,
         Self::MaxStorageGb,
@@ -499,6 +500,7 @@ impl CloudOption {
         Self::DeletionProtection,
         Self::BackupRetentionDays,
         Self::ExtendedSupport,
+        Self::IamAuth,
         Self::FromSnapshot,
     ];
 
@@ -512,6 +514,7 @@ impl CloudOption {
             Self::BackupRetentionDays => "backup_retention_days",
             Self::MaxStorageGb => "max_storage_gb",
             Self::ExtendedSupport => "extended_support",
+            Self::IamAuth => "iam_auth",
             Self::FromSnapshot => "from_snapshot",
         }
     }

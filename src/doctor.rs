@@ -446,6 +446,9 @@ fn target_checks(model: &Model<'_>, index: &Index<'_>, target: Target, file: &Pa
                 file,
             )
         });
+    let valkey = (target == Target::Cloud)
+        .then(|| valkey_hints(model, file))
+        .unwrap_or_default();
     network
         .into_iter()
         .chain(model.resources.iter().map(|r| {
@@ -496,5 +499,48 @@ fn target_checks(model: &Model<'_>, index: &Index<'_>, target: Target, file: &Pa
                 }
             }
         }))
+        .chain(valkey)
+        .collect()
+}
+
+/// A hint, never a switch: a manifest that asks for Redis in the cloud could have Valkey, the
+/// Redis-compatible engine ElastiCache prices lower (the saving as `templates/prices.yml`
+/// cites it). The switch is the user's: another image, and a new ElastiCache group.
+fn valkey_hints(model: &Model<'_>, file: &Path) -> Vec<Check> {
+    let saving = crate::cloud::cost::PriceTable::builtin()
+        .ok()
+        .and_then(|t| t.valkey_saving);
+    model
+        .resources
+        .iter()
+        .filter(|r| r.template.name == "redis")
+        .map(|r| {
+            let figure = saving.map_or_else(
+                || "costs less".to_owned(),
+                |s| {
+                    format!(
+                        "costs up to {:.0}% less per node ({:.0}% less serverless)",
+                        s.node * 100.0,
+                        s.serverless * 100.0
+                    )
+                },
+            );
+            Check {
+                status: Status::Warn,
+                title: format!("Database {} could run on Valkey for less", r.name),
+                problems: vec![ProblemReport {
+                    severity: Severity::Warning,
+                    location: format!("{}:{}", file.display(), r.at),
+                    path: format!("services.{}.image", r.name),
+                    message: format!(
+                        "`{}` asks for Redis OSS; ElastiCache for Valkey, a drop-in replacement for Redis OSS 7.2 clients, {figure}",
+                        r.image
+                    ),
+                    hint: Some(
+                        "to switch, use a `valkey/valkey` image (locally too); provision never switches on its own, and an existing group stays Redis until you move it".into(),
+                    ),
+                }],
+            }
+        })
         .collect()
 }

@@ -70,6 +70,18 @@ pub fn cloud_identifier(project: &str, service: &str) -> String {
     format!("{project}-{}", fold(service))
 }
 
+/// The database user the links name when `x-provision.cloud.iam_auth` is on: the master
+/// user's name with `_iam`. Apart from the master user on purpose: a PostgreSQL user granted
+/// `rds_iam` can no longer log in with a password
+/// (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.DBAccounts.html),
+/// and provision itself logs in as the master user to make this one. Cut to `max` characters
+/// (32 for MySQL and MariaDB user names, 63 for PostgreSQL).
+pub fn iam_user(master: &str, max: usize) -> String {
+    let keep = max.saturating_sub(4);
+    let base: String = master.chars().take(keep).collect();
+    format!("{base}_iam")
+}
+
 /// The project's DB parameter group of `family` (`shop-mysql8-0-tls`), which turns on the
 /// server's refusal of plaintext.
 pub fn parameter_group(project: &str, family: &str) -> String {
@@ -565,5 +577,17 @@ mod tests {
         assert!(!is_parameter_group("shop", "shop-postgres16"));
         assert!(!is_parameter_group("shop", "other-postgres16-tls"));
         assert_eq!(parameter_group_pattern("shop"), "shop-*-tls");
+    }
+
+    #[test]
+    fn iam_users_are_the_master_user_with_a_suffix_within_the_engines_limit() {
+        assert_eq!(iam_user("app", 32), "app_iam");
+        let long = "u".repeat(63);
+        assert_eq!(iam_user(&long, 63).len(), 63);
+        assert!(iam_user(&long, 63).ends_with("_iam"));
+        assert_eq!(
+            iam_user(&"m".repeat(16), 32),
+            format!("{}_iam", "m".repeat(16))
+        );
     }
 }

@@ -148,6 +148,10 @@ pub struct CloudPlan {
     pub transit_encryption: bool,
     /// Secrets Manager name holding the generated password.
     pub secret_name: String,
+    /// With `iam_auth`: the database user the links name, who logs in with a token
+    /// (`cloud::iam_auth`); the master user keeps the stored password, for provision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iam_user: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     pub subnet_ids: Vec<String>,
@@ -452,6 +456,22 @@ fn cloud_plan(
         publicly_accessible: false,
         transit_encryption: true,
         secret_name: crate::names::stage_secret(project, st, &r.name),
+        iam_user: r
+            .cloud
+            .iam_auth
+            .then(|| {
+                let max = match r.template.probe {
+                    // PostgreSQL names: 63 bytes; MySQL user names: 32 characters
+                    // (https://dev.mysql.com/doc/refman/8.4/en/user-names.html).
+                    crate::catalog::Probe::Postgres => 63,
+                    crate::catalog::Probe::Mysql => 32,
+                    crate::catalog::Probe::Redis | crate::catalog::Probe::Memcached => {
+                        return None;
+                    }
+                };
+                Some(crate::names::iam_user(r.username.as_deref()?, max))
+            })
+            .flatten(),
         region: settings.region.as_ref().map(|r| r.value.clone()),
         subnet_ids: settings.subnet_ids.clone(),
         security_group_ids: settings.security_group_ids.clone(),

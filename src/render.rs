@@ -86,7 +86,7 @@ fn cloud_detail(cloud: &crate::plan::CloudPlan) -> String {
     let c = &cloud.config;
     match cloud.service {
         CloudService::Rds => format!(
-            "RDS instance {} ({} {}): {}, {} GiB encrypted, backups {} days, deletion protection {}, Multi-AZ {}, not public",
+            "RDS instance {} ({} {}): {}, {} GiB gp3 encrypted, backups {} days, deletion protection {}, Multi-AZ {}, not public, Database Insights standard{}{}",
             cloud.identifier,
             cloud.engine,
             cloud.engine_version,
@@ -94,7 +94,26 @@ fn cloud_detail(cloud: &crate::plan::CloudPlan) -> String {
             c.storage_gb.unwrap_or_default(),
             c.backup_retention_days,
             on_off(c.deletion_protection),
-            on_off(c.multi_az)
+            on_off(c.multi_az),
+            cloud
+                .iam_user
+                .as_ref()
+                .map(|u| format!(", IAM auth as {u}"))
+                .unwrap_or_default(),
+            // The parameters provision sets, so that a reader sees every default it chose.
+            cloud
+                .parameter_group
+                .as_ref()
+                .map(|g| format!(
+                    ", parameter group {} ({})",
+                    g.name,
+                    g.parameters
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .unwrap_or_default()
         ),
         CloudService::ElasticacheReplicationGroup => format!(
             "ElastiCache replication group {} ({} {}): {}, {} replicas, TLS and AUTH token, encrypted at rest, backups {} days",

@@ -19,7 +19,20 @@ pub struct PriceTable {
     pub date: String,
     pub currency: String,
     pub hours_per_month: f64,
+    /// How much less ElastiCache for Valkey costs than for Redis OSS (fractions), for the
+    /// `doctor --cloud` hint; absent: no hint with a figure.
+    #[serde(default)]
+    pub valkey_saving: Option<ValkeySaving>,
     pub regions: BTreeMap<String, RegionPrices>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValkeySaving {
+    /// Per node, node-based clusters ("up to").
+    pub node: f64,
+    /// ElastiCache Serverless (data stored and ECPUs).
+    pub serverless: f64,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -28,6 +28,9 @@ pub struct Observed {
     pub multi_az: Option<bool>,
     pub deletion_protection: Option<bool>,
     pub backup_retention_days: Option<u32>,
+    /// RDS `IAMDatabaseAuthenticationEnabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iam_auth: Option<bool>,
     /// The VPC security groups (RDS reports them with the instance).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security_group_ids: Option<Vec<String>>,
@@ -85,6 +88,7 @@ pub enum Field {
     BackupRetentionDays,
     DeletionProtection,
     SecurityGroups,
+    IamAuth,
 }
 
 impl Field {
@@ -100,6 +104,7 @@ impl Field {
             Self::BackupRetentionDays => "backup_retention_days",
             Self::DeletionProtection => "deletion_protection",
             Self::SecurityGroups => "security_groups",
+            Self::IamAuth => "iam_auth",
         }
     }
 }
@@ -461,6 +466,21 @@ pub fn diff(desired: &Desired<'_>, current: &Observed) -> Vec<Change> {
             None,
         );
     }
+    // ModifyDBInstance turns IAM database authentication on or off in place; password
+    // logins keep working either way
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.Enabling.html).
+    if desired.service == CloudService::Rds
+        && let Some(have) = current.iam_auth
+        && have != c.iam_auth
+    {
+        push(
+            Field::IamAuth,
+            have.to_string(),
+            c.iam_auth.to_string(),
+            true,
+            None,
+        );
+    }
     changes
 }
 
@@ -478,6 +498,7 @@ mod tests {
             deletion_protection: true,
             backup_retention_days: 7,
             extended_support: false,
+            iam_auth: false,
             from_snapshot: None,
         }
     }

@@ -212,6 +212,26 @@ pub fn policy(plan: &Plan) -> Policy {
             vec![arn("rds", format!("snapshot:{project}-*-final-*"))],
             None,
         ));
+        // IAM database authentication: `env` and `run` sign tokens for the IAM user of each
+        // database with it on. The ARN is `arn:aws:rds-db:REGION:ACCOUNT:dbuser:DbiResourceId/USER`
+        // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html);
+        // the DbiResourceId is AWS's, known only once the instance exists, so it is `*` here
+        // and the user name carries the scope. `rds-db:connect` takes no tag conditions.
+        let mut iam_users: Vec<String> = clouds
+            .iter()
+            .filter_map(|c| c.iam_user.as_ref())
+            .map(|user| format!("arn:aws:rds-db:{region}:*:dbuser:*/{user}"))
+            .collect();
+        iam_users.sort();
+        iam_users.dedup();
+        if !iam_users.is_empty() {
+            statements.push(allow(
+                "RdsIamDatabaseConnect",
+                &["rds-db:connect"],
+                iam_users,
+                None,
+            ));
+        }
     }
     if cache {
         read.extend([
@@ -482,5 +502,22 @@ mod tests {
         let read = by_sid("ReadOnly");
         assert!(read.actions.contains(&"rds:DescribeDBSnapshots"));
         assert!(read.actions.contains(&"elasticache:DescribeSnapshots"));
+    }
+
+    #[test]
+    fn iam_auth_adds_rds_db_connect_for_its_user_only() {
+        let text = serde_json::to_string(&policy(&plan_of(
+            "x-provision: {cloud: {region: eu-west-1}}\nservices:\n  db:\n    image: 'postgres:16'\n    x-provision: {cloud: {iam_auth: true}}\n  other: {image: 'mysql:8.4'}\n",
+        )))
+        .unwrap();
+        assert!(
+            text.contains(r#""Action":["rds-db:connect"],"Resource":["arn:aws:rds-db:eu-west-1:*:dbuser:*/app_iam"]"#),
+            "{text}"
+        );
+        let without = serde_json::to_string(&policy(&plan_of(
+            "services:\n  db: {image: 'postgres:16'}\n",
+        )))
+        .unwrap();
+        assert!(!without.contains("rds-db:"));
     }
 }

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod cost;
 pub mod data;
 pub mod diff;
+pub mod iam_auth;
 pub mod iam_policy;
 pub mod restore;
 pub mod stage;

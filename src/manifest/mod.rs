@@ -267,6 +267,8 @@ pub struct CloudOptions {
     pub backup_retention_days: Option<Located<u32>>,
     pub max_storage_gb: Option<Located<u32>>,
     pub extended_support: Option<Located<bool>>,
+    /// RDS IAM database authentication: links hand out a 15-minute token, not a password.
+    pub iam_auth: Option<Located<bool>>,
     /// `from_snapshot`: what a stage's first create of this database restores from.
     pub from_snapshot: Option<Located<String>>,
 }
@@ -290,6 +292,7 @@ impl CloudOptions {
             ),
             (O::MaxStorageGb, at(self.max_storage_gb.as_ref())),
             (O::ExtendedSupport, at(self.extended_support.as_ref())),
+            (O::IamAuth, at(self.iam_auth.as_ref())),
             (O::FromSnapshot, at(self.from_snapshot.as_ref())),
         ]
         .into_iter()

@@ -41,6 +41,7 @@ const CLOUD_KEYS: &[&str] = &[
     "backup_retention_days",
     "max_storage_gb",
     "extended_support",
+    "iam_auth",
     "from_snapshot",
 ];
 
@@ -813,6 +814,7 @@ impl Reader<'_> {
                         self.number(value, &child, 21, 65536, "a size in GiB (21-65536)");
                 }
                 "extended_support" => options.extended_support = self.flag(value, &child),
+                "iam_auth" => options.iam_auth = self.flag(value, &child),
                 "from_snapshot" => options.from_snapshot = self.snapshot_source(value, &child),
                 _ => {
                     options.backup_retention_days =

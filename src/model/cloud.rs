@@ -27,6 +27,9 @@ pub struct CloudConfig {
     /// RDS: enrol in paid Extended Support when the major version's standard support ends.
     /// Off unless the manifest opts in (AWS's own default is on).
     pub extended_support: bool,
+    /// RDS IAM database authentication (`EnableIAMDatabaseAuthentication`): the links name a
+    /// user of the `rds_iam` role (or `AWSAuthenticationPlugin`) and carry a generated token.
+    pub iam_auth: bool,
     /// What a stage's first create restores from (`x-provision.cloud.from_snapshot`); the plan
     /// turns it into identifiers (`CloudPlan.from_snapshot`).
     #[serde(skip)]
@@ -245,6 +248,7 @@ pub(super) fn cloud_config(
         backup_retention_days: given.backup_retention_days.as_ref().map_or(7, |b| b.value),
         max_storage_gb: given.max_storage_gb.as_ref().map(|m| m.value),
         extended_support: given.extended_support.as_ref().is_some_and(|e| e.value),
+        iam_auth: given.iam_auth.as_ref().is_some_and(|e| e.value),
         from_snapshot: given
             .from_snapshot
             .as_ref()

@@ -117,6 +117,7 @@ fn classifies_resources_and_apps_with_defaults() {
             backup_retention_days: 7,
             max_storage_gb: None,
             extended_support: false,
+            iam_auth: false,
             from_snapshot: None,
         }
     );

@@ -81,6 +81,32 @@ pub async fn create_database(kind: Probe, admin: &Endpoint, database: &str) -> R
     }
 }
 
+/// Runs `statements` in one session as `admin`, over verified TLS where the endpoint says, in
+/// `timeout`: the SQL `up --cloud` runs as the master user (IAM database users). Redis and
+/// Memcached have none.
+pub async fn run_sql(
+    kind: Probe,
+    admin: &Endpoint,
+    statements: &[String],
+    timeout: Duration,
+) -> Result<(), ProbeError> {
+    let attempt = async {
+        match kind {
+            Probe::Postgres => postgres::run_sql(admin, statements).await,
+            Probe::Mysql => mysql::run_sql(admin, statements).await,
+            Probe::Redis | Probe::Memcached => Ok(()),
+        }
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ProbeError::new(format!(
+                "no answer within {} s",
+                timeout.as_secs()
+            )))
+        })
+}
+
 /// How a wait ended, when it did not end ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WaitError {

@@ -34,8 +34,10 @@ pub(super) async fn probe(endpoint: &Endpoint) -> Result<(), ProbeError> {
     }
 }
 
-async fn attempt(endpoint: &Endpoint) -> Result<(), ProbeError> {
-    let opts = OptsBuilder::default()
+/// How the probe (and `run_sql`) connect: through the address the app uses, TLS verified
+/// against the link's CA where the server requires it.
+fn opts(endpoint: &Endpoint) -> OptsBuilder {
+    OptsBuilder::default()
         .ip_or_hostname(endpoint.host.clone())
         .tcp_port(endpoint.port)
         .user(Some(endpoint.username.as_deref().unwrap_or("root")))
@@ -53,7 +55,11 @@ async fn attempt(endpoint: &Endpoint) -> Result<(), ProbeError> {
             super::tls::install_provider();
             mysql_async::SslOpts::default()
                 .with_root_certs(endpoint.ca_file.iter().map(|p| p.clone().into()).collect())
-        }));
+        }))
+}
+
+async fn attempt(endpoint: &Endpoint) -> Result<(), ProbeError> {
+    let opts = opts(endpoint);
     // mysql_common panics on some malformed server replies (a public key that is not PEM,
     // for one). A panic in its own task is an error value here, not a crashed `up`.
     let task = tokio::spawn(async move {
@@ -71,6 +77,31 @@ async fn attempt(endpoint: &Endpoint) -> Result<(), ProbeError> {
         Ok(Ok(other)) => Err(ProbeError::new(format!(
             "`SELECT 1` returned {other:?} instead of 1"
         ))),
+        Ok(Err(e)) => Err(classify(&e)),
+        Err(e) if e.is_panic() => Err(ProbeError::new(
+            "the MySQL client could not read the server's reply (a malformed packet)",
+        )),
+        Err(e) => Err(ProbeError::new(e.to_string())),
+    }
+}
+
+/// Runs `statements` in one session, in order (the caller's timeout bounds it).
+pub(super) async fn run_sql(endpoint: &Endpoint, statements: &[String]) -> Result<(), ProbeError> {
+    let opts = opts(endpoint);
+    let statements = statements.to_vec();
+    let task = tokio::spawn(async move {
+        let mut conn = Conn::new(opts).await?;
+        for statement in &statements {
+            conn.query_drop(statement).await?;
+        }
+        conn.disconnect().await?;
+        Ok::<_, mysql_async::Error>(())
+    });
+    let guard = AbortOnDrop(task.abort_handle());
+    let result = task.await;
+    drop(guard);
+    match result {
+        Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(classify(&e)),
         Err(e) if e.is_panic() => Err(ProbeError::new(
             "the MySQL client could not read the server's reply (a malformed packet)",

@@ -4,13 +4,50 @@ use super::{ProbeError, Refusal};
 use crate::links::Endpoint;
 
 pub(super) async fn probe(endpoint: &Endpoint) -> Result<(), ProbeError> {
+    let (client, driver) = connect(endpoint, "provision-readiness").await?;
+    let result = client
+        .simple_query("SELECT 1")
+        .await
+        .map(|_| ())
+        .map_err(|e| ProbeError::new(describe(&e)));
+    drop(client);
+    let _ = driver.await;
+    result
+}
+
+/// Runs `statements` in one session, in order, each on its own (a `DO` block among them).
+pub(super) async fn run_sql(endpoint: &Endpoint, statements: &[String]) -> Result<(), ProbeError> {
+    let (client, driver) = connect(endpoint, "provision").await?;
+    let mut result = Ok(());
+    for statement in statements {
+        if let Err(e) = client.batch_execute(statement).await {
+            result = Err(ProbeError::new(describe(&e)));
+            break;
+        }
+    }
+    drop(client);
+    let _ = driver.await;
+    result
+}
+
+/// A session with the endpoint's credentials, TLS verified against its CA where it says.
+async fn connect(
+    endpoint: &Endpoint,
+    application: &str,
+) -> Result<
+    (
+        tokio_postgres::Client,
+        tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+    ),
+    ProbeError,
+> {
     let mut config = tokio_postgres::Config::new();
     config
         .host(&endpoint.host)
         .port(endpoint.port)
         .user(endpoint.username.as_deref().unwrap_or("postgres"))
         .dbname(endpoint.database.as_deref().unwrap_or("postgres"))
-        .application_name("provision-readiness")
+        .application_name(application)
         .connect_timeout(std::time::Duration::from_secs(5));
     if let Some(password) = &endpoint.password {
         config.password(password.expose());
@@ -30,7 +67,7 @@ pub(super) async fn probe(endpoint: &Endpoint) -> Result<(), ProbeError> {
             .await
             .map(|(c, conn)| (c, tokio::spawn(conn)))
     };
-    let (client, driver) = connected.map_err(|e| {
+    connected.map_err(|e| {
         // 28P01 invalid_password, 28000 invalid_authorization_specification (no such
         // role, no pg_hba entry): a server that says so will not change its mind
         // (postgresql.org/docs/current/errcodes-appendix.html).
@@ -42,15 +79,7 @@ pub(super) async fn probe(endpoint: &Endpoint) -> Result<(), ProbeError> {
         } else {
             ProbeError::new(describe(&e))
         }
-    })?;
-    let result = client
-        .simple_query("SELECT 1")
-        .await
-        .map(|_| ())
-        .map_err(|e| ProbeError::new(describe(&e)));
-    drop(client);
-    let _ = driver.await;
-    result
+    })
 }
 
 /// The server's message when there is one (`password authentication failed for user "app"`),

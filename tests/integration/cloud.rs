@@ -2347,3 +2347,11 @@ mod concurrency_needs_emulator {
         );
     }
 }
+
+/// IAM database authentication: the token, the diff, `run`'s token file.
+#[path = "cloud/iam_auth.rs"]
+mod iam_auth_needs_emulator;
+
+/// The IAM user's SQL on real servers (native PostgreSQL and MariaDB).
+#[path = "cloud/iam_sql.rs"]
+mod iam_sql_needs_native;

@@ -5,6 +5,7 @@
 
 mod elasticache;
 mod expiry;
+pub mod iam_auth;
 pub mod network;
 mod rds;
 mod restore;
@@ -135,6 +136,8 @@ pub struct Cloud {
     elasticache: aws_sdk_elasticache::Client,
     secrets: aws_sdk_secretsmanager::Client,
     pub region: String,
+    /// Credentials and clock, for signing IAM database authentication tokens.
+    sdk: aws_config::SdkConfig,
     log: Arc<CallLog>,
     /// Versions AWS offers per parameter group family, asked once per run (held across the
     /// call, so that parallel creates of one type ask once).
@@ -234,6 +237,7 @@ impl Cloud {
             elasticache: aws_sdk_elasticache::Client::from_conf(elasticache),
             secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
             region,
+            sdk: config,
             log,
             offered: tokio::sync::Mutex::default(),
             groups: std::sync::Mutex::default(),
@@ -259,6 +263,7 @@ impl Cloud {
             elasticache,
             secrets,
             region: "us-east-1".into(),
+            sdk: aws_config::SdkConfig::builder().build(),
             log: Arc::new(CallLog {
                 verbose: false,
                 calls: AtomicUsize::new(0),
@@ -266,6 +271,12 @@ impl Cloud {
             offered: tokio::sync::Mutex::default(),
             groups: std::sync::Mutex::default(),
         }
+    }
+
+    /// A fresh IAM database authentication token for `user` at `host:port` (signed here: no
+    /// AWS call), for `run` to refresh a long-lived program's token file.
+    pub async fn iam_token(&self, host: &str, port: u16, user: &str) -> Result<Secret, Error> {
+        iam_auth::token(&self.sdk, &self.region, host, port, user).await
     }
 
     /// How many AWS calls this process made.
@@ -421,8 +432,14 @@ impl Cloud {
                             current.status
                         ),
                     );
-                    // Nothing to do and nothing to wait for: no second describe.
+                    // Nothing to do and nothing to wait for: no second describe. The IAM
+                    // user is still made, so that a run from where the database is
+                    // reachable finishes what an earlier run could not (its SQL is idempotent).
                     if current.readiness() == Readiness::Available && reset.is_none() {
+                        if current.iam_auth == Some(true) {
+                            self.ensure_iam_user(resource, cloud, current, progress)
+                                .await?;
+                        }
                         return Ok(current.clone());
                     }
                     (false, reset, false)
@@ -455,7 +472,62 @@ impl Cloud {
         if let Some(foreign) = foreign(&ready, cloud) {
             return Err(foreign);
         }
+        if ready.iam_auth == Some(true) {
+            self.ensure_iam_user(resource, cloud, &ready, progress)
+                .await?;
+        }
         Ok(ready)
+    }
+
+    /// Makes the database user IAM authentication logs in as, as the master user. Where
+    /// provision cannot reach the database (a VPC it is not in), it says so with the
+    /// statements to run, and goes on: the database itself is in place.
+    async fn ensure_iam_user(
+        &self,
+        resource: &PlannedResource,
+        cloud: &CloudPlan,
+        ready: &Observed,
+        progress: &Progress,
+    ) -> Result<(), Error> {
+        let (Some(host), Some(port)) = (ready.address.clone(), ready.port) else {
+            return Ok(());
+        };
+        let password = secrets::get(&self.secrets, cloud).await?;
+        let store = crate::tls::Store::of(&cloud.project);
+        store.ensure_rds_bundle()?;
+        let master = Endpoint {
+            host,
+            port,
+            tls: true,
+            ca_file: Some(store.rds_ca_file()),
+            username: resource.username.clone(),
+            password,
+            database: resource.database.clone(),
+        };
+        match iam_auth::ensure_user(resource, cloud, master).await? {
+            Some(iam_auth::UserSetup::Done { user }) => {
+                progress.say(
+                    &resource.name,
+                    &format!("IAM database user {user} is in place (role rds_iam / AWSAuthenticationPlugin)"),
+                );
+            }
+            Some(iam_auth::UserSetup::NotDone {
+                user,
+                reason,
+                statements,
+            }) => {
+                progress.say(
+                    &resource.name,
+                    &format!(
+                        "warning: could not make IAM database user {user} on {} as the master user ({reason}); run `provision --cloud` where the database is reachable (inside its VPC), or run as the master user:\n    {}",
+                        cloud.identifier,
+                        statements.join(";\n    ")
+                    ),
+                );
+            }
+            None => {}
+        }
+        Ok(())
     }
 
     /// Creates a missing resource: the password first (stored in its secret, or the stored one
@@ -904,6 +976,30 @@ impl Cloud {
                 source: None,
             });
         };
+        if cloud.config.iam_auth
+            && let Some(user) = &cloud.iam_user
+        {
+            // Until `up` has turned it on, a token would open nothing.
+            if observed.iam_auth != Some(true) {
+                return Err(Error::Aws {
+                    op: "hand out an IAM token for",
+                    target: cloud.identifier.clone(),
+                    code: None,
+                    message: "IAM database authentication is not enabled on it yet: run `provision --cloud` first".into(),
+                    source: None,
+                });
+            }
+            let token = iam_auth::token(&self.sdk, &self.region, &host, port, user).await?;
+            return Ok(Endpoint {
+                host,
+                port,
+                tls: true,
+                ca_file: Some(crate::tls::Store::of(&cloud.project).rds_ca_file()),
+                username: Some(user.clone()),
+                password: Some(token),
+                database: resource.database.clone(),
+            });
+        }
         let password = if cloud.service == CloudService::ElasticacheCluster {
             None
         } else {

@@ -36,6 +36,7 @@ fn observed(db: &aws_sdk_rds::types::DbInstance) -> Observed {
         backup_retention_days: db
             .backup_retention_period()
             .and_then(|d| u32::try_from(d).ok()),
+        iam_auth: db.iam_database_authentication_enabled(),
         security_group_ids: Some(
             db.vpc_security_groups()
                 .iter()
@@ -316,6 +317,13 @@ pub(super) async fn create(
         .publicly_accessible(cloud.publicly_accessible)
         .backup_retention_period(i32::try_from(c.backup_retention_days).unwrap_or(7))
         .copy_tags_to_snapshot(true)
+        .enable_iam_database_authentication(c.iam_auth)
+        // CloudWatch Database Insights, Standard mode (no charge), in place of Performance
+        // Insights, whose console reaches end of life on July 31, 2026
+        // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PerfInsights.Enabling.html;
+        // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html:
+        // DatabaseInsightsMode). Only on a create: an existing instance keeps its mode.
+        .database_insights_mode(aws_sdk_rds::types::DatabaseInsightsMode::Standard)
         .deletion_protection(c.deletion_protection)
         .multi_az(c.multi_az)
         .auto_minor_version_upgrade(true)
@@ -480,6 +488,7 @@ pub(super) async fn modify(
         )
         .set_multi_az(has(Field::MultiAz).then_some(c.multi_az))
         .set_deletion_protection(has(Field::DeletionProtection).then_some(c.deletion_protection))
+        .set_enable_iam_database_authentication(has(Field::IamAuth).then_some(c.iam_auth))
         .set_backup_retention_period(
             has(Field::BackupRetentionDays)
                 .then(|| i32::try_from(c.backup_retention_days).unwrap_or(7)),
