@@ -24,5 +24,6 @@ mod fuzz;
 mod images;
 mod local;
 mod mysql8;
+mod seed_snapshot;
 mod start;
 mod support;
