@@ -60,15 +60,22 @@ EOM
   size=$(du -sh "$data" | cut -f1)
   echo "## $rt: data $size in $data; reflinks on this filesystem: $(reflinks "$(dirname "$data")")"
   cd "$work/proj"
-  hyperfine --runs "$runs" --export-markdown "$work/$rt-save.md" \
+  hyperfine --runs "$runs" --export-markdown "$work/$rt-save.md" --export-json "$work/$rt-save.json" \
     --prepare "$bin ${p[*]} snapshot rm db b 2>/dev/null || true" \
     "$bin ${p[*]} snapshot save db b" \
     --prepare "rm -rf $work/copy" \
     "cp -a $data $work/copy" 2>&1 | grep -v '^$' || true
-  hyperfine --runs "$runs" --export-markdown "$work/$rt-restore.md" \
+  hyperfine --runs "$runs" --export-markdown "$work/$rt-restore.md" --export-json "$work/$rt-restore.json" \
     "$bin ${p[*]} snapshot restore db b" 2>&1 | grep -v '^$' || true
   cd - >/dev/null
   cat "$work/$rt-save.md" "$work/$rt-restore.md"
+  # Medians (BENCHMARKS.md records medians): hyperfine's tables show means.
+  python3 - "$work/$rt-save.json" "$work/$rt-restore.json" <<'EOP'
+import json, sys
+for f in sys.argv[1:]:
+    for r in json.load(open(f))["results"]:
+        print(f"median {r['median']:.2f} s (min {r['min']:.2f} .. max {r['max']:.2f}): {r['command']}")
+EOP
   rm -rf "$work/copy"
   (cd "$work/proj" && "$bin" "${p[@]}" snapshot rm db b || true)
   psql "$url" -X -q -c "SELECT count(*) FROM big" 2>/dev/null || true
