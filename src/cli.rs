@@ -193,7 +193,7 @@ enum Command {
     /// Local branches of data: save, list, restore and remove copies of a stopped database
     Snapshot {
         #[command(subcommand)]
-        action: SnapshotAction,
+        action: commands::snapshot::Action,
     },
     /// Print a shell completion script (e.g. `provision completions bash > ~/.local/share/bash-completion/completions/provision`)
     Completions {
@@ -231,37 +231,6 @@ enum Command {
         /// Delete without a final snapshot
         #[arg(long)]
         skip_final_snapshot: bool,
-    },
-}
-
-/// `provision snapshot ...`: copies of one local database's data, kept beside it.
-#[derive(Debug, Subcommand)]
-pub enum SnapshotAction {
-    /// Copy the database's data (stopped for the copy, then started again) under NAME
-    Save {
-        /// The database service
-        database: String,
-        /// Letters, digits, `.`, `_`, `-`
-        name: String,
-    },
-    /// List the project's snapshots (of one database)
-    List {
-        /// Only this database's
-        database: Option<String>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Put a snapshot's copy back in place of the data (crash-safe; same major version only)
-    Restore {
-        /// The database service
-        database: String,
-        name: String,
-    },
-    /// Delete a snapshot
-    Rm {
-        /// The database service
-        database: String,
-        name: String,
     },
 }
 

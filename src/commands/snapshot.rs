@@ -1,12 +1,42 @@
 //! `provision snapshot save|list|restore|rm`: local branches of one database's data.
 
-use crate::cli::SnapshotAction;
 use crate::error::{DataError, Error, Exit};
 use crate::local::snapshot;
 use crate::plan::Target;
 use crate::session::{self, Session, block_on};
 
-pub fn run(session: &Session, target: Target, action: &SnapshotAction) -> Result<Exit, Error> {
+/// `provision snapshot ...`: copies of one local database's data, kept beside it.
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Copy the database's data (stopped for the copy, then started again) under NAME
+    Save {
+        /// The database service
+        database: String,
+        /// Letters, digits, `.`, `_`, `-`
+        name: String,
+    },
+    /// List the project's snapshots (of one database)
+    List {
+        /// Only this database's
+        database: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a snapshot's copy back in place of the data (crash-safe; same major version only)
+    Restore {
+        /// The database service
+        database: String,
+        name: String,
+    },
+    /// Delete a snapshot
+    Rm {
+        /// The database service
+        database: String,
+        name: String,
+    },
+}
+
+pub fn run(session: &Session, target: Target, action: &Action) -> Result<Exit, Error> {
     if target == Target::Cloud {
         return Err(DataError::NotInCloud {
             command: "snapshot",
@@ -14,10 +44,10 @@ pub fn run(session: &Session, target: Target, action: &SnapshotAction) -> Result
         .into());
     }
     match action {
-        SnapshotAction::Save { database, name } => {
+        Action::Save { database, name } => {
             block_on(snapshot::save(session, database, name))?;
         }
-        SnapshotAction::List { database, json } => {
+        Action::List { database, json } => {
             let list = snapshot::list(session, database.as_deref())?;
             let text = if *json {
                 session::json(&list)?
@@ -26,10 +56,10 @@ pub fn run(session: &Session, target: Target, action: &SnapshotAction) -> Result
             };
             session::print(&text)?;
         }
-        SnapshotAction::Restore { database, name } => {
+        Action::Restore { database, name } => {
             block_on(snapshot::restore(session, database, name))?;
         }
-        SnapshotAction::Rm { database, name } => {
+        Action::Rm { database, name } => {
             block_on(snapshot::remove(session, database, name))?;
         }
     }
