@@ -85,6 +85,21 @@ pub struct DataTools {
     pub tls_args: Vec<String>,
     /// The suffix of a dump file by default (`dump` without `-o` on a terminal).
     pub suffix: String,
+    /// The environment a `.sh` seed file runs with, filled like the tools' arguments (and
+    /// `{password}`): the variables the official image's init scripts read.
+    #[serde(default)]
+    pub script_env: BTreeMap<String, String>,
+    /// Added to `script_env` when the server runs with TLS.
+    #[serde(default)]
+    pub script_tls_env: BTreeMap<String, String>,
+    /// Shell functions a sourced (not executable) `.sh` seed file may call, as the official
+    /// entrypoint defines them for its init scripts (`docker_process_sql`).
+    #[serde(default)]
+    pub script_functions: String,
+    /// Where the official image's entrypoint runs init files from on its first start: seed
+    /// files that a Compose bind mount puts there are applied by the image, not again.
+    #[serde(default)]
+    pub init_dir: Option<String>,
     /// `upgrade`'s check: a tool and what it reads on stdin that print what the database
     /// holds, one `name<TAB>count` line per table (SQL) or the server's `INFO keyspace`
     /// (`db0:keys=N,...`), so the old and the new server are compared by real queries.

@@ -210,6 +210,11 @@ enum Command {
         /// The database service
         database: String,
     },
+    /// Local branches of data: save, list, restore and remove copies of a stopped database
+    Snapshot {
+        #[command(subcommand)]
+        action: commands::snapshot::Action,
+    },
     /// Print a shell completion script (e.g. `provision completions bash > ~/.local/share/bash-completion/completions/provision`)
     Completions {
         #[arg(value_enum)]
@@ -274,6 +279,10 @@ impl Cli {
 }
 
 /// Runs the parsed command line and says how the process should exit.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one dispatch arm per command: splitting it would hide the table"
+)]
 pub fn run(cli: &Cli) -> Result<Exit, Error> {
     let session = Session {
         file: cli.file.clone(),
@@ -369,6 +378,7 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
         Some(Command::Upgrade { database, cleanup }) => {
             commands::upgrade::run(&session, target, database, *cleanup)
         }
+        Some(Command::Snapshot { action }) => commands::snapshot::run(&session, target, action),
         Some(Command::IamPolicy { json }) => commands::iam_policy::run(&session, *json),
         Some(Command::Completions { shell }) => {
             commands::completions::completions(*shell, <Cli as clap::CommandFactory>::command())

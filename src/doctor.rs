@@ -446,9 +446,11 @@ fn target_checks(model: &Model<'_>, index: &Index<'_>, target: Target, file: &Pa
                 file,
             )
         });
-    let valkey = (target == Target::Cloud)
-        .then(|| valkey_hints(model, file))
-        .unwrap_or_default();
+    let valkey = if target == Target::Cloud {
+        valkey_hints(model, file)
+    } else {
+        Vec::new()
+    };
     network
         .into_iter()
         .chain(model.resources.iter().map(|r| {

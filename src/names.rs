@@ -34,6 +34,11 @@ pub const LABEL_UPGRADE_OF: &str = "dev.provision.upgrade-of";
 pub const LABEL_VERSION: &str = "dev.provision.version";
 /// On the container: the fingerprint of the server certificate it runs TLS with.
 pub const LABEL_TLS: &str = "dev.provision.tls";
+/// On the volume: `pending` when provision made it for new data, whose seed is then due
+/// until a marker in the data says it was applied (`src/local/seed.rs`).
+pub const LABEL_SEED: &str = "dev.provision.seed";
+/// On a snapshot's volume: the snapshot's name (`src/local/snapshot.rs`).
+pub const LABEL_SNAPSHOT: &str = "dev.provision.snapshot";
 /// Marks an app container of `start --containers` (the databases carry `LABEL_RESOURCE`).
 pub const LABEL_APP: &str = "dev.provision.app";
 
@@ -374,6 +379,25 @@ pub fn data_helper(container: &str) -> String {
     format!("{container}-provision-data")
 }
 
+/// A local snapshot's Docker volume: `{project}-{resource}-snapshot-{name}` (owned by its
+/// labels, like the data volume).
+pub fn snapshot_volume(project: &str, resource: &str, snapshot: &str) -> String {
+    format!("{project}-{resource}-snapshot-{snapshot}")
+}
+
+/// The longest snapshot name: Docker volume names and file names stay readable.
+pub const MAX_SNAPSHOT: usize = 63;
+
+/// Whether `name` can name a snapshot: a letter or digit first, then letters, digits, `.`,
+/// `_` and `-` (what a Docker volume name and a file name both take), at most
+/// [`MAX_SNAPSHOT`] characters.
+pub fn valid_snapshot(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.len() <= MAX_SNAPSHOT
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
 /// The data volume a major version upgrade writes (`shop-db-data-v18`): a new volume beside
 /// the old one, which stays until `upgrade --cleanup`. The major in the name keeps a later
 /// upgrade (18 -> 19) from meeting the leftovers of this one.
@@ -414,6 +438,14 @@ mod tests {
             upgrade_container("shop-db", "from"),
             "shop-db-provision-upgrade-from"
         );
+        assert_eq!(
+            snapshot_volume("shop", "db", "before"),
+            "shop-db-snapshot-before"
+        );
+        assert!(valid_snapshot("before-migration.2"));
+        for bad in ["", "-x", ".x", "a/b", "a b", "..", &"x".repeat(64)] {
+            assert!(!valid_snapshot(bad), "{bad}");
+        }
         assert!(TAG_PASSWORD_PENDING.starts_with(TAG_PREFIX));
     }
 

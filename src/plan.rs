@@ -105,6 +105,11 @@ pub struct LocalPlan {
     pub mounts: Vec<crate::manifest::Mount>,
     /// Runs with TLS from the project's CA (`x-provision.local.tls`).
     pub tls: bool,
+    /// `x-provision.seed`: the file or directory applied once when the data is first made
+    /// (`src/local/seed.rs`), resolved against the manifest's directory. Not serialized: an
+    /// absolute path differs per machine.
+    #[serde(skip)]
+    pub seed: Option<std::path::PathBuf>,
 }
 
 /// A DB parameter group provision owns: `{project}-{family}-tls`.
@@ -248,6 +253,19 @@ impl PlannedLink {
     }
 }
 
+/// Where `x-provision.seed` of `service` points, against the manifest's directory.
+fn seed_path(manifest: &Manifest, service: &str) -> Option<std::path::PathBuf> {
+    let seed = manifest
+        .services
+        .iter()
+        .find(|s| s.name == service)?
+        .ext
+        .seed
+        .as_ref()?;
+    let base = manifest.file.parent().unwrap_or(std::path::Path::new("."));
+    Some(base.join(&seed.value))
+}
+
 /// Computes the plan, or every error in the manifest that matters for `target`, on the
 /// default stage.
 pub fn plan(
@@ -323,6 +341,7 @@ pub fn plan_staged(
                     command: r.command.clone(),
                     mounts: r.mounts.clone(),
                     tls: r.local_tls,
+                    seed: seed_path(manifest, &r.name),
                 }
             }),
             cloud: (target == Target::Cloud)

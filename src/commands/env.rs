@@ -8,6 +8,7 @@ use crate::links::{self, Var};
 use crate::plan::{Plan, PlannedLink, Target};
 use crate::session::{self, Session, block_on};
 use crate::{cloud, local};
+use std::os::unix::process::ExitStatusExt as _;
 
 /// The variables for `--service` (its links), or for every database under its own name.
 pub fn variables(
@@ -25,7 +26,6 @@ fn variables_of(
     target: Target,
     service: Option<&str>,
 ) -> Result<Vec<Var>, Error> {
-    let plan = plan;
     let wanted = wanted_links(plan, service)?;
     let mut names: Vec<&str> = wanted.iter().map(|l| l.resource.as_str()).collect();
     names.sort_unstable();
@@ -300,7 +300,6 @@ fn run_refreshing(
             }
         };
         drop(dir);
-        use std::os::unix::process::ExitStatusExt as _;
         let code = status
             .code()
             .or_else(|| status.signal().map(|s| 128 + s))

@@ -18,6 +18,7 @@ pub mod plan;
 pub mod reset;
 pub mod restore;
 pub mod seed;
+pub mod snapshot;
 pub mod stages;
 pub mod start;
 pub mod status;

@@ -46,6 +46,25 @@ pub enum DataError {
     RolledBack { resource: String, cause: Box<Error> },
     /// The command works on local databases only.
     NotInCloud { command: &'static str },
+    /// A snapshot name that cannot be one.
+    SnapshotName { name: String },
+    /// `snapshot save` under a name already taken.
+    SnapshotExists { resource: String, name: String },
+    /// No snapshot of that name; `known` are the database's.
+    SnapshotMissing {
+        resource: String,
+        name: String,
+        known: Vec<String>,
+    },
+    /// The snapshot cannot go back into this database: another engine, runtime or major
+    /// version (`what` says which, `snapshot` and `now` the two values).
+    SnapshotMismatch {
+        resource: String,
+        name: String,
+        what: &'static str,
+        snapshot: String,
+        now: String,
+    },
     /// `dump`/`restore --cloud` of Redis or Valkey: ElastiCache refuses replication to clients.
     CloudRedis { resource: String },
     /// An app service's `x-provision.migrate` ended with a failure: nothing after it ran.
@@ -77,18 +96,26 @@ impl DataError {
             | Self::DumpToTerminal { .. }
             | Self::NotInCloud { .. }
             | Self::CloudRedis { .. }
-            | Self::SeedKind { .. } => Exit::Usage,
+            | Self::SeedKind { .. }
+            | Self::SnapshotName { .. }
+            | Self::SnapshotExists { .. }
+            | Self::SnapshotMissing { .. } => Exit::Usage,
             Self::File { .. } => Exit::Manifest,
             Self::ToolFailed { .. }
             | Self::Stream { .. }
             | Self::SeedFailed { .. }
             | Self::RolledBack { .. }
             | Self::MigrationFailed { .. }
-            | Self::MigrationSpawn { .. } => Exit::Failure,
+            | Self::MigrationSpawn { .. }
+            | Self::SnapshotMismatch { .. } => Exit::Failure,
         }
     }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one arm per data error: the wording of each in one place"
+)]
 pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
     let Error::Data(e) = error else { return };
     match &**e {
@@ -176,6 +203,10 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
             );
             let _ = write!(out, "Caused by: {}", cause.render_with(verbose));
         }
+        DataError::SnapshotName { .. }
+        | DataError::SnapshotExists { .. }
+        | DataError::SnapshotMissing { .. }
+        | DataError::SnapshotMismatch { .. } => render_snapshot(e, out),
         DataError::NotInCloud { command } => {
             let _ = writeln!(
                 out,
@@ -235,6 +266,60 @@ fn render_more(e: &DataError, out: &mut String) {
                 out,
                 "hint: `x-provision.migrate` runs on this machine, in the service's `working_dir:` or `build:` directory"
             );
+        }
+        _ => {}
+    }
+}
+
+/// The snapshot errors' wording (`provision snapshot ...`).
+fn render_snapshot(e: &DataError, out: &mut String) {
+    match e {
+        DataError::SnapshotName { name } => {
+            let _ = writeln!(
+                out,
+                "error: `{name}` cannot name a snapshot: a letter or digit first, then letters, digits, `.`, `_` or `-`, at most {} characters",
+                crate::names::MAX_SNAPSHOT
+            );
+        }
+        DataError::SnapshotExists { resource, name } => {
+            let _ = writeln!(out, "error: {resource}: a snapshot `{name}` exists already");
+            let _ = writeln!(
+                out,
+                "hint: choose another name, or remove it first: `provision snapshot rm {resource} {name}`"
+            );
+        }
+        DataError::SnapshotMissing {
+            resource,
+            name,
+            known,
+        } => {
+            let _ = writeln!(out, "error: {resource}: no snapshot `{name}`");
+            if known.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "hint: make one with `provision snapshot save {resource} NAME`"
+                );
+            } else {
+                let _ = writeln!(out, "hint: {resource} has {}", known.join(", "));
+            }
+        }
+        DataError::SnapshotMismatch {
+            resource,
+            name,
+            what,
+            snapshot,
+            now,
+        } => {
+            let _ = writeln!(
+                out,
+                "error: {resource}: snapshot `{name}` holds data of {what} {snapshot}, the database runs {now}: refused, the data is unchanged"
+            );
+            if *what == "major version" {
+                let _ = writeln!(
+                    out,
+                    "hint: a server cannot read another major version's files: go back to the snapshot's version to restore it, or move data across versions with `provision dump` and `provision restore`"
+                );
+            }
         }
         _ => {}
     }

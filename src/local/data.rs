@@ -188,7 +188,19 @@ pub async fn run_tool(
     let at = at(runtime, spec, live)?;
     let (program, env) = command(spec, live, tools, argv, &at);
     match runtime {
-        Runtime::Docker(d) => exec(d, spec, &spec.local.container, program, env, input, sink).await,
+        Runtime::Docker(d) => {
+            exec(
+                d,
+                spec,
+                &spec.local.container,
+                None,
+                program,
+                env,
+                input,
+                sink,
+            )
+            .await
+        }
         Runtime::Native(_) => spawn(spec, program, env, input, sink).await,
     }
 }
@@ -202,26 +214,210 @@ pub async fn offline_script(
     script: &str,
     input: Input,
 ) -> Result<Outcome, Error> {
-    let mut args = vec![
+    offline(runtime, spec, script, &[], None, input).await
+}
+
+/// A second place an offline step reads or writes besides the data: a Docker volume mounted
+/// in the helper container at `mount`, or a directory on this machine.
+#[derive(Debug, Clone)]
+pub enum Beside {
+    Volume { volume: String, mount: String },
+    Dir(PathBuf),
+}
+
+/// [`offline_script`] with more arguments after the data directory (`$2`...) and, when
+/// `beside` is given, its place as the first of them.
+pub async fn offline(
+    runtime: &Runtime,
+    spec: &Spec<'_>,
+    script: &str,
+    extra: &[String],
+    beside: Option<&Beside>,
+    input: Input,
+) -> Result<Outcome, Error> {
+    let session = Offline::start(runtime, spec, beside).await?;
+    let result = session.run(script, extra, input).await;
+    session.finish().await?;
+    result
+}
+
+/// Several offline steps in one place: on Docker one short-lived helper container of the
+/// database's image, as root, with the data (and `beside`) mounted; natively this machine.
+/// Each [`Offline::run`] gets the data directory as `$1`, `beside` as `$2`, then its own
+/// arguments. The building block of every step that changes the data's files while no
+/// server runs (a Redis restore, a snapshot, a swap of the data by renames).
+#[derive(Debug)]
+pub struct Offline<'a> {
+    runtime: &'a Runtime,
+    spec: &'a Spec<'a>,
+    helper: Option<String>,
+    head: Vec<String>,
+}
+
+impl<'a> Offline<'a> {
+    pub async fn start(
+        runtime: &'a Runtime,
+        spec: &'a Spec<'a>,
+        beside: Option<&Beside>,
+    ) -> Result<Self, Error> {
+        match runtime {
+            Runtime::Docker(d) => {
+                let path = d.data_path_of(spec)?;
+                let mut head = vec![path.clone()];
+                let mut more = Vec::new();
+                if let Some(Beside::Volume { volume, mount }) = beside {
+                    head.push(mount.clone());
+                    more.push(format!("{volume}:{mount}"));
+                }
+                let helper = d.start_data_helper_with(spec, &path, &more).await?;
+                Ok(Self {
+                    runtime,
+                    spec,
+                    helper: Some(helper),
+                    head,
+                })
+            }
+            Runtime::Native(n) => {
+                let mut head = vec![n.data_dir(spec).display().to_string()];
+                if let Some(Beside::Dir(dir)) = beside {
+                    head.push(dir.display().to_string());
+                }
+                Ok(Self {
+                    runtime,
+                    spec,
+                    helper: None,
+                    head,
+                })
+            }
+        }
+    }
+
+    /// Runs `script` (sh) with the data directory, `beside` and `extra` as its arguments.
+    pub async fn run(
+        &self,
+        script: &str,
+        extra: &[String],
+        input: Input,
+    ) -> Result<Outcome, Error> {
+        let mut args = vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            script.to_owned(),
+            "sh".to_owned(),
+        ];
+        args.extend(self.head.iter().cloned());
+        args.extend(extra.iter().cloned());
+        match (self.runtime, &self.helper) {
+            (Runtime::Docker(d), Some(helper)) => {
+                exec(
+                    d,
+                    self.spec,
+                    helper,
+                    None,
+                    args,
+                    Vec::new(),
+                    input,
+                    Sink::Capture,
+                )
+                .await
+            }
+            _ => spawn(self.spec, args, Vec::new(), input, Sink::Capture).await,
+        }
+    }
+
+    /// Removes the helper container (a killed run leaves it; the next one replaces it).
+    pub async fn finish(self) -> Result<(), Error> {
+        match (self.runtime, &self.helper) {
+            (Runtime::Docker(d), Some(helper)) => d.remove_data_helper(helper).await,
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Runs a shell script where the running server is (in its container, as the server's
+/// account when `as_server`, else as the exec's default; or on this machine), with `env`
+/// added and `input` on stdin; no placeholders are filled.
+pub async fn shell(
+    runtime: &Runtime,
+    spec: &Spec<'_>,
+    script: &str,
+    args: &[String],
+    env: Vec<(String, String)>,
+    input: Input,
+    as_server: bool,
+) -> Result<Outcome, Error> {
+    let mut command = vec![
         "sh".to_owned(),
         "-c".to_owned(),
         script.to_owned(),
         "sh".to_owned(),
     ];
+    command.extend(args.iter().cloned());
     match runtime {
         Runtime::Docker(d) => {
-            let path = d.data_path_of(spec)?;
-            args.push(path.clone());
-            let helper = d.start_data_helper(spec, &path).await?;
-            let result = exec(d, spec, &helper, args, Vec::new(), input, Sink::Capture).await;
-            d.remove_data_helper(&helper).await?;
-            result
+            let user = if as_server {
+                d.script_user(spec).await?
+            } else {
+                None
+            };
+            exec(
+                d,
+                spec,
+                &spec.local.container,
+                user,
+                command,
+                env,
+                input,
+                Sink::Capture,
+            )
+            .await
         }
-        Runtime::Native(n) => {
-            args.push(n.data_dir(spec).display().to_string());
-            spawn(spec, args, Vec::new(), input, Sink::Capture).await
-        }
+        Runtime::Native(_) => spawn(spec, command, env, input, Sink::Capture).await,
     }
+}
+
+/// The values a seed script's environment is filled from (`data.script_env` in the
+/// template): the same address and credentials the tools use.
+pub fn script_env(
+    runtime: &Runtime,
+    spec: &Spec<'_>,
+    live: &Live,
+) -> Result<Vec<(String, String)>, Error> {
+    let tools = tools(spec)?;
+    let at = at(runtime, spec, live)?;
+    let password = live
+        .password
+        .as_ref()
+        .map(|p| p.expose().to_owned())
+        .unwrap_or_default();
+    let fill = |v: &str| {
+        v.replace("{host}", at.host)
+            .replace("{port}", &at.port.to_string())
+            .replace(
+                "{username}",
+                spec.resource.username.as_deref().unwrap_or_default(),
+            )
+            .replace(
+                "{database}",
+                spec.resource.database.as_deref().unwrap_or_default(),
+            )
+            .replace("{password}", &password)
+            .replace("{tls_dir}", &at.tls_dir)
+    };
+    let mut env: Vec<(String, String)> = tools
+        .script_env
+        .iter()
+        .map(|(k, v)| (k.clone(), fill(v)))
+        .collect();
+    if live.tls.is_some() {
+        env.extend(
+            tools
+                .script_tls_env
+                .iter()
+                .map(|(k, v)| (k.clone(), fill(v))),
+        );
+    }
+    Ok(env)
 }
 
 fn failed(spec: &Spec<'_>, program: &str, what: &str, source: std::io::Error) -> Error {
@@ -317,10 +513,15 @@ async fn drain(
     Ok((stdout, stderr, out_bytes))
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one exec, every part of it named"
+)]
 async fn exec(
     docker: &super::docker::DockerRuntime,
     spec: &Spec<'_>,
     container: &str,
+    user: Option<String>,
     args: Vec<String>,
     env: Vec<(String, String)>,
     input: Input,
@@ -345,6 +546,7 @@ async fn exec(
                 attach_stdout: Some(true),
                 attach_stderr: Some(true),
                 cmd: Some(cmd),
+                user,
                 env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
                 ..Default::default()
             },

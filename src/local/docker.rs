@@ -32,8 +32,8 @@ use crate::secret::Secret;
 use std::time::Duration;
 
 use crate::names::{
-    LABEL_IMAGE, LABEL_MAJOR, LABEL_PASSWORD, LABEL_PORT, LABEL_PROJECT, LABEL_RESOURCE, LABEL_TLS,
-    LABEL_VERSION,
+    LABEL_IMAGE, LABEL_MAJOR, LABEL_PASSWORD, LABEL_PORT, LABEL_PROJECT, LABEL_RESOURCE,
+    LABEL_SEED, LABEL_SNAPSHOT, LABEL_TLS, LABEL_VERSION,
 };
 
 /// How long a first pull may take, apart from the readiness wait.
@@ -476,6 +476,16 @@ impl DockerRuntime {
         labels.insert(LABEL_PORT.to_owned(), port.to_string());
         // The major version that will write the data: another one cannot read it.
         labels.insert(LABEL_MAJOR.to_owned(), major.to_owned());
+        // New data, made by provision: its seed is due once it first answers (`seed.rs`).
+        // Only when the data lives in this volume, not in one of the file's own.
+        let theirs = spec
+            .local
+            .data_path
+            .as_deref()
+            .and_then(|p| crate::manifest::data_mount(&spec.local.mounts, p));
+        if theirs.is_none() {
+            labels.insert(LABEL_SEED.to_owned(), "pending".to_owned());
+        }
         if spec.template.url.credentials != crate::catalog::Credentials::None {
             labels.insert(LABEL_PASSWORD.to_owned(), password.expose().to_owned());
         }
@@ -942,6 +952,88 @@ impl DockerRuntime {
         }
     }
 
+    /// Whether this volume was made by provision for data of its own, so its seed is due
+    /// until the data says it was applied (`seed.rs`); volumes from before seeding existed
+    /// and the file's own volumes are never seeded unasked.
+    pub async fn seed_due(&self, spec: &Spec<'_>) -> Result<bool, Error> {
+        let Some(volume) = &spec.local.volume else {
+            return Ok(false);
+        };
+        Ok(self
+            .our_volume(spec, volume)
+            .await?
+            .is_some_and(|l| l.get(LABEL_SEED).is_some_and(|v| v == "pending")))
+    }
+
+    /// The account a script runs as in the database's container, as the image's entrypoint
+    /// runs its init scripts: the image's own `User`, else the server's account when the
+    /// image has it (`postgres`, `mysql`), else the exec's default.
+    pub async fn script_user(&self, spec: &Spec<'_>) -> Result<Option<String>, Error> {
+        let container = &spec.local.container;
+        let user = self
+            .container(container)
+            .await?
+            .and_then(|c| c.config?.user)
+            .filter(|u| !u.is_empty());
+        if user.is_some() {
+            return Ok(None);
+        }
+        let account = &spec.template.native.account;
+        if account.is_empty() {
+            return Ok(None);
+        }
+        Ok(self
+            .account_ids(container, account)
+            .await
+            .ok()
+            .map(|_| account.clone()))
+    }
+
+    /// The volume a snapshot's copy goes to, created with its owner's labels (no port or
+    /// password: it is not a database's data volume); an existing one must be ours.
+    pub async fn ensure_snapshot_volume(&self, spec: &Spec<'_>, name: &str) -> Result<(), Error> {
+        let volume = crate::names::snapshot_volume(spec.project, &spec.resource.name, name);
+        if let Some(labels) = self.volume_labels(&volume).await? {
+            Self::check_owner(spec, &volume, Some(&labels))?;
+            return Ok(());
+        }
+        let mut labels = self.labels(spec);
+        labels.insert(LABEL_SNAPSHOT.to_owned(), name.to_owned());
+        let request = VolumeCreateRequest {
+            name: Some(volume.clone()),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        self.docker
+            .create_volume(request)
+            .await
+            .map_err(call("create volume", &volume))?;
+        Ok(())
+    }
+
+    /// Deletes a snapshot's volume (ours only); a helper left by a killed run goes first.
+    pub async fn remove_snapshot_volume(&self, spec: &Spec<'_>, name: &str) -> Result<(), Error> {
+        let volume = crate::names::snapshot_volume(spec.project, &spec.resource.name, name);
+        let Some(labels) = self.volume_labels(&volume).await? else {
+            return Ok(());
+        };
+        Self::check_owner(spec, &volume, Some(&labels))?;
+        self.remove_data_helper(&crate::names::data_helper(&spec.local.container))
+            .await?;
+        match self
+            .docker
+            .remove_volume(
+                &volume,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if status_of(&e) == Some(404) => Ok(()),
+            Err(e) => Err(call("remove volume", &volume)(e)),
+        }
+    }
+
     /// Where the database's data is mounted in its containers.
     pub fn data_path_of(&self, spec: &Spec<'_>) -> Result<String, Error> {
         let family = spec.template.family(&spec.local.repository);
@@ -959,6 +1051,16 @@ impl DockerRuntime {
     /// where the server has it (the server's own container removed): for steps that must
     /// change the data's files while no server runs (`data::offline_script`).
     pub async fn start_data_helper(&self, spec: &Spec<'_>, path: &str) -> Result<String, Error> {
+        self.start_data_helper_with(spec, path, &[]).await
+    }
+
+    /// [`Self::start_data_helper`] with more volumes mounted (`volume:/path`): a snapshot's.
+    pub async fn start_data_helper_with(
+        &self,
+        spec: &Spec<'_>,
+        path: &str,
+        more: &[String],
+    ) -> Result<String, Error> {
         let name = crate::names::data_helper(&spec.local.container);
         self.remove_container(&name).await?;
         let body = ContainerCreateBody {
@@ -975,7 +1077,12 @@ impl DockerRuntime {
                 spec.project.to_owned(),
             )])),
             host_config: Some(HostConfig {
-                binds: Some(binds(spec, Some(path))),
+                binds: Some(
+                    binds(spec, Some(path))
+                        .into_iter()
+                        .chain(more.iter().cloned())
+                        .collect(),
+                ),
                 ..Default::default()
             }),
             ..Default::default()

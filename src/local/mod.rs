@@ -12,6 +12,7 @@ pub mod ports;
 pub mod reconcile;
 pub mod runtime;
 pub mod seed;
+pub mod snapshot;
 pub mod upgrade;
 pub mod workflows;
 

@@ -164,7 +164,7 @@ pub struct Ready {
 }
 
 /// Which local runtime, as a value: compared and printed, never matched as a string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuntimeKind {
     Docker,
@@ -317,7 +317,11 @@ pub async fn up_all(
         ports::reserve(d.remembered_ports().await?);
     }
     let results = futures_util::future::join_all(specs.iter().map(|s| async move {
-        let result = runtime.up(s, progress, timeout).await;
+        // A snapshot restore cut short converges before the server starts on its data.
+        let mut result = match super::snapshot::recover(runtime, s, progress).await {
+            Ok(()) => runtime.up(s, progress, timeout).await,
+            Err(e) => Err(e),
+        };
         match &result {
             Ok(ready) => progress.say(
                 &s.resource.name,
@@ -329,6 +333,13 @@ pub async fn up_all(
                 ),
             ),
             Err(_) => progress.say(&s.resource.name, "failed"),
+        }
+        // New data gets its seed once, right after it first answers.
+        if result.is_ok()
+            && let Err(e) = super::seed::first_up(runtime, s, progress, timeout).await
+        {
+            progress.say(&s.resource.name, "seed failed");
+            result = Err(e);
         }
         result
     }))

@@ -276,58 +276,10 @@ async fn restore_offline(
     reader: Input,
     progress: &Progress,
 ) -> Result<(), Error> {
-    let name = p.spec.resource.name.as_str();
     let timeout = Duration::from_secs(session.timeout.unwrap_or(RESTART_TIMEOUT));
-    progress.say(name, "stopping the server to load the dump");
-    p.runtime.down(&p.spec, false).await?;
-    data::crash_point("restore-stopped");
-    let outcome = data::offline_script(&p.runtime, &p.spec, script, reader).await?;
-    if outcome.code != 0 {
-        // Nothing was swapped: the old data is untouched; bring it back up.
-        let _ = p.runtime.up(&p.spec, progress, timeout).await;
-        return data::check(&p.spec, "load the dump", &["sh".to_owned()], &outcome);
-    }
-    data::crash_point("restore-swapped");
-    match p.runtime.up(&p.spec, progress, timeout).await {
-        Ok(_) => {}
-        Err(cause) => {
-            p.runtime.down(&p.spec, false).await?;
-            let back = "set -e; cd \"$1\"; if [ -d appendonlydir.provision-old ]; then rm -rf appendonlydir.provision-failed; mv appendonlydir appendonlydir.provision-failed; mv appendonlydir.provision-old appendonlydir; fi";
-            data::offline_script(&p.runtime, &p.spec, back, Input::None).await?;
-            p.runtime.up(&p.spec, progress, timeout).await?;
-            return Err(DataError::RolledBack {
-                resource: name.to_owned(),
-                cause: Box::new(cause),
-            }
-            .into());
-        }
-    }
-    data::crash_point("restore-started");
-    let live = p.runtime.inspect(&p.spec).await?;
-    let cleanup = [
-        "sh".to_owned(),
-        "-c".to_owned(),
-        "rm -rf \"$1/appendonlydir.provision-old\"".to_owned(),
-        "sh".to_owned(),
-        data_path(p)?,
-    ];
-    let o = data::run_tool(
-        &p.runtime,
-        &p.spec,
-        &live,
-        &cleanup,
-        Input::None,
-        Sink::Capture,
-    )
-    .await?;
-    data::check(
-        &p.spec,
-        "remove the data from before the restore",
-        &cleanup,
-        &o,
-    )?;
+    let outcome = load_offline(&p.runtime, &p.spec, script, reader, progress, timeout).await?;
     progress.say(
-        name,
+        &p.spec.resource.name,
         &format!(
             "restored {} in {:.1}s",
             megabytes(outcome.bytes_in),
@@ -337,11 +289,67 @@ async fn restore_offline(
     Ok(())
 }
 
+/// The offline load of `restore_offline` (a Redis RDB into its data directory) on a
+/// database given by its parts: stop, build aside, swap, start and wait for a real query,
+/// then drop the old data; put back if the server does not answer on the new. A refused
+/// input (`ToolFailed`) leaves the old data serving. Also what an `.rdb` seed file runs.
+pub async fn load_offline(
+    runtime: &Runtime,
+    spec: &Spec<'_>,
+    script: &str,
+    reader: Input,
+    progress: &Progress,
+    timeout: Duration,
+) -> Result<data::Outcome, Error> {
+    let name = spec.resource.name.as_str();
+    progress.say(name, "stopping the server to load the dump");
+    runtime.down(spec, false).await?;
+    data::crash_point("restore-stopped");
+    let outcome = data::offline_script(runtime, spec, script, reader).await?;
+    if outcome.code != 0 {
+        // Nothing was swapped: the old data is untouched; bring it back up.
+        let _ = runtime.up(spec, progress, timeout).await;
+        data::check(spec, "load the dump", &["sh".to_owned()], &outcome)?;
+    }
+    data::crash_point("restore-swapped");
+    match runtime.up(spec, progress, timeout).await {
+        Ok(_) => {}
+        Err(cause) => {
+            runtime.down(spec, false).await?;
+            let back = "set -e; cd \"$1\"; if [ -d appendonlydir.provision-old ]; then rm -rf appendonlydir.provision-failed; mv appendonlydir appendonlydir.provision-failed; mv appendonlydir.provision-old appendonlydir; fi";
+            data::offline_script(runtime, spec, back, Input::None).await?;
+            runtime.up(spec, progress, timeout).await?;
+            return Err(DataError::RolledBack {
+                resource: name.to_owned(),
+                cause: Box::new(cause),
+            }
+            .into());
+        }
+    }
+    data::crash_point("restore-started");
+    let live = runtime.inspect(spec).await?;
+    let cleanup = [
+        "sh".to_owned(),
+        "-c".to_owned(),
+        "rm -rf \"$1/appendonlydir.provision-old\"".to_owned(),
+        "sh".to_owned(),
+        data_path_at(runtime, spec)?,
+    ];
+    let o = data::run_tool(runtime, spec, &live, &cleanup, Input::None, Sink::Capture).await?;
+    data::check(
+        spec,
+        "remove the data from before the restore",
+        &cleanup,
+        &o,
+    )?;
+    Ok(outcome)
+}
+
 /// The data directory as the tools see it (in the container, or on this machine).
-fn data_path(p: &Picked<'_>) -> Result<String, Error> {
-    match &p.runtime {
-        Runtime::Docker(d) => d.data_path_of(&p.spec),
-        Runtime::Native(n) => Ok(n.data_dir(&p.spec).display().to_string()),
+pub fn data_path_at(runtime: &Runtime, spec: &Spec<'_>) -> Result<String, Error> {
+    match runtime {
+        Runtime::Docker(d) => d.data_path_of(spec),
+        Runtime::Native(n) => Ok(n.data_dir(spec).display().to_string()),
     }
 }
 
@@ -349,7 +357,7 @@ fn data_path(p: &Picked<'_>) -> Result<String, Error> {
 /// schema, in one transaction; MariaDB/MySQL: the database dropped and created again, its
 /// grants kept; Redis: `FLUSHALL`), so port, password and TLS stay as they are; then seeded.
 pub async fn reset(session: &Session, database: &str, yes: bool) -> Result<bool, Error> {
-    let (manifest, plan) = session.plan(Target::Local)?;
+    let (_, plan) = session.plan(Target::Local)?;
     let p = pick(session, &plan, database).await?;
     running(&p)?;
     if !yes {
@@ -365,27 +373,37 @@ pub async fn reset(session: &Session, database: &str, yes: bool) -> Result<bool,
     wipe(&p).await?;
     let progress = Progress::new(session.quiet, &[database]);
     progress.say(database, "emptied; port, password and TLS are unchanged");
-    super::seed::after_reset(&manifest, &p, &progress).await?;
+    super::seed::after_reset(&p, &progress).await?;
     Ok(true)
 }
 
 /// Empties the database with the engine's `wipe` commands.
 pub async fn wipe(p: &Picked<'_>) -> Result<(), Error> {
-    let tools = data::tools(&p.spec)?;
+    wipe_at(&p.runtime, &p.spec, &p.live).await
+}
+
+/// [`wipe`] on a database given by its parts.
+pub async fn wipe_at(runtime: &Runtime, spec: &Spec<'_>, live: &Live) -> Result<(), Error> {
+    let p = Parts {
+        runtime,
+        spec,
+        live,
+    };
+    let tools = data::tools(p.spec)?;
     let text = tools.wipe.replace(
         "{database}",
         p.spec.resource.database.as_deref().unwrap_or_default(),
     );
     let o = data::run_tool(
-        &p.runtime,
-        &p.spec,
-        &p.live,
+        p.runtime,
+        p.spec,
+        p.live,
         &tools.run,
         Input::Bytes(text.into_bytes()),
         Sink::Capture,
     )
     .await?;
-    data::check(&p.spec, "empty the database", &tools.run, &o)?;
+    data::check(p.spec, "empty the database", &tools.run, &o)?;
     if p.spec.template.probe == crate::catalog::Probe::Redis
         && !String::from_utf8_lossy(&o.stdout).trim().starts_with("OK")
     {
@@ -399,4 +417,11 @@ pub async fn wipe(p: &Picked<'_>) -> Result<(), Error> {
         .into());
     }
     Ok(())
+}
+
+/// A database by its parts, borrowed.
+struct Parts<'a, 'b> {
+    runtime: &'a Runtime,
+    spec: &'a Spec<'b>,
+    live: &'a Live,
 }

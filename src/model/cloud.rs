@@ -12,6 +12,10 @@ use crate::problem::{IdentifierRule, Problem, ProblemKind, Scope};
 use super::resource::Resource;
 
 /// Cloud settings with the template's defaults filled in.
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "each bool is one AWS switch (Multi-AZ, deletion protection, IAM auth, ...)"
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CloudConfig {
     pub class: String,

@@ -26,6 +26,7 @@ mod images;
 mod local;
 mod migrate;
 mod mysql8;
+mod seed_snapshot;
 mod start;
 mod support;
 mod upgrade;

@@ -450,6 +450,10 @@ fn describes_another_stage(text: &str, project: &str, stage: &crate::names::Stag
 /// The project's caches, proven by their tags. `only`: a search for one stage's, which passes
 /// over groups whose description names another stage; `known`: identifiers the caller has
 /// read already (skipped).
+#[allow(
+    clippy::too_many_lines,
+    reason = "one pass over groups then clusters, each with its own tag read"
+)]
 pub(super) async fn tagged(
     client: &Client,
     project: &str,

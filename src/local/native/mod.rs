@@ -185,6 +185,11 @@ impl NativeRuntime {
                 spec,
                 tls: tls.as_ref(),
             };
+            // New data: its seed is due once it first answers (`seed.rs`).
+            if spec.template.data.is_some() && !values.data.exists() {
+                super::seed::mark_new_native(&dir)
+                    .map_err(io_error(name, "record that its seed is due"))?;
+            }
             setup::prepare(
                 &values,
                 init_program.as_deref(),
