@@ -27,5 +27,6 @@ pub mod progress;
 pub mod render;
 pub mod secret;
 pub mod session;
+pub mod stream;
 pub mod suggest;
 pub mod tls;

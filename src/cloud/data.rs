@@ -32,6 +32,7 @@ use crate::meter::Meter;
 use crate::plan::{Plan, Target};
 use crate::secret::Secret;
 use crate::session::Session;
+use crate::stream::{copy, file_error, megabytes, partial};
 
 /// Runs the tool with fd 3 open on the option file, when there is one (as locally).
 const WRAPPER: &str = "exec 3<<PROVISION_EOF\n$PROVISION_OPTIONS\nPROVISION_EOF\nunset PROVISION_OPTIONS\nexec \"$@\"\n";
@@ -284,23 +285,6 @@ async fn run(
     })
 }
 
-/// Copies with a large buffer: dumps are big.
-async fn copy(
-    from: &mut (impl AsyncRead + Unpin + ?Sized),
-    to: &mut (impl AsyncWrite + Unpin + ?Sized),
-) -> std::io::Result<u64> {
-    let mut buffer = vec![0u8; 256 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = from.read(&mut buffer).await?;
-        if n == 0 {
-            return Ok(total);
-        }
-        to.write_all(&buffer[..n]).await?;
-        total += n as u64;
-    }
-}
-
 fn check(database: &str, what: &str, invocation: &Invocation, ran: &Ran) -> Result<(), Error> {
     if ran.code == 0 {
         return Ok(());
@@ -313,32 +297,6 @@ fn check(database: &str, what: &str, invocation: &Invocation, ran: &Ran) -> Resu
         stderr: ran.stderr.trim().to_owned(),
     }
     .into())
-}
-
-fn file_error<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
-    move |source| {
-        DataError::File {
-            op,
-            path: path.to_owned(),
-            source,
-        }
-        .into()
-    }
-}
-
-/// `.NAME.partial` beside `path`: written there, renamed into place once complete.
-fn partial(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.partial"))
-}
-
-fn megabytes(bytes: u64) -> String {
-    #[allow(clippy::cast_precision_loss, reason = "a figure for people")]
-    let mb = bytes as f64 / 1_000_000.0;
-    format!("{mb:.1} MB")
 }
 
 /// The endpoint of `database` and the invocation of one of its tools.

@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use super::{Live, Runtime, Spec};
 use crate::catalog::DataTools;
 use crate::error::{DataError, Error};
+use crate::stream::copy;
 
 /// Runs the tool with fd 3 open on the option file (when there is one): `sh -c WRAPPER sh PROGRAM ARGS...`.
 const WRAPPER: &str = "exec 3<<PROVISION_EOF\n$PROVISION_OPTIONS\nPROVISION_EOF\nunset PROVISION_OPTIONS\nexec \"$@\"\n";
@@ -451,23 +452,6 @@ async fn feed(input: Input, mut to: impl AsyncWrite + Unpin) -> std::io::Result<
     };
     to.shutdown().await?;
     Ok(copied)
-}
-
-/// `tokio::io::copy` with a larger buffer: dumps are big, and the Engine API's frames too.
-async fn copy(
-    from: &mut (impl AsyncRead + Unpin + ?Sized),
-    to: &mut (impl AsyncWrite + Unpin + ?Sized),
-) -> std::io::Result<u64> {
-    let mut buffer = vec![0u8; 256 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = from.read(&mut buffer).await?;
-        if n == 0 {
-            return Ok(total);
-        }
-        to.write_all(&buffer[..n]).await?;
-        total += n as u64;
-    }
 }
 
 /// Reads a data tool's output to its end: stdout to the sink, the tail of stderr kept for

@@ -33,6 +33,7 @@ use crate::error::{DataError, Error};
 use crate::plan::Target;
 use crate::progress::Progress;
 use crate::session::Session;
+use crate::stream::file_error;
 
 /// Seconds the restarted database has to answer, unless `--timeout` says otherwise.
 const RESTART_TIMEOUT: u64 = 60;
@@ -168,17 +169,6 @@ fn beside(runtime: &Runtime, spec: &Spec<'_>, name: &str) -> Beside {
             mount: SNAPSHOT_MOUNT.to_owned(),
         },
         Runtime::Native(_) => Beside::Dir(store(spec.project, &spec.resource.name).join(name)),
-    }
-}
-
-fn file_error<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
-    move |source| {
-        DataError::File {
-            op,
-            path: path.to_owned(),
-            source,
-        }
-        .into()
     }
 }
 

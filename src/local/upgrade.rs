@@ -39,6 +39,7 @@ use crate::names::{LABEL_MAJOR, LABEL_PASSWORD, LABEL_PORT, LABEL_UPGRADE_OF};
 use crate::plan::{LocalPlan, PlannedResource, Target};
 use crate::progress::Progress;
 use crate::session::Session;
+use crate::stream::megabytes;
 
 /// Seconds each server of the upgrade has to answer, unless `--timeout` says otherwise.
 const DEFAULT_TIMEOUT: u64 = 120;
@@ -834,12 +835,6 @@ impl Upgrade<'_> {
         ));
         Ok(())
     }
-}
-
-fn megabytes(bytes: u64) -> String {
-    #[allow(clippy::cast_precision_loss, reason = "a figure for people")]
-    let mb = bytes as f64 / 1_000_000.0;
-    format!("{mb:.1} MB")
 }
 
 /// `3 tables, 5012 rows` / `1 database, 50 keys`.

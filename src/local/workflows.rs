@@ -18,6 +18,7 @@ use crate::error::{DataError, Error};
 use crate::plan::Target;
 use crate::progress::Progress;
 use crate::session::Session;
+use crate::stream::{file_error, megabytes, partial};
 
 /// Seconds a restarted database has to answer again.
 const RESTART_TIMEOUT: u64 = 60;
@@ -61,33 +62,6 @@ fn running(p: &Picked<'_>) -> Result<(), Error> {
             cloud: false,
         })
     }
-}
-
-fn file_error<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
-    move |source| {
-        DataError::File {
-            op,
-            path: path.to_owned(),
-            source,
-        }
-        .into()
-    }
-}
-
-/// A file beside `path` named `.NAME.partial`: written there and renamed into place once
-/// complete, so a killed dump never leaves a truncated file under the real name.
-fn partial(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.partial"))
-}
-
-fn megabytes(bytes: u64) -> String {
-    #[allow(clippy::cast_precision_loss, reason = "a figure for people")]
-    let mb = bytes as f64 / 1_000_000.0;
-    format!("{mb:.1} MB")
 }
 
 /// `provision dump DB [-o FILE]`: the engine's dump of the running database, streamed to
