@@ -147,6 +147,18 @@ def resolve_cache_version(engine: str, asked: str | None):
 # State
 
 LOCK = threading.Lock()
+# The identifier field of each create, and one lock per (account, service, identifier): see
+# Handler.handle_any.
+CREATE_KEYS = {
+    ("rds", "CreateDBInstance"): "DBInstanceIdentifier",
+    ("rds", "RestoreDBInstanceFromDBSnapshot"): "DBInstanceIdentifier",
+    ("rds", "CreateDBParameterGroup"): "DBParameterGroupName",
+    ("rds", "CreateDBSubnetGroup"): "DBSubnetGroupName",
+    ("elasticache", "CreateReplicationGroup"): "ReplicationGroupId",
+    ("elasticache", "CreateCacheCluster"): "CacheClusterId",
+    ("elasticache", "CreateCacheSubnetGroup"): "CacheSubnetGroupName",
+}
+CREATE_GATES: dict[tuple[str, str, str], threading.Lock] = {}
 CONFIG: dict[str, dict] = {}  # account -> overrides of DEFAULTS
 THROTTLE: dict[str, dict[str, int]] = {}  # account -> action -> remaining throttled calls
 DENY: dict[str, set[str]] = {}  # account -> actions answered with AccessDenied
@@ -1080,6 +1092,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if service == "elasticache" and action == "DescribeCacheEngineVersions":
             return self.send(*describe_cache_engine_versions(params))
 
+        # AWS makes a resource atomically: of two concurrent creates of one identifier, one
+        # succeeds and the other gets `...AlreadyExists`
+        # (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html,
+        # Errors: DBInstanceAlreadyExists). moto's server handles the two in parallel threads
+        # and may fail the loser half way (a clashing automated snapshot name), so the layer
+        # lets one create of an identifier through at a time.
+        key_field = CREATE_KEYS.get((service, action))
+        if key_field and params.get(key_field):
+            with LOCK:
+                gate = CREATE_GATES.setdefault((account, service, params[key_field].lower()), threading.Lock())
+            with gate:
+                return self.forward(service, action, params, account, tell_moto, ctype, body)
+        return self.forward(service, action, params, account, tell_moto, ctype, body)
+
+    def forward(self, service: str, action: str, params: dict, account: str, tell_moto: bool, ctype: str, body: bytes):
+        """The rules before, moto's answer, the rules after."""
         original = dict(params)
         backend_snapshot = None
         if (service, action) == ("rds", "RestoreDBInstanceFromDBSnapshot") or (

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: `provision dump` and `provision restore` of a Postgres database of about 1 GB,
-# against the same tools run by hand on the same server, in the same run (hyperfine, medians,
-# ratio; goal >= 0.95x the baseline's throughput), on Docker and on native servers.
+# against the same tools run by hand on the same server, in the same run (interleaved pairs,
+# medians, ratio; goal >= 0.95x the baseline's throughput), on Docker and on native servers.
 #
 #   tests/bench-data.sh                 # both runtimes
 #   BENCH_RUNTIMES=native tests/bench-data.sh
@@ -15,16 +15,16 @@
 #   native  dump:    pg_dump --format=custom --no-owner -h 127.0.0.1 -p PORT ... > FILE
 #           restore: pg_restore (the same flags) -h 127.0.0.1 -p PORT ... < FILE
 # (provision runs exactly these tools with these flags: `data:` in templates/postgres.yml.)
-# BENCH_RUNS (default 3) runs of each, after one warm-up. The binary: BENCH_BIN, default the
-# debug build in CARGO_TARGET_DIR (a release build only makes provision's side faster).
+# BENCH_RUNS (default 5) interleaved pairs (tests/support/bench-pairs.py), after one warm-up
+# of each. The binary: BENCH_BIN, default the debug build in CARGO_TARGET_DIR (a release
+# build only makes provision's side faster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/provision-target}"
-runs="${BENCH_RUNS:-3}"
+runs="${BENCH_RUNS:-5}"
 scale="${BENCH_SCALE:-70}"
 bin="${BENCH_BIN:-$CARGO_TARGET_DIR/debug/provision}"
 [ -x "$bin" ] || cargo build --locked -q
-command -v hyperfine >/dev/null || { echo "hyperfine is missing (apt-get install hyperfine)" >&2; exit 1; }
 PGBIN=/usr/lib/postgresql/15/bin
 
 work=$(mktemp -d /var/tmp/provision-bench-data.XXXXXX)
@@ -70,25 +70,25 @@ EOF
     base_restore="$PGBIN/pg_restore ${rflags[*]} -p $DB_PORT < $work/base.pgdump"
   fi
   ours="$bin -q -f $work/$name.yaml -p $name --runtime $runtime"
-  hyperfine --warmup 1 --runs "$runs" --export-json "$work/dump-$runtime.json" \
-    -n "provision dump ($runtime)" "$ours dump db -o $work/ours.pgdump" \
-    -n "by hand: pg_dump ($runtime)" "$base_dump" >&2
-  hyperfine --warmup 1 --runs "$runs" --export-json "$work/restore-$runtime.json" \
-    -n "provision restore ($runtime)" "$ours restore db $work/ours.pgdump" \
-    -n "by hand: pg_restore ($runtime)" "$base_restore" >&2
+  python3 tests/support/bench-pairs.py "$runs" "$work/dump-$runtime.json" "dump ($runtime)" \
+    "$ours dump db -o $work/ours.pgdump" "$base_dump"
+  python3 tests/support/bench-pairs.py "$runs" "$work/restore-$runtime.json" "restore ($runtime)" \
+    "$ours restore db $work/ours.pgdump" "$base_restore"
   bytes=$(stat -c %s "$work/ours.pgdump")
   echo "$runtime $size $bytes" >>"$work/sizes"
 done
 
 python3 - "$work" <<'EOF'
-import json, os, sys
+import json, os, statistics, sys
 work = sys.argv[1]
 sizes = {l.split()[0]: (l.split()[1] + " " + l.split()[2], int(l.split()[3])) for l in open(os.path.join(work, "sizes"))}
-print("| runtime | operation | provision (median s) | by hand (median s) | throughput ratio (by hand time / provision time) | dump file |")
-print("|---|---|---|---|---|---|")
+print("| runtime | operation | provision (median s) | by hand (median s) | ratio of medians | median pair ratio (min..max) | dump file |")
+print("|---|---|---|---|---|---|---|")
 for runtime, (size, dump_bytes) in sizes.items():
     for op in ("dump", "restore"):
-        r = json.load(open(os.path.join(work, f"{op}-{runtime}.json")))["results"]
-        ours, base = r[0]["median"], r[1]["median"]
-        print(f"| {runtime} ({size} database) | {op} | {ours:.2f} | {base:.2f} | {base / ours:.3f}x | {dump_bytes / 1e6:.0f} MB |")
+        pairs = json.load(open(os.path.join(work, f"{op}-{runtime}.json")))
+        ours = statistics.median(a for a, _ in pairs)
+        base = statistics.median(b for _, b in pairs)
+        ratios = [b / a for a, b in pairs]
+        print(f"| {runtime} ({size} database) | {op} | {ours:.2f} | {base:.2f} | {base / ours:.3f}x | {statistics.median(ratios):.3f}x ({min(ratios):.2f}..{max(ratios):.2f}) | {dump_bytes / 1e6:.0f} MB |")
 EOF

@@ -9,8 +9,14 @@
 # disk, checked with `du`). Says whether the filesystem under the data clones files
 # (`cp --reflink=always` of a test file). Needs Docker with the stand-in images and the native
 # Postgres (tests/support/ensure-all.sh). BENCH_RUNS (default 5) runs of each; BENCH_ROWS
-# overrides the row count. Uses project names bench-snap-*, ports 45532-45533; removes
+# overrides the row count. Uses project names bench-snap-*, ports 45532-45534; removes
 # everything it created on exit. Not part of the test suite.
+#
+# BENCH_RUNTIMES (default `docker native native-xfs`): `native-xfs` is the native runtime
+# with $PROVISION_HOME (data directory and snapshots) on an XFS file system made with
+# reflinks (`mkfs.xfs -m reflink=1`, a loop-mounted image under the work directory; needs
+# root and xfsprogs, which it installs), so that `cp --reflink=auto` clones instead of copying:
+# the case the "under 2 s" goal is about.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/provision-target}"
@@ -23,11 +29,14 @@ work=$(mktemp -d /var/tmp/bench-snapshot.XXXXXX)
 export PROVISION_HOME="$work/home"
 mkdir -p "$work/proj" "$PROVISION_HOME"
 chmod 755 "$work" "$PROVISION_HOME"
+home_of() { if [ "$1" = native-xfs ]; then echo "$work/xfs/home"; else echo "$work/home"; fi; }
 cleanup() {
-  for rt in docker native; do
-    (cd "$work/proj" && "$bin" -q -p "bench-snap-$rt" --runtime "$rt" snapshot rm db b 2>/dev/null || true
-     cd "$work/proj" && "$bin" -q -p "bench-snap-$rt" --runtime "$rt" down --volumes --yes 2>/dev/null || true)
+  for kind in ${BENCH_RUNTIMES:-docker native native-xfs}; do
+    (export PROVISION_HOME; PROVISION_HOME=$(home_of "$kind"); cd "$work/proj" || exit 0
+     "$bin" -q -p "bench-snap-$kind" --runtime "${kind%-xfs}" snapshot rm db b 2>/dev/null || true
+     "$bin" -q -p "bench-snap-$kind" --runtime "${kind%-xfs}" down --volumes --yes 2>/dev/null || true)
   done
+  if mountpoint -q "$work/xfs" 2>/dev/null; then umount "$work/xfs"; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -39,9 +48,20 @@ reflinks() {
   rm -f "$dir/.reflink-probe" "$dir/.reflink-probe2"
 }
 
-for rt in docker native; do
-  port=45532; [ "$rt" = native ] && port=45533
-  p=(-q -p "bench-snap-$rt" --runtime "$rt")
+for kind in ${BENCH_RUNTIMES:-docker native native-xfs}; do
+  rt=${kind%-xfs}
+  case $kind in docker) port=45532 ;; native) port=45533 ;; *) port=45534 ;; esac
+  if [ "$kind" = native-xfs ]; then
+    command -v mkfs.xfs >/dev/null || bash tests/support/apt-install.sh xfsprogs
+    mkdir -p "$work/xfs"
+    truncate -s 8G "$work/xfs.img"
+    mkfs.xfs -q -m reflink=1 "$work/xfs.img"
+    mount -o loop "$work/xfs.img" "$work/xfs"
+    mkdir -p "$work/xfs/home"
+    chmod 755 "$work/xfs" "$work/xfs/home"
+  fi
+  export PROVISION_HOME; PROVISION_HOME=$(home_of "$kind")
+  p=(-q -p "bench-snap-$kind" --runtime "$rt")
   cat > "$work/proj/compose.yaml" <<EOM
 services:
   db:
@@ -55,22 +75,22 @@ EOM
   if [ "$rt" = docker ]; then
     data=$(docker volume inspect -f '{{.Mountpoint}}' "bench-snap-docker-db-data")
   else
-    data="$PROVISION_HOME/bench-snap-native/db/data"
+    data="$PROVISION_HOME/bench-snap-$kind/db/data"
   fi
   size=$(du -sh "$data" | cut -f1)
-  echo "## $rt: data $size in $data; reflinks on this filesystem: $(reflinks "$(dirname "$data")")"
+  echo "## $kind: data $size in $data; reflinks on this filesystem: $(reflinks "$(dirname "$data")")"
   cd "$work/proj"
-  hyperfine --runs "$runs" --export-markdown "$work/$rt-save.md" --export-json "$work/$rt-save.json" \
+  hyperfine --runs "$runs" --export-markdown "$work/$kind-save.md" --export-json "$work/$kind-save.json" \
     --prepare "$bin ${p[*]} snapshot rm db b 2>/dev/null || true" \
     "$bin ${p[*]} snapshot save db b" \
     --prepare "rm -rf $work/copy" \
     "cp -a $data $work/copy" 2>&1 | grep -v '^$' || true
-  hyperfine --runs "$runs" --export-markdown "$work/$rt-restore.md" --export-json "$work/$rt-restore.json" \
+  hyperfine --runs "$runs" --export-markdown "$work/$kind-restore.md" --export-json "$work/$kind-restore.json" \
     "$bin ${p[*]} snapshot restore db b" 2>&1 | grep -v '^$' || true
   cd - >/dev/null
-  cat "$work/$rt-save.md" "$work/$rt-restore.md"
+  cat "$work/$kind-save.md" "$work/$kind-restore.md"
   # Medians (BENCHMARKS.md records medians): hyperfine's tables show means.
-  python3 - "$work/$rt-save.json" "$work/$rt-restore.json" <<'EOP'
+  python3 - "$work/$kind-save.json" "$work/$kind-restore.json" <<'EOP'
 import json, sys
 for f in sys.argv[1:]:
     for r in json.load(open(f))["results"]:
