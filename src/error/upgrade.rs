@@ -42,6 +42,14 @@ pub enum UpgradeError {
     Native { resource: String, title: String },
     /// The data lives in the Compose file's own volume or bind mount on the data path.
     TheirVolume { resource: String, location: String },
+    /// The database's volume is gone (`--cleanup` deleted it) and so is the upgrade record
+    /// that pointed at the volume holding its data now; provision wrote the record again
+    /// from the volumes' labels rather than make an empty database under the old name.
+    RecordRecovered {
+        resource: String,
+        volume: String,
+        record: String,
+    },
 }
 
 /// Orders two major lines (`15` < `18`, `10.11` < `11.4`, `8.0` < `8.4`) by their numbers.
@@ -63,9 +71,10 @@ impl UpgradeError {
             | Self::NothingVerified { .. }
             | Self::Native { .. }
             | Self::TheirVolume { .. } => Exit::Usage,
-            Self::Failed { .. } | Self::CountsDiffer { .. } | Self::Leftover { .. } => {
-                Exit::Failure
-            }
+            Self::Failed { .. }
+            | Self::CountsDiffer { .. }
+            | Self::Leftover { .. }
+            | Self::RecordRecovered { .. } => Exit::Failure,
         }
     }
 }
@@ -154,6 +163,11 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
                 "hint: with the old server running, `provision dump {resource} -o {resource}.dump`; `provision down`, move its data directory aside, install the new major, `provision up`, then `provision restore {resource} {resource}.dump`; or use `--runtime docker`"
             );
         }
+        UpgradeError::RecordRecovered {
+            resource,
+            volume,
+            record,
+        } => recovered(out, resource, volume, record),
         UpgradeError::TheirVolume { resource, location } => {
             let _ = writeln!(
                 out,
@@ -165,6 +179,19 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
             );
         }
     }
+}
+
+/// `UpgradeError::RecordRecovered`: where the data is, and that a re-run finds it.
+fn recovered(out: &mut String, resource: &str, volume: &str, record: &str) {
+    let _ = writeln!(
+        out,
+        "error: {resource}: its data was moved by `provision upgrade` to volume `{volume}`, and the record of that upgrade ({record}) was gone"
+    );
+    let _ = writeln!(
+        out,
+        "  provision wrote the record again from the volumes' labels; nothing was created or deleted"
+    );
+    let _ = writeln!(out, "hint: run the command again: it uses `{volume}`");
 }
 
 /// `UpgradeError::Failed`: the step, what became of the data, and the cause below it.

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use crate::names::{
     LABEL_IMAGE, LABEL_MAJOR, LABEL_PASSWORD, LABEL_PORT, LABEL_PROJECT, LABEL_RESOURCE,
-    LABEL_SEED, LABEL_SNAPSHOT, LABEL_TLS, LABEL_VERSION,
+    LABEL_SEED, LABEL_SNAPSHOT, LABEL_TLS, LABEL_UPGRADE_OF, LABEL_VERSION,
 };
 
 /// How long a first pull may take, apart from the readiness wait.
@@ -274,6 +274,43 @@ impl DockerRuntime {
         Ok(found)
     }
 
+    /// The volume `provision upgrade` moved this volume's data to, and its major: the last
+    /// of the chain of this resource's volumes labelled `dev.provision.upgrade-of` the one
+    /// before (15 -> 18 -> 19), the newest major where two claim one origin.
+    async fn upgraded_from(
+        &self,
+        spec: &Spec<'_>,
+        volume: &str,
+    ) -> Result<Option<(String, String)>, Error> {
+        let mut found = None;
+        let mut origin = volume.to_owned();
+        // A chain longer than a handful of majors is a loop in hand-made labels.
+        for _ in 0..16 {
+            let options = bollard::query_parameters::ListVolumesOptionsBuilder::default()
+                .filters(&HashMap::from([(
+                    "label",
+                    vec![format!("{LABEL_UPGRADE_OF}={origin}").as_str()],
+                )]))
+                .build();
+            let volumes = self
+                .docker
+                .list_volumes(Some(options))
+                .await
+                .map_err(call("list volumes", volume))?;
+            let newest = volumes
+                .volumes
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|v| Self::check_owner(spec, &v.name, Some(&v.labels)).is_ok())
+                .filter_map(|v| Some((v.labels.get(LABEL_MAJOR)?.clone(), v.name)))
+                .max_by(|a, b| crate::error::compare_majors(&a.0, &b.0));
+            let Some((major, name)) = newest else { break };
+            origin.clone_from(&name);
+            found = Some((name, major));
+        }
+        Ok(found)
+    }
+
     /// The host port a container publishes the database on, from its configuration (present
     /// whether or not it runs).
     fn published_port(
@@ -454,6 +491,23 @@ impl DockerRuntime {
     ) -> Result<HashMap<String, String>, Error> {
         if let Some(labels) = self.our_volume(spec, volume).await? {
             return Ok(labels);
+        }
+        // An empty volume under the old name would hide data an upgrade moved, when the
+        // record that points at it was lost (a deleted `$PROVISION_HOME`).
+        if let Some((moved, major)) = self.upgraded_from(spec, volume).await? {
+            let record = super::upgrade::Record::recover(
+                spec.project,
+                &spec.resource.name,
+                volume,
+                &moved,
+                &major,
+            )?;
+            return Err(crate::error::UpgradeError::RecordRecovered {
+                resource: spec.resource.name.clone(),
+                volume: moved,
+                record: record.display().to_string(),
+            }
+            .into());
         }
         // The file's own password (`POSTGRES_PASSWORD: ...`) when it sets one, else a new one.
         let password = match &spec.local.password {

@@ -93,6 +93,30 @@ fn file_error(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> E
 }
 
 impl Record {
+    /// The record of an upgrade whose old volume is gone, rebuilt from the labels of the
+    /// volume that holds the data now (`dev.provision.upgrade-of`, `dev.provision.major`):
+    /// what `home::upgraded_volume` needs to point every command at it again.
+    pub fn recover(
+        project: &str,
+        resource: &str,
+        old_volume: &str,
+        new_volume: &str,
+        major: &str,
+    ) -> Result<PathBuf, Error> {
+        let record = Self {
+            step: Step::Cleaned,
+            from: String::new(),
+            to: major.to_owned(),
+            old_volume: old_volume.to_owned(),
+            new_volume: new_volume.to_owned(),
+            old_image: String::new(),
+            new_image: String::new(),
+            counts: BTreeMap::new(),
+        };
+        record.save(project, resource)?;
+        Ok(record_path(project, resource))
+    }
+
     pub fn load(project: &str, resource: &str) -> Result<Option<Self>, Error> {
         let path = record_path(project, resource);
         match std::fs::read(&path) {

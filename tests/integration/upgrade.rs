@@ -190,6 +190,46 @@ fn postgres_15_to_18_keeps_every_row_and_the_old_volume_until_cleanup() {
     live.ok(&["upgrade", "store", "--cleanup"]);
 }
 
+/// A lost home directory after `--cleanup` must not turn into an empty database: the only
+/// pointer to the data's volume was `upgrade.json`. The volumes' labels are enough to find
+/// it again (`dev.provision.upgrade-of`), and provision writes the record back.
+#[test]
+fn a_lost_upgrade_record_is_found_again_from_the_volumes() {
+    let (live, port, v, _guard) = at_15_then_18();
+    let before = counts(&v);
+    live.ok(&["upgrade", "store"]);
+    live.ok(&["upgrade", "store", "--cleanup"]);
+    let old_volume = format!("{}-store-data", live.name);
+    let new_volume = format!("{}-store-data-v18", live.name);
+    assert!(!volume_exists(&old_volume));
+    live.ok(&["down"]);
+    std::fs::remove_dir_all(live.home.join(&live.name)).unwrap();
+
+    let out = live.cmd(&["up"]).output();
+    assert_eq!(out.code, Some(1), "{}", out.snapshot());
+    assert!(
+        out.stderr.contains(&format!(
+            "moved by `provision upgrade` to volume `{new_volume}`"
+        )) && out.stderr.contains("run the command again"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !volume_exists(&old_volume),
+        "no empty volume under the old name"
+    );
+    assert!(record(&live).unwrap().contains(&new_volume));
+
+    live.ok(&["up"]);
+    let after = live.vars(&["--service", "app"]);
+    assert_eq!(after["STORE_PORT"], port.to_string(), "same port");
+    assert_eq!(
+        after["STORE_PASSWORD"], v["STORE_PASSWORD"],
+        "same password"
+    );
+    assert_eq!(counts(&after), before, "every row is there");
+}
+
 /// SIGKILL (`abort`) at each step, then a re-run: it converges on the upgraded database with
 /// every row, and the old volume is still there.
 #[test]
