@@ -1246,6 +1246,33 @@ impl DockerRuntime {
                 done.push_str(&format!("; kept volume {volume}"));
             }
         }
+        if volumes {
+            done.push_str(&self.remove_upgrade_volumes(spec).await?);
+        }
+        Ok(done)
+    }
+
+    /// `down --volumes` deletes a database's data: that includes the volume an upgrade kept
+    /// (the old data until `--cleanup`) or left half made, and then the record of it. The
+    /// record goes last, so a kill part way leaves it to name what is still there.
+    async fn remove_upgrade_volumes(&self, spec: &Spec<'_>) -> Result<String, Error> {
+        use super::upgrade::Record;
+        let Some(record) = Record::load(spec.project, &spec.resource.name)? else {
+            return Ok(String::new());
+        };
+        let mut done = String::new();
+        for other in [&record.old_volume, &record.new_volume] {
+            if spec.local.volume.as_ref() == Some(other)
+                || self.our_volume(spec, other).await?.is_none()
+            {
+                continue;
+            }
+            self.remove_volume(spec, other).await?;
+            done.push_str(&format!(
+                "; deleted volume {other} (kept by `provision upgrade`)"
+            ));
+        }
+        Record::remove(spec.project, &spec.resource.name)?;
         Ok(done)
     }
 }

@@ -151,7 +151,7 @@ impl Record {
         write().map_err(file_error("write", &path))
     }
 
-    fn remove(project: &str, resource: &str) -> Result<(), Error> {
+    pub fn remove(project: &str, resource: &str) -> Result<(), Error> {
         let path = record_path(project, resource);
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),

@@ -230,6 +230,36 @@ fn a_lost_upgrade_record_is_found_again_from_the_volumes() {
     assert_eq!(counts(&after), before, "every row is there");
 }
 
+/// `down --volumes` deletes the database's data, all of it: the kept pre-upgrade volume too,
+/// and the record, so that the next `up` starts an empty database of the manifest's major.
+#[test]
+fn down_volumes_after_an_upgrade_deletes_the_kept_old_data_too() {
+    let (live, _port, _v, _guard) = at_15_then_18();
+    live.ok(&["upgrade", "store"]);
+    let old_volume = format!("{}-store-data", live.name);
+    let new_volume = format!("{}-store-data-v18", live.name);
+    assert!(volume_exists(&old_volume) && volume_exists(&new_volume));
+    let out = live.ok(&["down", "--volumes", "--yes"]);
+    assert!(
+        out.stderr.contains(&format!(
+            "deleted volume {old_volume} (kept by `provision upgrade`)"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(!volume_exists(&old_volume) && !volume_exists(&new_volume));
+    assert_eq!(record(&live), None, "no record of data that is gone");
+    live.ok(&["up"]);
+    let v = live.vars(&["--service", "app"]);
+    assert_eq!(
+        psql(
+            &v,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        ),
+        "0"
+    );
+}
+
 /// SIGKILL (`abort`) at each step, then a re-run: it converges on the upgraded database with
 /// every row, and the old volume is still there.
 #[test]
