@@ -100,7 +100,9 @@ pub fn invocation(
         Probe::Mysql => {
             let quote = |v: &str| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
             let mut text = format!(
-                "[client]\nhost={}\nport={}\nuser={}\npassword={}\n",
+                // TCP always: the MySQL family reads `localhost` as its Unix socket, and a
+                // cloud endpoint (a tunnel or proxy on this machine too) is never one.
+                "[client]\nhost={}\nport={}\nprotocol=TCP\nuser={}\npassword={}\n",
                 quote(&endpoint.host),
                 endpoint.port,
                 quote(&username),
@@ -285,9 +287,37 @@ async fn run(
     })
 }
 
-fn check(database: &str, what: &str, invocation: &Invocation, ran: &Ran) -> Result<(), Error> {
+/// What libpq, MariaDB's and MySQL's clients (OpenSSL's words) say when the server's
+/// certificate does not verify: its chain, or its name.
+const TLS_REFUSALS: &[&str] = &[
+    "certificate verify failed",
+    "does not match host name",
+    "SSL certificate validation failure",
+    "self-signed certificate",
+    "unable to get local issuer certificate",
+];
+
+fn check(
+    database: &str,
+    what: &str,
+    invocation: &Invocation,
+    endpoint: &Endpoint,
+    ran: &Ran,
+) -> Result<(), Error> {
     if ran.code == 0 {
         return Ok(());
+    }
+    // A refused certificate is not a failed dump: say which CA file and name were checked.
+    if TLS_REFUSALS.iter().any(|words| ran.stderr.contains(words)) {
+        return Err(DataError::CloudTls {
+            resource: database.to_owned(),
+            program: invocation.argv.first().cloned().unwrap_or_default(),
+            host: endpoint.host.clone(),
+            port: endpoint.port,
+            ca_file: endpoint.ca_file.clone(),
+            stderr: ran.stderr.trim().to_owned(),
+        }
+        .into());
     }
     Err(DataError::ToolFailed {
         resource: database.to_owned(),
@@ -359,7 +389,7 @@ pub async fn dump(session: &Session, database: &str, output: Option<&Path>) -> R
                 let _ = std::fs::remove_file(aside);
             }
             let r = other?;
-            check(database, "dump the database", &invocation, &r)?;
+            check(database, "dump the database", &invocation, &endpoint, &r)?;
             r
         }
     };
@@ -432,7 +462,13 @@ pub async fn restore(session: &Session, database: &str, input: Option<&Path>) ->
                 .await
                 .map_err(file_error("create", &aside))?;
             let r = run(database, &dump, None, Box::new(file)).await?;
-            check(database, "dump the data before the restore", &dump, &r)?;
+            check(
+                database,
+                "dump the data before the restore",
+                &dump,
+                &endpoint,
+                &r,
+            )?;
             std::fs::rename(&aside, &backup).map_err(file_error("rename into place", &backup))?;
             if !session.quiet {
                 eprintln!(
@@ -452,7 +488,7 @@ pub async fn restore(session: &Session, database: &str, input: Option<&Path>) ->
     .await;
     meter.finish();
     let ran = ran?;
-    check(database, "restore the dump", &invocation, &ran)?;
+    check(database, "restore the dump", &invocation, &endpoint, &ran)?;
     if keep {
         std::fs::remove_file(&backup).map_err(file_error("remove", &backup))?;
     }
