@@ -291,6 +291,8 @@ async fn run(
 /// certificate does not verify: its chain, or its name.
 const TLS_REFUSALS: &[&str] = &[
     "certificate verify failed",
+    // MariaDB Connector/C (`mariadb`, `mariadb-dump`): error 2026, chain or name alike.
+    "Validation of SSL server certificate failed",
     "does not match host name",
     "SSL certificate validation failure",
     "self-signed certificate",
