@@ -163,8 +163,7 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
         Error::RdsBundle { path, problem } => {
             let _ = writeln!(
                 out,
-                "error: `{}` names `{}`, which {problem}",
-                crate::tls::RDS_BUNDLE_ENV,
+                "error: `PROVISION_RDS_CA_BUNDLE` names `{}`, which {problem}",
                 path.display()
             );
             let _ = writeln!(

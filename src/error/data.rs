@@ -273,8 +273,7 @@ fn render_more(e: &DataError, out: &mut String) {
             }
             let _ = writeln!(
                 out,
-                "hint: the server's certificate must chain to a CA in that file and carry the name `{host}` (the password was not sent). For RDS in another partition (AWS China, GovCloud) or behind a proxy that re-signs TLS, name that CA bundle in `{}`",
-                crate::tls::RDS_BUNDLE_ENV
+                "hint: the server's certificate must chain to a CA in that file and carry the name `{host}` (the password was not sent). For RDS in another partition (AWS China, GovCloud) or behind a proxy that re-signs TLS, name that CA bundle in `PROVISION_RDS_CA_BUNDLE`"
             );
         }
         DataError::MigrationFailed {
