@@ -498,6 +498,52 @@ services:
         rig.no_secret_in(&out);
         nothing_left(&refused);
 
+        // A `mysql:` database in the cloud, dumped with Debian's `mysqldump` (MariaDB's client
+        // under MySQL's name, which provision must recognise by `--version` and give MariaDB's
+        // TLS words; MySQL's would be refused). No MySQL server or client can be had here:
+        // the server behind this RDS MySQL instance is the MariaDB above, and MySQL's own
+        // `ssl-mode=VERIFY_IDENTITY` is checked only by `cloud::data`'s unit test.
+        let mysql = CloudProject::isolated(
+            "ctlsmy8",
+            "services:\n  db: {image: 'mysql:8.4', environment: {MYSQL_DATABASE: shop}}\n",
+        );
+        mysql.ok(&["up"]);
+        mysql.rules(
+            "endpoint",
+            serde_json::json!({"id": mysql.id("db"), "address": "localhost", "port": port}),
+        );
+        mysql.boto3(&format!(
+            "sm.put_secret_value(SecretId={:?}, SecretString={:?})\nout(1)",
+            format!("provision/{}/db", mysql.live.name),
+            rig.var("PASSWORD")
+        ));
+        let shims = rig.p.live.project.dir.join("bin");
+        std::os::unix::fs::symlink(which("mariadb-dump"), shims.join("mysqldump")).unwrap();
+        let via_mysqldump = dir.join("mysql.sql");
+        let out = mysql
+            .cmd(&["dump", "db", "-o", via_mysqldump.to_str().unwrap()])
+            .env("PATH", &rig.path)
+            .env("PROVISION_RDS_CA_BUNDLE", rig.var("CA_FILE"))
+            .output();
+        assert_eq!(out.code, Some(0), "{}", out.snapshot());
+        rig.no_secret_in(&out);
+        let text = std::fs::read_to_string(&via_mysqldump).unwrap();
+        assert!(text.contains("INSERT INTO `orders`"), "{text}");
+        // ... and still verifying: the AWS bundle refuses this server.
+        let out = mysql
+            .cmd(&["dump", "db", "-o", refused.to_str().unwrap()])
+            .env("PATH", &rig.path)
+            .env_remove("PROVISION_RDS_CA_BUNDLE")
+            .output();
+        assert_eq!(out.code, Some(1), "{}", out.snapshot());
+        assert!(
+            out.stderr
+                .contains("`mysqldump` could not verify the TLS certificate"),
+            "{}",
+            out.stderr
+        );
+        nothing_left(&refused);
+
         // The right CA, the wrong name.
         rig.point_at("127.0.0.2", relay("127.0.0.2", port));
         let out = rig.cloud(&["dump", "db", "-o", refused.to_str().unwrap()], true);
