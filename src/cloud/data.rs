@@ -606,6 +606,8 @@ mod tests {
                 env[0].1
             );
             assert!(env[0].1.ends_with(tls), "{name}: {}", env[0].1);
+            // `localhost` would be the Unix socket: a tunnel or proxy here is TCP.
+            assert!(env[0].1.contains("\nprotocol=TCP\n"), "{}", env[0].1);
         }
     }
 
@@ -625,6 +627,54 @@ mod tests {
         let mc = cloud_tools(&plan, "mc").unwrap_err().render();
         assert!(mc.contains("keeps no data"), "{mc}");
         assert!(cloud_tools(&plan, "db").is_ok());
+    }
+
+    #[test]
+    fn a_refused_certificate_names_the_ca_file_and_host_other_failures_stay_tool_failures() {
+        let t = template("postgres");
+        let tools = t.data.as_ref().unwrap();
+        let e = endpoint(Some("/home/p/shop/tls/rds-ca.pem"));
+        let i = invocation(&t, tools, &tools.dump, &e, Family::MySql);
+        let ran = |stderr: &str| Ran {
+            code: 1,
+            stderr: stderr.to_owned(),
+            bytes_in: 0,
+            bytes_out: 0,
+            took: std::time::Duration::ZERO,
+        };
+        // The words of the real clients, as the end-to-end tests (tests/integration/cloud/
+        // data_tls.rs) saw them.
+        for stderr in [
+            "pg_dump: error: connection to server at \"x\" (127.0.0.1), port 5432 failed: SSL error: certificate verify failed",
+            "pg_dump: error: connection to server at \"127.0.0.2\", port 5432 failed: server certificate for \"localhost\" (and 2 other names) does not match host name \"127.0.0.2\"",
+            "mariadb-dump: Got error: 2026: \"TLS/SSL error: Validation of SSL server certificate failed\" when trying to connect",
+        ] {
+            let err = check("db", "dump the database", &i, &e, &ran(stderr)).unwrap_err();
+            assert!(
+                matches!(&err, Error::Data(d) if matches!(**d, DataError::CloudTls { .. })),
+                "{err:?}"
+            );
+            let text = err.render();
+            assert!(
+                text.contains("`pg_dump` could not verify the TLS certificate of `shop-db.abc.us-east-1.rds.amazonaws.com:5432` against `/home/p/shop/tls/rds-ca.pem`"),
+                "{text}"
+            );
+            assert!(text.contains("PROVISION_RDS_CA_BUNDLE"), "{text}");
+            assert_eq!(err.exit(), crate::error::Exit::Failure);
+        }
+        let err = check(
+            "db",
+            "dump the database",
+            &i,
+            &e,
+            &ran("pg_dump: error: password authentication failed"),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::Data(d) if matches!(**d, DataError::ToolFailed { .. })),
+            "{err:?}"
+        );
+        assert!(check("db", "x", &i, &e, &Ran { code: 0, ..ran("") }).is_ok());
     }
 
     #[test]
