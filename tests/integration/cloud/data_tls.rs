@@ -7,8 +7,8 @@
 //! The rest is the cloud path as it is: `up --cloud` makes the instance and its secret on the
 //! emulator; the rules layer's test injection `POST /_rules/endpoint` makes
 //! `DescribeDBInstances` report that server as the instance's `Endpoint` (moto's is a name
-//! nothing serves); the secret is set to the server's password with boto3 (what
-//! `ManageMasterUserPassword`-free RDS keeps in sync, README "The cloud"). The trust anchor is
+//! nothing serves); the stage's secret, where provision reads the password, is set to the
+//! server's with boto3, and the cloud's master user is the local link's user. The trust anchor is
 //! the one thing a test server cannot have from AWS: `PROVISION_RDS_CA_BUNDLE` names the local
 //! CA, as a user names AWS China's or GovCloud's bundle; without it the embedded AWS bundle is
 //! trusted, and the same dump is refused.
