@@ -22,6 +22,10 @@ resources are its own), else `default`. Timings and injected faults are per acco
   POST /_rules/version   {"account": ..., "id": "shop-db", "version": "16.9"}  (AWS's auto upgrade)
   POST /_rules/age       {"account": ..., "id": "shop-db", "seconds": 25000}   (ages the last
                           storage change, for the 6-hour rule)
+  POST /_rules/endpoint  {"account": ..., "id": "shop-db", "address": "localhost", "port": 5432}
+                          (a test injection, not an AWS rule: DescribeDBInstances then reports
+                          that Endpoint for the instance, so that `dump`/`restore --cloud` reach
+                          a real server the test runs; moto's endpoint is a name nothing serves)
   GET  /_rules/state?account=...      resources, credentials (which passwords open each
                                       database), recorded requests
   GET  /_rules/health                 200 when this layer answers
@@ -885,6 +889,18 @@ def rewrite(service: str, body: str, account: str) -> str:
                     f"<ClusterId>{idm.group(1)}-{i:03d}</ClusterId>" for i in range(1, res["replicas"] + 2)
                 )
                 inner = re.sub(r"<MemberClusters>.*?</MemberClusters>", f"<MemberClusters>{members}</MemberClusters>", inner, flags=re.S)
+            if block == "DBInstance" and res.get("endpoint") and status != "creating":
+                address, port = res["endpoint"]
+                inner = re.sub(
+                    r"<Endpoint>(.*?)</Endpoint>",
+                    lambda e: "<Endpoint>"
+                    + re.sub(r"<Port>[^<]*</Port>", f"<Port>{port}</Port>",
+                             re.sub(r"<Address>[^<]*</Address>", f"<Address>{xml_escape(address)}</Address>", e.group(1)))
+                    + "</Endpoint>",
+                    inner,
+                    count=1,
+                    flags=re.S,
+                )
             if status == "creating":
                 # No endpoint until the resource exists
                 # (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstance.html: Endpoint).
@@ -1225,6 +1241,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 res = RESOURCES.setdefault((account, doc["id"]), {"kind": "unknown"})
                 res["version"] = doc["version"]
                 out = {"id": doc["id"], "version": res["version"]}
+            elif url.path == "/_rules/endpoint":
+                res = RESOURCES.setdefault((account, doc["id"]), {"kind": "unknown"})
+                res["endpoint"] = (str(doc["address"]), int(doc["port"]))
+                out = {"id": doc["id"], "address": res["endpoint"][0], "port": res["endpoint"][1]}
             elif url.path == "/_rules/age":
                 res = RESOURCES.get((account, doc["id"]))
                 if res is not None and res.get("storage_changed") is not None:

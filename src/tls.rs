@@ -28,6 +28,11 @@ use crate::links::{Value, Var};
 /// `templates/tls/README.md` for where this copy came from and when.
 pub const RDS_BUNDLE: &str = include_str!("../templates/tls/rds-global-bundle.pem");
 
+/// Names a PEM file of CA certificates to trust for RDS instead of [`RDS_BUNDLE`]: the
+/// bundles of other partitions (AWS China, GovCloud), or a corporate proxy's CA. See
+/// <https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html>.
+pub const RDS_BUNDLE_ENV: &str = "PROVISION_RDS_CA_BUNDLE";
+
 /// How long the local CA lives, and a server certificate: under the 825 days macOS's
 /// verifier (used by Go and Swift clients there) allows a TLS server certificate.
 const CA_DAYS: i64 = 3650;
@@ -94,12 +99,24 @@ impl Store {
         self.dir.join("rds-ca.pem")
     }
 
-    /// The RDS bundle, written (0644) where cloud links point; returns its path.
+    /// The RDS bundle (the one [`RDS_BUNDLE_ENV`] names, else the embedded one), written
+    /// (0644) where cloud links point; returns its path.
     pub fn ensure_rds_bundle(&self) -> Result<PathBuf, Error> {
+        let chosen = std::env::var_os(RDS_BUNDLE_ENV).filter(|v| !v.is_empty());
+        self.ensure_rds_bundle_from(chosen.as_deref().map(Path::new))
+    }
+
+    /// [`Self::ensure_rds_bundle`] with the override given: a copy, never a link, so every
+    /// link, command and app reads one file whatever becomes of the original.
+    fn ensure_rds_bundle_from(&self, chosen: Option<&Path>) -> Result<PathBuf, Error> {
+        let wanted = match chosen {
+            Some(source) => read_rds_bundle(source)?,
+            None => RDS_BUNDLE.as_bytes().to_vec(),
+        };
         let path = self.rds_ca_file();
-        if !fs::read(&path).is_ok_and(|have| have == RDS_BUNDLE.as_bytes()) {
+        if !fs::read(&path).is_ok_and(|have| have == wanted) {
             make_dir(&self.dir)?;
-            write_file(&path, RDS_BUNDLE.as_bytes(), 0o644)?;
+            write_file(&path, &wanted, 0o644)?;
         }
         Ok(path)
     }
@@ -312,6 +329,35 @@ fn failed(
     move |source| Error::TlsFiles { op, path, source }
 }
 
+/// The bundle at `path`, when it is PEM with at least one certificate and every certificate
+/// in it is one a verifier can use as a trust anchor: a file that is not would make every
+/// cloud connection fail later, with a TLS error far from its cause.
+fn read_rds_bundle(path: &Path) -> Result<Vec<u8>, Error> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let refuse = |problem: String| Error::RdsBundle {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let bytes = fs::read(path).map_err(|e| refuse(format!("cannot be read ({e})")))?;
+    let mut anchors = rustls::RootCertStore::empty();
+    for (n, cert) in CertificateDer::pem_slice_iter(&bytes).enumerate() {
+        let cert = cert.map_err(|e| refuse(format!("is not valid PEM ({e})")))?;
+        anchors.add(cert).map_err(|e| {
+            refuse(format!(
+                "has a certificate that does not parse (number {}: {e})",
+                n + 1
+            ))
+        })?;
+    }
+    if anchors.is_empty() {
+        return Err(refuse(
+            "holds no certificate (no `-----BEGIN CERTIFICATE-----` block)".to_owned(),
+        ));
+    }
+    Ok(bytes)
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
     fs::read(path).map_err(|e| failed("read", path)(Box::new(e)))
 }
@@ -384,6 +430,50 @@ mod tests {
             count,
             RDS_BUNDLE.matches("-----END CERTIFICATE-----").count()
         );
+    }
+
+    #[test]
+    fn an_rds_bundle_of_ones_own_replaces_the_embedded_one_and_bad_ones_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let store = Store::under(root.path(), "shop");
+        // Without one: AWS's global bundle.
+        let path = store.ensure_rds_bundle_from(None).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), RDS_BUNDLE.as_bytes());
+        // A bundle of one's own (here the local CA) is copied over it, byte for byte.
+        let files = store.ensure_local("db", &["localhost".to_owned()]).unwrap();
+        let same = store.ensure_rds_bundle_from(Some(&files.ca)).unwrap();
+        assert_eq!(same, path);
+        assert_eq!(fs::read(&path).unwrap(), fs::read(&files.ca).unwrap());
+        assert_eq!(mode(&path), 0o644);
+        // Unset again: back to AWS's.
+        store.ensure_rds_bundle_from(None).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), RDS_BUNDLE.as_bytes());
+
+        let bad = |name: &str, text: &[u8]| {
+            let file = root.path().join(name);
+            fs::write(&file, text).unwrap();
+            let e = store.ensure_rds_bundle_from(Some(&file)).unwrap_err();
+            assert!(matches!(e, Error::RdsBundle { .. }), "{e:?}");
+            e.render()
+        };
+        let none = bad("key.pem", &fs::read(&files.key).unwrap());
+        assert!(none.contains("holds no certificate"), "{none}");
+        assert!(none.contains("PROVISION_RDS_CA_BUNDLE"), "{none}");
+        let garbled = bad(
+            "garbled.pem",
+            b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+        );
+        assert!(garbled.contains("does not parse (number 1"), "{garbled}");
+        let e = store
+            .ensure_rds_bundle_from(Some(&root.path().join("missing.pem")))
+            .unwrap_err()
+            .render();
+        assert!(
+            e.contains("cannot be read") && e.contains("missing.pem"),
+            "{e}"
+        );
+        // A refused bundle leaves the one in place alone.
+        assert_eq!(fs::read(&path).unwrap(), RDS_BUNDLE.as_bytes());
     }
 
     #[test]

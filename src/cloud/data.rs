@@ -100,7 +100,9 @@ pub fn invocation(
         Probe::Mysql => {
             let quote = |v: &str| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
             let mut text = format!(
-                "[client]\nhost={}\nport={}\nuser={}\npassword={}\n",
+                // TCP always: the MySQL family reads `localhost` as its Unix socket, and a
+                // cloud endpoint (a tunnel or proxy on this machine too) is never one.
+                "[client]\nhost={}\nport={}\nprotocol=TCP\nuser={}\npassword={}\n",
                 quote(&endpoint.host),
                 endpoint.port,
                 quote(&username),
@@ -285,9 +287,39 @@ async fn run(
     })
 }
 
-fn check(database: &str, what: &str, invocation: &Invocation, ran: &Ran) -> Result<(), Error> {
+/// What libpq, MariaDB's and MySQL's clients (OpenSSL's words) say when the server's
+/// certificate does not verify: its chain, or its name.
+const TLS_REFUSALS: &[&str] = &[
+    "certificate verify failed",
+    // MariaDB Connector/C (`mariadb`, `mariadb-dump`): error 2026, chain or name alike.
+    "Validation of SSL server certificate failed",
+    "does not match host name",
+    "SSL certificate validation failure",
+    "self-signed certificate",
+    "unable to get local issuer certificate",
+];
+
+fn check(
+    database: &str,
+    what: &str,
+    invocation: &Invocation,
+    endpoint: &Endpoint,
+    ran: &Ran,
+) -> Result<(), Error> {
     if ran.code == 0 {
         return Ok(());
+    }
+    // A refused certificate is not a failed dump: say which CA file and name were checked.
+    if TLS_REFUSALS.iter().any(|words| ran.stderr.contains(words)) {
+        return Err(DataError::CloudTls {
+            resource: database.to_owned(),
+            program: invocation.argv.first().cloned().unwrap_or_default(),
+            host: endpoint.host.clone(),
+            port: endpoint.port,
+            ca_file: endpoint.ca_file.clone(),
+            stderr: ran.stderr.trim().to_owned(),
+        }
+        .into());
     }
     Err(DataError::ToolFailed {
         resource: database.to_owned(),
@@ -359,7 +391,7 @@ pub async fn dump(session: &Session, database: &str, output: Option<&Path>) -> R
                 let _ = std::fs::remove_file(aside);
             }
             let r = other?;
-            check(database, "dump the database", &invocation, &r)?;
+            check(database, "dump the database", &invocation, &endpoint, &r)?;
             r
         }
     };
@@ -432,7 +464,13 @@ pub async fn restore(session: &Session, database: &str, input: Option<&Path>) ->
                 .await
                 .map_err(file_error("create", &aside))?;
             let r = run(database, &dump, None, Box::new(file)).await?;
-            check(database, "dump the data before the restore", &dump, &r)?;
+            check(
+                database,
+                "dump the data before the restore",
+                &dump,
+                &endpoint,
+                &r,
+            )?;
             std::fs::rename(&aside, &backup).map_err(file_error("rename into place", &backup))?;
             if !session.quiet {
                 eprintln!(
@@ -452,7 +490,7 @@ pub async fn restore(session: &Session, database: &str, input: Option<&Path>) ->
     .await;
     meter.finish();
     let ran = ran?;
-    check(database, "restore the dump", &invocation, &ran)?;
+    check(database, "restore the dump", &invocation, &endpoint, &ran)?;
     if keep {
         std::fs::remove_file(&backup).map_err(file_error("remove", &backup))?;
     }
@@ -568,6 +606,8 @@ mod tests {
                 env[0].1
             );
             assert!(env[0].1.ends_with(tls), "{name}: {}", env[0].1);
+            // `localhost` would be the Unix socket: a tunnel or proxy here is TCP.
+            assert!(env[0].1.contains("\nprotocol=TCP\n"), "{}", env[0].1);
         }
     }
 
@@ -587,6 +627,54 @@ mod tests {
         let mc = cloud_tools(&plan, "mc").unwrap_err().render();
         assert!(mc.contains("keeps no data"), "{mc}");
         assert!(cloud_tools(&plan, "db").is_ok());
+    }
+
+    #[test]
+    fn a_refused_certificate_names_the_ca_file_and_host_other_failures_stay_tool_failures() {
+        let t = template("postgres");
+        let tools = t.data.as_ref().unwrap();
+        let e = endpoint(Some("/home/p/shop/tls/rds-ca.pem"));
+        let i = invocation(&t, tools, &tools.dump, &e, Family::MySql);
+        let ran = |stderr: &str| Ran {
+            code: 1,
+            stderr: stderr.to_owned(),
+            bytes_in: 0,
+            bytes_out: 0,
+            took: std::time::Duration::ZERO,
+        };
+        // The words of the real clients, as the end-to-end tests (tests/integration/cloud/
+        // data_tls.rs) saw them.
+        for stderr in [
+            "pg_dump: error: connection to server at \"x\" (127.0.0.1), port 5432 failed: SSL error: certificate verify failed",
+            "pg_dump: error: connection to server at \"127.0.0.2\", port 5432 failed: server certificate for \"localhost\" (and 2 other names) does not match host name \"127.0.0.2\"",
+            "mariadb-dump: Got error: 2026: \"TLS/SSL error: Validation of SSL server certificate failed\" when trying to connect",
+        ] {
+            let err = check("db", "dump the database", &i, &e, &ran(stderr)).unwrap_err();
+            assert!(
+                matches!(&err, Error::Data(d) if matches!(**d, DataError::CloudTls { .. })),
+                "{err:?}"
+            );
+            let text = err.render();
+            assert!(
+                text.contains("`pg_dump` could not verify the TLS certificate of `shop-db.abc.us-east-1.rds.amazonaws.com:5432` against `/home/p/shop/tls/rds-ca.pem`"),
+                "{text}"
+            );
+            assert!(text.contains("PROVISION_RDS_CA_BUNDLE"), "{text}");
+            assert_eq!(err.exit(), crate::error::Exit::Failure);
+        }
+        let err = check(
+            "db",
+            "dump the database",
+            &i,
+            &e,
+            &ran("pg_dump: error: password authentication failed"),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::Data(d) if matches!(**d, DataError::ToolFailed { .. })),
+            "{err:?}"
+        );
+        assert!(check("db", "x", &i, &e, &Ran { code: 0, ..ran("") }).is_ok());
     }
 
     #[test]

@@ -160,6 +160,17 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
             identifier,
             problem,
         } => restore(resource, identifier, problem, out),
+        Error::RdsBundle { path, problem } => {
+            let _ = writeln!(
+                out,
+                "error: `PROVISION_RDS_CA_BUNDLE` names `{}`, which {problem}",
+                path.display()
+            );
+            let _ = writeln!(
+                out,
+                "hint: point it at a PEM file of the CA certificates your RDS endpoints chain to (AWS publishes a bundle per partition: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html), or unset it to trust the bundle built into provision"
+            );
+        }
         _ => {}
     }
 }

@@ -67,6 +67,16 @@ pub enum DataError {
     },
     /// `dump`/`restore --cloud` of Redis or Valkey: ElastiCache refuses replication to clients.
     CloudRedis { resource: String },
+    /// `dump`/`restore --cloud`: the tool could not verify the server's certificate against
+    /// the CA file (or the system's roots, `None`).
+    CloudTls {
+        resource: String,
+        program: String,
+        host: String,
+        port: u16,
+        ca_file: Option<PathBuf>,
+        stderr: String,
+    },
     /// An app service's `x-provision.migrate` ended with a failure: nothing after it ran.
     MigrationFailed {
         service: String,
@@ -102,6 +112,7 @@ impl DataError {
             | Self::SnapshotMissing { .. } => Exit::Usage,
             Self::File { .. } => Exit::Manifest,
             Self::ToolFailed { .. }
+            | Self::CloudTls { .. }
             | Self::Stream { .. }
             | Self::SeedFailed { .. }
             | Self::RolledBack { .. }
@@ -215,6 +226,7 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
             let _ = writeln!(out, "hint: drop `--cloud`");
         }
         DataError::CloudRedis { .. }
+        | DataError::CloudTls { .. }
         | DataError::MigrationFailed { .. }
         | DataError::MigrationSpawn { .. } => render_more(e, out),
     }
@@ -231,6 +243,37 @@ fn render_more(e: &DataError, out: &mut String) {
             let _ = writeln!(
                 out,
                 "hint: use ElastiCache's snapshots (export one to S3, or seed a new cache from an RDB file in S3); see https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/ClientConfig.RestrictedCommands.html"
+            );
+        }
+        DataError::CloudTls {
+            resource,
+            program,
+            host,
+            port,
+            ca_file,
+            stderr,
+        } => {
+            let against = ca_file.as_ref().map_or_else(
+                || "the system's roots".to_owned(),
+                |ca| format!("`{}`", ca.display()),
+            );
+            let _ = writeln!(
+                out,
+                "error: {resource}: `{program}` could not verify the TLS certificate of `{host}:{port}` against {against}"
+            );
+            for line in stderr
+                .lines()
+                .rev()
+                .take(6)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+            {
+                let _ = writeln!(out, "  {line}");
+            }
+            let _ = writeln!(
+                out,
+                "hint: the server's certificate must chain to a CA in that file and carry the name `{host}` (the password was not sent). For RDS in another partition (AWS China, GovCloud) or behind a proxy that re-signs TLS, name that CA bundle in `PROVISION_RDS_CA_BUNDLE`"
             );
         }
         DataError::MigrationFailed {

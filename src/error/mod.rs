@@ -356,6 +356,8 @@ pub enum Error {
     },
     /// `x-provision.local.tls` on an image family that configures TLS its own way.
     TlsUnsupported { resource: String, image: String },
+    /// `PROVISION_RDS_CA_BUNDLE` names a file that is not a bundle of CA certificates.
+    RdsBundle { path: PathBuf, problem: String },
     /// `dump`, `restore`, `seed`, `reset`: see `data.rs`.
     Data(Box<DataError>),
     /// `upgrade`: see `upgrade.rs`.
@@ -405,7 +407,7 @@ impl Error {
             | Self::Client { .. }
             | Self::NoLogs { .. }
             | Self::TlsFiles { .. } => Exit::Failure,
-            Self::TlsUnsupported { .. } => Exit::Usage,
+            Self::TlsUnsupported { .. } | Self::RdsBundle { .. } => Exit::Usage,
             Self::Data(e) => e.exit(),
             Self::Upgrade(e) => e.exit(),
             Self::Interrupted => Exit::Interrupted,
@@ -494,6 +496,7 @@ impl Error {
             | Self::CloudTimeout { .. }
             | Self::DeletionProtected { .. }
             | Self::Restore { .. }
+            | Self::RdsBundle { .. }
             | Self::NotOurs { .. } => cloud::render,
             Self::Output(_)
             | Self::InvalidStage { .. }

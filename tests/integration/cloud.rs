@@ -2355,3 +2355,8 @@ mod iam_auth_needs_emulator;
 /// The IAM user's SQL on real servers (native PostgreSQL and MariaDB).
 #[path = "cloud/iam_sql.rs"]
 mod iam_sql_needs_native;
+
+/// `dump`/`restore --cloud` over verified TLS with real tools, against real servers standing
+/// in for RDS (native, local TLS) behind the emulator's instance.
+#[path = "cloud/data_tls.rs"]
+mod data_tls_needs_native_and_emulator;
