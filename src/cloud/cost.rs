@@ -124,6 +124,10 @@ pub fn estimate(plan: &Plan, region: Option<&str>, table: &PriceTable) -> Estima
             CloudService::Rds => (if c.multi_az { 2 } else { 1 }, c.storage_gb, c.multi_az),
             CloudService::ElasticacheReplicationGroup => (1 + c.replicas, None, c.multi_az),
             CloudService::ElasticacheCluster => (1, None, false),
+            // Billed per use (ACU-hours; data stored and ECPUs): `price` has none.
+            CloudService::AuroraServerless | CloudService::ElasticacheServerless => {
+                (1, None, false)
+            }
         };
         let billed = Billed {
             service: cloud.service,
@@ -239,6 +243,9 @@ fn price(
             let hourly = prices.cache_node_hour.get(class)?;
             Some(hourly * hours * f64::from(nodes))
         }
+        // What a serverless database costs depends on its use, not on the plan: no price
+        // (see the README's Serverless section for AWS's rates).
+        CloudService::AuroraServerless | CloudService::ElasticacheServerless => None,
     }
 }
 

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod iam_auth;
 pub mod iam_policy;
 pub mod restore;
+pub mod serverless;
 pub mod stage;
 
 use std::time::Duration;
@@ -222,7 +223,13 @@ fn wanted_network(plan: &Plan, region: &str) -> aws::network::Wanted {
         ports: plan.resources.iter().map(|r| r.template.port).collect(),
         rds: clouds
             .iter()
-            .any(|c| c.service == crate::catalog::CloudService::Rds),
+            .any(|c| {
+                matches!(
+                    c.service,
+                    crate::catalog::CloudService::Rds
+                        | crate::catalog::CloudService::AuroraServerless
+                )
+            }),
     }
 }
 
