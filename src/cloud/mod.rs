@@ -8,6 +8,7 @@ pub mod data;
 pub mod diff;
 pub mod iam_auth;
 pub mod iam_policy;
+mod iam_serverless;
 pub mod restore;
 pub mod serverless;
 pub mod stage;
