@@ -1136,8 +1136,8 @@ def before_aurora(action: str, p: dict, account: str):
             return None
         if cluster.get("deletion_protection"):
             return query_error("rds", "InvalidParameterCombination", "Cannot delete protected Cluster, please disable deletion protection and try again.")
-        members = [rid for (acc, rid), r in RESOURCES.items() if acc == account and r.get("cluster") == cid]
-        if members:
+        instances = [rid for (acc, rid), r in RESOURCES.items() if acc == account and r.get("cluster") == cid]
+        if instances:
             return query_error("rds", "InvalidDBClusterStateFault", "Cluster cannot be deleted, it still contains DB instances in non-deleting state.")
         return None
     if action == "ModifyDBClusterParameterGroup":

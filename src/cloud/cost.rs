@@ -166,6 +166,14 @@ pub fn estimate_billed(
         let no_price = match (&figure, region) {
             (Some(_), _) => None,
             (None, None) => Some("no region to price in".to_owned()),
+            (None, Some(_))
+                if matches!(
+                    b.service,
+                    CloudService::AuroraServerless | CloudService::ElasticacheServerless
+                ) =>
+            {
+                Some("no price: billed per use (see the README's Serverless section)".to_owned())
+            }
             (None, Some(_)) if !storage_priced => Some(format!(
                 "no price for {} storage in templates/prices.yml",
                 b.storage_type.as_deref().unwrap_or("?")
@@ -188,7 +196,8 @@ pub fn estimate_billed(
         });
     }
     // The unrounded figures are summed, so the total does not drift by rounding.
-    let monthly: f64 = raw.iter().flatten().sum();
+    // `+ 0.0`: an empty float sum is -0.0, which would print as `-0.00`.
+    let monthly: f64 = raw.iter().flatten().sum::<f64>() + 0.0;
     Estimate {
         estimate: true,
         prices_date: table.date.clone(),

@@ -2355,3 +2355,8 @@ mod iam_auth_needs_emulator;
 /// The IAM user's SQL on real servers (native PostgreSQL and MariaDB).
 #[path = "cloud/iam_sql.rs"]
 mod iam_sql_needs_native;
+
+/// `serverless: true`: Aurora Serverless v2 and ElastiCache Serverless (the latter emulated by
+/// the rules layer).
+#[path = "cloud/serverless.rs"]
+mod serverless_needs_emulator;
