@@ -39,6 +39,10 @@ fn allow(
     }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one statement per group of actions, read top to bottom as AWS shows them"
+)]
 pub(super) fn statements(
     project: &str,
     clouds: &[&CloudPlan],
@@ -144,10 +148,7 @@ pub(super) fn statements(
         out.statements.push(allow(
             "AuroraFinalSnapshots",
             &["rds:CreateDBClusterSnapshot", "rds:AddTagsToResource"],
-            vec![arn(
-                "rds",
-                format!("cluster-snapshot:{project}-*-final-*"),
-            )],
+            vec![arn("rds", format!("cluster-snapshot:{project}-*-final-*"))],
             None,
         ));
         out.linked.push("rds.amazonaws.com");
@@ -218,4 +219,110 @@ pub(super) fn statements(
         out.linked.push("elasticache.amazonaws.com");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::Catalog;
+    use crate::plan::Target;
+
+    fn policy_of(text: &str) -> super::super::iam_policy::Policy {
+        let catalog = Catalog::builtin().unwrap();
+        let m = crate::manifest::from_bytes(
+            text.as_bytes(),
+            "compose.yaml".into(),
+            "shop".into(),
+            &|_| None,
+        )
+        .unwrap();
+        super::super::iam_policy::policy(
+            &crate::plan::plan(&m, &catalog, Target::Cloud, None).unwrap(),
+        )
+    }
+
+    #[test]
+    fn serverless_calls_are_allowed_tag_conditioned_and_only_when_used() {
+        let p = policy_of(
+            "x-provision: {cloud: {region: eu-west-1}}\nservices:\n  db: {image: 'postgres:16', x-provision: {cloud: {serverless: true}}}\n  kv: {image: 'valkey/valkey:8', x-provision: {cloud: {serverless: true}}}\n",
+        );
+        let by_sid = |sid: &str| {
+            p.statements
+                .iter()
+                .find(|s| s.sid == sid)
+                .unwrap_or_else(|| panic!("{sid}"))
+        };
+        let create = by_sid("AuroraCreateTagged");
+        assert!(create.actions.contains(&"rds:CreateDBCluster"));
+        assert!(
+            create
+                .actions
+                .contains(&"rds:CreateDBClusterParameterGroup")
+        );
+        assert!(
+            create
+                .resources
+                .contains(&"arn:aws:rds:eu-west-1:*:cluster:shop-*".to_owned())
+        );
+        assert!(
+            create
+                .condition
+                .as_ref()
+                .unwrap()
+                .to_string()
+                .contains("aws:RequestTag/provision:project")
+        );
+        let change = by_sid("AuroraChangeOwn");
+        for a in [
+            "rds:ModifyDBCluster",
+            "rds:DeleteDBCluster",
+            "rds:DeleteDBInstance",
+        ] {
+            assert!(change.actions.contains(&a), "{a}");
+        }
+        assert!(
+            change
+                .condition
+                .as_ref()
+                .unwrap()
+                .to_string()
+                .contains("aws:ResourceTag/provision:project")
+        );
+        let cache = by_sid("ServerlessCacheCreateTagged");
+        for a in [
+            "elasticache:CreateServerlessCache",
+            "elasticache:CreateUser",
+            "elasticache:CreateUserGroup",
+        ] {
+            assert!(cache.actions.contains(&a), "{a}");
+        }
+        let own = by_sid("ServerlessCacheChangeOwn");
+        for a in [
+            "elasticache:DeleteServerlessCache",
+            "elasticache:ModifyUser",
+            "elasticache:DeleteUserGroup",
+            "elasticache:DeleteUser",
+        ] {
+            assert!(own.actions.contains(&a), "{a}");
+        }
+        let read = &by_sid("ReadOnly").actions;
+        for a in [
+            "rds:DescribeDBClusters",
+            "elasticache:DescribeServerlessCaches",
+            "elasticache:DescribeUserGroups",
+        ] {
+            assert!(read.contains(&a), "{a}");
+        }
+        // Neither an RDS instance's nor a replication group's statements: none is planned.
+        let text = serde_json::to_string(&p).unwrap();
+        assert!(
+            !text.contains("RdsCreateTagged") && !text.contains("ElastiCacheCreateTagged"),
+            "{text}"
+        );
+        let plain =
+            serde_json::to_string(&policy_of("services:\n  db: {image: 'postgres:16'}\n")).unwrap();
+        assert!(
+            !plain.contains("Aurora") && !plain.contains("Serverless"),
+            "{plain}"
+        );
+    }
 }

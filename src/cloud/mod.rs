@@ -222,15 +222,12 @@ fn wanted_network(plan: &Plan, region: &str) -> aws::network::Wanted {
         subnet_ids: first.map(|c| c.subnet_ids.clone()).unwrap_or_default(),
         allow_from: first.map(|c| c.allow_from.clone()).unwrap_or_default(),
         ports: plan.resources.iter().map(|r| r.template.port).collect(),
-        rds: clouds
-            .iter()
-            .any(|c| {
-                matches!(
-                    c.service,
-                    crate::catalog::CloudService::Rds
-                        | crate::catalog::CloudService::AuroraServerless
-                )
-            }),
+        rds: clouds.iter().any(|c| {
+            matches!(
+                c.service,
+                crate::catalog::CloudService::Rds | crate::catalog::CloudService::AuroraServerless
+            )
+        }),
     }
 }
 

@@ -99,7 +99,8 @@ pub fn diff(desired: &Desired<'_>, current: &Observed) -> Vec<Change> {
     match &desired.config.serverless {
         Some(Serverless::Aurora(a)) => {
             if let (Some(min), Some(max)) = (live.min_acu, live.max_acu)
-                && (min, max, live.auto_pause_seconds) != (a.min_acu, a.max_acu, a.auto_pause_seconds)
+                && (min, max, live.auto_pause_seconds)
+                    != (a.min_acu, a.max_acu, a.auto_pause_seconds)
             {
                 out.push(Change {
                     field: Field::Capacity,

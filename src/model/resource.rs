@@ -240,8 +240,7 @@ pub(super) fn resource<'c>(
     let (database, username) = sql_names(service, template, &creds, problems);
     let local_port = local_port(service, template, problems);
     let mut cloud = cloud_config(service, template, problems);
-    cloud.serverless =
-    {
+    cloud.serverless = {
         let line = version_line
             .clone()
             .unwrap_or_else(|| template.major(&version));

@@ -26,13 +26,13 @@ impl Acu {
             clippy::cast_sign_loss,
             reason = "a whole number of halves between 0 and 512, checked first"
         )]
-        ((0.0..=512.0).contains(&halves) && halves.fract() == 0.0).then(|| Self(halves as u32))
+        ((0.0..=512.0).contains(&halves) && halves.fract() == 0.0).then_some(Self(halves as u32))
     }
 }
 
 impl std::fmt::Display for Acu {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0 % 2 == 0 {
+        if self.0.is_multiple_of(2) {
             write!(f, "{}", self.0 / 2)
         } else {
             write!(f, "{}.5", self.0 / 2)
@@ -91,7 +91,7 @@ pub fn capacity_text(min: Acu, max: Acu, pause: Option<u32>) -> String {
 /// The versions created are Aurora releases on those lines (Aurora PostgreSQL release notes,
 /// https://docs.aws.amazon.com/AmazonRDS/latest/AuroraPostgreSQLReleaseNotes/AuroraPostgreSQL.Updates.html;
 /// Aurora MySQL 3.08.0, https://docs.aws.amazon.com/AmazonRDS/latest/AuroraMySQLReleaseNotes/AuroraMySQL.Updates.3080.html).
-struct Line {
+struct Release {
     engine: &'static str,
     line: &'static str,
     aurora: &'static str,
@@ -99,43 +99,43 @@ struct Line {
     pause_from: &'static str,
 }
 
-const LINES: &[Line] = &[
-    Line {
+const LINES: &[Release] = &[
+    Release {
         engine: "postgres",
         line: "13",
         aurora: "aurora-postgresql",
         version: "13.18",
         pause_from: "13.15",
     },
-    Line {
+    Release {
         engine: "postgres",
         line: "14",
         aurora: "aurora-postgresql",
         version: "14.15",
         pause_from: "14.12",
     },
-    Line {
+    Release {
         engine: "postgres",
         line: "15",
         aurora: "aurora-postgresql",
         version: "15.10",
         pause_from: "15.7",
     },
-    Line {
+    Release {
         engine: "postgres",
         line: "16",
         aurora: "aurora-postgresql",
         version: "16.6",
         pause_from: "16.3",
     },
-    Line {
+    Release {
         engine: "postgres",
         line: "17",
         aurora: "aurora-postgresql",
         version: "17.4",
         pause_from: "17.4",
     },
-    Line {
+    Release {
         engine: "mysql",
         line: "8.0",
         aurora: "aurora-mysql",
@@ -153,11 +153,8 @@ const DEFAULT_PAUSE: u32 = 300;
 /// Numeric comparison of dotted versions (`16.10` after `16.3`); non-numeric parts
 /// (`mysql_aurora`) compare equal.
 fn version_at_least(have: &str, from: &str) -> bool {
-    let key = |v: &str| -> Vec<u64> {
-        v.split('.')
-            .filter_map(|p| p.parse::<u64>().ok())
-            .collect()
-    };
+    let key =
+        |v: &str| -> Vec<u64> { v.split('.').filter_map(|p| p.parse::<u64>().ok()).collect() };
     key(have) >= key(from)
 }
 
@@ -184,7 +181,12 @@ pub(super) fn config(
         .into_iter()
         .flatten()
         .map(|l| (l.at, l.path.clone()))
-        .chain(given.auto_pause_seconds.as_ref().map(|l| (l.at, l.path.clone())));
+        .chain(
+            given
+                .auto_pause_seconds
+                .as_ref()
+                .map(|l| (l.at, l.path.clone())),
+        );
     let Some(flag) = given.serverless.as_ref().filter(|s| s.value) else {
         for (at, path) in knobs {
             problems.push(
@@ -205,12 +207,40 @@ pub(super) fn config(
     let before = problems.len();
     // Settings of an instance or a node that a serverless database does not have.
     let not_serverless: [(&str, Option<(crate::problem::Pos, &str)>); 6] = [
-        ("class", given.class.as_ref().map(|l| (l.at, l.path.as_str()))),
-        ("storage_gb", given.storage_gb.as_ref().map(|l| (l.at, l.path.as_str()))),
-        ("max_storage_gb", given.max_storage_gb.as_ref().map(|l| (l.at, l.path.as_str()))),
-        ("replicas", given.replicas.as_ref().map(|l| (l.at, l.path.as_str()))),
-        ("iam_auth", given.iam_auth.as_ref().filter(|l| l.value).map(|l| (l.at, l.path.as_str()))),
-        ("from_snapshot", given.from_snapshot.as_ref().map(|l| (l.at, l.path.as_str()))),
+        (
+            "class",
+            given.class.as_ref().map(|l| (l.at, l.path.as_str())),
+        ),
+        (
+            "storage_gb",
+            given.storage_gb.as_ref().map(|l| (l.at, l.path.as_str())),
+        ),
+        (
+            "max_storage_gb",
+            given
+                .max_storage_gb
+                .as_ref()
+                .map(|l| (l.at, l.path.as_str())),
+        ),
+        (
+            "replicas",
+            given.replicas.as_ref().map(|l| (l.at, l.path.as_str())),
+        ),
+        (
+            "iam_auth",
+            given
+                .iam_auth
+                .as_ref()
+                .filter(|l| l.value)
+                .map(|l| (l.at, l.path.as_str())),
+        ),
+        (
+            "from_snapshot",
+            given
+                .from_snapshot
+                .as_ref()
+                .map(|l| (l.at, l.path.as_str())),
+        ),
     ];
     for (key, at) in not_serverless {
         if let Some((at, path)) = at {
@@ -336,7 +366,8 @@ fn aurora(
             problems.push(error(
                 s,
                 s.value.to_string(),
-                "no `auto_pause_seconds` unless `min_acu` is 0 (only an instance at 0 ACUs pauses)".into(),
+                "no `auto_pause_seconds` unless `min_acu` is 0 (only an instance at 0 ACUs pauses)"
+                    .into(),
             ));
             None
         }
@@ -394,7 +425,148 @@ mod tests {
         assert_eq!(Acu(8).to_string(), "4");
         assert_eq!(Acu::from_f64(2.5), Some(Acu(5)));
         assert_eq!(Acu::from_f64(0.25), None);
-        assert_eq!(capacity_text(Acu(0), Acu(8), Some(300)), "0-4 ACU, pause after 300s idle");
+        assert_eq!(
+            capacity_text(Acu(0), Acu(8), Some(300)),
+            "0-4 ACU, pause after 300s idle"
+        );
+    }
+
+    /// The cloud errors of a manifest: (line, column, path, expected).
+    fn errors(text: &str) -> Vec<(u32, u32, String, String)> {
+        let catalog = crate::catalog::Catalog::builtin().unwrap();
+        let m = crate::manifest::from_bytes(
+            text.as_bytes(),
+            "compose.yaml".into(),
+            "shop".into(),
+            &|_| None,
+        )
+        .unwrap();
+        let model = crate::model::resolve(&m, &catalog, None).unwrap();
+        model
+            .problems
+            .iter()
+            .filter(|p| p.is_error())
+            .map(|p| {
+                let at = p.at.unwrap_or(crate::problem::Pos::at(0, 0));
+                let expected = match &p.kind {
+                    ProblemKind::InvalidValue { expected, .. } => expected.clone(),
+                    other => format!("{other:?}"),
+                };
+                (at.line, at.col, p.path.clone(), expected)
+            })
+            .collect()
+    }
+
+    fn serverless_of(text: &str) -> Option<Serverless> {
+        let catalog = crate::catalog::Catalog::builtin().unwrap();
+        let m = crate::manifest::from_bytes(
+            text.as_bytes(),
+            "compose.yaml".into(),
+            "shop".into(),
+            &|_| None,
+        )
+        .unwrap();
+        let model = crate::model::resolve(&m, &catalog, None).unwrap();
+        model.resources[0].cloud.serverless.clone()
+    }
+
+    #[test]
+    fn defaults_scale_to_zero_where_the_version_pauses() {
+        let Some(Serverless::Aurora(a)) = serverless_of(
+            "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {serverless: true}}}\n",
+        ) else {
+            panic!("aurora")
+        };
+        assert_eq!(
+            (a.engine.as_str(), a.version.as_str(), a.family.as_str()),
+            ("aurora-postgresql", "16.6", "aurora-postgresql16")
+        );
+        assert_eq!(
+            (a.min_acu, a.max_acu, a.auto_pause_seconds),
+            (Acu(0), Acu(8), Some(300))
+        );
+        // A pinned minor before 16.3 cannot pause: the floor is 0.5, and no pause.
+        let Some(Serverless::Aurora(old)) = serverless_of(
+            "services:\n  db: {image: 'postgres:16.1', x-provision: {cloud: {serverless: true}}}\n",
+        ) else {
+            panic!("aurora")
+        };
+        assert_eq!(
+            (old.version.as_str(), old.min_acu, old.auto_pause_seconds),
+            ("16.1", Acu(1), None)
+        );
+        let Some(Serverless::Aurora(my)) = serverless_of(
+            "services:\n  db: {image: 'mysql:8.0', x-provision: {cloud: {serverless: true, min_acu: 2, max_acu: 16.5}}}\n",
+        ) else {
+            panic!("aurora")
+        };
+        assert_eq!(
+            (my.min_acu, my.max_acu, my.auto_pause_seconds),
+            (Acu(4), Acu(33), None)
+        );
+        assert_eq!(
+            serverless_of(
+                "services:\n  kv: {image: 'valkey/valkey:8', x-provision: {cloud: {serverless: true}}}\n"
+            ),
+            Some(Serverless::Cache {
+                major_version: "8".into()
+            })
+        );
+    }
+
+    #[test]
+    fn what_aws_would_refuse_is_a_manifest_error_where_it_is_written() {
+        let e = errors(
+            "services:\n  db:\n    image: 'postgres:16.1'\n    x-provision: {cloud: {serverless: true, min_acu: 0}}\n",
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(
+            (e[0].0, e[0].2.as_str()),
+            (4, "services.db.x-provision.cloud.min_acu")
+        );
+        assert!(e[0].3.contains("16.3 or later"), "{e:?}");
+        let e = errors(
+            "services:\n  db:\n    image: 'postgres:16'\n    x-provision: {cloud: {serverless: true, min_acu: 1, auto_pause_seconds: 600}}\n",
+        );
+        assert!(e[0].3.contains("unless `min_acu` is 0"), "{e:?}");
+        let e = errors(
+            "services:\n  db:\n    image: 'postgres:16'\n    x-provision: {cloud: {serverless: true, min_acu: 0.25}}\n",
+        );
+        assert!(e[0].3.contains("steps of 0.5"), "{e:?}");
+        let e = errors(
+            "services:\n  db:\n    image: 'postgres:16'\n    x-provision: {cloud: {serverless: true, min_acu: 4, max_acu: 2}}\n",
+        );
+        assert!(e[0].3.contains("at least `min_acu`"), "{e:?}");
+        let e = errors(
+            "services:\n  db:\n    image: 'postgres:16'\n    x-provision: {cloud: {serverless: true, auto_pause_seconds: 60}}\n",
+        );
+        assert!(e[0].3.contains("300-86400"), "{e:?}");
+        let e = errors(
+            "services:\n  db:\n    image: 'postgres:16'\n    x-provision: {cloud: {min_acu: 1}}\n",
+        );
+        assert!(e[0].3.contains("`serverless: true` next to it"), "{e:?}");
+        let e = errors(
+            "services:\n  db:\n    image: 'postgres:16'\n    x-provision: {cloud: {serverless: true, storage_gb: 50}}\n",
+        );
+        assert!(e[0].3.contains("no `storage_gb`"), "{e:?}");
+        // Engines with no serverless form provision supports: the reason, at `serverless`.
+        let e = errors(
+            "services:\n  db:\n    image: 'mariadb:11.4'\n    x-provision: {cloud: {serverless: true}}\n",
+        );
+        assert_eq!(e[0].2, "services.db.x-provision.cloud.serverless");
+        assert!(e[0].3.contains("PostgreSQL and MySQL only"), "{e:?}");
+        let e = errors(
+            "services:\n  mc:\n    image: 'memcached:1.6'\n    x-provision: {cloud: {serverless: true}}\n",
+        );
+        assert!(e[0].3.contains("TLS connections only"), "{e:?}");
+        let e = errors(
+            "services:\n  kv:\n    image: 'redis:6'\n    x-provision: {cloud: {serverless: true}}\n",
+        );
+        assert!(e[0].3.contains("ElastiCache Serverless runs (7)"), "{e:?}");
+        let e = errors(
+            "services:\n  db:\n    image: 'mysql:8.4'\n    x-provision: {cloud: {serverless: true}}\n",
+        );
+        assert!(e[0].3.contains("Aurora Serverless v2 has (8.0)"), "{e:?}");
     }
 
     #[test]

@@ -50,13 +50,17 @@ fn observed(c: &aws_sdk_rds::types::DbCluster, writer: Option<&str>) -> Observed
         arn: c.db_cluster_arn().map(str::to_owned),
         tags: Some(tags_of(c.tag_list())),
         serverless: Some(Live {
-            min_acu: scaling.and_then(|s| s.min_capacity()).and_then(Acu::from_f64),
-            max_acu: scaling.and_then(|s| s.max_capacity()).and_then(Acu::from_f64),
+            min_acu: scaling
+                .and_then(aws_sdk_rds::types::ServerlessV2ScalingConfigurationInfo::min_capacity)
+                .and_then(Acu::from_f64),
+            max_acu: scaling
+                .and_then(aws_sdk_rds::types::ServerlessV2ScalingConfigurationInfo::max_capacity)
+                .and_then(Acu::from_f64),
             auto_pause_seconds: scaling
-                .and_then(|s| s.seconds_until_auto_pause())
+                .and_then(aws_sdk_rds::types::ServerlessV2ScalingConfigurationInfo::seconds_until_auto_pause)
                 .and_then(|s| u32::try_from(s).ok())
                 // AWS shows the pause only at a minimum of 0 ACUs.
-                .filter(|_| scaling.and_then(|s| s.min_capacity()) == Some(0.0)),
+                .filter(|_| scaling.and_then(aws_sdk_rds::types::ServerlessV2ScalingConfigurationInfo::min_capacity) == Some(0.0)),
             writer: writer.is_some(),
             major_version: None,
         }),
@@ -131,7 +135,10 @@ async fn parameter_group(
                 "provision: {} refuses connections without TLS (project {})",
                 group.family, cloud.project
             ))
-            .set_tags(Some(super::rds::group_tags(cloud, "cluster-parameter-group")));
+            .set_tags(Some(super::rds::group_tags(
+                cloud,
+                "cluster-parameter-group",
+            )));
         match request.send().await {
             Ok(_) => made.push(name.to_owned()),
             Err(e) if e.as_service_error().is_some_and(aws_sdk_rds::operation::create_db_cluster_parameter_group::CreateDBClusterParameterGroupError::is_db_parameter_group_already_exists_fault) => {}

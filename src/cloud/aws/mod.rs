@@ -555,6 +555,10 @@ impl Cloud {
     /// before anything is made; an RDS restore keeps the snapshot's password, so the stored
     /// one is marked pending first and returned: the caller gives it to the instance once it
     /// is `available`.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one create per kind of resource, each with the groups and secret it needs"
+    )]
     async fn create(
         &self,
         resource: &PlannedResource,
@@ -1136,8 +1140,7 @@ impl Cloud {
                 aurora::delete(&self.rds, &found.identifier, final_snapshot).await
             }
             Some(CloudService::ElasticacheServerless) => {
-                serverless_cache::delete(&self.elasticache, &found.identifier, final_snapshot)
-                    .await
+                serverless_cache::delete(&self.elasticache, &found.identifier, final_snapshot).await
             }
             None => Ok(()),
         }

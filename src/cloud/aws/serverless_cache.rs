@@ -121,7 +121,11 @@ async fn create_user(
 }
 
 /// Gives the app's user the stored password (replacing what it had).
-pub(super) async fn set_password(client: &Client, id: &str, password: &Secret) -> Result<(), Error> {
+pub(super) async fn set_password(
+    client: &Client,
+    id: &str,
+    password: &Secret,
+) -> Result<(), Error> {
     client
         .modify_user()
         .user_id(id)
@@ -158,7 +162,10 @@ async fn group_active(client: &Client, id: &str) -> Result<(), Error> {
                 op: "wait for ElastiCache user group",
                 target: id.to_owned(),
                 code: None,
-                message: format!("still `{status}` after {} minutes", GROUP_WAIT.as_secs() / 60),
+                message: format!(
+                    "still `{status}` after {} minutes",
+                    GROUP_WAIT.as_secs() / 60
+                ),
                 source: None,
             });
         }
@@ -240,11 +247,7 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
             let Ok(tags) = super::elasticache::tags_of(client, arn).await else {
                 continue;
             };
-            let tag = |key: &str| {
-                tags.iter()
-                    .find(|(k, _)| k == key)
-                    .map(|(_, v)| v.clone())
-            };
+            let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
             if tag(crate::names::TAG_PROJECT).as_deref() == Some(project) {
                 found.push(Orphan {
                     identifier: c.serverless_cache_name().unwrap_or_default().to_owned(),
@@ -307,7 +310,10 @@ pub(super) async fn delete(
         Err(e) if e.as_service_error().is_some_and(aws_sdk_elasticache::operation::delete_user_group::DeleteUserGroupError::is_user_group_not_found_fault) => {}
         Err(e) => return Err(sdk_error("delete ElastiCache user group", &group)(e)),
     }
-    for user in [crate::names::cache_app_user(id), crate::names::cache_default_user(id)] {
+    for user in [
+        crate::names::cache_app_user(id),
+        crate::names::cache_default_user(id),
+    ] {
         match client.delete_user().user_id(&user).send().await {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(aws_sdk_elasticache::operation::delete_user::DeleteUserError::is_user_not_found_fault) => {}

@@ -87,8 +87,9 @@ fn aurora_serverless_v2_create_noop_resize_env_destroy() {
     assert!(group.ends_with("-tls"), "{group}");
     let sets = p.requests("ModifyDBClusterParameterGroup");
     assert!(
-        sets.iter().any(|s| s["DBClusterParameterGroupName"] == group.as_str()
-            && s.to_string().contains("rds.force_ssl")),
+        sets.iter()
+            .any(|s| s["DBClusterParameterGroupName"] == group.as_str()
+                && s.to_string().contains("rds.force_ssl")),
         "{sets:?}"
     );
     let writer = p.boto3(&format!(
@@ -104,8 +105,7 @@ fn aurora_serverless_v2_create_noop_resize_env_destroy() {
     assert_eq!(my["Engine"], "aurora-mysql");
     assert_eq!(my["EngineVersion"], "8.0.mysql_aurora.3.08.0");
     assert_eq!(
-        my["ServerlessV2ScalingConfiguration"]["MinCapacity"],
-        0.5,
+        my["ServerlessV2ScalingConfiguration"]["MinCapacity"], 0.5,
         "{my}"
     );
     assert!(
@@ -140,7 +140,11 @@ fn aurora_serverless_v2_create_noop_resize_env_destroy() {
     let v = p.vars(&["--service", "web"]);
     assert_eq!(v["PG_HOST"], pg["Endpoint"].as_str().unwrap());
     assert_eq!(v["PG_PASSWORD"], secret.as_str().unwrap());
-    assert!(v["PG_URL"].contains("sslmode=verify-full"), "{}", v["PG_URL"]);
+    assert!(
+        v["PG_URL"].contains("sslmode=verify-full"),
+        "{}",
+        v["PG_URL"]
+    );
     assert!(v.contains_key("PG_CA_FILE"), "{v:?}");
 
     // A capacity change is planned field by field and applied in place.
@@ -180,15 +184,31 @@ fn aurora_serverless_v2_create_noop_resize_env_destroy() {
 fn the_rules_layer_refuses_what_aurora_refuses() {
     // min 0 on a version without auto-pause, a quarter ACU, a pause without min 0.
     for (version, scaling, code) in [
-        ("16.1", "{'MinCapacity': 0, 'MaxCapacity': 4}", "InvalidParameterCombination"),
-        ("16.6", "{'MinCapacity': 0.25, 'MaxCapacity': 4}", "InvalidParameterValue"),
+        (
+            "16.1",
+            "{'MinCapacity': 0, 'MaxCapacity': 4}",
+            "InvalidParameterCombination",
+        ),
+        (
+            "16.6",
+            "{'MinCapacity': 0.25, 'MaxCapacity': 4}",
+            "InvalidParameterValue",
+        ),
         (
             "16.6",
             "{'MinCapacity': 1, 'MaxCapacity': 4, 'SecondsUntilAutoPause': 600}",
             "InvalidParameterCombination",
         ),
-        ("16.6", "{'MinCapacity': 0, 'MaxCapacity': 4, 'SecondsUntilAutoPause': 60}", "InvalidParameterValue"),
-        ("9.9", "{'MinCapacity': 1, 'MaxCapacity': 4}", "InvalidParameterCombination"),
+        (
+            "16.6",
+            "{'MinCapacity': 0, 'MaxCapacity': 4, 'SecondsUntilAutoPause': 60}",
+            "InvalidParameterValue",
+        ),
+        (
+            "9.9",
+            "{'MinCapacity': 1, 'MaxCapacity': 4}",
+            "InvalidParameterCombination",
+        ),
     ] {
         let got = boto3(&format!(
             "try:\n    rds.create_db_cluster(DBClusterIdentifier='crules-x', Engine='aurora-postgresql', EngineVersion='{version}', MasterUsername='app', MasterUserPassword='x'*20, ServerlessV2ScalingConfiguration={scaling})\n    out('created')\nexcept Exception as e:\n    out(e.response['Error']['Code'])"
@@ -241,7 +261,10 @@ fn elasticache_serverless_create_noop_env_destroy() {
         "out(sm.get_secret_value(SecretId='provision/{}/kv')['SecretString'])",
         p.live.name
     ));
-    assert_eq!(state["users"]["app"]["credentials"], serde_json::json!([secret]));
+    assert_eq!(
+        state["users"]["app"]["credentials"],
+        serde_json::json!([secret])
+    );
     assert_eq!(state["users"]["default"]["nopass"], true);
     assert!(
         state["users"]["default"]["access"]
