@@ -266,6 +266,10 @@ def before(service: str, action: str, params: dict, account: str, snapshot: dict
         if refused is not None:
             return refused
     if service == "rds":
+        refused = before_aurora(action, params, account)
+        # A cluster's instance runs the cluster's version: the instance rules do not apply.
+        if refused is not None or params.get("_cluster_member"):
+            return refused
         return before_rds(action, params, account)
     if service == "elasticache":
         return before_elasticache(action, params, account)
@@ -694,7 +698,7 @@ def before_elasticache(action: str, p: dict, account: str):
 def record(account: str, service: str, action: str, params: dict):
     if not re.match(r"(Create|Modify|Delete|Put|Restore|Increase|Decrease|Add|Remove|Authorize|Revoke|Rotate)", action):
         return
-    safe = {k: ("[redacted]" if k in SECRET_PARAMS else v) for k, v in params.items() if not k.startswith("_")}
+    safe = {k: ("[redacted]" if k in SECRET_PARAMS or k.startswith("Passwords.") else v) for k, v in params.items() if not k.startswith("_")}
     REQUESTS.setdefault(account, []).append({"service": service, "action": action, "params": safe})
 
 
@@ -703,6 +707,7 @@ def after_ok(service: str, action: str, p: dict, account: str):
     with LOCK:
         if service == "rds":
             rid = p.get("DBInstanceIdentifier")
+            after_ok_aurora(action, p, account, cfg)
             if action == "CreateDBParameterGroup":
                 PARAMETER_GROUPS[(account, p.get("DBParameterGroupName", ""))] = p.get("DBParameterGroupFamily", "")
             elif action == "DeleteDBParameterGroup":
@@ -715,6 +720,8 @@ def after_ok(service: str, action: str, p: dict, account: str):
                     "version": p.get("EngineVersion"),
                     "storage": int(p.get("AllocatedStorage", "0") or 0),
                     "passwords": [p["MasterUserPassword"]] if "MasterUserPassword" in p else [],
+                    # An Aurora cluster's member (`before_aurora`).
+                    "cluster": p.get("DBClusterIdentifier"),
                 }
                 set_phases(res, [(cfg["creating_seconds"], "creating"), (0.3, "backing-up")])
             elif action == "ModifyDBInstance" and (res := res_get(account, rid)) is not None:
@@ -838,7 +845,10 @@ def rewrite_snapshots(service: str, body: str, account: str) -> str:
 
 
 BLOCKS = {
-    "rds": [("DBInstance", "DBInstanceIdentifier", "DBInstanceStatus", "EngineVersion")],
+    "rds": [
+        ("DBInstance", "DBInstanceIdentifier", "DBInstanceStatus", "EngineVersion"),
+        ("DBCluster", "DBClusterIdentifier", "Status", "EngineVersion"),
+    ],
     "elasticache": [
         ("ReplicationGroup", "ReplicationGroupId", "Status", None),
         ("CacheCluster", "CacheClusterId", "CacheClusterStatus", "EngineVersion"),
@@ -1000,6 +1010,576 @@ def describe_cache_engine_versions(p: dict):
 
 
 # ---------------------------------------------------------------------------------------------
+# Aurora Serverless v2 (moto answers; these rules are AWS's, which moto does not check)
+#
+# moto 5.2.5 keeps DB clusters, their ServerlessV2ScalingConfiguration, db.serverless instances
+# and cluster parameter groups, but accepts any capacity, any version and any instance class.
+# The rules, from ServerlessV2ScalingConfiguration
+# (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ServerlessV2ScalingConfiguration.html),
+# the capacity page (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2.setting-capacity.html)
+# and the auto-pause page (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html):
+#   - MinCapacity 0..256 and MaxCapacity 1..256, in half-step increments; Max >= Min;
+#   - MinCapacity 0 only on versions with auto-pause: Aurora PostgreSQL 16.3+, 15.7+, 14.12+,
+#     13.15+ (and 17), Aurora MySQL 3.08.0+; below them the floor is 0.5;
+#   - SecondsUntilAutoPause 300..86400, and only with MinCapacity 0;
+#   - a db.serverless instance only in a cluster with a ServerlessV2ScalingConfiguration
+#     (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2.requirements.html);
+#   - a cluster's instance takes the cluster's engine and no storage or master password of its
+#     own (API_CreateDBInstance.html: AllocatedStorage, MasterUserPassword "Not applicable" for
+#     Aurora);
+#   - EngineVersion one Aurora offers (API_CreateDBCluster.html: "To list all of the available
+#     engine versions for Aurora PostgreSQL, use ... describe-db-engine-versions");
+#   - a cluster is deleted only once it has no instance left that is not being deleted, and not
+#     with DeletionProtection on (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_DeleteCluster.html);
+#   - ModifyDBCluster only on an `available` cluster (InvalidDBClusterStateFault).
+# Versions: Aurora PostgreSQL and MySQL release notes; (version, pauses) per line, newest last.
+AURORA_VERSIONS = {
+    "aurora-postgresql": {
+        "13": ["13.12", "13.15", "13.18"],
+        "14": ["14.9", "14.12", "14.15"],
+        "15": ["15.4", "15.7", "15.10"],
+        "16": ["16.1", "16.3", "16.6"],
+        "17": ["17.4"],
+    },
+    "aurora-mysql": {
+        "8.0": ["8.0.mysql_aurora.3.05.2", "8.0.mysql_aurora.3.07.1", "8.0.mysql_aurora.3.08.0"],
+    },
+}
+AURORA_PAUSE_FROM = {
+    "aurora-postgresql": {"13": "13.15", "14": "14.12", "15": "15.7", "16": "16.3", "17": "17.4"},
+    "aurora-mysql": {"8.0": "8.0.mysql_aurora.3.08.0"},
+}
+# Cluster parameters provision sets and the values Aurora takes: rds.force_ssl 0/1
+# (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraPostgreSQL.Security.html),
+# require_secure_transport ON/OFF (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Security.html).
+CLUSTER_PARAMETER_VALUES = {
+    ("aurora-postgresql", "rds.force_ssl"): {"0", "1"},
+    ("aurora-mysql", "require_secure_transport"): {"ON", "OFF"},
+}
+CLUSTER_PARAMETER_GROUPS: dict[tuple[str, str], str] = {}  # (account, name) -> family
+
+
+def aurora_line(engine: str, version: str) -> str | None:
+    for line, versions in AURORA_VERSIONS.get(engine, {}).items():
+        if version in versions:
+            return line
+    return None
+
+
+def aurora_pauses(engine: str, version: str) -> bool:
+    line = aurora_line(engine, version)
+    start = AURORA_PAUSE_FROM.get(engine, {}).get(line or "")
+    return start is not None and vkey(version) >= vkey(start)
+
+
+def scaling_of(p: dict) -> dict | None:
+    prefix = "ServerlessV2ScalingConfiguration."
+    keys = {k[len(prefix):]: v for k, v in p.items() if k.startswith(prefix)}
+    return keys or None
+
+
+def scaling_rules(engine: str, version: str, s: dict):
+    def half_steps(v: float) -> bool:
+        return (v * 2) == int(v * 2)
+
+    try:
+        lo = float(s["MinCapacity"]) if "MinCapacity" in s else None
+        hi = float(s["MaxCapacity"]) if "MaxCapacity" in s else None
+        pause = int(s["SecondsUntilAutoPause"]) if "SecondsUntilAutoPause" in s else None
+    except ValueError:
+        return query_error("rds", "InvalidParameterValue", "ServerlessV2ScalingConfiguration values must be numbers")
+    if lo is None or hi is None:
+        return query_error("rds", "InvalidParameterCombination", "ServerlessV2ScalingConfiguration needs MinCapacity and MaxCapacity")
+    if not (0 <= lo <= 256) or not half_steps(lo):
+        return query_error("rds", "InvalidParameterValue", f"Invalid MinCapacity {lo}: specify ACU values from 0 to 256 in half-step increments")
+    if not (1 <= hi <= 256) or not half_steps(hi):
+        return query_error("rds", "InvalidParameterValue", f"Invalid MaxCapacity {hi}: specify ACU values from 1 to 256 in half-step increments")
+    if hi < lo:
+        return query_error("rds", "InvalidParameterCombination", f"MaxCapacity {hi} must be greater than or equal to MinCapacity {lo}")
+    if lo == 0 and not aurora_pauses(engine, version):
+        return query_error("rds", "InvalidParameterCombination", f"Serverless v2 minimum capacity 0 isn't supported for {engine} {version}: the smallest value is 0.5. Upgrade to a version that supports automatic pause.")
+    if pause is not None:
+        if lo != 0:
+            return query_error("rds", "InvalidParameterCombination", "SecondsUntilAutoPause can only be set when MinCapacity is 0")
+        if not (300 <= pause <= 86400):
+            return query_error("rds", "InvalidParameterValue", f"Invalid SecondsUntilAutoPause {pause}: specify a value between 300 and 86400")
+    return None
+
+
+def before_aurora(action: str, p: dict, account: str):
+    """Aurora rules, or None. Runs before `before_rds`, which knows no clusters."""
+    if action == "CreateDBCluster":
+        engine, asked = p.get("Engine", ""), p.get("EngineVersion", "")
+        if engine not in AURORA_VERSIONS:
+            return None
+        if aurora_line(engine, asked) is None:
+            return query_error("rds", "InvalidParameterCombination", f"Cannot find version {asked} for {engine}")
+        if (account, p.get("DBClusterIdentifier", "")) in RESOURCES:
+            return query_error("rds", "DBClusterAlreadyExistsFault", "DB Cluster already exists")
+        s = scaling_of(p)
+        if s is not None:
+            refused = scaling_rules(engine, asked, s)
+            if refused is not None:
+                return refused
+        group = p.get("DBClusterParameterGroupName")
+        have = CLUSTER_PARAMETER_GROUPS.get((account, group)) if group else None
+        want = engine + aurora_line(engine, asked)
+        if have is not None and have != want:
+            return query_error("rds", "InvalidParameterCombination", f"The parameter group {group} with DBParameterGroupFamily {have} can't be used for this cluster. Use a parameter group with DBParameterGroupFamily {want}.")
+        # BackupRetentionPeriod 1-35 (API_CreateDBCluster.html).
+        if "BackupRetentionPeriod" in p and not (1 <= int(p["BackupRetentionPeriod"]) <= 35):
+            return query_error("rds", "InvalidParameterValue", "The backup retention period must be between 1 and 35 days.")
+        return None
+    if action == "ModifyDBCluster":
+        res = res_get(account, p.get("DBClusterIdentifier"))
+        if res is None or res.get("kind") != "cluster":
+            return None
+        if status_of(res) != "available":
+            return query_error("rds", "InvalidDBClusterStateFault", "DB cluster is not available for modification")
+        s = scaling_of(p)
+        if s is not None:
+            merged = {"MinCapacity": res["scaling"].get("MinCapacity"), "MaxCapacity": res["scaling"].get("MaxCapacity"), **s} if res.get("scaling") else s
+            merged = {k: v for k, v in merged.items() if v is not None}
+            return scaling_rules(res["engine"], res["version"], merged)
+        return None
+    if action == "CreateDBInstance" and p.get("DBClusterIdentifier"):
+        cid = p["DBClusterIdentifier"]
+        cluster = res_get(account, cid)
+        if cluster is None or cluster.get("kind") != "cluster":
+            return query_error("rds", "DBClusterNotFoundFault", f"DBCluster {cid} not found.", 404)
+        if p.get("Engine") != cluster["engine"]:
+            return query_error("rds", "InvalidParameterCombination", f"The engine name requested for your DB instance ({p.get('Engine')}) doesn't match the engine name of your DB cluster ({cluster['engine']}).")
+        for field in ("AllocatedStorage", "MasterUserPassword", "MasterUsername", "StorageType"):
+            if field in p:
+                return query_error("rds", "InvalidParameterCombination", f"The requested DB Instance will be a member of a DB Cluster. Don't set {field}.")
+        if p.get("DBInstanceClass") == "db.serverless" and not cluster.get("scaling"):
+            return query_error("rds", "InvalidParameterCombination", "Set the Serverless v2 scaling configuration on the parent DB cluster before creating a Serverless v2 DB instance.")
+        # The instance runs the cluster's version; the layer's instance rules do not apply.
+        p["_cluster_member"] = True
+        return None
+    if action == "DeleteDBCluster":
+        cid = p.get("DBClusterIdentifier", "")
+        cluster = res_get(account, cid)
+        if cluster is None or cluster.get("kind") != "cluster":
+            return None
+        if cluster.get("deletion_protection"):
+            return query_error("rds", "InvalidParameterCombination", "Cannot delete protected Cluster, please disable deletion protection and try again.")
+        instances = [rid for (acc, rid), r in RESOURCES.items() if acc == account and r.get("cluster") == cid]
+        if instances:
+            return query_error("rds", "InvalidDBClusterStateFault", "Cluster cannot be deleted, it still contains DB instances in non-deleting state.")
+        return None
+    if action == "ModifyDBClusterParameterGroup":
+        family = CLUSTER_PARAMETER_GROUPS.get((account, p.get("DBClusterParameterGroupName", "")))
+        for m in members(p, "Parameters"):
+            if m.get("ApplyMethod") not in ("immediate", "pending-reboot"):
+                return query_error("rds", "InvalidParameterValue", f"ApplyMethod is required for parameter {m.get('ParameterName')}")
+            if family is None:
+                continue
+            allowed = CLUSTER_PARAMETER_VALUES.get((family_engine(family), m.get("ParameterName")))
+            if allowed is not None and m.get("ParameterValue") not in allowed:
+                return query_error("rds", "InvalidParameterValue", f"Value: {m.get('ParameterValue')} is not a valid value for parameter {m.get('ParameterName')}")
+            if allowed is None and any(k[1] == m.get("ParameterName") for k in CLUSTER_PARAMETER_VALUES):
+                return query_error("rds", "InvalidParameterValue", f"Could not find parameter with name: {m.get('ParameterName')}")
+        return None
+    if action == "DeleteDBClusterParameterGroup":
+        name = p.get("DBClusterParameterGroupName", "")
+        if any(acc == account and r.get("kind") == "cluster" and r.get("parameter_group") == name for (acc, _), r in RESOURCES.items()):
+            return query_error("rds", "InvalidDBParameterGroupState", f"One or more database clusters are still members of this parameter group {name}, so the group cannot be deleted")
+    return None
+
+
+def after_ok_aurora(action: str, p: dict, account: str, cfg: dict):
+    """State of clusters and their members (called under LOCK)."""
+    if action == "CreateDBClusterParameterGroup":
+        CLUSTER_PARAMETER_GROUPS[(account, p.get("DBClusterParameterGroupName", ""))] = p.get("DBParameterGroupFamily", "")
+    elif action == "DeleteDBClusterParameterGroup":
+        CLUSTER_PARAMETER_GROUPS.pop((account, p.get("DBClusterParameterGroupName", "")), None)
+    elif action == "CreateDBCluster" and p.get("Engine") in AURORA_VERSIONS:
+        res = RESOURCES[(account, p["DBClusterIdentifier"])] = {
+            "kind": "cluster",
+            "engine": p.get("Engine"),
+            "version": p.get("EngineVersion"),
+            "scaling": scaling_of(p),
+            "parameter_group": p.get("DBClusterParameterGroupName"),
+            "deletion_protection": p.get("DeletionProtection", "false").lower() == "true",
+            "passwords": [p["MasterUserPassword"]] if "MasterUserPassword" in p else [],
+        }
+        set_phases(res, [(cfg["creating_seconds"], "creating")])
+    elif action == "ModifyDBCluster" and (res := res_get(account, p.get("DBClusterIdentifier"))) is not None:
+        s = scaling_of(p)
+        if s is not None:
+            res["scaling"] = {**(res.get("scaling") or {}), **s}
+            if float(res["scaling"].get("MinCapacity", 1)) != 0:
+                res["scaling"].pop("SecondsUntilAutoPause", None)
+        if "DeletionProtection" in p:
+            res["deletion_protection"] = p["DeletionProtection"].lower() == "true"
+        if "MasterUserPassword" in p:
+            res["passwords"] = [p["MasterUserPassword"]]
+        set_phases(res, [(cfg["modifying_seconds"], "modifying")])
+    elif action == "DeleteDBCluster":
+        RESOURCES.pop((account, p.get("DBClusterIdentifier", "")), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# ElastiCache Serverless, users and user groups: an EMULATION, not moto.
+#
+# moto 5.2.5 has no serverless caches (CreateServerlessCache, DescribeServerlessCaches,
+# ModifyServerlessCache, DeleteServerlessCache) and no user groups; its users (CreateUser,
+# DescribeUsers, DeleteUser) have no ModifyUser and no link to groups. So this layer answers all
+# of these itself, per account, never forwarding them to moto, in the ElastiCache Query API's
+# XML (shapes as in the API reference: list members `<member>`, `SecurityGroupIds` members
+# `<SecurityGroupId>`, `SubnetIds` members `<SubnetId>`, `TagList` members `<Tag>`), with AWS's
+# error codes. Pages:
+#   https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateServerlessCache.html
+#   https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_DescribeServerlessCaches.html
+#   https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyServerlessCache.html
+#   https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_DeleteServerlessCache.html
+#   https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateUser.html,
+#     API_ModifyUser.html, API_DeleteUser.html, API_DescribeUsers.html
+#   https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateUserGroup.html,
+#     API_DeleteUserGroup.html, API_DescribeUserGroups.html
+#   RBAC: https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Clusters.RBAC.html
+# Rules enforced:
+#   - names: ServerlessCacheName, UserId, UserGroupId a letter first, letters, digits and
+#     hyphens, no `--`, no trailing `-` (ServerlessCacheName at most 40);
+#   - CreateServerlessCache: Engine redis | valkey | memcached with MajorEngineVersion 7 (redis),
+#     7 or 8 (valkey), 1.6 (memcached); UserGroupId must exist (UserGroupNotFound) and be
+#     `active` (InvalidUserGroupState), not with memcached; SnapshotRetentionLimit at most 35;
+#     a name in use: ServerlessCacheAlreadyExistsFault; statuses creating -> available (the
+#     layer's creating_seconds), no endpoint while creating; TLS is the only transport;
+#   - Modify/Delete: not found -> ServerlessCacheNotFoundFault (404); only `available`
+#     (InvalidServerlessCacheStateFault); deleting lasts modifying_seconds, then it is gone;
+#   - CreateUser: UserId, UserName, Engine (redis | valkey) and AccessString required;
+#     passwords 16-128 characters, at most two, not with NoPasswordRequired
+#     (InvalidParameterCombination); UserId in use: UserAlreadyExists;
+#   - CreateUserGroup: its users must exist (UserNotFound), one of them named `default`
+#     (DefaultUserRequired), no two with one name (DuplicateUserName); creating -> active;
+#   - DeleteUserGroup while a cache that is not gone uses it: InvalidUserGroupState;
+#     DeleteUser while in a user group: InvalidUserState;
+#   - ListTagsForResource / AddTagsToResource for these ARNs.
+SERVERLESS_ACTIONS = {
+    "CreateServerlessCache", "DescribeServerlessCaches", "ModifyServerlessCache", "DeleteServerlessCache",
+    "CreateUser", "DescribeUsers", "ModifyUser", "DeleteUser",
+    "CreateUserGroup", "DescribeUserGroups", "DeleteUserGroup",
+}
+SERVERLESS_MAJORS = {"redis": ["7"], "valkey": ["7", "8"], "memcached": ["1.6"]}
+SERVERLESS_FULL = {("redis", "7"): "7.1", ("valkey", "7"): "7.2", ("valkey", "8"): "8.0", ("memcached", "1.6"): "1.6.22"}
+CACHES: dict[tuple[str, str], dict] = {}
+USERS: dict[tuple[str, str], dict] = {}
+USER_GROUPS: dict[tuple[str, str], dict] = {}
+ARN_TAGS: dict[tuple[str, str], list] = {}  # (account, arn) -> [(key, value)]
+
+
+def listed(p: dict, field: str) -> list[str]:
+    """`Field.member.N` / `Field.Item.N` query lists, in N's order."""
+    out = {}
+    for key, value in p.items():
+        m = re.fullmatch(rf"{field}\.(?:\w+\.)?(\d+)", key)
+        if m:
+            out[int(m.group(1))] = value
+    return [out[k] for k in sorted(out)]
+
+
+def tags_in(p: dict) -> list[tuple[str, str]]:
+    return [(t.get("Key", ""), t.get("Value", "")) for _, t in sorted(tag_fields(p).items(), key=lambda kv: int(kv[0].rsplit(".", 1)[1]))]
+
+
+def ec_arn(account: str, kind: str, name: str) -> str:
+    acc = account if account.isdigit() else "123456789012"
+    return f"arn:aws:elasticache:us-east-1:{acc}:{kind}:{name}"
+
+
+def ec_ok(action: str, inner: str):
+    body = (
+        f'<{action}Response xmlns="{NS["elasticache"]}"><{action}Result>{inner}</{action}Result>'
+        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></{action}Response>"
+    )
+    return 200, {"Content-Type": "text/xml"}, body.encode()
+
+
+def x(tag: str, value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return f"<{tag}>{xml_escape(str(value))}</{tag}>"
+
+
+def cache_status(c: dict) -> str:
+    return status_of(c)
+
+
+def cache_xml(c: dict) -> str:
+    status = cache_status(c)
+    endpoint = ""
+    if status != "creating":
+        host = f"{c['name']}-x1y2z3.serverless.use1.cache.amazonaws.com"
+        endpoint = f"<Endpoint>{x('Address', host)}{x('Port', 6379 if c['engine'] != 'memcached' else 11211)}</Endpoint>"
+        endpoint += f"<ReaderEndpoint>{x('Address', host)}{x('Port', 6380 if c['engine'] != 'memcached' else 11212)}</ReaderEndpoint>"
+    sgs = "".join(x("SecurityGroupId", s) for s in c["security_groups"])
+    subnets = "".join(x("SubnetId", s) for s in c["subnets"])
+    return (
+        "<ServerlessCache>"
+        + x("ServerlessCacheName", c["name"]) + x("Description", c.get("description"))
+        + x("CreateTime", c["created"]) + x("Status", status) + x("Engine", c["engine"])
+        + x("MajorEngineVersion", c["major"]) + x("FullEngineVersion", c["full"])
+        + f"<SecurityGroupIds>{sgs}</SecurityGroupIds>" + endpoint + x("ARN", c["arn"])
+        + x("UserGroupId", c.get("user_group")) + f"<SubnetIds>{subnets}</SubnetIds>"
+        + x("SnapshotRetentionLimit", c.get("snapshots")) + x("DailySnapshotTime", "03:00")
+        + "</ServerlessCache>"
+    )
+
+
+def user_xml(u: dict) -> str:
+    groups = "".join(x("member", g) for (acc, g), grp in USER_GROUPS.items() if acc == u["account"] and u["id"] in grp["users"])
+    auth = "no-password" if u["nopass"] else "password"
+    return (
+        x("UserId", u["id"]) + x("UserName", u["name"]) + x("Status", status_of(u) if status_of(u) != "available" else "active")
+        + x("Engine", u["engine"]) + x("MinimumEngineVersion", "6.0") + x("AccessString", u["access"])
+        + f"<UserGroupIds>{groups}</UserGroupIds>"
+        + f"<Authentication>{x('Type', auth)}{x('PasswordCount', len(u['passwords']))}</Authentication>"
+        + x("ARN", u["arn"])
+    )
+
+
+def group_xml(g: dict) -> str:
+    users = "".join(x("member", u) for u in g["users"])
+    caches = "".join(x("member", n) for (acc, n), c in CACHES.items() if acc == g["account"] and c.get("user_group") == g["id"])
+    status = status_of(g)
+    return (
+        x("UserGroupId", g["id"]) + x("Status", "active" if status == "available" else status) + x("Engine", g["engine"])
+        + f"<UserIds>{users}</UserIds>" + x("MinimumEngineVersion", "6.0")
+        + f"<ReplicationGroups></ReplicationGroups><ServerlessCaches>{caches}</ServerlessCaches>" + x("ARN", g["arn"])
+    )
+
+
+def gone(c: dict) -> bool:
+    return c.get("deleted_at") is not None and time.monotonic() >= c["deleted_at"]
+
+
+def sweep(account: str):
+    for key in [k for k, c in CACHES.items() if k[0] == account and gone(c)]:
+        CACHES.pop(key)
+
+
+def ec_err(code: str, message: str, status: int = 400):
+    return query_error("elasticache", code, message, status)
+
+
+def strict_name(field: str, name: str, limit: int):
+    if not name or len(name) > limit or not IDENTIFIER.fullmatch(name) or name.endswith("-"):
+        return ec_err("InvalidParameterValue", f"Invalid {field}: {name!r}. It must be 1 to {limit} letters, digits or hyphens, start with a letter, and not contain two consecutive hyphens or end with one.")
+    return None
+
+
+def serverless_api(action: str, p: dict, account: str):
+    """Answers one emulated call (an HTTP response tuple)."""
+    cfg = config(account)
+    with LOCK:
+        sweep(account)
+        record(account, "elasticache", action, p)
+        if action == "CreateUser":
+            uid, name, engine = p.get("UserId", ""), p.get("UserName", ""), p.get("Engine", "").lower()
+            for field in ("UserId", "UserName", "Engine", "AccessString"):
+                if not p.get(field):
+                    return ec_err("MissingParameter", f"The request must contain the parameter {field}")
+            refused = strict_name("UserId", uid, 40)
+            if refused:
+                return refused
+            if engine not in ("redis", "valkey"):
+                return ec_err("InvalidParameterValue", f"Unknown parameter for Engine: \"{engine}\", must be one of: redis, valkey")
+            passwords = listed(p, "Passwords")
+            nopass = p.get("NoPasswordRequired", "false").lower() == "true"
+            if nopass and passwords:
+                return ec_err("InvalidParameterCombination", "No password required flag is true but password is provided")
+            if not nopass and not passwords:
+                return ec_err("InvalidParameterCombination", "A user must have a password or NoPasswordRequired")
+            if len(passwords) > 2:
+                return ec_err("InvalidParameterValue", "A user can have at most two passwords")
+            if any(not (16 <= len(pw) <= 128) for pw in passwords):
+                return ec_err("InvalidParameterValue", "Passwords length must be between 16-128 characters.")
+            if uid == "default" or (account, uid) in USERS:
+                return ec_err("UserAlreadyExists", f"User {uid} already exists.")
+            u = USERS[(account, uid)] = {"account": account, "id": uid, "name": name, "engine": engine, "access": p["AccessString"], "passwords": passwords, "nopass": nopass, "arn": ec_arn(account, "user", uid)}
+            ARN_TAGS[(account, u["arn"])] = tags_in(p)
+            return ec_ok(action, user_xml(u))
+        if action == "ModifyUser":
+            u = USERS.get((account, p.get("UserId", "")))
+            if u is None:
+                return ec_err("UserNotFound", f"User {p.get('UserId')} not found.", 404)
+            passwords = listed(p, "Passwords")
+            if passwords:
+                if len(passwords) > 2 or any(not (16 <= len(pw) <= 128) for pw in passwords):
+                    return ec_err("InvalidParameterValue", "Passwords length must be between 16-128 characters, at most two.")
+                u["passwords"], u["nopass"] = passwords, False
+            if p.get("AccessString"):
+                u["access"] = p["AccessString"]
+            set_phases(u, [(cfg["modifying_seconds"] / 4, "modifying")])
+            return ec_ok(action, user_xml(u))
+        if action == "DescribeUsers":
+            uid = p.get("UserId")
+            found = [u for (acc, i), u in USERS.items() if acc == account and (not uid or i == uid)]
+            if uid and not found:
+                return ec_err("UserNotFound", f"User {uid} not found.", 404)
+            return ec_ok(action, "<Users>" + "".join(f"<member>{user_xml(u)}</member>" for u in found) + "</Users>")
+        if action == "DeleteUser":
+            uid = p.get("UserId", "")
+            u = USERS.get((account, uid))
+            if u is None:
+                return ec_err("UserNotFound", f"User {uid} not found.", 404)
+            if any(acc == account and uid in g["users"] for (acc, _), g in USER_GROUPS.items()):
+                return ec_err("InvalidUserState", f"User {uid} is associated with a user group and cannot be deleted.")
+            USERS.pop((account, uid))
+            return ec_ok(action, user_xml({**u, "phases": [(time.monotonic() + 1, "deleting")]}))
+        if action == "CreateUserGroup":
+            gid, engine = p.get("UserGroupId", ""), p.get("Engine", "").lower()
+            for field in ("UserGroupId", "Engine"):
+                if not p.get(field):
+                    return ec_err("MissingParameter", f"The request must contain the parameter {field}")
+            refused = strict_name("UserGroupId", gid, 40)
+            if refused:
+                return refused
+            if engine not in ("redis", "valkey"):
+                return ec_err("InvalidParameterValue", f"Unknown parameter for Engine: \"{engine}\", must be one of: redis, valkey")
+            if (account, gid) in USER_GROUPS:
+                return ec_err("UserGroupAlreadyExists", f"User Group {gid} already exists.")
+            ids = listed(p, "UserIds")
+            users = []
+            for uid in ids:
+                u = USERS.get((account, uid))
+                if u is None:
+                    return ec_err("UserNotFound", f"User {uid} not found.", 404)
+                users.append(u)
+            names = [u["name"] for u in users]
+            if "default" not in names:
+                return ec_err("DefaultUserRequired", "You must add default user to a user group.")
+            if len(set(names)) != len(names):
+                return ec_err("DuplicateUserName", "A user with this username already exists in the user group.")
+            g = USER_GROUPS[(account, gid)] = {"account": account, "id": gid, "engine": engine, "users": ids, "arn": ec_arn(account, "usergroup", gid)}
+            set_phases(g, [(cfg["creating_seconds"], "creating")])
+            ARN_TAGS[(account, g["arn"])] = tags_in(p)
+            return ec_ok(action, group_xml(g))
+        if action == "DescribeUserGroups":
+            gid = p.get("UserGroupId")
+            found = [g for (acc, i), g in USER_GROUPS.items() if acc == account and (not gid or i == gid)]
+            if gid and not found:
+                return ec_err("UserGroupNotFound", f"User Group {gid} not found.", 404)
+            return ec_ok(action, "<UserGroups>" + "".join(f"<member>{group_xml(g)}</member>" for g in found) + "</UserGroups>")
+        if action == "DeleteUserGroup":
+            gid = p.get("UserGroupId", "")
+            g = USER_GROUPS.get((account, gid))
+            if g is None:
+                return ec_err("UserGroupNotFound", f"User Group {gid} not found.", 404)
+            if any(acc == account and c.get("user_group") == gid for (acc, _), c in CACHES.items()):
+                return ec_err("InvalidUserGroupState", f"User group {gid} is associated with a serverless cache and cannot be deleted.")
+            USER_GROUPS.pop((account, gid))
+            return ec_ok(action, group_xml({**g, "phases": [(time.monotonic() + 1, "deleting")]}))
+        if action == "CreateServerlessCache":
+            name, engine, major = p.get("ServerlessCacheName", ""), p.get("Engine", "").lower(), p.get("MajorEngineVersion")
+            for field in ("ServerlessCacheName", "Engine"):
+                if not p.get(field):
+                    return ec_err("MissingParameter", f"The request must contain the parameter {field}")
+            refused = strict_name("ServerlessCacheName", name, 40)
+            if refused:
+                return refused
+            if engine not in SERVERLESS_MAJORS:
+                return ec_err("InvalidParameterValue", f"Invalid engine {engine}: serverless caches run redis, valkey or memcached")
+            major = major or SERVERLESS_MAJORS[engine][-1]
+            if major not in SERVERLESS_MAJORS[engine]:
+                return ec_err("InvalidParameterValue", f"Invalid MajorEngineVersion {major} for {engine}: one of {', '.join(SERVERLESS_MAJORS[engine])}")
+            if (account, name) in CACHES:
+                return ec_err("ServerlessCacheAlreadyExistsFault", f"Serverless cache {name} already exists.")
+            gid = p.get("UserGroupId")
+            if gid:
+                if engine == "memcached":
+                    return ec_err("InvalidParameterCombination", "UserGroupId is not supported for the memcached engine")
+                g = USER_GROUPS.get((account, gid))
+                if g is None:
+                    return ec_err("UserGroupNotFound", f"User Group {gid} not found.", 404)
+                if status_of(g) != "available":
+                    return ec_err("InvalidUserGroupState", f"User group {gid} is not in active state.")
+            sgs, subnets = listed(p, "SecurityGroupIds"), listed(p, "SubnetIds")
+            if any(not s.startswith("sg-") for s in sgs):
+                return ec_err("InvalidParameterValue", "Invalid SecurityGroupIds: each must be a security group id (sg-...)")
+            if any(not s.startswith("subnet-") for s in subnets):
+                return ec_err("InvalidParameterValue", "Invalid SubnetIds: each must be a subnet id (subnet-...)")
+            keep = int(p.get("SnapshotRetentionLimit", "0") or 0)
+            if not (0 <= keep <= 35):
+                return ec_err("InvalidParameterValue", "SnapshotRetentionLimit must be between 0 and 35")
+            c = CACHES[(account, name)] = {
+                "name": name, "engine": engine, "major": major, "full": SERVERLESS_FULL[(engine, major)],
+                "description": p.get("Description"), "created": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                "security_groups": sgs or ["sg-default0"], "subnets": subnets or ["subnet-default1", "subnet-default2"],
+                "user_group": gid, "snapshots": keep, "arn": ec_arn(account, "serverlesscache", name),
+            }
+            set_phases(c, [(cfg["creating_seconds"], "creating")])
+            ARN_TAGS[(account, c["arn"])] = tags_in(p)
+            return ec_ok(action, cache_xml(c))
+        if action == "DescribeServerlessCaches":
+            name = p.get("ServerlessCacheName")
+            found = [c for (acc, n), c in CACHES.items() if acc == account and (not name or n == name)]
+            if name and not found:
+                return ec_err("ServerlessCacheNotFoundFault", f"Serverless cache {name} not found.", 404)
+            return ec_ok(action, "<ServerlessCaches>" + "".join(cache_xml(c).replace("<ServerlessCache>", "<member>", 1).rsplit("</ServerlessCache>", 1)[0] + "</member>" for c in found) + "</ServerlessCaches>")
+        if action in ("ModifyServerlessCache", "DeleteServerlessCache"):
+            name = p.get("ServerlessCacheName", "")
+            c = CACHES.get((account, name))
+            if c is None:
+                return ec_err("ServerlessCacheNotFoundFault", f"Serverless cache {name} not found.", 404)
+            if cache_status(c) != "available":
+                return ec_err("InvalidServerlessCacheStateFault", f"Serverless cache {name} is not in available state.")
+            if action == "ModifyServerlessCache":
+                if "SnapshotRetentionLimit" in p:
+                    keep = int(p["SnapshotRetentionLimit"])
+                    if not (0 <= keep <= 35):
+                        return ec_err("InvalidParameterValue", "SnapshotRetentionLimit must be between 0 and 35")
+                    c["snapshots"] = keep
+                set_phases(c, [(cfg["modifying_seconds"], "modifying")])
+            else:
+                c["final_snapshot"] = p.get("FinalSnapshotName")
+                c["forced"] = "deleting"
+                c["deleted_at"] = time.monotonic() + cfg["modifying_seconds"]
+            return ec_ok(action, cache_xml(c))
+    return ec_err("InvalidAction", f"{action} is not emulated")
+
+
+def serverless_tags(action: str, p: dict, account: str):
+    """ListTagsForResource / AddTagsToResource for the emulated ARNs, else None (moto's)."""
+    arn = p.get("ResourceName", "")
+    if not re.search(r":(serverlesscache|user|usergroup):", arn):
+        return None
+    with LOCK:
+        sweep(account)
+        if (account, arn) not in ARN_TAGS:
+            kind = arn.split(":")[-2]
+            code = {"serverlesscache": ("ServerlessCacheNotFoundFault", 404), "user": ("UserNotFound", 404), "usergroup": ("UserGroupNotFound", 404)}[kind]
+            return ec_err(code[0], f"{arn} not found.", code[1])
+        if action == "AddTagsToResource":
+            have = dict(ARN_TAGS[(account, arn)])
+            have.update(dict(tags_in(p)))
+            ARN_TAGS[(account, arn)] = list(have.items())
+            record(account, "elasticache", action, p)
+        tags = "".join(f"<Tag>{x('Key', k)}{x('Value', v)}</Tag>" for k, v in ARN_TAGS[(account, arn)])
+        return ec_ok(action, f"<TagList>{tags}</TagList>")
+
+
+def serverless_state(account: str) -> dict:
+    """For /_rules/state: the emulated caches and users (passwords: which open each cache)."""
+    out = {}
+    for (acc, name), c in CACHES.items():
+        if acc != account or gone(c):
+            continue
+        g = USER_GROUPS.get((acc, c.get("user_group") or ""))
+        users = [USERS[(acc, u)] for u in (g["users"] if g else []) if (acc, u) in USERS]
+        out[name] = {
+            "status": cache_status(c), "engine": c["engine"], "major": c["major"], "user_group": c.get("user_group"),
+            "snapshots": c.get("snapshots"), "final_snapshot": c.get("final_snapshot"),
+            "users": {u["name"]: {"access": u["access"], "credentials": list(u["passwords"]), "nopass": u["nopass"]} for u in users},
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # HTTP
 
 
@@ -1088,6 +1668,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 SNAPSHOTS.clear()
                 REQUESTS.clear()
                 DELETED_SECRETS.clear()
+                for emulated in (CACHES, USERS, USER_GROUPS, ARN_TAGS, CLUSTER_PARAMETER_GROUPS):
+                    emulated.clear()
         account, tell_moto = account_of(self.headers)
         ctype = self.headers.get("Content-Type", "")
         params: dict = {}
@@ -1102,6 +1684,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except ValueError:
                 params = {}
         service = service_of(self.headers, params)
+
+        # ElastiCache Serverless, users and user groups: emulated here, never sent to moto.
+        if service == "elasticache" and action in ("ListTagsForResource", "AddTagsToResource"):
+            answered = serverless_tags(action, params, account)
+            if answered is not None:
+                return self.send(*answered)
+        if service == "elasticache" and action in SERVERLESS_ACTIONS:
+            refused = before(service, action, params, account)
+            if refused is not None:
+                return self.send(*refused)
+            return self.send(*serverless_api(action, params, account))
 
         if service == "rds" and action == "DescribeDBEngineVersions":
             return self.send(*describe_db_engine_versions(params))
@@ -1267,6 +1860,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         if acc == account
                     },
                     "requests": REQUESTS.get(account, []),
+                    "serverless_caches": serverless_state(account),
                     "snapshots": {
                         f"{svc}:{name}": {"status": status_of(r), "credentials": r.get("passwords", [])}
                         for (acc, svc, name), r in SNAPSHOTS.items()
@@ -1281,6 +1875,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 SNAPSHOTS.clear()
                 REQUESTS.clear()
                 DELETED_SECRETS.clear()
+                for emulated in (CACHES, USERS, USER_GROUPS, ARN_TAGS, CLUSTER_PARAMETER_GROUPS):
+                    emulated.clear()
                 out = {"ok": True}
             else:
                 return self.send(404, {"Content-Type": "text/plain"}, f"aws_rules: no control endpoint {url.path}".encode())

@@ -469,21 +469,33 @@ pub enum CloudService {
     ElasticacheReplicationGroup,
     /// An ElastiCache cache cluster (Memcached).
     ElasticacheCluster,
+    /// An Aurora Serverless v2 DB cluster and its `db.serverless` writer: never a template's,
+    /// the plan's for `serverless: true` (`model::serverless`).
+    AuroraServerless,
+    /// An ElastiCache Serverless cache, for `serverless: true`.
+    ElasticacheServerless,
 }
 
 impl CloudService {
     /// AWS's longest identifier for this kind of resource.
     pub fn max_identifier_len(self) -> usize {
         match self {
-            Self::Rds => 63,
-            Self::ElasticacheReplicationGroup | Self::ElasticacheCluster => 40,
+            // DBClusterIdentifier 1-63 (API_CreateDBCluster.html); ServerlessCacheName
+            // at most 40 (API_CreateServerlessCache.html).
+            Self::Rds | Self::AuroraServerless => 63,
+            Self::ElasticacheReplicationGroup
+            | Self::ElasticacheCluster
+            | Self::ElasticacheServerless => 40,
         }
     }
 
     pub fn label(self) -> &'static str {
         match self {
             Self::Rds => "RDS",
-            Self::ElasticacheReplicationGroup | Self::ElasticacheCluster => "ElastiCache",
+            Self::AuroraServerless => "Aurora",
+            Self::ElasticacheReplicationGroup
+            | Self::ElasticacheCluster
+            | Self::ElasticacheServerless => "ElastiCache",
         }
     }
 }

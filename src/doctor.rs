@@ -488,6 +488,8 @@ fn target_checks(model: &Model<'_>, index: &Index<'_>, target: Target, file: &Pa
                             "ElastiCache replication group"
                         }
                         CloudService::ElasticacheCluster => "ElastiCache cluster",
+                        CloudService::AuroraServerless => "Aurora Serverless v2 cluster",
+                        CloudService::ElasticacheServerless => "ElastiCache serverless cache",
                     };
                     check(
                         format!(

@@ -141,7 +141,9 @@ pub fn render(
     );
     let userinfo = match shape.credentials {
         Credentials::UserPassword => format!("{user_enc}:{pass_enc}@"),
-        Credentials::Password if !password.is_empty() => format!(":{pass_enc}@"),
+        // With a user name (ElastiCache Serverless' RBAC user): `user:password@`; without
+        // one, AUTH with the password alone (`:password@`).
+        Credentials::Password if !password.is_empty() => format!("{user_enc}:{pass_enc}@"),
         Credentials::Password | Credentials::None => String::new(),
     };
     let format = flavour

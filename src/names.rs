@@ -222,6 +222,12 @@ pub enum Kind {
     /// a security group's GroupName up to 255
     /// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html).
     Group,
+    /// DBClusterIdentifier 1-63
+    /// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html).
+    AuroraCluster,
+    /// ServerlessCacheName at most 40
+    /// (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateServerlessCache.html).
+    ServerlessCache,
 }
 
 impl Kind {
@@ -231,6 +237,8 @@ impl Kind {
             Self::ReplicationGroup => 40,
             Self::CacheCluster => 50,
             Self::Group => 255,
+            Self::AuroraCluster => 63,
+            Self::ServerlessCache => 40,
         }
     }
 }
@@ -414,6 +422,37 @@ pub fn upgrade_container(container: &str, side: &str) -> String {
 /// The image `start --containers` builds for an app service with `build:`.
 pub fn app_image(project: &str, service: &str) -> String {
     format!("{project}-{service}:provision")
+}
+
+/// A name made from a resource's identifier and a suffix, kept within `max` characters (the
+/// identifier is cut, never the suffix, and never left ending in `-`).
+fn suffixed(identifier: &str, suffix: &str, max: usize) -> String {
+    let keep = max.saturating_sub(suffix.len());
+    let base: String = identifier.chars().take(keep).collect();
+    format!("{}{suffix}", base.trim_end_matches('-'))
+}
+
+/// The `db.serverless` writer instance of an Aurora Serverless v2 cluster: `{cluster}-1`
+/// (DBInstanceIdentifier 1-63).
+pub fn aurora_writer(cluster: &str) -> String {
+    suffixed(cluster, "-1", Kind::RdsInstance.max_len())
+}
+
+/// The ElastiCache users and user group of a serverless cache: the app's user, the disabled
+/// `default` user every user group must hold, and the group. UserId and UserGroupId: a letter
+/// first, then letters, digits and hyphens, at most 40 here
+/// (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateUser.html,
+/// https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateUserGroup.html).
+pub fn cache_app_user(cache: &str) -> String {
+    suffixed(cache, "-app", 40)
+}
+
+pub fn cache_default_user(cache: &str) -> String {
+    suffixed(cache, "-default", 40)
+}
+
+pub fn cache_user_group(cache: &str) -> String {
+    suffixed(cache, "-users", 40)
 }
 
 #[cfg(test)]

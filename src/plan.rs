@@ -422,6 +422,8 @@ fn cloud_plan(
         CloudService::Rds => crate::names::Kind::RdsInstance,
         CloudService::ElasticacheReplicationGroup => crate::names::Kind::ReplicationGroup,
         CloudService::ElasticacheCluster => crate::names::Kind::CacheCluster,
+        CloudService::AuroraServerless => crate::names::Kind::AuroraCluster,
+        CloudService::ElasticacheServerless => crate::names::Kind::ServerlessCache,
     };
     let st = &stage.stage;
     let network = crate::names::stage_network(project, st);
@@ -432,7 +434,7 @@ fn cloud_plan(
             .filter(|(k, _)| !k.starts_with(crate::names::TAG_PREFIX))
             .cloned(),
     );
-    CloudPlan {
+    let mut plan = CloudPlan {
         from_snapshot: restore_source(project, st, r, kind),
         identifier: crate::names::stage_identifier(project, st, &r.name, kind),
         project: project.to_owned(),
@@ -501,7 +503,9 @@ fn cloud_plan(
             .map(|a| a.value.clone())
             .collect(),
         tags,
-    }
+    };
+    crate::cloud::serverless::shape(&mut plan);
+    plan
 }
 
 impl Plan {

@@ -115,6 +115,47 @@ fn cloud_detail(cloud: &crate::plan::CloudPlan) -> String {
                 ))
                 .unwrap_or_default()
         ),
+        CloudService::AuroraServerless => {
+            let capacity = match &c.serverless {
+                Some(crate::model::serverless::Serverless::Aurora(a)) => a.capacity(),
+                _ => String::new(),
+            };
+            format!(
+                "Aurora Serverless v2 cluster {} ({} {}): {capacity}, one db.serverless writer, storage encrypted, backups {} days, deletion protection {}, not public{}",
+                cloud.identifier,
+                cloud.engine,
+                cloud.engine_version,
+                c.backup_retention_days,
+                on_off(c.deletion_protection),
+                cloud
+                    .parameter_group
+                    .as_ref()
+                    .map(|g| format!(
+                        ", cluster parameter group {} ({})",
+                        g.name,
+                        g.parameters
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                    .unwrap_or_default()
+            )
+        }
+        CloudService::ElasticacheServerless => format!(
+            "ElastiCache serverless cache {} ({} {}): TLS only, RBAC user `{}` (user group {}), encrypted at rest, snapshots {} days",
+            cloud.identifier,
+            cloud.engine,
+            match &c.serverless {
+                Some(crate::model::serverless::Serverless::Cache { major_version }) => {
+                    major_version.as_str()
+                }
+                _ => cloud.engine_version.as_str(),
+            },
+            crate::cloud::aws::SERVERLESS_CACHE_USER,
+            crate::names::cache_user_group(&cloud.identifier),
+            c.backup_retention_days
+        ),
         CloudService::ElasticacheReplicationGroup => format!(
             "ElastiCache replication group {} ({} {}): {}, {} replicas, TLS and AUTH token, encrypted at rest, backups {} days",
             cloud.identifier,

@@ -124,6 +124,10 @@ pub fn estimate(plan: &Plan, region: Option<&str>, table: &PriceTable) -> Estima
             CloudService::Rds => (if c.multi_az { 2 } else { 1 }, c.storage_gb, c.multi_az),
             CloudService::ElasticacheReplicationGroup => (1 + c.replicas, None, c.multi_az),
             CloudService::ElasticacheCluster => (1, None, false),
+            // Billed per use (ACU-hours; data stored and ECPUs): `price` has none.
+            CloudService::AuroraServerless | CloudService::ElasticacheServerless => {
+                (1, None, false)
+            }
         };
         let billed = Billed {
             service: cloud.service,
@@ -162,6 +166,14 @@ pub fn estimate_billed(
         let no_price = match (&figure, region) {
             (Some(_), _) => None,
             (None, None) => Some("no region to price in".to_owned()),
+            (None, Some(_))
+                if matches!(
+                    b.service,
+                    CloudService::AuroraServerless | CloudService::ElasticacheServerless
+                ) =>
+            {
+                Some("no price: billed per use (see the README's Serverless section)".to_owned())
+            }
             (None, Some(_)) if !storage_priced => Some(format!(
                 "no price for {} storage in templates/prices.yml",
                 b.storage_type.as_deref().unwrap_or("?")
@@ -184,7 +196,8 @@ pub fn estimate_billed(
         });
     }
     // The unrounded figures are summed, so the total does not drift by rounding.
-    let monthly: f64 = raw.iter().flatten().sum();
+    // `+ 0.0`: an empty float sum is -0.0, which would print as `-0.00`.
+    let monthly: f64 = raw.iter().flatten().sum::<f64>() + 0.0;
     Estimate {
         estimate: true,
         prices_date: table.date.clone(),
@@ -239,6 +252,9 @@ fn price(
             let hourly = prices.cache_node_hour.get(class)?;
             Some(hourly * hours * f64::from(nodes))
         }
+        // What a serverless database costs depends on its use, not on the plan: no price
+        // (see the README's Serverless section for AWS's rates).
+        CloudService::AuroraServerless | CloudService::ElasticacheServerless => None,
     }
 }
 

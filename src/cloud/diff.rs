@@ -36,6 +36,9 @@ pub struct Observed {
     pub security_group_ids: Option<Vec<String>>,
     #[serde(skip)]
     pub arn: Option<String>,
+    /// What a serverless database reports beyond these (`cloud::serverless`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serverless: Option<crate::cloud::serverless::Live>,
     /// Its tags: who it belongs to. `None` when AWS would not tell yet (ElastiCache lists
     /// tags only of an `available` resource).
     #[serde(skip)]
@@ -89,6 +92,8 @@ pub enum Field {
     DeletionProtection,
     SecurityGroups,
     IamAuth,
+    /// Aurora Serverless v2 scaling: minimum, maximum and auto-pause.
+    Capacity,
 }
 
 impl Field {
@@ -105,6 +110,7 @@ impl Field {
             Self::DeletionProtection => "deletion_protection",
             Self::SecurityGroups => "security_groups",
             Self::IamAuth => "iam_auth",
+            Self::Capacity => "capacity",
         }
     }
 }
@@ -481,6 +487,7 @@ pub fn diff(desired: &Desired<'_>, current: &Observed) -> Vec<Change> {
             None,
         );
     }
+    changes.extend(crate::cloud::serverless::diff(desired, current));
     changes
 }
 
@@ -500,6 +507,7 @@ mod tests {
             extended_support: false,
             iam_auth: false,
             from_snapshot: None,
+            serverless: None,
         }
     }
 

@@ -71,7 +71,12 @@ pub fn policy(plan: &Plan) -> Policy {
         .find_map(|c| c.region.clone())
         .unwrap_or_else(|| "*".into());
     let rds = clouds.iter().any(|c| c.service == CloudService::Rds);
-    let cache = clouds.iter().any(|c| c.service != CloudService::Rds);
+    let cache = clouds.iter().any(|c| {
+        matches!(
+            c.service,
+            CloudService::ElasticacheReplicationGroup | CloudService::ElasticacheCluster
+        )
+    });
     let secrets = clouds
         .iter()
         .any(|c| c.service != CloudService::ElasticacheCluster);
@@ -352,6 +357,16 @@ pub fn policy(plan: &Plan) -> Policy {
             resource_tag.clone(),
         ));
     }
+    // Aurora Serverless v2 and ElastiCache Serverless (`cloud::iam_serverless`).
+    let serverless = super::iam_serverless::statements(
+        project,
+        &clouds,
+        &arn,
+        request_tag.as_ref(),
+        resource_tag.as_ref(),
+    );
+    read.extend(serverless.read);
+    statements.extend(serverless.statements);
     read.extend([
         "ec2:DescribeVpcs",
         "ec2:DescribeSubnets",
@@ -381,6 +396,8 @@ pub fn policy(plan: &Plan) -> Policy {
             resource_tag,
         ));
     }
+    let mut seen = std::collections::HashSet::new();
+    read.retain(|a| seen.insert(*a));
     statements.insert(0, allow("ReadOnly", &read, vec!["*".into()], None));
     let mut linked = Vec::new();
     if rds {
@@ -388,6 +405,11 @@ pub fn policy(plan: &Plan) -> Policy {
     }
     if cache {
         linked.push("elasticache.amazonaws.com");
+    }
+    for service in serverless.linked {
+        if !linked.contains(&service) {
+            linked.push(service);
+        }
     }
     if !linked.is_empty() {
         statements.push(allow(

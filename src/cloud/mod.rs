@@ -8,7 +8,9 @@ pub mod data;
 pub mod diff;
 pub mod iam_auth;
 pub mod iam_policy;
+mod iam_serverless;
 pub mod restore;
+pub mod serverless;
 pub mod stage;
 
 use std::time::Duration;
@@ -220,9 +222,12 @@ fn wanted_network(plan: &Plan, region: &str) -> aws::network::Wanted {
         subnet_ids: first.map(|c| c.subnet_ids.clone()).unwrap_or_default(),
         allow_from: first.map(|c| c.allow_from.clone()).unwrap_or_default(),
         ports: plan.resources.iter().map(|r| r.template.port).collect(),
-        rds: clouds
-            .iter()
-            .any(|c| c.service == crate::catalog::CloudService::Rds),
+        rds: clouds.iter().any(|c| {
+            matches!(
+                c.service,
+                crate::catalog::CloudService::Rds | crate::catalog::CloudService::AuroraServerless
+            )
+        }),
     }
 }
 

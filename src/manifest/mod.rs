@@ -271,6 +271,13 @@ pub struct CloudOptions {
     pub iam_auth: Option<Located<bool>>,
     /// `from_snapshot`: what a stage's first create of this database restores from.
     pub from_snapshot: Option<Located<String>>,
+    /// Aurora Serverless v2 (Postgres, MySQL) or ElastiCache Serverless (Redis, Valkey) in
+    /// place of an instance or a replication group (`model::serverless`).
+    pub serverless: Option<Located<bool>>,
+    /// Aurora Serverless v2 capacity, in half ACUs (`1` is 0.5 ACU).
+    pub min_acu: Option<Located<u32>>,
+    pub max_acu: Option<Located<u32>>,
+    pub auto_pause_seconds: Option<Located<u32>>,
 }
 
 impl CloudOptions {

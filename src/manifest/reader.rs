@@ -43,6 +43,10 @@ const CLOUD_KEYS: &[&str] = &[
     "extended_support",
     "iam_auth",
     "from_snapshot",
+    "serverless",
+    "min_acu",
+    "max_acu",
+    "auto_pause_seconds",
 ];
 
 pub(super) struct Reader<'v> {
@@ -816,6 +820,15 @@ impl Reader<'_> {
                 "extended_support" => options.extended_support = self.flag(value, &child),
                 "iam_auth" => options.iam_auth = self.flag(value, &child),
                 "from_snapshot" => options.from_snapshot = self.snapshot_source(value, &child),
+                "serverless" => options.serverless = self.flag(value, &child),
+                "min_acu" => options.min_acu = self.acu(value, &child),
+                "max_acu" => options.max_acu = self.acu(value, &child),
+                "auto_pause_seconds" => {
+                    // Aurora's range for SecondsUntilAutoPause
+                    // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ServerlessV2ScalingConfiguration.html).
+                    options.auto_pause_seconds =
+                        self.number(value, &child, 300, 86400, "a number of seconds (300-86400)");
+                }
                 _ => {
                     options.backup_retention_days =
                         self.number(value, &child, 0, 35, "a number of days (0-35)");
@@ -823,6 +836,41 @@ impl Reader<'_> {
             }
         }
         options
+    }
+
+    /// Aurora capacity units, counted in halves: `0`, `0.5`, `1` ... `256`, in half-step
+    /// increments (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ServerlessV2ScalingConfiguration.html).
+    pub(super) fn acu(&mut self, node: &Node, path: &str) -> Option<Located<u32>> {
+        const WHAT: &str = "Aurora capacity units from 0 to 256 in steps of 0.5 (`0`, `0.5`, `8`)";
+        let text = match &node.kind {
+            Kind::Int(i) => i.to_string(),
+            Kind::Float(f) => f.to_string(),
+            Kind::Str(s) => self.interpolated(s, node, path)?,
+            _ => {
+                self.wrong_type(node, path, "a number");
+                return None;
+            }
+        };
+        let halves = text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| (0.0..=256.0).contains(v) && (v * 2.0).fract() == 0.0)
+            .map(|v| v * 2.0);
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a whole number of halves between 0 and 512, checked above"
+        )]
+        let Some(halves) = halves.map(|h| h as u32) else {
+            self.invalid(node, path, text, WHAT);
+            return None;
+        };
+        Some(Located {
+            value: halves,
+            at: node.at,
+            path: path.to_owned(),
+        })
     }
 
     /// `from_snapshot`: `latest-of:STAGE` (the newest snapshot of that stage's instance of the

@@ -38,6 +38,9 @@ pub struct CloudConfig {
     /// turns it into identifiers (`CloudPlan.from_snapshot`).
     #[serde(skip)]
     pub from_snapshot: Option<SnapshotSpec>,
+    /// `serverless: true`: Aurora Serverless v2 or ElastiCache Serverless, with its capacity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serverless: Option<super::serverless::Serverless>,
 }
 
 /// `x-provision.cloud.from_snapshot` as written.
@@ -257,5 +260,7 @@ pub(super) fn cloud_config(
             .from_snapshot
             .as_ref()
             .and_then(|s| SnapshotSpec::parse(&s.value)),
+        // Filled in by `model::serverless`, which needs the version.
+        serverless: None,
     }
 }

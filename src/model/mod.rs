@@ -18,6 +18,7 @@ mod hints;
 mod lookalike;
 mod project;
 mod resource;
+pub mod serverless;
 pub mod stage;
 
 pub use credentials::MAX_SQL_NAME;

@@ -239,7 +239,13 @@ pub(super) fn resource<'c>(
 
     let (database, username) = sql_names(service, template, &creds, problems);
     let local_port = local_port(service, template, problems);
-    let cloud = cloud_config(service, template, problems);
+    let mut cloud = cloud_config(service, template, problems);
+    cloud.serverless = {
+        let line = version_line
+            .clone()
+            .unwrap_or_else(|| template.major(&version));
+        super::serverless::config(service, template, &version, &line, problems)
+    };
     let identifier = identifier_of(service, template, project, problems);
     default_password_warnings(service, problems);
 

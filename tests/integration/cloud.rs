@@ -2360,3 +2360,8 @@ mod iam_sql_needs_native;
 /// in for RDS (native, local TLS) behind the emulator's instance.
 #[path = "cloud/data_tls.rs"]
 mod data_tls_needs_native_and_emulator;
+
+/// `serverless: true`: Aurora Serverless v2 and ElastiCache Serverless (the latter emulated by
+/// the rules layer).
+#[path = "cloud/serverless.rs"]
+mod serverless_needs_emulator;

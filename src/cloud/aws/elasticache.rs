@@ -388,7 +388,7 @@ pub(super) async fn token_step(
         .map_err(sdk_error("change the AUTH token of", id))
 }
 
-async fn tags_of(client: &Client, arn: &str) -> Result<Vec<(String, String)>, Error> {
+pub(super) async fn tags_of(client: &Client, arn: &str) -> Result<Vec<(String, String)>, Error> {
     let out = client
         .list_tags_for_resource()
         .resource_name(arn)

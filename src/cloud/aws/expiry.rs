@@ -38,7 +38,7 @@ impl Cloud {
             return Ok(());
         };
         match cloud.service {
-            CloudService::Rds => {
+            CloudService::Rds | CloudService::AuroraServerless => {
                 let tag = aws_sdk_rds::types::Tag::builder()
                     .key(TAG_EXPIRES_AT)
                     .value(&at)
@@ -55,7 +55,9 @@ impl Cloud {
                         &cloud.identifier,
                     ))?;
             }
-            CloudService::ElasticacheReplicationGroup | CloudService::ElasticacheCluster => {
+            CloudService::ElasticacheReplicationGroup
+            | CloudService::ElasticacheCluster
+            | CloudService::ElasticacheServerless => {
                 let tag = aws_sdk_elasticache::types::Tag::builder()
                     .key(TAG_EXPIRES_AT)
                     .value(&at)

@@ -3,6 +3,7 @@
 //! identifier `{project}-{resource}` and confirmed by their `provision:*` tags. No state file:
 //! AWS is the state. Passwords live in Secrets Manager under `provision/{project}/{resource}`.
 
+mod aurora;
 mod elasticache;
 mod expiry;
 pub mod iam_auth;
@@ -10,6 +11,7 @@ pub mod network;
 mod rds;
 mod restore;
 mod secrets;
+mod serverless_cache;
 #[cfg(test)]
 mod tests;
 
@@ -42,6 +44,7 @@ use secrets::SecretState;
 
 pub use crate::cloud::diff::{Change, Observed};
 pub use network::Placement;
+pub use serverless_cache::APP_USER as SERVERLESS_CACHE_USER;
 
 /// The desired state `diff` compares AWS with, from the plan.
 pub fn desired<'a>(
@@ -294,6 +297,10 @@ impl Cloud {
             CloudService::ElasticacheCluster => {
                 elasticache::observe_cluster(&self.elasticache, &cloud.identifier).await
             }
+            CloudService::AuroraServerless => aurora::observe(&self.rds, &cloud.identifier).await,
+            CloudService::ElasticacheServerless => {
+                serverless_cache::observe(&self.elasticache, &cloud.identifier).await
+            }
         }
     }
 
@@ -344,6 +351,13 @@ impl Cloud {
     /// (DescribeDBEngineVersions / DescribeCacheEngineVersions, once per family and run),
     /// else the template's table (the plan's `engine_version`).
     async fn version_for(&self, resource: &PlannedResource, cloud: &CloudPlan) -> String {
+        // Serverless kinds are created with the plan's version (`model::serverless`).
+        if matches!(
+            cloud.service,
+            CloudService::AuroraServerless | CloudService::ElasticacheServerless
+        ) {
+            return cloud.engine_version.clone();
+        }
         let family = resource.template.cloud.family_of(&cloud.version_line);
         let mut known = self.offered.lock().await;
         let offered = match known.get(&family) {
@@ -412,6 +426,11 @@ impl Cloud {
                     .password_to_restore(name, cloud, secret, progress)
                     .await?;
                 self.refresh_expiry(name, cloud, current, progress).await?;
+                // An Aurora cluster an interrupted create left without its writer.
+                if current.serverless.as_ref().is_some_and(|s| !s.writer) {
+                    progress.say(name, "creating the missing db.serverless writer instance");
+                    aurora::create_writer(&self.rds, cloud).await?;
+                }
                 let changes = diff(&desired(resource, cloud, placement), current);
                 let unsafe_changes: Vec<Change> =
                     changes.iter().filter(|c| !c.safe).cloned().collect();
@@ -536,6 +555,10 @@ impl Cloud {
     /// before anything is made; an RDS restore keeps the snapshot's password, so the stored
     /// one is marked pending first and returned: the caller gives it to the instance once it
     /// is `available`.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one create per kind of resource, each with the groups and secret it needs"
+    )]
     async fn create(
         &self,
         resource: &PlannedResource,
@@ -617,6 +640,21 @@ impl Cloud {
             }
             CloudService::ElasticacheCluster => {
                 elasticache::create_cluster(&self.elasticache, cloud, placement, &version).await
+            }
+            CloudService::AuroraServerless => {
+                aurora::create(
+                    &self.rds,
+                    resource,
+                    cloud,
+                    placement,
+                    password.as_ref(),
+                    &mut made,
+                )
+                .await
+            }
+            CloudService::ElasticacheServerless => {
+                serverless_cache::create(&self.elasticache, cloud, placement, password.as_ref())
+                    .await
             }
         };
         let unused = self.release_groups(&groups, &made);
@@ -722,6 +760,10 @@ impl Cloud {
                 if elasticache::modifies_group(changes) {
                     elasticache::modify_group(&self.elasticache, cloud, changes).await?;
                 }
+            }
+            CloudService::AuroraServerless => aurora::modify(&self.rds, cloud, changes).await?,
+            CloudService::ElasticacheServerless => {
+                serverless_cache::modify(&self.elasticache, cloud).await?;
             }
             CloudService::ElasticacheCluster => {}
         }
@@ -878,6 +920,17 @@ impl Cloud {
                 )
                 .await
             }
+            CloudService::AuroraServerless => {
+                aurora::reset_password(&self.rds, &cloud.identifier, password).await
+            }
+            CloudService::ElasticacheServerless => {
+                serverless_cache::set_password(
+                    &self.elasticache,
+                    &crate::names::cache_app_user(&cloud.identifier),
+                    password,
+                )
+                .await
+            }
             CloudService::ElasticacheCluster => Ok(()),
         }
     }
@@ -1020,9 +1073,17 @@ impl Cloud {
             port,
             tls: true,
             // RDS certificates chain to AWS's RDS CAs; ElastiCache's to public roots.
-            ca_file: (cloud.service == CloudService::Rds)
-                .then(|| crate::tls::Store::of(&cloud.project).rds_ca_file()),
-            username: resource.username.clone(),
+            ca_file: matches!(
+                cloud.service,
+                CloudService::Rds | CloudService::AuroraServerless
+            )
+            .then(|| crate::tls::Store::of(&cloud.project).rds_ca_file()),
+            // A serverless cache's clients log in as its RBAC user.
+            username: if cloud.service == CloudService::ElasticacheServerless {
+                Some(serverless_cache::APP_USER.to_owned())
+            } else {
+                resource.username.clone()
+            },
             password,
             database: resource.database.clone(),
         })
@@ -1043,13 +1104,17 @@ impl Cloud {
         only: Option<&crate::names::Stage>,
         known: &[String],
     ) -> Result<Vec<Orphan>, Error> {
-        let (mut found, caches) = futures_util::future::join(
+        let (mut found, caches, clusters, serverless) = futures_util::future::join4(
             rds::tagged(&self.rds, project),
             elasticache::tagged(&self.elasticache, project, only, known),
+            aurora::tagged(&self.rds, project),
+            serverless_cache::tagged(&self.elasticache, project),
         )
         .await;
         if let Ok(found) = &mut found {
             found.extend(caches?);
+            found.extend(clusters?);
+            found.extend(serverless?);
         }
         found
     }
@@ -1070,6 +1135,12 @@ impl Cloud {
             }
             Some(CloudService::ElasticacheCluster) => {
                 elasticache::delete_cluster(&self.elasticache, &found.identifier).await
+            }
+            Some(CloudService::AuroraServerless) => {
+                aurora::delete(&self.rds, &found.identifier, final_snapshot).await
+            }
+            Some(CloudService::ElasticacheServerless) => {
+                serverless_cache::delete(&self.elasticache, &found.identifier, final_snapshot).await
             }
             None => Ok(()),
         }
@@ -1148,6 +1219,7 @@ impl Cloud {
             (format!("security group {name}"), group),
         ];
         out.extend(rds::delete_parameter_groups(&self.rds, project, stage).await);
+        out.extend(aurora::delete_parameter_groups(&self.rds, project, stage).await);
         out
     }
 }
@@ -1157,6 +1229,8 @@ pub fn kind(service: CloudService) -> &'static str {
         CloudService::Rds => "RDS instance",
         CloudService::ElasticacheReplicationGroup => "ElastiCache replication group",
         CloudService::ElasticacheCluster => "ElastiCache cluster",
+        CloudService::AuroraServerless => "Aurora Serverless v2 cluster",
+        CloudService::ElasticacheServerless => "ElastiCache serverless cache",
     }
 }
 

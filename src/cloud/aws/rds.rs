@@ -44,6 +44,7 @@ fn observed(db: &aws_sdk_rds::types::DbInstance) -> Observed {
                 .collect(),
         ),
         arn: db.db_instance_arn().map(str::to_owned),
+        serverless: None,
         // DescribeDBInstances returns the tags: no second call.
         tags: Some(
             db.tag_list()
@@ -128,7 +129,7 @@ pub(super) async fn observe(client: &Client, id: &str) -> Result<Option<Observed
 
 /// The DB subnet group named after the project, created when the manifest lists subnets
 /// (then its name goes to `made`).
-async fn subnet_group(
+pub(super) async fn subnet_group(
     client: &Client,
     cloud: &CloudPlan,
     placement: &Placement,
@@ -528,6 +529,10 @@ pub(super) async fn tagged(client: &Client, project: &str) -> Result<Vec<Orphan>
     while let Some(page) = pages.next().await {
         let page = page.map_err(sdk_error("list RDS instances", project))?;
         for db in page.db_instances() {
+            // An Aurora cluster's writer goes with its cluster (`aurora::tagged`).
+            if db.db_cluster_identifier().is_some() {
+                continue;
+            }
             let tag = |key: &str| {
                 db.tag_list()
                     .iter()
@@ -634,7 +639,7 @@ pub(super) async fn delete_subnet_group(
 
 /// The tags of a group provision makes for a project (and stage): what proves it is theirs
 /// when `destroy` or `gc` looks for it.
-fn group_tags(cloud: &CloudPlan, kind: &str) -> Vec<Tag> {
+pub(super) fn group_tags(cloud: &CloudPlan, kind: &str) -> Vec<Tag> {
     let mut tags = vec![
         (crate::names::TAG_PROJECT, cloud.project.as_str()),
         (crate::names::TAG_TYPE, kind),

@@ -1,0 +1,207 @@
+//! The pure part of `serverless: true`: how the plan of a serverless database differs from an
+//! instance's (`shape`), and how its live scaling is compared with the manifest's (`diff`).
+//! The AWS calls are in `aws::aurora` and `aws::serverless_cache`.
+
+use serde::Serialize;
+
+use crate::catalog::CloudService;
+use crate::cloud::diff::{Change, Desired, Field, Observed};
+use crate::model::serverless::{Acu, Serverless, capacity_text};
+use crate::plan::{CloudPlan, ParameterGroup};
+
+/// What AWS reports of a serverless database beyond what `Observed` holds for every kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Live {
+    /// Aurora: `ServerlessV2ScalingConfiguration`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_acu: Option<Acu>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_acu: Option<Acu>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_pause_seconds: Option<u32>,
+    /// Aurora: whether the cluster's `db.serverless` writer exists (an interrupted create
+    /// leaves a cluster without one; `up` then makes it).
+    pub writer: bool,
+    /// ElastiCache Serverless: `MajorEngineVersion`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub major_version: Option<String>,
+}
+
+/// The parameters that make Aurora refuse plaintext, set in the cluster parameter group:
+/// `rds.force_ssl` for Aurora PostgreSQL
+/// (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraPostgreSQL.Security.html#AuroraPostgreSQL.Security.SSL.RequiringSSL),
+/// `require_secure_transport` for Aurora MySQL, a cluster-level parameter
+/// (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Security.html#AuroraMySQL.Security.SSL.RequireSSL).
+fn tls_parameters(engine: &str) -> Vec<(String, String)> {
+    if engine == "aurora-mysql" {
+        vec![("require_secure_transport".into(), "ON".into())]
+    } else {
+        vec![("rds.force_ssl".into(), "1".into())]
+    }
+}
+
+/// Turns an instance's or a replication group's plan into the serverless one the manifest
+/// asks for: the service, the Aurora engine and version, the TLS cluster parameter group, and
+/// no class, storage or Multi-AZ (Aurora spreads storage over three AZs; a serverless cache
+/// runs in several AZs by itself).
+pub fn shape(plan: &mut CloudPlan) {
+    match plan.config.serverless.clone() {
+        Some(Serverless::Aurora(a)) => {
+            plan.service = CloudService::AuroraServerless;
+            plan.engine.clone_from(&a.engine);
+            plan.engine_version.clone_from(&a.version);
+            plan.parameter_group = Some(ParameterGroup {
+                name: crate::names::stage_parameter_group(&plan.project, &plan.stage, &a.family),
+                parameters: tls_parameters(&a.engine),
+                family: a.family,
+            });
+            plan.iam_user = None;
+            plan.from_snapshot = None;
+            let c = &mut plan.config;
+            "db.serverless".clone_into(&mut c.class);
+            c.storage_gb = None;
+            c.max_storage_gb = None;
+            c.multi_az = false;
+            c.replicas = 0;
+            // Aurora keeps continuous backups of 1 to 35 days: there is no 0
+            // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html:
+            // BackupRetentionPeriod).
+            c.backup_retention_days = c.backup_retention_days.max(1);
+        }
+        Some(Serverless::Cache { .. }) => {
+            plan.service = CloudService::ElasticacheServerless;
+            plan.parameter_group = None;
+            plan.subnet_group = None;
+            plan.from_snapshot = None;
+            let c = &mut plan.config;
+            "serverless".clone_into(&mut c.class);
+            c.storage_gb = None;
+            c.max_storage_gb = None;
+            c.multi_az = false;
+            c.replicas = 0;
+            // SnapshotRetentionLimit: at most 35
+            // (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateServerlessCache.html).
+            c.backup_retention_days = c.backup_retention_days.min(35);
+        }
+        None => {}
+    }
+}
+
+/// The serverless fields that differ: the Aurora scaling configuration and deletion
+/// protection (ModifyDBCluster changes both in place, no restart:
+/// https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-administration.html),
+/// a cache's major version (a person decides).
+pub fn diff(desired: &Desired<'_>, current: &Observed) -> Vec<Change> {
+    let mut out = Vec::new();
+    let Some(live) = &current.serverless else {
+        return out;
+    };
+    match &desired.config.serverless {
+        Some(Serverless::Aurora(a)) => {
+            if let (Some(min), Some(max)) = (live.min_acu, live.max_acu)
+                && (min, max, live.auto_pause_seconds)
+                    != (a.min_acu, a.max_acu, a.auto_pause_seconds)
+            {
+                out.push(Change {
+                    field: Field::Capacity,
+                    from: capacity_text(min, max, live.auto_pause_seconds),
+                    to: a.capacity(),
+                    safe: true,
+                    why: None,
+                });
+            }
+            if let Some(have) = current.deletion_protection
+                && have != desired.config.deletion_protection
+            {
+                out.push(Change {
+                    field: Field::DeletionProtection,
+                    from: have.to_string(),
+                    to: desired.config.deletion_protection.to_string(),
+                    safe: true,
+                    why: None,
+                });
+            }
+        }
+        Some(Serverless::Cache { major_version }) => {
+            if let Some(have) = &live.major_version
+                && have != major_version
+            {
+                out.push(Change {
+                    field: Field::EngineVersion,
+                    from: have.clone(),
+                    to: major_version.clone(),
+                    safe: false,
+                    why: Some("a major version change of a serverless cache"),
+                });
+            }
+        }
+        None => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CloudConfig;
+    use crate::model::serverless::Aurora;
+
+    fn config(min: u32, max: u32, pause: Option<u32>) -> CloudConfig {
+        CloudConfig {
+            class: "db.serverless".into(),
+            storage_gb: None,
+            max_storage_gb: None,
+            replicas: 0,
+            multi_az: false,
+            deletion_protection: true,
+            backup_retention_days: 7,
+            extended_support: false,
+            iam_auth: false,
+            from_snapshot: None,
+            serverless: Some(Serverless::Aurora(Aurora {
+                engine: "aurora-postgresql".into(),
+                version: "16.6".into(),
+                family: "aurora-postgresql16".into(),
+                min_acu: Acu(min),
+                max_acu: Acu(max),
+                auto_pause_seconds: pause,
+            })),
+        }
+    }
+
+    fn desired(c: &CloudConfig) -> Desired<'_> {
+        Desired {
+            service: CloudService::AuroraServerless,
+            engine: "aurora-postgresql",
+            version: "16",
+            line: "16",
+            major_parts: 1,
+            config: c,
+            security_groups: &[],
+        }
+    }
+
+    #[test]
+    fn a_capacity_change_is_one_safe_change_and_equal_capacity_is_none() {
+        let live = Observed {
+            deletion_protection: Some(true),
+            serverless: Some(Live {
+                min_acu: Some(Acu(0)),
+                max_acu: Some(Acu(8)),
+                auto_pause_seconds: Some(300),
+                writer: true,
+                major_version: None,
+            }),
+            ..Observed::default()
+        };
+        let same = config(0, 8, Some(300));
+        assert!(diff(&desired(&same), &live).is_empty());
+        let more = config(1, 16, None);
+        let changes = diff(&desired(&more), &live);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].field, Field::Capacity);
+        assert!(changes[0].safe);
+        assert_eq!(changes[0].from, "0-4 ACU, pause after 300s idle");
+        assert_eq!(changes[0].to, "0.5-8 ACU");
+    }
+}
