@@ -2355,3 +2355,7 @@ mod iam_auth_needs_emulator;
 /// The IAM user's SQL on real servers (native PostgreSQL and MariaDB).
 #[path = "cloud/iam_sql.rs"]
 mod iam_sql_needs_native;
+
+/// Drift: settings changed outside provision (with boto3), `plan --drift`, `up` putting back.
+#[path = "cloud/drift.rs"]
+mod drift_needs_emulator;

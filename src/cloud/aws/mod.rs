@@ -3,6 +3,7 @@
 //! identifier `{project}-{resource}` and confirmed by their `provision:*` tags. No state file:
 //! AWS is the state. Passwords live in Secrets Manager under `provision/{project}/{resource}`.
 
+mod applied;
 mod elasticache;
 mod expiry;
 pub mod iam_auth;
@@ -57,6 +58,8 @@ pub fn desired<'a>(
         major_parts: resource.template.cloud.major_parts,
         config: &cloud.config,
         security_groups: &placement.security_group_ids,
+        publicly_accessible: cloud.publicly_accessible,
+        parameter_group: cloud.parameter_group.as_ref().map(|g| g.name.as_str()),
     }
 }
 
@@ -413,6 +416,7 @@ impl Cloud {
                     .await?;
                 self.refresh_expiry(name, cloud, current, progress).await?;
                 let changes = diff(&desired(resource, cloud, placement), current);
+                applied::say_drift(name, &changes, current, progress);
                 let unsafe_changes: Vec<Change> =
                     changes.iter().filter(|c| !c.safe).cloned().collect();
                 if !unsafe_changes.is_empty() {
@@ -436,6 +440,9 @@ impl Cloud {
                     // user is still made, so that a run from where the database is
                     // reachable finishes what an earlier run could not (its SQL is idempotent).
                     if current.readiness() == Readiness::Available && reset.is_none() {
+                        // A resource made before the record existed gets it now.
+                        self.write_applied(resource, cloud, placement, current)
+                            .await?;
                         if current.iam_auth == Some(true) {
                             self.ensure_iam_user(resource, cloud, current, progress)
                                 .await?;
@@ -472,6 +479,9 @@ impl Cloud {
         if let Some(foreign) = foreign(&ready, cloud) {
             return Err(foreign);
         }
+        // In the same run that changed it: what it now has is what provision applied.
+        self.write_applied(resource, cloud, placement, &ready)
+            .await?;
         if ready.iam_auth == Some(true) {
             self.ensure_iam_user(resource, cloud, &ready, progress)
                 .await?;
@@ -545,6 +555,9 @@ impl Cloud {
         progress: &Progress,
     ) -> Result<Option<Secret>, Error> {
         let name = resource.name.as_str();
+        // The record of what is applied goes with the create's own tags: no second call.
+        let recorded = applied::with_record(resource, cloud, placement);
+        let cloud = &recorded;
         let snapshot = self.snapshot_for(resource, cloud).await?;
         let restoring_rds = snapshot.is_some() && cloud.service == CloudService::Rds;
         // The secret's state before this run stored a password in it, when it did.
