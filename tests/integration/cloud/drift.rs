@@ -163,7 +163,7 @@ fn drift_made_outside_provision_is_shown_per_field_and_up_puts_it_back() {
     settle(&p);
     let clean = p.cmd(&["plan", "--drift"]).output();
     assert_eq!(clean.code, Some(0), "{}", clean.snapshot());
-    assert!(!clean.stdout.contains("drift"), "{}", clean.stdout);
+    assert!(!clean.stdout.contains("  drift "), "{}", clean.stdout);
 
     // A manifest change is a change, not drift: `plan --drift` stays 0, `up` applies it and
     // records it in the same run (one tag write).
@@ -176,7 +176,7 @@ fn drift_made_outside_provision_is_shown_per_field_and_up_puts_it_back() {
     assert!(
         plan.stdout
             .contains("db  update     backup_retention_days 7 -> 14")
-            && !plan.stdout.contains("drift "),
+            && !plan.stdout.contains("  drift "),
         "{}",
         plan.stdout
     );
