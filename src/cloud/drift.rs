@@ -210,10 +210,19 @@ impl Drift {
         )
     }
 
-    /// What `up` says before it puts a field back.
+    /// What `up` says before it puts a field back. A parameter group's parameters apply at
+    /// the next reboot: "When you associate a new DB parameter group with a DB instance, the
+    /// modified static and dynamic parameters are applied only after the DB instance is
+    /// rebooted" (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.Associating.html).
+    /// `up` does not reboot a database behind anyone's back; it says so.
     pub fn putting_back(&self) -> String {
+        let reboot = if self.field == Field::ParameterGroup {
+            " (its parameters apply at the instance's next reboot: `aws rds reboot-db-instance`)"
+        } else {
+            ""
+        };
         format!(
-            "drift: {} is {} (changed outside provision); putting back {}",
+            "drift: {} is {} (changed outside provision); putting back {}{reboot}",
             self.field, self.live, self.manifest
         )
     }
