@@ -328,6 +328,12 @@ IDENTIFIER = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|-(?!-))*")
 # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Tagging.html,
 # https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Tagging-Resources.html).
 TAG_KEY_MAX, TAG_VALUE_MAX, TAGS_MAX = 128, 256, 50
+# RDS and ElastiCache tag keys and values take "the set of Unicode letters, digits,
+# white-space, '_', '.', ':', '/', '=', '+', '-', '@'" (Java regex
+# "^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$")
+# (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_Tag.html,
+# https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_Tag.html); moto takes any.
+TAG_CHARS = re.compile(r"[\w\s.:/=+\-@]*")
 
 
 def name_rules(service: str, action: str, p: dict):
@@ -347,6 +353,8 @@ def name_rules(service: str, action: str, p: dict):
     for t in tags:
         if len(t.get("Key", "")) > TAG_KEY_MAX or len(t.get("Value", "")) > TAG_VALUE_MAX:
             return query_error(service, "InvalidParameterValue", f"Tag {t.get('Key')!r}: keys are at most {TAG_KEY_MAX} characters, values {TAG_VALUE_MAX}")
+        if service in ("rds", "elasticache") and not all(TAG_CHARS.fullmatch(t.get(k, "")) for k in ("Key", "Value")):
+            return query_error(service, "InvalidParameterValue", f"Tag {t.get('Key')!r}: keys and values may contain only Unicode letters, digits, white space and _ . : / = + - @")
     return None
 
 
@@ -402,6 +410,28 @@ PARAMETER_VALUES = {
 }
 
 
+def default_group_family(name: str) -> str | None:
+    """The family of one of AWS's default DB parameter groups (`default.postgres16`), which
+    exist in every account and Region without being created: an instance created without a
+    group is in its family's ("If you create a DB instance without specifying a DB parameter
+    group, the DB instance uses a default DB parameter group",
+    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/parameter-groups-overview.html).
+    moto has none of them."""
+    if not name.startswith("default."):
+        return None
+    family = name[len("default."):]
+    known = {family_of(engine, v) for engine, lines in RDS_VERSIONS.items() for vs in lines.values() for v in vs}
+    return family if family in known else None
+
+
+# BackupRetentionPeriod: "Must be a value from 0 to 35"
+# (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html,
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html,
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBInstanceFromDBSnapshot.html);
+# moto takes any number.
+BACKUP_RETENTION_MAX = 35
+
+
 def family_engine(family: str) -> str:
     return re.sub(r"[\d.]+$", "", family)
 
@@ -424,6 +454,10 @@ def members(p: dict, field: str) -> list[dict]:
 
 
 def before_rds(action: str, p: dict, account: str):
+    if action in ("CreateDBInstance", "ModifyDBInstance", "RestoreDBInstanceFromDBSnapshot") and "BackupRetentionPeriod" in p:
+        days = p["BackupRetentionPeriod"]
+        if not days.lstrip("-").isdigit() or not 0 <= int(days) <= BACKUP_RETENTION_MAX:
+            return query_error("rds", "InvalidParameterValue", f"Invalid backup retention period: {days}. It must be a value from 0 to {BACKUP_RETENTION_MAX}.")
     if action == "ModifyDBParameterGroup":
         name = p.get("DBParameterGroupName", "")
         family = PARAMETER_GROUPS.get((account, name))
@@ -510,6 +544,16 @@ def before_rds(action: str, p: dict, account: str):
                 return query_error("rds", "InvalidParameterCombination", f"Cannot upgrade {res.get('engine')} from {cur} to {want}")
         if "MaxAllocatedStorage" in p and int(p["MaxAllocatedStorage"]) <= (res.get("storage") or 0):
             return query_error("rds", "InvalidParameterCombination", "Max storage size must be greater than storage size")
+        if "DBParameterGroupName" in p:
+            # "The DB parameter group must be in the same DB parameter group family as this DB
+            # instance" (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html:
+            # DBParameterGroupName); one that does not exist is DBParameterGroupNotFound (moto
+            # checks that, once the layer has made AWS's default groups exist for it).
+            group = p["DBParameterGroupName"]
+            have = PARAMETER_GROUPS.get((account, group)) or default_group_family(group)
+            want = family_of(res.get("engine", ""), res.get("version") or "")
+            if have is not None and have != want:
+                return query_error("rds", "InvalidParameterCombination", f"The parameter group {group} with DBParameterGroupFamily {have} can't be used for this instance. Use a parameter group with DBParameterGroupFamily {want}.")
     if action == "CreateDBInstance" and "MaxAllocatedStorage" in p:
         pass
     return None
@@ -736,6 +780,8 @@ def after_ok(service: str, action: str, p: dict, account: str):
                     phases.append((cfg["storage_optimization_seconds"], "storage-optimization"))
                 if "EngineVersion" in p:
                     res["version"] = resolve_rds_version(res.get("engine", ""), p["EngineVersion"]) or p["EngineVersion"]
+                if "DBParameterGroupName" in p:
+                    res["parameter_group"] = p["DBParameterGroupName"]
                 set_phases(res, phases)
             elif action == "DeleteDBInstance":
                 RESOURCES.pop((account, rid), None)
@@ -1726,6 +1772,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         refused = before(service, action, params, account, backend_snapshot)
         if refused is not None:
             return self.send(*refused)
+        if service == "rds" and action == "ModifyDBInstance" and default_group_family(params.get("DBParameterGroupName", "")):
+            self.ensure_default_group(params["DBParameterGroupName"], account, tell_moto)
         if params != original and "x-www-form-urlencoded" in ctype:
             body = urllib.parse.urlencode({k: v for k, v in params.items() if not k.startswith("_")}).encode()
 
@@ -1753,6 +1801,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if service == "secretsmanager" and status >= 400:
             rbody = rewrite_secrets_error(status, rbody)
         self.send(status, rheaders, rbody)
+
+    def ensure_default_group(self, name: str, account: str, tell_moto: bool):
+        """Makes one of AWS's default DB parameter groups exist in moto (which has none), as
+        it does on AWS, before a request names it. Straight to moto: its name is AWS's own,
+        one no client may create (the layer's name rule refuses it)."""
+        with LOCK:
+            if (account, name) in PARAMETER_GROUPS:
+                return
+            PARAMETER_GROUPS[(account, name)] = default_group_family(name) or ""
+        headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "x-amz-date", "user-agent")}
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if tell_moto:
+            headers["x-moto-account-id"] = account
+        query = {"Action": "CreateDBParameterGroup", "Version": "2014-10-31", "DBParameterGroupName": name,
+                 "DBParameterGroupFamily": default_group_family(name) or "", "Description": f"Default parameter group for {default_group_family(name)}"}
+        req = urllib.request.Request(BACKEND + "/", data=urllib.parse.urlencode(query).encode(), headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                r.read()
+        except (urllib.error.URLError, OSError):
+            pass
 
     def backend_snapshot(self, service: str, params: dict, account: str, tell_moto: bool) -> dict | None:
         """The snapshot a restore names, as moto has it (None: moto has none)."""

@@ -134,6 +134,10 @@ enum Command {
         /// Exit 0 with no changes, 2 with changes, 1 on error (as Terraform)
         #[arg(long)]
         detailed_exitcode: bool,
+        /// With --cloud: exit 0 when nothing was changed outside provision, 2 when a setting
+        /// was (drift; a manifest change alone is not), 1 on error: a nightly check
+        #[arg(long, conflicts_with = "detailed_exitcode")]
+        drift: bool,
     },
     /// Bring the databases up, then run every app service with a command (or those named),
     /// their output prefixed with their names; Ctrl-C stops the apps
@@ -314,7 +318,8 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
             json,
             format,
             detailed_exitcode,
-        }) => commands::plan::run(&session, target, *json, *format, *detailed_exitcode),
+            drift,
+        }) => commands::plan::run(&session, target, *json, *format, *detailed_exitcode, *drift),
         Some(Command::Env { service, format }) => {
             commands::env::env(&session, target, service.as_deref(), *format)
         }

@@ -19,6 +19,9 @@ pub const TAG_PREFIX: &str = "provision:";
 pub const TAG_STAGE: &str = "provision:stage";
 /// When `gc` may delete a stage (RFC 3339, UTC), from `--ttl` or the ephemeral profile.
 pub const TAG_EXPIRES_AT: &str = "provision:expires-at";
+/// What `up` last applied to a resource, field by field (`cloud::drift::Applied`): what tells
+/// a change made outside provision (drift) from a manifest change, with no state file.
+pub const TAG_APPLIED: &str = "provision:applied";
 
 /// Docker labels on the database containers and volumes provision makes.
 pub const LABEL_PROJECT: &str = "dev.provision.project";

@@ -264,9 +264,22 @@ pub fn cloud_live(live: &LiveState) -> String {
                 r.identifier,
                 r.status.as_deref().unwrap_or("?")
             ),
+            // Drift has lines of its own, below.
+            _ if r
+                .changes
+                .iter()
+                .all(|c| r.drift.iter().any(|d| d.field == c.field)) =>
+            {
+                if r.action == Action::Blocked {
+                    "cannot put back what changed outside provision".to_owned()
+                } else {
+                    "puts back what changed outside provision".to_owned()
+                }
+            }
             _ => r
                 .changes
                 .iter()
+                .filter(|c| !r.drift.iter().any(|d| d.field == c.field))
                 .map(|c| {
                     format!(
                         "{} {} -> {}{}",
@@ -284,6 +297,15 @@ pub fn cloud_live(live: &LiveState) -> String {
                 .join(", "),
         };
         let _ = writeln!(out, "  {:width$}  {:9}  {detail}", r.resource, r.action);
+        for d in &r.drift {
+            let _ = writeln!(
+                out,
+                "  {:width$}  {:9}  {}",
+                r.resource,
+                "drift",
+                d.describe()
+            );
+        }
     }
     for o in &live.orphaned {
         let _ = writeln!(

@@ -34,6 +34,12 @@ pub struct Observed {
     /// The VPC security groups (RDS reports them with the instance).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security_group_ids: Option<Vec<String>>,
+    /// RDS `PubliclyAccessible`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publicly_accessible: Option<bool>,
+    /// The DB parameter group the instance is in (RDS `DBParameterGroups`, the first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter_group: Option<String>,
     #[serde(skip)]
     pub arn: Option<String>,
     /// What a serverless database reports beyond these (`cloud::serverless`).
@@ -94,6 +100,8 @@ pub enum Field {
     IamAuth,
     /// Aurora Serverless v2 scaling: minimum, maximum and auto-pause.
     Capacity,
+    PubliclyAccessible,
+    ParameterGroup,
 }
 
 impl Field {
@@ -111,6 +119,8 @@ impl Field {
             Self::SecurityGroups => "security_groups",
             Self::IamAuth => "iam_auth",
             Self::Capacity => "capacity",
+            Self::PubliclyAccessible => "publicly_accessible",
+            Self::ParameterGroup => "parameter_group",
         }
     }
 }
@@ -282,6 +292,10 @@ pub struct Desired<'a> {
     /// The security groups it should have (the manifest's and the one provision owns);
     /// empty: whatever AWS chose (the VPC's default), not compared.
     pub security_groups: &'a [String],
+    /// RDS: whether the instance may have a public address (provision makes it private).
+    pub publicly_accessible: bool,
+    /// RDS: the parameter group provision made for it (the one refusing plaintext), if any.
+    pub parameter_group: Option<&'a str>,
 }
 
 /// What the live version needs to match the manifest: nothing while it is on the line the
@@ -472,6 +486,42 @@ pub fn diff(desired: &Desired<'_>, current: &Observed) -> Vec<Change> {
             None,
         );
     }
+    // PubliclyAccessible changes in place, "applied immediately regardless of the value of the
+    // ApplyImmediately parameter"
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html).
+    if desired.service == CloudService::Rds
+        && let Some(have) = current.publicly_accessible
+        && have != desired.publicly_accessible
+    {
+        push(
+            Field::PubliclyAccessible,
+            have.to_string(),
+            desired.publicly_accessible.to_string(),
+            true,
+            None,
+        );
+    }
+    // The parameter group is compared only where provision is known to have put the instance
+    // in its own: the record says so. An instance made before provision attached one (or
+    // adopted with its own) is left in its group, not moved behind anyone's back.
+    // ModifyDBInstance takes a group of the instance's family; the name changes at once, its
+    // parameters apply at the next reboot
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html:
+    // DBParameterGroupName).
+    if desired.service == CloudService::Rds
+        && let (Some(want), Some(have)) = (desired.parameter_group, &current.parameter_group)
+        && have != want
+        && crate::cloud::drift::Applied::read(current)
+            .is_some_and(|a| a.get(Field::ParameterGroup).is_some())
+    {
+        push(
+            Field::ParameterGroup,
+            have.clone(),
+            want.to_owned(),
+            true,
+            None,
+        );
+    }
     // ModifyDBInstance turns IAM database authentication on or off in place; password
     // logins keep working either way
     // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.Enabling.html).
@@ -489,6 +539,51 @@ pub fn diff(desired: &Desired<'_>, current: &Observed) -> Vec<Change> {
     }
     changes.extend(crate::cloud::serverless::diff(desired, current));
     changes
+}
+
+/// What `up` applies for each field it compares, as `diff` spells it (its changes' `to`):
+/// what the `provision:applied` record holds after a create or a change. `parameter_group`:
+/// whether the instance is in provision's group (only then is it recorded, and compared).
+pub fn applied_values(desired: &Desired<'_>, parameter_group: bool) -> Vec<(Field, String)> {
+    let c = desired.config;
+    let mut out = vec![(Field::Class, c.class.clone())];
+    let rds = desired.service == CloudService::Rds;
+    if rds {
+        if let Some(gb) = c.storage_gb {
+            out.push((Field::StorageGb, gb.to_string()));
+        }
+        if let Some(gb) = c.max_storage_gb {
+            out.push((Field::MaxStorageGb, gb.to_string()));
+        }
+    }
+    if desired.service == CloudService::ElasticacheReplicationGroup {
+        out.push((Field::Replicas, c.replicas.to_string()));
+    }
+    if desired.service != CloudService::ElasticacheCluster {
+        out.push((Field::MultiAz, c.multi_az.to_string()));
+        out.push((
+            Field::BackupRetentionDays,
+            c.backup_retention_days.to_string(),
+        ));
+    }
+    if rds {
+        if !desired.security_groups.is_empty() {
+            let mut want = desired.security_groups.to_vec();
+            want.sort();
+            want.dedup();
+            out.push((Field::SecurityGroups, want.join(",")));
+        }
+        out.push((Field::DeletionProtection, c.deletion_protection.to_string()));
+        out.push((Field::IamAuth, c.iam_auth.to_string()));
+        out.push((
+            Field::PubliclyAccessible,
+            desired.publicly_accessible.to_string(),
+        ));
+        if let Some(group) = desired.parameter_group.filter(|_| parameter_group) {
+            out.push((Field::ParameterGroup, group.to_owned()));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -520,6 +615,8 @@ mod tests {
             major_parts: 1,
             config: c,
             security_groups: &[],
+            publicly_accessible: false,
+            parameter_group: Some("shop-postgres16-tls"),
         }
     }
 
@@ -619,5 +716,76 @@ mod tests {
             serde_json::to_string(&Action::NoChange).unwrap(),
             "\"no change\""
         );
+    }
+
+    /// Change, drift, or both, decided field by field from the live value, the manifest and
+    /// the `provision:applied` record: pure, in milliseconds.
+    #[test]
+    fn a_difference_is_a_manifest_change_drift_or_both_by_the_record() {
+        use crate::cloud::drift::{Applied, Origin, drifts, origin};
+        let c = config();
+        let d = desired("16", "16", &c);
+        let applied = Applied::of(&applied_values(&d, true));
+        let tags = |applied: Option<&Applied>| {
+            applied.map(|a| vec![(crate::names::TAG_APPLIED.to_owned(), a.render())])
+        };
+        let live = |backup: u32, public: bool, group: &str, applied: Option<&Applied>| Observed {
+            backup_retention_days: Some(backup),
+            publicly_accessible: Some(public),
+            parameter_group: Some(group.to_owned()),
+            tags: tags(applied),
+            ..Observed::default()
+        };
+        // As applied: nothing.
+        let same = live(7, false, "shop-postgres16-tls", Some(&applied));
+        assert_eq!(diff(&d, &same), vec![]);
+        // Changed on AWS, manifest as applied: drift on each field, which up puts back.
+        let console = live(1, true, "default.postgres16", Some(&applied));
+        let changes = diff(&d, &console);
+        let fields: Vec<Field> = changes.iter().map(|c| c.field).collect();
+        assert_eq!(
+            fields,
+            [
+                Field::BackupRetentionDays,
+                Field::PubliclyAccessible,
+                Field::ParameterGroup
+            ]
+        );
+        assert!(
+            changes
+                .iter()
+                .all(|c| origin(c, Some(&applied)) == Origin::Drift)
+        );
+        let found = drifts(&changes, Some(&applied));
+        assert_eq!(found.len(), 3);
+        assert_eq!(
+            found[0].describe(),
+            "backup_retention_days 7 -> 1 (changed outside provision; up puts back 7)"
+        );
+        // The manifest changed, AWS did not: a change, no drift.
+        let mut edited = config();
+        edited.backup_retention_days = 14;
+        let changes = diff(&desired("16", "16", &edited), &same);
+        assert_eq!(origin(&changes[0], Some(&applied)), Origin::Manifest);
+        assert!(drifts(&changes, Some(&applied)).is_empty());
+        // Both: changed on AWS, and the manifest asks for a third value.
+        let changes = diff(&desired("16", "16", &edited), &console);
+        let both = &changes[0];
+        assert_eq!(both.field, Field::BackupRetentionDays);
+        assert_eq!(origin(both, Some(&applied)), Origin::Both);
+        let d0 = &drifts(&changes, Some(&applied))[0];
+        assert!(d0.manifest_changed && d0.manifest == "14" && d0.applied.as_deref() == Some("7"));
+        // No record (a resource made before records): every difference is a change, and the
+        // parameter group is not compared at all, so such an instance is never moved.
+        let old = live(1, true, "default.postgres16", None);
+        let changes = diff(&d, &old);
+        assert!(changes.iter().all(|c| c.field != Field::ParameterGroup));
+        assert!(changes.iter().all(|c| origin(c, None) == Origin::Manifest));
+        assert!(drifts(&changes, None).is_empty());
+        // A record written without the group (the instance was not in provision's): the group
+        // is still not compared.
+        let without = Applied::of(&applied_values(&d, false));
+        let legacy = live(7, false, "default.postgres16", Some(&without));
+        assert_eq!(diff(&d, &legacy), vec![]);
     }
 }

@@ -128,11 +128,16 @@ pub fn policy(plan: &Plan) -> Policy {
             ],
             request_tag.clone(),
         ));
-        // CreateDBInstance names the project's parameter group (refusing plaintext).
+        // CreateDBInstance names the project's parameter group (refusing plaintext), and so
+        // does ModifyDBInstance when `up` puts an instance moved out of it back (drift):
+        // ModifyDBInstance authorizes the `pg` it names as well as the `db` (Service
+        // Authorization Reference, Amazon RDS:
+        // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html).
         statements.push(allow(
             "RdsUseOwnParameterGroup",
             &[
                 "rds:CreateDBInstance",
+                "rds:ModifyDBInstance",
                 "rds:ModifyDBParameterGroup",
                 "rds:DeleteDBParameterGroup",
             ],
@@ -523,6 +528,26 @@ mod tests {
         );
         let read = by_sid("ReadOnly");
         assert!(read.actions.contains(&"rds:DescribeDBSnapshots"));
+        // Drift: putting an instance back in its parameter group authorizes the group (the
+        // project's, by tag); the record is a tag on the project's own instance.
+        let group = by_sid("RdsUseOwnParameterGroup");
+        assert!(group.actions.contains(&"rds:ModifyDBInstance"));
+        assert_eq!(group.resources, ["arn:aws:rds:eu-west-1:*:pg:shop-*-tls"]);
+        assert!(
+            group
+                .condition
+                .as_ref()
+                .unwrap()
+                .to_string()
+                .contains("aws:ResourceTag/provision:project")
+        );
+        let own = by_sid("RdsChangeOwn");
+        assert!(
+            own.actions.contains(&"rds:AddTagsToResource")
+                && own.actions.contains(&"rds:ModifyDBInstance")
+        );
+        let cache = by_sid("ElastiCacheChangeOwn");
+        assert!(cache.actions.contains(&"elasticache:AddTagsToResource"));
         assert!(read.actions.contains(&"elasticache:DescribeSnapshots"));
     }
 

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod cost;
 pub mod data;
 pub mod diff;
+pub mod drift;
 pub mod iam_auth;
 pub mod iam_policy;
 mod iam_serverless;
@@ -257,6 +258,8 @@ pub struct LiveResource {
     pub status: Option<String>,
     pub endpoint: Option<String>,
     pub changes: Vec<Change>,
+    /// The fields among `changes` that were changed outside provision (see `drift`).
+    pub drift: Vec<drift::Drift>,
     /// For a create with `from_snapshot`: the snapshot it would restore from, or why it
     /// cannot.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -274,6 +277,11 @@ impl LiveState {
     /// Whether `up` would change anything (for `plan --detailed-exitcode`).
     pub fn has_changes(&self) -> bool {
         self.resources.iter().any(|r| r.action != Action::NoChange)
+    }
+
+    /// Whether anything was changed outside provision (for `plan --drift`).
+    pub fn has_drift(&self) -> bool {
+        self.resources.iter().any(|r| !r.drift.is_empty())
     }
 }
 
@@ -331,6 +339,11 @@ async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
             o.ownership(&c.project, &c.stage, &c.resource)
         });
         let action = Action::decide(o.is_some(), &ownership, &changes);
+        // Another project's resource has no drift of ours.
+        let drift = match (&o, &ownership) {
+            (Some(o), Ownership::Ours) => drift::drifts(&changes, drift::Applied::read(o).as_ref()),
+            _ => Vec::new(),
+        };
         resources.push(LiveResource {
             resource: r.name.clone(),
             identifier: c.identifier.clone(),
@@ -341,6 +354,7 @@ async fn read_live(cloud: &Cloud, plan: &Plan) -> Result<LiveState, Error> {
                 .as_ref()
                 .and_then(|o| Some(format!("{}:{}", o.address.as_ref()?, o.port?))),
             changes,
+            drift,
             restore,
         });
     }

@@ -178,6 +178,8 @@ mod tests {
             major_parts: 1,
             config: c,
             security_groups: &[],
+            publicly_accessible: false,
+            parameter_group: None,
         }
     }
 

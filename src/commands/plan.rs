@@ -1,5 +1,5 @@
-//! `provision plan [--local|--cloud] [--json] [--detailed-exitcode]`: the desired state,
-//! then what `up` would change, read from the target's live state by its own module.
+//! `provision plan [--local|--cloud] [--json] [--detailed-exitcode|--drift]`: the desired
+//! state, then what `up` would change, read from the target's live state by its own module.
 
 use crate::error::{Error, Exit};
 use crate::plan::Target;
@@ -44,10 +44,16 @@ pub fn run(
     as_json: bool,
     format: Option<PlanFormat>,
     detailed_exitcode: bool,
+    drift: bool,
 ) -> Result<Exit, Error> {
     if format == Some(PlanFormat::Markdown) && target != Target::Cloud {
         return Err(Error::MarkdownNeedsCloud);
     }
+    if drift && target != Target::Cloud {
+        return Err(Error::DriftNeedsCloud);
+    }
+    // Either verdict needs AWS read: never "no changes" (or "no drift") when it could not look.
+    let detailed_exitcode = detailed_exitcode || drift;
     let (_, plan) = session.plan(target)?;
     let live = block_on(async {
         Ok(match target {
@@ -91,7 +97,11 @@ pub fn run(
         text
     };
     session::print(&text)?;
-    let changes = live.as_ref().is_some_and(Live::has_changes);
+    let changes = if drift {
+        matches!(&live, Some(Live::Cloud(l)) if l.has_drift())
+    } else {
+        live.as_ref().is_some_and(Live::has_changes)
+    };
     Ok(if detailed_exitcode && changes {
         Exit::ChangesPresent
     } else {

@@ -53,6 +53,13 @@ pub(super) fn render(error: &Error, verbose: bool, out: &mut String) {
             );
             let _ = writeln!(out, "hint: `provision plan --cloud --format markdown`");
         }
+        Error::DriftNeedsCloud => {
+            let _ = writeln!(
+                out,
+                "error: `plan --drift` looks for changes made on AWS outside provision"
+            );
+            let _ = writeln!(out, "hint: `provision plan --cloud --drift`");
+        }
         Error::GithubEnvUnset => {
             let _ = writeln!(
                 out,

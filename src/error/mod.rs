@@ -145,6 +145,8 @@ pub enum Error {
     TtlOnDefaultStage { given: String },
     /// `plan --format markdown` without `--cloud`: the comment describes cloud resources.
     MarkdownNeedsCloud,
+    /// `plan --drift` without `--cloud`: drift is a change made on AWS outside provision.
+    DriftNeedsCloud,
     /// `env --format github` with no `GITHUB_ENV` to write to: not in a GitHub Actions step.
     GithubEnvUnset,
     /// `env --format github >> "$GITHUB_ENV"`: the masks would land in the file, where the
@@ -382,6 +384,7 @@ impl Error {
             | Self::InvalidTtl { .. }
             | Self::TtlOnDefaultStage { .. }
             | Self::MarkdownNeedsCloud
+            | Self::DriftNeedsCloud
             | Self::GithubEnvUnset
             | Self::GithubEnvIsStdout { .. } => Exit::Usage,
             Self::WriteGithubEnv { .. } | Self::GithubEnvRefused { .. } => Exit::Failure,
@@ -504,6 +507,7 @@ impl Error {
             | Self::InvalidTtl { .. }
             | Self::TtlOnDefaultStage { .. }
             | Self::MarkdownNeedsCloud
+            | Self::DriftNeedsCloud
             | Self::GithubEnvUnset
             | Self::GithubEnvIsStdout { .. }
             | Self::WriteGithubEnv { .. }

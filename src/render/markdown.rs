@@ -14,6 +14,19 @@ fn code(text: &str) -> String {
     format!("`{}`", text.replace('`', "'"))
 }
 
+/// The change column's entries: the manifest's changes, then what changed outside provision.
+fn changes(l: &crate::cloud::LiveResource) -> Vec<String> {
+    l.changes
+        .iter()
+        .filter(|c| !l.drift.iter().any(|d| d.field == c.field))
+        .map(|c| {
+            let held = if c.safe { "" } else { " (held)" };
+            format!("{} {} → {}{held}", c.field, c.from, c.to)
+        })
+        .chain(l.drift.iter().map(|d| format!("drift: {}", d.describe())))
+        .collect()
+}
+
 pub fn plan(plan: &Plan, live: Option<&LiveState>, cost: Option<&Estimate>) -> String {
     let mut out = String::new();
     let stage = plan
@@ -37,17 +50,7 @@ pub fn plan(plan: &Plan, live: Option<&LiveState>, cost: Option<&Estimate>) -> S
                 Some(restore) => format!("{} ({restore})", l.action),
                 None => l.action.to_string(),
             },
-            Some(l) => {
-                let list: Vec<String> = l
-                    .changes
-                    .iter()
-                    .map(|c| {
-                        let held = if c.safe { "" } else { " (held)" };
-                        format!("{} {} → {}{held}", c.field, c.from, c.to)
-                    })
-                    .collect();
-                format!("{}: {}", l.action, list.join(", "))
-            }
+            Some(l) => format!("{}: {}", l.action, changes(l).join(", ")),
         };
         let _ = writeln!(
             out,

@@ -430,9 +430,10 @@ mod needs_emulator {
         assert_eq!(plan.code, Some(2), "{}", plan.snapshot());
         assert!(plan.stdout.contains("db  update     class db.t4g.micro -> db.t4g.small, storage_gb 20 -> 50, backup_retention_days 7 -> 14"), "{}", plan.stdout);
         let up = p.ok(&["up", "-v"]);
+        // The change, then the record of what is now applied (`provision:applied`).
         assert_eq!(
             CloudProject::mutations(&up),
-            ["RDS.ModifyDBInstance"],
+            ["RDS.ModifyDBInstance", "RDS.AddTagsToResource"],
             "{}",
             up.stderr
         );
@@ -844,7 +845,8 @@ mod needs_emulator {
             CloudProject::mutations(&up),
             [
                 "ElastiCache.IncreaseReplicaCount",
-                "ElastiCache.ModifyReplicationGroup"
+                "ElastiCache.ModifyReplicationGroup",
+                "ElastiCache.AddTagsToResource"
             ],
             "{}",
             up.stderr
@@ -1953,13 +1955,15 @@ mod stages_need_emulator {
             }
         }
         assert!(!md.contains("://"), "no URL in the comment: {md}");
-        // Changed from outside: the comment shows the change AWS would get.
+        // Changed from outside: the comment shows it as drift, which `up` puts back.
         p.boto3(&format!(
             "rds.modify_db_instance(DBInstanceIdentifier='{name}-pr-3-db', BackupRetentionPeriod=5, ApplyImmediately=True)\nout(0)"
         ));
         let out = p.ok(&["plan", "--format", "markdown", "--stage", "pr-3"]);
         assert!(
-            out.stdout.contains("backup_retention_days 5 → 1"),
+            out.stdout.contains(
+                "drift: backup_retention_days 1 -> 5 (changed outside provision; up puts back 1)"
+            ),
             "{}",
             out.stdout
         );
@@ -2361,6 +2365,9 @@ mod iam_sql_needs_native;
 #[path = "cloud/data_tls.rs"]
 mod data_tls_needs_native_and_emulator;
 
+/// Drift: settings changed outside provision (with boto3), `plan --drift`, `up` putting back.
+#[path = "cloud/drift.rs"]
+mod drift_needs_emulator;
 /// `serverless: true`: Aurora Serverless v2 and ElastiCache Serverless (the latter emulated by
 /// the rules layer).
 #[path = "cloud/serverless.rs"]

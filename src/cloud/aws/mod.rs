@@ -3,6 +3,7 @@
 //! identifier `{project}-{resource}` and confirmed by their `provision:*` tags. No state file:
 //! AWS is the state. Passwords live in Secrets Manager under `provision/{project}/{resource}`.
 
+mod applied;
 mod aurora;
 mod elasticache;
 mod expiry;
@@ -60,6 +61,8 @@ pub fn desired<'a>(
         major_parts: resource.template.cloud.major_parts,
         config: &cloud.config,
         security_groups: &placement.security_group_ids,
+        publicly_accessible: cloud.publicly_accessible,
+        parameter_group: cloud.parameter_group.as_ref().map(|g| g.name.as_str()),
     }
 }
 
@@ -384,6 +387,25 @@ impl Cloud {
             .unwrap_or_else(|| cloud.engine_version.clone())
     }
 
+    /// The state of the resource's secret (from the prefetched list when there is one);
+    /// `None` for a kind without a password (Memcached).
+    async fn secret_state(
+        &self,
+        cloud: &CloudPlan,
+        prefetched: &Prefetched,
+    ) -> Result<Option<SecretState>, Error> {
+        if cloud.service == CloudService::ElasticacheCluster {
+            return Ok(None);
+        }
+        Ok(Some(match &prefetched.secrets {
+            Some(all) => all
+                .get(&cloud.secret_name)
+                .copied()
+                .unwrap_or(SecretState::Missing),
+            None => secrets::state(&self.secrets, &cloud.secret_name).await?,
+        }))
+    }
+
     /// Creates what is missing, applies safe changes in an order AWS accepts (waiting for
     /// `available` between them), finishes any password reset, and waits until available.
     pub async fn converge(
@@ -400,18 +422,7 @@ impl Cloud {
         if let Some(foreign) = observed.as_ref().and_then(|o| foreign(o, cloud)) {
             return Err(foreign);
         }
-        let has_password = cloud.service != CloudService::ElasticacheCluster;
-        let secret = if has_password {
-            Some(match &prefetched.secrets {
-                Some(all) => all
-                    .get(&cloud.secret_name)
-                    .copied()
-                    .unwrap_or(SecretState::Missing),
-                None => secrets::state(&self.secrets, &cloud.secret_name).await?,
-            })
-        } else {
-            None
-        };
+        let secret = self.secret_state(cloud, prefetched).await?;
         // A password the database must be given (a lost secret, an interrupted reset).
         let (acted, reset, restored) = match &observed {
             None => {
@@ -432,6 +443,7 @@ impl Cloud {
                     aurora::create_writer(&self.rds, cloud).await?;
                 }
                 let changes = diff(&desired(resource, cloud, placement), current);
+                applied::say_drift(name, &changes, current, progress);
                 let unsafe_changes: Vec<Change> =
                     changes.iter().filter(|c| !c.safe).cloned().collect();
                 if !unsafe_changes.is_empty() {
@@ -455,6 +467,9 @@ impl Cloud {
                     // user is still made, so that a run from where the database is
                     // reachable finishes what an earlier run could not (its SQL is idempotent).
                     if current.readiness() == Readiness::Available && reset.is_none() {
+                        // A resource made before the record existed gets it now.
+                        self.write_applied(resource, cloud, placement, current)
+                            .await?;
                         if current.iam_auth == Some(true) {
                             self.ensure_iam_user(resource, cloud, current, progress)
                                 .await?;
@@ -491,6 +506,9 @@ impl Cloud {
         if let Some(foreign) = foreign(&ready, cloud) {
             return Err(foreign);
         }
+        // In the same run that changed it: what it now has is what provision applied.
+        self.write_applied(resource, cloud, placement, &ready)
+            .await?;
         if ready.iam_auth == Some(true) {
             self.ensure_iam_user(resource, cloud, &ready, progress)
                 .await?;
@@ -568,6 +586,9 @@ impl Cloud {
         progress: &Progress,
     ) -> Result<Option<Secret>, Error> {
         let name = resource.name.as_str();
+        // The record of what is applied goes with the create's own tags: no second call.
+        let recorded = applied::with_record(resource, cloud, placement);
+        let cloud = &recorded;
         let snapshot = self.snapshot_for(resource, cloud).await?;
         let restoring_rds = snapshot.is_some() && cloud.service == CloudService::Rds;
         // The secret's state before this run stored a password in it, when it did.

@@ -37,6 +37,12 @@ fn observed(db: &aws_sdk_rds::types::DbInstance) -> Observed {
             .backup_retention_period()
             .and_then(|d| u32::try_from(d).ok()),
         iam_auth: db.iam_database_authentication_enabled(),
+        publicly_accessible: db.publicly_accessible(),
+        parameter_group: db
+            .db_parameter_groups()
+            .first()
+            .and_then(|g| g.db_parameter_group_name())
+            .map(str::to_owned),
         security_group_ids: Some(
             db.vpc_security_groups()
                 .iter()
@@ -490,6 +496,16 @@ pub(super) async fn modify(
         .set_multi_az(has(Field::MultiAz).then_some(c.multi_az))
         .set_deletion_protection(has(Field::DeletionProtection).then_some(c.deletion_protection))
         .set_enable_iam_database_authentication(has(Field::IamAuth).then_some(c.iam_auth))
+        .set_publicly_accessible(
+            has(Field::PubliclyAccessible).then_some(cloud.publicly_accessible),
+        )
+        .set_db_parameter_group_name(
+            cloud
+                .parameter_group
+                .as_ref()
+                .filter(|_| has(Field::ParameterGroup))
+                .map(|g| g.name.clone()),
+        )
         .set_backup_retention_period(
             has(Field::BackupRetentionDays)
                 .then(|| i32::try_from(c.backup_retention_days).unwrap_or(7)),
