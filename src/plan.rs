@@ -182,6 +182,9 @@ pub struct CloudPlan {
     /// no effect.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from_snapshot: Option<RestoreSource>,
+    /// Set when the resource was adopted (`provision adopt`): `identifier` is then its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopted: Option<crate::cloud::adopt::Adopted>,
 }
 
 /// Where a restore's snapshot comes from, as identifiers.
@@ -434,6 +437,7 @@ fn cloud_plan(
     );
     CloudPlan {
         from_snapshot: restore_source(project, st, r, kind),
+        adopted: None,
         identifier: crate::names::stage_identifier(project, st, &r.name, kind),
         project: project.to_owned(),
         stage: st.clone(),

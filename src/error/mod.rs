@@ -1,6 +1,7 @@
 //! Errors as data. All wording lives here: `Error::render` prints `error:`, `Caused by:` and
 //! `hint:` lines once, at the edge; everything else just returns values.
 
+mod adopt;
 mod cloud;
 mod commands;
 mod data;
@@ -360,8 +361,11 @@ pub enum Error {
     Data(Box<DataError>),
     /// `upgrade`: see `upgrade.rs`.
     Upgrade(Box<UpgradeError>),
+    /// `adopt`, `release`: see `adopt.rs`.
+    Adopt(Box<AdoptError>),
 }
 
+pub use adopt::AdoptError;
 pub use cloud::SnapshotProblem;
 pub use data::DataError;
 pub use upgrade::{UpgradeError, compare_majors};
@@ -408,6 +412,7 @@ impl Error {
             Self::TlsUnsupported { .. } => Exit::Usage,
             Self::Data(e) => e.exit(),
             Self::Upgrade(e) => e.exit(),
+            Self::Adopt(e) => e.exit(),
             Self::Interrupted => Exit::Interrupted,
             Self::UpFailed { failures, ok, .. } => {
                 // Every resource failed for the same missing service: say that, not "failure".
@@ -486,6 +491,7 @@ impl Error {
             | Self::NoLogs { .. } => local::render,
             Self::Data(_) => data::render,
             Self::Upgrade(_) => upgrade::render,
+            Self::Adopt(_) => adopt::render,
             Self::AwsUnavailable { .. }
             | Self::Aws { .. }
             | Self::CloudTerminal { .. }
