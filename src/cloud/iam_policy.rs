@@ -646,7 +646,7 @@ mod tests {
             assert!(release.actions[0].ends_with(":RemoveTagsFromResource"));
             assert_eq!(
                 release.condition.as_ref().unwrap().to_string(),
-                r#"{"ForAllValues:StringLike":{"aws:TagKeys":["provision:*"]},"StringEquals":{"aws:ResourceTag/provision:project":"shop"}}"#
+                r#"{"StringEquals":{"aws:ResourceTag/provision:project":"shop"},"ForAllValues:StringLike":{"aws:TagKeys":["provision:*"]}}"#
             );
         }
         let linked = by_sid("SecretsReadLinked");
