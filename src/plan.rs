@@ -438,7 +438,11 @@ fn cloud_plan(
     CloudPlan {
         from_snapshot: restore_source(project, st, r, kind),
         adopted: None,
-        identifier: crate::names::stage_identifier(project, st, &r.name, kind),
+        // `x-provision.cloud.adopt` names the default stage's resource; a stage makes its own.
+        identifier: match (&r.cloud.adopt, st.is_default()) {
+            (Some(adopted), true) => adopted.clone(),
+            _ => crate::names::stage_identifier(project, st, &r.name, kind),
+        },
         project: project.to_owned(),
         stage: st.clone(),
         resource: r.name.clone(),

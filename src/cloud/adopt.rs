@@ -292,9 +292,11 @@ pub async fn adopt(session: &Session, args: &AdoptArgs) -> Result<bool, Error> {
     let record = records
         .iter()
         .find(|r| r.resource == args.database && !r.scheduled);
+    // `--id`, else the manifest's `adopt`, else what an earlier adoption recorded.
     let identifier = args
         .identifier
         .clone()
+        .or_else(|| planned.config.adopt.clone())
         .or_else(|| record.map(|r| r.identifier.clone()))
         .ok_or_else(|| AdoptError::NoIdentifier {
             resource: args.database.clone(),
@@ -702,6 +704,58 @@ mod tests {
             keys_to_release(&tags),
             [TAG_PROJECT.to_owned(), "provision:resource".to_owned()]
         );
+    }
+
+    #[test]
+    fn the_manifest_names_the_adopted_identifier_on_the_default_stage_only() {
+        let catalog = crate::catalog::Catalog::builtin().unwrap();
+        let manifest = |text: &str| {
+            crate::manifest::from_bytes(
+                text.as_bytes(),
+                "compose.yaml".into(),
+                "shop".into(),
+                &|_| None,
+            )
+            .unwrap()
+        };
+        let m = manifest(
+            "services:\n  db: {image: 'postgres:16', x-provision: {cloud: {adopt: Legacy-PG}}}\n",
+        );
+        let plan = crate::plan::plan(&m, &catalog, Target::Cloud, None).unwrap();
+        let db = plan.resource("db").unwrap().cloud.clone().unwrap();
+        assert_eq!(db.identifier, "legacy-pg");
+        let stage = crate::model::stage::StagePlan {
+            stage: crate::names::Stage::named("pr-1").unwrap(),
+            ..crate::model::stage::StagePlan::default()
+        };
+        let staged = crate::plan::plan_staged(&m, &catalog, Target::Cloud, None, &stage).unwrap();
+        assert_eq!(
+            staged
+                .resource("db")
+                .unwrap()
+                .cloud
+                .as_ref()
+                .unwrap()
+                .identifier,
+            "shop-pr-1-db"
+        );
+        // Wrong uses: an identifier AWS would refuse, Memcached; each with where it is.
+        for (text, line) in [
+            (
+                "services:\n  db:\n    image: 'postgres:16'\n    x-provision: {cloud: {adopt: 'bad--id'}}\n",
+                4,
+            ),
+            (
+                "services:\n  mc:\n    image: 'memcached:1.6'\n    x-provision:\n      cloud: {adopt: old-mc}\n",
+                5,
+            ),
+        ] {
+            let err = crate::plan::plan(&manifest(text), &catalog, Target::Cloud, None)
+                .unwrap_err()
+                .render();
+            assert!(err.contains(&format!("compose.yaml:{line}:")), "{err}");
+            assert!(err.contains("adopt"), "{err}");
+        }
     }
 
     #[test]

@@ -500,6 +500,7 @@ mod tests {
             extended_support: false,
             iam_auth: false,
             from_snapshot: None,
+            adopt: None,
         }
     }
 

@@ -271,6 +271,8 @@ pub struct CloudOptions {
     pub iam_auth: Option<Located<bool>>,
     /// `from_snapshot`: what a stage's first create of this database restores from.
     pub from_snapshot: Option<Located<String>>,
+    /// `adopt`: an existing resource's identifier (`provision adopt`), on the default stage.
+    pub adopt: Option<Located<String>>,
 }
 
 impl CloudOptions {

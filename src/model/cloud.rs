@@ -38,6 +38,10 @@ pub struct CloudConfig {
     /// turns it into identifiers (`CloudPlan.from_snapshot`).
     #[serde(skip)]
     pub from_snapshot: Option<SnapshotSpec>,
+    /// `x-provision.cloud.adopt`: the identifier of a resource made outside provision that
+    /// this database is (on the default stage; see `cloud::adopt`).
+    #[serde(skip)]
+    pub adopt: Option<String>,
 }
 
 /// `x-provision.cloud.from_snapshot` as written.
@@ -166,6 +170,32 @@ fn options_not_for_type(
     }
 }
 
+/// `adopt` on Memcached, which keeps no credentials and no data to adopt.
+fn adopt_not_for_type(
+    given: &crate::manifest::CloudOptions,
+    template: &Template,
+    problems: &mut Vec<Problem>,
+) {
+    if let Some(a) = &given.adopt
+        && template.cloud.service == CloudService::ElasticacheCluster
+    {
+        problems.push(
+            Problem::error(
+                Some(a.at),
+                a.path.clone(),
+                ProblemKind::InvalidValue {
+                    value: a.value.clone(),
+                    expected: format!(
+                        "no `adopt` on {}: only RDS instances and ElastiCache replication groups can be adopted",
+                        template.title
+                    ),
+                },
+            )
+            .scoped(Scope::Cloud),
+        );
+    }
+}
+
 pub(super) fn cloud_config(
     service: &Service,
     template: &Template,
@@ -173,6 +203,7 @@ pub(super) fn cloud_config(
 ) -> CloudConfig {
     let given = &service.ext.cloud;
     options_not_for_type(given, template, problems);
+    adopt_not_for_type(given, template, problems);
     if let (Some(size), Some(min), Some(max)) = (
         &given.storage_gb,
         template.cloud.min_storage_gb,
@@ -257,5 +288,6 @@ pub(super) fn cloud_config(
             .from_snapshot
             .as_ref()
             .and_then(|s| SnapshotSpec::parse(&s.value)),
+        adopt: given.adopt.as_ref().map(|a| a.value.clone()),
     }
 }

@@ -119,6 +119,7 @@ fn classifies_resources_and_apps_with_defaults() {
             extended_support: false,
             iam_auth: false,
             from_snapshot: None,
+            adopt: None,
         }
     );
     let web: Vec<_> = m.apps[0]
