@@ -184,7 +184,16 @@ pub struct CloudPlan {
     pub from_snapshot: Option<RestoreSource>,
     /// Set when the resource was adopted (`provision adopt`): `identifier` is then its own.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub adopted: Option<crate::cloud::adopt::Adopted>,
+    pub adopted: Option<Adopted>,
+}
+
+/// On a planned resource that was adopted (`cloud::adopt`): where its password is, when not
+/// in provision's own secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Adopted {
+    /// The user's own secret (theirs: read, never written or deleted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linked_secret: Option<String>,
 }
 
 /// Where a restore's snapshot comes from, as identifiers.

@@ -10,8 +10,6 @@
 //! is this project's. `release` removes those tags and marks the record
 //! `provision:released`: kept, so that no credential is lost, and no longer followed.
 
-use serde::Serialize;
-
 use crate::catalog::CloudService;
 use crate::cloud::aws::{self, Cloud, Placement};
 use crate::cloud::diff::{Ownership, diff};
@@ -23,13 +21,7 @@ use crate::progress::Progress;
 use crate::secret::Secret;
 use crate::session::Session;
 
-/// On a planned resource that was adopted: where its password is, when not in our secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Adopted {
-    /// The user's own secret (theirs: read, never written or deleted).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub linked_secret: Option<String>,
-}
+pub use crate::plan::Adopted;
 
 /// One secret as ListSecrets has it.
 #[derive(Debug, Clone)]
