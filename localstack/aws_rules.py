@@ -358,6 +358,61 @@ def name_rules(service: str, action: str, p: dict):
     return None
 
 
+# Tag rules the adoption of existing resources relies on (`provision adopt` tags a resource it
+# did not create, and keeps its record on a secret's tags); moto checks none of them:
+#   RDS Tag: key 1-128, value 0-256 Unicode characters, neither "prefixed with aws: or rds:",
+#     letters, digits, white space and _ . : / = + - @ only
+#     (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_Tag.html); up to 50 tags
+#     per resource (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Tagging.html).
+#   ElastiCache: key up to 128, value up to 256, keys not prefixed with `aws:`
+#     (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Tagging-Resources.html);
+#     AddTagsToResource fails with TagQuotaPerResourceExceeded when "the resource [would] have
+#     more than the allowed number of tags. The maximum number of tags permitted on a resource
+#     is 50" (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_AddTagsToResource.html).
+#   Secrets Manager TagResource: at most 50 tags per secret, keys up to 127 and values up to 255
+#     characters (the Tag type allows 128/256: the stricter is enforced), and "Do not use the
+#     aws: prefix in your tag names or values because AWS reserves it"
+#     (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_TagResource.html,
+#     https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_Tag.html).
+RDS_TAG_TEXT = re.compile(r"[\w\s.:/=+\-@]*")
+TAGGING = {("rds", "AddTagsToResource"), ("elasticache", "AddTagsToResource"), ("secretsmanager", "TagResource"), ("secretsmanager", "CreateSecret")}
+
+
+def request_tags(service: str, p: dict) -> list[tuple[str, str]]:
+    if service == "secretsmanager":
+        return [(t.get("Key", ""), t.get("Value", "")) for t in (p.get("Tags") or []) if isinstance(t, dict)]
+    return [(t.get("Key", ""), t.get("Value", "")) for t in tag_fields(p).values()]
+
+
+def tag_rules(service: str, action: str, p: dict, existing: list[str] | None):
+    """The rules above, for a request that adds tags; `existing`: the resource's tag keys now
+    (None: unknown, or a create)."""
+    tags = request_tags(service, p)
+    if not tags:
+        return None
+    if service == "secretsmanager":
+        for k, v in tags:
+            if not 1 <= len(k) <= 127 or len(v) > 255:
+                return json_error("ValidationException", f"Tag {k!r}: keys are 1 to 127 characters, values at most 255")
+            if k.lower().startswith("aws:") or v.lower().startswith("aws:"):
+                return json_error("InvalidParameterException", f"Tag {k!r}: the aws: prefix is reserved for AWS use")
+        keys = {k for k, _ in tags if not k.lower().startswith("aws:")} | {k for k in (existing or []) if not k.lower().startswith("aws:")}
+        if len(keys) > 50:
+            return json_error("InvalidParameterException", "A secret can have at most 50 tags")
+        return None
+    for k, v in tags:
+        if not 1 <= len(k) <= TAG_KEY_MAX or len(v) > TAG_VALUE_MAX:
+            return query_error(service, "InvalidParameterValue", f"Tag {k!r}: keys are 1 to {TAG_KEY_MAX} characters, values at most {TAG_VALUE_MAX}")
+        reserved = ("aws:", "rds:") if service == "rds" else ("aws:",)
+        if k.lower().startswith(reserved) or (service == "rds" and v.lower().startswith(reserved)):
+            return query_error(service, "InvalidParameterValue", f"Tag {k!r}: the prefixes {' and '.join(reserved)} are reserved")
+        if service == "rds" and not (RDS_TAG_TEXT.fullmatch(k) and RDS_TAG_TEXT.fullmatch(v)):
+            return query_error(service, "InvalidParameterValue", f"Tag {k!r}: letters, digits, white space and _ . : / = + - @ only")
+    if existing is not None and len({k for k, _ in tags} | set(existing)) > TAGS_MAX:
+        return query_error(service, "TagQuotaPerResourceExceeded", f"The maximum number of tags permitted on a resource is {TAGS_MAX}")
+    return None
+
+
 def tag_fields(p: dict) -> dict:
     """`Tags.Tag.N.Key` / `Tags.member.N.Key` (and EC2's `TagSpecification.1.Tag.N.Key`)."""
     out: dict[str, dict] = {}
@@ -1770,6 +1825,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         ):
             backend_snapshot = self.backend_snapshot(service, params, account, tell_moto)
         refused = before(service, action, params, account, backend_snapshot)
+        if refused is None and (service, action) in TAGGING:
+            existing = None if action == "CreateSecret" else self.backend_tag_keys(service, params, account, tell_moto)
+            refused = tag_rules(service, action, params, existing)
         if refused is not None:
             return self.send(*refused)
         if service == "rds" and action == "ModifyDBInstance" and default_group_family(params.get("DBParameterGroupName", "")):
@@ -1822,6 +1880,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 r.read()
         except (urllib.error.URLError, OSError):
             pass
+    def backend_tag_keys(self, service: str, params: dict, account: str, tell_moto: bool) -> list[str] | None:
+        """The tag keys moto has on the resource a tagging request names (None: unknown)."""
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "transfer-encoding", "connection", "expect")}
+        if tell_moto:
+            headers["x-moto-account-id"] = account
+        if service == "secretsmanager":
+            headers["X-Amz-Target"] = "secretsmanager.DescribeSecret"
+            data = json.dumps({"SecretId": params.get("SecretId", "")}).encode()
+        else:
+            version = "2014-10-31" if service == "rds" else "2015-02-02"
+            data = urllib.parse.urlencode({"Action": "ListTagsForResource", "Version": version, "ResourceName": params.get("ResourceName", "")}).encode()
+        req = urllib.request.Request(BACKEND + "/", data=data, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                body = r.read().decode()
+        except (urllib.error.URLError, OSError):
+            return None
+        if service == "secretsmanager":
+            try:
+                return [t.get("Key", "") for t in json.loads(body).get("Tags") or []]
+            except ValueError:
+                return None
+        return re.findall(r"<Key>([^<]*)</Key>", body)
 
     def backend_snapshot(self, service: str, params: dict, account: str, tell_moto: bool) -> dict | None:
         """The snapshot a restore names, as moto has it (None: moto has none)."""

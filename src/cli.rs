@@ -246,6 +246,35 @@ enum Command {
         #[arg(long)]
         skip_final_snapshot: bool,
     },
+    /// Bring an existing RDS instance or ElastiCache replication group (made outside
+    /// provision) under the manifest as one of its databases: shows what changes, then tags
+    /// it and links its credentials; its identifier is kept
+    Adopt {
+        /// The database service it becomes
+        database: String,
+        /// Its identifier in AWS (default: the one recorded by an earlier adoption)
+        #[arg(long, value_name = "IDENTIFIER")]
+        id: Option<String>,
+        /// A Secrets Manager secret (its ARN) holding its password, as a string or as RDS's
+        /// JSON `{"username", "password"}`: linked, never changed or deleted
+        #[arg(long, value_name = "ARN", conflicts_with = "reset_password")]
+        secret_arn: Option<String>,
+        /// Set a new generated password on it now, stored in provision's secret
+        #[arg(long)]
+        reset_password: bool,
+        /// Do not ask
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Hand an adopted (or provision-made) database back: remove provision's tags, leave it
+    /// running, keep its credentials' secret
+    Release {
+        /// The database service
+        database: String,
+        /// Do not ask
+        #[arg(long)]
+        yes: bool,
+    },
     /// Delete this project's cloud databases on the stage (found by tag), with final
     /// snapshots by default
     Destroy {
@@ -334,6 +363,26 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
             yes,
             skip_final_snapshot,
         }) => commands::destroy::run(&session, target, *yes, *skip_final_snapshot),
+        Some(Command::Adopt {
+            database,
+            id,
+            secret_arn,
+            reset_password,
+            yes,
+        }) => commands::adopt::adopt(
+            &session,
+            target,
+            &crate::cloud::adopt::AdoptArgs {
+                database: database.clone(),
+                identifier: id.clone(),
+                secret_arn: secret_arn.clone(),
+                reset_password: *reset_password,
+                yes: *yes,
+            },
+        ),
+        Some(Command::Release { database, yes }) => {
+            commands::adopt::release(&session, target, database, *yes)
+        }
         Some(Command::Stages { json }) => commands::stages::run(&session, target, *json),
         Some(Command::Gc {
             dry_run,

@@ -23,6 +23,16 @@ pub const TAG_EXPIRES_AT: &str = "provision:expires-at";
 /// a change made outside provision (drift) from a manifest change, with no state file.
 pub const TAG_APPLIED: &str = "provision:applied";
 
+/// On our secret record of an adopted resource (`provision adopt`): the identifier it has in
+/// AWS, kept as it was (never renamed); there is no state file, so this is how every command
+/// finds it.
+pub const TAG_IDENTIFIER: &str = "provision:identifier";
+/// On that record when the user linked a secret of their own: its ARN (theirs: never deleted).
+pub const TAG_LINKED_SECRET: &str = "provision:linked-secret";
+/// On that record once `provision release` handed the resource back: kept, so that no
+/// credential is lost, and no longer followed.
+pub const TAG_RELEASED: &str = "provision:released";
+
 /// Docker labels on the database containers and volumes provision makes.
 pub const LABEL_PROJECT: &str = "dev.provision.project";
 pub const LABEL_RESOURCE: &str = "dev.provision.resource";

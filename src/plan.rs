@@ -182,6 +182,18 @@ pub struct CloudPlan {
     /// no effect.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from_snapshot: Option<RestoreSource>,
+    /// Set when the resource was adopted (`provision adopt`): `identifier` is then its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopted: Option<Adopted>,
+}
+
+/// On a planned resource that was adopted (`cloud::adopt`): where its password is, when not
+/// in provision's own secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Adopted {
+    /// The user's own secret (theirs: read, never written or deleted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linked_secret: Option<String>,
 }
 
 /// Where a restore's snapshot comes from, as identifiers.
@@ -399,6 +411,21 @@ pub fn plan_staged(
     })
 }
 
+/// The database user IAM authentication logs in as, when the manifest asks for it.
+fn iam_user(r: &model::Resource<'_>) -> Option<String> {
+    if !r.cloud.iam_auth {
+        return None;
+    }
+    let max = match r.template.probe {
+        // PostgreSQL names: 63 bytes; MySQL user names: 32 characters
+        // (https://dev.mysql.com/doc/refman/8.4/en/user-names.html).
+        crate::catalog::Probe::Postgres => 63,
+        crate::catalog::Probe::Mysql => 32,
+        crate::catalog::Probe::Redis | crate::catalog::Probe::Memcached => return None,
+    };
+    Some(crate::names::iam_user(r.username.as_deref()?, max))
+}
+
 fn cloud_plan(
     project: &str,
     stage: &StagePlan,
@@ -436,7 +463,12 @@ fn cloud_plan(
     );
     let mut plan = CloudPlan {
         from_snapshot: restore_source(project, st, r, kind),
-        identifier: crate::names::stage_identifier(project, st, &r.name, kind),
+        adopted: None,
+        // `x-provision.cloud.adopt` names the default stage's resource; a stage makes its own.
+        identifier: match (&r.cloud.adopt, st.is_default()) {
+            (Some(adopted), true) => adopted.clone(),
+            _ => crate::names::stage_identifier(project, st, &r.name, kind),
+        },
         project: project.to_owned(),
         stage: st.clone(),
         resource: r.name.clone(),
@@ -477,22 +509,7 @@ fn cloud_plan(
         publicly_accessible: false,
         transit_encryption: true,
         secret_name: crate::names::stage_secret(project, st, &r.name),
-        iam_user: r
-            .cloud
-            .iam_auth
-            .then(|| {
-                let max = match r.template.probe {
-                    // PostgreSQL names: 63 bytes; MySQL user names: 32 characters
-                    // (https://dev.mysql.com/doc/refman/8.4/en/user-names.html).
-                    crate::catalog::Probe::Postgres => 63,
-                    crate::catalog::Probe::Mysql => 32,
-                    crate::catalog::Probe::Redis | crate::catalog::Probe::Memcached => {
-                        return None;
-                    }
-                };
-                Some(crate::names::iam_user(r.username.as_deref()?, max))
-            })
-            .flatten(),
+        iam_user: iam_user(r),
         region: settings.region.as_ref().map(|r| r.value.clone()),
         subnet_ids: settings.subnet_ids.clone(),
         security_group_ids: settings.security_group_ids.clone(),

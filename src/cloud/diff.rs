@@ -603,6 +603,7 @@ mod tests {
             iam_auth: false,
             from_snapshot: None,
             serverless: None,
+            adopt: None,
         }
     }
 

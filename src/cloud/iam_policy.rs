@@ -216,6 +216,7 @@ pub fn policy(plan: &Plan) -> Policy {
                 None,
             ));
         }
+        statements.extend(adopt_statements("rds", &["db:*"], project, &arn));
         statements.push(allow(
             "RdsFinalSnapshots",
             &["rds:CreateDBSnapshot", "rds:AddTagsToResource"],
@@ -325,6 +326,12 @@ pub fn policy(plan: &Plan) -> Policy {
                 None,
             ));
         }
+        statements.extend(adopt_statements(
+            "elasticache",
+            &["replicationgroup:*"],
+            project,
+            &arn,
+        ));
         statements.push(allow(
             "ElastiCacheFinalSnapshots",
             &[
@@ -372,6 +379,20 @@ pub fn policy(plan: &Plan) -> Policy {
     );
     read.extend(serverless.read);
     statements.extend(serverless.statements);
+    if secrets {
+        // `adopt --secret-arn` reads the user's secret. Its name is theirs; the pattern is
+        // the one RDS gives the secrets it manages (`rds!db-...`); another secret needs its
+        // own ARN added here (README, "Adopting").
+        statements.push(allow(
+            "SecretsReadLinked",
+            &[
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+            ],
+            vec![arn("secretsmanager", "secret:rds!*".into())],
+            None,
+        ));
+    }
     read.extend([
         "ec2:DescribeVpcs",
         "ec2:DescribeSubnets",
@@ -428,6 +449,93 @@ pub fn policy(plan: &Plan) -> Policy {
         version: "2012-10-17",
         statements,
     }
+}
+
+/// `provision adopt` and `release` on resources whose identifiers are their own (not
+/// `{project}-*`): named by any identifier, scoped by tags instead. Tagging is allowed only
+/// on a resource no project has tagged (`Null` on `aws:ResourceTag/provision:project`) and
+/// with this project's tag in the request; changes, deletes and final snapshots (of the
+/// project's own identifiers, `*-final-*`) only on one that carries this project's tag;
+/// removing tags only of `provision:*` keys
+/// (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html,
+/// .../list_amazonelasticache.html: AddTagsToResource and RemoveTagsFromResource take
+/// `aws:RequestTag/${TagKey}`, `aws:ResourceTag/${TagKey}` and `aws:TagKeys`).
+fn adopt_statements(
+    service: &'static str,
+    kinds: &[&str],
+    project: &str,
+    arn: &dyn Fn(&str, String) -> String,
+) -> Vec<Statement> {
+    let rds = service == "rds";
+    let resources: Vec<String> = kinds
+        .iter()
+        .map(|k| arn(service, (*k).to_owned()))
+        .collect();
+    let untagged = json!({
+        "Null": {format!("aws:ResourceTag/{TAG_PROJECT}"): "true"},
+        "StringEquals": {format!("aws:RequestTag/{TAG_PROJECT}"): project},
+    });
+    let ours = json!({"StringEquals": {format!("aws:ResourceTag/{TAG_PROJECT}"): project}});
+    let only_ours_keys = json!({
+        "StringEquals": {format!("aws:ResourceTag/{TAG_PROJECT}"): project},
+        "ForAllValues:StringLike": {"aws:TagKeys": [format!("{}*", names::TAG_PREFIX)]},
+    });
+    let (sids, change, untag, tag, snapshot): (
+        [&'static str; 4],
+        Vec<&'static str>,
+        &'static str,
+        &'static str,
+        String,
+    ) = if rds {
+        (
+            [
+                "RdsAdoptUntagged",
+                "RdsChangeAdopted",
+                "RdsReleaseAdopted",
+                "RdsAdoptedFinalSnapshots",
+            ],
+            vec![
+                "rds:ModifyDBInstance",
+                "rds:DeleteDBInstance",
+                "rds:AddTagsToResource",
+                "rds:CreateDBSnapshot",
+            ],
+            "rds:RemoveTagsFromResource",
+            "rds:AddTagsToResource",
+            arn(service, "snapshot:*-final-*".into()),
+        )
+    } else {
+        (
+            [
+                "ElastiCacheAdoptUntagged",
+                "ElastiCacheChangeAdopted",
+                "ElastiCacheReleaseAdopted",
+                "ElastiCacheAdoptedFinalSnapshots",
+            ],
+            vec![
+                "elasticache:ModifyReplicationGroup",
+                "elasticache:IncreaseReplicaCount",
+                "elasticache:DecreaseReplicaCount",
+                "elasticache:DeleteReplicationGroup",
+                "elasticache:AddTagsToResource",
+                "elasticache:CreateSnapshot",
+            ],
+            "elasticache:RemoveTagsFromResource",
+            "elasticache:AddTagsToResource",
+            arn(service, "snapshot:*-final-*".into()),
+        )
+    };
+    let snapshot_actions: Vec<&'static str> = change
+        .iter()
+        .copied()
+        .filter(|a| a.ends_with("Snapshot") || *a == tag)
+        .collect();
+    vec![
+        allow(sids[0], &[tag], resources.clone(), Some(untagged)),
+        allow(sids[1], &change, resources.clone(), Some(ours)),
+        allow(sids[2], &[untag], resources, Some(only_ours_keys)),
+        allow(sids[3], &snapshot_actions, vec![snapshot], None),
+    ]
 }
 
 /// One line per statement, for people.
@@ -549,6 +657,56 @@ mod tests {
         let cache = by_sid("ElastiCacheChangeOwn");
         assert!(cache.actions.contains(&"elasticache:AddTagsToResource"));
         assert!(read.actions.contains(&"elasticache:DescribeSnapshots"));
+    }
+
+    #[test]
+    fn adoption_tags_only_untagged_resources_and_removes_only_provision_tags() {
+        let p = policy(&plan_of(
+            "x-provision: {cloud: {region: eu-west-1}}\nservices:\n  db: {image: 'postgres:16'}\n  kv: {image: 'redis:7'}\n",
+        ));
+        let by_sid = |sid: &str| p.statements.iter().find(|s| s.sid == sid).unwrap();
+        let adopt = by_sid("RdsAdoptUntagged");
+        assert_eq!(adopt.actions, ["rds:AddTagsToResource"]);
+        assert_eq!(adopt.resources, ["arn:aws:rds:eu-west-1:*:db:*"]);
+        assert_eq!(
+            adopt.condition.as_ref().unwrap().to_string(),
+            r#"{"Null":{"aws:ResourceTag/provision:project":"true"},"StringEquals":{"aws:RequestTag/provision:project":"shop"}}"#
+        );
+        let change = by_sid("ElastiCacheChangeAdopted");
+        assert!(
+            change
+                .actions
+                .contains(&"elasticache:ModifyReplicationGroup")
+        );
+        assert_eq!(
+            change.condition.as_ref().unwrap().to_string(),
+            r#"{"StringEquals":{"aws:ResourceTag/provision:project":"shop"}}"#
+        );
+        assert!(
+            by_sid("RdsChangeAdopted")
+                .actions
+                .contains(&"rds:ModifyDBInstance")
+        );
+        for sid in ["RdsReleaseAdopted", "ElastiCacheReleaseAdopted"] {
+            let release = by_sid(sid);
+            assert_eq!(release.actions.len(), 1);
+            assert!(release.actions[0].ends_with(":RemoveTagsFromResource"));
+            assert_eq!(
+                release.condition.as_ref().unwrap().to_string(),
+                r#"{"StringEquals":{"aws:ResourceTag/provision:project":"shop"},"ForAllValues:StringLike":{"aws:TagKeys":["provision:*"]}}"#
+            );
+        }
+        let linked = by_sid("SecretsReadLinked");
+        assert_eq!(
+            linked.resources,
+            ["arn:aws:secretsmanager:eu-west-1:*:secret:rds!*"]
+        );
+        assert!(!linked.actions.contains(&"secretsmanager:PutSecretValue"));
+        // Nothing of RDS without an RDS database.
+        let text =
+            serde_json::to_string(&policy(&plan_of("services:\n  kv: {image: 'redis:7'}\n")))
+                .unwrap();
+        assert!(!text.contains("RdsAdoptUntagged") && text.contains("ElastiCacheAdoptUntagged"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! out endpoints, destroy what is tagged with the project. The AWS calls themselves are in
 //! `backend::aws`.
 
+pub mod adopt;
 pub mod aws;
 pub mod cost;
 pub mod data;
@@ -32,10 +33,11 @@ use diff::{Action, Ownership, diff};
 const DEFAULT_TIMEOUT: u64 = 2400;
 
 pub async fn up(session: &Session) -> Result<(), Error> {
-    let (_, plan) = session.plan(Target::Cloud)?;
+    let (_, mut plan) = session.plan(Target::Cloud)?;
+    let cloud = connect(&plan, session.verbose > 0).await?;
+    adopt::refuse_released(&adopt::resolve(&cloud, &mut plan).await?)?;
     let names: Vec<&str> = plan.resources.iter().map(|r| r.name.as_str()).collect();
     let progress = Progress::new(session.quiet, &names);
-    let cloud = connect(&plan, session.verbose > 0).await?;
     progress.note(&format!(
         "provision: project {} on AWS ({}, {} databases)",
         plan.project.name,
@@ -65,7 +67,9 @@ pub async fn live(
 ) -> Result<Option<LiveState>, Error> {
     let live = async {
         let cloud = connect(plan, session.verbose > 0).await?;
-        read_live(&cloud, plan).await
+        let mut plan = plan.clone();
+        adopt::refuse_released(&adopt::resolve(&cloud, &mut plan).await?)?;
+        read_live(&cloud, &plan).await
     }
     .await;
     match live {
@@ -86,7 +90,9 @@ pub async fn live_endpoints(
     names: &[&str],
 ) -> Result<Vec<Endpoint>, Error> {
     let cloud = connect(plan, session.verbose > 0).await?;
-    let endpoints = endpoints(&cloud, plan, names).await?;
+    let mut plan = plan.clone();
+    adopt::resolve(&cloud, &mut plan).await?;
+    let endpoints = endpoints(&cloud, &plan, names).await?;
     if endpoints.iter().any(|e| e.ca_file.is_some()) {
         crate::tls::Store::of(&plan.project.name).ensure_rds_bundle()?;
     }
@@ -94,8 +100,9 @@ pub async fn live_endpoints(
 }
 
 pub async fn status(session: &Session) -> Result<LiveState, Error> {
-    let (_, plan) = session.plan(Target::Cloud)?;
+    let (_, mut plan) = session.plan(Target::Cloud)?;
     let cloud = connect(&plan, session.verbose > 0).await?;
+    adopt::resolve(&cloud, &mut plan).await?;
     read_live(&cloud, &plan).await
 }
 
@@ -131,8 +138,17 @@ pub async fn destroy(
     }
     let cloud = connect(&plan, session.verbose > 0).await?;
     let progress = Progress::new(session.quiet, &[]);
+    let mut plan = plan;
+    adopt::resolve(&cloud, &mut plan).await?;
     let found = cloud.tagged_on(&project, Some(&stage), &[]).await?;
-    let found: Vec<Orphan> = found.into_iter().filter(|f| f.stage == stage).collect();
+    let mut found: Vec<Orphan> = found.into_iter().filter(|f| f.stage == stage).collect();
+    // Adopted caches keep identifiers the search by `{project}-` does not see.
+    let clouds: Vec<&CloudPlan> = plan.resources.iter().filter_map(cloud_of).collect();
+    for extra in cloud.adopted_caches(&clouds).await? {
+        if !found.iter().any(|f| f.identifier == extra.identifier) {
+            found.push(extra);
+        }
+    }
     let done = delete_stage(
         &cloud,
         &project,

@@ -158,6 +158,7 @@ mod tests {
             extended_support: false,
             iam_auth: false,
             from_snapshot: None,
+            adopt: None,
             serverless: Some(Serverless::Aurora(Aurora {
                 engine: "aurora-postgresql".into(),
                 version: "16.6".into(),

@@ -3,6 +3,7 @@
 //! which share their verbs) and prints through `render`. A new command is a new file here and
 //! one line in `cli`.
 
+pub mod adopt;
 pub mod completions;
 pub mod connect;
 pub mod destroy;

@@ -1,6 +1,7 @@
 //! Errors as data. All wording lives here: `Error::render` prints `error:`, `Caused by:` and
 //! `hint:` lines once, at the edge; everything else just returns values.
 
+mod adopt;
 mod cloud;
 mod commands;
 mod data;
@@ -364,8 +365,11 @@ pub enum Error {
     Data(Box<DataError>),
     /// `upgrade`: see `upgrade.rs`.
     Upgrade(Box<UpgradeError>),
+    /// `adopt`, `release`: see `adopt.rs`.
+    Adopt(Box<AdoptError>),
 }
 
+pub use adopt::AdoptError;
 pub use cloud::SnapshotProblem;
 pub use data::DataError;
 pub use upgrade::{UpgradeError, compare_majors};
@@ -413,6 +417,7 @@ impl Error {
             Self::TlsUnsupported { .. } | Self::RdsBundle { .. } => Exit::Usage,
             Self::Data(e) => e.exit(),
             Self::Upgrade(e) => e.exit(),
+            Self::Adopt(e) => e.exit(),
             Self::Interrupted => Exit::Interrupted,
             Self::UpFailed { failures, ok, .. } => {
                 // Every resource failed for the same missing service: say that, not "failure".
@@ -491,6 +496,7 @@ impl Error {
             | Self::NoLogs { .. } => local::render,
             Self::Data(_) => data::render,
             Self::Upgrade(_) => upgrade::render,
+            Self::Adopt(_) => adopt::render,
             Self::AwsUnavailable { .. }
             | Self::Aws { .. }
             | Self::CloudTerminal { .. }

@@ -278,6 +278,8 @@ pub struct CloudOptions {
     pub min_acu: Option<Located<u32>>,
     pub max_acu: Option<Located<u32>>,
     pub auto_pause_seconds: Option<Located<u32>>,
+    /// `adopt`: an existing resource's identifier (`provision adopt`), on the default stage.
+    pub adopt: Option<Located<String>>,
 }
 
 impl CloudOptions {

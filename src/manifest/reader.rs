@@ -47,6 +47,7 @@ const CLOUD_KEYS: &[&str] = &[
     "min_acu",
     "max_acu",
     "auto_pause_seconds",
+    "adopt",
 ];
 
 pub(super) struct Reader<'v> {
@@ -829,6 +830,7 @@ impl Reader<'_> {
                     options.auto_pause_seconds =
                         self.number(value, &child, 300, 86400, "a number of seconds (300-86400)");
                 }
+                "adopt" => options.adopt = self.adopted_identifier(value, &child),
                 _ => {
                     options.backup_retention_days =
                         self.number(value, &child, 0, 35, "a number of days (0-35)");
@@ -900,6 +902,39 @@ impl Reader<'_> {
             return None;
         }
         Some(located)
+    }
+}
+
+impl Reader<'_> {
+    /// `adopt`: the identifier of an RDS instance or ElastiCache replication group made
+    /// outside provision (`provision adopt`), as AWS spells identifiers: a letter first, then
+    /// letters, digits and single hyphens, none at the end; at most 63 (RDS's limit; the
+    /// model checks the kind's own).
+    pub(super) fn adopted_identifier(
+        &mut self,
+        node: &Node,
+        path: &str,
+    ) -> Option<Located<String>> {
+        let located = self.string(node, path)?;
+        let v = located.value.trim();
+        let ok = (1..=63).contains(&v.len())
+            && v.starts_with(|c: char| c.is_ascii_alphabetic())
+            && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !v.contains("--")
+            && !v.ends_with('-');
+        if !ok {
+            self.invalid(
+                node,
+                path,
+                located.value.clone(),
+                "an RDS or ElastiCache identifier (a letter first, then letters, digits and single `-`, not ending in `-`; at most 63)",
+            );
+            return None;
+        }
+        Some(Located {
+            value: v.to_ascii_lowercase(),
+            ..located
+        })
     }
 }
 

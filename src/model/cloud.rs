@@ -41,6 +41,10 @@ pub struct CloudConfig {
     /// `serverless: true`: Aurora Serverless v2 or ElastiCache Serverless, with its capacity.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub serverless: Option<super::serverless::Serverless>,
+    /// `x-provision.cloud.adopt`: the identifier of a resource made outside provision that
+    /// this database is (on the default stage; see `cloud::adopt`).
+    #[serde(skip)]
+    pub adopt: Option<String>,
 }
 
 /// `x-provision.cloud.from_snapshot` as written.
@@ -169,6 +173,32 @@ fn options_not_for_type(
     }
 }
 
+/// `adopt` on Memcached, which keeps no credentials and no data to adopt.
+fn adopt_not_for_type(
+    given: &crate::manifest::CloudOptions,
+    template: &Template,
+    problems: &mut Vec<Problem>,
+) {
+    if let Some(a) = &given.adopt
+        && template.cloud.service == CloudService::ElasticacheCluster
+    {
+        problems.push(
+            Problem::error(
+                Some(a.at),
+                a.path.clone(),
+                ProblemKind::InvalidValue {
+                    value: a.value.clone(),
+                    expected: format!(
+                        "no `adopt` on {}: only RDS instances and ElastiCache replication groups can be adopted",
+                        template.title
+                    ),
+                },
+            )
+            .scoped(Scope::Cloud),
+        );
+    }
+}
+
 pub(super) fn cloud_config(
     service: &Service,
     template: &Template,
@@ -176,6 +206,7 @@ pub(super) fn cloud_config(
 ) -> CloudConfig {
     let given = &service.ext.cloud;
     options_not_for_type(given, template, problems);
+    adopt_not_for_type(given, template, problems);
     if let (Some(size), Some(min), Some(max)) = (
         &given.storage_gb,
         template.cloud.min_storage_gb,
@@ -262,5 +293,6 @@ pub(super) fn cloud_config(
             .and_then(|s| SnapshotSpec::parse(&s.value)),
         // Filled in by `model::serverless`, which needs the version.
         serverless: None,
+        adopt: given.adopt.as_ref().map(|a| a.value.clone()),
     }
 }

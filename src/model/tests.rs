@@ -120,6 +120,7 @@ fn classifies_resources_and_apps_with_defaults() {
             iam_auth: false,
             from_snapshot: None,
             serverless: None,
+            adopt: None,
         }
     );
     let web: Vec<_> = m.apps[0]

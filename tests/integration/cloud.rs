@@ -2352,6 +2352,10 @@ mod concurrency_needs_emulator {
     }
 }
 
+/// `adopt` and `release` of resources made outside provision.
+#[path = "cloud/adopt.rs"]
+mod adopt_needs_emulator;
+
 /// IAM database authentication: the token, the diff, `run`'s token file.
 #[path = "cloud/iam_auth.rs"]
 mod iam_auth_needs_emulator;

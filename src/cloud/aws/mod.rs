@@ -3,6 +3,7 @@
 //! identifier `{project}-{resource}` and confirmed by their `provision:*` tags. No state file:
 //! AWS is the state. Passwords live in Secrets Manager under `provision/{project}/{resource}`.
 
+mod adopt;
 mod applied;
 mod aurora;
 mod elasticache;
@@ -422,6 +423,7 @@ impl Cloud {
         if let Some(foreign) = observed.as_ref().and_then(|o| foreign(o, cloud)) {
             return Err(foreign);
         }
+        crate::cloud::adopt::still_there(name, cloud, observed.as_ref())?;
         let secret = self.secret_state(cloud, prefetched).await?;
         // A password the database must be given (a lost secret, an interrupted reset).
         let (acted, reset, restored) = match &observed {
@@ -1190,11 +1192,24 @@ impl Cloud {
         project: &str,
         stage: &crate::names::Stage,
     ) -> Result<Vec<String>, Error> {
+        // A released database's record keeps its credentials: never swept up here.
+        let released: Vec<String> = if stage.is_default() {
+            self.adoption_records(project)
+                .await?
+                .into_iter()
+                .filter(|r| r.released)
+                .map(|r| r.secret_name)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut names: Vec<String> = secrets::project_states(&self.secrets, project)
             .await?
             .into_iter()
             .filter(|(n, s)| {
-                *s != SecretState::Scheduled && crate::names::is_stage_secret(project, stage, n)
+                *s != SecretState::Scheduled
+                    && crate::names::is_stage_secret(project, stage, n)
+                    && !released.contains(n)
             })
             .map(|(n, _)| n)
             .collect();

@@ -90,6 +90,14 @@ pub(super) async fn project_states(
 /// The stored password, for `env` and `run`. A secret scheduled for deletion is told apart
 /// by its code and DescribeSecret's `DeletedDate`, never by the message's words.
 pub(super) async fn get(client: &Client, cloud: &CloudPlan) -> Result<Option<Secret>, Error> {
+    // An adopted database whose password is in the user's own secret.
+    if let Some(arn) = cloud
+        .adopted
+        .as_ref()
+        .and_then(|a| a.linked_secret.as_deref())
+    {
+        return super::adopt::linked_value(client, arn).await;
+    }
     match client.get_secret_value().secret_id(&cloud.secret_name).send().await {
         Ok(out) => Ok(out.secret_string().map(Secret::new)),
         Err(e) if e.as_service_error().is_some_and(aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError::is_resource_not_found_exception) => Ok(None),
