@@ -261,7 +261,9 @@ pub struct LocalTls {
 pub enum Credentials {
     /// `scheme://user:pass@host:port/path`
     UserPassword,
-    /// `scheme://:pass@host:port/path` (Redis AUTH with the default user)
+    /// `scheme://:pass@host:port/path` (Redis AUTH with the default user), or
+    /// `scheme://user:pass@...` where the endpoint names a user (an ElastiCache Serverless
+    /// cache's RBAC user)
     Password,
     /// `scheme://host:port`
     None,

@@ -413,6 +413,13 @@ mod tests {
         let tls = vars("valkey", "CACHE", &endpoint(true, None, Some("t"), None));
         assert_eq!(tls[0].1, "rediss://:t@127.0.0.1:5432/0");
         assert_eq!(tls[1].1, "rediss");
+        // An ElastiCache Serverless endpoint names its RBAC user: `user:password@`.
+        let rbac = vars(
+            "valkey",
+            "CACHE",
+            &endpoint(true, Some("app"), Some("t"), None),
+        );
+        assert_eq!(rbac[0].1, "rediss://app:t@127.0.0.1:5432/0");
         let mc = vars("memcached", "MC", &endpoint(false, None, None, None));
         assert_eq!(mc[0].1, "memcached://127.0.0.1:5432");
         assert_eq!(mc[6].1, "");

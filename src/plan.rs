@@ -521,8 +521,68 @@ fn cloud_plan(
             .collect(),
         tags,
     };
-    crate::cloud::serverless::shape(&mut plan);
+    serverless_shape(&mut plan);
     plan
+}
+
+/// The parameters that make Aurora refuse plaintext, set in the cluster parameter group:
+/// `rds.force_ssl` for Aurora PostgreSQL
+/// (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraPostgreSQL.Security.html#AuroraPostgreSQL.Security.SSL.RequiringSSL),
+/// `require_secure_transport` for Aurora MySQL, a cluster-level parameter
+/// (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Security.html#AuroraMySQL.Security.SSL.RequireSSL).
+fn tls_parameters(engine: &str) -> Vec<(String, String)> {
+    if engine == "aurora-mysql" {
+        vec![("require_secure_transport".into(), "ON".into())]
+    } else {
+        vec![("rds.force_ssl".into(), "1".into())]
+    }
+}
+
+/// Turns an instance's or a replication group's plan into the serverless one the manifest
+/// asks for: the service, the Aurora engine and version, the TLS cluster parameter group, and
+/// no class, storage or Multi-AZ (Aurora spreads storage over three AZs; a serverless cache
+/// runs in several AZs by itself).
+fn serverless_shape(plan: &mut CloudPlan) {
+    match plan.config.serverless.clone() {
+        Some(crate::model::serverless::Serverless::Aurora(a)) => {
+            plan.service = CloudService::AuroraServerless;
+            plan.engine.clone_from(&a.engine);
+            plan.engine_version.clone_from(&a.version);
+            plan.parameter_group = Some(ParameterGroup {
+                name: crate::names::stage_parameter_group(&plan.project, &plan.stage, &a.family),
+                parameters: tls_parameters(&a.engine),
+                family: a.family,
+            });
+            plan.iam_user = None;
+            plan.from_snapshot = None;
+            let c = &mut plan.config;
+            "db.serverless".clone_into(&mut c.class);
+            c.storage_gb = None;
+            c.max_storage_gb = None;
+            c.multi_az = false;
+            c.replicas = 0;
+            // Aurora keeps continuous backups of 1 to 35 days: there is no 0
+            // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html:
+            // BackupRetentionPeriod).
+            c.backup_retention_days = c.backup_retention_days.max(1);
+        }
+        Some(crate::model::serverless::Serverless::Cache { .. }) => {
+            plan.service = CloudService::ElasticacheServerless;
+            plan.parameter_group = None;
+            plan.subnet_group = None;
+            plan.from_snapshot = None;
+            let c = &mut plan.config;
+            "serverless".clone_into(&mut c.class);
+            c.storage_gb = None;
+            c.max_storage_gb = None;
+            c.multi_az = false;
+            c.replicas = 0;
+            // SnapshotRetentionLimit: at most 35
+            // (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateServerlessCache.html).
+            c.backup_retention_days = c.backup_retention_days.min(35);
+        }
+        None => {}
+    }
 }
 
 impl Plan {

@@ -1,13 +1,11 @@
-//! The pure part of `serverless: true`: how the plan of a serverless database differs from an
-//! instance's (`shape`), and how its live scaling is compared with the manifest's (`diff`).
+//! The pure part of `serverless: true` on AWS's side: how its live scaling is compared with the
+//! manifest's (`diff`). How its plan differs from an instance's is `plan::serverless_shape`.
 //! The AWS calls are in `aws::aurora` and `aws::serverless_cache`.
 
 use serde::Serialize;
 
-use crate::catalog::CloudService;
 use crate::cloud::diff::{Change, Desired, Field, Observed};
 use crate::model::serverless::{Acu, Serverless, capacity_text};
-use crate::plan::{CloudPlan, ParameterGroup};
 
 /// What AWS reports of a serverless database beyond what `Observed` holds for every kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -25,66 +23,6 @@ pub struct Live {
     /// ElastiCache Serverless: `MajorEngineVersion`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub major_version: Option<String>,
-}
-
-/// The parameters that make Aurora refuse plaintext, set in the cluster parameter group:
-/// `rds.force_ssl` for Aurora PostgreSQL
-/// (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraPostgreSQL.Security.html#AuroraPostgreSQL.Security.SSL.RequiringSSL),
-/// `require_secure_transport` for Aurora MySQL, a cluster-level parameter
-/// (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Security.html#AuroraMySQL.Security.SSL.RequireSSL).
-fn tls_parameters(engine: &str) -> Vec<(String, String)> {
-    if engine == "aurora-mysql" {
-        vec![("require_secure_transport".into(), "ON".into())]
-    } else {
-        vec![("rds.force_ssl".into(), "1".into())]
-    }
-}
-
-/// Turns an instance's or a replication group's plan into the serverless one the manifest
-/// asks for: the service, the Aurora engine and version, the TLS cluster parameter group, and
-/// no class, storage or Multi-AZ (Aurora spreads storage over three AZs; a serverless cache
-/// runs in several AZs by itself).
-pub fn shape(plan: &mut CloudPlan) {
-    match plan.config.serverless.clone() {
-        Some(Serverless::Aurora(a)) => {
-            plan.service = CloudService::AuroraServerless;
-            plan.engine.clone_from(&a.engine);
-            plan.engine_version.clone_from(&a.version);
-            plan.parameter_group = Some(ParameterGroup {
-                name: crate::names::stage_parameter_group(&plan.project, &plan.stage, &a.family),
-                parameters: tls_parameters(&a.engine),
-                family: a.family,
-            });
-            plan.iam_user = None;
-            plan.from_snapshot = None;
-            let c = &mut plan.config;
-            "db.serverless".clone_into(&mut c.class);
-            c.storage_gb = None;
-            c.max_storage_gb = None;
-            c.multi_az = false;
-            c.replicas = 0;
-            // Aurora keeps continuous backups of 1 to 35 days: there is no 0
-            // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html:
-            // BackupRetentionPeriod).
-            c.backup_retention_days = c.backup_retention_days.max(1);
-        }
-        Some(Serverless::Cache { .. }) => {
-            plan.service = CloudService::ElasticacheServerless;
-            plan.parameter_group = None;
-            plan.subnet_group = None;
-            plan.from_snapshot = None;
-            let c = &mut plan.config;
-            "serverless".clone_into(&mut c.class);
-            c.storage_gb = None;
-            c.max_storage_gb = None;
-            c.multi_az = false;
-            c.replicas = 0;
-            // SnapshotRetentionLimit: at most 35
-            // (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateServerlessCache.html).
-            c.backup_retention_days = c.backup_retention_days.min(35);
-        }
-        None => {}
-    }
 }
 
 /// The serverless fields that differ: the Aurora scaling configuration and deletion
@@ -143,6 +81,7 @@ pub fn diff(desired: &Desired<'_>, current: &Observed) -> Vec<Change> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::CloudService;
     use crate::model::CloudConfig;
     use crate::model::serverless::Aurora;
 

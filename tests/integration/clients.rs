@@ -466,7 +466,11 @@ fn selfcheck_form(type_name: &str, flavour: Option<&str>) -> String {
         port: 65_432,
         tls: true,
         ca_file: Some(PathBuf::from("/caxq.pem")),
-        username: Some("userxq".into()),
+        // A password-only engine (Redis, Valkey) has no user on an instance or replication
+        // group: its URL is `:pass@` (AUTH as the default user). Only an ElastiCache
+        // Serverless endpoint names one (its RBAC user), tested in `links`.
+        username: (template.url.credentials != provision::catalog::Credentials::Password)
+            .then(|| "userxq".into()),
         password: Some(provision::secret::Secret::new("passxq")),
         database: Some("dbxq".into()),
     };
