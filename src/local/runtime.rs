@@ -43,7 +43,13 @@ impl Spec<'_> {
                 .local
                 .tls
                 .then(|| crate::tls::Store::of(self.project).local_ca_file()),
-            username: self.resource.username.clone(),
+            // A password-only engine (Redis, Valkey) logs in as its default user: a name
+            // would put `user:` in its URL, a user the local server does not have.
+            username: self
+                .resource
+                .username
+                .clone()
+                .filter(|_| self.template.url.credentials != crate::catalog::Credentials::Password),
             password,
             database: self.resource.database.clone(),
         }

@@ -1101,11 +1101,14 @@ impl Cloud {
                 CloudService::Rds | CloudService::AuroraServerless
             )
             .then(|| crate::tls::Store::of(&cloud.project).rds_ca_file()),
-            // A serverless cache's clients log in as its RBAC user.
-            username: if cloud.service == CloudService::ElasticacheServerless {
-                Some(serverless_cache::APP_USER.to_owned())
-            } else {
-                resource.username.clone()
+            // A serverless cache's clients log in as its RBAC user; a replication group's
+            // (AUTH token) and Memcached's name none.
+            username: match cloud.service {
+                CloudService::ElasticacheServerless => Some(serverless_cache::APP_USER.to_owned()),
+                CloudService::ElasticacheReplicationGroup | CloudService::ElasticacheCluster => {
+                    None
+                }
+                CloudService::Rds | CloudService::AuroraServerless => resource.username.clone(),
             },
             password,
             database: resource.database.clone(),
