@@ -71,8 +71,11 @@ pub fn mark_new_native(dir: &Path) -> std::io::Result<()> {
     write_atomically(&dir.join(NATIVE_MARK), Mark::Due.word())
 }
 
+/// Written aside and renamed over. The aside name is this process's own: two `up`s of one
+/// project at once both record the mark, and with one shared aside file the second rename
+/// found the first had taken it (ENOENT).
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let aside = path.with_extension("partial");
+    let aside = path.with_extension(format!("partial.{}", std::process::id()));
     std::fs::write(&aside, text)?;
     std::fs::rename(&aside, path)
 }
