@@ -368,20 +368,7 @@ pub(super) async fn delete_parameter_groups(
     }
     let mut out = Vec::new();
     for (name, arn) in names {
-        let ours = client
-            .list_tags_for_resource()
-            .resource_name(&arn)
-            .send()
-            .await
-            .is_ok_and(|t| {
-                let tag = |key: &str| {
-                    t.tag_list()
-                        .iter()
-                        .find(|t| t.key() == Some(key))
-                        .and_then(|t| t.value())
-                };
-                crate::names::owned(tag, project, stage)
-            });
+        let ours = super::rds::tagged_for(client, &arn, project, stage).await;
         if !ours {
             continue;
         }

@@ -258,20 +258,7 @@ pub(super) async fn delete_parameter_groups(
     }
     let mut out = Vec::new();
     for (name, arn) in names {
-        let ours = client
-            .list_tags_for_resource()
-            .resource_name(&arn)
-            .send()
-            .await
-            .is_ok_and(|t| {
-                let tag = |key: &str| {
-                    t.tag_list()
-                        .iter()
-                        .find(|t| t.key() == Some(key))
-                        .and_then(|t| t.value())
-                };
-                crate::names::owned(tag, project, stage)
-            });
+        let ours = tagged_for(client, &arn, project, stage).await;
         if !ours {
             continue;
         }
@@ -666,4 +653,28 @@ pub(super) fn group_tags(cloud: &CloudPlan, kind: &str) -> Vec<Tag> {
     tags.into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+/// Whether the RDS resource `arn` carries this project's and stage's `provision:*` tags (a
+/// group whose tags cannot be read is not ours).
+pub(super) async fn tagged_for(
+    client: &Client,
+    arn: &str,
+    project: &str,
+    stage: &crate::names::Stage,
+) -> bool {
+    client
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .is_ok_and(|t| {
+            let tag = |key: &str| {
+                t.tag_list()
+                    .iter()
+                    .find(|t| t.key() == Some(key))
+                    .and_then(|t| t.value())
+            };
+            crate::names::owned(tag, project, stage)
+        })
 }
